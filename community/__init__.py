@@ -1,0 +1,100 @@
+"""Alumni Circles: private circles for alumni of leadership programmes."""
+import logging
+import os
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import config as config_module
+from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints, pages, commands."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder="../templates", static_folder="../static")
+    configure_settings(app, test_config)
+    configure_logging(app)
+    configure_extensions(app)
+    configure_blueprints(app)
+    configure_pages(app)
+    configure_commands(app)
+    return app
+
+
+def configure_settings(app: Flask, test_config: dict | None) -> None:
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(config_module.DEFAULTS)
+    if test_config is None:
+        app.config.update(config_module.from_environment(app.instance_path))
+    else:
+        app.config.update(test_config)
+
+
+def configure_logging(app: Flask) -> None:
+    level = app.config.get("LOG_LEVEL", "INFO")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def configure_extensions(app: Flask) -> None:
+    from . import models  # noqa: F401  (registers every table on the metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    from .accounts.actions import load_session_user
+    login_manager.user_loader(load_session_user)
+
+    socketio.init_app(
+        app,
+        async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
+        message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
+        # None means same origin only: no cross-site WebSocket hijacking.
+        cors_allowed_origins=app.config.get("CORS_ALLOWED_ORIGINS"),
+        manage_session=False,
+    )
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """WAL, foreign keys and a busy timeout on every SQLite connection."""
+    import sqlite3
+
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def configure_blueprints(app: Flask) -> None:
+    from .accounts import bp as accounts_bp
+    from .main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+
+
+def configure_pages(app: Flask) -> None:
+    from . import error_pages, security, templating
+
+    security.init_app(app)
+    error_pages.init_app(app)
+    templating.init_app(app)
+
+
+def configure_commands(app: Flask) -> None:
+    from . import commands
+
+    commands.init_app(app)

@@ -1,0 +1,222 @@
+"""Every state change of accounts: register, sign in, profile, password."""
+import re
+import unicodedata
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..errors import ActionError, Conflict, TooManyAttempts
+from ..extensions import db
+from ..timeutil import DEFAULT_TIMEZONE, is_timezone, utcnow
+from .models import SECTORS, SignInThrottle, User, new_session_token
+
+MIN_PASSWORD_LENGTH = 10
+# One message for a wrong password and an unknown address, so neither is revealed.
+BAD_CREDENTIALS = "That email and password don't match an account."
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def _check_password_rules(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ActionError(
+            f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
+
+
+def _clean_profile(fields: dict) -> dict:
+    """Validate the profile fields shared by register and edit-profile."""
+    clean = {k: (fields.get(k) or "").strip() for k in
+             ("display_name", "organisation", "job_title", "location", "bio")}
+    if not clean["display_name"]:
+        raise ActionError("Enter the name people will see.", field="display_name")
+    sector = fields.get("sector") or "public"
+    if sector not in SECTORS:
+        raise ActionError("Choose a sector from the list.", field="sector")
+    zone = fields.get("timezone") or DEFAULT_TIMEZONE
+    if not is_timezone(zone):
+        raise ActionError("Choose a timezone from the list.", field="timezone")
+    clean.update(sector=sector, timezone=zone)
+    return clean
+
+
+def handle_base(display_name: str) -> str:
+    """'Dr Aisha O'Neill' -> 'aisha_oneill' style handle stem (ASCII, <= 30 chars)."""
+    ascii_name = unicodedata.normalize("NFKD", display_name).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_name.lower().replace("'", ""))
+    return "_".join(words)[:30].strip("_") or "member"
+
+
+def _unique_handle(display_name: str) -> str:
+    base = handle_base(display_name)
+    taken = set(db.session.scalars(
+        select(User.handle).where(User.handle.like(f"{base}%"))
+    ))
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}{n}" in taken:
+        n += 1
+    return f"{base}{n}"
+
+
+def register_user(email: str, password: str, **profile) -> User:
+    """Create an account.
+
+    :raise ActionError: a field is invalid.
+    :raise Conflict: the email address is already registered (in any case).
+    """
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 254:
+        raise ActionError("Enter a valid email address.", field="email")
+    _check_password_rules(password)
+    clean = _clean_profile(profile)
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict("An account with that email already exists. Sign in instead.", field="email")
+    user = User(email=email, password_hash=hash_password(password),
+                handle=_unique_handle(clean["display_name"]), **clean)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Lost a race with another registration for the same address (or handle).
+        db.session.rollback()
+        raise Conflict("An account with that email already exists. Sign in instead.", field="email")
+    return user
+
+
+def _throttle_for(email: str) -> SignInThrottle | None:
+    return db.session.get(SignInThrottle, email)
+
+
+def authenticate(email: str, password: str) -> User:
+    """Check credentials, counting failures per address.
+
+    :raise TooManyAttempts: too many recent failures for this address.
+    :raise ActionError: wrong address or password (one message for both).
+    """
+    email = normalise_email(email)[:254]
+    now = utcnow()
+    throttle = _throttle_for(email)
+    if throttle and throttle.locked_until and throttle.locked_until > now:
+        minutes = max(1, int((throttle.locked_until - now).total_seconds() // 60) + 1)
+        raise TooManyAttempts(
+            f"Too many failed sign-ins for this account. Try again in {minutes} minutes.",
+            code="locked",
+        )
+    user = db.session.scalar(select(User).where(User.email == email))
+    password_hash = user.password_hash if user else _DUMMY_HASH.get()
+    # Always hash, so an unknown address takes as long as a wrong password.
+    ok = check_password_hash(password_hash, password or "")
+    if not ok or user is None or not user.is_active:
+        _record_failure(email, now)
+        raise ActionError(BAD_CREDENTIALS, code="bad_credentials")
+    if throttle:
+        db.session.delete(throttle)
+        db.session.commit()
+    return user
+
+
+def _record_failure(email: str, now) -> None:
+    cfg = current_app.config
+    window = timedelta(minutes=cfg["LOCKOUT_MINUTES"])
+    throttle = _throttle_for(email)
+    if throttle is None:
+        throttle = SignInThrottle(email=email, failures=0, window_started_at=now)
+        db.session.add(throttle)
+    elif throttle.window_started_at < now - window:
+        throttle.failures, throttle.window_started_at, throttle.locked_until = 0, now, None
+    throttle.failures += 1
+    if throttle.failures >= cfg["LOCKOUT_THRESHOLD"]:
+        throttle.locked_until = now + window
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Two failures for a new address at once: the other one created the row.
+        db.session.rollback()
+        db.session.execute(
+            SignInThrottle.__table__.update()
+            .where(SignInThrottle.email == email)
+            .values(failures=SignInThrottle.failures + 1)
+        )
+        db.session.commit()
+
+
+class _DummyHash:
+    """A hash of nothing, made lazily with the configured method."""
+
+    def __init__(self):
+        self._hash: dict[str, str] = {}
+
+    def get(self) -> str:
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        if method not in self._hash:
+            self._hash[method] = generate_password_hash("not-a-password", method=method)
+        return self._hash[method]
+
+
+_DUMMY_HASH = _DummyHash()
+
+
+def update_profile(user: User, **profile) -> User:
+    """Edit one's own profile.
+
+    :raise ActionError: a field is invalid.
+    """
+    clean = _clean_profile(profile)
+    if clean["display_name"] != user.display_name:
+        user.handle = _unique_handle(clean["display_name"])
+    for key, value in clean.items():
+        setattr(user, key, value)
+    db.session.commit()
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change one's password; every other session ends.
+
+    :raise ActionError: the current password is wrong or the new one too short.
+    """
+    if not check_password_hash(user.password_hash, current or ""):
+        raise ActionError("Your current password is not right.", field="current_password")
+    _check_password_rules(new)
+    user.password_hash = hash_password(new)
+    user.session_token = new_session_token()
+    db.session.commit()
+
+
+def make_site_admin(email: str) -> User:
+    """Grant site-admin rights to an existing account.
+
+    :raise ActionError: no account has that address.
+    """
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise ActionError(f"No account with the email {email!r}.")
+    user.is_site_admin = True
+    db.session.commit()
+    return user
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Flask-Login's loader: '<id>:<session token>' -> an active user, or None."""
+    user_id, _, token = (session_id or "").partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active or user.session_token != token:
+        return None
+    return user
+
+
+def count_users() -> int:
+    return db.session.scalar(select(func.count(User.id)))

@@ -1,0 +1,66 @@
+"""Forms for accounts and settings."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length
+
+from ..forms import choices
+from ..timeutil import DEFAULT_TIMEZONE, timezone_names
+from .actions import MIN_PASSWORD_LENGTH
+from .models import SECTORS
+
+PASSWORD_RULE = Length(min=MIN_PASSWORD_LENGTH, max=1000,
+                       message=f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def _timezone_choices():
+    """Every IANA zone, grouped by region ("Europe", "America"...)."""
+    return choices(((z, z.replace("_", " ")) for z in timezone_names()),
+                   optgroup=lambda z: z.split("/")[0])
+
+
+class ProfileFields:
+    """The profile fields, shared by registration and settings."""
+
+    display_name = StringField("Name people will see", validators=[DataRequired(), Length(max=80)])
+    organisation = StringField("Organisation", validators=[Length(max=120)])
+    job_title = StringField("Job title", validators=[Length(max=120)])
+    sector = SelectField("Sector", choices=choices(SECTORS.items()), default="public")
+    location = StringField("Location", validators=[Length(max=120)])
+    timezone = SelectField("Timezone", choices=_timezone_choices, default=DEFAULT_TIMEZONE)
+
+    def profile_data(self) -> dict:
+        return {name: getattr(self, name).data for name in
+                ("display_name", "organisation", "job_title", "sector", "location", "timezone")}
+
+
+class RegisterForm(ProfileFields, FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField(
+        "Password", validators=[DataRequired(), PASSWORD_RULE],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+    )
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+    remember = BooleanField("Keep me signed in on this device")
+
+
+class ProfileForm(ProfileFields, FlaskForm):
+    bio = TextAreaField("About you", validators=[Length(max=2000)])
+
+    def profile_data(self) -> dict:
+        return {**super().profile_data(), "bio": self.bio.data}
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1000)])
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), PASSWORD_RULE],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters. Other devices will be signed out.",
+    )
+
+
+class EmptyForm(FlaskForm):
+    """A form with only its CSRF token, for buttons that POST."""

@@ -1,0 +1,108 @@
+"""Sign up, sign in and out, and one's own settings."""
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..errors import ActionError
+from ..extensions import limiter
+from ..forms import apply_error
+from ..urls import safe_next
+from . import actions, bp
+from .forms import LoginForm, PasswordForm, ProfileForm, RegisterForm
+
+
+def _login_limit():
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _register_limit():
+    return current_app.config["REGISTER_RATE_LIMIT"]
+
+
+@bp.route("/auth/register", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def register():
+    next_url = safe_next(request.values.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url)
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = actions.register_user(form.email.data, form.password.data, **form.profile_data())
+        except ActionError as err:
+            apply_error(form, err)
+        else:
+            login_user(user)
+            flash(f"Welcome, {user.display_name}. Your account is ready.", "success")
+            return redirect(next_url)
+    status = 400 if form.errors else 200
+    return render_template("accounts/register.html", form=form, next=next_url), status
+
+
+@bp.route("/auth/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    next_url = safe_next(request.values.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url)
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = actions.authenticate(form.email.data, form.password.data)
+        except ActionError as err:
+            form.form_errors.append(err.message)
+            status = err.status
+        else:
+            login_user(user, remember=form.remember.data)
+            return redirect(next_url)
+    elif form.errors:
+        status = 400
+    return render_template("accounts/login.html", form=form, next=next_url), status
+
+
+@bp.post("/auth/logout")
+@login_required
+def logout():
+    logout_user()
+    flash("You have signed out.", "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/settings/", methods=["GET"])
+@login_required
+def settings():
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.route("/settings/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        try:
+            actions.update_profile(current_user, **form.profile_data())
+        except ActionError as err:
+            apply_error(form, err)
+        else:
+            flash("Your profile is saved.", "success")
+            return redirect(url_for("accounts.profile"))
+    status = 400 if form.errors else 200
+    return render_template("accounts/profile.html", form=form), status
+
+
+@bp.route("/settings/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            actions.change_password(current_user, form.current_password.data, form.new_password.data)
+        except ActionError as err:
+            apply_error(form, err)
+        else:
+            # The token changed, so this session must be issued again to survive.
+            login_user(current_user._get_current_object())
+            flash("Your password is changed. Other devices have been signed out.", "success")
+            return redirect(url_for("accounts.profile"))
+    status = 400 if form.errors else 200
+    return render_template("accounts/password.html", form=form), status

@@ -1,0 +1,48 @@
+"""Error pages in the site's layout, and JSON for clients that ask for it."""
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .errors import ActionError
+
+TITLES = {
+    400: ("Something in that request wasn't right", "Check what you entered and try again."),
+    403: ("You can't do that here", "Your role in this circle doesn't allow it."),
+    # One text for every 404: a missing circle and a private one must look the same.
+    404: ("Page not found", "There is nothing here, or nothing you can see."),
+    405: ("That isn't allowed here", "This page doesn't accept that kind of request."),
+    413: ("That was too large", "Send something smaller."),
+    429: ("Too many attempts", "Wait a little, then try again."),
+    500: ("Something went wrong on our side", "It has been logged. Please try again shortly."),
+}
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def render_error(status: int, detail: str | None = None):
+    title, hint = TITLES.get(status, TITLES[500] if status >= 500 else TITLES[400])
+    if _wants_json():
+        return jsonify(error=title, message=detail or hint), status
+    return render_template("errors/error.html", status=status, title=title,
+                           hint=detail or hint), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        # Only 429 and our own ActionErrors show a specific text; werkzeug's
+        # default descriptions could echo request details.
+        detail = None
+        if err.code == 429:
+            detail = "Too many attempts from your connection. Wait a minute, then try again."
+        return render_error(err.code or 500, detail)
+
+    @app.errorhandler(ActionError)
+    def action_error(err: ActionError):
+        return render_error(err.status, err.message)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(err):
+        return render_error(500)

@@ -1,0 +1,54 @@
+"""What every template can use: times in the viewer's zone, the policy predicates."""
+from datetime import datetime
+
+from flask import Flask
+from flask_login import current_user
+
+from .timeutil import to_zone, utcnow
+
+
+def viewer_zone() -> str | None:
+    return current_user.timezone if current_user.is_authenticated else None
+
+
+def localtime(moment: datetime | None, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
+    """A UTC moment as the viewer's wall-clock time."""
+    if moment is None:
+        return ""
+    return to_zone(moment, viewer_zone()).strftime(fmt)
+
+
+def isotime(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""
+
+
+def ago(moment: datetime | None) -> str:
+    """'5 minutes ago', 'yesterday', or the date for older moments."""
+    if moment is None:
+        return ""
+    seconds = (utcnow() - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        n = int(seconds // 60)
+        return f"{n} minute{'s' if n != 1 else ''} ago"
+    if seconds < 86400:
+        n = int(seconds // 3600)
+        return f"{n} hour{'s' if n != 1 else ''} ago"
+    if seconds < 2 * 86400:
+        return "yesterday"
+    if seconds < 7 * 86400:
+        return f"{int(seconds // 86400)} days ago"
+    return localtime(moment, "%-d %b %Y")
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(localtime)
+    app.add_template_filter(isotime)
+    app.add_template_filter(ago)
+
+    @app.context_processor
+    def site():
+        from . import policy
+
+        return {"site_name": "Alumni Circles", "policy": policy}

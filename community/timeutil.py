@@ -1,0 +1,62 @@
+"""Time: stored in UTC, shown in the viewer's zone."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sqlalchemy import DateTime
+from sqlalchemy.types import TypeDecorator
+
+DEFAULT_TIMEZONE = "Europe/London"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware UTC datetime in Python, a naive UTC timestamp in the database.
+
+    SQLite keeps no zone, so every value is normalised on the way in and tagged
+    UTC on the way out: the same behaviour on SQLite and PostgreSQL.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+_ZONES: list[str] | None = None
+
+
+def timezone_names() -> list[str]:
+    """Every IANA zone name, sorted, for pickers."""
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = sorted(z for z in available_timezones() if "/" in z or z == "UTC")
+    return _ZONES
+
+
+def is_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return name in set(timezone_names())
+
+
+def to_zone(moment: datetime, zone_name: str | None) -> datetime:
+    try:
+        zone = ZoneInfo(zone_name or DEFAULT_TIMEZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(DEFAULT_TIMEZONE)
+    return moment.astimezone(zone)

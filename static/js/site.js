@@ -1,0 +1,31 @@
+// Small progressive enhancements; every page works without this file.
+(function () {
+  "use strict";
+
+  // Preselect the browser's timezone on a fresh sign-up form.
+  function detectTimezone() {
+    var zone;
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+    document.querySelectorAll("select[data-detect-timezone]").forEach(function (select) {
+      if (zone && select.querySelector('option[value="' + CSS.escape(zone) + '"]')) {
+        select.value = zone;
+      }
+    });
+  }
+
+  // Ask before destructive actions: forms marked data-confirm="Question?".
+  function confirmDestructive() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      var question = form.getAttribute && form.getAttribute("data-confirm");
+      if (question && !window.confirm(question)) {
+        event.preventDefault();
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    detectTimezone();
+    confirmDestructive();
+  });
+})();

@@ -1,0 +1,157 @@
+"""Fixtures: a fresh app and database per test, clients, and sign-in helpers."""
+import os
+import shutil
+import uuid
+
+import pytest
+from flask import g
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from community import create_app
+from community.extensions import db, socketio
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def app_config(db_uri: str, **overrides) -> dict:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": db_uri,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        # Hashing is deliberately slow in production; tests need many accounts.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
+        "SOCKETIO_ASYNC_MODE": "threading",
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def schema_template(tmp_path_factory):
+    """An empty database with the schema, built once and copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    app = create_app(app_config(f"sqlite:///{path}"))
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path, schema_template):
+    path = tmp_path / "test.sqlite3"
+    shutil.copy(schema_template, path)
+    return path
+
+
+def _forget_request_globals(exc):
+    """Clear `g` after each test request.
+
+    Tests hold an app context open so they can call actions; Flask then reuses
+    it for every request, and `g` (where Flask-Login caches the signed-in user)
+    would leak from one request into the next, unlike in production.
+    """
+    g.__dict__.clear()
+
+
+@pytest.fixture
+def make_app(db_path):
+    """Build an app on this test's database, with config overrides."""
+    apps = []
+
+    def make(**overrides):
+        app = create_app(app_config(f"sqlite:///{db_path}", **overrides))
+        app.teardown_request(_forget_request_globals)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Sign in and out through the real forms."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, user_or_email, password: str = "correct horse battery", remember=False):
+        email = getattr(user_or_email, "email", user_or_email)
+        data = {"email": email, "password": password}
+        if remember:
+            data["remember"] = "y"
+        return self._client.post("/auth/login", data=data)
+
+    def logout(self):
+        return self._client.post("/auth/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def socket_client(app, client):
+    """A Socket.IO test client sharing the HTTP client's session cookie."""
+    clients = []
+
+    def connect(namespace="/chat", http_client=None):
+        sc = socketio.test_client(app, namespace=namespace, flask_test_client=http_client or client)
+        clients.append(sc)
+        return sc
+
+    yield connect
+    for sc in clients:
+        if sc.is_connected():
+            sc.disconnect()
+
+
+def _postgres_base_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        if IN_CI:
+            pytest.fail("TEST_DATABASE_URL must be set in CI: the PostgreSQL tests must run")
+        pytest.skip("TEST_DATABASE_URL is not set; PostgreSQL tests skipped outside CI")
+    return url
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty PostgreSQL database for this test, dropped afterwards."""
+    base = make_url(_postgres_base_url())
+    name = f"circles_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

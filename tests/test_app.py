@@ -1,0 +1,206 @@
+"""The app shell: settings, headers, error pages, the sign-in gate, health, CLI."""
+import html
+
+import pytest
+from flask import abort
+from sqlalchemy import text
+
+from community import create_app
+from community.accounts.models import User
+from community.config import load_secret_key
+from community.extensions import db
+from tests.conftest import app_config
+from tests.factories import make_user
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = load_secret_key(str(tmp_path))
+    assert len(first) >= 64
+    assert load_secret_key(str(tmp_path)) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0  # readable by owner only
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    assert load_secret_key(str(tmp_path)) == "from-the-environment"
+
+
+def test_secret_key_differs_between_instances(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    assert load_secret_key(str(tmp_path / "a")) != load_secret_key(str(tmp_path / "b"))
+
+
+def test_environment_configuration(tmp_path, monkeypatch):
+    from community.config import from_environment
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@127.0.0.1/x")
+    monkeypatch.setenv("HTTPS", "true")
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "2048")
+    config = from_environment(str(tmp_path))
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@127.0.0.1/x"
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["MAX_CONTENT_LENGTH"] == 2048
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.delenv("HTTPS")
+    config = from_environment(str(tmp_path))
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/community.sqlite3"
+    assert config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):
+    assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_healthz_reports_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
+    app = create_app(app_config(f"sqlite:///{tmp_path}/missing-dir/x.sqlite3"))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"] == "unreachable"
+
+
+@pytest.mark.parametrize("path", ["/auth/login", "/healthz", "/no-such-page"])
+def test_security_headers_on_every_response(client, path):
+    headers = client.get(path).headers
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_private_pages_are_not_cached(client, auth):
+    auth.login(make_user())
+    assert client.get("/").headers["Cache-Control"] == "private, no-store"
+
+
+def test_session_cookie_is_httponly_and_lax(client, auth):
+    auth.login(make_user())
+    cookie = client.get_cookie("session")
+    assert cookie.http_only and cookie.same_site == "Lax" and not cookie.secure
+
+
+def test_session_cookie_is_secure_when_configured_for_https(make_app):
+    app = make_app(SESSION_COOKIE_SECURE=True)
+    with app.app_context():
+        user = make_user()
+        client = app.test_client()
+        client.post("/auth/login", data={"email": user.email, "password": "correct horse battery"})
+        assert client.get_cookie("session").secure
+
+
+# Every private path — real or not — sends a signed-out visitor to sign in, so
+# a stranger can't tell which paths exist.
+PRIVATE_PATHS = ["/", "/settings/", "/settings/profile", "/settings/password",
+                 "/c/berkshire-2025/", "/c/no-such-circle/threads/new", "/people/1",
+                 "/definitely/not/a/page"]
+
+
+@pytest.mark.parametrize("path", PRIVATE_PATHS)
+def test_signed_out_visitors_are_sent_to_sign_in(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/login?next=")
+
+
+def test_sign_in_returns_to_the_page_asked_for(client):
+    user = make_user()
+    response = client.get("/settings/profile")
+    login_url = response.headers["Location"]
+    response = client.post(login_url, data={"email": user.email, "password": "correct horse battery"})
+    assert response.headers["Location"] == "/settings/profile"
+
+
+def error_app(make_app):
+    app = make_app(MAX_CONTENT_LENGTH=1000)
+    app.add_url_rule("/boom", "boom", lambda: 1 / 0)
+    app.add_url_rule("/forbidden", "forbidden", lambda: abort(403))
+    app.add_url_rule("/bad", "bad", lambda: abort(400))
+    return app
+
+
+@pytest.mark.parametrize("method,path,status,words", [
+    ("get", "/bad", 400, "wasn't right"),
+    ("get", "/forbidden", 403, "can't do that"),
+    ("get", "/nothing-here", 404, "Page not found"),
+    ("get", "/auth/logout", 405, "isn't allowed"),
+    ("post", "/auth/login", 413, "too large"),
+    ("get", "/boom", 500, "went wrong on our side"),
+])
+def test_error_pages_use_the_layout(make_app, method, path, status, words):
+    app = error_app(make_app)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    with app.app_context():
+        client = app.test_client()
+        user = make_user()
+        client.post("/auth/login", data={"email": user.email, "password": "correct horse battery"})
+        data = {"big": "x" * 5000} if status == 413 else None
+        response = getattr(client, method)(path, data=data)
+        body = html.unescape(response.get_data(as_text=True))
+        assert response.status_code == status
+        assert words in body
+        assert 'class="site-header"' in body and "<title>" in body
+        assert "Traceback" not in body and "ZeroDivisionError" not in body
+
+
+def test_429_page_uses_the_layout(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="1 per minute")
+    with app.app_context():
+        client = app.test_client()
+        client.post("/auth/login", data={"email": "a@b.org", "password": "x" * 10})
+        response = client.post("/auth/login", data={"email": "a@b.org", "password": "x" * 10})
+        assert response.status_code == 429
+        assert 'class="site-header"' in response.get_data(as_text=True)
+
+
+def test_json_clients_get_json_errors(client, auth):
+    auth.login(make_user())
+    response = client.get("/nothing-here", headers={"Accept": "application/json"})
+    assert response.status_code == 404 and response.json["error"] == "Page not found"
+
+
+def test_pages_have_titles_and_a_skip_link(client, auth):
+    assert "<title>Sign in · Alumni Circles</title>" in client.get("/auth/login").get_data(as_text=True)
+    auth.login(make_user())
+    page = client.get("/").get_data(as_text=True)
+    assert "<title>Dashboard · Alumni Circles</title>" in page
+    assert 'href="#main"' in page and 'name="viewport"' in page
+
+
+def test_pages_link_no_outside_hosts(client):
+    page = client.get("/auth/register").get_data(as_text=True)
+    assert "http://" not in page and "https://" not in page
+
+
+def test_cli_seed_demo_is_idempotent(app, runner):
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "Demo data loaded" in first.output and "@demo.alumni-circles.test" in first.output
+    count = db.session.query(User).count()
+    assert count >= 12
+    second = runner.invoke(args=["seed-demo"])
+    assert second.exit_code == 0 and "nothing added" in second.output
+    assert db.session.query(User).count() == count
+
+
+def test_demo_cohort_spans_the_sectors(app, runner):
+    runner.invoke(args=["seed-demo"])
+    users = db.session.query(User).all()
+    assert {u.sector for u in users} == {"public", "private", "non_profit"}
+    organisations = " ".join(u.organisation for u in users)
+    for kind in ("Foundation Trust", "GP Practice", "HMP", "Radio", "Bank"):
+        assert kind in organisations
+
+
+def test_cli_create_admin(app, runner):
+    user = make_user()
+    result = runner.invoke(args=["create-admin", user.email])
+    assert result.exit_code == 0 and "site admin" in result.output
+    db.session.refresh(user)
+    assert user.is_site_admin
+    missing = runner.invoke(args=["create-admin", "nobody@example.org"])
+    assert missing.exit_code != 0 and "No account" in missing.output

@@ -1,0 +1,46 @@
+"""The migrations build exactly the schema the models describe, on every engine."""
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect
+
+from community import create_app
+from community.extensions import db
+from tests.conftest import app_config
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def migrate_and_compare(db_uri: str) -> list:
+    app = create_app(app_config(db_uri))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS)
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(context, db.metadata)
+            tables = set(inspect(conn).get_table_names())
+        db.engine.dispose()
+    assert set(db.metadata.tables) <= tables
+    return diff
+
+
+def test_migrations_match_the_models_on_sqlite(tmp_path):
+    assert migrate_and_compare(f"sqlite:///{tmp_path}/fresh.sqlite3") == []
+
+
+def test_migrations_downgrade_to_empty_and_back(tmp_path):
+    app = create_app(app_config(f"sqlite:///{tmp_path}/fresh.sqlite3"))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS)
+        downgrade(directory=MIGRATIONS, revision="base")
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        upgrade(directory=MIGRATIONS)
+        db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_migrations_match_the_models_on_postgresql(postgres_url):
+    assert migrate_and_compare(postgres_url) == []
