@@ -3,9 +3,6 @@ import logging
 import os
 
 from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
 from . import config as config_module
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 
@@ -38,7 +35,7 @@ def configure_logging(app: Flask) -> None:
 
 
 def configure_extensions(app: Flask) -> None:
-    from . import models  # noqa: F401  (registers every table on the metadata)
+    from . import database, models  # noqa: F401  (engine events; every table on the metadata)
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
@@ -63,27 +60,15 @@ def configure_extensions(app: Flask) -> None:
     )
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):
-    """WAL, foreign keys and a busy timeout on every SQLite connection."""
-    import sqlite3
-
-    if not isinstance(dbapi_connection, sqlite3.Connection):
-        return
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
 def configure_blueprints(app: Flask) -> None:
-    from .accounts import bp as accounts_bp
-    from .main import bp as main_bp
+    from .accounts.views import bp as accounts_bp
+    from .admin.views import bp as admin_bp
+    from .circles.views import bp as circles_bp
+    from .main.views import bp as main_bp
+    from .moderation.views import bp as moderation_bp
 
-    app.register_blueprint(main_bp)
-    app.register_blueprint(accounts_bp)
+    for bp in (main_bp, accounts_bp, circles_bp, moderation_bp, admin_bp):
+        app.register_blueprint(bp)
 
 
 def configure_pages(app: Flask) -> None:

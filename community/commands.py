@@ -11,11 +11,13 @@ def init_app(app: Flask) -> None:
         """Load the demo cohort (idempotent) and print its sign-ins."""
         from .demo import DEMO_PASSWORD, seed
 
-        people, created = seed()
+        people, created, extra = seed()
         click.echo("Demo data " + ("loaded." if created else "already present; nothing added."))
         click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
         for user, note in people:
-            click.echo(f"  {user.email:<34} {user.display_name} — {note}")
+            click.echo(f"  {user.email:<42} {user.display_name} — {note}")
+        for line in extra:
+            click.echo(line)
 
     @app.cli.command("create-admin")
     @click.argument("email")

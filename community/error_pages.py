@@ -1,6 +1,6 @@
 """Error pages in the site's layout, and JSON for clients that ask for it."""
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
 
 from .errors import ActionError
 
@@ -35,7 +35,9 @@ def init_app(app: Flask) -> None:
         # Only 429 and our own ActionErrors show a specific text; werkzeug's
         # default descriptions could echo request details.
         detail = None
-        if err.code == 429:
+        if err.code == 403 and err.description != Forbidden.description:
+            detail = err.description  # a rule's own words (policy.require)
+        elif err.code == 429:
             detail = "Too many attempts from your connection. Wait a minute, then try again."
         return render_error(err.code or 500, detail)
 

@@ -1,11 +1,179 @@
 """Who may do what: the one place the rules live.
 
 Loaders (`access_*`) fetch and authorise in one call and raise the same
-NotFound for "missing" and "not yours". Predicates (`can_*`) take explicit
-objects and never read the request, so views, Socket.IO handlers and
-templates all apply exactly the same rules.
+NotFound for "missing" and "not yours", so nothing leaks. Predicates (`can_*`)
+take explicit objects and never read the request, so views, Socket.IO handlers
+and templates (through the `policy` template global) apply the same rules.
 """
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import aliased
+from werkzeug.exceptions import Forbidden, NotFound
+
 from .accounts.models import User
+from .circles.models import Circle, JoinRequest, Membership
+from .extensions import db
+
+RANK = {"member": 1, "moderator": 2, "owner": 3}
+
+
+def require(allowed: bool, message: str = "Your role in this circle doesn't allow that.") -> None:
+    """:raise Forbidden: when a rule says no to someone who may know the thing exists."""
+    if not allowed:
+        raise Forbidden(message)
+
+
+# --- Loaders -----------------------------------------------------------------
+
+def _membership_query(user: User):
+    return (select(Circle, Membership)
+            .outerjoin(Membership, and_(Membership.circle_id == Circle.id,
+                                        Membership.user_id == user.id)))
+
+
+def access_circle(user: User, slug: str, for_update: bool = False) -> tuple[Circle, Membership]:
+    """The circle with this slug and the user's active membership of it.
+
+    With for_update, the circle's row stays locked until the transaction ends
+    (PostgreSQL), so membership changes in one circle happen one at a time.
+
+    :raise NotFound: no such circle, or the user is not an active member
+        (signed out, never joined, left, removed or banned) — the same error.
+    """
+    if user is None or not user.is_authenticated or not slug or len(slug) > 80:
+        raise NotFound()
+    query = _membership_query(user).where(Circle.slug == slug)
+    if for_update:
+        query = query.with_for_update(of=Circle)
+    row = db.session.execute(query).first()
+    return _active_or_404(row)
+
+
+def access_circle_by_id(user: User, circle_id: int) -> tuple[Circle, Membership]:
+    """As access_circle, by id (for socket events and forms that carry an id).
+
+    :raise NotFound: as access_circle.
+    """
+    if user is None or not user.is_authenticated:
+        raise NotFound()
+    row = db.session.execute(_membership_query(user).where(Circle.id == circle_id)).first()
+    return _active_or_404(row)
+
+
+def _active_or_404(row) -> tuple[Circle, Membership]:
+    if row is None or row.Membership is None or row.Membership.status != "active":
+        raise NotFound()
+    return row.Circle, row.Membership
+
+
+def access_listed_circle(slug: str) -> Circle:
+    """A circle that anyone signed in may see listed (join policy `request`).
+
+    :raise NotFound: no such circle, or it is invite-only.
+    """
+    circle = db.session.scalar(select(Circle).where(Circle.slug == slug))
+    if circle is None or circle.join_policy != "request":
+        raise NotFound()
+    return circle
+
+
+def access_member(circle: Circle, user_id: int) -> Membership:
+    """Another person's membership row in a circle the actor is already in.
+
+    :raise NotFound: they have never been a member of it.
+    """
+    membership = db.session.scalar(select(Membership).where(
+        Membership.circle_id == circle.id, Membership.user_id == user_id))
+    if membership is None:
+        raise NotFound()
+    return membership
+
+
+def access_profile(viewer: User, user_id: int) -> User:
+    """A person's profile, if the viewer shares an active circle with them.
+
+    :raise NotFound: no such person, or no circle in common.
+    """
+    if viewer.id == user_id:
+        return viewer
+    theirs = aliased(Membership)
+    shared = exists().where(
+        Membership.user_id == viewer.id, Membership.status == "active",
+        theirs.circle_id == Membership.circle_id, theirs.user_id == User.id,
+        theirs.status == "active")
+    user = db.session.scalar(select(User).where(User.id == user_id, shared))
+    if user is None:
+        raise NotFound()
+    return user
+
+
+# --- Predicates ----------------------------------------------------------------
+
+def is_staff(membership: Membership | None) -> bool:
+    """Owners and moderators."""
+    return bool(membership and membership.status == "active"
+                and membership.role in ("owner", "moderator"))
+
+
+def is_owner(membership: Membership | None) -> bool:
+    return bool(membership and membership.status == "active" and membership.role == "owner")
+
+
+def needs_pledge(circle: Circle, membership: Membership) -> bool:
+    """True when the member must accept the circle's pledge before seeing content."""
+    if not circle.pledge_required:
+        return False
+    accepted = membership.pledge_accepted_at
+    return accepted is None or accepted < circle.pledge_updated_at
+
+
+def can_edit_circle(membership: Membership) -> bool:
+    return is_owner(membership)
+
+
+def can_invite(membership: Membership) -> bool:
+    return is_staff(membership)
+
+
+def can_decide_requests(membership: Membership) -> bool:
+    return is_staff(membership)
+
+
+def can_read_audit(circle: Circle, membership: Membership) -> bool:
+    return is_staff(membership) or (membership.is_active and circle.audit_visible_to_members)
+
+
+def can_moderate_member(actor: Membership, target: Membership) -> bool:
+    """Remove or ban: staff acting on someone of lower rank, never themselves."""
+    return (is_staff(actor) and actor.user_id != target.user_id
+            and RANK[actor.role] > RANK[target.role])
+
+
+def can_unban(actor: Membership, target: Membership) -> bool:
+    return is_staff(actor) and target.status == "banned"
+
+
+def can_change_role(actor: Membership, target: Membership, new_role: str) -> bool:
+    """Owners promote and demote; the last-owner rule is checked by the action."""
+    return (is_owner(actor) and target.status == "active" and new_role in RANK
+            and new_role != target.role)
+
+
+def can_transfer_ownership(actor: Membership, target: Membership) -> bool:
+    return is_owner(actor) and target.status == "active" and target.user_id != actor.user_id
+
+
+def can_leave(membership: Membership, owner_count: int) -> bool:
+    """Anyone may leave, except the last owner (they must hand over first)."""
+    return membership.is_active and not (membership.role == "owner" and owner_count <= 1)
+
+
+def can_request_to_join(circle: Circle, membership: Membership | None,
+                        request: JoinRequest | None) -> bool:
+    if circle.join_policy != "request":
+        return False
+    if membership is not None and membership.status in ("active", "banned"):
+        return False
+    return request is None or request.status != "pending"
 
 
 def can_administer_site(user: User) -> bool:

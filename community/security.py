@@ -10,6 +10,7 @@ PUBLIC_ENDPOINTS = {
     "main.healthz",
     "accounts.login",
     "accounts.register",
+    "circles.invite",  # shows the circle's name to whoever holds a valid link
 }
 
 CONTENT_SECURITY_POLICY = "; ".join([

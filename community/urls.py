@@ -16,3 +16,14 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc:
         return default
     return target
+
+
+def path_for(endpoint: str, **values) -> str:
+    """The site-relative path of an endpoint, with or without a request.
+
+    Actions run from views, socket handlers and CLI workers alike; links they
+    store (in notifications) are paths, so they hold on any host.
+    """
+    from flask import current_app
+
+    return current_app.url_map.bind("localhost").build(endpoint, values)

@@ -50,13 +50,15 @@ def db_path(tmp_path, schema_template):
 
 
 def _forget_request_globals(exc):
-    """Clear `g` after each test request.
+    """Clear `g` and expire the session after each test request.
 
     Tests hold an app context open so they can call actions; Flask then reuses
-    it for every request, and `g` (where Flask-Login caches the signed-in user)
-    would leak from one request into the next, unlike in production.
+    it for every request, so `g` (where Flask-Login caches the signed-in user)
+    and the session's loaded objects would carry from one request into the
+    next, unlike in production where each request starts afresh.
     """
     g.__dict__.clear()
+    db.session.expire_all()
 
 
 @pytest.fixture
@@ -155,3 +157,36 @@ def postgres_url():
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+class QueryCounter:
+    """Counts SQL statements sent while active."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            self.statements.append(statement)
+
+    def __enter__(self):
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc):
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    """`with count_queries() as q: ...; q.count` — statements sent to the database."""
+    return lambda: QueryCounter(db.engine)

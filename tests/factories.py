@@ -17,3 +17,41 @@ def make_user(name: str | None = None, email: str | None = None, **profile):
     profile.setdefault("location", "Reading")
     profile.setdefault("timezone", "Europe/London")
     return accounts.register_user(email, PASSWORD, display_name=name, **profile)
+
+
+def make_circle(owner=None, name: str = "Berkshire Leaders", join_policy: str = "invite_only",
+                **fields):
+    """A circle created through the action (its creator becomes owner)."""
+    from community.circles import actions as circles
+
+    owner = owner or make_user()
+    fields.setdefault("cohort", "Berkshire 2025")
+    fields.setdefault("description", "Our cohort.")
+    return circles.create_circle(owner, name=name, join_policy=join_policy, **fields)
+
+
+def add_member(circle, user=None, role: str = "member"):
+    """Bring someone in through a real invite link, then give them a role."""
+    from community.circles import actions as circles
+    from community.circles.models import Membership
+    from community.extensions import db
+    from community.moderation import actions as moderation
+
+    user = user or make_user()
+    owner = db.session.get(Membership, _owner_membership_id(circle)).user
+    _, token = moderation.create_invitation(owner, circle.slug)
+    circles.accept_invitation(user, token)
+    if role != "member":
+        moderation.change_role(owner, circle.slug, user.id, role)
+    return user
+
+
+def _owner_membership_id(circle):
+    from sqlalchemy import select
+
+    from community.circles.models import Membership
+    from community.extensions import db
+
+    return db.session.scalar(select(Membership.id).where(
+        Membership.circle_id == circle.id, Membership.role == "owner",
+        Membership.status == "active").limit(1))

@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("accounts", __name__)
-
-from . import views  # noqa: E402,F401
+"""The accounts area: models, actions, forms, views."""

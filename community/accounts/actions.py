@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..errors import ActionError, Conflict, TooManyAttempts
+from ..errors import ActionError, Conflict, NotFound, TooManyAttempts
 from ..extensions import db
+from ..policy import can_administer_site, require
 from ..timeutil import DEFAULT_TIMEZONE, is_timezone, utcnow
 from .models import SECTORS, SignInThrottle, User, new_session_token
 
@@ -220,3 +221,23 @@ def load_session_user(session_id: str) -> User | None:
 
 def count_users() -> int:
     return db.session.scalar(select(func.count(User.id)))
+
+
+def set_suspended(admin: User, user_id: int, suspended: bool) -> User:
+    """Suspend or restore an account (site admins). Suspension ends its sessions.
+
+    :raise Forbidden: the actor is not a site admin, or suspends themselves.
+    :raise NotFound: no such account.
+    """
+    require(can_administer_site(admin), "Only site admins can do that.")
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    require(user.id != admin.id, "You can't suspend your own account.")
+    if suspended and user.suspended_at is None:
+        user.suspended_at = utcnow()
+        user.session_token = new_session_token()
+    elif not suspended:
+        user.suspended_at = None
+    db.session.commit()
+    return user

@@ -1,13 +1,15 @@
 """Sign up, sign in and out, and one's own settings."""
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..errors import ActionError
 from ..extensions import limiter
 from ..forms import apply_error
 from ..urls import safe_next
-from . import actions, bp
+from . import actions
 from .forms import LoginForm, PasswordForm, ProfileForm, RegisterForm
+
+bp = Blueprint("accounts", __name__)
 
 
 def _login_limit():

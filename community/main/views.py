@@ -1,17 +1,25 @@
 """The dashboard and the health check."""
-from flask import jsonify, render_template
+from flask import Blueprint, jsonify, render_template
 from flask_login import current_user, login_required
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..circles.actions import my_circles
+from ..circles.models import Membership
 from ..extensions import db
-from . import bp
+
+bp = Blueprint("main", __name__)
 
 
 @bp.route("/")
 @login_required
 def dashboard():
-    return render_template("main/dashboard.html", user=current_user)
+    circles = my_circles(current_user)
+    member_counts = dict(db.session.execute(
+        select(Membership.circle_id, func.count(Membership.id))
+        .where(Membership.circle_id.in_([c.id for c, _ in circles]), Membership.status == "active")
+        .group_by(Membership.circle_id)).all())
+    return render_template("main/dashboard.html", circles=circles, member_counts=member_counts)
 
 
 @bp.route("/healthz")

@@ -24,8 +24,16 @@
     });
   }
 
+  // Select a freshly made invite link when it gets focus, ready to copy.
+  function selectOnFocus() {
+    document.querySelectorAll("[data-select-on-focus]").forEach(function (input) {
+      input.addEventListener("focus", function () { input.select(); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     detectTimezone();
     confirmDestructive();
+    selectOnFocus();
   });
 })();

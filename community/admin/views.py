@@ -1,0 +1,54 @@
+"""Site administration: every circle's name and size, and account suspension.
+
+Site admins never read a circle's content through these pages: they see only
+names, sizes and dates, and enter a circle only as its members do.
+"""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+
+from ..accounts.actions import set_suspended
+from ..accounts.models import User
+from ..circles.models import Circle, Membership
+from ..errors import NotFound
+from ..extensions import db
+from ..pagination import paginate
+from ..policy import can_administer_site
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+PER_PAGE = 50
+
+
+@bp.before_request
+def only_site_admins():
+    # A plain 404 (signed-out visitors never get here: the sign-in gate runs first).
+    if not can_administer_site(current_user):
+        raise NotFound()
+
+
+@bp.route("/")
+def circles():
+    page = paginate(select(Circle).order_by(Circle.created_at.desc()), PER_PAGE)
+    counts = dict(db.session.execute(
+        select(Membership.circle_id, func.count(Membership.id))
+        .where(Membership.circle_id.in_([c.id for c in page.items]), Membership.status == "active")
+        .group_by(Membership.circle_id)).all())
+    return render_template("admin/circles.html", page=page, counts=counts)
+
+
+@bp.route("/users")
+def users():
+    q = (request.args.get("q") or "").strip()[:100]
+    query = select(User).order_by(User.created_at.desc())
+    if q:
+        like = f"%{q}%"
+        query = query.where(or_(User.display_name.ilike(like), User.email.ilike(like)))
+    return render_template("admin/users.html", page=paginate(query, PER_PAGE), q=q)
+
+
+@bp.post("/users/<int:user_id>/<any(suspend, restore):verb>")
+def suspend(user_id, verb):
+    user = set_suspended(current_user, user_id, verb == "suspend")
+    flash(f"{user.display_name} is {'suspended' if verb == 'suspend' else 'restored'}.", "success")
+    return redirect(url_for("admin.users"))

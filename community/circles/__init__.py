@@ -1,0 +1,1 @@
+"""The circles area: models, actions, forms, views."""

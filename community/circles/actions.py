@@ -1,0 +1,285 @@
+"""What members do with circles: create, configure, join, leave."""
+import hashlib
+import hmac
+
+from ..urls import path_for
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..accounts.models import User
+from ..database import begin_write
+from ..errors import ActionError, Conflict, NotFound
+from ..extensions import db
+from ..moderation.audit import record
+from ..notifications.actions import notify
+from ..policy import (access_circle, access_listed_circle, can_edit_circle, can_leave,
+                      can_request_to_join, require)
+from ..text import clean_text, slugify
+from ..timeutil import utcnow
+from .models import JOIN_POLICIES, Circle, Invitation, JoinRequest, Membership
+
+
+def _clean_circle_fields(fields: dict) -> dict:
+    clean = {
+        "name": clean_text(fields.get("name"), field="name", label="The circle's name",
+                           max_len=120, required=True),
+        "description": clean_text(fields.get("description"), field="description",
+                                  label="The description", max_len=2000, multiline=True),
+        "cohort": clean_text(fields.get("cohort"), field="cohort", label="The cohort",
+                             max_len=80),
+    }
+    policy = fields.get("join_policy") or "invite_only"
+    if policy not in JOIN_POLICIES:
+        raise ActionError("Choose how people join from the list.", field="join_policy")
+    clean["join_policy"] = policy
+    return clean
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name) or "circle"
+    taken = set(db.session.scalars(select(Circle.slug).where(Circle.slug.like(f"{base}%"))))
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def create_circle(actor: User, **fields) -> Circle:
+    """Start a circle; the creator becomes its owner.
+
+    :raise ActionError: a field is invalid.
+    """
+    clean = _clean_circle_fields(fields)
+    for attempt in range(3):
+        circle = Circle(slug=_unique_slug(clean["name"]), created_by_id=actor.id, **clean)
+        db.session.add(circle)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            # Another circle took the same slug between our check and insert.
+            db.session.rollback()
+            continue
+        db.session.add(Membership(circle_id=circle.id, user_id=actor.id, role="owner",
+                                  pledge_accepted_at=utcnow()))
+        record(circle.id, actor.id, "circle.created")
+        db.session.commit()
+        return circle
+    raise Conflict("Please try again: that name was being taken at the same moment.")
+
+
+def update_circle(actor: User, slug: str, **fields) -> Circle:
+    """Change a circle's settings (owners).
+
+    :raise NotFound: not an active member.
+    :raise Forbidden: not an owner.
+    :raise ActionError: a field is invalid.
+    """
+    begin_write()
+    circle, membership = access_circle(actor, slug, for_update=True)
+    require(can_edit_circle(membership), "Only the circle's owners can change its settings.")
+    clean = _clean_circle_fields(fields)
+    pledge_text = clean_text(fields.get("pledge_text"), field="pledge_text",
+                             label="The pledge", max_len=4000, multiline=True)
+    if fields.get("pledge_required") and not pledge_text:
+        raise ActionError("Write the pledge members will accept, or turn it off.",
+                          field="pledge_text")
+    now = utcnow()
+    if pledge_text and pledge_text != circle.pledge_text:
+        circle.pledge_text = pledge_text
+        circle.pledge_updated_at = now
+    if fields.get("pledge_required") and not circle.pledge_required:
+        circle.pledge_updated_at = now  # everyone accepts when it is switched on
+    circle.pledge_required = bool(fields.get("pledge_required"))
+    circle.audit_visible_to_members = bool(fields.get("audit_visible_to_members"))
+    for key, value in clean.items():
+        setattr(circle, key, value)
+    # The owner who sets the pledge has accepted it.
+    membership.pledge_accepted_at = now
+    record(circle.id, actor.id, "circle.settings_changed")
+    db.session.commit()
+    return circle
+
+
+def accept_pledge(actor: User, slug: str) -> Circle:
+    """Record that a member accepts the circle's confidentiality pledge.
+
+    :raise NotFound: not an active member.
+    """
+    circle, membership = access_circle(actor, slug)
+    membership.pledge_accepted_at = utcnow()
+    record(circle.id, actor.id, "member.pledge_accepted")
+    db.session.commit()
+    return circle
+
+
+def owner_count(circle_id: int) -> int:
+    return db.session.scalar(select(func.count(Membership.id)).where(
+        Membership.circle_id == circle_id, Membership.role == "owner",
+        Membership.status == "active"))
+
+
+def leave_circle(actor: User, slug: str) -> Circle:
+    """Leave a circle.
+
+    :raise NotFound: not an active member.
+    :raise Forbidden: the last owner (they must hand ownership over first).
+    """
+    begin_write()
+    circle, membership = access_circle(actor, slug, for_update=True)
+    require(can_leave(membership, owner_count(circle.id)),
+            "You are this circle's only owner. Make someone else an owner before you leave.")
+    membership.status = "left"
+    membership.role = "member"
+    record(circle.id, actor.id, "member.left")
+    db.session.commit()
+    return circle
+
+
+def request_to_join(actor: User, slug: str, message: str) -> JoinRequest:
+    """Ask to join a circle whose join policy is `request`.
+
+    :raise NotFound: no such listed circle.
+    :raise ActionError: already a member, banned, or a request is pending.
+    """
+    circle = access_listed_circle(slug)
+    message = clean_text(message, field="message", label="Your message", max_len=500,
+                         multiline=True)
+    membership = db.session.scalar(select(Membership).where(
+        Membership.circle_id == circle.id, Membership.user_id == actor.id))
+    request = db.session.scalar(select(JoinRequest).where(
+        JoinRequest.circle_id == circle.id, JoinRequest.user_id == actor.id))
+    if not can_request_to_join(circle, membership, request):
+        if membership is not None and membership.status == "active":
+            raise ActionError("You are already a member of this circle.", code="member")
+        if request is not None and request.status == "pending":
+            raise ActionError("Your request is waiting for a moderator.", code="pending")
+        # Banned: say no without saying why, as Slack and Discourse do.
+        raise ActionError("You can't ask to join this circle.", code="refused")
+    if request is None:
+        request = JoinRequest(circle_id=circle.id, user_id=actor.id)
+        db.session.add(request)
+    request.status, request.message, request.created_at = "pending", message, utcnow()
+    request.decided_at = request.decided_by_id = None
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ActionError("Your request is waiting for a moderator.", code="pending")
+    _notify_staff_of_request(circle, actor)
+    db.session.commit()
+    return request
+
+
+def _notify_staff_of_request(circle: Circle, requester: User) -> None:
+    staff_ids = db.session.scalars(select(Membership.user_id).where(
+        Membership.circle_id == circle.id, Membership.status == "active",
+        Membership.role.in_(("owner", "moderator"))))
+    url = path_for("moderation.requests", slug=circle.slug)
+    for user_id in staff_ids:
+        notify(user_id, "join_request", f"{requester.display_name} asked to join {circle.name}",
+               url, circle_id=circle.id, actor_id=requester.id)
+
+
+def admit(circle: Circle, user: User) -> Membership:
+    """Make someone an active member (in the caller's transaction).
+
+    :raise ActionError: they are banned from this circle.
+    """
+    membership = db.session.scalar(select(Membership).where(
+        Membership.circle_id == circle.id, Membership.user_id == user.id
+    ).with_for_update(of=Membership))
+    if membership is not None and membership.status == "banned":
+        raise ActionError("This account can't join this circle.", code="banned")
+    if membership is None:
+        membership = Membership(circle_id=circle.id, user_id=user.id)
+        db.session.add(membership)
+    elif membership.status != "active":
+        membership.role, membership.joined_at = "member", utcnow()
+        membership.pledge_accepted_at = None
+    membership.status = "active"
+    db.session.flush()
+    return membership
+
+
+# --- Invitations -----------------------------------------------------------------
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def find_invitation(token: str) -> Invitation | None:
+    """The invitation a token opens, or None. Compared in constant time."""
+    if not token or len(token) > 100:
+        return None
+    digest = hash_token(token)
+    invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == digest))
+    if invitation is None or not hmac.compare_digest(invitation.token_hash, digest):
+        return None
+    return invitation
+
+
+INVITE_REFUSALS = {
+    "revoked": "This invite link has been withdrawn. Ask the person who sent it for a new one.",
+    "expired": "This invite link has expired. Ask the person who sent it for a new one.",
+    "used_up": "This invite link has been used as many times as it allows. Ask for a new one.",
+}
+
+
+def accept_invitation(actor: User, token: str) -> Circle:
+    """Join a circle with an invite link. Idempotent for someone already in.
+
+    :raise NotFound: the token opens nothing.
+    :raise ActionError: revoked, expired, used up, bound to another address, or banned.
+    """
+    begin_write()
+    invitation = find_invitation(token)
+    if invitation is None:
+        raise NotFound()
+    circle = invitation.circle
+    existing = db.session.scalar(select(Membership).where(
+        Membership.circle_id == circle.id, Membership.user_id == actor.id))
+    if existing is not None and existing.status == "active":
+        db.session.rollback()
+        return circle
+    now = utcnow()
+    state = invitation.state(now)
+    if state != "usable":
+        raise ActionError(INVITE_REFUSALS[state], code=state)
+    if invitation.email and invitation.email != actor.email:
+        raise ActionError("This invite link was made for a different email address. "
+                          "Sign in with that address, or ask for a link of your own.",
+                          code="wrong_email")
+    # Count the use only if the link is still usable at this instant.
+    claimed = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.revoked_at.is_(None),
+               Invitation.expires_at > now,
+               (Invitation.max_uses.is_(None)) | (Invitation.uses < Invitation.max_uses))
+        .values(uses=Invitation.uses + 1)
+    ).rowcount
+    if not claimed:
+        db.session.rollback()
+        raise ActionError(INVITE_REFUSALS["used_up"], code="used_up")
+    try:
+        admit(circle, actor)
+    except ActionError:
+        db.session.rollback()
+        raise
+    record(circle.id, actor.id, "member.joined_by_invite")
+    if invitation.created_by_id and invitation.created_by_id != actor.id:
+        notify(invitation.created_by_id, "invitation_accepted",
+               f"{actor.display_name} joined {circle.name} with your invite link",
+               path_for("circles.members", slug=circle.slug), circle_id=circle.id,
+               actor_id=actor.id)
+    db.session.commit()
+    return circle
+
+
+def my_circles(user: User) -> list[tuple[Circle, Membership]]:
+    """The user's active circles, by name."""
+    rows = db.session.execute(
+        select(Circle, Membership).join(Membership, Membership.circle_id == Circle.id)
+        .where(Membership.user_id == user.id, Membership.status == "active")
+        .order_by(Circle.name))
+    return [(r.Circle, r.Membership) for r in rows]
+

@@ -1,0 +1,28 @@
+"""Forms for circles."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from ..forms import choices
+from .models import JOIN_POLICIES
+
+
+class CircleForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)],
+                       description="e.g. “Berkshire Leaders 2025”.")
+    cohort = StringField("Cohort", validators=[Length(max=80)],
+                         description="The programme and year you share, e.g. “Berkshire 2025”.")
+    description = TextAreaField("What this circle is for", validators=[Length(max=2000)])
+    join_policy = RadioField("How people join", choices=choices(JOIN_POLICIES.items()),
+                             default="invite_only")
+
+
+class CircleSettingsForm(CircleForm):
+    pledge_required = BooleanField("Members must accept a confidentiality pledge before they see anything")
+    pledge_text = TextAreaField("The pledge", validators=[Length(max=4000)])
+    audit_visible_to_members = BooleanField("Let every member read the audit log")
+
+
+class JoinRequestForm(FlaskForm):
+    message = TextAreaField("A note to the moderators (optional)", validators=[Length(max=500)],
+                            description="Say who you are and how you know the group.")

@@ -1,0 +1,27 @@
+"""The decorator every page under /c/<slug>/ uses, in every area."""
+from functools import wraps
+
+from flask import redirect, request, url_for
+from flask_login import current_user
+
+from ..policy import access_circle, needs_pledge
+
+
+def circle_page(view=None, *, pledge: bool = True):
+    """Load the circle and the viewer's membership, or 404 for anyone not in it.
+
+    The view is called as view(circle, membership, **kwargs). With pledge=True
+    (the default, for anything showing content) a member who hasn't accepted
+    the circle's confidentiality pledge is sent to accept it first.
+    """
+    def decorate(view):
+        @wraps(view)
+        def wrapper(slug, **kwargs):
+            circle, membership = access_circle(current_user, slug)
+            if pledge and needs_pledge(circle, membership):
+                return redirect(url_for("circles.pledge", slug=circle.slug,
+                                        next=request.full_path.rstrip("?")))
+            return view(circle, membership, **kwargs)
+        return wrapper
+
+    return decorate(view) if view is not None else decorate

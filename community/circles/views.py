@@ -1,0 +1,187 @@
+"""Circle pages: list, create, home, members, pledge, join, leave, invites, profiles."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import case, func, or_, select
+
+from ..accounts.models import SECTORS, User
+from ..errors import ActionError
+from ..extensions import db
+from ..forms import apply_error
+from ..pagination import paginate
+from ..policy import access_listed_circle, access_profile, is_staff
+from ..timeutil import utcnow
+from ..urls import safe_next
+from . import actions
+from .forms import CircleForm, JoinRequestForm
+from .models import Circle, JoinRequest, Membership
+from .pages import circle_page
+
+bp = Blueprint("circles", __name__)
+
+MEMBERS_PER_PAGE = 50
+LISTED_PER_PAGE = 20
+ROLE_ORDER = case({"owner": 0, "moderator": 1}, value=Membership.role, else_=2)
+
+
+@bp.route("/circles/")
+@login_required
+def index():
+    """My circles, and the circles anyone may ask to join."""
+    mine = actions.my_circles(current_user)
+    my_ids = [c.id for c, _ in mine]
+    listed = paginate(select(Circle).where(Circle.join_policy == "request",
+                                           Circle.id.not_in(my_ids)).order_by(Circle.name),
+                      LISTED_PER_PAGE)
+    requests = {r.circle_id: r for r in db.session.scalars(select(JoinRequest).where(
+        JoinRequest.user_id == current_user.id,
+        JoinRequest.circle_id.in_([c.id for c in listed.items])))}
+    return render_template("circles/index.html", mine=mine, listed=listed, requests=requests)
+
+
+@bp.route("/circles/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = CircleForm()
+    if form.validate_on_submit():
+        try:
+            circle = actions.create_circle(current_user, **_circle_fields(form))
+        except ActionError as err:
+            apply_error(form, err)
+        else:
+            flash(f"{circle.name} is ready. Invite your cohort from the Manage tab.", "success")
+            return redirect(url_for("circles.home", slug=circle.slug))
+    return render_template("circles/new.html", form=form), 400 if form.errors else 200
+
+
+def _circle_fields(form) -> dict:
+    return {name: form[name].data for name in ("name", "cohort", "description", "join_policy")}
+
+
+@bp.route("/circles/<slug>/request", methods=["GET", "POST"])
+@login_required
+def request_to_join(slug):
+    """Ask to join a circle that takes requests (404 for any other)."""
+    circle = access_listed_circle(slug)
+    if db.session.scalar(select(Membership.id).where(
+            Membership.circle_id == circle.id, Membership.user_id == current_user.id,
+            Membership.status == "active")):
+        return redirect(url_for("circles.home", slug=circle.slug))
+    form = JoinRequestForm()
+    if form.validate_on_submit():
+        try:
+            actions.request_to_join(current_user, slug, form.message.data)
+        except ActionError as err:
+            flash(err.message, "info" if err.code in ("member", "pending") else "error")
+            return redirect(url_for("circles.index"))
+        flash(f"Your request to join {circle.name} has been sent to its moderators.", "success")
+        return redirect(url_for("circles.index"))
+    return render_template("circles/request.html", circle=circle, form=form)
+
+
+@bp.route("/c/<slug>/")
+@login_required
+@circle_page
+def home(circle, membership):
+    members = db.session.scalars(
+        select(Membership).where(Membership.circle_id == circle.id, Membership.status == "active")
+        .order_by(ROLE_ORDER, Membership.joined_at).limit(12)).all()
+    member_count = _active_count(circle.id)
+    pending = 0
+    if is_staff(membership):
+        pending = db.session.scalar(select(func.count(JoinRequest.id)).where(
+            JoinRequest.circle_id == circle.id, JoinRequest.status == "pending"))
+    return render_template("circles/home.html", circle=circle, membership=membership,
+                           members=members, member_count=member_count, pending=pending)
+
+
+def _active_count(circle_id: int) -> int:
+    return db.session.scalar(select(func.count(Membership.id)).where(
+        Membership.circle_id == circle_id, Membership.status == "active"))
+
+
+@bp.route("/c/<slug>/members")
+@login_required
+@circle_page
+def members(circle, membership):
+    """The circle's directory, filtered by sector and searched by name or organisation."""
+    sector = request.args.get("sector", "")
+    q = (request.args.get("q") or "").strip()[:100]
+    query = (select(Membership).join(Membership.user)
+             .where(Membership.circle_id == circle.id, Membership.status == "active"))
+    if sector in SECTORS:
+        query = query.where(User.sector == sector)
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(User.display_name.ilike(like, escape="\\"),
+                                User.organisation.ilike(like, escape="\\")))
+    page = paginate(query.order_by(ROLE_ORDER, User.display_name), MEMBERS_PER_PAGE)
+    return render_template("circles/members.html", circle=circle, membership=membership,
+                           page=page, sector=sector, q=q, sectors=SECTORS)
+
+
+@bp.route("/c/<slug>/pledge", methods=["GET", "POST"])
+@login_required
+@circle_page(pledge=False)
+def pledge(circle, membership):
+    next_url = safe_next(request.values.get("next"), url_for("circles.home", slug=circle.slug))
+    if request.method == "POST":
+        actions.accept_pledge(current_user, circle.slug)
+        return redirect(next_url)
+    return render_template("circles/pledge.html", circle=circle, membership=membership,
+                           next=next_url)
+
+
+@bp.post("/c/<slug>/leave")
+@login_required
+@circle_page(pledge=False)
+def leave(circle, membership):
+    actions.leave_circle(current_user, circle.slug)
+    flash(f"You have left {circle.name}.", "info")
+    return redirect(url_for("main.dashboard"))
+
+
+@bp.route("/invite/<token>")
+def invite(token):
+    """What an invite link opens: the circle's name, and a way in."""
+    invitation = actions.find_invitation(token)
+    if invitation is None:
+        return render_template("circles/invite.html", state="invalid"), 404
+    state = invitation.state(utcnow())
+    already = False
+    if current_user.is_authenticated:
+        already = db.session.scalar(select(Membership.id).where(
+            Membership.circle_id == invitation.circle_id, Membership.user_id == current_user.id,
+            Membership.status == "active")) is not None
+    status = 200 if state == "usable" or already else 410
+    return render_template("circles/invite.html", invitation=invitation, circle=invitation.circle,
+                           state=state, already=already, token=token), status
+
+
+@bp.post("/invite/<token>")
+@login_required
+def accept_invite(token):
+    try:
+        circle = actions.accept_invitation(current_user, token)
+    except ActionError as err:
+        invitation = actions.find_invitation(token)
+        return render_template("circles/invite.html", invitation=invitation,
+                               circle=invitation.circle, state="refused", message=err.message,
+                               token=token, already=False), err.status
+    flash(f"Welcome to {circle.name}.", "success")
+    return redirect(url_for("circles.home", slug=circle.slug))
+
+
+@bp.route("/people/<int:user_id>")
+@login_required
+def profile(user_id):
+    """A person's profile, only for people who share an active circle with them."""
+    person = access_profile(current_user, user_id)
+    mine = {c.id for c, _ in actions.my_circles(current_user)}
+    shared = [(c, m) for c, m in actions.my_circles(person) if c.id in mine]
+    return render_template("circles/profile.html", person=person, shared=shared)
+
+
+@bp.app_template_global()
+def sector_label(value: str) -> str:
+    return SECTORS.get(value, value)
+

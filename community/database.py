@@ -1,0 +1,53 @@
+"""Engine set-up and write transactions that hold under concurrency.
+
+SQLite: WAL, foreign keys and a busy timeout on every connection; we emit
+BEGIN ourselves (pysqlite's own handling can't do BEGIN IMMEDIATE), so an
+action that reads then writes can take the write lock before it reads.
+PostgreSQL: the same actions lock the rows they depend on with FOR UPDATE.
+"""
+import sqlite3
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .extensions import db
+
+IMMEDIATE = "sqlite_immediate"
+
+
+@event.listens_for(Engine, "connect")
+def _on_connect(dbapi_connection, connection_record):
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    dbapi_connection.isolation_level = None  # transactions are begun in _on_begin
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _on_begin(conn):
+    if conn.dialect.name == "sqlite":
+        immediate = conn.get_execution_options().get(IMMEDIATE)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_write() -> None:
+    """Start the current action's transaction as a writer.
+
+    On SQLite this takes the database's write lock at once, so two actions that
+    check-then-write (approve a request, RSVP for the last seat) run one after
+    the other rather than both acting on what they read. On PostgreSQL it only
+    starts a transaction; callers lock rows with `with_for_update`.
+    Any read-only transaction already open (e.g. loading the signed-in user) is
+    ended first; there must be no unsaved changes.
+    """
+    session = db.session()  # the real Session behind the scoped proxy
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("begin_write() called with unsaved changes")
+        session.commit()
+    session.connection(execution_options={IMMEDIATE: True})

@@ -1,0 +1,1 @@
+"""The moderation area: models, actions, forms, views."""

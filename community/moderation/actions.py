@@ -1,0 +1,239 @@
+"""What owners and moderators do: invite, decide requests, roles, remove, ban."""
+import secrets
+from datetime import timedelta
+
+from ..urls import path_for
+from sqlalchemy import select, update
+
+from ..accounts.actions import normalise_email
+from ..accounts.models import User
+from ..circles.actions import admit, hash_token, owner_count
+from ..circles.models import Circle, Invitation, JoinRequest, Membership
+from ..database import begin_write
+from ..errors import ActionError, Conflict, NotFound
+from ..extensions import db
+from ..notifications.actions import notify
+from ..policy import (access_circle, access_member, can_change_role, can_decide_requests,
+                      can_invite, can_moderate_member, can_transfer_ownership, can_unban,
+                      require)
+from ..text import clean_text
+from ..timeutil import utcnow
+from .audit import record
+
+DEFAULT_INVITE_DAYS = 14
+STAFF_ONLY = "Only the circle's owners and moderators can do that."
+
+
+# --- Invitations -----------------------------------------------------------------
+
+def create_invitation(actor: User, slug: str, days: int = DEFAULT_INVITE_DAYS,
+                      max_uses: int | None = None, email: str | None = None,
+                      note: str = "") -> tuple[Invitation, str]:
+    """Make an invite link. Returns the invitation and its token (shown only now).
+
+    :raise NotFound: not an active member.
+    :raise Forbidden: not an owner or moderator.
+    :raise ActionError: days, uses or email out of range.
+    """
+    circle, membership = access_circle(actor, slug)
+    require(can_invite(membership), STAFF_ONLY)
+    if not isinstance(days, int) or not 1 <= days <= 90:
+        raise ActionError("An invite link can last from 1 to 90 days.", field="days")
+    if max_uses is not None and (not isinstance(max_uses, int) or not 1 <= max_uses <= 500):
+        raise ActionError("Allow from 1 to 500 uses, or leave it empty for no limit.",
+                          field="max_uses")
+    email = normalise_email(email) or None
+    if email and ("@" not in email or len(email) > 254):
+        raise ActionError("Enter a valid email address, or leave it empty.", field="email")
+    note = clean_text(note, field="note", label="The note", max_len=120)
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(circle_id=circle.id, created_by_id=actor.id,
+                            token_hash=hash_token(token), email=email, note=note,
+                            max_uses=max_uses, expires_at=utcnow() + timedelta(days=days))
+    db.session.add(invitation)
+    db.session.flush()
+    record(circle.id, actor.id, "invitation.created",
+           detail=f"link #{invitation.id}" + (f" for {email}" if email else ""))
+    db.session.commit()
+    return invitation, token
+
+
+def revoke_invitation(actor: User, slug: str, invitation_id: int) -> Invitation:
+    """Withdraw an invite link at once.
+
+    :raise NotFound: not a member, or no such link in this circle.
+    :raise Forbidden: not an owner or moderator.
+    """
+    circle, membership = access_circle(actor, slug)
+    require(can_invite(membership), STAFF_ONLY)
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.circle_id != circle.id:
+        raise NotFound()
+    if invitation.revoked_at is None:
+        invitation.revoked_at = utcnow()
+        record(circle.id, actor.id, "invitation.revoked", detail=f"link #{invitation.id}")
+        db.session.commit()
+    return invitation
+
+
+def list_invitations(actor: User, slug: str) -> tuple[Circle, list[Invitation]]:
+    """:raise NotFound / Forbidden: as create_invitation."""
+    circle, membership = access_circle(actor, slug)
+    require(can_invite(membership), STAFF_ONLY)
+    invitations = db.session.scalars(select(Invitation).where(Invitation.circle_id == circle.id)
+                                     .order_by(Invitation.created_at.desc()).limit(200)).all()
+    return circle, invitations
+
+
+# --- Join requests -----------------------------------------------------------------
+
+def _decide(actor: User, slug: str, request_id: int, decision: str) -> JoinRequest:
+    begin_write()
+    circle, membership = access_circle(actor, slug, for_update=True)
+    require(can_decide_requests(membership), STAFF_ONLY)
+    request = db.session.get(JoinRequest, request_id)
+    if request is None or request.circle_id != circle.id:
+        raise NotFound()
+    # Claim the pending request: of two moderators deciding at once, one wins.
+    claimed = db.session.execute(
+        update(JoinRequest)
+        .where(JoinRequest.id == request.id, JoinRequest.status == "pending")
+        .values(status=decision, decided_at=utcnow(), decided_by_id=actor.id)
+    ).rowcount
+    if not claimed:
+        db.session.rollback()
+        raise Conflict("Someone else has already decided this request.", code="decided")
+    if decision == "approved":
+        try:
+            admit(circle, request.user)
+        except ActionError:
+            db.session.rollback()
+            raise
+    db.session.refresh(request)
+    record(circle.id, actor.id, f"request.{decision}", target_user_id=request.user_id)
+    if decision == "approved":
+        text, url = f"Your request to join {circle.name} was approved. Welcome!", \
+            path_for("circles.home", slug=circle.slug)
+    else:
+        text, url = f"Your request to join {circle.name} was declined.", path_for("circles.index")
+    notify(request.user_id, f"request_{decision}", text, url, circle_id=circle.id,
+           actor_id=actor.id)
+    db.session.commit()
+    return request
+
+
+def approve_request(actor: User, slug: str, request_id: int) -> JoinRequest:
+    """Let someone in who asked to join.
+
+    :raise NotFound: not a member, or no such request here.
+    :raise Forbidden: not an owner or moderator.
+    :raise Conflict: already decided (by someone else, perhaps at the same moment).
+    :raise ActionError: the requester has been banned.
+    """
+    return _decide(actor, slug, request_id, "approved")
+
+
+def decline_request(actor: User, slug: str, request_id: int) -> JoinRequest:
+    """Say no to a join request. :raise: as approve_request."""
+    return _decide(actor, slug, request_id, "declined")
+
+
+def pending_requests(actor: User, slug: str) -> tuple[Circle, list[JoinRequest]]:
+    """:raise NotFound / Forbidden: as approve_request."""
+    circle, membership = access_circle(actor, slug)
+    require(can_decide_requests(membership), STAFF_ONLY)
+    requests = db.session.scalars(select(JoinRequest).where(
+        JoinRequest.circle_id == circle.id, JoinRequest.status == "pending"
+    ).order_by(JoinRequest.created_at)).all()
+    return circle, requests
+
+
+# --- Roles, removal, bans ------------------------------------------------------------
+
+def _locked_target(actor: User, slug: str, user_id: int) -> tuple[Circle, Membership, Membership]:
+    """Lock the circle, then load actor's and target's memberships as they now stand."""
+    begin_write()
+    circle, membership = access_circle(actor, slug, for_update=True)
+    target = access_member(circle, user_id)
+    db.session.refresh(target)
+    return circle, membership, target
+
+
+def change_role(actor: User, slug: str, user_id: int, new_role: str) -> Membership:
+    """Promote or demote a member (owners only); a circle keeps at least one owner.
+
+    :raise NotFound: not a member, or the target never was.
+    :raise Forbidden: not an owner, target not active, or it would leave no owner.
+    """
+    circle, membership, target = _locked_target(actor, slug, user_id)
+    require(can_change_role(membership, target, new_role),
+            "Only owners can change roles, and only of current members.")
+    if target.role == "owner" and owner_count(circle.id) <= 1:
+        require(False, "A circle needs at least one owner. Make someone else an owner first.")
+    old_role, target.role = target.role, new_role
+    record(circle.id, actor.id, "role.changed", target_user_id=target.user_id,
+           detail=f"{old_role} → {new_role}")
+    db.session.commit()
+    return target
+
+
+def transfer_ownership(actor: User, slug: str, user_id: int) -> Membership:
+    """Hand the circle to another member: they become owner, the actor a moderator.
+
+    :raise NotFound / Forbidden: as change_role.
+    """
+    circle, membership, target = _locked_target(actor, slug, user_id)
+    require(can_transfer_ownership(membership, target),
+            "Only an owner can hand over a circle, and only to a current member.")
+    target.role = "owner"
+    membership.role = "moderator"
+    record(circle.id, actor.id, "ownership.transferred", target_user_id=target.user_id)
+    db.session.commit()
+    return target
+
+
+def remove_member(actor: User, slug: str, user_id: int) -> Membership:
+    """Take someone out of the circle; they may be invited again later.
+
+    :raise NotFound: not a member, or the target never was.
+    :raise Forbidden: not staff, target of equal or higher rank, or not active.
+    """
+    return _end_membership(actor, slug, user_id, "removed", "member.removed")
+
+
+def ban_member(actor: User, slug: str, user_id: int) -> Membership:
+    """Remove someone and keep them out: no invite or request lets them back.
+
+    :raise: as remove_member.
+    """
+    return _end_membership(actor, slug, user_id, "banned", "member.banned")
+
+
+def _end_membership(actor, slug, user_id, status, action) -> Membership:
+    circle, membership, target = _locked_target(actor, slug, user_id)
+    allowed = can_moderate_member(membership, target) and (
+        target.status == "active" or (status == "banned" and target.status != "banned"))
+    require(allowed, "You can only do that to members below your own role.")
+    target.status, target.role = status, "member"
+    if status == "banned":
+        # A pending request must not let them back in.
+        db.session.execute(update(JoinRequest).where(
+            JoinRequest.circle_id == circle.id, JoinRequest.user_id == target.user_id,
+            JoinRequest.status == "pending").values(status="declined", decided_at=utcnow(),
+                                                    decided_by_id=actor.id))
+    record(circle.id, actor.id, action, target_user_id=target.user_id)
+    db.session.commit()
+    return target
+
+
+def unban_member(actor: User, slug: str, user_id: int) -> Membership:
+    """Lift a ban; the person is not back in, but may be invited again.
+
+    :raise NotFound / Forbidden: as remove_member.
+    """
+    circle, membership, target = _locked_target(actor, slug, user_id)
+    require(can_unban(membership, target), "Only owners and moderators can lift a ban.")
+    target.status = "removed"
+    record(circle.id, actor.id, "member.unbanned", target_user_id=target.user_id)
+    db.session.commit()
+    return target

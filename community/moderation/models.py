@@ -1,0 +1,53 @@
+"""The audit log: every membership and moderation action, append-only."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from ..accounts.models import User
+from ..extensions import db
+from ..timeutil import UTCDateTime, utcnow
+
+AUDIT_ACTIONS = {
+    "circle.created": "created the circle",
+    "circle.settings_changed": "changed the circle's settings",
+    "member.joined_by_invite": "joined with an invite link",
+    "member.left": "left the circle",
+    "member.pledge_accepted": "accepted the confidentiality pledge",
+    "invitation.created": "created an invite link",
+    "invitation.revoked": "revoked an invite link",
+    "request.approved": "approved the join request of",
+    "request.declined": "declined the join request of",
+    "role.changed": "changed the role of",
+    "ownership.transferred": "transferred ownership to",
+    "member.removed": "removed",
+    "member.banned": "banned",
+    "member.unbanned": "lifted the ban on",
+}
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_circle_created", "circle_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(40))
+    target_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id], lazy="joined")
+    target_user: Mapped[User | None] = relationship(foreign_keys=[target_user_id], lazy="joined")
+
+    @property
+    def description(self) -> str:
+        return AUDIT_ACTIONS.get(self.action, self.action)
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_is_append_only(session, flush_context, instances):
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, AuditEvent):
+            raise ValueError("audit events are append-only")

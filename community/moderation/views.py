@@ -1,0 +1,164 @@
+"""Managing a circle: settings, invite links, join requests, roles, bans, audit."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..circles import actions as circle_actions
+from ..circles.forms import CircleSettingsForm
+from ..circles.models import Membership
+from ..circles.pages import circle_page
+from ..errors import ActionError
+from ..extensions import db
+from ..forms import apply_error
+from ..pagination import paginate
+from ..policy import can_edit_circle, can_read_audit, is_staff, require
+from ..timeutil import utcnow
+from . import actions
+from .forms import InvitationForm, RoleForm
+from .models import AuditEvent
+
+bp = Blueprint("moderation", __name__)
+
+AUDIT_PER_PAGE = 50
+
+
+@bp.route("/c/<slug>/manage/")
+@login_required
+@circle_page
+def index(circle, membership):
+    require(is_staff(membership), actions.STAFF_ONLY)
+    target = "settings" if can_edit_circle(membership) else "invitations"
+    return redirect(url_for(f"moderation.{target}", slug=circle.slug))
+
+
+@bp.route("/c/<slug>/manage/settings", methods=["GET", "POST"])
+@login_required
+@circle_page
+def settings(circle, membership):
+    require(can_edit_circle(membership), "Only the circle's owners can change its settings.")
+    form = CircleSettingsForm(obj=circle)
+    if form.validate_on_submit():
+        fields = {name: form[name].data for name in (
+            "name", "cohort", "description", "join_policy", "pledge_required", "pledge_text",
+            "audit_visible_to_members")}
+        try:
+            circle_actions.update_circle(current_user, circle.slug, **fields)
+        except ActionError as err:
+            db.session.rollback()
+            apply_error(form, err)
+        else:
+            flash("The circle's settings are saved.", "success")
+            return redirect(url_for("moderation.settings", slug=circle.slug))
+    return render_template("moderation/settings.html", circle=circle, membership=membership,
+                           form=form), 400 if form.errors else 200
+
+
+@bp.route("/c/<slug>/manage/invitations", methods=["GET", "POST"])
+@login_required
+@circle_page
+def invitations(circle, membership):
+    form = InvitationForm()
+    new_link = None
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                invitation, token = actions.create_invitation(
+                    current_user, circle.slug, days=form.days.data, max_uses=form.max_uses.data,
+                    email=form.email.data, note=form.note.data or "")
+            except ActionError as err:
+                apply_error(form, err)
+            else:
+                new_link = url_for("circles.invite", token=token, _external=True)
+                form = InvitationForm(formdata=None)
+        status = 400 if form.errors else 201
+    circle, links = actions.list_invitations(current_user, circle.slug)
+    return render_template("moderation/invitations.html", circle=circle, membership=membership,
+                           form=form, links=links, new_link=new_link, now=utcnow()), status
+
+
+@bp.post("/c/<slug>/manage/invitations/<int:invitation_id>/revoke")
+@login_required
+@circle_page
+def revoke_invitation(circle, membership, invitation_id):
+    actions.revoke_invitation(current_user, circle.slug, invitation_id)
+    flash("The invite link has been withdrawn; it no longer works.", "success")
+    return redirect(url_for("moderation.invitations", slug=circle.slug))
+
+
+@bp.route("/c/<slug>/manage/requests")
+@login_required
+@circle_page
+def requests(circle, membership):
+    circle, pending = actions.pending_requests(current_user, circle.slug)
+    return render_template("moderation/requests.html", circle=circle, membership=membership,
+                           pending=pending)
+
+
+@bp.post("/c/<slug>/manage/requests/<int:request_id>/<any(approve, decline):decision>")
+@login_required
+@circle_page
+def decide_request(circle, membership, request_id, decision):
+    decide = actions.approve_request if decision == "approve" else actions.decline_request
+    try:
+        join_request = decide(current_user, circle.slug, request_id)
+    except ActionError as err:
+        flash(err.message, "error")
+    else:
+        verb = "is now a member" if decision == "approve" else "has been told no"
+        flash(f"{join_request.user.display_name} {verb}.", "success")
+    return redirect(url_for("moderation.requests", slug=circle.slug))
+
+
+MEMBER_ACTIONS = {
+    "remove": (actions.remove_member, "{name} has been removed from the circle."),
+    "ban": (actions.ban_member, "{name} has been banned and can't rejoin."),
+    "unban": (actions.unban_member, "The ban on {name} is lifted; they may be invited again."),
+    "transfer": (actions.transfer_ownership, "{name} now owns the circle; you are a moderator."),
+}
+
+
+@bp.post("/c/<slug>/manage/members/<int:user_id>/<any(remove, ban, unban, transfer):verb>")
+@login_required
+@circle_page
+def member_action(circle, membership, user_id, verb):
+    action, message = MEMBER_ACTIONS[verb]
+    target = action(current_user, circle.slug, user_id)
+    flash(message.format(name=target.user.display_name), "success")
+    back = "moderation.banned" if verb == "unban" else "circles.members"
+    return redirect(url_for(back, slug=circle.slug))
+
+
+@bp.post("/c/<slug>/manage/members/<int:user_id>/role")
+@login_required
+@circle_page
+def change_role(circle, membership, user_id):
+    form = RoleForm()
+    if not form.validate_on_submit():
+        flash("Choose a role from the list.", "error")
+        return redirect(url_for("circles.members", slug=circle.slug)), 303
+    target = actions.change_role(current_user, circle.slug, user_id, form.role.data)
+    flash(f"{target.user.display_name} is now {target.role_label.lower()}.", "success")
+    return redirect(url_for("circles.members", slug=circle.slug))
+
+
+@bp.route("/c/<slug>/manage/banned")
+@login_required
+@circle_page
+def banned(circle, membership):
+    require(is_staff(membership), actions.STAFF_ONLY)
+    rows = db.session.scalars(select(Membership).where(
+        Membership.circle_id == circle.id, Membership.status == "banned")).all()
+    return render_template("moderation/banned.html", circle=circle, membership=membership,
+                           banned=rows)
+
+
+@bp.route("/c/<slug>/manage/audit")
+@login_required
+@circle_page
+def audit(circle, membership):
+    require(can_read_audit(circle, membership), "Only the circle's owners and moderators can read its audit log.")
+    page = paginate(select(AuditEvent).where(AuditEvent.circle_id == circle.id)
+                    .order_by(AuditEvent.id.desc()), AUDIT_PER_PAGE)
+    return render_template("moderation/audit.html", circle=circle, membership=membership,
+                           page=page)
