@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install clean
+.PHONY: run test lint install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,3 +25,7 @@ test: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+## make lint: static checks
+lint: install
+	$(BIN)/ruff check community tests app.py migrations/env.py

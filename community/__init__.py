@@ -3,6 +3,7 @@ import logging
 import os
 
 from flask import Flask
+
 from . import config as config_module
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 

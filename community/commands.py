@@ -28,5 +28,5 @@ def init_app(app: Flask) -> None:
         try:
             user = make_site_admin(email)
         except ActionError as err:
-            raise click.ClickException(err.message)
+            raise click.ClickException(err.message) from err
         click.echo(f"{user.email} is now a site admin.")

@@ -17,7 +17,8 @@ DEMO_DOMAIN = "demo.alumni-circles.test"
 
 # (name, organisation, job title, sector, location)
 COHORT = [
-    ("Dr Amara Okafor", "Berkshire Healthcare NHS Foundation Trust", "Consultant Child Psychiatrist", "public", "Reading"),
+    ("Dr Amara Okafor", "Berkshire Healthcare NHS Foundation Trust", "Consultant Child Psychiatrist",
+     "public", "Reading"),
     ("Helen Marsh", "Kennet Valley GP Practice", "Practice Manager", "public", "Newbury"),
     ("Gareth Lloyd", "HMP Thameside Reading", "Prison Governor", "public", "Reading"),
     ("Priya Raman", "Thames Valley Radio", "Station Director", "private", "Slough"),

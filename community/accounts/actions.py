@@ -91,7 +91,8 @@ def register_user(email: str, password: str, **profile) -> User:
     except IntegrityError:
         # Lost a race with another registration for the same address (or handle).
         db.session.rollback()
-        raise Conflict("An account with that email already exists. Sign in instead.", field="email")
+        raise Conflict("An account with that email already exists. Sign in instead.",
+                       field="email") from None
     return user
 
 

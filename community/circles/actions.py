@@ -2,7 +2,6 @@
 import hashlib
 import hmac
 
-from ..urls import path_for
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -12,10 +11,17 @@ from ..errors import ActionError, Conflict, NotFound
 from ..extensions import db
 from ..moderation.audit import record
 from ..notifications.actions import notify
-from ..policy import (access_circle, access_listed_circle, can_edit_circle, can_leave,
-                      can_request_to_join, require)
+from ..policy import (
+    access_circle,
+    access_listed_circle,
+    can_edit_circle,
+    can_leave,
+    can_request_to_join,
+    require,
+)
 from ..text import clean_text, slugify
 from ..timeutil import utcnow
+from ..urls import path_for
 from .models import JOIN_POLICIES, Circle, Invitation, JoinRequest, Membership
 
 
@@ -50,7 +56,7 @@ def create_circle(actor: User, **fields) -> Circle:
     :raise ActionError: a field is invalid.
     """
     clean = _clean_circle_fields(fields)
-    for attempt in range(3):
+    for _attempt in range(3):
         circle = Circle(slug=_unique_slug(clean["name"]), created_by_id=actor.id, **clean)
         db.session.add(circle)
         try:
@@ -152,7 +158,7 @@ def request_to_join(actor: User, slug: str, message: str) -> JoinRequest:
         if membership is not None and membership.status == "active":
             raise ActionError("You are already a member of this circle.", code="member")
         if request is not None and request.status == "pending":
-            raise ActionError("Your request is waiting for a moderator.", code="pending")
+            raise ActionError("Your request is waiting for a moderator.", code="pending") from None
         # Banned: say no without saying why, as Slack and Discourse do.
         raise ActionError("You can't ask to join this circle.", code="refused")
     if request is None:
@@ -164,7 +170,7 @@ def request_to_join(actor: User, slug: str, message: str) -> JoinRequest:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise ActionError("Your request is waiting for a moderator.", code="pending")
+        raise ActionError("Your request is waiting for a moderator.", code="pending") from None
     _notify_staff_of_request(circle, actor)
     db.session.commit()
     return request

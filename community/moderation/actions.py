@@ -2,7 +2,6 @@
 import secrets
 from datetime import timedelta
 
-from ..urls import path_for
 from sqlalchemy import select, update
 
 from ..accounts.actions import normalise_email
@@ -13,11 +12,20 @@ from ..database import begin_write
 from ..errors import ActionError, Conflict, NotFound
 from ..extensions import db
 from ..notifications.actions import notify
-from ..policy import (access_circle, access_member, can_change_role, can_decide_requests,
-                      can_invite, can_moderate_member, can_transfer_ownership, can_unban,
-                      require)
+from ..policy import (
+    access_circle,
+    access_member,
+    can_change_role,
+    can_decide_requests,
+    can_invite,
+    can_moderate_member,
+    can_transfer_ownership,
+    can_unban,
+    require,
+)
 from ..text import clean_text
 from ..timeutil import utcnow
+from ..urls import path_for
 from .audit import record
 
 DEFAULT_INVITE_DAYS = 14

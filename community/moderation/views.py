@@ -157,7 +157,8 @@ def banned(circle, membership):
 @login_required
 @circle_page
 def audit(circle, membership):
-    require(can_read_audit(circle, membership), "Only the circle's owners and moderators can read its audit log.")
+    require(can_read_audit(circle, membership),
+            "Only the circle's owners and moderators can read its audit log.")
     page = paginate(select(AuditEvent).where(AuditEvent.circle_id == circle.id)
                     .order_by(AuditEvent.id.desc()), AUDIT_PER_PAGE)
     return render_template("moderation/audit.html", circle=circle, membership=membership,

@@ -84,7 +84,8 @@ def test_per_ip_rate_limit_on_sign_in(make_app):
     app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
     with app.app_context():
         client = app.test_client()
-        codes = [client.post("/auth/login", data={"email": f"x{i}@e.org", "password": "nope nope nope"}).status_code
+        codes = [client.post("/auth/login", data={"email": f"x{i}@e.org",
+                                                  "password": "nope nope nope"}).status_code
                  for i in range(4)]
         assert codes == [400, 400, 400, 429]
         assert "Too many attempts" in client.post("/auth/login", data={}).get_data(as_text=True)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import Forbidden, NotFound
 
 from community.circles import actions as circles
-from community.circles.models import Circle, Invitation, JoinRequest, Membership
+from community.circles.models import Circle, JoinRequest, Membership
 from community.errors import ActionError, Conflict
 from community.extensions import db
 from community.moderation import actions as moderation

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from community.accounts.models import User
-from community.circles.models import Circle, Invitation, Membership
+from community.circles.models import Circle, Membership
 from community.extensions import db
 from community.moderation import actions as moderation
 from community.timeutil import utcnow
