@@ -34,16 +34,22 @@ def access_circle(user: User, slug: str, for_update: bool = False) -> tuple[Circ
     """The circle with this slug and the user's active membership of it.
 
     With for_update, the circle's row stays locked until the transaction ends
-    (PostgreSQL), so membership changes in one circle happen one at a time.
+    (PostgreSQL), so membership changes in one circle happen one at a time, and
+    the membership is read only after the lock is held: a row read while
+    waiting would predate the change that held the lock.
 
     :raise NotFound: no such circle, or the user is not an active member
         (signed out, never joined, left, removed or banned) — the same error.
     """
     if user is None or not user.is_authenticated or not slug or len(slug) > 80:
         raise NotFound()
-    query = _membership_query(user).where(Circle.slug == slug)
+    query = _membership_query(user)
     if for_update:
-        query = query.with_for_update(of=Circle)
+        circle_id = db.session.scalar(
+            select(Circle.id).where(Circle.slug == slug).with_for_update())
+        query = query.where(Circle.id == circle_id).execution_options(populate_existing=True)
+    else:
+        query = query.where(Circle.slug == slug)
     row = db.session.execute(query).first()
     return _active_or_404(row)
 
