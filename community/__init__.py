@@ -61,15 +61,16 @@ def configure_extensions(app: Flask) -> None:
     )
 
 
-def configure_blueprints(app: Flask) -> None:
-    from .accounts.views import bp as accounts_bp
-    from .admin.views import bp as admin_bp
-    from .circles.views import bp as circles_bp
-    from .main.views import bp as main_bp
-    from .moderation.views import bp as moderation_bp
+# One blueprint per area; each area's views.py defines `bp`.
+AREAS = ("main", "accounts", "circles", "threads", "meetings", "chat", "moderation",
+         "notifications", "admin")
 
-    for bp in (main_bp, accounts_bp, circles_bp, moderation_bp, admin_bp):
-        app.register_blueprint(bp)
+
+def configure_blueprints(app: Flask) -> None:
+    from importlib import import_module
+
+    for area in AREAS:
+        app.register_blueprint(import_module(f".{area}.views", __name__).bp)
 
 
 def configure_pages(app: Flask) -> None:

@@ -1,5 +1,8 @@
-"""Every model, imported in one place so Alembic and create_app see the whole schema."""
-from .accounts.models import SignInThrottle, User  # noqa: F401
-from .circles.models import Circle, Invitation, JoinRequest, Membership  # noqa: F401
-from .moderation.models import AuditEvent  # noqa: F401
-from .notifications.models import Notification  # noqa: F401
+"""Every model module, imported in one place so Alembic and create_app see the whole schema."""
+from .accounts import models as accounts  # noqa: F401
+from .chat import models as chat  # noqa: F401
+from .circles import models as circles  # noqa: F401
+from .meetings import models as meetings  # noqa: F401
+from .moderation import models as moderation  # noqa: F401
+from .notifications import models as notifications  # noqa: F401
+from .threads import models as threads  # noqa: F401

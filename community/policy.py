@@ -144,6 +144,11 @@ def can_decide_requests(membership: Membership) -> bool:
     return is_staff(membership)
 
 
+def can_moderate_content(membership: Membership) -> bool:
+    """Delete others' posts and messages, pin and lock threads, decide reports."""
+    return is_staff(membership)
+
+
 def can_read_audit(circle: Circle, membership: Membership) -> bool:
     return is_staff(membership) or (membership.is_active and circle.audit_visible_to_members)
 

@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..errors import ActionError, Conflict, NotFound, TooManyAttempts
 from ..extensions import db
 from ..policy import can_administer_site, require
+from ..signals import sessions_ended
 from ..timeutil import DEFAULT_TIMEZONE, is_timezone, utcnow
 from .models import SECTORS, SignInThrottle, User, new_session_token
 
@@ -194,6 +195,7 @@ def change_password(user: User, current: str, new: str) -> None:
     user.password_hash = hash_password(new)
     user.session_token = new_session_token()
     db.session.commit()
+    sessions_ended.send(user)
 
 
 def make_site_admin(email: str) -> User:
@@ -235,10 +237,13 @@ def set_suspended(admin: User, user_id: int, suspended: bool) -> User:
     if user is None:
         raise NotFound()
     require(user.id != admin.id, "You can't suspend your own account.")
-    if suspended and user.suspended_at is None:
+    ended = suspended and user.suspended_at is None
+    if ended:
         user.suspended_at = utcnow()
         user.session_token = new_session_token()
     elif not suspended:
         user.suspended_at = None
     db.session.commit()
+    if ended:
+        sessions_ended.send(user)
     return user

@@ -19,6 +19,7 @@ from ..policy import (
     can_request_to_join,
     require,
 )
+from ..signals import membership_ended
 from ..text import clean_text, slugify
 from ..timeutil import utcnow
 from ..urls import path_for
@@ -138,6 +139,7 @@ def leave_circle(actor: User, slug: str) -> Circle:
     membership.role = "member"
     record(circle.id, actor.id, "member.left")
     db.session.commit()
+    membership_ended.send(circle, user_id=actor.id, reason="left")
     return circle
 
 

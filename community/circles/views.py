@@ -8,6 +8,7 @@ from ..errors import ActionError
 from ..extensions import db
 from ..forms import apply_error
 from ..pagination import paginate
+from ..panels import CIRCLE_HOME, render_panels
 from ..policy import access_listed_circle, access_profile, is_staff
 from ..timeutil import utcnow
 from ..urls import safe_next
@@ -91,7 +92,8 @@ def home(circle, membership):
         pending = db.session.scalar(select(func.count(JoinRequest.id)).where(
             JoinRequest.circle_id == circle.id, JoinRequest.status == "pending"))
     return render_template("circles/home.html", circle=circle, membership=membership,
-                           members=members, member_count=member_count, pending=pending)
+                           members=members, member_count=member_count, pending=pending,
+                           panels=render_panels(CIRCLE_HOME, circle, membership))
 
 
 def _active_count(circle_id: int) -> int:

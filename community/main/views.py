@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..circles.actions import my_circles
 from ..circles.models import Membership
 from ..extensions import db
+from ..panels import DASHBOARD, render_panels
 
 bp = Blueprint("main", __name__)
 
@@ -19,7 +20,8 @@ def dashboard():
         select(Membership.circle_id, func.count(Membership.id))
         .where(Membership.circle_id.in_([c.id for c, _ in circles]), Membership.status == "active")
         .group_by(Membership.circle_id)).all())
-    return render_template("main/dashboard.html", circles=circles, member_counts=member_counts)
+    return render_template("main/dashboard.html", circles=circles, member_counts=member_counts,
+                           panels=render_panels(DASHBOARD, current_user, circles))
 
 
 @bp.route("/healthz")

@@ -18,15 +18,19 @@ from ..policy import (
     can_change_role,
     can_decide_requests,
     can_invite,
+    can_moderate_content,
     can_moderate_member,
     can_transfer_ownership,
     can_unban,
     require,
 )
+from ..signals import membership_ended
 from ..text import clean_text
 from ..timeutil import utcnow
 from ..urls import path_for
 from .audit import record
+from .models import Report
+from .reports import REPORTABLE
 
 DEFAULT_INVITE_DAYS = 14
 STAFF_ONLY = "Only the circle's owners and moderators can do that."
@@ -231,6 +235,7 @@ def _end_membership(actor, slug, user_id, status, action) -> Membership:
                                                     decided_by_id=actor.id))
     record(circle.id, actor.id, action, target_user_id=target.user_id)
     db.session.commit()
+    membership_ended.send(circle, user_id=target.user_id, reason=status)
     return target
 
 
@@ -245,3 +250,82 @@ def unban_member(actor: User, slug: str, user_id: int) -> Membership:
     record(circle.id, actor.id, "member.unbanned", target_user_id=target.user_id)
     db.session.commit()
     return target
+
+
+# --- Reports -------------------------------------------------------------------
+
+def file_report(actor: User, slug: str, kind: str, target_id: int, reason: str) -> Report:
+    """Flag a post or message for the circle's moderators.
+
+    :raise NotFound: not a member, or no such thing in this circle.
+    :raise ActionError: no reason given, or already reported by this member.
+    """
+    circle, _ = access_circle(actor, slug)
+    reportable = REPORTABLE.get(kind)
+    target = reportable.load(circle, target_id) if reportable else None
+    if target is None:
+        raise NotFound()
+    reason = clean_text(reason, field="reason", label="The reason", max_len=1000,
+                        required=True, multiline=True)
+    duplicate = db.session.scalar(select(Report.id).where(
+        Report.circle_id == circle.id, Report.kind == kind, Report.target_id == target_id,
+        Report.reporter_id == actor.id, Report.status == "open"))
+    if duplicate:
+        raise ActionError("You have already reported this; the moderators will look at it.",
+                          code="duplicate")
+    report = Report(circle_id=circle.id, reporter_id=actor.id, kind=kind,
+                    target_id=target_id, reason=reason)
+    db.session.add(report)
+    db.session.flush()
+    url = path_for("moderation.reports", slug=circle.slug)
+    for user_id in _staff_ids(circle.id):
+        if user_id != actor.id:
+            notify(user_id, "report_filed", f"Something in {circle.name} was reported", url,
+                   circle_id=circle.id)
+    db.session.commit()
+    return report
+
+
+def _staff_ids(circle_id: int) -> list[int]:
+    return list(db.session.scalars(select(Membership.user_id).where(
+        Membership.circle_id == circle_id, Membership.status == "active",
+        Membership.role.in_(("owner", "moderator")))))
+
+
+def decide_report(actor: User, slug: str, report_id: int, decision: str) -> Report:
+    """Dismiss a report, or remove what it points at. Audited; the reporter is told.
+
+    :raise NotFound: not a member, or no such report here.
+    :raise Forbidden: not an owner or moderator.
+    :raise Conflict: someone already decided it.
+    """
+    assert decision in ("dismissed", "removed")
+    begin_write()
+    circle, membership = access_circle(actor, slug, for_update=True)
+    require(can_moderate_content(membership), STAFF_ONLY)
+    report = db.session.get(Report, report_id)
+    if report is None or report.circle_id != circle.id:
+        raise NotFound()
+    if report.status != "open":
+        raise Conflict("Someone else has already dealt with this report.", code="decided")
+    reportable = REPORTABLE[report.kind]
+    target = reportable.load(circle, report.target_id)
+    author = reportable.summary(target)["author"] if target is not None else None
+    if decision == "removed" and target is not None:
+        reportable.remove(actor, circle, target)
+    # Every open report on the same thing is settled by one decision.
+    siblings = db.session.scalars(select(Report).where(
+        Report.circle_id == circle.id, Report.kind == report.kind,
+        Report.target_id == report.target_id, Report.status == "open")).all()
+    now = utcnow()
+    for each in siblings:
+        each.status, each.decided_at, each.decided_by_id = decision, now, actor.id
+        if each.reporter_id:
+            outcome = "removed" if decision == "removed" else "reviewed and left in place"
+            notify(each.reporter_id, "report_outcome",
+                   f"Your report in {circle.name} was {outcome} by a moderator",
+                   path_for("circles.home", slug=circle.slug), circle_id=circle.id)
+    record(circle.id, actor.id, f"report.{decision}",
+           target_user_id=author.id if author else None, detail=f"{report.kind} #{report.target_id}")
+    db.session.commit()
+    return report

@@ -23,6 +23,8 @@ AUDIT_ACTIONS = {
     "member.removed": "removed",
     "member.banned": "banned",
     "member.unbanned": "lifted the ban on",
+    "report.dismissed": "dismissed a report about content by",
+    "report.removed": "removed, after a report, content by",
 }
 
 
@@ -51,3 +53,25 @@ def _audit_is_append_only(session, flush_context, instances):
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, AuditEvent):
             raise ValueError("audit events are append-only")
+
+
+class Report(db.Model):
+    """A member's flag on a post or chat message, for the circle's moderators."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_circle_status", "circle_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # What is reported: a kind registered in moderation/reports.py, and its id.
+    kind: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[int] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # open | dismissed | removed
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    reporter: Mapped[User | None] = relationship(foreign_keys=[reporter_id], lazy="joined")

@@ -11,15 +11,17 @@ from ..errors import ActionError
 from ..extensions import db
 from ..forms import apply_error
 from ..pagination import paginate
-from ..policy import can_edit_circle, can_read_audit, is_staff, require
+from ..policy import can_edit_circle, can_moderate_content, can_read_audit, is_staff, require
 from ..timeutil import utcnow
 from . import actions
 from .forms import InvitationForm, RoleForm
-from .models import AuditEvent
+from .models import AuditEvent, Report
+from .reports import REPORTABLE
 
 bp = Blueprint("moderation", __name__)
 
 AUDIT_PER_PAGE = 50
+REPORTS_PER_PAGE = 20
 
 
 @bp.route("/c/<slug>/manage/")
@@ -163,3 +165,35 @@ def audit(circle, membership):
                     .order_by(AuditEvent.id.desc()), AUDIT_PER_PAGE)
     return render_template("moderation/audit.html", circle=circle, membership=membership,
                            page=page)
+
+
+@bp.route("/c/<slug>/manage/reports")
+@login_required
+@circle_page
+def reports(circle, membership):
+    """The moderation queue: open reports, each with what it points at."""
+    require(can_moderate_content(membership), actions.STAFF_ONLY)
+    page = paginate(select(Report).where(Report.circle_id == circle.id, Report.status == "open")
+                    .order_by(Report.id), REPORTS_PER_PAGE)
+    items = []
+    for report in page.items:
+        reportable = REPORTABLE.get(report.kind)
+        target = reportable.load(circle, report.target_id) if reportable else None
+        items.append((report, reportable.summary(target) if target is not None else None))
+    return render_template("moderation/reports.html", circle=circle, membership=membership,
+                           page=page, items=items)
+
+
+@bp.post("/c/<slug>/manage/reports/<int:report_id>/<any(dismiss, remove):decision>")
+@login_required
+@circle_page
+def decide_report(circle, membership, report_id, decision):
+    try:
+        actions.decide_report(current_user, circle.slug, report_id,
+                              "removed" if decision == "remove" else "dismissed")
+    except ActionError as err:
+        flash(err.message, "error")
+    else:
+        flash("Removed, and the reporter told." if decision == "remove"
+              else "Report dismissed; the reporter has been told.", "success")
+    return redirect(url_for("moderation.reports", slug=circle.slug))

@@ -1,0 +1,1 @@
+"""The chat area: live chat per circle over Socket.IO."""

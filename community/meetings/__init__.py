@@ -1,0 +1,1 @@
+"""The meetings area: scheduling, RSVPs, recurrence, date polls, calendars."""

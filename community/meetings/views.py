@@ -1,0 +1,4 @@
+"""HTTP routes of the meetings area."""
+from flask import Blueprint
+
+bp = Blueprint("meetings", __name__)

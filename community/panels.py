@@ -1,0 +1,41 @@
+"""Panels other areas add to the circle home and the dashboard.
+
+Each area registers a loader and a template; the page calls every loader (each
+runs a fixed number of queries) and includes every template, in order.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Panel:
+    order: int
+    template: str
+    load: Callable[..., dict]
+
+
+CIRCLE_HOME: list[Panel] = []
+DASHBOARD: list[Panel] = []
+
+
+def circle_home_panel(template: str, order: int = 50):
+    """Register load(circle, membership) -> dict for the circle home page."""
+    def register(load):
+        CIRCLE_HOME.append(Panel(order, template, load))
+        CIRCLE_HOME.sort(key=lambda p: p.order)
+        return load
+    return register
+
+
+def dashboard_panel(template: str, order: int = 50):
+    """Register load(user, circles) -> dict for the dashboard; circles are
+    the user's [(Circle, Membership)]."""
+    def register(load):
+        DASHBOARD.append(Panel(order, template, load))
+        DASHBOARD.sort(key=lambda p: p.order)
+        return load
+    return register
+
+
+def render_panels(panels: list[Panel], *args) -> list[tuple[str, dict]]:
+    return [(panel.template, panel.load(*args)) for panel in panels]

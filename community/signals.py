@@ -1,0 +1,13 @@
+"""Things that happened, for other areas to react to, sent after the commit.
+
+Actions send these so that, say, chat can cut off a removed member's sockets
+without the circles area knowing chat exists.
+"""
+from blinker import Namespace
+
+_signals = Namespace()
+
+# sender: the Circle; kwargs: user_id, reason ("left" | "removed" | "banned")
+membership_ended = _signals.signal("membership-ended")
+# sender: the User whose sessions were all ended (password change, suspension...)
+sessions_ended = _signals.signal("sessions-ended")

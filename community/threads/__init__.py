@@ -1,0 +1,1 @@
+"""The threads area: discussion threads and posts."""

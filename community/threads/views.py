@@ -1,0 +1,4 @@
+"""HTTP routes of the threads area."""
+from flask import Blueprint
+
+bp = Blueprint("threads", __name__)
