@@ -7,6 +7,7 @@ and every link gets rel="nofollow noopener noreferrer ugc". Bleach is in
 maintenance mode (security fixes only): keep it behind this module, with the
 strict Content-Security-Policy (community/security.py) behind it.
 """
+import html as html_lib
 import re
 from functools import lru_cache
 
@@ -130,20 +131,30 @@ def mentioned_handles(source: str) -> set[str]:
     return {m.group(1).lower() for m in MENTION.finditer(source or "")}
 
 
-def highlight(text: str, terms: list[str]) -> Markup:
-    """Plain text with each search term wrapped in <mark>; everything else escaped."""
+def highlight(text: str, terms: list[str], whole_words: bool = False) -> Markup:
+    """Plain text with each search term wrapped in <mark>; everything else escaped.
+
+    With whole_words, a term marks every word that starts with it, so the stem
+    "prison" marks "Prisons" and "prisoner" as the search engine matched them.
+    """
     words = sorted({t for t in terms if t.strip()}, key=len, reverse=True)
     if not words:
         return escape(text)
-    pattern = re.compile("(" + "|".join(re.escape(w) for w in words) + ")", re.IGNORECASE)
+    alternatives = "|".join(re.escape(w) for w in words)
+    pattern = re.compile(rf"(\b(?:{alternatives})\w*)" if whole_words else f"({alternatives})",
+                         re.IGNORECASE)
     pieces = pattern.split(text)
     # split() with one group alternates: outside, match, outside, match, ...
     return Markup("").join(Markup("<mark>%s</mark>") % piece if i % 2 else escape(piece)
                            for i, piece in enumerate(pieces))
 
 
+def plain_text(html: str) -> str:
+    """The words of stored safe HTML, as plain text (for search)."""
+    return " ".join(html_lib.unescape(bleach.clean(html or "", tags=set(), strip=True)).split())
+
+
 def plain_excerpt(html: str, length: int = 160) -> str:
-    """The text of stored safe HTML, shortened (for previews and search results)."""
-    text = " ".join(bleach.clean(html or "", tags=set(), strip=True).split())
-    text = text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    """plain_text, shortened (for previews)."""
+    text = plain_text(html)
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"

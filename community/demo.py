@@ -102,7 +102,17 @@ def _seed_people_and_circle() -> list[str]:
     for name, org, title, sector, location, message in REQUESTERS:
         requester = _register(name, org, title, sector, location)
         circles.request_to_join(requester, circle.slug, message)
+    people = {name: _user(name) for name, *_ in COHORT}
+    for area_seed in _area_seeders():
+        area_seed(circle, people)
     return [f"Invite link for the Berkshire circle (shown once): /invite/{spare}"]
+
+
+def _area_seeders():
+    """Each area's demo, in the order a circle's life would build it."""
+    from .threads.demo import seed_demo as threads
+
+    return [threads]
 
 
 def demo_circle() -> Circle | None:

@@ -149,6 +149,58 @@ def can_moderate_content(membership: Membership) -> bool:
     return is_staff(membership)
 
 
+# --- Threads ----------------------------------------------------------------------
+
+def access_thread(user: User, slug: str, thread_id: int, for_update: bool = False):
+    """(circle, membership, thread) for a thread in a circle the user is in.
+
+    :raise NotFound: no such circle or thread, the thread is in another circle,
+        or the user is not an active member — one error for all.
+    """
+    from .threads.models import Thread
+
+    circle, membership = access_circle(user, slug)
+    query = select(Thread).where(Thread.id == thread_id, Thread.circle_id == circle.id)
+    if for_update:
+        query = query.with_for_update(of=Thread).execution_options(populate_existing=True)
+    thread = db.session.scalar(query)
+    if thread is None:
+        raise NotFound()
+    return circle, membership, thread
+
+
+def access_post(user: User, slug: str, post_id: int):
+    """(circle, membership, post) for a post in a circle the user is in.
+
+    :raise NotFound: as access_thread.
+    """
+    from .threads.models import Post
+
+    circle, membership = access_circle(user, slug)
+    post = db.session.scalar(select(Post).where(Post.id == post_id, Post.circle_id == circle.id))
+    if post is None:
+        raise NotFound()
+    return circle, membership, post
+
+
+def can_reply(membership: Membership, thread) -> bool:
+    """Members reply to open threads; staff may still add to a locked one."""
+    return membership.is_active and (not thread.locked or is_staff(membership))
+
+
+def can_edit_post(membership: Membership, post) -> bool:
+    return membership.is_active and post.author_id == membership.user_id and not post.removed
+
+
+def can_delete_post(membership: Membership, post) -> bool:
+    return (membership.is_active and not post.removed
+            and (post.author_id == membership.user_id or can_moderate_content(membership)))
+
+
+def can_report(membership: Membership, author_id: int | None) -> bool:
+    return membership.is_active and author_id != membership.user_id
+
+
 def can_read_audit(circle: Circle, membership: Membership) -> bool:
     return is_staff(membership) or (membership.is_active and circle.audit_visible_to_members)
 

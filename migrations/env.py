@@ -26,6 +26,18 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_name(name, type_, parent_names):
+    """Leave out what the models don't describe: SQLite's FTS5 tables, kept by migrations."""
+    return not (type_ == "table" and name and name.startswith("search_fts"))
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """The GIN index over search text exists only on PostgreSQL (ddl_if in the model)."""
+    if type_ == "index" and name == "ix_search_entries_fts":
+        return context.get_bind().dialect.name == "postgresql"
+    return True
+
+
 def skip_empty_revision(context, revision, directives):
     if getattr(config.cmd_opts, "autogenerate", False):
         script = directives[0]
@@ -47,6 +59,8 @@ def run_migrations_online():
     conf_args.setdefault("process_revision_directives", skip_empty_revision)
     conf_args.setdefault("compare_type", True)
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_name", include_name)
+    conf_args.setdefault("include_object", include_object)
     with get_engine().connect() as connection:
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():

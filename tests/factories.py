@@ -55,3 +55,9 @@ def _owner_membership_id(circle):
     return db.session.scalar(select(Membership.id).where(
         Membership.circle_id == circle.id, Membership.role == "owner",
         Membership.status == "active").limit(1))
+
+
+def make_thread(circle, author, title: str = "Getting out of the silo", body: str = "Opening post"):
+    from community.threads import actions as threads
+
+    return threads.start_thread(author, circle.slug, title, body)

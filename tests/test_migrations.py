@@ -14,12 +14,26 @@ from tests.conftest import app_config
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
+def include_name(name, type_, parent_names):
+    """As migrations/env.py: SQLite's FTS5 tables are the migrations' own, not the models'."""
+    return not (type_ == "table" and name and name.startswith("search_fts"))
+
+
+def index_filter(dialect: str):
+    """As migrations/env.py: the GIN index over search text exists only on PostgreSQL."""
+    def include_object(obj, name, type_, reflected, compare_to):
+        return not (type_ == "index" and name == "ix_search_entries_fts" and dialect != "postgresql")
+    return include_object
+
+
 def migrate_and_compare(db_uri: str) -> list:
     app = create_app(app_config(db_uri))
     with app.app_context():
         upgrade(directory=MIGRATIONS)
         with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={
+                "compare_type": True, "include_name": include_name,
+                "include_object": index_filter(conn.dialect.name)})
             diff = compare_metadata(context, db.metadata)
             tables = set(inspect(conn).get_table_names())
         db.engine.dispose()
@@ -27,6 +41,8 @@ def migrate_and_compare(db_uri: str) -> list:
     return diff
 
 
+# The GIN index is PostgreSQL's alone; on SQLite autogenerate says it can't compare it.
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_migrations_match_the_models_on_sqlite(tmp_path):
     assert migrate_and_compare(f"sqlite:///{tmp_path}/fresh.sqlite3") == []
 

@@ -1,9 +1,10 @@
-"""Who may do what: roles × every circle page and action, through HTTP.
+"""Who may do what: roles × every circle and thread page and action, through HTTP.
 
 Each row of the matrix runs against a fresh world: one circle (which takes
 join requests) with an owner, a moderator, members, a banned and a removed
 member, a pending request, and outsiders.
 """
+import re
 import shutil
 
 import pytest
@@ -15,6 +16,8 @@ from community.circles import actions as circles
 from community.circles.models import Circle, Invitation
 from community.extensions import db
 from community.moderation import actions as moderation
+from community.threads import actions as threads
+from community.threads.models import Post
 from tests.conftest import AuthActions, app_config
 from tests.factories import add_member, make_circle, make_user
 
@@ -43,8 +46,12 @@ def build_world() -> dict:
     people["site_admin"] = admin
     request = circles.request_to_join(make_user("Pat Pending"), circle.slug, "Hello")
     invitation = db.session.scalar(select(Invitation).where(Invitation.circle_id == circle.id))
+    thread = threads.start_thread(people["member"], circle.slug, "A thread", "The member's post")
+    target_post = threads.post_reply(people["target"], circle.slug, thread.id, "Target's reply")
+    opening = db.session.scalar(select(Post).where(Post.thread_id == thread.id, Post.number == 1))
     return {"circle": circle.id, "people": {k: u.id for k, u in people.items()},
-            "request_id": request.id, "invitation_id": invitation.id}
+            "request_id": request.id, "invitation_id": invitation.id, "thread_id": thread.id,
+            "member_post_id": opening.id, "target_post_id": target_post.id}
 
 
 @pytest.fixture(scope="session")
@@ -70,9 +77,15 @@ def db_path(tmp_path, world_template):
 @pytest.fixture
 def world(app, world_template):
     ids = world_template[1]
-    return {"circle": db.session.get(Circle, ids["circle"]),
-            "people": {k: db.session.get(User, v) for k, v in ids["people"].items()},
-            "request_id": ids["request_id"], "invitation_id": ids["invitation_id"]}
+    return {**ids, "circle": db.session.get(Circle, ids["circle"]),
+            "people": {k: db.session.get(User, v) for k, v in ids["people"].items()}}
+
+
+def same_page(a, b) -> bool:
+    """Byte-for-byte the same response, but for the CSRF token in the sign-out form
+    (its signature carries a timestamp, so two requests a second apart differ)."""
+    strip = lambda r: re.sub(rb'name="csrf_token" value="[^"]*"', b"", r.get_data())  # noqa: E731
+    return a.status_code == b.status_code and strip(a) == strip(b)
 
 
 def signed_in_client(app, world, role):
@@ -143,7 +156,7 @@ def test_outsiders_cannot_tell_a_circle_exists(app, world, role, path):
     real = client.get(path.format(slug=world["circle"].slug))
     made_up = client.get(path.format(slug="no-such-circle"))
     assert real.status_code == made_up.status_code == 404
-    assert real.get_data() == made_up.get_data()
+    assert same_page(real, made_up)
     assert world["circle"].name not in real.get_data(as_text=True)
 
 
@@ -194,7 +207,7 @@ def test_outsider_actions_look_like_a_missing_circle(app, world, role, name, pat
     real = client.post(url.format(slug=world["circle"].slug), data=data)
     made_up = client.post(url.format(slug="no-such-circle"), data=data)
     assert real.status_code == made_up.status_code == 404
-    assert real.get_data() == made_up.get_data()
+    assert same_page(real, made_up)
 
 
 @pytest.mark.parametrize("role,expected", [
@@ -206,7 +219,7 @@ def test_profiles_only_for_people_who_share_a_circle(app, world, role, expected)
     client = signed_in_client(app, world, role)
     check(client.get(f"/people/{target.id}"), expected, world["circle"].slug)
     if expected == "nf":
-        assert client.get(f"/people/{target.id}").get_data() == client.get("/people/999999").get_data()
+        assert same_page(client.get(f"/people/{target.id}"), client.get("/people/999999"))
 
 
 @pytest.mark.parametrize("role,expected", [
@@ -240,5 +253,66 @@ def test_listed_circles_show_only_name_description_and_cohort(app, world):
     for role in ("owner", "moderator", "member"):
         assert world["people"][role].display_name not in page
     assert client.get(f"/circles/{hidden.slug}/request").status_code == 404
-    assert client.get("/circles/no-such/request").get_data() == \
-        client.get(f"/circles/{hidden.slug}/request").get_data()
+    assert same_page(client.get("/circles/no-such/request"),
+                     client.get(f"/circles/{hidden.slug}/request"))
+
+
+# --- Threads ---------------------------------------------------------------------
+
+def url_of(world, path: str, slug: str | None = None) -> str:
+    return path.format(slug=slug or world["circle"].slug, thread=world["thread_id"],
+                       own=world["member_post_id"], other=world["target_post_id"])
+
+
+THREAD_PAGES = [
+    ("/c/{slug}/threads", EVERYONE),
+    ("/c/{slug}/threads/new", EVERYONE),
+    ("/c/{slug}/t/{thread}?page=1", EVERYONE),
+    ("/c/{slug}/search?q=reply", EVERYONE),
+    ("/c/{slug}/mentions?q=m", EVERYONE),
+    ("/c/{slug}/p/{other}/report", EVERYONE),
+    ("/c/{slug}/p/{own}/edit", {**OWNER, "member": "ok", "moderator": "fb", "owner": "fb"}),
+    ("/c/{slug}/manage/reports", STAFF),
+]
+ANYONE_IN = action_expectations(member="done")
+THREAD_ACTIONS = [
+    ("start", "/c/{slug}/threads/new", {"title": "New", "body": "Body"}, ANYONE_IN),
+    ("reply", "/c/{slug}/t/{thread}/reply", {"body": "A reply"}, ANYONE_IN),
+    ("edit own", "/c/{slug}/p/{own}/edit", {"body": "Edited"},
+     action_expectations(member="done", moderator="fb", owner="fb")),
+    ("delete other's", "/c/{slug}/p/{other}/delete", {}, action_expectations()),
+    ("react", "/c/{slug}/p/{other}/react", {"emoji": "heart"}, ANYONE_IN),
+    ("report", "/c/{slug}/p/{other}/report", {"reason": "Please look"}, ANYONE_IN),
+    ("pin", "/c/{slug}/t/{thread}/pin", {}, action_expectations()),
+    ("lock", "/c/{slug}/t/{thread}/lock", {}, action_expectations()),
+    ("follow", "/c/{slug}/t/{thread}/subscription", {"subscription": "following"}, ANYONE_IN),
+    ("read", "/c/{slug}/t/{thread}/read", {"number": "2"}, ANYONE_IN),
+    ("read all", "/c/{slug}/threads/read", {}, ANYONE_IN),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("path,expectations", THREAD_PAGES, ids=[p for p, _ in THREAD_PAGES])
+def test_thread_pages(app, world, role, path, expectations):
+    client = signed_in_client(app, world, role)
+    check(client.get(url_of(world, path)), expectations[role], world["circle"].slug)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name,path,data,expectations", THREAD_ACTIONS,
+                         ids=[a[0] for a in THREAD_ACTIONS])
+def test_thread_actions(app, world, role, name, path, data, expectations):
+    client = signed_in_client(app, world, role)
+    check(client.post(url_of(world, path), data=data), expectations[role], world["circle"].slug)
+
+
+@pytest.mark.parametrize("role", sorted(OUTSIDERS))
+@pytest.mark.parametrize("path", [p for p, _ in THREAD_PAGES] + [a[1] for a in THREAD_ACTIONS])
+def test_outsiders_learn_nothing_from_thread_urls(app, world, role, path):
+    client = signed_in_client(app, world, role)
+    for method in ("get", "post"):
+        real = getattr(client, method)(url_of(world, path))
+        made_up = getattr(client, method)(url_of(world, path, slug="no-such-circle"))
+        assert real.status_code == made_up.status_code
+        assert real.status_code in (404, 405)  # 405: a GET of a form's POST-only address
+        assert same_page(real, made_up)

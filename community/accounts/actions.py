@@ -12,6 +12,7 @@ from ..errors import ActionError, Conflict, NotFound, TooManyAttempts
 from ..extensions import db
 from ..policy import can_administer_site, require
 from ..signals import sessions_ended
+from ..text import clean_text
 from ..timeutil import DEFAULT_TIMEZONE, is_timezone, utcnow
 from .models import SECTORS, SignInThrottle, User, new_session_token
 
@@ -37,10 +38,18 @@ def _check_password_rules(password: str) -> None:
 
 def _clean_profile(fields: dict) -> dict:
     """Validate the profile fields shared by register and edit-profile."""
-    clean = {k: (fields.get(k) or "").strip() for k in
-             ("display_name", "organisation", "job_title", "location", "bio")}
-    if not clean["display_name"]:
-        raise ActionError("Enter the name people will see.", field="display_name")
+    clean = {
+        "display_name": clean_text(fields.get("display_name"), field="display_name",
+                                   label="The name people will see", max_len=80, required=True),
+        "organisation": clean_text(fields.get("organisation"), field="organisation",
+                                   label="Organisation", max_len=120),
+        "job_title": clean_text(fields.get("job_title"), field="job_title", label="Job title",
+                                max_len=120),
+        "location": clean_text(fields.get("location"), field="location", label="Location",
+                               max_len=120),
+        "bio": clean_text(fields.get("bio"), field="bio", label="About you", max_len=2000,
+                          multiline=True),
+    }
     sector = fields.get("sector") or "public"
     if sector not in SECTORS:
         raise ActionError("Choose a sector from the list.", field="sector")

@@ -23,6 +23,11 @@ AUDIT_ACTIONS = {
     "member.removed": "removed",
     "member.banned": "banned",
     "member.unbanned": "lifted the ban on",
+    "post.deleted": "removed a post by",
+    "thread.pinned": "pinned a thread",
+    "thread.unpinned": "unpinned a thread",
+    "thread.locked": "locked a thread",
+    "thread.unlocked": "unlocked a thread",
     "report.dismissed": "dismissed a report about content by",
     "report.removed": "removed, after a report, content by",
 }

@@ -1,1 +1,134 @@
-"""Models of the threads area."""
+"""Discussion threads, posts, read positions, reactions and the search index."""
+from datetime import datetime
+
+from sqlalchemy import DDL, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..accounts.models import User
+from ..extensions import db
+from ..timeutil import UTCDateTime, utcnow
+
+REACTIONS = {"thumbs_up": "👍", "heart": "❤️", "pray": "🙏", "laugh": "😂", "bulb": "💡"}
+REACTION_LABELS = {"thumbs_up": "Thumbs up", "heart": "Heart", "pray": "Thank you",
+                   "laugh": "Laugh", "bulb": "Insightful"}
+
+
+class Thread(db.Model):
+    __tablename__ = "threads"
+    __table_args__ = (Index("ix_threads_circle_listing", "circle_id", "pinned", "last_post_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(200))
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Kept by the actions, so listing a thread needs no count over its posts.
+    post_count: Mapped[int] = mapped_column(Integer, default=0)  # numbers handed out
+    removed_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_post_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_poster_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id], lazy="joined")
+    last_poster: Mapped[User | None] = relationship(foreign_keys=[last_poster_id], lazy="joined")
+
+    @property
+    def reply_count(self) -> int:
+        return max(0, self.post_count - self.removed_count - 1)
+
+
+class Post(db.Model):
+    """A post. `number` is its place in the thread (1 = the opening post);
+    numbers are never reused, so pages and read positions are stable."""
+
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("thread_id", "number"),
+                      Index("ix_posts_author", "author_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    number: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id], lazy="joined")
+    thread: Mapped[Thread] = relationship(lazy="raise")
+
+    @property
+    def removed(self) -> bool:
+        return self.deleted_at is not None
+
+
+class ThreadState(db.Model):
+    """One member's place in a thread: how far they have read, and whether they follow it."""
+
+    __tablename__ = "thread_states"
+    __table_args__ = (UniqueConstraint("user_id", "thread_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    last_read_number: Mapped[int] = mapped_column(Integer, default=0)
+    # following | muted | None (neither: hears only of mentions)
+    subscription: Mapped[str | None] = mapped_column(String(10))
+
+
+class Reaction(db.Model):
+    __tablename__ = "reactions"
+    __table_args__ = (UniqueConstraint("post_id", "user_id", "emoji"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    emoji: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SearchEntry(db.Model):
+    """What search reads: one row a post, as plain text (the opening post's row
+    carries the thread's title too).
+
+    SQLite indexes it with an FTS5 table kept in step by triggers; PostgreSQL
+    with a GIN index over its tsvector. Removed posts have no row.
+    """
+
+    __tablename__ = "search_entries"
+    __table_args__ = (
+        Index("ix_search_entries_fts",
+              text("to_tsvector('english', title || ' ' || body)"),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
+    )
+
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"),
+                                         primary_key=True, autoincrement=False)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), index=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+
+
+# The FTS5 table and its triggers (SQLite only). The migration runs the same DDL.
+SQLITE_FTS_DDL = [
+    "CREATE VIRTUAL TABLE search_fts USING fts5(title, body, content='search_entries', "
+    "content_rowid='post_id', tokenize='porter unicode61')",
+    "CREATE TRIGGER search_entries_ai AFTER INSERT ON search_entries BEGIN "
+    "INSERT INTO search_fts(rowid, title, body) VALUES (new.post_id, new.title, new.body); END",
+    "CREATE TRIGGER search_entries_ad AFTER DELETE ON search_entries BEGIN "
+    "INSERT INTO search_fts(search_fts, rowid, title, body) "
+    "VALUES ('delete', old.post_id, old.title, old.body); END",
+    "CREATE TRIGGER search_entries_au AFTER UPDATE ON search_entries BEGIN "
+    "INSERT INTO search_fts(search_fts, rowid, title, body) "
+    "VALUES ('delete', old.post_id, old.title, old.body); "
+    "INSERT INTO search_fts(rowid, title, body) VALUES (new.post_id, new.title, new.body); END",
+]
+for _statement in SQLITE_FTS_DDL:
+    event.listen(SearchEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+event.listen(SearchEntry.__table__, "before_drop",
+             DDL("DROP TABLE IF EXISTS search_fts").execute_if(dialect="sqlite"))

@@ -1,4 +1,294 @@
-"""HTTP routes of the threads area."""
-from flask import Blueprint
+"""Thread pages: the list, a thread, posting, editing, reactions, reports, search."""
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..accounts.models import User
+from ..circles.models import Membership
+from ..circles.pages import circle_page
+from ..errors import ActionError
+from ..extensions import db
+from ..forms import apply_error
+from ..pagination import page_number
+from ..panels import circle_home_panel, dashboard_panel
+from ..policy import access_post, access_thread, can_edit_post, require
+from . import actions
+from . import search as search_module
+from .forms import EditForm, ReplyForm, ReportForm, ThreadForm
+from .models import REACTION_LABELS, REACTIONS, Post, Reaction, Thread, ThreadState
 
 bp = Blueprint("threads", __name__)
+
+THREADS_PER_PAGE = 25
+
+
+def _listing(circle_ids, user_id):
+    """Threads (pinned first, then by last activity) with the viewer's read state."""
+    return (select(Thread, ThreadState.last_read_number)
+            .outerjoin(ThreadState, (ThreadState.thread_id == Thread.id)
+                       & (ThreadState.user_id == user_id))
+            .where(Thread.circle_id.in_(circle_ids))
+            .order_by(Thread.pinned.desc(), Thread.last_post_at.desc(), Thread.id.desc()))
+
+
+def _with_unread(rows):
+    return [(thread, max(0, thread.post_count - (read or 0))) for thread, read in rows]
+
+
+@bp.route("/c/<slug>/threads")
+@login_required
+@circle_page
+def index(circle, membership):
+    query = _listing([circle.id], current_user.id)
+    total = db.session.scalar(select(db.func.count(Thread.id)).where(Thread.circle_id == circle.id))
+    page = page_number()
+    rows = db.session.execute(query.limit(THREADS_PER_PAGE).offset((page - 1) * THREADS_PER_PAGE)).all()
+    pages = max(1, -(-total // THREADS_PER_PAGE))
+    return render_template("threads/index.html", circle=circle, membership=membership,
+                           threads=_with_unread(rows), page=page, pages=pages, total=total)
+
+
+@circle_home_panel("threads/_home_panel.html", order=10)
+def home_panel(circle, membership):
+    rows = db.session.execute(_listing([circle.id], membership.user_id).limit(5)).all()
+    return {"threads": _with_unread(rows)}
+
+
+@dashboard_panel("threads/_dashboard_panel.html", order=10)
+def dashboard_threads(user, circles):
+    names = {c.id: c for c, _ in circles}
+    rows = db.session.execute(_listing(list(names), user.id).limit(8)).all() if names else []
+    return {"threads": _with_unread(rows), "circles": names}
+
+
+@bp.route("/c/<slug>/threads/new", methods=["GET", "POST"])
+@login_required
+@circle_page
+def new(circle, membership):
+    form = ThreadForm()
+    if form.validate_on_submit():
+        try:
+            thread = actions.start_thread(current_user, circle.slug, form.title.data, form.body.data)
+        except ActionError as err:
+            apply_error(form, err)
+        else:
+            return redirect(url_for("threads.show", slug=circle.slug, thread_id=thread.id))
+    return render_template("threads/new.html", circle=circle, membership=membership,
+                           form=form), 400 if form.errors else 200
+
+
+@bp.route("/c/<slug>/t/<int:thread_id>")
+@login_required
+@circle_page
+def show(circle, membership, thread_id):
+    """A page of 20 posts. Opened without a page, it jumps to the first unread post."""
+    _, _, thread = access_thread(current_user, circle.slug, thread_id)
+    state = db.session.scalar(select(ThreadState).where(
+        ThreadState.user_id == current_user.id, ThreadState.thread_id == thread.id))
+    read = state.last_read_number if state else 0
+    pages = max(1, -(-thread.post_count // actions.PER_PAGE))
+    if "page" not in request.args and 0 < read < thread.post_count:
+        return redirect(actions.post_url(circle, thread, read + 1))
+    page = min(page_number(), pages)
+    first = (page - 1) * actions.PER_PAGE + 1
+    posts = db.session.scalars(select(Post).where(
+        Post.thread_id == thread.id, Post.number.between(first, first + actions.PER_PAGE - 1))
+        .order_by(Post.number)).all()
+    form = ReplyForm()
+    if request.args.get("quote", type=int):
+        form.body.data = _quote_of(thread, request.args.get("quote", type=int))
+    return render_template(
+        "threads/show.html", circle=circle, membership=membership, thread=thread, posts=posts,
+        reactions=_reactions_for([p.id for p in posts]), page=page, pages=pages,
+        first_unread=read + 1 if read < thread.post_count else None, state=state, form=form,
+        reaction_choices=REACTIONS, reaction_labels=REACTION_LABELS)
+
+
+def _reactions_for(post_ids: list[int]) -> dict[int, list[tuple[str, list[str], bool]]]:
+    """post id -> [(emoji key, names of who reacted, viewer reacted?)], in one query."""
+    rows = db.session.execute(
+        select(Reaction.post_id, Reaction.emoji, Reaction.user_id, User.display_name)
+        .join(User, User.id == Reaction.user_id)
+        .where(Reaction.post_id.in_(post_ids)).order_by(Reaction.id)) if post_ids else []
+    grouped: dict[int, dict[str, list]] = {}
+    for post_id, emoji, user_id, name in rows:
+        grouped.setdefault(post_id, {}).setdefault(emoji, []).append((user_id, name))
+    return {post_id: [(emoji, [n for _, n in people], any(u == current_user.id for u, _ in people))
+                      for emoji, people in by_emoji.items()]
+            for post_id, by_emoji in grouped.items()}
+
+
+def _quote_of(thread: Thread, post_id: int) -> str:
+    post = db.session.scalar(select(Post).where(Post.id == post_id, Post.thread_id == thread.id))
+    if post is None or post.removed:
+        return ""
+    who = f"@{post.author.handle}" if post.author else "Someone"
+    quoted = "\n".join("> " + line for line in post.source.splitlines())
+    return f"> {who} wrote:\n{quoted}\n\n"
+
+
+@bp.post("/c/<slug>/t/<int:thread_id>/reply")
+@login_required
+@circle_page
+def reply(circle, membership, thread_id):
+    form = ReplyForm()
+    body = form.body.data or ""
+    try:
+        post = actions.post_reply(current_user, circle.slug, thread_id, body)
+    except ActionError as err:
+        flash(err.message, "error")
+        _, _, thread = access_thread(current_user, circle.slug, thread_id)
+        pages = max(1, -(-thread.post_count // actions.PER_PAGE))
+        return redirect(url_for("threads.show", slug=circle.slug, thread_id=thread_id,
+                                page=pages) + "#reply"), 303
+    thread = db.session.get(Thread, post.thread_id)
+    return redirect(actions.post_url(circle, thread, post.number))
+
+
+@bp.route("/c/<slug>/p/<int:post_id>/edit", methods=["GET", "POST"])
+@login_required
+@circle_page
+def edit(circle, membership, post_id):
+    _, _, post = access_post(current_user, circle.slug, post_id)
+    require(can_edit_post(membership, post), "You can only edit your own posts.")
+    thread = db.session.get(Thread, post.thread_id)
+    form = EditForm(data={"body": post.source, "title": thread.title} if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            actions.edit_post(current_user, circle.slug, post.id, form.body.data,
+                              title=form.title.data if post.number == 1 else None)
+        except ActionError as err:
+            apply_error(form, err)
+        else:
+            flash("Your post is updated.", "success")
+            return redirect(actions.post_url(circle, thread, post.number))
+    return render_template("threads/edit.html", circle=circle, membership=membership, post=post,
+                           thread=thread, form=form), 400 if form.errors else 200
+
+
+@bp.post("/c/<slug>/p/<int:post_id>/delete")
+@login_required
+@circle_page
+def delete(circle, membership, post_id):
+    post = actions.delete_post(current_user, circle.slug, post_id)
+    thread = db.session.get(Thread, post.thread_id)
+    flash("The post is removed.", "success")
+    return redirect(actions.post_url(circle, thread, post.number))
+
+
+@bp.post("/c/<slug>/p/<int:post_id>/react")
+@login_required
+@circle_page
+def react(circle, membership, post_id):
+    added = actions.toggle_reaction(current_user, circle.slug, post_id, request.form.get("emoji", ""))
+    _, _, post = access_post(current_user, circle.slug, post_id)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(ok=True, added=added)
+    thread = db.session.get(Thread, post.thread_id)
+    return redirect(actions.post_url(circle, thread, post.number))
+
+
+@bp.route("/c/<slug>/p/<int:post_id>/report", methods=["GET", "POST"])
+@login_required
+@circle_page
+def report(circle, membership, post_id):
+    _, _, post = access_post(current_user, circle.slug, post_id)
+    if post.removed:
+        abort(404)
+    thread = db.session.get(Thread, post.thread_id)
+    form = ReportForm()
+    if form.validate_on_submit():
+        try:
+            actions.report_post(current_user, circle.slug, post.id, form.reason.data)
+        except ActionError as err:
+            apply_error(form, err)
+        else:
+            flash("Thank you. The circle's moderators will look at it.", "success")
+            return redirect(actions.post_url(circle, thread, post.number))
+    return render_template("threads/report.html", circle=circle, membership=membership, post=post,
+                           thread=thread, form=form), 400 if form.errors else 200
+
+
+@bp.post("/c/<slug>/t/<int:thread_id>/<any(pin, unpin, lock, unlock):verb>")
+@login_required
+@circle_page
+def moderate(circle, membership, thread_id, verb):
+    if verb in ("pin", "unpin"):
+        actions.set_pinned(current_user, circle.slug, thread_id, verb == "pin")
+    else:
+        actions.set_locked(current_user, circle.slug, thread_id, verb == "lock")
+    flash({"pin": "Pinned to the top.", "unpin": "Unpinned.",
+           "lock": "Locked: no new replies.", "unlock": "Reopened for replies."}[verb], "success")
+    return redirect(url_for("threads.show", slug=circle.slug, thread_id=thread_id, page=1))
+
+
+@bp.post("/c/<slug>/t/<int:thread_id>/subscription")
+@login_required
+@circle_page
+def subscription(circle, membership, thread_id):
+    choice = request.form.get("subscription") or None
+    actions.set_subscription(current_user, circle.slug, thread_id, choice)
+    flash({"following": "You'll hear of every reply.", "muted": "Muted: only mentions will reach you.",
+           None: "Back to normal: you'll hear of mentions and replies once you post."}[choice], "success")
+    return redirect(url_for("threads.show", slug=circle.slug, thread_id=thread_id, page=1))
+
+
+@bp.post("/c/<slug>/t/<int:thread_id>/read")
+@login_required
+@circle_page
+def read(circle, membership, thread_id):
+    """Record how far the viewer has read (sent by threads.js, or the no-JS button)."""
+    number = request.form.get("number", type=int)
+    if number is None:
+        abort(400)
+    state = actions.mark_read(current_user, circle.slug, thread_id, number)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(ok=True, read=state.last_read_number)
+    return redirect(url_for("threads.index", slug=circle.slug))
+
+
+@bp.post("/c/<slug>/threads/read")
+@login_required
+@circle_page
+def read_all(circle, membership):
+    actions.mark_circle_read(current_user, circle.slug)
+    flash("Everything in this circle is marked read.", "success")
+    return redirect(url_for("threads.index", slug=circle.slug))
+
+
+@bp.route("/c/<slug>/search")
+@login_required
+@circle_page
+def search(circle, membership):
+    q = (request.args.get("q") or "").strip()[:200]
+    page = page_number()
+    hits, total, terms = search_module.search(current_user, q, circle_id=circle.id, page=page)
+    return render_template("threads/search.html", circle=circle, membership=membership, q=q,
+                           hits=hits, total=total, page=page, terms=terms,
+                           pages=max(1, -(-total // 20)))
+
+
+@bp.route("/search")
+@login_required
+def search_all():
+    """Search across every circle the viewer is an active member of."""
+    q = (request.args.get("q") or "").strip()[:200]
+    page = page_number()
+    hits, total, terms = search_module.search(current_user, q, page=page)
+    return render_template("threads/search.html", circle=None, q=q, hits=hits, total=total,
+                           page=page, terms=terms, pages=max(1, -(-total // 20)))
+
+
+@bp.route("/c/<slug>/mentions")
+@login_required
+@circle_page
+def mentions(circle, membership):
+    """Members whose name or handle starts with ?q=, for the editor's @ autocomplete."""
+    q = (request.args.get("q") or "").strip().lower()[:40]
+    like = q.replace("\\", "").replace("%", "").replace("_", "\\_") + "%"
+    rows = db.session.execute(
+        select(User.handle, User.display_name).join(Membership, Membership.user_id == User.id)
+        .where(Membership.circle_id == circle.id, Membership.status == "active",
+               User.handle.like(like, escape="\\") | User.display_name.ilike(like, escape="\\"))
+        .order_by(User.display_name).limit(8)).all()
+    return jsonify([{"handle": h, "name": n} for h, n in rows])

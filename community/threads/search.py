@@ -1,0 +1,96 @@
+"""Search over thread titles and posts, limited to the viewer's active circles.
+
+SQLite: FTS5 (the search_fts table, porter stemming). PostgreSQL: full-text
+search over a GIN-indexed tsvector. Either way the membership check is part of
+the query itself, so no result can come from a circle the viewer has left.
+"""
+import re
+from dataclasses import dataclass
+
+from markupsafe import Markup
+from sqlalchemy import column, func, literal_column, select, table, text
+
+from ..accounts.models import User
+from ..circles.models import Circle, Membership
+from ..content import highlight
+from ..extensions import db
+from .models import Post, SearchEntry, Thread
+
+MAX_TERMS = 8
+SEARCH_FTS = table("search_fts", column("rowid"))  # SQLite's FTS5 index (threads/models.py)
+
+
+@dataclass
+class Hit:
+    post_id: int
+    thread_id: int
+    number: int
+    title: str
+    circle_slug: str
+    circle_name: str
+    title_html: Markup
+    snippet_html: Markup
+
+
+def terms_of(query: str) -> list[str]:
+    """The words searched for: letters and digits only, so no query syntax gets through."""
+    return re.findall(r"\w+", query or "")[:MAX_TERMS]
+
+
+def search(user: User, query: str, circle_id: int | None = None, page: int = 1,
+           per_page: int = 20) -> tuple[list[Hit], int, list[str]]:
+    """(hits, total, terms) for the user's query, in one circle or all of theirs."""
+    terms = terms_of(query)
+    if not terms:
+        return [], 0, []
+    base = (select(SearchEntry.post_id)
+            .join(Membership, (Membership.circle_id == SearchEntry.circle_id)
+                  & (Membership.user_id == user.id) & (Membership.status == "active")))
+    if circle_id is not None:
+        base = base.where(SearchEntry.circle_id == circle_id)
+    matched, rank = _match(base, terms)
+    total = db.session.scalar(select(func.count()).select_from(matched.subquery()))
+    rows = db.session.execute(
+        matched.add_columns(SearchEntry.thread_id, Thread.title, SearchEntry.body,
+                            Post.number, Circle.slug, Circle.name)
+        .join(Post, Post.id == SearchEntry.post_id)
+        .join(Thread, Thread.id == SearchEntry.thread_id)
+        .join(Circle, Circle.id == SearchEntry.circle_id)
+        .order_by(rank, SearchEntry.post_id.desc())
+        .limit(per_page).offset((page - 1) * per_page)).all()
+    stems = [_stem(t) for t in terms]
+    hits = [Hit(r.post_id, r.thread_id, r.number, r.title, r.slug, r.name,
+                highlight(r.title, stems, whole_words=True), _snippet(r.body, stems))
+            for r in rows]
+    return hits, total, terms
+
+
+def _stem(term: str) -> str:
+    """A rough English stem, to mark the words the engine's stemmer matched."""
+    lower = term.lower()
+    for suffix in ("ing", "ers", "er", "es", "ed", "ly", "s"):
+        if lower.endswith(suffix) and len(lower) - len(suffix) >= 3:
+            return lower[: -len(suffix)]
+    return lower
+
+
+def _match(base, terms: list[str]):
+    if db.engine.dialect.name == "sqlite":
+        fts = " ".join(f'"{t}"' for t in terms)  # each term quoted: an implicit AND
+        matched = (base.join(SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.post_id)
+                   .where(text("search_fts MATCH :fts").bindparams(fts=fts)))
+        return matched, literal_column("bm25(search_fts)")
+    document = func.to_tsvector(literal_column("'english'"), SearchEntry.title + " " + SearchEntry.body)
+    query = func.plainto_tsquery(literal_column("'english'"), " ".join(terms))
+    return base.where(document.op("@@")(query)), func.ts_rank(document, query).desc()
+
+
+def _snippet(body: str, terms: list[str], width: int = 200) -> Markup:
+    """A window of the post around the first term, with every term marked."""
+    lower = body.lower()
+    positions = [lower.find(t.lower()) for t in terms if t.lower() in lower]
+    start = max(0, min(positions) - width // 3) if positions else 0
+    piece = body[start:start + width]
+    prefix = "…" if start else ""
+    suffix = "…" if start + width < len(body) else ""
+    return Markup(prefix) + highlight(piece, terms, whole_words=True) + Markup(suffix)
