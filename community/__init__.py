@@ -3,6 +3,7 @@ import logging
 import os
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
@@ -55,6 +56,7 @@ def configure_extensions(app: Flask) -> None:
         app,
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
+        channel=app.config.get("SOCKETIO_CHANNEL", "flask-socketio"),
         # None means same origin only: no cross-site WebSocket hijacking.
         cors_allowed_origins=app.config.get("CORS_ALLOWED_ORIGINS"),
         manage_session=False,
@@ -66,9 +68,19 @@ AREAS = ("main", "accounts", "circles", "threads", "meetings", "chat", "moderati
          "notifications", "admin")
 
 
+class BoundedInt(IntegerConverter):
+    """<int:...> in URLs, capped at the database's integer range: an id too big
+    for PostgreSQL is a plain 404, not an overflow error."""
+
+    def __init__(self, map, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, **kwargs)
+
+
 def configure_blueprints(app: Flask) -> None:
     from importlib import import_module
 
+    app.url_map.converters["int"] = BoundedInt
     for area in AREAS:
         app.register_blueprint(import_module(f".{area}.views", __name__).bp)
 

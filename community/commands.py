@@ -19,6 +19,41 @@ def init_app(app: Flask) -> None:
         for line in extra:
             click.echo(line)
 
+    @app.cli.command("send-reminders")
+    def send_reminders():
+        """Send meeting reminders now due (24 hours ahead); safe to run again."""
+        from .meetings.reminders import send_due_reminders
+
+        click.echo(f"Sent {send_due_reminders()} meeting reminder(s).")
+
+    @app.cli.command("backup")
+    @click.argument("path")
+    def backup_command(path):
+        """Copy the embedded database to PATH, safely, even while the app runs."""
+        from flask import current_app
+
+        from .backup import backup
+
+        try:
+            target = backup(current_app.config["SQLALCHEMY_DATABASE_URI"], path)
+        except ActionError as err:
+            raise click.ClickException(err.message) from err
+        click.echo(f"Backed up to {target}.")
+
+    @app.cli.command("restore")
+    @click.argument("path")
+    def restore_command(path):
+        """Replace the embedded database with the backup at PATH (stop the server first)."""
+        from flask import current_app
+
+        from .backup import restore
+
+        try:
+            database = restore(current_app.config["SQLALCHEMY_DATABASE_URI"], path)
+        except ActionError as err:
+            raise click.ClickException(err.message) from err
+        click.echo(f"Restored {path} into {database}. Run `flask --app app db upgrade` if it is older.")
+
     @app.cli.command("create-admin")
     @click.argument("email")
     def create_admin(email):
@@ -30,3 +65,12 @@ def init_app(app: Flask) -> None:
         except ActionError as err:
             raise click.ClickException(err.message) from err
         click.echo(f"{user.email} is now a site admin.")
+
+    @app.cli.command("send-mail")
+    def send_mail():
+        """One pass of the mail worker: route notifications, digests, send the outbox."""
+        from .notifications.worker import run_once
+
+        result = run_once()
+        click.echo("Routed {routed} notifications, queued {digests} digests, sent {sent} emails."
+                   .format(**result))

@@ -54,9 +54,22 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE") or None,
+        "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL") or DEFAULTS["SOCKETIO_CHANNEL"],
+        "CHAT_RATE_LIMIT": _int("CHAT_RATE_LIMIT", DEFAULTS["CHAT_RATE_LIMIT"]),
+        "CHAT_RATE_WINDOW": _int("CHAT_RATE_WINDOW", DEFAULTS["CHAT_RATE_WINDOW"]),
+        "PROXY_COUNT": _int("PROXY_COUNT", 0),
         "CORS_ALLOWED_ORIGINS": os.environ.get("CORS_ALLOWED_ORIGINS") or None,
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:5000"),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": _int("MAIL_PORT", 587),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", True),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Alumni Circles <no-reply@localhost>"),
+        "DIGEST_HOUR": _int("DIGEST_HOUR", 8),
+        "MAIL_WORKER_INTERVAL": _int("MAIL_WORKER_INTERVAL", 10),
     }
 
 
@@ -71,7 +84,24 @@ DEFAULTS = {
     "RATELIMIT_HEADERS_ENABLED": True,
     "LOGIN_RATE_LIMIT": "30 per minute",
     "REGISTER_RATE_LIMIT": "10 per hour",
+    "RESET_RATE_LIMIT": "5 per hour",
     "LOCKOUT_THRESHOLD": 5,
     "LOCKOUT_MINUTES": 15,
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # 1 MiB: far above any form, far below harm
+    # Email (see community/notifications): links in mail are built on SITE_URL.
+    "SITE_URL": "http://127.0.0.1:5000",
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 587,
+    "MAIL_USE_TLS": True,
+    "MAIL_FROM": "Alumni Circles <no-reply@localhost>",
+    "DIGEST_HOUR": 8,
+    "MAIL_WORKER_INTERVAL": 10,
+    # Redis pub/sub channel of the Socket.IO message queue; chat's own keys in
+    # Redis start with it too, so two deployments can share one Redis.
+    "SOCKETIO_CHANNEL": "flask-socketio",
+    # Chat: at most CHAT_RATE_LIMIT messages per user in CHAT_RATE_WINDOW seconds.
+    "CHAT_RATE_LIMIT": 10,
+    "CHAT_RATE_WINDOW": 10,
+    # Chat presence broadcasts are coalesced per circle over this many seconds.
+    "CHAT_PRESENCE_DELAY": 0.5,
 }

@@ -110,9 +110,10 @@ def _seed_people_and_circle() -> list[str]:
 
 def _area_seeders():
     """Each area's demo, in the order a circle's life would build it."""
+    from .meetings.demo import seed_demo as meetings
     from .threads.demo import seed_demo as threads
 
-    return [threads]
+    return [threads, meetings]
 
 
 def demo_circle() -> Circle | None:

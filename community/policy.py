@@ -241,3 +241,138 @@ def can_request_to_join(circle: Circle, membership: Membership | None,
 
 def can_administer_site(user: User) -> bool:
     return bool(user and user.is_authenticated and user.is_site_admin)
+
+
+# --- Meetings ----------------------------------------------------------------------
+
+def access_meeting(user: User, slug: str, meeting_id: int, for_update: bool = False):
+    """(circle, membership, meeting) for a meeting in a circle the user is in.
+
+    With for_update the meeting's row stays locked until the transaction ends.
+
+    :raise NotFound: no such circle or meeting, the meeting is in another
+        circle, or the user is not an active member — one error for all.
+    """
+    from .meetings.models import Meeting
+
+    circle, membership = access_circle(user, slug)
+    query = select(Meeting).where(Meeting.id == meeting_id, Meeting.circle_id == circle.id)
+    if for_update:
+        query = query.with_for_update(of=Meeting).execution_options(populate_existing=True)
+    meeting = db.session.scalar(query)
+    if meeting is None:
+        raise NotFound()
+    return circle, membership, meeting
+
+
+def access_occurrence(user: User, slug: str, occurrence_id: int, for_update: bool = False):
+    """(circle, membership, occurrence) for one date of a meeting in the user's circle.
+
+    With for_update the date's row stays locked until the transaction ends: the
+    lock every RSVP for that date queues on, so seats are given one at a time.
+
+    :raise NotFound: as access_meeting.
+    """
+    from .meetings.models import MeetingOccurrence
+
+    circle, membership = access_circle(user, slug)
+    query = select(MeetingOccurrence).where(MeetingOccurrence.id == occurrence_id,
+                                            MeetingOccurrence.circle_id == circle.id)
+    if for_update:
+        query = (query.with_for_update(of=MeetingOccurrence)
+                 .execution_options(populate_existing=True))
+    occurrence = db.session.scalar(query)
+    if occurrence is None:
+        raise NotFound()
+    return circle, membership, occurrence
+
+
+def access_poll(user: User, slug: str, poll_id: int, for_update: bool = False):
+    """(circle, membership, poll) for a date poll in a circle the user is in.
+
+    :raise NotFound: as access_meeting.
+    """
+    from .meetings.models import DatePoll
+
+    circle, membership = access_circle(user, slug)
+    query = select(DatePoll).where(DatePoll.id == poll_id, DatePoll.circle_id == circle.id)
+    if for_update:
+        query = query.with_for_update(of=DatePoll).execution_options(populate_existing=True)
+    poll = db.session.scalar(query)
+    if poll is None:
+        raise NotFound()
+    return circle, membership, poll
+
+
+def can_propose_meeting(membership: Membership) -> bool:
+    """Any member proposes meetings, date polls and visits."""
+    return membership.is_active
+
+
+def can_manage_meeting(membership: Membership, meeting) -> bool:
+    """Edit, reschedule, move or cancel: the organiser, and the circle's staff."""
+    return membership.is_active and (meeting.organiser_id == membership.user_id
+                                     or is_staff(membership))
+
+
+def can_rsvp(membership: Membership, occurrence, now=None) -> bool:
+    """Members answer for dates that are neither cancelled nor under way."""
+    from .timeutil import utcnow
+
+    return (membership.is_active and not occurrence.is_cancelled
+            and occurrence.starts_at > (now or utcnow()))
+
+
+def can_manage_poll(membership: Membership, poll) -> bool:
+    """Pick the slot, or close the poll: its organiser, and the circle's staff."""
+    return membership.is_active and (poll.organiser_id == membership.user_id
+                                     or is_staff(membership))
+
+
+def can_vote(membership: Membership, poll) -> bool:
+    return membership.is_active and poll.status == "open"
+
+
+def can_withdraw_host_offer(membership: Membership, offer) -> bool:
+    return (membership.is_active and offer.withdrawn_at is None and offer.meeting_id is None
+            and (offer.user_id == membership.user_id or is_staff(membership)))
+
+
+# --- Chat --------------------------------------------------------------------------
+
+def access_chat_message(user: User, message_id: int):
+    """(circle, membership, message) for a chat message in a circle the user is in.
+
+    One query whether or not the message exists, so timing tells nothing either.
+
+    :raise NotFound: no such message, or the user is not an active member of its
+        circle — one error for both.
+    """
+    from .chat.models import ChatMessage
+
+    if user is None or not user.is_authenticated:
+        raise NotFound()
+    row = db.session.execute(
+        select(ChatMessage, Membership)
+        .outerjoin(Membership, and_(Membership.circle_id == ChatMessage.circle_id,
+                                    Membership.user_id == user.id))
+        .where(ChatMessage.id == message_id)).first()
+    if row is None or row.Membership is None or row.Membership.status != "active":
+        raise NotFound()
+    return row.Membership.circle, row.Membership, row.ChatMessage
+
+
+def can_edit_message(membership: Membership, message) -> bool:
+    """Authors edit their own messages, while they are members and it isn't deleted."""
+    return membership.is_active and message.author_id == membership.user_id and not message.removed
+
+
+def can_delete_message(membership: Membership, message) -> bool:
+    """Authors delete their own messages; owners and moderators delete anyone's."""
+    return (membership.is_active and not message.removed
+            and (message.author_id == membership.user_id or can_moderate_content(membership)))
+
+
+def can_report_message(membership: Membership, message) -> bool:
+    """Members report others' messages (not their own, not deleted ones)."""
+    return membership.is_active and not message.removed and message.author_id != membership.user_id

@@ -10,7 +10,11 @@ PUBLIC_ENDPOINTS = {
     "main.healthz",
     "accounts.login",
     "accounts.register",
+    "accounts.reset_request",
+    "accounts.reset_password",
     "circles.invite",  # shows the circle's name to whoever holds a valid link
+    "notifications.unsubscribe",  # the signed token in the email is the key
+    "meetings.calendar_feed",  # calendar apps fetch it without a session; the token is the key
 }
 
 CONTENT_SECURITY_POLICY = "; ".join([

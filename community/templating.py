@@ -51,6 +51,12 @@ def init_app(app: Flask) -> None:
     def has_endpoint(name: str) -> bool:
         return name in app.view_functions
 
+    @app.template_global()
+    def unread_notifications() -> int:
+        from .notifications.actions import unread_count
+
+        return unread_count(current_user.id) if current_user.is_authenticated else 0
+
     @app.context_processor
     def site():
         from . import policy

@@ -204,3 +204,9 @@ def test_cli_create_admin(app, runner):
     assert user.is_site_admin
     missing = runner.invoke(args=["create-admin", "nobody@example.org"])
     assert missing.exit_code != 0 and "No account" in missing.output
+
+
+def test_ids_beyond_the_database_range_are_404_not_500(client, auth):
+    auth.login(make_user())
+    assert client.get(f"/people/{2**31}").status_code == 404
+    assert client.get(f"/people/{2**63}").status_code == 404

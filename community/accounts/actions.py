@@ -1,9 +1,11 @@
 """Every state change of accounts: register, sign in, profile, password."""
+import hashlib
 import re
 import unicodedata
 from datetime import timedelta
 
 from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -14,6 +16,8 @@ from ..policy import can_administer_site, require
 from ..signals import sessions_ended
 from ..text import clean_text
 from ..timeutil import DEFAULT_TIMEZONE, is_timezone, utcnow
+from ..urls import path_for
+from . import security_log
 from .models import SECTORS, SignInThrottle, User, new_session_token
 
 MIN_PASSWORD_LENGTH = 10
@@ -121,6 +125,8 @@ def authenticate(email: str, password: str) -> User:
     throttle = _throttle_for(email)
     if throttle and throttle.locked_until and throttle.locked_until > now:
         minutes = max(1, int((throttle.locked_until - now).total_seconds() // 60) + 1)
+        security_log.record("locked_out", email=email)
+        db.session.commit()
         raise TooManyAttempts(
             f"Too many failed sign-ins for this account. Try again in {minutes} minutes.",
             code="locked",
@@ -130,11 +136,13 @@ def authenticate(email: str, password: str) -> User:
     # Always hash, so an unknown address takes as long as a wrong password.
     ok = check_password_hash(password_hash, password or "")
     if not ok or user is None or not user.is_active:
+        security_log.record("sign_in_failed", user=user, email=email)
         _record_failure(email, now)
         raise ActionError(BAD_CREDENTIALS, code="bad_credentials")
     if throttle:
         db.session.delete(throttle)
-        db.session.commit()
+    security_log.record("sign_in", user=user)
+    db.session.commit()
     return user
 
 
@@ -203,6 +211,7 @@ def change_password(user: User, current: str, new: str) -> None:
     _check_password_rules(new)
     user.password_hash = hash_password(new)
     user.session_token = new_session_token()
+    security_log.record("password_changed", user=user)
     db.session.commit()
     sessions_ended.send(user)
 
@@ -250,9 +259,87 @@ def set_suspended(admin: User, user_id: int, suspended: bool) -> User:
     if ended:
         user.suspended_at = utcnow()
         user.session_token = new_session_token()
-    elif not suspended:
+        security_log.record("account_suspended", user=user)
+    elif not suspended and user.suspended_at is not None:
         user.suspended_at = None
+        security_log.record("account_restored", user=user)
     db.session.commit()
     if ended:
         sessions_ended.send(user)
     return user
+
+
+# --- Password reset by email ---------------------------------------------------------
+
+RESET_MAX_AGE = 3600  # seconds
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+def _hash_tag(user: User) -> str:
+    """A fingerprint of the current password hash: once the password changes,
+    every reset link made before stops working (single use)."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if an active account has this address; say nothing either way."""
+    from ..notifications.mailer import queue_mail, site_url
+
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)[:254]))
+    if user is None or not user.is_active:
+        return
+    token = _reset_serializer().dumps({"u": user.id, "h": _hash_tag(user)})
+    link = site_url(path_for("accounts.reset_password", token=token))
+    queue_mail(user.email, "Reset your Alumni Circles password", "password_reset", user=user,
+               link=link, settings_link=site_url(path_for("accounts.profile")))
+    security_log.record("reset_requested", user=user)
+    db.session.commit()
+
+
+def user_for_reset_token(token: str) -> User | None:
+    """The account a reset link is for, if the link is genuine, fresh and unused."""
+    try:
+        data = _reset_serializer().loads(token, max_age=RESET_MAX_AGE)
+    except (BadSignature, SignatureExpired):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        return None
+    user = db.session.get(User, data["u"])
+    if user is None or not user.is_active or data.get("h") != _hash_tag(user):
+        return None
+    return user
+
+
+def reset_password(token: str, new: str) -> User:
+    """Set a new password from a reset link; every session of the account ends.
+
+    :raise NotFound: the link is forged, expired or already used.
+    :raise ActionError: the new password is too short.
+    """
+    user = user_for_reset_token(token)
+    if user is None:
+        raise NotFound()
+    _check_password_rules(new)
+    user.password_hash = hash_password(new)
+    user.session_token = new_session_token()
+    db.session.execute(SignInThrottle.__table__.delete().where(SignInThrottle.email == user.email))
+    security_log.record("password_reset", user=user)
+    db.session.commit()
+    sessions_ended.send(user)
+    return user
+
+
+def sign_out_everywhere(user: User) -> None:
+    """End every session of the account (the caller signs this browser in again)."""
+    user.session_token = new_session_token()
+    security_log.record("signed_out_everywhere", user=user)
+    db.session.commit()
+    sessions_ended.send(user)
+
+
+def record_sign_out(user: User) -> None:
+    security_log.record("signed_out", user=user)
+    db.session.commit()

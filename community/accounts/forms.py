@@ -62,5 +62,15 @@ class PasswordForm(FlaskForm):
     )
 
 
+class ResetRequestForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), PASSWORD_RULE],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters. Other devices will be signed out.")
+
+
 class EmptyForm(FlaskForm):
     """A form with only its CSRF token, for buttons that POST."""

@@ -7,7 +7,7 @@ from ..extensions import limiter
 from ..forms import apply_error
 from ..urls import safe_next
 from . import actions
-from .forms import LoginForm, PasswordForm, ProfileForm, RegisterForm
+from .forms import LoginForm, PasswordForm, ProfileForm, RegisterForm, ResetPasswordForm, ResetRequestForm
 
 bp = Blueprint("accounts", __name__)
 
@@ -65,6 +65,7 @@ def login():
 @bp.post("/auth/logout")
 @login_required
 def logout():
+    actions.record_sign_out(current_user._get_current_object())
     logout_user()
     flash("You have signed out.", "info")
     return redirect(url_for("accounts.login"))
@@ -92,6 +93,17 @@ def profile():
     return render_template("accounts/profile.html", form=form), status
 
 
+@bp.post("/settings/sessions/end")
+@login_required
+def end_other_sessions():
+    """Sign out every other browser and device (and their live connections)."""
+    user = current_user._get_current_object()
+    actions.sign_out_everywhere(user)
+    login_user(user)  # this browser carries on with the new session token
+    flash("Every other device has been signed out.", "success")
+    return redirect(url_for("accounts.password"))
+
+
 @bp.route("/settings/password", methods=["GET", "POST"])
 @login_required
 def password():
@@ -108,3 +120,37 @@ def password():
             return redirect(url_for("accounts.profile"))
     status = 400 if form.errors else 200
     return render_template("accounts/password.html", form=form), status
+
+
+def _reset_limit():
+    return current_app.config["RESET_RATE_LIMIT"]
+
+
+@bp.route("/auth/reset", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
+def reset_request():
+    """Ask for a reset link. The answer is the same whether or not the address exists."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        actions.request_password_reset(form.email.data)
+        return render_template("accounts/reset_sent.html", email=form.email.data)
+    return render_template("accounts/reset_request.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/auth/reset/<token>", methods=["GET", "POST"])
+def reset_password(token):
+    if actions.user_for_reset_token(token) is None:
+        return render_template("accounts/reset_invalid.html"), 404
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = actions.reset_password(token, form.new_password.data)
+        except ActionError as err:
+            apply_error(form, err)
+        else:
+            login_user(user)
+            flash("Your password is changed, and you are signed in. Other devices were signed out.",
+                  "success")
+            return redirect(url_for("main.dashboard"))
+    return render_template("accounts/reset_password.html", form=form, token=token), \
+        400 if form.errors else 200

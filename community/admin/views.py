@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 
 from ..accounts.actions import set_suspended
 from ..accounts.models import User
+from ..accounts.security_log import SecurityEvent
 from ..circles.models import Circle, Membership
 from ..errors import NotFound
 from ..extensions import db
@@ -45,6 +46,13 @@ def users():
         like = f"%{q}%"
         query = query.where(or_(User.display_name.ilike(like), User.email.ilike(like)))
     return render_template("admin/users.html", page=paginate(query, PER_PAGE), q=q)
+
+
+@bp.route("/security")
+def security():
+    """Sign-ins, failures, lockouts and account changes — never any content."""
+    page = paginate(select(SecurityEvent).order_by(SecurityEvent.id.desc()), 100)
+    return render_template("admin/security.html", page=page)
 
 
 @bp.post("/users/<int:user_id>/<any(suspend, restore):verb>")

@@ -98,6 +98,7 @@ def update_circle(actor: User, slug: str, **fields) -> Circle:
         circle.pledge_updated_at = now  # everyone accepts when it is switched on
     circle.pledge_required = bool(fields.get("pledge_required"))
     circle.audit_visible_to_members = bool(fields.get("audit_visible_to_members"))
+    circle.email_excerpts = bool(fields.get("email_excerpts"))
     for key, value in clean.items():
         setattr(circle, key, value)
     # The owner who sets the pledge has accepted it.

@@ -21,6 +21,9 @@ class CircleSettingsForm(CircleForm):
     pledge_required = BooleanField("Members must accept a confidentiality pledge before they see anything")
     pledge_text = TextAreaField("The pledge", validators=[Length(max=4000)])
     audit_visible_to_members = BooleanField("Let every member read the audit log")
+    email_excerpts = BooleanField("Let notification emails quote a few words of the post",
+                                  description="Off by default: emails then say only what happened, "
+                                              "with a link. Inboxes are less private than this circle.")
 
 
 class JoinRequestForm(FlaskForm):

@@ -37,6 +37,8 @@ class Circle(db.Model):
     # Members must accept again when the text changes after they accepted it.
     pledge_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     audit_visible_to_members: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Emails never carry what members wrote, unless an owner allows a short excerpt.
+    email_excerpts: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

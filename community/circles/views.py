@@ -86,19 +86,18 @@ def home(circle, membership):
     members = db.session.scalars(
         select(Membership).where(Membership.circle_id == circle.id, Membership.status == "active")
         .order_by(ROLE_ORDER, Membership.joined_at).limit(12)).all()
-    member_count = _active_count(circle.id)
-    pending = 0
-    if is_staff(membership):
-        pending = db.session.scalar(select(func.count(JoinRequest.id)).where(
-            JoinRequest.circle_id == circle.id, JoinRequest.status == "pending"))
+    # Both counts in one statement: the home page runs on a fixed, small budget.
+    member_count, pending = db.session.execute(select(
+        select(func.count(Membership.id)).where(Membership.circle_id == circle.id,
+                                                Membership.status == "active").scalar_subquery(),
+        select(func.count(JoinRequest.id)).where(JoinRequest.circle_id == circle.id,
+                                                 JoinRequest.status == "pending").scalar_subquery(),
+    )).one()
+    if not is_staff(membership):
+        pending = 0
     return render_template("circles/home.html", circle=circle, membership=membership,
                            members=members, member_count=member_count, pending=pending,
                            panels=render_panels(CIRCLE_HOME, circle, membership))
-
-
-def _active_count(circle_id: int) -> int:
-    return db.session.scalar(select(func.count(Membership.id)).where(
-        Membership.circle_id == circle_id, Membership.status == "active"))
 
 
 @bp.route("/c/<slug>/members")

@@ -1,4 +1,561 @@
-"""HTTP routes of the meetings area."""
-from flask import Blueprint
+"""HTTP routes of the meetings area: lists, meeting pages, RSVPs, date polls,
+visits, .ics downloads, and the personal calendar feed."""
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..circles.pages import circle_page
+from ..errors import ActionError
+from ..extensions import db
+from ..forms import apply_error
+from ..panels import circle_home_panel, dashboard_panel
+from ..policy import can_manage_meeting, can_manage_poll, can_rsvp, can_vote
+from ..timeutil import DEFAULT_TIMEZONE, to_zone, utcnow
+from . import actions, queries
+from .forms import CancelForm, ConfirmForm, HostOfferForm, MeetingForm, MoveForm, PollForm
+from .ical import build_calendar
+from .models import ANSWERS, VOTES, HostOffer, Meeting, MeetingOccurrence
+from .recurrence import describe, parse_rrule
 
 bp = Blueprint("meetings", __name__)
+
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+# Ids in paths fit the database's integer, so a huge number is a plain 404.
+ID = "int(max=2147483647)"
+MAX_ID = 2147483647
+
+
+# --- Panels on the circle home and the dashboard ----------------------------------------
+
+@circle_home_panel("meetings/_home_panel.html", order=20)
+def next_in_circle(circle, membership) -> dict:
+    """The circle's next three dates."""
+    return {"circle": circle, "dates": queries.next_dates([circle.id], utcnow())}
+
+
+@dashboard_panel("meetings/_dashboard_panel.html", order=20)
+def next_across_circles(user, circles) -> dict:
+    """The next three dates across all the viewer's circles."""
+    return {"dates": queries.next_dates(queries.readable_circle_ids(circles), utcnow())}
+
+
+# --- Template helpers --------------------------------------------------------------------
+
+@bp.app_template_global()
+def meeting_times(start, end, zone_name: str) -> dict:
+    """A date's times on the viewer's clock and, if it differs, on the meeting's own."""
+    viewer = (current_user.timezone if current_user.is_authenticated else None) \
+        or DEFAULT_TIMEZONE
+
+    def span(zone: str) -> str:
+        s, e = to_zone(start, zone), to_zone(end, zone)
+        first = f"{s:%a} {s.day} {s:%b %Y}, {s:%H:%M}"
+        if e.date() == s.date():
+            return f"{first}–{e:%H:%M}"
+        return f"{first} – {e:%a} {e.day} {e:%b}, {e:%H:%M}"
+
+    own = None
+    if zone_name != viewer:
+        own = f"{span(zone_name)} {to_zone(start, zone_name):%Z} ({zone_name.replace('_', ' ')})"
+    return {"local": span(viewer), "own": own}
+
+
+@bp.app_template_global()
+def repeat_text(meeting: Meeting) -> str:
+    return describe(meeting.rrule, meeting.timezone)
+
+
+# --- Lists ---------------------------------------------------------------------------------
+
+@bp.route("/c/<slug>/meetings/")
+@login_required
+@circle_page
+def index(circle, membership):
+    """Coming dates (paginated), open date polls and offers to host a visit."""
+    now = utcnow()
+    page = queries.upcoming(circle, now)
+    ids = [o.id for o in page.items]
+    polls, voters = queries.open_polls(circle)
+    return render_template("meetings/index.html", circle=circle, membership=membership,
+                           page=page, counts=queries.answer_counts(ids),
+                           mine=queries.my_answers(current_user, ids), polls=polls,
+                           voters=voters, offers=queries.open_offers(circle), now=now)
+
+
+@bp.route("/c/<slug>/meetings/past")
+@login_required
+@circle_page
+def past(circle, membership):
+    page = queries.past(circle, utcnow())
+    ids = [o.id for o in page.items]
+    return render_template("meetings/past.html", circle=circle, membership=membership,
+                           page=page, counts=queries.answer_counts(ids),
+                           mine=queries.my_answers(current_user, ids))
+
+
+# --- Proposing and changing a meeting ----------------------------------------------------
+
+@bp.route("/c/<slug>/meetings/new", methods=["GET", "POST"])
+@login_required
+@circle_page
+def new(circle, membership):
+    form = MeetingForm()
+    form.set_hosts(queries.circle_members(circle))
+    if request.method == "GET":
+        form.timezone.data = current_user.timezone or DEFAULT_TIMEZONE
+        _prefill_offer(form, circle)
+    if form.validate_on_submit():
+        try:
+            meeting = actions.schedule_meeting(current_user, circle.slug, **form.data_for_action())
+        except ActionError as err:
+            db.session.rollback()
+            apply_error(form, err)
+        else:
+            flash("Your meeting is proposed; the circle has been told.", "success")
+            return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id))
+    return render_template("meetings/form.html", circle=circle, membership=membership, form=form,
+                           meeting=None, begun=False), 400 if form.errors else 200
+
+
+def _prefill_offer(form: MeetingForm, circle) -> None:
+    """/meetings/new?offer=<id>: plan the visit a member offered."""
+    offer_id = request.args.get("offer", type=int)
+    if not offer_id or not 0 < offer_id <= MAX_ID:
+        return
+    offer = db.session.scalar(select(HostOffer).where(
+        HostOffer.id == offer_id, HostOffer.circle_id == circle.id,
+        HostOffer.withdrawn_at.is_(None), HostOffer.meeting_id.is_(None)))
+    if offer is None:
+        return
+    form.host_offer_id.data = str(offer.id)
+    form.host_user_id.data = str(offer.user_id)
+    form.host_organisation.data = offer.organisation
+    form.location.data = offer.organisation
+    form.title.data = f"Visit to {offer.organisation}"
+
+
+@bp.route(f"/c/<slug>/m/<{ID}:meeting_id>/edit", methods=["GET", "POST"])
+@login_required
+@circle_page
+def edit(circle, membership, meeting_id):
+    meeting = _meeting_or_404(circle, meeting_id)
+    if not can_manage_meeting(membership, meeting):
+        abort(403, actions.MANAGERS_ONLY)
+    form = MeetingForm(obj=None if request.method == "POST" else _FormData(meeting))
+    form.set_hosts(queries.circle_members(circle))
+    begun = meeting.is_series and db.session.scalar(select(MeetingOccurrence.id).where(
+        MeetingOccurrence.meeting_id == meeting.id,
+        MeetingOccurrence.starts_at <= utcnow()).limit(1)) is not None
+    if form.validate_on_submit():
+        try:
+            actions.update_meeting(current_user, circle.slug, meeting.id, **form.data_for_action())
+        except ActionError as err:
+            db.session.rollback()
+            apply_error(form, err)
+        else:
+            flash("The meeting is saved. Anyone coming to a changed date has been told.",
+                  "success")
+            return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting_id))
+    return render_template("meetings/form.html", circle=circle, membership=membership, form=form,
+                           meeting=meeting, begun=begun), 400 if form.errors else 200
+
+
+class _FormData:
+    """A meeting as the edit form's fields (local wall times in its own zone)."""
+
+    def __init__(self, meeting: Meeting):
+        start, end = to_zone(meeting.starts_at, meeting.timezone), to_zone(meeting.ends_at,
+                                                                             meeting.timezone)
+        rule = parse_rrule(meeting.rrule)
+        self.title, self.description = meeting.title, meeting.description_source
+        # A length rather than an end, so moving the start keeps the meeting's length.
+        self.start, self.end = start.strftime(LOCAL_INPUT), ""
+        self.duration = str(int((end - start).total_seconds() // 60))
+        self.timezone = meeting.timezone
+        self.location, self.online_link = meeting.location, meeting.online_link
+        self.capacity = "" if meeting.capacity is None else str(meeting.capacity)
+        self.repeat = rule["repeat"]
+        self.interval = str(rule.get("interval", 1))
+        self.month_week = str(rule["month_week"]) if rule.get("month_week") else ""
+        self.count = str(rule["count"]) if rule.get("count") else ""
+        self.until = to_zone(rule["until"], meeting.timezone).date().isoformat() \
+            if rule.get("until") else ""
+        self.host_user_id = str(meeting.host_user_id) if meeting.host_user_id else ""
+        self.host_organisation = meeting.host_organisation
+        self.host_offer_id = ""
+
+
+@bp.route(f"/c/<slug>/m/<{ID}:meeting_id>/cancel", methods=["GET", "POST"])
+@login_required
+@circle_page
+def cancel(circle, membership, meeting_id):
+    meeting = _meeting_or_404(circle, meeting_id)
+    if not can_manage_meeting(membership, meeting):
+        abort(403, actions.MANAGERS_ONLY)
+    form = CancelForm()
+    if form.validate_on_submit():
+        try:
+            actions.cancel_meeting(current_user, circle.slug, meeting.id, form.reason.data)
+        except ActionError as err:
+            db.session.rollback()
+            apply_error(form, err)
+        else:
+            flash("The meeting is cancelled. Everyone who said they were coming has been told.",
+                  "success")
+            return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting_id))
+    return render_template("meetings/cancel.html", circle=circle, membership=membership,
+                           form=form, meeting=meeting, occurrence=None), \
+        (400 if form.errors else 200)
+
+
+# --- A meeting's page, its dates, and RSVPs ------------------------------------------------
+
+def _meeting_or_404(circle, meeting_id: int) -> Meeting:
+    meeting = db.session.scalar(select(Meeting).where(Meeting.id == meeting_id,
+                                                      Meeting.circle_id == circle.id))
+    if meeting is None:
+        abort(404)
+    return meeting
+
+
+def _date_or_404(circle, meeting_id: int, occurrence_id: int) -> MeetingOccurrence:
+    occurrence = db.session.scalar(select(MeetingOccurrence).where(
+        MeetingOccurrence.id == occurrence_id, MeetingOccurrence.meeting_id == meeting_id,
+        MeetingOccurrence.circle_id == circle.id))
+    if occurrence is None:
+        abort(404)
+    return occurrence
+
+
+@bp.route(f"/c/<slug>/m/<{ID}:meeting_id>")
+@login_required
+@circle_page
+def meeting(circle, membership, meeting_id):
+    """A meeting, opened on its next date, or on one date of a series (?date=<id>):
+    its own time, RSVPs and attendees.
+
+    :raise 404: no such meeting here, or ?date names no date of it.
+    """
+    meeting = _meeting_or_404(circle, meeting_id)
+    if "date" in request.args:
+        date_id = request.args.get("date", type=int)
+        if date_id is None or not 0 < date_id <= MAX_ID:
+            abort(404)
+        date = _date_or_404(circle, meeting.id, date_id)
+    else:
+        date = queries.default_date(meeting, utcnow())
+    return _meeting_page(circle, membership, meeting, date)
+
+
+def _meeting_page(circle, membership, meeting, occurrence, error: str | None = None,
+                  status: int = 200):
+    now = utcnow()
+    people = queries.attendance(occurrence)
+    mine = next((r for rows in people.values() for r in rows if r.user_id == current_user.id),
+                None)
+    position = None
+    if mine is not None and mine.answer == "waitlisted":
+        position = people["waitlisted"].index(mine) + 1
+    dates, coming, total = ([], 0, 1)
+    if meeting.is_series:
+        dates, coming, total = queries.series_dates(meeting, now)
+    return render_template(
+        "meetings/meeting.html", circle=circle, membership=membership, meeting=meeting,
+        occurrence=occurrence, people=people, mine=mine, position=position, dates=dates,
+        coming=coming, total=total, answers=ANSWERS, now=now, error=error,
+        can_answer=can_rsvp(membership, occurrence, now),
+        can_manage=can_manage_meeting(membership, meeting)), status
+
+
+@bp.post(f"/c/<slug>/m/<{ID}:meeting_id>/dates/<{ID}:occurrence_id>/rsvp")
+@login_required
+@circle_page
+def rsvp(circle, membership, meeting_id, occurrence_id):
+    date = _date_or_404(circle, meeting_id, occurrence_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        row = actions.rsvp(current_user, circle.slug, date.id, request.form.get("answer", ""))
+    except ActionError as err:
+        db.session.rollback()
+        date = _date_or_404(circle, meeting_id, occurrence_id)
+        return _meeting_page(circle, membership, date.meeting, date, error=err.message,
+                             status=err.status)
+    messages = {"going": "You're going. See you there.",
+                "waitlisted": "It's full, so you're on the waitlist. If a place opens up, "
+                              "it's yours and we'll tell you.",
+                "maybe": "Noted: maybe.", "declined": "Noted: you can't go."}
+    flash(messages[row.answer], "success")
+    return redirect(_date_url(circle, date) + "#rsvp", code=303)
+
+
+def _date_url(circle, date: MeetingOccurrence) -> str:
+    if not date.meeting.is_series:
+        return url_for("meetings.meeting", slug=circle.slug, meeting_id=date.meeting_id)
+    return url_for("meetings.meeting", slug=circle.slug, meeting_id=date.meeting_id,
+                   date=date.id)
+
+
+@bp.route(f"/c/<slug>/m/<{ID}:meeting_id>/dates/<{ID}:occurrence_id>/move", methods=["GET", "POST"])
+@login_required
+@circle_page
+def move_date(circle, membership, meeting_id, occurrence_id):
+    date = _date_or_404(circle, meeting_id, occurrence_id)
+    if not can_manage_meeting(membership, date.meeting):
+        abort(403, actions.MANAGERS_ONLY)
+    form = MoveForm()
+    if request.method == "GET":
+        form.start.data = to_zone(date.starts_at, date.meeting.timezone).strftime(LOCAL_INPUT)
+        form.duration.data = str(int((date.ends_at - date.starts_at).total_seconds() // 60))
+    if form.validate_on_submit():
+        try:
+            actions.move_occurrence(current_user, circle.slug, date.id, start=form.start.data,
+                                    end=form.end.data, duration=form.duration.data)
+        except ActionError as err:
+            db.session.rollback()
+            apply_error(form, err)
+        else:
+            flash("The date is moved. Everyone coming has been told.", "success")
+            return redirect(_date_url(circle, date))
+    return render_template("meetings/move.html", circle=circle, membership=membership, form=form,
+                           meeting=date.meeting, occurrence=date), 400 if form.errors else 200
+
+
+@bp.route(f"/c/<slug>/m/<{ID}:meeting_id>/dates/<{ID}:occurrence_id>/cancel",
+          methods=["GET", "POST"])
+@login_required
+@circle_page
+def cancel_date(circle, membership, meeting_id, occurrence_id):
+    date = _date_or_404(circle, meeting_id, occurrence_id)
+    if not can_manage_meeting(membership, date.meeting):
+        abort(403, actions.MANAGERS_ONLY)
+    form = CancelForm()
+    if form.validate_on_submit():
+        try:
+            actions.cancel_occurrence(current_user, circle.slug, date.id, form.reason.data)
+        except ActionError as err:
+            db.session.rollback()
+            apply_error(form, err)
+        else:
+            flash("That date is cancelled; the others stand. Everyone coming has been told.",
+                  "success")
+            return redirect(_date_url(circle, date))
+    return render_template("meetings/cancel.html", circle=circle, membership=membership,
+                           form=form, meeting=date.meeting, occurrence=date), \
+        (400 if form.errors else 200)
+
+
+# --- iCalendar ---------------------------------------------------------------------------
+
+def _link(meeting: Meeting, occurrence: MeetingOccurrence | None) -> str:
+    if occurrence is None:
+        return url_for("meetings.meeting", slug=meeting.circle.slug, meeting_id=meeting.id,
+                       _external=True)
+    return url_for("meetings.meeting", slug=meeting.circle.slug, meeting_id=meeting.id,
+                   date=occurrence.id, _external=True)
+
+
+def _calendar_response(body: bytes, filename: str, attachment: bool) -> Response:
+    response = Response(body, content_type="text/calendar; charset=utf-8")
+    disposition = "attachment" if attachment else "inline"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@bp.route(f"/c/<slug>/m/<{ID}:meeting_id>.ics")
+@login_required
+@circle_page
+def ics(circle, membership, meeting_id):
+    """One meeting (a series with its RRULE, EXDATEs and moved dates) as iCalendar."""
+    meeting = _meeting_or_404(circle, meeting_id)
+    body = build_calendar(queries.with_exceptions([meeting]), name=circle.name, link=_link,
+                          descriptions=True, method="PUBLISH")
+    return _calendar_response(body, f"meeting-{meeting.id}.ics", attachment=True)
+
+
+@bp.route("/calendar/<token>.ics")
+def calendar_feed(token):
+    """Every meeting of every circle the token's owner is an active member of.
+
+    Public (calendar apps have no session): the secret token is the only key.
+    :raise 404: the token opens nothing (unknown, replaced, turned off, or its
+        owner suspended).
+    """
+    feed = actions.find_calendar_feed(token)
+    if feed is None:
+        abort(404)
+    body = build_calendar(queries.feed_meetings(feed.user, utcnow()), name="Alumni Circles",
+                          link=_link, descriptions=False)
+    return _calendar_response(body, "alumni-circles.ics", attachment=False)
+
+
+@bp.route("/settings/calendar", methods=["GET", "POST"])
+@login_required
+def calendar_settings():
+    """The personal feed: make it, or replace it (the old address dies); shown once."""
+    form = ConfirmForm()
+    new_url = None
+    if form.validate_on_submit():
+        token = actions.create_calendar_feed(current_user)
+        new_url = url_for("meetings.calendar_feed", token=token, _external=True)
+    return render_template("meetings/calendar_settings.html", form=form, new_url=new_url,
+                           feed=actions.calendar_feed_of(current_user)), \
+        (201 if new_url else 200)
+
+
+@bp.post("/settings/calendar/off")
+@login_required
+def calendar_off():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    actions.delete_calendar_feed(current_user)
+    flash("Your calendar feed is off; its address no longer works.", "success")
+    return redirect(url_for("meetings.calendar_settings"))
+
+
+# --- Date polls ---------------------------------------------------------------------------
+
+@bp.route("/c/<slug>/polls/new", methods=["GET", "POST"])
+@login_required
+@circle_page
+def new_poll(circle, membership):
+    form = PollForm()
+    form.set_hosts(queries.circle_members(circle))
+    if request.method == "GET":
+        form.timezone.data = current_user.timezone or DEFAULT_TIMEZONE
+    if form.validate_on_submit():
+        try:
+            poll = actions.create_poll(current_user, circle.slug, **form.data_for_action())
+        except ActionError as err:
+            db.session.rollback()
+            apply_error(form, err)
+        else:
+            flash("Your poll is open; the circle has been asked.", "success")
+            return redirect(url_for("meetings.poll", slug=circle.slug, poll_id=poll.id))
+    return render_template("meetings/poll_new.html", circle=circle, membership=membership,
+                           form=form), 400 if form.errors else 200
+
+
+def _poll_or_404(circle, poll_id: int):
+    from .models import DatePoll
+
+    poll = db.session.scalar(select(DatePoll).where(DatePoll.id == poll_id,
+                                                    DatePoll.circle_id == circle.id))
+    if poll is None:
+        abort(404)
+    return poll
+
+
+@bp.route(f"/c/<slug>/polls/<{ID}:poll_id>")
+@login_required
+@circle_page
+def poll(circle, membership, poll_id):
+    """The grid of who can come when, your answers, and (for its organiser) the pick."""
+    return _poll_page(circle, membership, _poll_or_404(circle, poll_id))
+
+
+def _poll_page(circle, membership, poll, error: str | None = None, status: int = 200):
+    grid = queries.poll_grid(poll)
+    return render_template("meetings/poll.html", circle=circle, membership=membership, poll=poll,
+                           grid=grid, votes=VOTES, error=error,
+                           mine=grid["answers"].get(current_user.id, {}),
+                           can_vote=can_vote(membership, poll),
+                           can_manage=can_manage_poll(membership, poll), now=utcnow()), status
+
+
+@bp.post(f"/c/<slug>/polls/<{ID}:poll_id>/vote")
+@login_required
+@circle_page
+def vote(circle, membership, poll_id):
+    poll = _poll_or_404(circle, poll_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    answers = {key.removeprefix("option-"): value for key, value in request.form.items()
+               if key.startswith("option-")}
+    try:
+        actions.vote(current_user, circle.slug, poll.id, answers)
+    except ActionError as err:
+        db.session.rollback()
+        return _render_poll(circle, membership, poll_id, err)
+    flash("Thanks — your answers are saved.", "success")
+    return redirect(url_for("meetings.poll", slug=circle.slug, poll_id=poll.id), code=303)
+
+
+def _render_poll(circle, membership, poll_id, err: ActionError):
+    """The poll again, with the error, after a refused answer or pick."""
+    return _poll_page(circle, membership, _poll_or_404(circle, poll_id), error=err.message,
+                      status=err.status)
+
+
+@bp.post(f"/c/<slug>/polls/<{ID}:poll_id>/schedule")
+@login_required
+@circle_page
+def schedule_poll(circle, membership, poll_id):
+    poll = _poll_or_404(circle, poll_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    option_id = request.form.get("option_id", type=int)
+    if option_id is None or not 0 < option_id <= MAX_ID:
+        return _render_poll(circle, membership, poll_id,
+                            ActionError("Choose the time to schedule.", field="option_id"))
+    try:
+        meeting = actions.schedule_from_poll(current_user, circle.slug, poll.id, option_id)
+    except ActionError as err:
+        db.session.rollback()
+        return _render_poll(circle, membership, poll_id, err)
+    flash("The meeting is scheduled, and everyone who answered has been told.", "success")
+    return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id))
+
+
+@bp.post(f"/c/<slug>/polls/<{ID}:poll_id>/close")
+@login_required
+@circle_page
+def close_poll(circle, membership, poll_id):
+    poll = _poll_or_404(circle, poll_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        actions.close_poll(current_user, circle.slug, poll.id)
+    except ActionError as err:
+        db.session.rollback()
+        return _render_poll(circle, membership, poll_id, err)
+    flash("The poll is closed without a date.", "info")
+    return redirect(url_for("meetings.index", slug=circle.slug))
+
+
+# --- Visits ---------------------------------------------------------------------------------
+
+@bp.route("/c/<slug>/meetings/host", methods=["GET", "POST"])
+@login_required
+@circle_page
+def offer_to_host(circle, membership):
+    """Offer to host the circle at your organisation."""
+    form = HostOfferForm()
+    if request.method == "GET":
+        form.organisation.data = current_user.organisation
+    if form.validate_on_submit():
+        try:
+            actions.offer_to_host(current_user, circle.slug, form.organisation.data,
+                                  form.note.data)
+        except ActionError as err:
+            db.session.rollback()
+            apply_error(form, err)
+        else:
+            flash("Thank you — your offer to host is on the Meetings page for everyone to see.",
+                  "success")
+            return redirect(url_for("meetings.index", slug=circle.slug))
+    return render_template("meetings/host.html", circle=circle, membership=membership,
+                           form=form), 400 if form.errors else 200
+
+
+@bp.post(f"/c/<slug>/meetings/host/<{ID}:offer_id>/withdraw")
+@login_required
+@circle_page
+def withdraw_offer(circle, membership, offer_id):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    actions.withdraw_host_offer(current_user, circle.slug, offer_id)
+    flash("The offer to host is withdrawn.", "info")
+    return redirect(url_for("meetings.index", slug=circle.slug))

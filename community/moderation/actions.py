@@ -12,6 +12,7 @@ from ..database import begin_write
 from ..errors import ActionError, Conflict, NotFound
 from ..extensions import db
 from ..notifications.actions import notify
+from ..notifications.mailer import queue_mail, site_url
 from ..policy import (
     access_circle,
     access_member,
@@ -66,6 +67,12 @@ def create_invitation(actor: User, slug: str, days: int = DEFAULT_INVITE_DAYS,
     db.session.flush()
     record(circle.id, actor.id, "invitation.created",
            detail=f"link #{invitation.id}" + (f" for {email}" if email else ""))
+    if email:
+        queue_mail(email, f"{actor.display_name} invites you to {circle.name}", "invitation",
+                   inviter=actor.display_name, circle_name=circle.name,
+                   link=site_url(path_for("circles.invite", token=token)),
+                   expires=invitation.expires_at.strftime("%-d %B %Y"),
+                   settings_link=site_url("/settings/notifications"))
     db.session.commit()
     return invitation, token
 

@@ -28,6 +28,7 @@ AUDIT_ACTIONS = {
     "thread.unpinned": "unpinned a thread",
     "thread.locked": "locked a thread",
     "thread.unlocked": "unlocked a thread",
+    "chat.message_deleted": "deleted a chat message by",
     "report.dismissed": "dismissed a report about content by",
     "report.removed": "removed, after a report, content by",
 }

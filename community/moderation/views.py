@@ -42,7 +42,7 @@ def settings(circle, membership):
     if form.validate_on_submit():
         fields = {name: form[name].data for name in (
             "name", "cohort", "description", "join_policy", "pledge_required", "pledge_text",
-            "audit_visible_to_members")}
+            "audit_visible_to_members", "email_excerpts")}
         try:
             circle_actions.update_circle(current_user, circle.slug, **fields)
         except ActionError as err:

@@ -1,12 +1,106 @@
-"""Creating notifications. Callers add them inside their own transaction."""
+"""Notifications: creating them (inside the caller's transaction), reading them,
+and each person's choices about where they go."""
+from sqlalchemy import func, or_, select, update
+
+from ..accounts.models import User
+from ..circles.models import Membership
+from ..errors import ActionError, NotFound
 from ..extensions import db
-from .models import Notification
+from ..timeutil import utcnow
+from .kinds import CHANNELS, KINDS
+from .models import Notification, NotificationPreference
 
 
 def notify(user_id: int, kind: str, text: str, url: str = "/", circle_id: int | None = None,
-           actor_id: int | None = None) -> Notification:
-    """Queue an in-app notification in the current transaction (the caller commits)."""
+           actor_id: int | None = None, excerpt: str | None = None) -> Notification:
+    """Add a notification in the caller's transaction (the caller commits).
+
+    The mail worker later decides, by the person's preferences, whether it is
+    also emailed now, kept for the daily digest, or stays in the app.
+    :param excerpt: a few words of the post; emailed only if the circle allows.
+    """
     note = Notification(user_id=user_id, kind=kind, text=text[:300], url=url,
-                        circle_id=circle_id, actor_id=actor_id)
+                        circle_id=circle_id, actor_id=actor_id, excerpt=excerpt)
     db.session.add(note)
     return note
+
+
+def visible(user_id: int):
+    """A query of the notifications a person may see: none from circles they have
+    left, none of the kinds they turned off."""
+    off = select(NotificationPreference.kind).where(NotificationPreference.user_id == user_id,
+                                                    NotificationPreference.channel == "off")
+    still_in = select(Membership.circle_id).where(Membership.user_id == user_id,
+                                                  Membership.status == "active")
+    return select(Notification).where(
+        Notification.user_id == user_id, Notification.kind.not_in(off),
+        or_(Notification.circle_id.is_(None), Notification.circle_id.in_(still_in)))
+
+
+def unread_count(user_id: int) -> int:
+    query = visible(user_id).where(Notification.read_at.is_(None))
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+def open_notification(actor: User, notification_id: int) -> Notification:
+    """Mark one's notification read and return it (to follow its link).
+
+    :raise NotFound: not the actor's, or hidden from them now.
+    """
+    note = db.session.scalar(visible(actor.id).where(Notification.id == notification_id))
+    if note is None:
+        raise NotFound()
+    if note.read_at is None:
+        note.read_at = utcnow()
+        db.session.commit()
+    return note
+
+
+def mark_all_read(actor: User) -> int:
+    count = db.session.execute(update(Notification).where(
+        Notification.user_id == actor.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())).rowcount
+    db.session.commit()
+    return count
+
+
+def channels_for(user: User) -> dict[str, str]:
+    """Every kind with the person's channel for it (their choice, else the default)."""
+    chosen = dict(db.session.execute(select(NotificationPreference.kind, NotificationPreference.channel)
+                                     .where(NotificationPreference.user_id == user.id)).all())
+    return {kind: chosen.get(kind, default) for kind, (_, default) in KINDS.items()}
+
+
+def set_preferences(actor: User, choices: dict[str, str]) -> None:
+    """Save the person's channel for each kind.
+
+    :raise ActionError: an unknown kind or channel.
+    """
+    for kind, channel in choices.items():
+        if kind not in KINDS or channel not in CHANNELS:
+            raise ActionError("Choose one of the offered options for each kind.")
+    existing = {p.kind: p for p in db.session.scalars(select(NotificationPreference).where(
+        NotificationPreference.user_id == actor.id))}
+    for kind, channel in choices.items():
+        if kind in existing:
+            existing[kind].channel = channel
+        else:
+            db.session.add(NotificationPreference(user_id=actor.id, kind=kind, channel=channel))
+    db.session.commit()
+
+
+def unsubscribe(user_id: int, kind: str) -> list[str]:
+    """Stop email of a kind ("digest": every kind now in the digest); they stay in the app.
+    Returns the kinds changed."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    current = channels_for(user)
+    if kind == "digest":
+        kinds = [k for k, c in current.items() if c == "digest"]
+    elif kind in KINDS:
+        kinds = [kind] if current[kind] in ("email", "digest") else []
+    else:
+        raise NotFound()
+    set_preferences(user, {k: "in_app" for k in kinds})
+    return kinds

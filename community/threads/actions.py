@@ -4,7 +4,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..circles.models import Circle, Membership
-from ..content import mentioned_handles, plain_text, render
+from ..content import mentioned_handles, plain_excerpt, plain_text, render
 from ..database import begin_write
 from ..errors import ActionError, NotFound
 from ..extensions import db
@@ -106,7 +106,8 @@ def _notify_mentions(actor, circle, thread, post, mentioned: dict[str, User]) ->
     for user in mentioned.values():
         if user.id != actor.id:
             notify(user.id, "mention", f"{actor.display_name} mentioned you in “{thread.title}”",
-                   post_url(circle, thread, post.number), circle_id=circle.id, actor_id=actor.id)
+                   post_url(circle, thread, post.number), circle_id=circle.id, actor_id=actor.id,
+                   excerpt=plain_excerpt(post.html, 200))
             told.add(user.id)
     return told
 
@@ -157,7 +158,8 @@ def post_reply(actor: User, slug: str, thread_id: int, body: str) -> Post:
     for user_id in followers:
         if user_id not in told:
             notify(user_id, "reply", f"{actor.display_name} replied in “{thread.title}”",
-                   post_url(circle, thread, post.number), circle_id=circle.id, actor_id=actor.id)
+                   post_url(circle, thread, post.number), circle_id=circle.id, actor_id=actor.id,
+                   excerpt=plain_excerpt(post.html, 200))
     db.session.commit()
     return post
 

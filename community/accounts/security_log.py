@@ -1,0 +1,60 @@
+"""The site security log: sign-ins, failures, lockouts, password and account changes.
+
+It never holds content: who, what, when, and from which address. Site admins read it.
+"""
+from datetime import datetime
+
+from flask import has_request_context, request
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..timeutil import UTCDateTime, utcnow
+from .models import User
+
+EVENTS = {
+    "sign_in": "Signed in",
+    "sign_in_failed": "Failed sign-in",
+    "locked_out": "Sign-in refused: too many failures",
+    "signed_out": "Signed out",
+    "signed_out_everywhere": "Signed out everywhere",
+    "password_changed": "Changed password",
+    "reset_requested": "Asked for a password reset",
+    "password_reset": "Reset password by email",
+    "account_suspended": "Account suspended by a site admin",
+    "account_restored": "Account restored by a site admin",
+    "account_deleted": "Deleted their account",
+}
+
+
+class SecurityEvent(db.Model):
+    __tablename__ = "security_events"
+    __table_args__ = (Index("ix_security_events_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # The address typed, for failures against unknown or deleted accounts.
+    email: Mapped[str] = mapped_column(String(254), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def description(self) -> str:
+        return EVENTS.get(self.kind, self.kind)
+
+
+def record(kind: str, user: User | None = None, email: str = "") -> SecurityEvent:
+    """Add an event in the caller's transaction; the request's address if there is one."""
+    assert kind in EVENTS, kind
+    ip = agent = ""
+    if has_request_context():
+        ip = (request.remote_addr or "")[:64]
+        agent = (request.user_agent.string or "")[:200]
+    event = SecurityEvent(kind=kind, user_id=user.id if user else None,
+                          email=(email or (user.email if user else ""))[:254], ip=ip, user_agent=agent)
+    db.session.add(event)
+    return event

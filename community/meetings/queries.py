@@ -1,0 +1,216 @@
+"""What the meetings pages, panels and feeds read. Each function runs a fixed
+number of queries, whatever the number of meetings, dates or people."""
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, true
+
+from ..accounts.models import User
+from ..circles.actions import my_circles
+from ..circles.models import Circle, Membership
+from ..extensions import db
+from ..pagination import paginate
+from ..policy import needs_pledge
+from .models import (
+    RSVP,
+    DatePoll,
+    HostOffer,
+    Meeting,
+    MeetingOccurrence,
+    PollOption,
+    PollVote,
+)
+
+PER_PAGE = 20
+SERIES_DATES_SHOWN = 12
+FEED_HISTORY = timedelta(days=365)
+FEED_LIMIT = 500
+
+
+def _active(user_col, circle_col):
+    return and_(Membership.user_id == user_col, Membership.circle_id == circle_col,
+                Membership.status == "active")
+
+
+def upcoming(circle: Circle, now: datetime):
+    """Dates not yet over (cancelled ones too, marked), soonest first, a page at a time."""
+    return paginate(select(MeetingOccurrence)
+                    .where(MeetingOccurrence.circle_id == circle.id,
+                           MeetingOccurrence.ends_at > now)
+                    .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id), PER_PAGE)
+
+
+def past(circle: Circle, now: datetime):
+    """Dates that are over, latest first, a page at a time."""
+    return paginate(select(MeetingOccurrence)
+                    .where(MeetingOccurrence.circle_id == circle.id,
+                           MeetingOccurrence.ends_at <= now)
+                    .order_by(MeetingOccurrence.starts_at.desc(), MeetingOccurrence.id.desc()),
+                    PER_PAGE)
+
+
+def next_dates(circle_ids: list[int], now: datetime, limit: int = 3) -> list[MeetingOccurrence]:
+    """The next dates that will happen (not cancelled) in these circles."""
+    if not circle_ids:
+        return []
+    return list(db.session.scalars(
+        select(MeetingOccurrence).join(Meeting, Meeting.id == MeetingOccurrence.meeting_id)
+        .where(MeetingOccurrence.circle_id.in_(circle_ids), MeetingOccurrence.ends_at > now,
+               MeetingOccurrence.cancelled_at.is_(None), Meeting.cancelled_at.is_(None))
+        .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id).limit(limit)))
+
+
+def answer_counts(occurrence_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{date id: {answer: number of active members}} in one query."""
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if occurrence_ids:
+        rows = db.session.execute(
+            select(RSVP.occurrence_id, RSVP.answer, func.count(RSVP.id))
+            .join(MeetingOccurrence, MeetingOccurrence.id == RSVP.occurrence_id)
+            .join(Membership, _active(RSVP.user_id, MeetingOccurrence.circle_id))
+            .where(RSVP.occurrence_id.in_(occurrence_ids))
+            .group_by(RSVP.occurrence_id, RSVP.answer))
+        for occurrence_id, answer, n in rows:
+            counts[occurrence_id][answer] = n
+    return counts
+
+
+def my_answers(user: User, occurrence_ids: list[int]) -> dict[int, str]:
+    if not occurrence_ids:
+        return {}
+    return dict(db.session.execute(select(RSVP.occurrence_id, RSVP.answer).where(
+        RSVP.user_id == user.id, RSVP.occurrence_id.in_(occurrence_ids))).all())
+
+
+def default_date(meeting: Meeting, now: datetime) -> MeetingOccurrence:
+    """The date a meeting's page opens on: the next one not over, else the last."""
+    coming = db.session.scalar(
+        select(MeetingOccurrence).where(MeetingOccurrence.meeting_id == meeting.id,
+                                        MeetingOccurrence.ends_at > now)
+        .order_by(MeetingOccurrence.cancelled_at.is_not(None), MeetingOccurrence.starts_at)
+        .limit(1))
+    if coming is not None:
+        return coming
+    return db.session.scalar(
+        select(MeetingOccurrence).where(MeetingOccurrence.meeting_id == meeting.id)
+        .order_by(MeetingOccurrence.starts_at.desc()).limit(1))
+
+
+def series_dates(meeting: Meeting, now: datetime) -> tuple[list[MeetingOccurrence], int, int]:
+    """(the next few dates, how many are still to come, how many in all)."""
+    dates = list(db.session.scalars(
+        select(MeetingOccurrence).where(MeetingOccurrence.meeting_id == meeting.id,
+                                        MeetingOccurrence.ends_at > now)
+        .order_by(MeetingOccurrence.starts_at).limit(SERIES_DATES_SHOWN)))
+    coming, total = db.session.execute(
+        select(func.count(MeetingOccurrence.id).filter(MeetingOccurrence.ends_at > now),
+               func.count(MeetingOccurrence.id))
+        .where(MeetingOccurrence.meeting_id == meeting.id)).one()
+    return dates, coming, total
+
+
+def attendance(occurrence: MeetingOccurrence) -> dict[str, list[RSVP]]:
+    """Active members' answers for a date, by answer; the waitlist in its order."""
+    rows = db.session.scalars(
+        select(RSVP).join(Membership, _active(RSVP.user_id, occurrence.circle_id))
+        .where(RSVP.occurrence_id == occurrence.id)
+        .order_by(RSVP.waitlisted_at, RSVP.responded_at, RSVP.id))
+    out: dict[str, list[RSVP]] = {"going": [], "maybe": [], "waitlisted": [], "declined": []}
+    for row in rows:
+        out[row.answer].append(row)
+    for answer in ("going", "maybe", "declined"):
+        out[answer].sort(key=lambda r: r.user.display_name.lower())
+    return out
+
+
+def open_polls(circle: Circle, limit: int = 10) -> tuple[list[DatePoll], dict[int, int]]:
+    """Open polls, newest first, and how many people have answered each."""
+    polls = list(db.session.scalars(
+        select(DatePoll).where(DatePoll.circle_id == circle.id, DatePoll.status == "open")
+        .order_by(DatePoll.created_at.desc()).limit(limit)))
+    voters = {}
+    if polls:
+        voters = dict(db.session.execute(
+            select(PollVote.poll_id, func.count(func.distinct(PollVote.user_id)))
+            .where(PollVote.poll_id.in_([p.id for p in polls])).group_by(PollVote.poll_id)).all())
+    return polls, voters
+
+
+def open_offers(circle: Circle, limit: int = 20) -> list[HostOffer]:
+    return list(db.session.scalars(
+        select(HostOffer).join(Membership, _active(HostOffer.user_id, HostOffer.circle_id))
+        .where(HostOffer.circle_id == circle.id, HostOffer.withdrawn_at.is_(None),
+               HostOffer.meeting_id.is_(None))
+        .order_by(HostOffer.created_at).limit(limit)))
+
+
+def poll_grid(poll: DatePoll) -> dict:
+    """Slots, each active voter's answers, totals, and the best slot, in two queries."""
+    options = list(db.session.scalars(select(PollOption).where(PollOption.poll_id == poll.id)
+                                      .order_by(PollOption.starts_at, PollOption.id)))
+    votes = db.session.execute(
+        select(PollVote.option_id, PollVote.answer, User)
+        .join(User, User.id == PollVote.user_id)
+        .join(Membership, _active(PollVote.user_id, poll.circle_id))
+        .where(PollVote.poll_id == poll.id)).all()
+    people: dict[int, User] = {}
+    answers: dict[int, dict[int, str]] = defaultdict(dict)
+    totals = {o.id: {"yes": 0, "maybe": 0, "no": 0} for o in options}
+    for option_id, answer, user in votes:
+        people[user.id] = user
+        answers[user.id][option_id] = answer
+        totals[option_id][answer] += 1
+    best = None
+    if votes:
+        # Most "yes", then most who can come at all, then the earliest.
+        best = max(options, key=lambda o: (totals[o.id]["yes"],
+                                           totals[o.id]["yes"] + totals[o.id]["maybe"],
+                                           -o.starts_at.timestamp())).id
+    return {"options": options, "people": sorted(people.values(),
+                                                 key=lambda u: u.display_name.lower()),
+            "answers": answers, "totals": totals, "best": best}
+
+
+def circle_members(circle: Circle) -> list[User]:
+    """Active members by name, for the host picker."""
+    return list(db.session.scalars(
+        select(User).join(Membership, _active(User.id, circle.id)).order_by(User.display_name)))
+
+
+def feed_meetings(user: User, now: datetime) -> list[tuple[Meeting, list[MeetingOccurrence]]]:
+    """Every meeting (not long past) of every circle the user is an active member
+    of and may read (pledge accepted), with the dates a calendar must be told
+    about one by one."""
+    circle_ids = readable_circle_ids(my_circles(user))
+    if not circle_ids:
+        return []
+    meetings = list(db.session.scalars(
+        select(Meeting).where(Meeting.circle_id.in_(circle_ids), Meeting.id.in_(
+            select(MeetingOccurrence.meeting_id).where(
+                MeetingOccurrence.ends_at > now - FEED_HISTORY)))
+        .order_by(Meeting.starts_at.desc()).limit(FEED_LIMIT)))
+    return with_exceptions(meetings)
+
+
+def readable_circle_ids(circles: list[tuple[Circle, Membership]]) -> list[int]:
+    """The circles whose content the member may see now: active, pledge accepted."""
+    return [c.id for c, m in circles if m.is_active and not needs_pledge(c, m)]
+
+
+def with_exceptions(meetings: list[Meeting]) -> list[tuple[Meeting, list[MeetingOccurrence]]]:
+    """Each meeting with its dates: all of them for a one-off, only the moved or
+    cancelled ones for a series (the RRULE gives the rest)."""
+    if not meetings:
+        return []
+    ids = [m.id for m in meetings]
+    series = [m.id for m in meetings if m.is_series]
+    rows = db.session.scalars(select(MeetingOccurrence).where(
+        MeetingOccurrence.meeting_id.in_(ids),
+        or_(MeetingOccurrence.meeting_id.not_in(series) if series else true(),
+            MeetingOccurrence.moved_at.is_not(None),
+            MeetingOccurrence.cancelled_at.is_not(None)))
+        .order_by(MeetingOccurrence.original_start))
+    by_meeting: dict[int, list[MeetingOccurrence]] = defaultdict(list)
+    for row in rows:
+        by_meeting[row.meeting_id].append(row)
+    return [(m, by_meeting[m.id]) for m in meetings]

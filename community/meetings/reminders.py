@@ -1,0 +1,94 @@
+"""Reminders: an in-app notification to everyone going, 24 hours before each date.
+
+Each reminder goes out once, however many processes run this at once: a run
+claims the RSVP rows it will remind (FOR UPDATE SKIP LOCKED on PostgreSQL, so a
+second process skips rows the first holds and, once it commits, sees them
+marked; on SQLite begin_write's BEGIN IMMEDIATE makes runs take turns) and
+marks each row in the same transaction as its notification. Running again finds
+nothing more to send, so the command is safe to repeat.
+"""
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..circles.models import Circle, Membership
+from ..database import begin_write
+from ..extensions import db, socketio
+from ..notifications.actions import notify
+from ..timeutil import utcnow
+from .actions import _short, meeting_path, when
+from .models import RSVP, Meeting, MeetingOccurrence
+
+log = logging.getLogger(__name__)
+
+LEAD = timedelta(hours=24)
+BATCH = 200
+INTERVAL_SECONDS = 60
+
+
+def send_due_reminders(now: datetime | None = None) -> int:
+    """Remind everyone going to a date that starts within 24 hours and hasn't begun.
+
+    Returns how many reminders this call sent.
+    """
+    now = now or utcnow()
+    sent = 0
+    while True:
+        begin_write()
+        rows = db.session.execute(
+            select(RSVP, MeetingOccurrence, Meeting, Circle)
+            .join(MeetingOccurrence, MeetingOccurrence.id == RSVP.occurrence_id)
+            .join(Meeting, Meeting.id == MeetingOccurrence.meeting_id)
+            .join(Circle, Circle.id == MeetingOccurrence.circle_id)
+            .join(Membership, and_(Membership.user_id == RSVP.user_id,
+                                   Membership.circle_id == MeetingOccurrence.circle_id,
+                                   Membership.status == "active"))
+            .where(RSVP.answer == "going", RSVP.reminded_at.is_(None),
+                   MeetingOccurrence.starts_at > now,
+                   MeetingOccurrence.starts_at <= now + LEAD,
+                   MeetingOccurrence.cancelled_at.is_(None), Meeting.cancelled_at.is_(None))
+            .order_by(RSVP.id).limit(BATCH)
+            .with_for_update(of=RSVP, skip_locked=True)
+            .execution_options(populate_existing=True)).all()
+        for rsvp, occurrence, meeting, circle in rows:
+            rsvp.reminded_at = now
+            notify(rsvp.user_id, "meeting_reminder",
+                   f"Reminder: {_short(meeting.title)} is on "
+                   f"{when(occurrence.starts_at, rsvp.user.timezone)} ({circle.name})",
+                   meeting_path(circle, meeting, occurrence), circle_id=circle.id)
+        db.session.commit()
+        sent += len(rows)
+        if len(rows) < BATCH:
+            return sent
+
+
+def run_forever(app) -> None:
+    """Send due reminders every minute, for as long as the server runs.
+
+    Errors are logged and the loop carries on: a database that is briefly
+    away, or not yet migrated, must not stop reminders for good.
+    """
+    socketio.sleep(5)  # let the server start listening first
+    while True:
+        with app.app_context():
+            try:
+                count = send_due_reminders()
+                if count:
+                    log.info("Sent %d meeting reminder(s)", count)
+            except SQLAlchemyError as exc:
+                db.session.rollback()
+                # One line: a database not yet migrated would repeat a traceback a minute.
+                log.error("Meeting reminders failed: %s", str(exc).splitlines()[0])
+            except Exception:  # noqa: BLE001 - logged, and the loop must survive
+                db.session.rollback()
+                log.exception("Meeting reminders failed")
+            finally:
+                db.session.remove()
+        socketio.sleep(INTERVAL_SECONDS)
+
+
+def start_reminder_loop(app) -> None:
+    """Start run_forever as a background task of the Socket.IO server (gevent)."""
+    socketio.start_background_task(run_forever, app)

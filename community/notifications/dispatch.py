@@ -1,0 +1,169 @@
+"""From notifications to email: at once, or in a calm daily digest.
+
+Runs in the mail worker, never in a request. Every notification is looked at
+once (claimed like the outbox's rows); one from a circle the person has since
+left is dropped, so nothing about a circle reaches someone no longer in it.
+"""
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import and_, select, update
+
+from ..accounts.models import User
+from ..circles.models import Circle, Membership
+from ..database import begin_write
+from ..extensions import db
+from ..timeutil import to_zone
+from ..urls import path_for
+from .kinds import default_channel
+from .mailer import queue_mail, site_url
+from .models import DigestState, Notification, NotificationPreference
+
+BATCH = 200
+DIGEST_WINDOW = timedelta(days=7)  # older undigested notes are not worth an email
+
+
+# --- Unsubscribe links ----------------------------------------------------------
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe")
+
+
+def unsubscribe_token(user_id: int, kind: str) -> str:
+    """A signed token for one person and one kind ("digest" stands for all digest kinds)."""
+    return _serializer().dumps({"u": user_id, "k": kind})
+
+
+def read_unsubscribe_token(token: str) -> tuple[int, str] | None:
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("k"), str):
+        return None
+    return data["u"], data["k"]
+
+
+def unsubscribe_url(user_id: int, kind: str) -> str:
+    return site_url(path_for("notifications.unsubscribe", token=unsubscribe_token(user_id, kind)))
+
+
+# --- Choosing the channel --------------------------------------------------------
+
+def preferences_of(user_ids) -> dict[int, dict[str, str]]:
+    rows = db.session.execute(select(NotificationPreference.user_id, NotificationPreference.kind,
+                                     NotificationPreference.channel)
+                              .where(NotificationPreference.user_id.in_(list(user_ids))))
+    prefs: dict[int, dict[str, str]] = defaultdict(dict)
+    for user_id, kind, channel in rows:
+        prefs[user_id][kind] = channel
+    return prefs
+
+
+def _still_members(notes) -> set[tuple[int, int]]:
+    pairs = {(n.user_id, n.circle_id) for n in notes if n.circle_id}
+    if not pairs:
+        return set()
+    rows = db.session.execute(select(Membership.user_id, Membership.circle_id).where(
+        Membership.status == "active",
+        Membership.user_id.in_({u for u, _ in pairs}),
+        Membership.circle_id.in_({c for _, c in pairs})))
+    return set(rows)
+
+
+def dispatch_notifications(now: datetime) -> int:
+    """Decide where each new notification goes; queue email for the at-once ones."""
+    begin_write()
+    query = (select(Notification).where(Notification.dispatched_at.is_(None))
+             .order_by(Notification.id).limit(BATCH))
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Notification)
+    notes = db.session.scalars(query).all()
+    if not notes:
+        db.session.commit()
+        return 0
+    prefs = preferences_of({n.user_id for n in notes})
+    members = _still_members(notes)
+    users = {u.id: u for u in db.session.scalars(select(User).where(
+        User.id.in_({n.user_id for n in notes})))}
+    circles = {c.id: c for c in db.session.scalars(select(Circle).where(
+        Circle.id.in_({n.circle_id for n in notes if n.circle_id})))}
+    for note in notes:
+        channel = prefs[note.user_id].get(note.kind, default_channel(note.kind))
+        user = users.get(note.user_id)
+        if note.circle_id and (note.user_id, note.circle_id) not in members:
+            channel = "dropped"
+        elif user is None or not user.is_active:
+            channel = "dropped"
+        elif channel == "email":
+            _email_one(user, note, circles.get(note.circle_id))
+        note.dispatched_at, note.channel = now, channel
+    db.session.commit()
+    return len(notes)
+
+
+def _email_one(user: User, note: Notification, circle: Circle | None) -> None:
+    subject = note.text if not circle or circle.name in note.text else f"{note.text} ({circle.name})"
+    excerpt = note.excerpt if circle is not None and circle.email_excerpts else None
+    queue_mail(user.email, subject, "notification",
+               unsubscribe_url=unsubscribe_url(user.id, note.kind), user=user, note=note,
+               circle=circle, excerpt=excerpt, link=site_url(note.url),
+               when=to_zone(note.created_at, user.timezone),
+               settings_link=site_url(path_for("notifications.settings")))
+
+
+# --- The daily digest ------------------------------------------------------------
+
+def send_digests(now: datetime) -> int:
+    """Email each person their digest once a day, after DIGEST_HOUR in their own
+    timezone, and only when something happened. Returns how many were queued."""
+    hour = current_app.config["DIGEST_HOUR"]
+    waiting = db.session.scalars(select(Notification.user_id).where(
+        Notification.channel == "digest", Notification.digested_at.is_(None),
+        Notification.created_at > now - DIGEST_WINDOW).distinct()).all()
+    queued = 0
+    for user_id in waiting:
+        user = db.session.get(User, user_id)
+        local = to_zone(now, user.timezone)
+        state = db.session.get(DigestState, user_id)
+        if local.hour < hour or (state and state.last_sent_on == local.date()):
+            continue
+        queued += _digest_for(user, now, local)
+    return queued
+
+
+def _digest_for(user: User, now: datetime, local: datetime) -> int:
+    begin_write()
+    state = db.session.get(DigestState, user.id)
+    if state and state.last_sent_on == local.date():  # another worker just sent it
+        db.session.commit()
+        return 0
+    rows = db.session.execute(
+        select(Notification, Circle).outerjoin(Circle, Circle.id == Notification.circle_id)
+        .outerjoin(Membership, and_(Membership.circle_id == Notification.circle_id,
+                                    Membership.user_id == user.id, Membership.status == "active"))
+        .where(Notification.user_id == user.id, Notification.channel == "digest",
+               Notification.digested_at.is_(None), Notification.created_at > now - DIGEST_WINDOW,
+               (Notification.circle_id.is_(None)) | (Membership.id.is_not(None)))
+        .order_by(Notification.id)).all()
+    db.session.execute(update(Notification).where(
+        Notification.user_id == user.id, Notification.channel == "digest",
+        Notification.digested_at.is_(None)).values(digested_at=now))
+    if state is None:
+        state = DigestState(user_id=user.id)
+        db.session.add(state)
+    state.last_sent_on = local.date()
+    if rows:
+        groups: dict[str, list] = defaultdict(list)
+        for note, circle in rows:
+            groups[circle.name if circle else "Your account"].append(
+                (note, to_zone(note.created_at, user.timezone), site_url(note.url)))
+        count = len(rows)
+        queue_mail(user.email, f"Your day in Alumni Circles: {count} update{'s' if count != 1 else ''}",
+                   "digest", unsubscribe_url=unsubscribe_url(user.id, "digest"), user=user,
+                   groups=dict(groups), count=count, date=local,
+                   settings_link=site_url(path_for("notifications.settings")))
+    db.session.commit()
+    return 1 if rows else 0

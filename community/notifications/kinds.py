@@ -1,0 +1,41 @@
+"""The kinds of notification, what people see them as, and where they go by default.
+
+Channels: "off" (nowhere), "in_app" (the bell only), "email" (the bell, and an
+email at once), "digest" (the bell, and one calm email a day).
+"""
+CHANNELS = {
+    "email": "Email at once",
+    "digest": "Daily digest",
+    "in_app": "Only here",
+    "off": "Off",
+}
+
+# kind -> (label in settings, default channel). Mentions and changes to meetings
+# you are going to come at once; the rest waits for the digest.
+KINDS = {
+    "mention": ("Someone mentions you", "email"),
+    "reply": ("Replies in threads you follow", "digest"),
+    "new_thread": ("New threads in your circles", "digest"),
+    "meeting_created": ("New meetings in your circles", "digest"),
+    "meeting_changed": ("Changes to meetings you're going to", "email"),
+    "meeting_cancelled": ("Cancelled meetings you were going to", "email"),
+    "meeting_reminder": ("Reminders the day before a meeting", "email"),
+    "waitlist_promoted": ("You got a place from the waiting list", "email"),
+    "poll_created": ("New date polls", "digest"),
+    "poll_closed": ("A date poll you answered is decided", "digest"),
+    "join_request": ("Someone asks to join a circle you moderate", "digest"),
+    "request_approved": ("Your request to join is approved", "email"),
+    "request_declined": ("Your request to join is declined", "digest"),
+    "invitation_accepted": ("Someone joins with your invite link", "digest"),
+    "report_filed": ("Something is reported in a circle you moderate", "email"),
+    "report_outcome": ("The outcome of your report", "digest"),
+}
+DEFAULT_CHANNEL = "digest"
+
+
+def default_channel(kind: str) -> str:
+    return KINDS.get(kind, ("", DEFAULT_CHANNEL))[1]
+
+
+def label(kind: str) -> str:
+    return KINDS.get(kind, (kind.replace("_", " ").capitalize(), ""))[0]

@@ -1,0 +1,113 @@
+"""The in-app notification centre and the bell."""
+import re
+
+from sqlalchemy import select
+
+from community.extensions import db
+from community.moderation import actions as moderation
+from community.notifications.actions import notify, set_preferences
+from community.notifications.models import Notification
+from community.threads import actions as threads
+from tests.factories import add_member, make_circle, make_thread, make_user
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def bell(page: str) -> int:
+    match = re.search(r'data-unread="(\d+)"', page)
+    return int(match.group(1))
+
+
+def test_bell_counts_unread_and_the_centre_lists_them(client, auth):
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner)
+    helen = add_member(circle, make_user("Helen Marsh"))
+    thread = make_thread(circle, owner, title="Funding cliff")
+    threads.post_reply(owner, circle.slug, thread.id, f"@{helen.handle} what do you think?")
+    auth.login(helen)
+    page = text(client.get("/"))
+    assert bell(page) == 2
+    centre = text(client.get("/notifications"))
+    assert "Olive Owner started “Funding cliff”" in centre
+    assert "Olive Owner mentioned you in “Funding cliff”" in centre
+    assert centre.count("notification--unread") == 2
+
+
+def test_opening_a_notification_marks_it_read_and_follows_its_link(client, auth):
+    owner = make_user()
+    circle = make_circle(owner)
+    helen = add_member(circle)
+    thread = make_thread(circle, owner)
+    note = db.session.scalar(select(Notification).where(Notification.user_id == helen.id,
+                                                        Notification.kind == "new_thread"))
+    auth.login(helen)
+    response = client.post(f"/notifications/{note.id}/open")
+    assert response.headers["Location"] == f"/c/{circle.slug}/t/{thread.id}?page=1#post-1"
+    assert db.session.get(Notification, note.id).read_at is not None
+    assert bell(text(client.get("/"))) == 0
+
+
+def test_someone_elses_notification_cannot_be_opened(client, auth):
+    owner = make_user()
+    circle = make_circle(owner)
+    helen = add_member(circle)
+    make_thread(circle, helen)
+    note = db.session.scalar(select(Notification).where(Notification.user_id == owner.id,
+                                                        Notification.kind == "new_thread"))
+    auth.login(helen)
+    assert client.post(f"/notifications/{note.id}/open").status_code == 404
+
+
+def test_mark_all_read(client, auth):
+    owner = make_user()
+    circle = make_circle(owner)
+    helen = add_member(circle)
+    for n in range(3):
+        make_thread(circle, owner, title=f"T{n}")
+    auth.login(helen)
+    client.post("/notifications/read")
+    assert bell(text(client.get("/"))) == 0
+
+
+def test_notifications_from_a_circle_left_behind_disappear(client, auth):
+    owner = make_user()
+    circle = make_circle(owner)
+    helen = add_member(circle)
+    make_thread(circle, owner, title="Secret plans")
+    moderation.remove_member(owner, circle.slug, helen.id)
+    auth.login(helen)
+    assert "Secret plans" not in text(client.get("/notifications"))
+    assert bell(text(client.get("/"))) == 0
+
+
+def test_kinds_turned_off_are_hidden(client, auth):
+    user = make_user()
+    notify(user.id, "new_thread", "A new thread", "/")
+    notify(user.id, "mention", "A mention", "/")
+    db.session.commit()
+    set_preferences(user, {"new_thread": "off"})
+    auth.login(user)
+    page = text(client.get("/notifications"))
+    assert "A mention" in page and "A new thread" not in page
+
+
+def test_the_centre_is_paginated_and_has_an_empty_state(client, auth):
+    user = make_user()
+    auth.login(user)
+    assert "Nothing yet" in text(client.get("/notifications"))
+    for n in range(31):
+        notify(user.id, "mention", f"Note {n:02d}", "/")
+    db.session.commit()
+    first = text(client.get("/notifications"))
+    assert "Note 30" in first and "Note 00" not in first and "Page 1 of 2" in first
+    assert "Note 00" in text(client.get("/notifications?page=2"))
+
+
+def test_open_never_redirects_off_site(client, auth):
+    user = make_user()
+    note = notify(user.id, "mention", "odd", "https://evil.example/")
+    db.session.commit()
+    auth.login(user)
+    assert client.post(f"/notifications/{note.id}/open").headers["Location"] == "/notifications"
