@@ -7,6 +7,7 @@ PostgreSQL: the same actions lock the rows they depend on with FOR UPDATE.
 """
 import sqlite3
 
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -31,8 +32,21 @@ def _on_connect(dbapi_connection, connection_record):
 @event.listens_for(Engine, "begin")
 def _on_begin(conn):
     if conn.dialect.name == "sqlite":
-        immediate = conn.get_execution_options().get(IMMEDIATE)
+        immediate = conn.get_execution_options().get(IMMEDIATE) or not _read_only_request()
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _read_only_request() -> bool:
+    """A plain page load (GET/HEAD) never writes, so it may read without the lock.
+
+    Anything else (forms, socket events, CLI commands, background workers)
+    takes SQLite's write lock when its transaction begins: a transaction that
+    reads, then writes after another process committed, would otherwise fail
+    at once with "database is locked" instead of waiting its turn.
+    """
+    if not has_request_context():
+        return False
+    return request.method in ("GET", "HEAD") and getattr(request, "sid", None) is None
 
 
 def begin_write() -> None:

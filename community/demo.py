@@ -110,10 +110,11 @@ def _seed_people_and_circle() -> list[str]:
 
 def _area_seeders():
     """Each area's demo, in the order a circle's life would build it."""
+    from .chat.demo import seed_demo as chat
     from .meetings.demo import seed_demo as meetings
     from .threads.demo import seed_demo as threads
 
-    return [threads, meetings]
+    return [threads, meetings, chat]
 
 
 def demo_circle() -> Circle | None:

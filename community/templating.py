@@ -19,7 +19,8 @@ def localtime(moment: datetime | None, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
 
 
 def isotime(moment: datetime | None) -> str:
-    return moment.isoformat() if moment else ""
+    """For datetime attributes: whole seconds (HTML allows at most milliseconds)."""
+    return moment.isoformat(timespec="seconds") if moment else ""
 
 
 def ago(moment: datetime | None) -> str:

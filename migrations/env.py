@@ -33,9 +33,9 @@ def include_name(name, type_, parent_names):
 
 def include_object(obj, name, type_, reflected, compare_to):
     """The GIN index over search text exists only on PostgreSQL (ddl_if in the model)."""
-    if type_ == "index" and name == "ix_search_entries_fts":
-        return context.get_bind().dialect.name == "postgresql"
-    return True
+    # An expression index, PostgreSQL's alone, that Alembic can't compare: the
+    # migration that made it keeps it (see tests/test_migrations.py).
+    return not (type_ == "index" and name == "ix_search_entries_fts")
 
 
 def skip_empty_revision(context, revision, directives):

@@ -1,1 +1,88 @@
-"""Models of the chat area."""
+"""Models of the chat area: messages and each member's read position."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..accounts.models import User
+from ..circles.models import Membership
+from ..extensions import db
+from ..timeutil import UTCDateTime, utcnow
+
+
+class ChatMessage(db.Model):
+    """One chat message. Ids grow in the order messages are committed within a
+    circle (sending holds the circle's lock), so clients page and catch up by id.
+
+    A deleted message keeps its row (ids, reports and read positions stay
+    valid) but loses its text.
+    """
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        # A resend with the same client_id finds the stored message instead of
+        # creating a second one.
+        UniqueConstraint("author_id", "client_id"),
+        Index("ix_chat_messages_circle_id", "circle_id", "id"),
+        Index("ix_chat_messages_circle_changed", "circle_id", "changed_at"),
+        # The rate limit counts an author's messages of the last few seconds.
+        Index("ix_chat_messages_author_created", "author_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Last edit or deletion: a reconnecting client asks for what changed since.
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id], lazy="joined")
+
+    @property
+    def removed(self) -> bool:
+        return self.deleted_at is not None
+
+
+class ChatReadPosition(db.Model):
+    """How far a member has read a circle's chat (the newest message id seen)."""
+
+    __tablename__ = "chat_read_positions"
+    __table_args__ = (UniqueConstraint("user_id", "circle_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), index=True)
+    last_read_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- Small queries for the live side (one statement each) ----------------------------
+
+def online_people(circle_id: int, user_ids) -> list[dict]:
+    """[{id, name}] of those users who are active members of the circle, by name."""
+    user_ids = list(user_ids)
+    if not user_ids:
+        return []
+    rows = db.session.execute(
+        select(User.id, User.display_name).join(Membership, Membership.user_id == User.id)
+        .where(Membership.circle_id == circle_id, Membership.status == "active",
+               User.id.in_(user_ids))
+        .order_by(User.display_name, User.id))
+    return [{"id": row.id, "name": row.display_name} for row in rows]
+
+
+def active_pairs(pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Those (circle id, user id) pairs that are active memberships."""
+    if not pairs:
+        return set()
+    circles = {c for c, _ in pairs}
+    users = {u for _, u in pairs}
+    rows = db.session.execute(select(Membership.circle_id, Membership.user_id).where(
+        Membership.circle_id.in_(circles), Membership.user_id.in_(users),
+        Membership.status == "active"))
+    return {(row.circle_id, row.user_id) for row in rows} & pairs

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..circles.models import Circle, Membership
@@ -134,10 +135,23 @@ def send_digests(now: datetime) -> int:
     return queued
 
 
+def _state_row(user_id: int) -> None:
+    """Make sure the person's digest row exists (two workers may both try)."""
+    if db.session.get(DigestState, user_id) is None:
+        db.session.add(DigestState(user_id=user_id))
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+
+
 def _digest_for(user: User, now: datetime, local: datetime) -> int:
+    _state_row(user.id)
     begin_write()
-    state = db.session.get(DigestState, user.id)
-    if state and state.last_sent_on == local.date():  # another worker just sent it
+    # Locked, so of several workers (processes) one sends and the rest see it sent.
+    state = db.session.scalar(select(DigestState).where(DigestState.user_id == user.id)
+                              .with_for_update().execution_options(populate_existing=True))
+    if state.last_sent_on == local.date():
         db.session.commit()
         return 0
     rows = db.session.execute(
@@ -151,9 +165,6 @@ def _digest_for(user: User, now: datetime, local: datetime) -> int:
     db.session.execute(update(Notification).where(
         Notification.user_id == user.id, Notification.channel == "digest",
         Notification.digested_at.is_(None)).values(digested_at=now))
-    if state is None:
-        state = DigestState(user_id=user.id)
-        db.session.add(state)
     state.last_sent_on = local.date()
     if rows:
         groups: dict[str, list] = defaultdict(list)

@@ -57,6 +57,7 @@ def race(app, *calls) -> list[Exception | None]:
         with app.app_context():
             try:
                 actor = db.session.get(User, actor_id)  # as a request loads its user
+                db.session.commit()  # no transaction (or SQLite lock) held while waiting
                 barrier.wait(timeout=10)
                 action(actor, *args)
             except DOMAIN_ERRORS as exc:

@@ -24,8 +24,9 @@ def demo(live_server):
 
     env = {**os.environ, "DATABASE_URL": e2e.LIVE_DATABASE_URL,
            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
-    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "seed-demo"], cwd=ROOT,
-                   env=env, check=True, capture_output=True)
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "seed-demo"], cwd=ROOT,
+                            env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
     return "berkshire-leaders-2025"
 
 
@@ -107,7 +108,7 @@ def test_pages_fit_the_screen_and_are_screenshotted(browser, live_server, pages,
     too_wide = {}
     for name, path in pages.items():
         page.goto(live_server + path)
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
         scroll_width = page.evaluate("document.documentElement.scrollWidth")
         if scroll_width > width:
             too_wide[name] = scroll_width

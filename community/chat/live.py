@@ -1,0 +1,295 @@
+"""The live side of chat, on every process: rooms, presence, cutting people off.
+
+Each circle has a Socket.IO room, "circle:<id>", joined only by the `join`
+handler after the policy lets the user in. Broadcasts go through
+`socketio.emit`, which the message queue (Redis) carries to every process.
+
+Rooms are per process, so when someone is removed, banned or signed out
+everywhere, every process must drop that person's sockets. The circles and
+accounts areas send `membership_ended` / `sessions_ended` after their commit;
+we publish a control message on `<SOCKETIO_CHANNEL>:chat:control` (or handle
+it at once when there is no Redis), and each process cuts off its own
+sockets of that user. A sweep every RedisPresence.HEARTBEAT seconds re-checks
+every joined socket's membership as a backstop (a process that died between
+its commit and its publish, a Redis hiccup).
+"""
+import json
+import logging
+import threading
+import time
+from collections import deque
+
+from flask import Flask, current_app
+
+from ..extensions import socketio
+from ..signals import membership_ended, sessions_ended
+from .presence import LocalPresence, RedisPresence, SocketRegistry
+
+NAMESPACE = "/chat"
+log = logging.getLogger(__name__)
+
+
+def circle_room(circle_id: int) -> str:
+    return f"circle:{circle_id}"
+
+
+def state() -> "ChatState":
+    """This app's chat state (created when the chat blueprint is registered)."""
+    return current_app.extensions["chat"]
+
+
+def broadcast(event: str, payload: dict, circle_id: int, skip_sid: str | None = None) -> None:
+    """Send an event to everyone in a circle's room, on every process."""
+    socketio.emit(event, payload, to=circle_room(circle_id), namespace=NAMESPACE,
+                  skip_sid=skip_sid)
+
+
+def emit_local(event: str, payload: dict, sid: str) -> None:
+    """Send an event to a socket of this process, without a trip through the queue."""
+    socketio.server.emit(event, payload, to=sid, namespace=NAMESPACE, ignore_queue=True)
+
+
+class Throttle:
+    """Sliding-window counters in this process, e.g. typing at most every 2 s."""
+
+    def __init__(self, clock=time.monotonic):
+        self._lock = threading.Lock()
+        self._hits: dict[tuple, deque] = {}
+        self._clock = clock
+        self._calls = 0
+
+    def allow(self, key: tuple, limit: int, window: float) -> bool:
+        now = self._clock()
+        with self._lock:
+            self._calls += 1
+            if self._calls % 1000 == 0:
+                self._prune(now)
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            if len(hits) >= limit:
+                return False
+            hits.append(now)
+            return True
+
+    def _prune(self, now: float, horizon: float = 300) -> None:
+        for key in [k for k, hits in self._hits.items() if not hits or hits[-1] < now - horizon]:
+            del self._hits[key]
+
+
+class ChatState:
+    """Per app: this process's sockets, presence, throttles and the control bus."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.prefix = app.config.get("SOCKETIO_CHANNEL", "flask-socketio")
+        self.control_channel = f"{self.prefix}:chat:control"
+        url = app.config.get("SOCKETIO_MESSAGE_QUEUE") or ""
+        self.redis = None
+        if url.startswith(("redis://", "rediss://", "unix://")):
+            import redis
+
+            self.redis = redis.Redis.from_url(url)
+        self.registry = SocketRegistry()
+        self.presence = RedisPresence(self.redis, self.prefix) if self.redis else LocalPresence()
+        self.throttle = Throttle()
+        self._start_lock = threading.Lock()
+        self._started = False
+        self._stopped = threading.Event()
+        self._pubsub = None
+        self._presence_lock = threading.Lock()
+        self._presence_due: dict[int, str] = {}  # circle id -> slug, broadcast pending
+
+    # --- Background work (only with Redis: one process needs none) -------------
+
+    def start(self) -> None:
+        """Subscribe to the control channel and start the heartbeat, once.
+
+        Called on the first connection, so CLI commands and tests that never
+        open a socket start nothing. The subscription is made before this
+        returns, so a removal published from now on reaches this process.
+        """
+        if self.redis is None or self._started:
+            return
+        with self._start_lock:
+            if self._started:
+                return
+            self._pubsub = self._subscribe()
+            socketio.start_background_task(self._listen)
+            socketio.start_background_task(self._heartbeat)
+            self._started = True
+
+    def stop(self) -> None:
+        """End the background work (tests; a process shutting down)."""
+        self._stopped.set()
+        if self._pubsub is not None:
+            self._pubsub.close()
+
+    def _subscribe(self):
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(self.control_channel)
+        return pubsub
+
+    def _listen(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                for item in self._pubsub.listen():
+                    if item.get("type") == "message":
+                        self._dispatch(item["data"])
+            except Exception:  # noqa: BLE001 - keep listening whatever happens
+                if not self._stopped.is_set():
+                    log.exception("chat control listener failed; resubscribing")
+            if self._stopped.is_set():
+                return
+            socketio.sleep(1)
+            try:
+                self._pubsub = self._subscribe()
+            except Exception:  # noqa: BLE001
+                log.exception("chat control resubscribe failed")
+
+    def _dispatch(self, raw) -> None:
+        try:
+            message = json.loads(raw)
+            with self.app.app_context():
+                self.handle(message)
+        except Exception:  # noqa: BLE001 - one bad message must not stop the listener
+            log.exception("chat control message failed: %r", raw)
+
+    def _heartbeat(self) -> None:
+        while not self._stopped.is_set():
+            socketio.sleep(RedisPresence.HEARTBEAT)
+            if self._stopped.is_set():
+                return
+            try:
+                with self.app.app_context():
+                    self.sweep()
+            except Exception:  # noqa: BLE001
+                log.exception("chat presence heartbeat failed")
+
+    # --- Control messages ----------------------------------------------------------
+
+    def publish(self, message: dict) -> None:
+        """Have every process act on a control message (this one included)."""
+        if self.redis is None:
+            self.handle(message)
+        else:
+            self.redis.publish(self.control_channel, json.dumps(message))
+
+    def handle(self, message: dict) -> None:
+        kind = message.get("kind")
+        if kind == "membership_ended":
+            self.cut_off(int(message["user_id"]), int(message["circle_id"]), str(message["slug"]))
+        elif kind == "sessions_ended":
+            self.disconnect_user(int(message["user_id"]))
+
+    def cut_off(self, user_id: int, circle_id: int, slug: str) -> None:
+        """Take every socket of the user on this process out of the circle's room."""
+        changed = False
+        for sid in self.registry.sids_of(user_id):
+            if self.registry.leave(sid, circle_id):
+                socketio.server.leave_room(sid, circle_room(circle_id), namespace=NAMESPACE)
+                changed |= self.presence.remove(circle_id, user_id, sid)
+            emit_local("removed", {"circle": slug}, sid)
+        if changed:
+            self.announce_presence(circle_id, slug)
+
+    def disconnect_user(self, user_id: int) -> None:
+        """Close every socket of the user on this process (their sessions ended)."""
+        for sid in self.registry.sids_of(user_id):
+            # Runs our disconnect handler, which updates presence.
+            socketio.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
+
+    # --- Presence --------------------------------------------------------------------
+
+    def enter(self, sid: str, user_id: int, circle_id: int, slug: str) -> bool:
+        """Record a socket in a circle (after join_room); True if presence changed."""
+        if not self.registry.join(sid, circle_id, slug):
+            return False
+        return self.presence.add(circle_id, user_id, sid)
+
+    def leave(self, sid: str, user_id: int, circle_id: int) -> bool:
+        socketio.server.leave_room(sid, circle_room(circle_id), namespace=NAMESPACE)
+        if not self.registry.leave(sid, circle_id):
+            return False
+        return self.presence.remove(circle_id, user_id, sid)
+
+    def online(self, circle_id: int) -> list[dict]:
+        from .models import online_people
+
+        return online_people(circle_id, self.presence.online(circle_id))
+
+    def announce_presence(self, circle_id: int, slug: str) -> None:
+        """Broadcast who is online in the circle, at most once per CHAT_PRESENCE_DELAY.
+
+        Coalesced because a full list goes to everyone: when a whole circle
+        (re)connects at once, say after a restart, one broadcast per arrival
+        would be n² names on the wire; one per delay is a handful.
+        """
+        delay = self.app.config.get("CHAT_PRESENCE_DELAY", 0.5)
+        if delay <= 0:
+            self._broadcast_presence(circle_id, slug)
+            return
+        with self._presence_lock:
+            if circle_id in self._presence_due:
+                return
+            self._presence_due[circle_id] = slug
+        socketio.start_background_task(self._announce_later, circle_id, delay)
+
+    def _announce_later(self, circle_id: int, delay: float) -> None:
+        socketio.sleep(delay)
+        with self._presence_lock:
+            slug = self._presence_due.pop(circle_id)
+        try:
+            with self.app.app_context():
+                self._broadcast_presence(circle_id, slug)
+        except Exception:  # noqa: BLE001 - a background task must not die loudly
+            log.exception("chat presence broadcast failed")
+
+    def _broadcast_presence(self, circle_id: int, slug: str) -> None:
+        broadcast("presence", {"circle": slug, "online": self.online(circle_id)}, circle_id)
+
+    def sweep(self) -> None:
+        """Refresh this process's presence, and cut off anyone no longer a member."""
+        from .models import active_pairs
+
+        entries = self.registry.entries()
+        slugs = self.registry.circles()
+        dropped = self.presence.refresh(entries)
+        pairs = {(circle_id, user_id) for circle_id, user_id, _ in entries}
+        for circle_id, user_id in pairs - active_pairs(pairs):
+            self.cut_off(user_id, circle_id, slugs.get(circle_id, ""))
+        for circle_id in dropped:
+            if circle_id in slugs:
+                self.announce_presence(circle_id, slugs[circle_id])
+
+
+def _chat_state_or_none() -> ChatState | None:
+    try:
+        return current_app.extensions.get("chat")
+    except RuntimeError:  # no app context
+        return None
+
+
+@membership_ended.connect
+def _on_membership_ended(circle, user_id: int, **_):
+    """Someone left, was removed or banned: their sockets leave that circle, everywhere."""
+    chat = _chat_state_or_none()
+    if chat is None:
+        return
+    try:
+        chat.publish({"kind": "membership_ended", "circle_id": circle.id, "slug": circle.slug,
+                      "user_id": user_id})
+    except Exception:  # noqa: BLE001 - the membership change is committed; the sweep backs up
+        log.exception("could not cut off user %s from circle chat", user_id)
+
+
+@sessions_ended.connect
+def _on_sessions_ended(user, **_):
+    """Every session of the user ended: close their sockets, everywhere."""
+    chat = _chat_state_or_none()
+    if chat is None:
+        return
+    try:
+        chat.publish({"kind": "sessions_ended", "user_id": user.id})
+    except Exception:  # noqa: BLE001
+        log.exception("could not disconnect user %s from chat", user.id)

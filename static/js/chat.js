@@ -1,0 +1,598 @@
+// Live chat for /c/<slug>/chat. Plain JavaScript, no build step; talks to the
+// Socket.IO namespace /chat with the vendored client (static/vendor/socket.io).
+//
+// What it keeps working across a dropped connection or a server restart:
+// - every message we send carries a client_id; until the server acks it, it
+//   stays in the outbox and is sent again (same client_id) after reconnecting,
+//   and the server stores it once;
+// - on reconnect we join with the newest id we hold (after_id) and the server
+//   time of our last join (changed_since), and get everything we missed.
+(function () {
+  "use strict";
+
+  var root = document.getElementById("chat");
+  if (!root) { return; }
+  var statusEl = document.getElementById("chat-status");
+  root.hidden = false;
+  if (typeof window.io !== "function") {
+    setStatus("The chat could not load. Reload the page to try again.", "error");
+    return;
+  }
+
+  var slug = root.getAttribute("data-circle");
+  var me = Number(root.getAttribute("data-me"));
+  var isModerator = root.getAttribute("data-moderator") === "true";
+  var zone = root.getAttribute("data-timezone") || undefined;
+
+  var listEl = document.getElementById("chat-messages");
+  var scroller = document.getElementById("chat-scroller");
+  var emptyEl = document.getElementById("chat-empty");
+  var olderBtn = document.getElementById("chat-older");
+  var jumpBtn = document.getElementById("chat-jump");
+  var typingEl = document.getElementById("chat-typing");
+  var form = document.getElementById("chat-composer");
+  var input = document.getElementById("chat-body");
+  var onlineEl = document.getElementById("chat-online");
+  var onlineCount = document.getElementById("chat-online-count");
+
+  var messages = new Map();  // id -> {data, el}
+  var outbox = new Map();    // client_id -> {body, el, failed}
+  var newestId = null;
+  var oldestId = null;
+  var serverTime = null;
+  var joined = false;
+  var closed = false;        // removed from the circle, or signed out
+  var typers = new Map();    // user id -> {name, until}
+  var lastTypingSent = 0;
+  var readTimer = null;
+  var lastReadSent = 0;
+
+  // --- Time, in the viewer's own timezone --------------------------------------------
+  function formatter(options) {
+    try { return new Intl.DateTimeFormat(undefined, Object.assign({timeZone: zone}, options)); }
+    catch (e) { return new Intl.DateTimeFormat(undefined, options); }  // unknown zone name
+  }
+  var timeFmt = formatter({hour: "2-digit", minute: "2-digit"});
+  var dayFmt = formatter({weekday: "long", day: "numeric", month: "long", year: "numeric"});
+  var fullFmt = formatter({dateStyle: "full", timeStyle: "short"});
+  var dayKeyFmt = formatter({year: "numeric", month: "2-digit", day: "2-digit"});
+
+  // --- Status line ----------------------------------------------------------------------
+  function setStatus(text, kind, link) {
+    statusEl.textContent = text;
+    statusEl.className = "chat__status" + (kind ? " chat__status--" + kind : "");
+    if (link) {
+      statusEl.appendChild(document.createTextNode(" "));
+      var a = document.createElement("a");
+      a.href = link.href;
+      a.textContent = link.text;
+      statusEl.appendChild(a);
+    }
+  }
+
+  function errorText(answer) {
+    return (answer && answer.message) || "Something went wrong. Try again.";
+  }
+
+  // --- Rendering ------------------------------------------------------------------------
+  function button(label, onClick, extraClass) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "link-button" + (extraClass ? " " + extraClass : "");
+    b.textContent = label;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function renderMessage(data, li) {
+    li = li || document.createElement("li");
+    li.className = "chat-msg" + (data.author && data.author.id === me ? " chat-msg--mine" : "");
+    li.id = "message-" + data.id;
+    li.setAttribute("data-id", String(data.id));
+    var when = new Date(data.created_at);
+    li.setAttribute("data-day", dayKeyFmt.format(when));
+    li.textContent = "";
+
+    var head = document.createElement("div");
+    head.className = "chat-msg__head";
+    var author = document.createElement("span");
+    author.className = "chat-msg__author";
+    author.textContent = data.author ? data.author.name : "Former member";
+    var time = document.createElement("time");
+    time.className = "chat-msg__time";
+    time.dateTime = data.created_at;
+    time.title = fullFmt.format(when);
+    time.textContent = timeFmt.format(when);
+    head.appendChild(author);
+    head.appendChild(time);
+    if (data.edited_at) {
+      var edited = document.createElement("span");
+      edited.className = "chat-msg__edited";
+      edited.textContent = "(edited)";
+      edited.title = "Edited " + fullFmt.format(new Date(data.edited_at));
+      head.appendChild(edited);
+    }
+    li.appendChild(head);
+
+    var body = document.createElement("div");
+    body.className = "chat-msg__body";
+    // Safe: the server renders Markdown and sanitises it with an allow-list
+    // (community/content.py), and the page's CSP forbids inline script.
+    body.innerHTML = data.html;
+    li.appendChild(body);
+
+    var tools = document.createElement("div");
+    tools.className = "chat-msg__tools";
+    var mine = data.author && data.author.id === me;
+    if (mine) { tools.appendChild(button("Edit", function () { startEdit(data.id); })); }
+    if (mine || isModerator) { tools.appendChild(button("Delete", function () { deleteMessage(data.id); })); }
+    if (!mine) { tools.appendChild(button("Report", function () { startReport(data.id); })); }
+    li.appendChild(tools);
+    return li;
+  }
+
+  function nearBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  }
+
+  function scrollToBottom() {
+    scroller.scrollTop = scroller.scrollHeight;
+    jumpBtn.hidden = true;
+  }
+
+  // Insert or update messages, kept in id order, before any still-pending ones.
+  function addMessages(list, opts) {
+    opts = opts || {};
+    var stick = nearBottom();
+    var before = scroller.scrollHeight;
+    var added = false;
+    list.forEach(function (data) {
+      if (data.deleted) { removeMessage(data.id); return; }
+      var known = messages.get(data.id);
+      if (known) {
+        known.data = data;
+        renderMessage(data, known.el);
+        return;
+      }
+      if (data.client_id && outbox.has(data.client_id) && data.author && data.author.id === me) {
+        var pending = outbox.get(data.client_id);
+        pending.el.remove();
+        outbox.delete(data.client_id);
+      }
+      var el = renderMessage(data);
+      var next = null;
+      for (var child = listEl.firstElementChild; child; child = child.nextElementSibling) {
+        var id = Number(child.getAttribute("data-id"));
+        if (child.classList.contains("chat-msg--pending") || (id && id > data.id)) { next = child; break; }
+      }
+      listEl.insertBefore(el, next);
+      messages.set(data.id, {data: data, el: el});
+      if (newestId === null || data.id > newestId) { newestId = data.id; }
+      if (oldestId === null || data.id < oldestId) { oldestId = data.id; }
+      added = true;
+    });
+    if (!added) { return; }
+    markDays();
+    emptyEl.hidden = messages.size > 0 || outbox.size > 0;
+    if (opts.prepended) {
+      scroller.scrollTop += scroller.scrollHeight - before;
+    } else if (stick || opts.scroll) {
+      scrollToBottom();
+    } else {
+      jumpBtn.hidden = false;
+    }
+    scheduleRead();
+  }
+
+  function removeMessage(id) {
+    var known = messages.get(id);
+    if (!known) { return; }
+    var hadFocus = known.el.contains(document.activeElement);
+    known.el.remove();
+    messages.delete(id);
+    if (hadFocus) { input.focus(); }
+    markDays();
+    emptyEl.hidden = messages.size > 0 || outbox.size > 0;
+  }
+
+  // A heading before the first message of each day.
+  function markDays() {
+    listEl.querySelectorAll(".chat__day").forEach(function (el) { el.remove(); });
+    var previous = null;
+    listEl.querySelectorAll(".chat-msg[data-day]").forEach(function (el) {
+      var day = el.getAttribute("data-day");
+      if (day !== previous) {
+        var sep = document.createElement("li");
+        sep.className = "chat__day";
+        var msg = messages.get(Number(el.getAttribute("data-id")));
+        sep.textContent = msg ? dayFmt.format(new Date(msg.data.created_at)) : day;
+        listEl.insertBefore(sep, el);
+        previous = day;
+      }
+    });
+  }
+
+  function renderOnline(people) {
+    onlineEl.textContent = "";
+    (people || []).forEach(function (person) {
+      var li = document.createElement("li");
+      var dot = document.createElement("span");
+      dot.className = "chat-online__dot";
+      dot.setAttribute("aria-hidden", "true");
+      li.appendChild(dot);
+      li.appendChild(document.createTextNode(person.name));
+      if (person.id === me) {
+        var you = document.createElement("span");
+        you.className = "chat-online__me";
+        you.textContent = " (you)";
+        li.appendChild(you);
+      }
+      onlineEl.appendChild(li);
+    });
+    onlineCount.textContent = String((people || []).length);
+  }
+
+  function renderTyping() {
+    var now = Date.now();
+    var names = [];
+    typers.forEach(function (t, id) {
+      if (t.until > now) { names.push(t.name); } else { typers.delete(id); }
+    });
+    if (!names.length) { typingEl.textContent = ""; return; }
+    typingEl.textContent = names.length === 1 ? names[0] + " is typing…"
+      : names.length === 2 ? names[0] + " and " + names[1] + " are typing…"
+      : "Several people are typing…";
+  }
+  setInterval(renderTyping, 1000);
+
+  // --- Socket -----------------------------------------------------------------------------
+  var socket = window.io("/chat", {withCredentials: true});
+
+  function join() {
+    if (closed) { return; }
+    var payload = {circle: slug};
+    var catchingUp = newestId !== null;
+    if (catchingUp) {
+      payload.after_id = newestId;
+      if (serverTime) { payload.changed_since = serverTime; }
+    }
+    socket.timeout(15000).emit("join", payload, function (err, answer) {
+      if (err) {
+        setStatus("The chat is not answering. Trying again…", "error");
+        setTimeout(function () { if (socket.connected && !joined) { join(); } }, 3000);
+        return;
+      }
+      if (!answer.ok) { handleFailure(answer); return; }
+      serverTime = answer.server_time;
+      if (!catchingUp) { olderBtn.hidden = !answer.has_older; }
+      addMessages(answer.messages, {scroll: !catchingUp});
+      addMessages(answer.changed || []);
+      renderOnline(answer.online);
+      if (answer.has_newer) { join(); return; }
+      joined = true;
+      emptyEl.hidden = messages.size > 0 || outbox.size > 0;
+      setStatus("Connected.", "ok");
+      flushOutbox();
+      if (!catchingUp) { showTarget(); }
+    });
+  }
+
+  function handleFailure(answer) {
+    if (answer.error === "not_found") {
+      close("This chat is no longer available to you.");
+    } else if (answer.error === "unauthorised") {
+      close("Your session has ended.", true);
+    } else if (answer.error === "pledge_required") {
+      close(answer.message);
+    } else {
+      setStatus(errorText(answer), "error");
+    }
+  }
+
+  function close(text, signIn) {
+    closed = true;
+    joined = false;
+    socket.disconnect();
+    listEl.textContent = "";
+    messages.clear();
+    renderOnline([]);
+    typingEl.textContent = "";
+    olderBtn.hidden = true;
+    input.disabled = true;
+    form.setAttribute("aria-disabled", "true");
+    setStatus(text, "error", signIn ? {href: "/auth/login?next=" + encodeURIComponent(location.pathname), text: "Sign in again"} : null);
+  }
+
+  socket.on("connect", function () {
+    setStatus("Connected. Loading messages…");
+    joined = false;
+    join();
+  });
+
+  socket.on("disconnect", function (reason) {
+    joined = false;
+    if (closed) { return; }
+    if (reason === "io server disconnect") {
+      close("Your session has ended.", true);
+    } else {
+      setStatus("Connection lost. Reconnecting… Messages you send now go out when it's back.", "error");
+    }
+  });
+
+  socket.on("connect_error", function (err) {
+    var code = err && err.data && err.data.error;
+    if (code === "unauthorised") {
+      close("Your session has ended.", true);
+    } else if (code === "forbidden_origin") {
+      close("This page may not connect to the chat.");
+    } else {
+      setStatus("Can't reach the chat. Trying again…", "error");
+    }
+  });
+
+  socket.on("message_created", function (data) {
+    if (data.circle !== slug) { return; }
+    if (data.author) { typers.delete(data.author.id); renderTyping(); }
+    addMessages([data]);
+  });
+  socket.on("message_edited", function (data) {
+    if (data.circle === slug && messages.has(data.id)) { addMessages([data]); }
+  });
+  socket.on("message_deleted", function (data) {
+    if (data.circle === slug) { removeMessage(data.id); }
+  });
+  socket.on("presence", function (data) {
+    if (data.circle === slug) { renderOnline(data.online); }
+  });
+  socket.on("typing", function (data) {
+    if (data.circle !== slug || !data.user || data.user.id === me) { return; }
+    typers.set(data.user.id, {name: data.user.name, until: Date.now() + 5000});
+    renderTyping();
+  });
+  socket.on("removed", function (data) {
+    if (data.circle === slug) { close("You are no longer a member of this circle, so its chat is closed."); }
+  });
+  socket.on("error", function (answer) {
+    // Failures of events sent with an ack are shown where they happened.
+    if (answer && answer.event === "typing") { return; }
+    if (answer && answer.error === "rate_limited") { setStatus(errorText(answer), "error"); }
+  });
+
+  // --- Sending ----------------------------------------------------------------------------
+  function newClientId() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function pendingElement(body) {
+    var li = document.createElement("li");
+    li.className = "chat-msg chat-msg--mine chat-msg--pending";
+    var head = document.createElement("div");
+    head.className = "chat-msg__head";
+    var author = document.createElement("span");
+    author.className = "chat-msg__author";
+    author.textContent = "You";
+    var state = document.createElement("span");
+    state.className = "chat-msg__state";
+    state.textContent = "Sending…";
+    head.appendChild(author);
+    head.appendChild(state);
+    var text = document.createElement("div");
+    text.className = "chat-msg__body";
+    text.textContent = body;  // shown as typed until the server's rendering arrives
+    li.appendChild(head);
+    li.appendChild(text);
+    return li;
+  }
+
+  function send(body) {
+    var clientId = newClientId();
+    var item = {body: body, el: pendingElement(body), failed: false};
+    outbox.set(clientId, item);
+    listEl.appendChild(item.el);
+    emptyEl.hidden = true;
+    scrollToBottom();
+    if (joined) { deliver(clientId); }
+  }
+
+  function deliver(clientId) {
+    var item = outbox.get(clientId);
+    if (!item) { return; }
+    item.failed = false;
+    item.el.classList.remove("chat-msg--failed");
+    item.el.querySelector(".chat-msg__state").textContent = "Sending…";
+    socket.timeout(10000).emit("send_message", {circle: slug, body: item.body, client_id: clientId},
+      function (err, answer) {
+        if (!outbox.has(clientId)) { return; }  // the broadcast arrived first
+        if (err) { return; }  // no answer: it goes again, same client_id, after reconnecting
+        if (answer.ok) {
+          addMessages([answer.message]);
+          return;
+        }
+        failed(clientId, answer);
+      });
+  }
+
+  function failed(clientId, answer) {
+    var item = outbox.get(clientId);
+    item.failed = true;
+    item.el.classList.add("chat-msg--failed");
+    var state = item.el.querySelector(".chat-msg__state");
+    state.textContent = errorText(answer) + " ";
+    state.appendChild(button("Try again", function () { deliver(clientId); }));
+    state.appendChild(document.createTextNode(" "));
+    state.appendChild(button("Discard", function () {
+      item.el.remove();
+      outbox.delete(clientId);
+      input.focus();
+    }));
+    if (answer.error === "not_found" || answer.error === "unauthorised") { handleFailure(answer); }
+  }
+
+  function flushOutbox() {
+    outbox.forEach(function (item, clientId) { if (!item.failed) { deliver(clientId); } });
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (closed) { return; }
+    var body = input.value.trim();
+    if (!body) { return; }
+    input.value = "";
+    send(body);
+    input.focus();
+  });
+
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit", {cancelable: true}));
+    }
+  });
+
+  input.addEventListener("input", function () {
+    var now = Date.now();
+    if (joined && input.value.trim() && now - lastTypingSent > 3000) {
+      lastTypingSent = now;
+      socket.emit("typing", {circle: slug});
+    }
+  });
+
+  // --- Editing, deleting, reporting ----------------------------------------------------------
+  function inlineForm(known, className, label, value, submitLabel, onSubmit) {
+    var box = document.createElement("form");
+    box.className = className;
+    var id = className + "-" + known.data.id;
+    var lab = document.createElement("label");
+    lab.htmlFor = id;
+    lab.className = "visually-hidden";
+    lab.textContent = label;
+    var area = document.createElement("textarea");
+    area.id = id;
+    area.maxLength = 4000;
+    area.value = value;
+    var error = document.createElement("p");
+    error.className = "error";
+    error.setAttribute("role", "alert");
+    var actions = document.createElement("div");
+    actions.className = "actions";
+    var save = document.createElement("button");
+    save.type = "submit";
+    save.className = "button button--small button--primary";
+    save.textContent = submitLabel;
+    var cancel = button("Cancel", function () { done(); });
+    actions.appendChild(save);
+    actions.appendChild(cancel);
+    box.appendChild(lab);
+    box.appendChild(area);
+    box.appendChild(error);
+    box.appendChild(actions);
+    function done() {
+      box.remove();
+      var first = known.el.querySelector(".chat-msg__tools button");
+      if (first) { first.focus(); }
+    }
+    box.addEventListener("submit", function (event) {
+      event.preventDefault();
+      onSubmit(area.value, function (answer) {
+        if (answer.ok) { done(); } else { error.textContent = errorText(answer); }
+      });
+    });
+    area.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") { event.preventDefault(); done(); }
+    });
+    known.el.appendChild(box);
+    area.focus();
+    return box;
+  }
+
+  function ackOrTimeout(callback) {
+    return function (err, answer) {
+      callback(err ? {ok: false, message: "The chat didn't answer. Try again."} : answer);
+    };
+  }
+
+  function startEdit(id) {
+    var known = messages.get(id);
+    if (!known || known.el.querySelector("form")) { return; }
+    inlineForm(known, "chat-msg__edit", "Edit your message", known.data.body, "Save", function (body, finish) {
+      socket.timeout(10000).emit("edit_message", {id: id, body: body}, ackOrTimeout(function (answer) {
+        if (answer.ok) { addMessages([answer.message]); }
+        finish(answer);
+      }));
+    });
+  }
+
+  function startReport(id) {
+    var known = messages.get(id);
+    if (!known || known.el.querySelector("form")) { return; }
+    var box = inlineForm(known, "chat-msg__report",
+      "Why are you reporting this message? Only the circle's moderators see it.", "", "Report",
+      function (reason, finish) {
+        socket.timeout(10000).emit("report_message", {id: id, reason: reason}, ackOrTimeout(function (answer) {
+          finish(answer);
+          if (answer.ok) { setStatus("Thank you: the moderators will look at the message you reported.", "ok"); }
+        }));
+      });
+    var hint = document.createElement("p");
+    hint.className = "hint";
+    hint.textContent = "Why are you reporting this message? Only the circle's moderators see your report.";
+    box.insertBefore(hint, box.firstChild);
+  }
+
+  function deleteMessage(id) {
+    var known = messages.get(id);
+    if (!known) { return; }
+    var question = known.data.author && known.data.author.id === me
+      ? "Delete your message for everyone?" : "Delete this message for everyone? This is recorded in the audit log.";
+    if (!window.confirm(question)) { return; }
+    socket.timeout(10000).emit("delete_message", {id: id}, ackOrTimeout(function (answer) {
+      if (answer.ok) { removeMessage(id); } else { setStatus(errorText(answer), "error"); }
+    }));
+  }
+
+  // --- Older messages, reading, jumping -------------------------------------------------------
+  olderBtn.addEventListener("click", function () {
+    if (oldestId === null) { return; }
+    olderBtn.disabled = true;
+    socket.timeout(10000).emit("load_older", {circle: slug, before_id: oldestId}, ackOrTimeout(function (answer) {
+      olderBtn.disabled = false;
+      if (!answer.ok) { setStatus(errorText(answer), "error"); return; }
+      addMessages(answer.messages, {prepended: true});
+      olderBtn.hidden = !answer.has_older;
+    }));
+  });
+
+  jumpBtn.addEventListener("click", function () { scrollToBottom(); scheduleRead(); });
+  scroller.addEventListener("scroll", function () {
+    if (nearBottom()) { jumpBtn.hidden = true; scheduleRead(); }
+  });
+  document.addEventListener("visibilitychange", scheduleRead);
+
+  // Tell the server how far we've read, when the newest message is on screen.
+  function scheduleRead() {
+    if (readTimer || newestId === null || newestId <= lastReadSent) { return; }
+    readTimer = setTimeout(function () {
+      readTimer = null;
+      if (!joined || document.visibilityState !== "visible" || !nearBottom()) { return; }
+      var upTo = newestId;
+      socket.emit("mark_read", {circle: slug, id: upTo}, function (answer) {
+        if (answer && answer.ok) { lastReadSent = upTo; }
+      });
+    }, 1500);
+  }
+
+  // /c/<slug>/chat#message-123 (from a report): show that message once loaded.
+  function showTarget() {
+    var match = /^#message-(\d+)$/.exec(location.hash);
+    if (!match) { return; }
+    var el = document.getElementById("message-" + match[1]);
+    if (el) {
+      el.tabIndex = -1;
+      el.scrollIntoView({block: "center"});
+      el.focus();
+    }
+  }
+})();

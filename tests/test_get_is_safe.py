@@ -1,0 +1,64 @@
+"""No GET request changes anything stored: every GET route, against a lived-in demo."""
+import hashlib
+
+from sqlalchemy import inspect, select, text
+
+from community.accounts.models import User
+from community.demo import DEMO_PASSWORD, demo_circle, demo_email, seed
+from community.extensions import db
+from tests.conftest import AuthActions
+
+
+def snapshot() -> dict[str, str]:
+    """A fingerprint of every row of every table."""
+    prints = {}
+    for table in sorted(inspect(db.engine).get_table_names()):
+        if table.startswith("search_fts"):
+            continue  # FTS5's shadow tables mirror search_entries, which is compared
+        rows = db.session.execute(text(f'SELECT * FROM "{table}" ORDER BY 1')).all()
+        prints[table] = hashlib.sha256(repr(rows).encode()).hexdigest()
+    db.session.commit()
+    return prints
+
+
+def first_id(sql: str) -> int:
+    return db.session.execute(text(sql)).scalar() or 1
+
+
+def route_values(slug: str) -> dict[str, object]:
+    """A real value for every URL parameter name the app uses (garbage for secrets)."""
+    return {
+        "slug": slug,
+        "user_id": first_id("SELECT id FROM users ORDER BY id"),
+        "thread_id": first_id("SELECT id FROM threads ORDER BY id"),
+        "post_id": first_id("SELECT id FROM posts ORDER BY id"),
+        "meeting_id": first_id("SELECT id FROM meetings ORDER BY id"),
+        "occurrence_id": first_id("SELECT id FROM meeting_occurrences ORDER BY id"),
+        "poll_id": first_id("SELECT id FROM date_polls ORDER BY id"),
+        "invitation_id": first_id("SELECT id FROM invitations ORDER BY id"),
+        "request_id": first_id("SELECT id FROM join_requests ORDER BY id"),
+        "report_id": 1, "notification_id": first_id("SELECT id FROM notifications ORDER BY id"),
+        "offer_id": 1, "message_id": 1, "token": "not-a-real-token", "page": 1,
+    }
+
+
+def test_no_get_request_changes_state(app, client):
+    seed()
+    circle = demo_circle()
+    owner = db.session.scalar(select(User).where(User.email == demo_email("Rachel Stone")))
+    AuthActions(client).login(owner.email, DEMO_PASSWORD)
+    values = route_values(circle.slug)
+    before = snapshot()
+    visited = []
+    urls = app.url_map.bind("localhost")
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+        url = urls.build(rule.endpoint, {name: values.get(name, 1) for name in rule.arguments})
+        response = client.get(url)
+        assert response.status_code < 500, (url, response.status_code)
+        visited.append(url)
+    after = snapshot()
+    changed = [t for t in before if before[t] != after.get(t)]
+    assert changed == [], f"GET changed {changed}"
+    assert len(visited) > 40
