@@ -7,6 +7,7 @@ from ..circles.models import Membership
 from ..errors import ActionError, NotFound
 from ..extensions import db
 from ..timeutil import utcnow
+from . import live
 from .kinds import CHANNELS, KINDS
 from .models import Notification, NotificationPreference
 
@@ -22,6 +23,7 @@ def notify(user_id: int, kind: str, text: str, url: str = "/", circle_id: int | 
     note = Notification(user_id=user_id, kind=kind, text=text[:300], url=url,
                         circle_id=circle_id, actor_id=actor_id, excerpt=excerpt)
     db.session.add(note)
+    live.remember(db.session(), user_id)  # the bell updates once this commits
     return note
 
 

@@ -1,19 +1,24 @@
 """The notification centre, notification settings, and one-click unsubscribe."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..circles.models import Circle
 from ..errors import ActionError
-from ..extensions import csrf, db
+from ..extensions import csrf, db, socketio
 from ..pagination import paginate
 from ..urls import safe_next
-from . import actions
+from . import actions, live
 from .dispatch import read_unsubscribe_token
 from .kinds import CHANNELS, KINDS, label
 from .models import Notification
 
 bp = Blueprint("notifications", __name__)
+
+
+@bp.record_once
+def _wire_live_bell(setup_state):
+    live.register(socketio)
 
 PER_PAGE = 30
 
@@ -25,6 +30,13 @@ def index():
     circle_ids = {n.circle_id for n in page.items if n.circle_id}
     circles = {c.id: c for c in db.session.scalars(select(Circle).where(Circle.id.in_(circle_ids)))}
     return render_template("notifications/index.html", page=page, circles=circles, label=label)
+
+
+@bp.route("/notifications/unread")
+@login_required
+def unread():
+    """The bell's count, for the page's script after a live nudge."""
+    return jsonify(unread=actions.unread_count(current_user.id))
 
 
 @bp.post("/notifications/<int:notification_id>/open")
