@@ -7,7 +7,7 @@ PostgreSQL: the same actions lock the rows they depend on with FOR UPDATE.
 """
 import sqlite3
 
-from flask import has_request_context, request
+from flask import current_app, has_app_context, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -32,21 +32,24 @@ def _on_connect(dbapi_connection, connection_record):
 @event.listens_for(Engine, "begin")
 def _on_begin(conn):
     if conn.dialect.name == "sqlite":
-        immediate = conn.get_execution_options().get(IMMEDIATE) or not _read_only_request()
+        immediate = conn.get_execution_options().get(IMMEDIATE) or _lock_at_begin()
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _read_only_request() -> bool:
-    """A plain page load (GET/HEAD) never writes, so it may read without the lock.
+def _lock_at_begin() -> bool:
+    """Whether this transaction should take SQLite's write lock when it begins.
 
-    Anything else (forms, socket events, CLI commands, background workers)
-    takes SQLite's write lock when its transaction begins: a transaction that
-    reads, then writes after another process committed, would otherwise fail
-    at once with "database is locked" instead of waiting its turn.
+    A deferred transaction that reads, then writes after another process
+    committed, fails at once with "database is locked" instead of waiting its
+    turn; so form posts and one-off commands (seed-demo, restore...) lock at
+    BEGIN. Page loads (GET/HEAD) never write. Socket events and the server's
+    own background loops lock only where they write (begin_write): under gevent
+    a greenlet holding the lock while it waits on the network would stall every
+    other greenlet in SQLite's busy wait.
     """
-    if not has_request_context():
-        return False
-    return request.method in ("GET", "HEAD") and getattr(request, "sid", None) is None
+    if has_request_context():
+        return request.method not in ("GET", "HEAD") and getattr(request, "sid", None) is None
+    return not (has_app_context() and current_app.config.get("SERVING"))
 
 
 def begin_write() -> None:

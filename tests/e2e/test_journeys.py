@@ -109,6 +109,7 @@ def test_3_capacity_waitlist_promotion_and_ics(people, tmp_path):
     amara.go(f"/c/{slug}/meetings/new")
     amara.page.fill("#title", "Visit to HMP Thameside")
     amara.page.fill("#start", next_week_at(14))
+    amara.page.fill("#location", "HMP Thameside, Reading")
     amara.page.fill("#capacity", "1")
     amara.page.click("button:has-text('Propose meeting')")
     amara.page.wait_for_url(re.compile(r"/m/\d+"))
@@ -145,6 +146,7 @@ def test_6_a_date_poll_answered_by_two_and_turned_into_a_meeting(people):
     amara.page.fill("#title", "Spring meetup")
     amara.page.fill("#options-0", next_week_at(18))
     amara.page.fill("#options-1", next_week_at(19))
+    amara.page.fill("#location", "Reading Town Hall")
     amara.page.click("button:has-text('Ask the circle')")
     amara.page.wait_for_url(re.compile(r"/polls/\d+"))
     poll = amara.page.url
