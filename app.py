@@ -71,7 +71,6 @@ if __name__ == "__main__":
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     access_log = os.environ.get("ACCESS_LOG", "1") not in {"0", "false", "no"}
-    app.config["SERVING"] = True  # background loops lock SQLite only where they write
     from community.meetings.reminders import start_reminder_loop
     from community.notifications.worker import start_mail_loop
 

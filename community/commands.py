@@ -9,8 +9,10 @@ def init_app(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo():
         """Load the demo cohort (idempotent) and print its sign-ins."""
+        from .database import lock_at_begin_for_this_command
         from .demo import DEMO_PASSWORD, seed
 
+        lock_at_begin_for_this_command()
         people, created, extra = seed()
         click.echo("Demo data " + ("loaded." if created else "already present; nothing added."))
         click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")

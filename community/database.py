@@ -7,7 +7,7 @@ PostgreSQL: the same actions lock the rows they depend on with FOR UPDATE.
 """
 import sqlite3
 
-from flask import current_app, has_app_context, has_request_context, request
+from flask import g, has_app_context, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -41,15 +41,20 @@ def _lock_at_begin() -> bool:
 
     A deferred transaction that reads, then writes after another process
     committed, fails at once with "database is locked" instead of waiting its
-    turn; so form posts and one-off commands (seed-demo, restore...) lock at
-    BEGIN. Page loads (GET/HEAD) never write. Socket events and the server's
-    own background loops lock only where they write (begin_write): under gevent
-    a greenlet holding the lock while it waits on the network would stall every
-    other greenlet in SQLite's busy wait.
+    turn; so form posts, and commands that write (seed-demo: see
+    lock_at_begin_for_this_command), lock at BEGIN. Page loads (GET/HEAD) never
+    write. Socket events and the server's background loops lock only where
+    they write (begin_write): under gevent a greenlet holding the lock while it
+    waits on the network would stall every other greenlet in SQLite's busy wait.
     """
     if has_request_context():
         return request.method not in ("GET", "HEAD") and getattr(request, "sid", None) is None
-    return not (has_app_context() and current_app.config.get("SERVING"))
+    return has_app_context() and g.get("lock_at_begin", False)
+
+
+def lock_at_begin_for_this_command() -> None:
+    """For a CLI command that writes while a server may be running on the same file."""
+    g.lock_at_begin = True
 
 
 def begin_write() -> None:
