@@ -137,12 +137,15 @@ def send_digests(now: datetime) -> int:
 
 def _state_row(user_id: int) -> None:
     """Make sure the person's digest row exists (two workers may both try)."""
+    begin_write()
     if db.session.get(DigestState, user_id) is None:
         db.session.add(DigestState(user_id=user_id))
         try:
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
+    else:
+        db.session.commit()
 
 
 def _digest_for(user: User, now: datetime, local: datetime) -> int:

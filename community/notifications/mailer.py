@@ -56,12 +56,15 @@ def send_due(now: datetime, limit: int = 50) -> int:
         return 0
     with transport:
         for mail in claimed:
+            message = _message(mail, now)
             try:
-                transport.send(_message(mail, now))
+                transport.send(message)
             except (OSError, smtplib.SMTPException) as err:
                 _failed([mail], now, str(err))
             else:
-                mail.sent_at, mail.claimed_until, mail.last_error = now, None, None
+                begin_write()
+                db.session.execute(update(OutboxMail).where(OutboxMail.id == mail.id).values(
+                    sent_at=now, claimed_until=None, last_error=None))
                 db.session.commit()
                 sent += 1
     return sent
@@ -86,10 +89,12 @@ def _claim(now: datetime, limit: int) -> list[OutboxMail]:
 
 def _failed(mails: list[OutboxMail], now: datetime, error: str) -> None:
     """Keep the mail; try again after 1, 2, 4... minutes (at most an hour)."""
-    for mail in mails:
-        mail.attempts += 1
-        mail.next_attempt_at = now + min(timedelta(minutes=2 ** (mail.attempts - 1)), MAX_BACKOFF)
-        mail.claimed_until, mail.last_error = None, error[:500]
+    attempts = {mail.id: mail.attempts + 1 for mail in mails}
+    begin_write()
+    for mail_id, tries in attempts.items():
+        db.session.execute(update(OutboxMail).where(OutboxMail.id == mail_id).values(
+            attempts=tries, claimed_until=None, last_error=error[:500],
+            next_attempt_at=now + min(timedelta(minutes=2 ** (tries - 1)), MAX_BACKOFF)))
     db.session.commit()
     log.warning("mail not sent, will retry: %s", error)
 
