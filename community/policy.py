@@ -71,6 +71,20 @@ def _active_or_404(row) -> tuple[Circle, Membership]:
     return row.Circle, row.Membership
 
 
+def _row_in_circle(model, circle: Circle, row_id: int, for_update: bool = False):
+    """The row of `model` with this id in this circle (locked, if asked).
+
+    :raise NotFound: no such row, or it belongs to another circle.
+    """
+    query = select(model).where(model.id == row_id, model.circle_id == circle.id)
+    if for_update:
+        query = query.with_for_update(of=model).execution_options(populate_existing=True)
+    row = db.session.scalar(query)
+    if row is None:
+        raise NotFound()
+    return row
+
+
 def access_listed_circle(slug: str) -> Circle:
     """A circle that anyone signed in may see listed (join policy `request`).
 
@@ -160,13 +174,7 @@ def access_thread(user: User, slug: str, thread_id: int, for_update: bool = Fals
     from .threads.models import Thread
 
     circle, membership = access_circle(user, slug)
-    query = select(Thread).where(Thread.id == thread_id, Thread.circle_id == circle.id)
-    if for_update:
-        query = query.with_for_update(of=Thread).execution_options(populate_existing=True)
-    thread = db.session.scalar(query)
-    if thread is None:
-        raise NotFound()
-    return circle, membership, thread
+    return circle, membership, _row_in_circle(Thread, circle, thread_id, for_update)
 
 
 def access_post(user: User, slug: str, post_id: int):
@@ -177,10 +185,7 @@ def access_post(user: User, slug: str, post_id: int):
     from .threads.models import Post
 
     circle, membership = access_circle(user, slug)
-    post = db.session.scalar(select(Post).where(Post.id == post_id, Post.circle_id == circle.id))
-    if post is None:
-        raise NotFound()
-    return circle, membership, post
+    return circle, membership, _row_in_circle(Post, circle, post_id)
 
 
 def can_reply(membership: Membership, thread) -> bool:
@@ -256,13 +261,7 @@ def access_meeting(user: User, slug: str, meeting_id: int, for_update: bool = Fa
     from .meetings.models import Meeting
 
     circle, membership = access_circle(user, slug)
-    query = select(Meeting).where(Meeting.id == meeting_id, Meeting.circle_id == circle.id)
-    if for_update:
-        query = query.with_for_update(of=Meeting).execution_options(populate_existing=True)
-    meeting = db.session.scalar(query)
-    if meeting is None:
-        raise NotFound()
-    return circle, membership, meeting
+    return circle, membership, _row_in_circle(Meeting, circle, meeting_id, for_update)
 
 
 def access_occurrence(user: User, slug: str, occurrence_id: int, for_update: bool = False):
@@ -276,15 +275,7 @@ def access_occurrence(user: User, slug: str, occurrence_id: int, for_update: boo
     from .meetings.models import MeetingOccurrence
 
     circle, membership = access_circle(user, slug)
-    query = select(MeetingOccurrence).where(MeetingOccurrence.id == occurrence_id,
-                                            MeetingOccurrence.circle_id == circle.id)
-    if for_update:
-        query = (query.with_for_update(of=MeetingOccurrence)
-                 .execution_options(populate_existing=True))
-    occurrence = db.session.scalar(query)
-    if occurrence is None:
-        raise NotFound()
-    return circle, membership, occurrence
+    return circle, membership, _row_in_circle(MeetingOccurrence, circle, occurrence_id, for_update)
 
 
 def access_poll(user: User, slug: str, poll_id: int, for_update: bool = False):
@@ -295,13 +286,7 @@ def access_poll(user: User, slug: str, poll_id: int, for_update: bool = False):
     from .meetings.models import DatePoll
 
     circle, membership = access_circle(user, slug)
-    query = select(DatePoll).where(DatePoll.id == poll_id, DatePoll.circle_id == circle.id)
-    if for_update:
-        query = query.with_for_update(of=DatePoll).execution_options(populate_existing=True)
-    poll = db.session.scalar(query)
-    if poll is None:
-        raise NotFound()
-    return circle, membership, poll
+    return circle, membership, _row_in_circle(DatePoll, circle, poll_id, for_update)
 
 
 def can_propose_meeting(membership: Membership) -> bool:
