@@ -12,7 +12,7 @@ from .circles.models import Circle
 from .extensions import db
 from .moderation import actions as moderation
 
-DEMO_PASSWORD = "circles-demo-2025"
+DEMO_PASSWORD = "circles-demo-2025"  # nosec B105  # the demo's published password (README)
 DEMO_DOMAIN = "demo.alumni-circles.test"
 
 # (name, organisation, job title, sector, location)

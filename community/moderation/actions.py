@@ -306,7 +306,8 @@ def decide_report(actor: User, slug: str, report_id: int, decision: str) -> Repo
     :raise Forbidden: not an owner or moderator.
     :raise Conflict: someone already decided it.
     """
-    assert decision in ("dismissed", "removed")
+    if decision not in ("dismissed", "removed"):  # not an assert: it must hold under python -O too
+        raise ValueError(f"unknown decision {decision!r}")
     begin_write()
     circle, membership = access_circle(actor, slug, for_update=True)
     require(can_moderate_content(membership), STAFF_ONLY)

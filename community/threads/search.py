@@ -7,7 +7,7 @@ the query itself, so no result can come from a circle the viewer has left.
 import re
 from dataclasses import dataclass
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import column, func, literal_column, select, table, text
 
 from ..accounts.models import User
@@ -93,4 +93,4 @@ def _snippet(body: str, terms: list[str], width: int = 200) -> Markup:
     piece = body[start:start + width]
     prefix = "…" if start else ""
     suffix = "…" if start + width < len(body) else ""
-    return Markup(prefix) + highlight(piece, terms, whole_words=True) + Markup(suffix)
+    return escape(prefix) + highlight(piece, terms, whole_words=True) + escape(suffix)
