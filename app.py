@@ -64,7 +64,7 @@ def end_connection_after_websocket(wsgi_app):
 
 
 if __name__ == "__main__":
-    from community.extensions import socketio
+    from community.server import serve
 
     app.wsgi_app = end_connection_after_websocket(app.wsgi_app)
 
@@ -77,4 +77,4 @@ if __name__ == "__main__":
     start_reminder_loop(app)  # meeting reminders, every minute, in this process
     start_mail_loop(app)  # notifications to email, digests, the outbox
     print(f"Alumni Circles serving on http://{host}:{port}  (Ctrl-C to stop)", flush=True)
-    socketio.run(app, host=host, port=port, log_output=access_log)
+    serve(app, host, port, access_log)

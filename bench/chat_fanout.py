@@ -64,11 +64,11 @@ DRAIN = 1.5               # seconds between everyone joining and the first messa
 class RawSocket:
     """Just enough of the protocol to join, send with acks and read events."""
 
-    def __init__(self, url: str, cookie: str | None):
+    def __init__(self, url: str, cookie: str | None, headers: list[str] = ()):
         import websocket
 
         host = url.split("://", 1)[1]
-        headers = [f"Cookie: {cookie}"] if cookie else []
+        headers = [*headers, *([f"Cookie: {cookie}"] if cookie else [])]
         self.ws = websocket.create_connection(
             f"ws://{host}/socket.io/?EIO=4&transport=websocket", header=headers, timeout=30)
         self.ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -202,7 +202,10 @@ def serve_bare(args) -> None:
     def healthz():
         return {"status": "ok"}
 
-    sio.run(app, host="127.0.0.1", port=args.port, log_output=False)
+    sys.path.insert(0, str(ROOT))
+    from community.server import serve
+
+    serve(app, "127.0.0.1", args.port, access_log=False)  # as app.py serves
 
 
 # --- Orchestration ---------------------------------------------------------------------------------

@@ -47,3 +47,19 @@ def test_python_app_py_serves_with_gevent(tmp_path):
         output = server.communicate(timeout=10)[0].decode()
     assert "serving on http://127.0.0.1" in output
     assert "Traceback" not in output
+
+
+def test_served_connections_send_without_waiting_for_acks():
+    """Nagle's algorithm is off on every accepted connection: with it on, a response
+    written as headers then body waited for the client's delayed ACK (40 ms each)."""
+    from community.server import listener
+
+    server = listener("127.0.0.1", 0)
+    try:
+        client = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        accepted.close()
+        client.close()
+    finally:
+        server.close()

@@ -1,4 +1,6 @@
 """Thread pages: the list, a thread, posting, editing, reactions, reports, search."""
+from dataclasses import dataclass
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -12,6 +14,7 @@ from ..forms import apply_error
 from ..pagination import page_number
 from ..panels import circle_home_panel, dashboard_panel
 from ..policy import access_post, access_thread, can_edit_post, require
+from ..urls import url_pattern
 from . import actions
 from . import search as search_module
 from .forms import EditForm, ReplyForm, ReportForm, ThreadForm
@@ -101,11 +104,23 @@ def show(circle, membership, thread_id):
         "threads/show.html", circle=circle, membership=membership, thread=thread, posts=posts,
         reactions=_reactions_for([p.id for p in posts]), page=page, pages=pages,
         first_unread=read + 1 if read < thread.post_count else None, state=state, form=form,
-        reaction_choices=REACTIONS, reaction_labels=REACTION_LABELS)
+        links=_post_links(circle.slug, thread.id, page))
 
 
-def _reactions_for(post_ids: list[int]) -> dict[int, list[tuple[str, list[str], bool]]]:
-    """post id -> [(emoji key, names of who reacted, viewer reacted?)], in one query."""
+@dataclass(frozen=True)
+class ReactionButton:
+    key: str
+    emoji: str
+    label: str
+    names: list[str]  # who reacted so, in order
+    mine: bool
+
+
+def _reactions_for(post_ids: list[int]) -> dict[int, list[ReactionButton]]:
+    """post id -> its reaction buttons, every kind in order, in one query.
+
+    Built here rather than by filters in the template: a page has a hundred of them.
+    """
     rows = db.session.execute(
         select(Reaction.post_id, Reaction.emoji, Reaction.user_id, User.display_name)
         .join(User, User.id == Reaction.user_id)
@@ -113,9 +128,23 @@ def _reactions_for(post_ids: list[int]) -> dict[int, list[tuple[str, list[str], 
     grouped: dict[int, dict[str, list]] = {}
     for post_id, emoji, user_id, name in rows:
         grouped.setdefault(post_id, {}).setdefault(emoji, []).append((user_id, name))
-    return {post_id: [(emoji, [n for _, n in people], any(u == current_user.id for u, _ in people))
-                      for emoji, people in by_emoji.items()]
-            for post_id, by_emoji in grouped.items()}
+    me = current_user.id
+
+    def buttons(by_emoji: dict[str, list]) -> list[ReactionButton]:
+        return [ReactionButton(key, emoji, REACTION_LABELS[key], [n for _, n in by_emoji.get(key, ())],
+                               any(u == me for u, _ in by_emoji.get(key, ())))
+                for key, emoji in REACTIONS.items()]
+    return {post_id: buttons(grouped.get(post_id, {})) for post_id in post_ids}
+
+
+def _post_links(slug: str, thread_id: int, page: int) -> dict:
+    """URL builders for the links every post carries (id -> URL)."""
+    return {"react": url_pattern("threads.react", "post_id", slug=slug),
+            "edit": url_pattern("threads.edit", "post_id", slug=slug),
+            "delete": url_pattern("threads.delete", "post_id", slug=slug),
+            "report": url_pattern("threads.report", "post_id", slug=slug),
+            "quote": url_pattern("threads.show", "quote", slug=slug, thread_id=thread_id, page=page),
+            "profile": url_pattern("circles.profile", "user_id")}
 
 
 def _quote_of(thread: Thread, post_id: int) -> str:

@@ -1,0 +1,323 @@
+"""Synthetic data at a named scale, for the page benchmarks.
+
+The schema comes from the project's own migrations (`flask db upgrade`); the
+rows go in by bulk inserts of the project's tables, with ids chosen here so
+nothing needs reading back. One member, "the bench member", is what the load
+generator signs in as: a member of a few circles, one of which holds a
+2,000-post thread, with read positions, RSVPs, unread notifications and a
+personal calendar feed, like a long-standing member.
+"""
+import hashlib
+import random
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from sqlalchemy import text
+
+BIG_THREAD_POSTS = 2000
+BENCH_CIRCLES = 5          # circles the bench member belongs to
+BATCH = 10_000
+PASSWORD = "bench-password"
+FEED_TOKEN = "bench-calendar-feed-token"
+
+WORDS = ("leadership trust prison radio charity psychiatry practice budget board governor "
+         "volunteers funding partnership patients listeners strategy burnout wellbeing "
+         "mentoring cohort retreat safeguarding commissioning staff culture change council "
+         "community resilience inspection waiting list recruitment merger pilot evaluation "
+         "trustees courage feedback coaching honesty silence conflict decision").split()
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    circles: int
+    users: int
+    posts: int
+    chat_messages: int
+    meetings: int
+
+
+SCALES = {
+    "quick": Scale("quick", circles=10, users=400, posts=10_000, chat_messages=2_000, meetings=100),
+    "full": Scale("full", circles=500, users=20_000, posts=1_000_000, chat_messages=200_000,
+                  meetings=5_000),
+}
+
+
+@dataclass
+class World:
+    """What the load generator needs to find its way around the data."""
+    scale: str
+    user_id: int
+    circle_slug: str
+    big_thread_id: int
+    big_thread_last_page: int
+    chat_circle_slug: str
+    oldest_chat_id: int
+    feed_token: str
+    search_query: str
+    posts: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def build(app, scale: Scale, seed: int = 7) -> World:
+    """Fill an empty, migrated database; returns where the bench member's things are."""
+    from community.extensions import db
+
+    rng = random.Random(seed)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            builder = _Builder(conn, scale, rng, db.engine.dialect.name)
+            world = builder.run()
+        db.engine.dispose()
+    return world
+
+
+class _Builder:
+    def __init__(self, conn, scale: Scale, rng: random.Random, dialect: str):
+        from community import models  # noqa: F401  (every table on the metadata)
+        from community.extensions import db
+
+        self.conn, self.scale, self.rng, self.dialect = conn, scale, rng, dialect
+        self.tables = db.metadata.tables
+        self.now = _now()
+        self.members: dict[int, list[int]] = {}   # circle id -> member ids
+
+    def insert(self, table: str, rows) -> int:
+        """Insert an iterable of dicts in batches; returns how many."""
+        count, batch = 0, []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == BATCH:
+                self.conn.execute(self.tables[table].insert(), batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            self.conn.execute(self.tables[table].insert(), batch)
+            count += len(batch)
+        return count
+
+    def sentence(self, words: int) -> str:
+        return " ".join(self.rng.choice(WORDS) for _ in range(words)).capitalize() + "."
+
+    def run(self) -> World:
+        self.users()
+        self.circles()
+        big_thread = self.threads_and_posts()
+        oldest_chat = self.chat()
+        self.meetings()
+        self.bench_member_extras()
+        self._fix_sequences()
+        return World(scale=self.scale.name, user_id=1, circle_slug="circle-1",
+                     big_thread_id=big_thread, big_thread_last_page=-(-BIG_THREAD_POSTS // 20),
+                     chat_circle_slug="circle-1", oldest_chat_id=oldest_chat,
+                     feed_token=FEED_TOKEN, search_query="burnout coaching", posts=self.scale.posts)
+
+    # --- People and circles -----------------------------------------------------
+
+    def users(self) -> None:
+        from werkzeug.security import generate_password_hash
+
+        # One real hash for everyone: the bench member can sign in by hand too.
+        hashed = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+        created = self.now - timedelta(days=800)
+        self.insert("users", ({
+            "id": i, "email": f"member{i}@bench.example", "display_name": f"Member {i}",
+            "handle": f"member{i}", "password_hash": hashed, "organisation": "Bench Trust",
+            "job_title": "Director", "sector": "public", "location": "Leeds", "bio": "",
+            "timezone": "Europe/London", "is_site_admin": False, "session_token": f"tok{i}",
+            "created_at": created} for i in range(1, self.scale.users + 1)))
+
+    def circles(self) -> None:
+        s = self.scale
+        self.insert("circles", ({
+            "id": c, "slug": f"circle-{c}", "name": f"Cohort {c} circle", "description": "A bench circle.",
+            "cohort": f"Cohort {c}", "join_policy": "invite_only", "pledge_required": False,
+            "pledge_text": "", "pledge_updated_at": self.now, "audit_visible_to_members": False,
+            "email_excerpts": False, "created_by_id": None, "created_at": self.now - timedelta(days=700)}
+            for c in range(1, s.circles + 1)))
+        # Everyone but the bench member in one circle, round robin; the bench
+        # member (user 1) in the first BENCH_CIRCLES circles, owner of circle 1.
+        for c in range(1, s.circles + 1):
+            self.members[c] = []
+        for u in range(2, s.users + 1):
+            self.members[(u - 2) % s.circles + 1].append(u)
+        for c in range(1, min(BENCH_CIRCLES, s.circles) + 1):
+            self.members[c].insert(0, 1)
+
+        def rows():
+            n = 0
+            for c, ids in self.members.items():
+                for i, u in enumerate(ids):
+                    n += 1
+                    yield {"id": n, "circle_id": c, "user_id": u, "status": "active",
+                           "role": "owner" if i == 0 else "member",
+                           "joined_at": self.now - timedelta(days=600), "pledge_accepted_at": None}
+        self.insert("memberships", rows())
+
+    # --- Threads, posts and the search index ------------------------------------
+
+    def threads_and_posts(self) -> int:
+        """Threads of 1–40 posts in every circle, and one of 2,000 in circle 1."""
+        s = self.scale
+        per_circle = (s.posts - BIG_THREAD_POSTS) // s.circles
+        threads, posts = [], []
+        start = self.now - timedelta(days=700)
+        post_id = thread_id = 0
+
+        def add_thread(circle: int, size: int) -> int:
+            nonlocal post_id, thread_id
+            thread_id += 1
+            authors = self.members[circle]
+            at = start + timedelta(minutes=self.rng.randrange(0, 60 * 24 * 690))
+            first_author = self.rng.choice(authors)
+            poster = first_author
+            for number in range(1, size + 1):
+                post_id += 1
+                poster = first_author if number == 1 else self.rng.choice(authors)
+                posts.append((post_id, thread_id, circle, poster, number, at))
+                at += timedelta(minutes=self.rng.randrange(1, 120))
+            threads.append({"id": thread_id, "circle_id": circle, "author_id": first_author,
+                            "title": self.sentence(5)[:-1], "pinned": False, "locked": False,
+                            "created_at": start, "post_count": size, "removed_count": 0,
+                            "last_post_at": at, "last_poster_id": poster})
+            return thread_id
+
+        big = add_thread(1, BIG_THREAD_POSTS)
+        for circle in range(1, s.circles + 1):
+            left = per_circle
+            while left > 0:
+                size = min(left, self.rng.randint(1, 40))
+                add_thread(circle, size)
+                left -= size
+        self.insert("threads", threads)
+        titles = {t["id"]: t["title"] for t in threads}
+        self.insert("posts", self._post_rows(posts))
+        self._search_entries(posts, titles)
+        return big
+
+    def _post_rows(self, posts):
+        for post_id, thread_id, circle, author, number, at in posts:
+            body = self.sentence(self.rng.randint(12, 40))
+            yield {"id": post_id, "thread_id": thread_id, "circle_id": circle, "author_id": author,
+                   "number": number, "source": body, "html": f"<p>{body}</p>", "created_at": at,
+                   "edited_at": None, "deleted_at": None, "deleted_by_id": None}
+
+    def _search_entries(self, posts, titles) -> None:
+        """The search rows, then the full-text index built once (faster than row by row)."""
+        rng = random.Random(11)  # bodies need not match the posts' own words for timing
+        rows = ({"post_id": p[0], "circle_id": p[2], "thread_id": p[1],
+                 "title": titles[p[1]] if p[4] == 1 else "",
+                 "body": " ".join(rng.choice(WORDS) for _ in range(rng.randint(12, 40)))}
+                for p in posts)
+        if self.dialect == "sqlite":
+            triggers = [r[0] for r in self.conn.execute(text(
+                "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='search_entries'"))]
+            sql = {name: self.conn.execute(text(
+                "SELECT sql FROM sqlite_master WHERE name=:n"), {"n": name}).scalar() for name in triggers}
+            for name in triggers:
+                self.conn.execute(text(f'DROP TRIGGER "{name}"'))
+            self.insert("search_entries", rows)
+            self.conn.execute(text("INSERT INTO search_fts(search_fts) VALUES ('rebuild')"))
+            for statement in sql.values():
+                self.conn.execute(text(statement))
+        else:
+            index = next(i for i in self.tables["search_entries"].indexes
+                         if i.name == "ix_search_entries_fts")
+            index.drop(self.conn)
+            self.insert("search_entries", rows)
+            index.create(self.conn)
+
+    # --- Chat ---------------------------------------------------------------------
+
+    def chat(self) -> int:
+        """Chat messages spread over every circle; returns an id deep in circle 1's history."""
+        s = self.scale
+        per_circle = s.chat_messages // s.circles
+        start = self.now - timedelta(days=300)
+
+        def rows():
+            n = 0
+            for circle in range(1, s.circles + 1):
+                authors = self.members[circle]
+                for i in range(per_circle):
+                    n += 1
+                    body = self.sentence(self.rng.randint(3, 15))
+                    at = start + timedelta(minutes=i * 30)
+                    yield {"id": n, "circle_id": circle, "author_id": self.rng.choice(authors),
+                           "client_id": f"bench-{n}", "source": body, "html": f"<p>{body}</p>",
+                           "created_at": at, "edited_at": None, "deleted_at": None,
+                           "deleted_by_id": None, "changed_at": at}
+        self.insert("chat_messages", rows())
+        return per_circle  # circle 1 holds ids 1..per_circle: load older before its newest
+
+    # --- Meetings -------------------------------------------------------------------
+
+    def meetings(self) -> None:
+        s = self.scale
+        per_circle = max(1, s.meetings // s.circles)
+        meetings, occurrences, rsvps = [], [], []
+        n = 0
+        for circle in range(1, s.circles + 1):
+            for i in range(per_circle):
+                n += 1
+                # Half past, half to come: a meeting every other week.
+                starts = (self.now + timedelta(days=14 * (i - per_circle // 2), hours=1)).replace(
+                    minute=0, second=0, microsecond=0)
+                ends = starts + timedelta(hours=2)
+                meetings.append({
+                    "id": n, "circle_id": circle, "organiser_id": self.members[circle][0],
+                    "uid": f"bench-{n}@alumni-circles", "title": f"Meeting {n}: " + self.sentence(3)[:-1],
+                    "description_source": "Agenda.", "description_html": "<p>Agenda.</p>",
+                    "timezone": "Europe/London", "starts_at": starts, "ends_at": ends, "rrule": None,
+                    "location": "Leeds", "online_link": "", "capacity": None, "host_user_id": None,
+                    "host_organisation": "", "sequence": 0, "cancelled_at": None, "cancel_reason": "",
+                    "created_at": self.now - timedelta(days=30), "updated_at": self.now - timedelta(days=30)})
+                occurrences.append({"id": n, "meeting_id": n, "circle_id": circle, "original_start": starts,
+                                    "starts_at": starts, "ends_at": ends, "moved_at": None,
+                                    "cancelled_at": None, "cancel_reason": ""})
+                for u in self.members[circle][:8]:
+                    rsvps.append({"occurrence_id": n, "user_id": u,
+                                  "answer": self.rng.choice(("yes", "yes", "maybe", "no")),
+                                  "responded_at": self.now - timedelta(days=3), "waitlisted_at": None,
+                                  "reminded_at": None})
+        self.insert("meetings", meetings)
+        self.insert("meeting_occurrences", occurrences)
+        self.insert("meeting_rsvps", rsvps)
+
+    # --- The bench member's own state -------------------------------------------------
+
+    def bench_member_extras(self) -> None:
+        threads = self.conn.execute(text(
+            "SELECT id, post_count FROM threads WHERE circle_id = 1 ORDER BY id LIMIT 200")).all()
+        # Read part of most threads: unread markers on the thread list.
+        self.insert("thread_states", ({"user_id": 1, "thread_id": t.id,
+                                       "last_read_number": max(1, t.post_count // 2),
+                                       "subscription": "following"} for t in threads))
+        self.insert("notifications", ({
+            "user_id": 1, "kind": "mention", "circle_id": 1, "actor_id": 2,
+            "text": f"Member 2 mentioned you ({i})", "url": "/c/circle-1/",
+            "excerpt": None, "created_at": self.now - timedelta(hours=i),
+            "read_at": None if i < 5 else self.now, "dispatched_at": self.now, "channel": "in_app",
+            "digested_at": None} for i in range(30)))
+        self.insert("chat_read_positions", [{"user_id": 1, "circle_id": 1, "last_read_id": 1}])
+        self.insert("calendar_feeds", [{"user_id": 1, "created_at": self.now,
+                                        "token_hash": hashlib.sha256(FEED_TOKEN.encode()).hexdigest()}])
+
+    def _fix_sequences(self) -> None:
+        """PostgreSQL: ids were given explicitly, so move each sequence past them."""
+        if self.dialect != "postgresql":
+            return
+        for name, table in self.tables.items():
+            if "id" in table.c and table.c.id.autoincrement and "id" in [c.name for c in table.primary_key]:
+                self.conn.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                    f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"))
+
+
+def _now():
+    from community.timeutil import utcnow
+
+    return utcnow().replace(microsecond=0)

@@ -1,0 +1,35 @@
+"""The ceiling: a hello-world Flask app served exactly as `python app.py` serves ours
+(gevent monkey-patched, Flask-SocketIO on gevent, community.server.serve, no access log).
+
+    PORT=5001 .venv/bin/python bench/hello.py
+"""
+import os
+import sys
+from pathlib import Path
+
+from gevent import monkey
+
+monkey.patch_all()
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flask import Flask  # noqa: E402
+from flask_socketio import SocketIO  # noqa: E402
+
+from community.server import serve  # noqa: E402
+
+app = Flask("hello")
+socketio = SocketIO(app, async_mode="gevent")
+
+
+@app.route("/")
+def hello():
+    return "Hello, World!"
+
+
+@app.route("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+if __name__ == "__main__":
+    serve(app, "127.0.0.1", int(os.environ["PORT"]), access_log=False)

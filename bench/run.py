@@ -1,0 +1,402 @@
+"""Page benchmarks at scale: `make bench-quick` (about 2 minutes) and `make bench` (about 20).
+
+    .venv/bin/python bench/run.py --quick      # 10,000 posts, SQLite; results/quick.json
+    .venv/bin/python bench/run.py              # + 1,000,000 posts on SQLite and PostgreSQL;
+                                               #   results/latest.json and docs/performance.md
+
+For each scale and database: the synthetic dataset (bench/dataset.py, through
+the migrations and bulk inserts; SQLite files are kept in bench/.data/ and
+reused), then `python app.py` as the README runs it in production (one gevent
+process) and, in the same run, a hello-world Flask app served the same way
+(bench/hello.py): the ceiling. `wrk` loads each page from loopback, signed in as
+the bench member, and chat history is loaded over the socket by a small
+Socket.IO client (bench/sockets.py). SQL statements per request are counted
+in-process with the same database. Chat fan-out comes from bench/chat_fanout.py.
+
+PostgreSQL and Redis come from BENCH_DATABASE_URL / TEST_DATABASE_URL and
+BENCH_REDIS_URL / TEST_REDIS_URL (as .ci/run sets them); without them those
+parts are skipped and the report says so.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+from urllib.request import HTTPCookieProcessor, Request, build_opener
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+import dataset  # noqa: E402
+import report  # noqa: E402
+import sockets  # noqa: E402
+
+SECRET = "bench-" + "k" * 40
+DATA = BENCH / ".data"
+USER_AGENT = "alumni-circles-bench"
+CONNECTIONS = 8            # concurrent connections of the load generator
+DATASET_VERSION = 1        # bump when dataset.py changes what it builds
+
+
+def pages(world: dataset.World) -> dict[str, str]:
+    """The pages measured, by name: what a member opens most."""
+    c, t = world.circle_slug, world.big_thread_id
+    return {
+        "dashboard": "/",
+        "circle_home": f"/c/{c}/",
+        "thread_list": f"/c/{c}/threads",
+        "thread": f"/c/{c}/t/{t}?page=1",
+        "thread_last": f"/c/{c}/t/{t}?page={world.big_thread_last_page}",
+        "meetings": f"/c/{c}/meetings/",
+        "ics_feed": f"/calendar/{world.feed_token}.ics",
+        "search": "/search?" + urlencode({"q": world.search_query}),
+    }
+
+
+# --- Tools and processes -----------------------------------------------------------
+
+def need_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if not wrk:
+        sys.exit("The benchmarks load pages with wrk, which is not installed.\n"
+                 "Install it with:  sudo apt-get install wrk   (Debian/Ubuntu)  or  brew install wrk")
+    return wrk
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A server process on a free loopback port, stopped with SIGTERM."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict, logdir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(logdir / f"{name}.log", "wb")  # noqa: SIM115  (closed in stop)
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **env, "PORT": str(self.port)})
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                build_opener().open(self.url + "/healthz", timeout=2).read()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not start; see {self.log.name}") from None
+                time.sleep(0.2)
+
+    def rss_mb(self) -> dict:
+        """Resident memory now and at its peak, from /proc (Linux)."""
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        kb = {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(.+)$", status, re.M)}
+        return {"now": round(kb["VmRSS"] / 1024, 1), "peak": round(kb["VmHWM"] / 1024, 1)}
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def app_server(url: str, logdir: Path, name: str) -> Server:
+    return Server(name, [sys.executable, "app.py"], {
+        "DATABASE_URL": url, "SECRET_KEY": SECRET, "ACCESS_LOG": "0", "LOG_LEVEL": "WARNING",
+        "MAIL_WORKER_INTERVAL": "3600", "CHAT_READ_LIMIT": "1000000000",
+        "SOCKETIO_MESSAGE_QUEUE": ""}, logdir)
+
+
+def sign_in(base: str) -> str:
+    """Sign in through the real form; returns the Cookie header wrk sends."""
+    from http.cookiejar import CookieJar
+
+    jar = CookieJar()
+    opener = build_opener(HTTPCookieProcessor(jar))
+    opener.addheaders = [("User-Agent", USER_AGENT)]
+    form = opener.open(base + "/auth/login").read().decode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+    body = urlencode({"csrf_token": token, "email": "member1@bench.example",
+                      "password": dataset.PASSWORD}).encode()
+    opener.open(Request(base + "/auth/login", data=body)).read()
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    check = opener.open(base + "/").read().decode()
+    assert "Sign out" in check or "sign out" in check.lower(), "the bench member did not sign in"
+    return cookie
+
+
+# --- Measuring ----------------------------------------------------------------------
+
+def wrk(url: str, seconds: float, cookie: str | None = None) -> dict:
+    """requests/s, p50/p99 (ms) and errors of one wrk run."""
+    cmd = [need_wrk(), "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency",
+           "-H", f"User-Agent: {USER_AGENT}"]
+    if cookie:
+        cmd += ["-H", f"Cookie: {cookie}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    pct = {p: _ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M)}
+    if set(pct) != {"50", "99"}:
+        raise RuntimeError(f"wrk's output was not understood:\n{out}")
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: (.+)", out)
+    return {"rps": round(rps, 1), "p50_ms": pct["50"], "p99_ms": pct["99"],
+            "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else ""}
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return round(float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit], 2)
+
+
+def response_bytes(url: str, cookie: str | None) -> int:
+    request = Request(url, headers={"User-Agent": USER_AGENT, **({"Cookie": cookie} if cookie else {})})
+    response = build_opener().open(request)
+    assert response.status == 200, (url, response.status)
+    return len(response.read())
+
+
+def count_queries(db_url: str, world: dataset.World, paths: dict[str, str], cookie: str) -> dict:
+    """SQL statements per request, counted in-process on the same database (after a warm-up)."""
+    from sqlalchemy import event
+
+    from community import create_app
+    from community.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": SECRET,
+                      "SOCKETIO_ASYNC_MODE": "threading", "RATELIMIT_ENABLED": False,
+                      "CHAT_READ_LIMIT": 10**9})
+    counts = {}
+    client = app.test_client()
+    for part in cookie.split("; "):
+        name, _, value = part.partition("=")
+        client.set_cookie(name, value)
+    headers = {"User-Agent": USER_AGENT}
+    with app.app_context():
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        for name, path in paths.items():
+            client.get(path, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+            statements.clear()
+            response = client.get(path, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+            assert response.status_code == 200, (name, response.status_code)
+            counts[name] = len(statements)
+        counts["chat_history"] = sockets.count_history_queries(app, client, world, statements)
+        event.remove(db.engine, "before_cursor_execute", listener)
+        db.engine.dispose()
+    return counts
+
+
+def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdir: Path) -> dict:
+    """Every page (and chat history) against one app server, with the ceiling in the same run."""
+    print(f"\n== {label}: {world.posts:,} posts", flush=True)
+    hello = Server(f"hello-{label}", [sys.executable, str(BENCH / "hello.py")], {}, logdir)
+    app = app_server(db_url, logdir, f"app-{label}")
+    try:
+        cookie = sign_in(app.url)
+        paths = pages(world)
+        wrk(hello.url + "/", 2)  # warm-up, then the ceiling
+        ceiling = wrk(hello.url + "/", seconds)
+        print(f"  hello-world ceiling: {ceiling['rps']:.0f} req/s", flush=True)
+        results = {}
+        for name, path in paths.items():
+            wrk(app.url + path, 1, cookie)  # warm-up
+            result = wrk(app.url + path, seconds, cookie)
+            result["bytes"] = response_bytes(app.url + path, cookie)
+            result["ratio"] = round(result["rps"] / ceiling["rps"], 4)
+            results[name] = result
+            print(f"  {name:13} {result['rps']:8.1f} req/s  p50 {result['p50_ms']:7.2f} ms  "
+                  f"p99 {result['p99_ms']:7.2f} ms  ({result['ratio']:.1%})", flush=True)
+        history = sockets.load_history(app.url, cookie, world, seconds, USER_AGENT)
+        history["ratio"] = round(history["rps"] / ceiling["rps"], 4)
+        results["chat_history"] = history
+        print(f"  chat_history  {history['rps']:8.1f} req/s  p50 {history['p50_ms']:7.2f} ms  "
+              f"p99 {history['p99_ms']:7.2f} ms", flush=True)
+        rss = app.rss_mb()
+    finally:
+        app.stop()
+        hello.stop()
+    for name, n in count_queries(db_url, world, pages(world), cookie).items():
+        results[name]["queries"] = n
+    return {"label": label, "posts": world.posts, "ceiling_rps": ceiling["rps"],
+            "ceiling": ceiling, "pages": results, "rss_mb": rss}
+
+
+# --- Datasets --------------------------------------------------------------------------
+
+def migrated_app(url: str):
+    from flask_migrate import upgrade
+
+    from community import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET,
+                      "SOCKETIO_ASYNC_MODE": "threading"})
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    return app
+
+
+def schema_head() -> str:
+    """A short digest of the migrations, so a changed schema gets a fresh dataset."""
+    import hashlib
+
+    names = sorted(p.name for p in (ROOT / "migrations" / "versions").glob("*.py"))
+    return hashlib.sha256(" ".join(names).encode()).hexdigest()[:8]
+
+
+def sqlite_dataset(scale: dataset.Scale) -> tuple[str, dataset.World]:
+    """A SQLite file at this scale, built once and kept in bench/.data/."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"{scale.name}-v{DATASET_VERSION}-{schema_head()}.sqlite3"
+    meta = path.with_suffix(".json")
+    if not (path.exists() and meta.exists()):
+        print(f"Building the {scale.name} dataset on SQLite ({scale.posts:,} posts)…", flush=True)
+        started = time.monotonic()
+        tmp = path.with_suffix(".building")
+        for leftover in DATA.glob(f"{tmp.name}*"):
+            leftover.unlink()
+        world = dataset.build(migrated_app(f"sqlite:///{tmp}"), scale)
+        tmp.rename(path)
+        meta.write_text(json.dumps(world.as_dict()))
+        print(f"  built in {time.monotonic() - started:.0f} s", flush=True)
+    return f"sqlite:///{path}", dataset.World(**json.loads(meta.read_text()))
+
+
+class PostgresDataset:
+    """A fresh PostgreSQL database at this scale, dropped afterwards."""
+
+    def __init__(self, base_url: str, scale: dataset.Scale):
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        url = make_url(base_url)
+        self.name = f"circles_bench_{uuid.uuid4().hex[:10]}"
+        self.admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+        self.url = url.set(database=self.name).render_as_string(hide_password=False)
+        print(f"Building the {scale.name} dataset on PostgreSQL ({scale.posts:,} posts)…", flush=True)
+        started = time.monotonic()
+        self.world = dataset.build(migrated_app(self.url), scale)
+        with self.admin.connect() as conn:
+            conn.execute(text(f'ANALYZE'))  # noqa: F541
+        print(f"  built in {time.monotonic() - started:.0f} s", flush=True)
+
+    def drop(self) -> None:
+        from sqlalchemy import text
+
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+# --- Chat fan-out -----------------------------------------------------------------------
+
+def chat_fanout(quick: bool) -> dict:
+    """bench/chat_fanout.py in a subprocess, its runs in the shape of our report."""
+    out = Path(tempfile.mkdtemp(prefix="bench-fanout-")) / "fanout.json"
+    cmd = [sys.executable, str(BENCH / "chat_fanout.py"), "--out", str(out)]
+    cmd += ["--quick", "--receivers", "200", "--only", "bare1,app1"] if quick else []
+    print("\n== Chat fan-out", flush=True)
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    raw = json.loads(out.read_text())
+    runs = {(r["server"], r["processes"], r["receivers"]): r for r in raw["runs"]}
+    chat = {}
+    for (server, processes, receivers), run in sorted(runs.items()):
+        name = (f"ceiling_{receivers}" if server == "bare" else f"receivers_{receivers}") \
+            + ("" if processes == 1 else "_x2")
+        lat, thr = run["latency_phase"], run["throughput_phase"]
+        entry = {"p50_ms": round(lat["p50_ms"], 2), "p99_ms": round(lat["p99_ms"], 2),
+                 "per_s": round(thr["deliveries_per_s"]), "lost": run["lost"]}
+        bare = runs.get(("bare", processes, receivers))
+        if server == "app" and bare:
+            entry["ratio_p99"] = round(lat["p99_ms"] / bare["latency_phase"]["p99_ms"], 2)
+        chat[name] = entry
+    chat["database"] = raw["database"]
+    return chat
+
+
+# --- The run -------------------------------------------------------------------------------
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text()).group(1)
+    except (OSError, AttributeError):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem, 1),
+            "os": platform.platform(), "python": platform.python_version(),
+            "wrk": f"-t1 -c{CONNECTIONS}", "note": "servers, databases and load generators share the machine"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10,000 posts on SQLite only")
+    parser.add_argument("--seconds", type=float, help="seconds per page (quick 4, full 10)")
+    parser.add_argument("--no-chat", action="store_true", help="skip the chat fan-out part")
+    args = parser.parse_args()
+    need_wrk()
+    seconds = args.seconds or (4 if args.quick else 10)
+    logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
+    started = time.monotonic()
+    runs = {}
+    url, world = sqlite_dataset(dataset.SCALES["quick"])
+    runs["sqlite_10k"] = measure("sqlite_10k", url, world, seconds, logdir)
+    if not args.quick:
+        url, world = sqlite_dataset(dataset.SCALES["full"])
+        runs["sqlite_1m"] = measure("sqlite_1m", url, world, seconds, logdir)
+        pg = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+        if pg:
+            store = PostgresDataset(pg, dataset.SCALES["full"])
+            try:
+                runs["postgresql_1m"] = measure("postgresql_1m", store.url, store.world, seconds, logdir)
+            finally:
+                store.drop()
+        else:
+            print("No BENCH_DATABASE_URL / TEST_DATABASE_URL: the PostgreSQL run is skipped.")
+    main_run = runs["sqlite_10k" if args.quick else "sqlite_1m"]
+    result = {
+        "machine": machine(),
+        "server": "python app.py: one gevent process (Flask-SocketIO's gevent WSGI server), "
+                  "as the README runs it in production",
+        "scale": "quick" if args.quick else "full",
+        "database": "sqlite",
+        "ceiling_rps": main_run["ceiling_rps"],
+        "pages": main_run["pages"],
+        "chat": {} if args.no_chat else chat_fanout(args.quick),
+        "rss_mb": max(r["rss_mb"]["peak"] for r in runs.values()),
+        "runs": runs,
+        "seconds": round(time.monotonic() - started),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    result["budgets"] = report.budgets(result)
+    out = BENCH / "results" / ("quick.json" if args.quick else "latest.json")
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print()
+    print(report.table(result))
+    print(f"\nWritten to {out.relative_to(ROOT)}; server logs in {logdir}")
+    if not args.quick:
+        report.write_markdown(result, ROOT / "docs" / "performance.md")
+        print("docs/performance.md regenerated.")
+
+
+if __name__ == "__main__":
+    main()
