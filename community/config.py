@@ -57,6 +57,7 @@ def from_environment(instance_path: str) -> dict:
         "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL") or DEFAULTS["SOCKETIO_CHANNEL"],
         "CHAT_RATE_LIMIT": _int("CHAT_RATE_LIMIT", DEFAULTS["CHAT_RATE_LIMIT"]),
         "CHAT_RATE_WINDOW": _int("CHAT_RATE_WINDOW", DEFAULTS["CHAT_RATE_WINDOW"]),
+        "CHAT_READ_LIMIT": _int("CHAT_READ_LIMIT", DEFAULTS["CHAT_READ_LIMIT"]),
         "PROXY_COUNT": _int("PROXY_COUNT", 0),
         "CORS_ALLOWED_ORIGINS": os.environ.get("CORS_ALLOWED_ORIGINS") or None,
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
@@ -102,6 +103,8 @@ DEFAULTS = {
     # Chat: at most CHAT_RATE_LIMIT messages per user in CHAT_RATE_WINDOW seconds.
     "CHAT_RATE_LIMIT": 10,
     "CHAT_RATE_WINDOW": 10,
+    # Joins and "load older" calls per user in 10 seconds (per process).
+    "CHAT_READ_LIMIT": 30,
     # Chat presence broadcasts are coalesced per circle over this many seconds.
     "CHAT_PRESENCE_DELAY": 0.5,
 }

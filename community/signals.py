@@ -11,3 +11,6 @@ _signals = Namespace()
 membership_ended = _signals.signal("membership-ended")
 # sender: the User whose sessions were all ended (password change, suspension...)
 sessions_ended = _signals.signal("sessions-ended")
+# sender: the User who signed out of one browser; kwargs: session_id (that browser's
+# sign-in id, see accounts/sessions.py). Only that browser's live connections end.
+browser_signed_out = _signals.signal("browser-signed-out")

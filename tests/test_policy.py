@@ -114,6 +114,7 @@ PAGES = [
     ("/c/{slug}/members", EVERYONE),
     ("/c/{slug}/members?sector=public&q=Tim", EVERYONE),
     ("/c/{slug}/pledge", EVERYONE),
+    ("/c/{slug}/leave", EVERYONE),
     ("/c/{slug}/manage/", MANAGE_INDEX),
     ("/c/{slug}/manage/settings", OWNER),
     ("/c/{slug}/manage/invitations", STAFF),

@@ -6,14 +6,15 @@ from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..database import begin_write
 from ..errors import ActionError, Conflict, NotFound, TooManyAttempts
 from ..extensions import db
 from ..policy import can_administer_site, require
-from ..signals import sessions_ended
+from ..signals import browser_signed_out, sessions_ended
 from ..text import clean_text
 from ..timeutil import DEFAULT_TIMEZONE, is_timezone, utcnow
 from ..urls import path_for
@@ -340,6 +341,103 @@ def sign_out_everywhere(user: User) -> None:
     sessions_ended.send(user)
 
 
-def record_sign_out(user: User) -> None:
+# --- Deleting one's account ------------------------------------------------------------
+
+def circles_in_the_way(user: User, for_update: bool = False) -> tuple[list, list]:
+    """(blocking, alone): circles the user is the only owner of while others are
+    active members in them (they must hand over first), and circles the user is
+    the only active member of (they go with the account)."""
+    from ..circles.models import Circle, Membership
+
+    def active(*where):
+        return (select(func.count(Membership.id))
+                .where(Membership.circle_id == Circle.id, Membership.status == "active",
+                       Membership.user_id != user.id, *where).scalar_subquery())
+
+    owned = select(Membership.circle_id).where(
+        Membership.user_id == user.id, Membership.status == "active", Membership.role == "owner")
+    if for_update:
+        # Memberships of these circles change one at a time (see access_circle).
+        db.session.execute(select(Circle.id).where(Circle.id.in_(owned)).with_for_update())
+    rows = db.session.execute(
+        select(Circle, active().label("others"), active(Membership.role == "owner").label("owners"))
+        .where(Circle.id.in_(owned)).order_by(Circle.name)).all()
+    blocking = [r.Circle for r in rows if r.others and not r.owners]
+    alone = [r.Circle for r in rows if not r.others]
+    return blocking, alone
+
+
+def _names(circles) -> str:
+    names = [c.name for c in circles]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def is_last_site_admin(user: User) -> bool:
+    return user.is_site_admin and not db.session.scalar(select(func.count(User.id)).where(
+        User.is_site_admin.is_(True), User.id != user.id, User.suspended_at.is_(None)))
+
+
+def _refuse_if_in_the_way(user: User, for_update: bool = False) -> list:
+    """The circles that go with the account, if nothing stops it from going.
+
+    :raise Conflict: the only owner of a circle others are in, or the last site admin.
+    """
+    blocking, alone = circles_in_the_way(user, for_update=for_update)
+    if blocking:
+        db.session.rollback()
+        raise Conflict(f"You are the only owner of {_names(blocking)}. Make another member an "
+                       "owner there, or hand the circle over, then delete your account.",
+                       code="sole_owner")
+    if is_last_site_admin(user):
+        db.session.rollback()
+        raise Conflict("You are the site's only admin. Make someone else a site admin first "
+                       "(flask create-admin <their email>).", code="last_admin")
+    return alone
+
+
+def delete_account(user: User, password: str) -> None:
+    """Delete one's own account, after checking the password.
+
+    What they wrote stays, shown as "Former member" (author columns are ON
+    DELETE SET NULL); their memberships, RSVPs, votes, reactions, notifications
+    and settings go by cascade; circles they were alone in go with them. Every
+    session and socket of theirs ends. The security log keeps "account_deleted"
+    with the address, and no link to the (gone) account.
+
+    :raise ActionError: the password is wrong.
+    :raise Conflict: the only owner of a circle others are in, or the last site admin.
+    """
+    from ..circles.actions import my_circles
+    from ..circles.models import Circle
+    from ..meetings.actions import release_places
+    from ..notifications.models import OutboxMail
+
+    if not check_password_hash(user.password_hash, password or ""):
+        raise ActionError("That password isn't right. Your account has not been deleted.",
+                          field="password", code="bad_password")
+    _refuse_if_in_the_way(user)
+    # Their seats at coming meetings pass to the waiting list, as when someone
+    # leaves (the cascade alone would free the seats but tell nobody).
+    for circle, _membership in my_circles(user):
+        release_places(circle, user.id)
+    begin_write()
+    # Again, under the lock: someone may have left a circle of theirs meanwhile.
+    alone = _refuse_if_in_the_way(user, for_update=True)
+    security_log.record("account_deleted", email=user.email)  # no user id: it is going
+    if alone:
+        db.session.execute(delete(Circle).where(Circle.id.in_([c.id for c in alone])))
+    # Mail not yet sent to the address would reach someone who is no longer here.
+    db.session.execute(delete(OutboxMail).where(OutboxMail.to_address == user.email,
+                                                OutboxMail.sent_at.is_(None)))
+    db.session.delete(user)
+    db.session.commit()
+    # The deleted object keeps its id, which is all the live side needs.
+    sessions_ended.send(user)
+
+
+def record_sign_out(user: User, session_id: str | None = None) -> None:
+    """Log a sign-out; that browser's live connections end (its session id's only)."""
     security_log.record("signed_out", user=user)
     db.session.commit()
+    if session_id:
+        browser_signed_out.send(user, session_id=session_id)

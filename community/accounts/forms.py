@@ -72,5 +72,10 @@ class ResetPasswordForm(FlaskForm):
         description=f"At least {MIN_PASSWORD_LENGTH} characters. Other devices will be signed out.")
 
 
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=1000)],
+                             description="To be sure it is you.")
+
+
 class EmptyForm(FlaskForm):
     """A form with only its CSRF token, for buttons that POST."""

@@ -1,15 +1,42 @@
 """Sign up, sign in and out, and one's own settings."""
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+import json
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..errors import ActionError
 from ..extensions import limiter
 from ..forms import apply_error
+from ..timeutil import utcnow
 from ..urls import safe_next
-from . import actions
-from .forms import LoginForm, PasswordForm, ProfileForm, RegisterForm, ResetPasswordForm, ResetRequestForm
+from . import actions, export, sessions
+from .forms import (
+    DeleteAccountForm,
+    LoginForm,
+    PasswordForm,
+    ProfileForm,
+    RegisterForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+)
 
 bp = Blueprint("accounts", __name__)
+
+
+@bp.before_app_request
+def _give_the_browser_a_sign_in_id():
+    if current_user.is_authenticated:
+        sessions.ensure_id()
 
 
 def _login_limit():
@@ -33,7 +60,7 @@ def register():
         except ActionError as err:
             apply_error(form, err)
         else:
-            login_user(user)
+            sessions.start(user)
             flash(f"Welcome, {user.display_name}. Your account is ready.", "success")
             return redirect(next_url)
     status = 400 if form.errors else 200
@@ -55,7 +82,7 @@ def login():
             form.form_errors.append(err.message)
             status = err.status
         else:
-            login_user(user, remember=form.remember.data)
+            sessions.start(user, remember=form.remember.data)
             return redirect(next_url)
     elif form.errors:
         status = 400
@@ -65,7 +92,9 @@ def login():
 @bp.post("/auth/logout")
 @login_required
 def logout():
-    actions.record_sign_out(current_user._get_current_object())
+    """Sign this browser out, and end its live connections (other browsers keep theirs)."""
+    actions.record_sign_out(current_user._get_current_object(), sessions.current_id())
+    session.clear()
     logout_user()
     flash("You have signed out.", "info")
     return redirect(url_for("accounts.login"))
@@ -122,6 +151,62 @@ def password():
     return render_template("accounts/password.html", form=form), status
 
 
+@bp.route("/settings/data")
+@login_required
+def data():
+    """Your data: everything the member wrote or set, on one page."""
+    from ..meetings.models import ANSWERS, VOTES
+
+    return render_template("accounts/data.html", data=export.collect(current_user),
+                           active=_active_slugs(), vote_labels=VOTES,
+                           rsvp_labels={**ANSWERS, "waitlisted": "On the waiting list"})
+
+
+def _active_slugs() -> set[str]:
+    """Circles the member is in now: only their threads and meetings are linked."""
+    from ..circles.actions import my_circles
+
+    return {circle.slug for circle, _ in my_circles(current_user)}
+
+
+@bp.route("/settings/data.json")
+@login_required
+def data_json():
+    """The same, as a JSON file to keep."""
+    now = utcnow()
+    body = json.dumps({"exported_at": now, **export.collect(current_user)},
+                      default=export.as_json, ensure_ascii=False, indent=2)
+    name = f"alumni-circles-data-{now.date().isoformat()}.json"
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.route("/settings/delete", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@login_required
+def delete_account():
+    """Delete one's account, with one's password. Refused while the member is the
+    only owner of a circle others are in, or the last site admin."""
+    user = current_user._get_current_object()
+    form = DeleteAccountForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            actions.delete_account(user, form.password.data)
+        except ActionError as err:
+            apply_error(form, err)
+            status = err.status
+        else:
+            session.clear()
+            logout_user()
+            return render_template("accounts/deleted.html")
+    elif form.errors:
+        status = 400
+    blocking, alone = actions.circles_in_the_way(user)
+    return render_template("accounts/delete.html", form=form, blocking=blocking, alone=alone,
+                           last_admin=actions.is_last_site_admin(user)), status
+
+
 def _reset_limit():
     return current_app.config["RESET_RATE_LIMIT"]
 
@@ -148,7 +233,7 @@ def reset_password(token):
         except ActionError as err:
             apply_error(form, err)
         else:
-            login_user(user)
+            sessions.start(user)
             flash("Your password is changed, and you are signed in. Other devices were signed out.",
                   "success")
             return redirect(url_for("main.dashboard"))

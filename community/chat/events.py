@@ -26,6 +26,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, disconnect, emit, join_room
 from werkzeug.exceptions import Forbidden, NotFound
 
+from ..accounts import sessions
 from ..errors import ActionError
 from ..extensions import db
 from . import actions
@@ -38,7 +39,7 @@ MAX_REASON = 4000
 # Per-process throttles, before any database work: (limit, seconds).
 SEND_BURST = 2          # x CHAT_RATE_LIMIT; the exact limit is counted in the database
 EDIT_LIMIT = (20, 10)   # edits and deletions
-READ_LIMIT = (30, 10)   # join and load_older
+READ_WINDOW = 10        # seconds; CHAT_READ_LIMIT joins and load_older calls in it
 REPORT_LIMIT = (5, 60)
 MARK_LIMIT = (20, 10)
 TYPING_EVERY = 2.0      # seconds between typing broadcasts of one person in one circle
@@ -208,7 +209,7 @@ def on_connect(auth=None):
     if not current_user.is_authenticated:
         raise ConnectionRefusedError(ERRORS["unauthorised"], {"error": "unauthorised"})
     chat = state()
-    chat.registry.connect(request.sid, current_user.id)
+    chat.registry.connect(request.sid, current_user.id, sessions.current_id())
     chat.start()
 
 
@@ -235,7 +236,7 @@ def on_join(user, data):
     slug = _slug(data)
     after_id = _id(data, "after_id", required=False)
     changed_since = _moment(data, "changed_since")
-    _throttled(("read", user.id), *READ_LIMIT)
+    _throttled(("read", user.id), current_app.config["CHAT_READ_LIMIT"], READ_WINDOW)
     circle = actions.open_chat(user, slug)
     # Into the room first, then read: a message committed in between arrives
     # twice (clients keep one per id) rather than not at all.
@@ -268,7 +269,7 @@ def on_send_message(user, data):
 @chat_event("load_older")
 def on_load_older(user, data):
     slug, before_id = _slug(data), _id(data, "before_id")
-    _throttled(("read", user.id), *READ_LIMIT)
+    _throttled(("read", user.id), current_app.config["CHAT_READ_LIMIT"], READ_WINDOW)
     return actions.older_messages(user, slug, before_id)
 
 

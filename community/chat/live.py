@@ -6,12 +6,14 @@ handler after the policy lets the user in. Broadcasts go through
 
 Rooms are per process, so when someone is removed, banned or signed out
 everywhere, every process must drop that person's sockets. The circles and
-accounts areas send `membership_ended` / `sessions_ended` after their commit;
+accounts areas send `membership_ended` / `sessions_ended` (or
+`browser_signed_out`, for one browser's sockets) after their commit;
 we publish a control message on `<SOCKETIO_CHANNEL>:chat:control` (or handle
 it at once when there is no Redis), and each process cuts off its own
-sockets of that user. A sweep every RedisPresence.HEARTBEAT seconds re-checks
-every joined socket's membership as a backstop (a process that died between
-its commit and its publish, a Redis hiccup).
+sockets of that user (when sessions end or a browser signs out, the bell's
+/notifications sockets too). A sweep every RedisPresence.HEARTBEAT seconds
+re-checks every joined socket's membership as a backstop (a process that died
+between its commit and its publish, a Redis hiccup).
 """
 import json
 import logging
@@ -22,7 +24,7 @@ from collections import deque
 from flask import Flask, current_app
 
 from ..extensions import socketio
-from ..signals import membership_ended, sessions_ended
+from ..signals import browser_signed_out, membership_ended, sessions_ended
 from .presence import LocalPresence, RedisPresence, SocketRegistry
 
 NAMESPACE = "/chat"
@@ -181,6 +183,8 @@ class ChatState:
             self.cut_off(int(message["user_id"]), int(message["circle_id"]), str(message["slug"]))
         elif kind == "sessions_ended":
             self.disconnect_user(int(message["user_id"]))
+        elif kind == "browser_signed_out":
+            self.disconnect_user(int(message["user_id"]), str(message["session_id"]))
 
     def cut_off(self, user_id: int, circle_id: int, slug: str) -> None:
         """Take every socket of the user on this process out of the circle's room."""
@@ -193,11 +197,15 @@ class ChatState:
         if changed:
             self.announce_presence(circle_id, slug)
 
-    def disconnect_user(self, user_id: int) -> None:
-        """Close every socket of the user on this process (their sessions ended)."""
-        for sid in self.registry.sids_of(user_id):
+    def disconnect_user(self, user_id: int, session_id: str | None = None) -> None:
+        """Close the user's sockets on this process, chat's and the bell's: every one
+        (their sessions ended), or those of one browser's sign-in (it signed out)."""
+        from ..notifications import live as bell  # here: notifications imports chat
+
+        for sid in self.registry.sids_of(user_id, session_id):
             # Runs our disconnect handler, which updates presence.
             socketio.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
+        bell.disconnect_local(user_id, session_id)
 
     # --- Presence --------------------------------------------------------------------
 
@@ -281,6 +289,18 @@ def _on_membership_ended(circle, user_id: int, **_):
                       "user_id": user_id})
     except Exception:  # noqa: BLE001 - the membership change is committed; the sweep backs up
         log.exception("could not cut off user %s from circle chat", user_id)
+
+
+@browser_signed_out.connect
+def _on_browser_signed_out(user, session_id: str, **_):
+    """One browser signed out: close its sockets (only its own), everywhere."""
+    chat = _chat_state_or_none()
+    if chat is None:
+        return
+    try:
+        chat.publish({"kind": "browser_signed_out", "user_id": user.id, "session_id": session_id})
+    except Exception:  # noqa: BLE001 - the sign-out itself has happened
+        log.exception("could not disconnect a signed-out browser of user %s", user.id)
 
 
 @sessions_ended.connect

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 class SocketInfo:
     user_id: int
     circles: dict[int, str] = field(default_factory=dict)  # circle id -> slug
+    # The browser's sign-in id (accounts/sessions.py), so signing out of one
+    # browser ends only its sockets.
+    session_id: str | None = None
 
 
 class SocketRegistry:
@@ -26,9 +29,9 @@ class SocketRegistry:
         self._sockets: dict[str, SocketInfo] = {}
         self._by_user: dict[int, set[str]] = defaultdict(set)
 
-    def connect(self, sid: str, user_id: int) -> None:
+    def connect(self, sid: str, user_id: int, session_id: str | None = None) -> None:
         with self._lock:
-            self._sockets[sid] = SocketInfo(user_id)
+            self._sockets[sid] = SocketInfo(user_id, session_id=session_id)
             self._by_user[user_id].add(sid)
 
     def disconnect(self, sid: str) -> SocketInfo | None:
@@ -68,9 +71,13 @@ class SocketRegistry:
             info = self._sockets.get(sid)
             return info is not None and circle_id in info.circles
 
-    def sids_of(self, user_id: int) -> list[str]:
+    def sids_of(self, user_id: int, session_id: str | None = None) -> list[str]:
+        """The user's sockets; with session_id, only those of that browser's sign-in."""
         with self._lock:
-            return list(self._by_user.get(user_id, ()))
+            sids = self._by_user.get(user_id, ())
+            if session_id is None:
+                return list(sids)
+            return [sid for sid in sids if self._sockets[sid].session_id == session_id]
 
     def entries(self) -> list[tuple[int, int, str]]:
         """Every (circle id, user id, sid) joined on this process."""

@@ -2,7 +2,7 @@
 import hashlib
 import hmac
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
@@ -126,8 +126,9 @@ def owner_count(circle_id: int) -> int:
         Membership.status == "active"))
 
 
-def leave_circle(actor: User, slug: str) -> Circle:
-    """Leave a circle.
+def leave_circle(actor: User, slug: str, anonymise: bool = False) -> Circle:
+    """Leave a circle; with anonymise, what they wrote there stays but shows as
+    "Former member" (in the same transaction as the leave).
 
     :raise NotFound: not an active member.
     :raise Forbidden: the last owner (they must hand ownership over first).
@@ -138,10 +139,39 @@ def leave_circle(actor: User, slug: str) -> Circle:
             "You are this circle's only owner. Make someone else an owner before you leave.")
     membership.status = "left"
     membership.role = "member"
-    record(circle.id, actor.id, "member.left")
+    if anonymise:
+        _anonymise_author(circle.id, actor.id)
+    record(circle.id, actor.id, "member.left", detail="anonymised" if anonymise else "")
     db.session.commit()
     membership_ended.send(circle, user_id=actor.id, reason="left")
     return circle
+
+
+def _anonymise_author(circle_id: int, user_id: int) -> None:
+    """Detach a person's name from everything they wrote or set up in one circle
+    (in the caller's transaction): threads, posts, chat messages, meetings and
+    date polls they organised or host, their offers to host, and their reactions.
+    Search entries hold no author, so they need nothing.
+    """
+    from ..chat.models import ChatMessage
+    from ..meetings.models import DatePoll, HostOffer, Meeting
+    from ..threads.models import Post, Reaction, Thread
+
+    mine = {"synchronize_session": False}
+    for model, column in ((Thread, Thread.author_id), (Thread, Thread.last_poster_id),
+                          (Post, Post.author_id), (ChatMessage, ChatMessage.author_id),
+                          (Meeting, Meeting.organiser_id), (Meeting, Meeting.host_user_id),
+                          (DatePoll, DatePoll.organiser_id), (DatePoll, DatePoll.host_user_id)):
+        db.session.execute(update(model).where(model.circle_id == circle_id, column == user_id)
+                           .values({column: None}).execution_options(**mine))
+    # These rows can't be ownerless, so they go.
+    db.session.execute(delete(HostOffer).where(HostOffer.circle_id == circle_id,
+                                               HostOffer.user_id == user_id)
+                       .execution_options(**mine))
+    in_circle = select(Post.id).where(Post.circle_id == circle_id)
+    db.session.execute(delete(Reaction).where(Reaction.user_id == user_id,
+                                              Reaction.post_id.in_(in_circle))
+                       .execution_options(**mine))
 
 
 def request_to_join(actor: User, slug: str, message: str) -> JoinRequest:

@@ -29,3 +29,14 @@ class CircleSettingsForm(CircleForm):
 class JoinRequestForm(FlaskForm):
     message = TextAreaField("A note to the moderators (optional)", validators=[Length(max=500)],
                             description="Say who you are and how you know the group.")
+
+
+LEAVE_CHOICES = {
+    "keep": "Keep my posts and messages attributed to me",
+    "anonymise": "Anonymise what I wrote here (shown as “Former member”)",
+}
+
+
+class LeaveForm(FlaskForm):
+    content = RadioField("What you wrote in this circle", choices=choices(LEAVE_CHOICES.items()),
+                         default="keep")

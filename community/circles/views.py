@@ -9,11 +9,11 @@ from ..extensions import db
 from ..forms import apply_error
 from ..pagination import paginate
 from ..panels import CIRCLE_HOME, render_panels
-from ..policy import access_listed_circle, access_profile, is_staff
+from ..policy import access_listed_circle, access_profile, can_leave, is_staff
 from ..timeutil import utcnow
 from ..urls import safe_next
 from . import actions
-from .forms import CircleForm, JoinRequestForm
+from .forms import LEAVE_CHOICES, CircleForm, JoinRequestForm, LeaveForm
 from .models import Circle, JoinRequest, Membership
 from .pages import circle_page
 
@@ -132,13 +132,27 @@ def pledge(circle, membership):
                            next=next_url)
 
 
-@bp.post("/c/<slug>/leave")
+@bp.route("/c/<slug>/leave", methods=["GET", "POST"])
 @login_required
 @circle_page(pledge=False)
 def leave(circle, membership):
-    actions.leave_circle(current_user, circle.slug)
-    flash(f"You have left {circle.name}.", "info")
-    return redirect(url_for("main.dashboard"))
+    """Confirm leaving, with a choice: keep one's name on what one wrote, or not.
+
+    A POST without a choice keeps it attributed (the default on the page too).
+    """
+    form = LeaveForm()
+    if request.method == "POST":
+        choice = request.form.get("content") or "keep"
+        if choice in LEAVE_CHOICES:
+            actions.leave_circle(current_user, circle.slug, anonymise=choice == "anonymise")
+            flash(f"You have left {circle.name}." + (
+                " What you wrote there now shows as “Former member”."
+                if choice == "anonymise" else ""), "info")
+            return redirect(url_for("main.dashboard"))
+        form.content.errors = ["Choose what happens to what you wrote."]
+    return render_template("circles/leave.html", circle=circle, membership=membership, form=form,
+                           can_leave=can_leave(membership, actions.owner_count(circle.id))), \
+        400 if form.content.errors else 200
 
 
 @bp.route("/invite/<token>")

@@ -1,0 +1,123 @@
+""""Your data": everything a member wrote or set, read in a fixed number of queries.
+
+One query per section, each joining what it names (thread, circle, meeting), so
+the cost doesn't grow with how much the member wrote. Only the member's own rows
+are read; the things around them (a thread's title, a circle's name) are those
+of threads and circles the member wrote in or belonged to.
+"""
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..extensions import db
+from .models import User
+
+
+def _rows(query) -> list[dict]:
+    return [dict(row._mapping) for row in db.session.execute(query)]
+
+
+def collect(user: User) -> dict:
+    """Every section of the member's data, as plain values (datetimes in UTC)."""
+    from ..chat.models import ChatMessage
+    from ..circles.models import Circle, JoinRequest, Membership
+    from ..meetings.models import (
+        RSVP,
+        CalendarFeed,
+        DatePoll,
+        HostOffer,
+        Meeting,
+        MeetingOccurrence,
+        PollOption,
+        PollVote,
+    )
+    from ..notifications.actions import channels_for
+    from ..notifications.kinds import CHANNELS, label
+    from ..threads.models import REACTIONS, Post, Reaction, Thread
+
+    uid = user.id
+    circle = (Circle.name.label("circle"), Circle.slug.label("circle_slug"))
+    data = {
+        "profile": {
+            "email": user.email, "display_name": user.display_name, "handle": user.handle,
+            "organisation": user.organisation, "job_title": user.job_title,
+            "sector": user.sector_label, "location": user.location, "bio": user.bio,
+            "timezone": user.timezone, "site_admin": user.is_site_admin,
+            "joined": user.created_at,
+        },
+        "memberships": _rows(
+            select(*circle, Membership.role, Membership.status, Membership.joined_at,
+                   Membership.pledge_accepted_at)
+            .join(Circle, Circle.id == Membership.circle_id)
+            .where(Membership.user_id == uid).order_by(Circle.name)),
+        "join_requests": _rows(
+            select(*circle, JoinRequest.message, JoinRequest.status, JoinRequest.created_at)
+            .join(Circle, Circle.id == JoinRequest.circle_id)
+            .where(JoinRequest.user_id == uid).order_by(JoinRequest.created_at)),
+        "threads": _rows(
+            select(Thread.id.label("thread_id"), Thread.title, Thread.created_at, *circle)
+            .join(Circle, Circle.id == Thread.circle_id)
+            .where(Thread.author_id == uid).order_by(Thread.created_at, Thread.id)),
+        "posts": _rows(
+            select(Post.id, Post.number, Post.source, Post.created_at, Post.edited_at,
+                   Post.deleted_at, Thread.id.label("thread_id"), Thread.title.label("thread"),
+                   *circle)
+            .join(Thread, Thread.id == Post.thread_id).join(Circle, Circle.id == Post.circle_id)
+            .where(Post.author_id == uid).order_by(Post.created_at, Post.id)),
+        "chat_messages": _rows(
+            select(ChatMessage.id, ChatMessage.source, ChatMessage.created_at,
+                   ChatMessage.edited_at, ChatMessage.deleted_at, *circle)
+            .join(Circle, Circle.id == ChatMessage.circle_id)
+            .where(ChatMessage.author_id == uid).order_by(ChatMessage.id)),
+        "reactions": [
+            {**row, "emoji": REACTIONS.get(row["emoji"], row["emoji"])} for row in _rows(
+                select(Reaction.emoji, Reaction.created_at, Post.id.label("post_id"),
+                       Thread.id.label("thread_id"), Thread.title.label("thread"), *circle)
+                .join(Post, Post.id == Reaction.post_id)
+                .join(Thread, Thread.id == Post.thread_id)
+                .join(Circle, Circle.id == Post.circle_id)
+                .where(Reaction.user_id == uid).order_by(Reaction.created_at, Reaction.id))],
+        "meetings_organised": _rows(
+            select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.timezone,
+                   Meeting.location, Meeting.cancelled_at, *circle)
+            .join(Circle, Circle.id == Meeting.circle_id)
+            .where(Meeting.organiser_id == uid).order_by(Meeting.starts_at)),
+        "rsvps": _rows(
+            select(RSVP.answer, RSVP.responded_at, MeetingOccurrence.starts_at,
+                   Meeting.id.label("meeting_id"), Meeting.title.label("meeting"), *circle)
+            .join(MeetingOccurrence, MeetingOccurrence.id == RSVP.occurrence_id)
+            .join(Meeting, Meeting.id == MeetingOccurrence.meeting_id)
+            .join(Circle, Circle.id == Meeting.circle_id)
+            .where(RSVP.user_id == uid).order_by(MeetingOccurrence.starts_at)),
+        "polls_asked": _rows(
+            select(DatePoll.id, DatePoll.title, DatePoll.status, DatePoll.created_at, *circle)
+            .join(Circle, Circle.id == DatePoll.circle_id)
+            .where(DatePoll.organiser_id == uid).order_by(DatePoll.created_at)),
+        "poll_votes": _rows(
+            select(PollVote.answer, PollVote.created_at, PollOption.starts_at,
+                   PollOption.ends_at, DatePoll.id.label("poll_id"),
+                   DatePoll.title.label("poll"), *circle)
+            .join(PollOption, PollOption.id == PollVote.option_id)
+            .join(DatePoll, DatePoll.id == PollVote.poll_id)
+            .join(Circle, Circle.id == DatePoll.circle_id)
+            .where(PollVote.user_id == uid).order_by(PollOption.starts_at)),
+        "host_offers": _rows(
+            select(HostOffer.organisation, HostOffer.note, HostOffer.created_at,
+                   HostOffer.withdrawn_at, *circle)
+            .join(Circle, Circle.id == HostOffer.circle_id)
+            .where(HostOffer.user_id == uid).order_by(HostOffer.created_at)),
+        "notification_settings": [
+            {"kind": kind, "label": label(kind), "channel": channel,
+             "channel_label": CHANNELS.get(channel, channel)}
+            for kind, channel in channels_for(user).items()],
+        "calendar_feed": _rows(
+            select(CalendarFeed.created_at).where(CalendarFeed.user_id == uid)),
+    }
+    return data
+
+
+def as_json(value):
+    """json.dumps' default: datetimes as ISO 8601 in UTC."""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
