@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install clean constraints
+.PHONY: run test lint install clean constraints bench bench-quick
 
 PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 
@@ -26,6 +26,15 @@ run: install
 ## make test: the whole suite
 test: install
 	$(BIN)/python -m pytest
+
+## make bench-quick: page and chat benchmarks on 10,000 posts (about 3 minutes; needs wrk)
+bench-quick: install
+	$(BIN)/python bench/run.py --quick
+
+## make bench: the full run, up to 1,000,000 posts, SQLite and (with TEST_DATABASE_URL or
+## BENCH_DATABASE_URL) PostgreSQL; about 20 minutes; rewrites docs/performance.md
+bench: install
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

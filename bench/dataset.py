@@ -20,11 +20,37 @@ BATCH = 10_000
 PASSWORD = "bench-password"
 FEED_TOKEN = "bench-calendar-feed-token"
 
-WORDS = ("leadership trust prison radio charity psychiatry practice budget board governor "
-         "volunteers funding partnership patients listeners strategy burnout wellbeing "
-         "mentoring cohort retreat safeguarding commissioning staff culture change council "
-         "community resilience inspection waiting list recruitment merger pilot evaluation "
-         "trustees courage feedback coaching honesty silence conflict decision").split()
+COMMON = "the and of to a in that is for it with as was on be at by this have from".split()
+TOPICS = ("leadership trust prison radio charity psychiatry practice budget board governor "
+          "volunteers funding partnership patients listeners strategy burnout wellbeing "
+          "mentoring cohort retreat safeguarding commissioning staff culture change council "
+          "community resilience inspection waiting list recruitment merger pilot evaluation "
+          "trustees courage feedback coaching honesty silence conflict decision").split()
+
+
+def _vocabulary(size: int = 3000) -> tuple[list[str], list[float]]:
+    """Words with Zipf-like frequencies, as in real text: a few very common, most rare.
+
+    So a search for two topic words matches a few hundredths of the posts, not
+    most of them (as a small uniform vocabulary would make it).
+    """
+    rng = random.Random(3)
+    syllables = ["ka", "lo", "mi", "ne", "ra", "su", "ti", "vo", "be", "do", "fi", "gu", "ha", "je"]
+    words = COMMON + TOPICS
+    seen = set(words)
+    while len(words) < size:
+        word = "".join(rng.choice(syllables) for _ in range(rng.randint(2, 4)))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    total, cumulative = 0.0, []
+    for rank in range(1, size + 1):
+        total += 1 / rank
+        cumulative.append(total)
+    return words, cumulative
+
+
+VOCABULARY, CUMULATIVE = _vocabulary()
 
 
 @dataclass(frozen=True)
@@ -100,7 +126,8 @@ class _Builder:
         return count
 
     def sentence(self, words: int) -> str:
-        return " ".join(self.rng.choice(WORDS) for _ in range(words)).capitalize() + "."
+        chosen = self.rng.choices(VOCABULARY, cum_weights=CUMULATIVE, k=words)
+        return " ".join(chosen).capitalize() + "."
 
     def run(self) -> World:
         self.users()
@@ -177,7 +204,8 @@ class _Builder:
             for number in range(1, size + 1):
                 post_id += 1
                 poster = first_author if number == 1 else self.rng.choice(authors)
-                posts.append((post_id, thread_id, circle, poster, number, at))
+                posts.append((post_id, thread_id, circle, poster, number, at,
+                              self.sentence(self.rng.randint(12, 40))))
                 at += timedelta(minutes=self.rng.randrange(1, 120))
             threads.append({"id": thread_id, "circle_id": circle, "author_id": first_author,
                             "title": self.sentence(5)[:-1], "pinned": False, "locked": False,
@@ -199,19 +227,15 @@ class _Builder:
         return big
 
     def _post_rows(self, posts):
-        for post_id, thread_id, circle, author, number, at in posts:
-            body = self.sentence(self.rng.randint(12, 40))
+        for post_id, thread_id, circle, author, number, at, body in posts:
             yield {"id": post_id, "thread_id": thread_id, "circle_id": circle, "author_id": author,
                    "number": number, "source": body, "html": f"<p>{body}</p>", "created_at": at,
                    "edited_at": None, "deleted_at": None, "deleted_by_id": None}
 
     def _search_entries(self, posts, titles) -> None:
         """The search rows, then the full-text index built once (faster than row by row)."""
-        rng = random.Random(11)  # bodies need not match the posts' own words for timing
         rows = ({"post_id": p[0], "circle_id": p[2], "thread_id": p[1],
-                 "title": titles[p[1]] if p[4] == 1 else "",
-                 "body": " ".join(rng.choice(WORDS) for _ in range(rng.randint(12, 40)))}
-                for p in posts)
+                 "title": titles[p[1]] if p[4] == 1 else "", "body": p[6]} for p in posts)
         if self.dialect == "sqlite":
             triggers = [r[0] for r in self.conn.execute(text(
                 "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='search_entries'"))]

@@ -46,7 +46,7 @@ SECRET = "bench-" + "k" * 40
 DATA = BENCH / ".data"
 USER_AGENT = "alumni-circles-bench"
 CONNECTIONS = 8            # concurrent connections of the load generator
-DATASET_VERSION = 1        # bump when dataset.py changes what it builds
+DATASET_VERSION = 2        # bump when dataset.py changes what it builds
 
 
 def pages(world: dataset.World) -> dict[str, str]:

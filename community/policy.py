@@ -177,6 +177,17 @@ def access_thread(user: User, slug: str, thread_id: int, for_update: bool = Fals
     return circle, membership, _row_in_circle(Thread, circle, thread_id, for_update)
 
 
+def thread_in(circle: Circle, thread_id: int):
+    """A thread of a circle the viewer has already been let into (by circle_page),
+    without loading the circle and membership a second time.
+
+    :raise NotFound: no such thread in this circle.
+    """
+    from .threads.models import Thread
+
+    return _row_in_circle(Thread, circle, thread_id)
+
+
 def access_post(user: User, slug: str, post_id: int):
     """(circle, membership, post) for a post in a circle the user is in.
 

@@ -38,7 +38,8 @@ def public_endpoint(endpoint: str | None) -> bool:
 def init_app(app: Flask) -> None:
     @app.before_request
     def require_sign_in():
-        if current_user.is_authenticated or public_endpoint(request.endpoint):
+        # Public endpoints first: static files and feeds need no user loaded.
+        if public_endpoint(request.endpoint) or current_user.is_authenticated:
             return None
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
@@ -49,8 +50,8 @@ def init_app(app: Flask) -> None:
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        if (current_user.is_authenticated and request.endpoint != "static"
-                and "Cache-Control" not in response.headers):
+        if (request.endpoint != "static" and "Cache-Control" not in response.headers
+                and current_user.is_authenticated):
             # Private pages must not sit in a shared or back-button cache.
             response.headers["Cache-Control"] = "private, no-store"
         if app.config.get("SESSION_COOKIE_SECURE"):

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..forms import apply_error
 from ..pagination import page_number
 from ..panels import circle_home_panel, dashboard_panel
-from ..policy import access_post, access_thread, can_edit_post, require
+from ..policy import access_post, access_thread, can_edit_post, require, thread_in
 from ..urls import url_pattern
 from . import actions
 from . import search as search_module
@@ -85,7 +85,7 @@ def new(circle, membership):
 @circle_page
 def show(circle, membership, thread_id):
     """A page of 20 posts. Opened without a page, it jumps to the first unread post."""
-    _, _, thread = access_thread(current_user, circle.slug, thread_id)
+    thread = thread_in(circle, thread_id)
     state = db.session.scalar(select(ThreadState).where(
         ThreadState.user_id == current_user.id, ThreadState.thread_id == thread.id))
     read = state.last_read_number if state else 0
