@@ -12,7 +12,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user, user_loaded_from_cookie
 
 from ..errors import ActionError
 from ..extensions import limiter
@@ -35,8 +35,15 @@ bp = Blueprint("accounts", __name__)
 
 @bp.before_app_request
 def _give_the_browser_a_sign_in_id():
-    if current_user.is_authenticated:
+    # Flask-Login's key, not current_user: loading the user here would cost every
+    # request (static files, feeds) a query.
+    if "_user_id" in session:
         sessions.ensure_id()
+
+
+@user_loaded_from_cookie.connect
+def _restored_from_the_remember_cookie(sender, user=None, **_):
+    sessions.ensure_id()
 
 
 def _login_limit():
