@@ -33,18 +33,30 @@ def _serializer() -> URLSafeSerializer:
 
 
 def unsubscribe_token(user_id: int, kind: str) -> str:
-    """A signed token for one person and one kind ("digest" stands for all digest kinds)."""
-    return _serializer().dumps({"u": user_id, "k": kind})
+    """A signed token for one person and one kind ("digest" stands for all digest kinds).
+
+    It carries the account's creation time too: SQLite may give a deleted
+    account's id to the next one, and a link in an old email must not reach it.
+    """
+    return _serializer().dumps({"u": user_id, "k": kind, "c": _account_stamp(user_id)})
 
 
 def read_unsubscribe_token(token: str) -> tuple[int, str] | None:
+    """(user id, kind) for a token of an account that still exists, else None."""
     try:
         data = _serializer().loads(token)
     except BadSignature:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("k"), str):
         return None
+    if data["u"] > 2**31 - 1 or data.get("c") != _account_stamp(data["u"]):
+        return None
     return data["u"], data["k"]
+
+
+def _account_stamp(user_id: int) -> str | None:
+    user = db.session.get(User, user_id)  # usually in the session already: no query
+    return user.created_at.isoformat() if user else None
 
 
 def unsubscribe_url(user_id: int, kind: str) -> str:

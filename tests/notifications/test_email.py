@@ -2,7 +2,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from community.circles.actions import update_circle
 from community.extensions import db
@@ -214,3 +214,20 @@ def test_forged_unsubscribe_tokens_are_refused(app, group):
     client = app.test_client()
     assert client.post(f"/notifications/unsubscribe/{token[:-2]}xx").status_code == 404
     assert client.get("/notifications/unsubscribe/nonsense").status_code == 404
+
+
+def test_an_unsubscribe_link_dies_with_its_account_even_if_the_id_comes_back(app):
+    """SQLite hands a deleted newest row's id to the next insert: an old email's
+    link must not change the settings of whoever gets that id next."""
+    from community.accounts.models import User
+
+    gone = make_user("Gone Person", "gone@example.org")
+    token = unsubscribe_token(gone.id, "mention")
+    old_id = gone.id
+    db.session.delete(gone)
+    db.session.commit()
+    newcomer = make_user("New Person", "new@example.org")
+    db.session.execute(update(User).where(User.id == newcomer.id).values(id=old_id))
+    db.session.commit()
+    response = app.test_client().post(f"/notifications/unsubscribe/{token}")
+    assert response.status_code == 404
