@@ -6,7 +6,7 @@ take explicit objects and never read the request, so views, Socket.IO handlers
 and templates (through the `policy` template global) apply the same rules.
 """
 from sqlalchemy import and_, exists, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, lazyload
 from werkzeug.exceptions import Forbidden, NotFound
 
 from .accounts.models import User
@@ -25,9 +25,12 @@ def require(allowed: bool, message: str = "Your role in this circle doesn't allo
 # --- Loaders -----------------------------------------------------------------
 
 def _membership_query(user: User):
+    # The membership's own circle and user are the row's circle and the caller,
+    # already in the session: joining them again (their eager default) is waste.
     return (select(Circle, Membership)
             .outerjoin(Membership, and_(Membership.circle_id == Circle.id,
-                                        Membership.user_id == user.id)))
+                                        Membership.user_id == user.id))
+            .options(lazyload(Membership.circle), lazyload(Membership.user)))
 
 
 def access_circle(user: User, slug: str, for_update: bool = False) -> tuple[Circle, Membership]:
@@ -71,12 +74,12 @@ def _active_or_404(row) -> tuple[Circle, Membership]:
     return row.Circle, row.Membership
 
 
-def _row_in_circle(model, circle: Circle, row_id: int, for_update: bool = False):
+def _row_in_circle(model, circle: Circle, row_id: int, for_update: bool = False, options=()):
     """The row of `model` with this id in this circle (locked, if asked).
 
     :raise NotFound: no such row, or it belongs to another circle.
     """
-    query = select(model).where(model.id == row_id, model.circle_id == circle.id)
+    query = select(model).where(model.id == row_id, model.circle_id == circle.id).options(*options)
     if for_update:
         query = query.with_for_update(of=model).execution_options(populate_existing=True)
     row = db.session.scalar(query)
@@ -185,7 +188,8 @@ def thread_in(circle: Circle, thread_id: int):
     """
     from .threads.models import Thread
 
-    return _row_in_circle(Thread, circle, thread_id)
+    return _row_in_circle(Thread, circle, thread_id,
+                          options=(lazyload(Thread.author), lazyload(Thread.last_poster)))
 
 
 def access_post(user: User, slug: str, post_id: int):

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..accounts.models import User
 from ..circles.models import Membership
@@ -96,7 +97,7 @@ def show(circle, membership, thread_id):
     first = (page - 1) * actions.PER_PAGE + 1
     posts = db.session.scalars(select(Post).where(
         Post.thread_id == thread.id, Post.number.between(first, first + actions.PER_PAGE - 1))
-        .order_by(Post.number)).all()
+        .options(AUTHOR_LINE).order_by(Post.number)).all()
     form = ReplyForm()
     if request.args.get("quote", type=int):
         form.body.data = _quote_of(thread, request.args.get("quote", type=int))
@@ -105,6 +106,10 @@ def show(circle, membership, thread_id):
         reactions=_reactions_for([p.id for p in posts]), page=page, pages=pages,
         first_unread=read + 1 if read < thread.post_count else None, state=state, form=form,
         links=_post_links(circle.slug, thread.id, page))
+
+
+# What a post's header shows of its author (not their bio, email or password hash).
+AUTHOR_LINE = joinedload(Post.author).load_only(User.display_name, User.job_title, User.organisation)
 
 
 @dataclass(frozen=True)
