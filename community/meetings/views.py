@@ -11,7 +11,7 @@ from ..forms import apply_error
 from ..panels import circle_home_panel, dashboard_panel
 from ..policy import can_manage_meeting, can_manage_poll, can_rsvp, can_vote
 from ..timeutil import DEFAULT_TIMEZONE, to_zone, utcnow
-from . import actions, queries
+from . import actions, feed_cache, queries
 from .forms import CancelForm, ConfirmForm, HostOfferForm, MeetingForm, MoveForm, PollForm
 from .ical import build_calendar
 from .models import ANSWERS, VOTES, HostOffer, Meeting, MeetingOccurrence
@@ -386,9 +386,20 @@ def calendar_feed(token):
     feed = actions.find_calendar_feed(token)
     if feed is None:
         abort(404)
-    body = build_calendar(queries.feed_meetings(feed.user, utcnow()), name="Alumni Circles",
-                          link=_link, descriptions=False)
-    return _calendar_response(body, "alumni-circles.ics", attachment=False)
+    entries = queries.feed_meetings(feed.user, utcnow())
+    # Its version comes from the feed's own rows, so it is also the feed's ETag.
+    key = feed_cache.version(entries, request.host_url)
+    if key in request.if_none_match:
+        response = Response(status=304)
+    else:
+        response = _calendar_response(
+            feed_cache.feeds.body(key, lambda: build_calendar(
+                entries, name="Alumni Circles", link=_link, descriptions=False)),
+            "alumni-circles.ics", attachment=False)
+    response.set_etag(key)
+    # The owner's calendar app may keep it, but asks again each time (a 304 if unchanged).
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @bp.route("/settings/calendar", methods=["GET", "POST"])

@@ -330,3 +330,36 @@ def test_circles_whose_pledge_is_not_yet_accepted_stay_out_of_the_feed(app, worl
     assert meeting.title not in signed_in(app, member).get("/").get_data(as_text=True)
     circles.accept_pledge(member, circle.slug)
     assert [str(e["UID"]) for e in events(anonymous.get(path).get_data())] == [meeting.uid]
+
+
+def test_the_feed_answers_304_until_something_in_it_changes(app, world):
+    """Calendar apps poll the feed; an unchanged feed is a 304, and any change
+    (a meeting edited, one date moved) is a new body at once."""
+    circle, owner, member = world
+    meeting = schedule(owner, circle, title="Berkshire meetup", start=at(day(7)), repeat="weekly",
+                       count="3")
+    path = "/" + make_feed(signed_in(app, member))
+    calendar_app = app.test_client()
+    first = calendar_app.get(path)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and "no-cache" in first.headers["Cache-Control"]
+    again = calendar_app.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.get_data() == b""
+    assert calendar_app.get(path).get_data() == first.get_data()
+
+    def changed() -> bytes:
+        nonlocal etag
+        response = calendar_app.get(path, headers={"If-None-Match": etag})
+        assert response.status_code == 200 and response.headers["ETag"] != etag
+        etag = response.headers["ETag"]
+        return response.get_data()
+
+    actions.update_meeting(owner, circle.slug, meeting.id, title="Renamed meetup",
+                           start=at(day(7)), duration=60, timezone="Europe/London",
+                           location="Newbury", repeat="weekly", count="3")
+    assert b"Renamed meetup" in changed()
+    third = dates_of(meeting)[2]
+    moved_to = third.starts_at.astimezone(LONDON).replace(hour=12)
+    actions.move_occurrence(owner, circle.slug, third.id,
+                            start=moved_to.strftime("%Y-%m-%dT%H:%M"), duration="90")
+    assert b"RECURRENCE-ID" in changed()
