@@ -6,6 +6,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
+from . import http
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 
 
@@ -13,6 +14,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints, pages, commands."""
     app = Flask(__name__, instance_relative_config=True,
                 template_folder="../templates", static_folder="../static")
+    http.init_app(app)
     configure_settings(app, test_config)
     configure_logging(app)
     configure_extensions(app)

@@ -1,5 +1,6 @@
 """Error pages in the site's layout, and JSON for clients that ask for it."""
 from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
 
 from .errors import ActionError
@@ -14,6 +15,9 @@ TITLES = {
     429: ("Too many attempts", "Wait a little, then try again."),
     500: ("Something went wrong on our side", "It has been logged. Please try again shortly."),
 }
+# A missing or wrong CSRF token: most often a page left open across a sign-out or restart.
+CSRF_HINT = ("This form has expired, or it didn't come from one of our pages. "
+             "Go back, reload the page and try again.")
 
 
 def _wants_json() -> bool:
@@ -41,6 +45,10 @@ def init_app(app: Flask) -> None:
         elif err.code == 429:
             detail = "Too many attempts from your connection. Wait a minute, then try again."
         return render_error(err.code or 500, detail)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(err: CSRFError):
+        return render_error(400, CSRF_HINT)
 
     @app.errorhandler(ActionError)
     def action_error(err: ActionError):

@@ -44,7 +44,9 @@ def access_circle(user: User, slug: str, for_update: bool = False) -> tuple[Circ
     :raise NotFound: no such circle, or the user is not an active member
         (signed out, never joined, left, removed or banned) — the same error.
     """
-    if user is None or not user.is_authenticated or not slug or len(slug) > 80:
+    # A NUL can't be in a slug, and PostgreSQL can't even be asked about one.
+    if user is None or not user.is_authenticated or not slug or len(slug) > 80 \
+            or "\x00" in slug:
         raise NotFound()
     query = _membership_query(user)
     if for_update:
@@ -93,6 +95,8 @@ def access_listed_circle(slug: str) -> Circle:
 
     :raise NotFound: no such circle, or it is invite-only.
     """
+    if not slug or len(slug) > 80 or "\x00" in slug:
+        raise NotFound()
     circle = db.session.scalar(select(Circle).where(Circle.slug == slug))
     if circle is None or circle.join_policy != "request":
         raise NotFound()

@@ -36,6 +36,7 @@ class UTCDateTime(TypeDecorator):
 
 
 _ZONES: list[str] | None = None
+_ZONE_SET: frozenset[str] | None = None
 
 
 def timezone_names() -> list[str]:
@@ -46,12 +47,13 @@ def timezone_names() -> list[str]:
     return _ZONES
 
 
-def is_timezone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return name in set(timezone_names())
+def is_timezone(name) -> bool:
+    """Whether name is one of the IANA zones we offer. Never raises (ZoneInfo
+    itself does, with OSError, for a folder such as "Europe" or a long name)."""
+    global _ZONE_SET
+    if _ZONE_SET is None:
+        _ZONE_SET = frozenset(timezone_names())
+    return isinstance(name, str) and name in _ZONE_SET
 
 
 def to_zone(moment: datetime, zone_name: str | None) -> datetime:

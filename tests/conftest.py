@@ -5,13 +5,28 @@ import uuid
 
 import pytest
 from flask import g
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from community import create_app
 from community.extensions import db, socketio
 
+pytest_plugins = ["tests.racing"]  # engine_app: both database engines, for racing actions
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Property-based tests (tests/fuzz/): few examples by default, so the fuzz suite
+# takes about a minute; HYPOTHESIS_PROFILE=thorough runs ten times as many, and
+# HYPOTHESIS_MAX_EXAMPLES sets the number outright.
+# No deadline: a request's time varies with the machine's load, not its input.
+settings.register_profile(
+    "circles", max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "40")), deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.filter_too_much])
+settings.register_profile("thorough", parent=settings.get_profile("circles"), max_examples=400)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "circles"))
 
 
 def app_config(db_uri: str, **overrides) -> dict:

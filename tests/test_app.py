@@ -10,7 +10,7 @@ from community.accounts.models import User
 from community.config import load_secret_key
 from community.extensions import db
 from tests.conftest import app_config
-from tests.factories import make_user
+from tests.factories import add_member, make_circle, make_user
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
@@ -145,6 +145,71 @@ def test_error_pages_use_the_layout(make_app, method, path, status, words):
         assert words in body
         assert 'class="site-header"' in body and "<title>" in body
         assert "Traceback" not in body and "ZeroDivisionError" not in body
+
+
+@pytest.mark.parametrize("token", [None, "", "garbage", "ImFiYyI.aaaaaa.forged"])
+def test_a_missing_or_wrong_csrf_token_is_a_400_that_says_so(make_app, token):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        data = {"email": "a@b.org", "password": "x" * 10}
+        if token is not None:
+            data["csrf_token"] = token
+        response = app.test_client().post("/auth/login", data=data)
+        assert response.status_code == 400
+        body = html.unescape(response.get_data(as_text=True))
+        assert "This form has expired" in body and "reload the page" in body
+        assert 'class="site-header"' in body
+
+
+def test_a_multipart_field_without_a_name_is_ignored_not_a_500(make_app):
+    """Werkzeug keeps such a part under the key None, which Flask-WTF's CSRF check
+    choked on (None.endswith) when the token came in the header."""
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        client = app.test_client()
+        page = client.get("/auth/login").get_data(as_text=True)
+        token = __import__("re").search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                                        page).group(1)
+        boundary = "xYzZY"
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="email"\r\n\r\n'
+                f'a@b.org\r\n--{boundary}\r\nContent-Disposition: form-data; name="\r\n\r\n'
+                f'\r\n--{boundary}--\r\n').encode()
+        response = client.post("/auth/login", data=body, headers={"X-CSRFToken": token},
+                               content_type=f"multipart/form-data; boundary={boundary}")
+        assert response.status_code == 400  # no password: the form's own error
+        assert "This field is required" in response.get_data(as_text=True)
+
+
+def test_nul_characters_are_dropped_from_query_and_form_values(client, auth):
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner)
+    add_member(circle, make_user("Helen Marsh"))
+    auth.login(owner)
+    members = client.get(f"/c/{circle.slug}/members?q=Hel%00en")
+    assert members.status_code == 200 and "Helen Marsh" in members.get_data(as_text=True)
+    assert client.get("/c/a%00b/").status_code == 404  # no slug has one
+
+
+@pytest.mark.postgres
+def test_nul_characters_never_reach_postgresql(postgres_url):
+    """PostgreSQL refuses a NUL even as a query parameter: these were all 500s there."""
+    app = create_app(app_config(postgres_url))
+    with app.app_context():
+        db.create_all()
+        owner = make_user()
+        circle = make_circle(owner)
+        client = app.test_client()
+        assert client.post("/auth/login", data={"email": "a\x00b@example.org",
+                                                "password": "x" * 12}).status_code == 400
+        assert client.post("/auth/reset", data={"email": "a\x00@example.org"}).status_code == 200
+        client.post("/auth/login", data={"email": owner.email, "password": "correct horse battery"})
+        for path, status in [(f"/c/{circle.slug}/members?q=a%00b", 200),
+                             (f"/c/{circle.slug}/mentions?q=%00", 200), ("/c/a%00b/", 404),
+                             ("/circles/a%00b/request", 404)]:
+            assert client.get(path).status_code == status, path
+        assert client.post("/c/a%00b/leave").status_code == 404
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_429_page_uses_the_layout(make_app):

@@ -1,24 +1,11 @@
 """No GET request changes anything stored: every GET route, against a lived-in demo."""
-import hashlib
-
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select, text
 
 from community.accounts.models import User
 from community.demo import DEMO_PASSWORD, demo_circle, demo_email, seed
 from community.extensions import db
 from tests.conftest import AuthActions
-
-
-def snapshot() -> dict[str, str]:
-    """A fingerprint of every row of every table."""
-    prints = {}
-    for table in sorted(inspect(db.engine).get_table_names()):
-        if table.startswith("search_fts"):
-            continue  # FTS5's shadow tables mirror search_entries, which is compared
-        rows = db.session.execute(text(f'SELECT * FROM "{table}" ORDER BY 1')).all()
-        prints[table] = hashlib.sha256(repr(rows).encode()).hexdigest()
-    db.session.commit()
-    return prints
+from tests.fingerprint import changed_tables, snapshot
 
 
 def first_id(sql: str) -> int:
@@ -59,6 +46,6 @@ def test_no_get_request_changes_state(app, client):
         assert response.status_code < 500, (url, response.status_code)
         visited.append(url)
     after = snapshot()
-    changed = [t for t in before if before[t] != after.get(t)]
+    changed = changed_tables(before, after)
     assert changed == [], f"GET changed {changed}"
     assert len(visited) > 40

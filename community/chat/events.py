@@ -17,6 +17,7 @@ ack. The contract (names, payloads) is in the design notes; on top of it:
   `report_message` {id, reason} files a report for the moderators.
 """
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -28,13 +29,16 @@ from werkzeug.exceptions import Forbidden, NotFound
 
 from ..accounts import sessions
 from ..errors import ActionError
-from ..extensions import db
+from ..extensions import db, socketio
 from . import actions
 from .live import NAMESPACE, circle_room, state
 
 log = logging.getLogger(__name__)
 
 MAX_ID = 2**63 - 1
+# Text no database stores: NUL (PostgreSQL refuses it, even in a query) and half a
+# surrogate pair (JSON's "\ud800" escapes decode to one; it has no UTF-8 form).
+UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 MAX_REASON = 4000
 # Per-process throttles, before any database work: (limit, seconds).
 SEND_BURST = 2          # x CHAT_RATE_LIMIT; the exact limit is counted in the database
@@ -116,6 +120,10 @@ def chat_event(name: str):
                 user = _user()
                 if not isinstance(data, dict):
                     raise ActionError("Send the event's data as an object.", code="invalid")
+                if any(isinstance(value, str) and UNSTORABLE.search(value)
+                       for value in data.values()):
+                    raise ActionError("The event's text has a character that can't be "
+                                      "stored (NUL, or half a surrogate pair).", code="invalid")
                 result = handler(user, data)
                 return {"ok": True, **(result or {})}
             except Exception as exc:  # noqa: BLE001 - every failure becomes an answer
@@ -168,7 +176,9 @@ def _moment(data: dict, key: str) -> datetime | None:
             else None
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
+    # A server's time is this century; year 1 or 9999 with an offset can't even be
+    # moved to UTC (OverflowError), nor have the catch-up margin taken off it.
+    if moment is None or moment.tzinfo is None or not 2000 <= moment.year <= 2100:
         raise ActionError(f"`{key}` must be a time from the server (ISO 8601, with zone).",
                           code="invalid", field=key)
     return moment.astimezone(UTC)
@@ -200,9 +210,23 @@ def origin_allowed(environ: dict, extra) -> bool:
     return "*" in allowed or origin in allowed
 
 
+def sent_by_the_client() -> bool:
+    """Whether a connect or disconnect handler runs for a client's *event* of that
+    name, which python-socketio hands to the same handlers, on a socket that stays
+    open. (Run again, chat's would forget which circles the socket joined, or the
+    socket itself, while it stays in the rooms: a later ban would not cut it off.)
+    A socket connecting (with python-socketio's default always_connect=False) or
+    disconnecting doesn't count as connected while its handler runs; one that
+    sends an event does.
+    """
+    return socketio.server.manager.is_connected(request.sid, request.namespace)
+
+
 @handles("connect")
 def on_connect(auth=None):
     """Only signed-in people, from our own pages (or configured origins), connect."""
+    if sent_by_the_client():
+        return None
     if not origin_allowed(request.environ, current_app.config.get("CORS_ALLOWED_ORIGINS")):
         raise ConnectionRefusedError("This page may not connect to chat.",
                                      {"error": "forbidden_origin"})
@@ -214,7 +238,9 @@ def on_connect(auth=None):
 
 
 @handles("disconnect")
-def on_disconnect(reason=None):
+def on_disconnect(*reason):
+    if sent_by_the_client():
+        return
     chat = state()
     info = chat.registry.disconnect(request.sid)
     if info is None:

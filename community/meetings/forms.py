@@ -4,11 +4,11 @@ Fields are plain text inputs with the right HTML types; the actions check the
 values and word the errors, so a form never says "Not a valid choice".
 """
 from flask_wtf import FlaskForm
-from wtforms import FieldList, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.widgets import DateInput, DateTimeLocalInput, NumberInput, URLInput
 
 from ..accounts.forms import _timezone_choices
-from ..forms import choices
+from ..forms import FieldList, choices
 
 REPEAT_CHOICES = [("none", "Does not repeat"), ("weekly", "Weekly, or every few weeks"),
                   ("monthly", "Monthly, on the same weekday (e.g. the first Tuesday)")]

@@ -2,6 +2,7 @@
 import secrets
 from datetime import timedelta
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
 
 from ..accounts.actions import normalise_email
@@ -56,7 +57,7 @@ def create_invitation(actor: User, slug: str, days: int = DEFAULT_INVITE_DAYS,
         raise ActionError("Allow from 1 to 500 uses, or leave it empty for no limit.",
                           field="max_uses")
     email = normalise_email(email) or None
-    if email and ("@" not in email or len(email) > 254):
+    if email and not _mailable(email):
         raise ActionError("Enter a valid email address, or leave it empty.", field="email")
     note = clean_text(note, field="note", label="The note", max_len=120)
     token = secrets.token_urlsafe(32)
@@ -75,6 +76,16 @@ def create_invitation(actor: User, slug: str, days: int = DEFAULT_INVITE_DAYS,
                    settings_link=site_url("/settings/notifications"))
     db.session.commit()
     return invitation, token
+
+
+def _mailable(email: str) -> bool:
+    """Whether mail can be addressed to it: a line break or a text-direction
+    character in an address would leave its invitation unsendable in the outbox."""
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return len(email) <= 254
 
 
 def revoke_invitation(actor: User, slug: str, invitation_id: int) -> Invitation:

@@ -63,8 +63,10 @@ def bell_sockets() -> BellSockets:
 
 
 def on_connect(auth=None):
-    from ..chat.events import origin_allowed  # here: chat imports notifications
+    from ..chat.events import origin_allowed, sent_by_the_client  # here: chat imports us
 
+    if sent_by_the_client():
+        return  # an event named "connect" on an open socket
     if not origin_allowed(request.environ, current_app.config.get("CORS_ALLOWED_ORIGINS")):
         raise ConnectionRefusedError("This page may not connect.")
     if not current_user.is_authenticated:
@@ -76,7 +78,11 @@ def on_connect(auth=None):
         chat.start()  # listen to the control bus, even on a process with no chat socket
 
 
-def on_disconnect(reason=None):
+def on_disconnect(*reason):
+    from ..chat.events import sent_by_the_client
+
+    if sent_by_the_client():
+        return  # an event named "disconnect": the socket stays open, and listed
     bell_sockets().discard(request.sid)
 
 

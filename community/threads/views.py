@@ -187,6 +187,8 @@ def edit(circle, membership, post_id):
     require(can_edit_post(membership, post), "You can only edit your own posts.")
     thread = db.session.get(Thread, post.thread_id)
     form = EditForm(data={"body": post.source, "title": thread.title} if request.method == "GET" else None)
+    if post.number != 1:
+        del form.title  # only the opening post has one: its errors would show nowhere
     if form.validate_on_submit():
         try:
             actions.edit_post(current_user, circle.slug, post.id, form.body.data,

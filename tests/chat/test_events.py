@@ -220,6 +220,24 @@ def test_a_removed_members_open_sockets_leave_the_room_at_once(connect, people, 
         assert call(sc, "join", {"circle": circle.slug}) == NOT_FOUND
 
 
+@pytest.mark.parametrize("spoofed", [("connect", {}), ("disconnect",), ("disconnect", 1, 2, 3)])
+def test_an_event_named_connect_or_disconnect_changes_nothing(connect, people, spoofed):
+    """python-socketio runs the connect/disconnect handlers for a client's events of
+    those names too; run, they made the server forget the socket joined the circle
+    (it stayed in the room), so a later ban left it listening."""
+    circle, member = people["circle"], people["member"]
+    sc, watcher = connect(member), connect(people["other"])
+    join(sc, circle)
+    join(watcher, circle)
+    sc.emit(*spoofed, namespace="/chat", callback=True)  # answered, nothing raised
+    assert sc.is_connected("/chat")
+    received(sc)
+    moderation.ban_member(people["owner"], circle.slug, member.id)
+    assert received(sc, "removed") == [("removed", {"circle": circle.slug})]
+    post(people["other"], circle, "After the ban")
+    assert received(sc) == []
+
+
 def test_a_removal_does_not_touch_the_member_in_other_circles(connect, people):
     circle, member = people["circle"], people["member"]
     elsewhere = make_circle(member, name="Reading Book Club")
@@ -301,6 +319,13 @@ MALFORMED = [
     ("join", {"circle": "{slug}", "after_id": 2**70}, "invalid"),
     ("join", {"circle": "{slug}", "after_id": 1, "changed_since": "yesterday"}, "invalid"),
     ("join", {"circle": "{slug}", "after_id": 1, "changed_since": "2025-01-01T00:00:00"}, "invalid"),
+    # Times that can't be moved to UTC, or have the catch-up margin taken off: were server_error.
+    ("join", {"circle": "{slug}", "after_id": 1, "changed_since": "0001-01-01T00:00:00+14:00"},
+     "invalid"),
+    ("join", {"circle": "{slug}", "after_id": 1, "changed_since": "0001-01-01T00:00:00+00:00"},
+     "invalid"),
+    ("join", {"circle": "{slug}", "after_id": 1, "changed_since": "9999-12-31T23:59:59-14:00"},
+     "invalid"),
     ("send_message", "hello", "invalid"),
     ("send_message", {"circle": "{slug}", "client_id": "a"}, "invalid"),
     ("send_message", {"circle": "{slug}", "body": "hi"}, "invalid"),
@@ -317,6 +342,13 @@ MALFORMED = [
     ("send_message", {"circle": "{slug}", "body": "isolate\u2066x", "client_id": "a"}, "invalid"),
     ("send_message", {"circle": "{slug}", "body": "bell\x07", "client_id": "a"}, "invalid"),
     ("send_message", {"circle": "{slug}", "body": "   \n\t ", "client_id": "a"}, "empty"),
+    # JSON can carry lone surrogates ("\ud800"), which no database stores: were server_error.
+    ("send_message", {"circle": "{slug}", "body": "half \ud800 a pair", "client_id": "a"},
+     "invalid"),
+    ("join", {"circle": "\udc80"}, "invalid"),
+    ("join", {"circle": "a\x00b"}, "invalid"),  # PostgreSQL refuses NUL even in a query
+    ("edit_message", {"id": 1, "body": "\udbff"}, "invalid"),
+    ("report_message", {"id": 1, "reason": "why \ud800"}, "invalid"),
     ("load_older", {"circle": "{slug}"}, "invalid"),
     ("load_older", {"circle": "{slug}", "before_id": "5"}, "invalid"),
     ("typing", "typing!", "invalid"),

@@ -148,6 +148,9 @@ def test_unknown_token_is_not_found(app):
 @pytest.mark.parametrize("days,max_uses,email,field", [
     (0, None, None, "days"), (91, None, None, "days"), (14, 0, None, "max_uses"),
     (14, 501, None, "max_uses"), (14, None, "not-an-email", "email"),
+    # Addresses mail can't be sent to: they sat in the outbox, unsendable.
+    (14, None, "\u202e@", "email"), (14, None, "helen@example.org\r\nBcc: x@example.org", "email"),
+    (14, None, "helen@example", "email"),
 ])
 def test_invite_options_are_checked(app, days, max_uses, email, field):
     owner = make_user()

@@ -88,6 +88,11 @@ def test_propose_then_see_it_everywhere(client, auth, world):
     ({"capacity": "-3"}, "whole number from 1"),
     ({"capacity": "99999999999"}, "whole number from 1"),
     ({"timezone": "Narnia/Cair_Paravel"}, "Choose a timezone from the list"),
+    # A folder of the zone database, and a name too long for a file: were 500s (OSError).
+    ({"timezone": "Europe"}, "Choose a timezone from the list"),
+    ({"timezone": "Europe/" + "x" * 300}, "Choose a timezone from the list"),
+    # The offer's id is a hidden field: its error is shown above the form, not beside it.
+    ({"host_offer_id": " "}, "Enter the offer"),
     ({"repeat": "weekly;BYDAY=MO,TU,WE,TH,FR,SA,SU;COUNT=9999"}, "Choose how the meeting repeats"),
     ({"repeat": "weekly", "count": "10\r\nRRULE:FREQ=SECONDLY"}, "whole number from 2"),
     ({"repeat": "weekly", "count": "", "until": "20991231T000000Z;FREQ=DAILY"},
@@ -222,6 +227,18 @@ def test_a_begun_series_edit_form_locks_its_pattern(client, auth, world, clock):
 
 
 # --- Polls and visits --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["options-²", "options-" + "9" * 5_000])
+def test_poll_form_ignores_option_keys_that_are_not_numbers(client, auth, world, key):
+    """WTForms' FieldList called int() on any suffix that passes isdigit(): a 500."""
+    circle, owner, member = world
+    auth.login(member)
+    data = {"title": "Summer social", "timezone": "Europe/London", "duration": "180",
+            "location": "The Meadows", "options-0": at(day(20), 12), key: at(day(27), 12)}
+    refused = client.post(f"/c/{circle.slug}/polls/new", data=data)
+    assert refused.status_code == 400 and "Offer from 2 to 10 times" in text(refused)
+    assert db.session.scalar(select(func.count(DatePoll.id))) == 0
+
 
 def test_poll_pages(client, auth, world):
     circle, owner, member = world

@@ -1,4 +1,7 @@
 """The bell is nudged over Socket.IO when a notification is committed."""
+import pytest
+
+from community.accounts import actions as accounts
 from community.extensions import socketio
 from community.threads import actions as threads
 from tests.conftest import AuthActions
@@ -38,3 +41,17 @@ def test_only_the_recipient_is_nudged(app, client):
 def test_signed_out_sockets_are_refused(app):
     anonymous = socketio.test_client(app, namespace="/notifications", flask_test_client=app.test_client())
     assert not anonymous.is_connected("/notifications")
+
+
+@pytest.mark.parametrize("spoofed", [("connect", {}), ("disconnect",), ("disconnect", 1, 2)])
+def test_an_event_named_connect_or_disconnect_changes_nothing(app, client, spoofed):
+    """python-socketio hands a client's events of those names to the bell's connect
+    and disconnect handlers: the socket was forgotten (and so stayed open once its
+    sessions ended), or the handler raised."""
+    user = make_user()
+    AuthActions(client).login(user)
+    bell = socketio.test_client(app, namespace="/notifications", flask_test_client=client)
+    bell.emit(*spoofed, namespace="/notifications", callback=True)  # answered, nothing raised
+    assert bell.is_connected("/notifications")
+    accounts.sign_out_everywhere(user)
+    assert not bell.is_connected("/notifications")

@@ -111,6 +111,22 @@ def test_edited_and_removed_posts_show_as_such(client, auth, circle_pair):
     assert 'id="post-2"' in page  # the thread keeps its shape
 
 
+def test_a_reply_has_no_title_to_refuse(client, auth, circle_pair):
+    """A reply's edit form shows no title; a title sent with it was validated anyway,
+    so a long one was a 400 whose page showed no error."""
+    circle, owner, helen = circle_pair
+    thread = make_thread(circle, owner, title="Kept")
+    reply = threads.post_reply(helen, circle.slug, thread.id, "first thought")
+    auth.login(helen)
+    response = client.post(f"/c/{circle.slug}/p/{reply.id}/edit",
+                           data={"body": "second thought", "title": "\u202e" * 10_240})
+    assert response.status_code == 302
+    assert db.session.get(Post, reply.id).source == "second thought"
+    assert db.session.get(Thread, thread.id).title == "Kept"
+    refused = client.post(f"/c/{circle.slug}/p/{reply.id}/edit", data={"body": " "})
+    assert refused.status_code == 400 and 'class="error"' in text(refused)
+
+
 def test_editing_someone_elses_post_is_forbidden(client, auth, circle_pair):
     circle, owner, helen = circle_pair
     make_thread(circle, owner)
