@@ -6,81 +6,21 @@ A barrier releases the threads together; each case is repeated a few times so
 that both orders (and the blocked-then-resumed paths) get exercised.
 """
 import threading
-import traceback
 
 import pytest
 from sqlalchemy import func, select
 
-from community import create_app
 from community.accounts.models import User
 from community.circles import actions as circles
 from community.circles.models import JoinRequest, Membership
-from community.errors import ActionError, Forbidden, NotFound
 from community.extensions import db
 from community.moderation import actions as moderation
 from community.moderation.models import AuditEvent
 from community.notifications.models import Notification
-from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_user
+from tests.racing import names, race, succeeded
 
 ROUNDS = 5
-DOMAIN_ERRORS = (ActionError, Forbidden, NotFound)  # ActionError covers Conflict
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine_app(request):
-    """The app on a fresh database of each engine, with an app context pushed."""
-    if request.param == "sqlite":
-        app = request.getfixturevalue("make_app")()
-    else:
-        app = create_app(app_config(request.getfixturevalue("postgres_url")))
-    with app.app_context():
-        if request.param == "postgresql":
-            db.create_all()  # tests only: a fresh PostgreSQL database has no schema
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-
-
-def race(app, *calls) -> list[Exception | None]:
-    """Run each (action, actor_id, *args) in its own thread and session, all at once.
-
-    Returns one outcome per call, in order: None if the action succeeded, else the
-    domain error it raised. Any other error (e.g. "database is locked") fails the test.
-    """
-    db.session.commit()  # end this thread's read transaction; see the others' writes after
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[Exception | None] = [None] * len(calls)
-    crashes: list[str] = []
-
-    def run(i, action, actor_id, *args):
-        with app.app_context():
-            try:
-                actor = db.session.get(User, actor_id)  # as a request loads its user
-                db.session.commit()  # no transaction (or SQLite lock) held while waiting
-                barrier.wait(timeout=10)
-                action(actor, *args)
-            except DOMAIN_ERRORS as exc:
-                outcomes[i] = exc
-            except Exception:
-                crashes.append(traceback.format_exc())
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i, *call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a racing action hung"
-    if crashes:
-        pytest.fail("a racing action crashed:\n" + "\n".join(crashes))
-    return outcomes
-
-
-def names(outcomes) -> list[str]:
-    """The outcomes as sorted names: "ok" or the error's class name."""
-    return sorted("ok" if o is None else type(o).__name__ for o in outcomes)
 
 
 def membership_of(circle, user) -> tuple[str, str] | None:
@@ -151,7 +91,7 @@ def test_approve_racing_decline_has_one_decision(engine_app):
             (moderation.approve_request, mod_a.id, circle.slug, request.id),
             (moderation.decline_request, mod_b.id, circle.slug, request.id))
         assert names([approved, declined]) == ["Conflict", "ok"]
-        winner = "approved" if approved is None else "declined"
+        winner = "approved" if succeeded(approved) else "declined"
         assert db.session.get(JoinRequest, request.id).status == winner
         expected = ("active", "member") if winner == "approved" else None
         assert membership_of(circle, requester) == expected
@@ -171,7 +111,7 @@ def test_removal_racing_promotion_ends_consistent(engine_app):
             (moderation.change_role, owner.id, circle.slug, member.id, "moderator"),
             (moderation.remove_member, mod.id, circle.slug, member.id))
         assert names([promoted, removed]) == ["Forbidden", "ok"]
-        if promoted is None:  # promoted first: a moderator can't remove a moderator
+        if succeeded(promoted):  # promoted first: a moderator can't remove a moderator
             assert membership_of(circle, member) == ("active", "moderator")
             assert audit_about(circle, member) == ["role.changed"]
         else:  # removed first: only current members can be promoted
