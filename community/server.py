@@ -20,6 +20,25 @@ def listener(host: str, port: int) -> socket.socket:
     return sock
 
 
+def fair_handler():
+    """gevent's request handler, taking turns between connections.
+
+    A greenlet serving a keep-alive connection reads the next request without
+    yielding if it has already arrived, so one busy connection could be served
+    again and again while the others wait (seen in the bench: p50 6 ms, p99
+    1.5 s). Yielding once before each request puts it behind the others.
+    """
+    import gevent
+    from gevent import pywsgi
+
+    class FairHandler(pywsgi.WSGIHandler):
+        def handle_one_request(self):
+            gevent.sleep(0)
+            return super().handle_one_request()
+
+    return FairHandler
+
+
 def serve(wsgi_app, host: str, port: int, access_log: bool = True) -> None:
     """Serve HTTP and WebSockets (simple-websocket) until stopped; needs gevent's monkey patch."""
     from gevent import pywsgi
@@ -29,5 +48,6 @@ def serve(wsgi_app, host: str, port: int, access_log: bool = True) -> None:
     # collection scans only what requests made (gc.freeze, as Instagram's servers do).
     gc.collect()
     gc.freeze()
-    server = pywsgi.WSGIServer(listener(host, port), wsgi_app, log="default" if access_log else None)
+    server = pywsgi.WSGIServer(listener(host, port), wsgi_app, handler_class=fair_handler(),
+                               log="default" if access_log else None)
     server.serve_forever()

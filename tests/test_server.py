@@ -63,3 +63,43 @@ def test_served_connections_send_without_waiting_for_acks():
         client.close()
     finally:
         server.close()
+
+
+def test_a_busy_keep_alive_connection_does_not_starve_the_others():
+    """Requests from many connections take turns: one client pipelining requests
+    must not be served again and again while another waits (bench: p99 1.5 s)."""
+    import gevent
+    from gevent import pywsgi
+    from gevent import socket as green
+
+    from community.server import fair_handler
+
+    order, others = [], []
+
+    def app(environ, start_response):
+        order.append(environ["PATH_INFO"])
+        if len(order) == 1:  # while 49 more of its requests wait, another client asks once
+            other = green.create_connection(("127.0.0.1", server.server_port))
+            other.sendall(b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+            others.append(other)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    def read_all(sock, count):
+        got = b""
+        while got.count(b"ok") < count:
+            got += sock.recv(65536)
+
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=fair_handler(), log=None)
+    server.start()
+    try:
+        busy = green.create_connection(("127.0.0.1", server.server_port))
+        busy.sendall(b"GET /busy HTTP/1.1\r\nHost: x\r\n\r\n" * 50)
+        gevent.spawn(read_all, busy, 50).join(timeout=10)
+        gevent.spawn(read_all, others[0], 1).join(timeout=10)
+        for sock in [busy, *others]:
+            sock.close()
+    finally:
+        server.stop()
+    assert len(order) == 51
+    assert order.index("/other") < 10
