@@ -83,7 +83,8 @@ def write_markdown(result: dict, path: Path) -> None:
         f"{m['os']}, Python {m['python']}. The app server, the databases, Redis and the load "
         f"generators all share those cores, so read ratios (measured in the same run) rather "
         f"than absolute figures. Load: `wrk {m['wrk']}` from loopback, signed in as a member of "
-        f"five circles. Server: {result['server']}.",
+        f"five circles. Server: {result['server']}. SQL is the statements one request sends "
+        f"(transaction control not counted), counted in-process on the same database.",
         "",
         "## Budgets",
         "",

@@ -358,7 +358,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 posts on SQLite only")
     parser.add_argument("--seconds", type=float, help="seconds per page (quick 4, full 10)")
     parser.add_argument("--no-chat", action="store_true", help="skip the chat fan-out part")
+    parser.add_argument("--markdown", action="store_true",
+                        help="only rewrite docs/performance.md from results/latest.json")
     args = parser.parse_args()
+    if args.markdown:
+        report.write_markdown(json.loads((BENCH / "results" / "latest.json").read_text()),
+                              ROOT / "docs" / "performance.md")
+        return
     need_wrk()
     seconds = args.seconds or (4 if args.quick else 10)
     logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
@@ -381,8 +387,8 @@ def main() -> None:
     main_run = runs["sqlite_10k" if args.quick else "sqlite_1m"]
     result = {
         "machine": machine(),
-        "server": "python app.py: one gevent process (Flask-SocketIO's gevent WSGI server), "
-                  "as the README runs it in production",
+        "server": "python app.py, as the README runs it in production: one process, gevent's "
+                  "WSGI server (community/server.py: TCP_NODELAY, connections take turns)",
         "scale": "quick" if args.quick else "full",
         "database": "sqlite",
         "ceiling_rps": main_run["ceiling_rps"],
