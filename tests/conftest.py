@@ -1,5 +1,6 @@
 """Fixtures: a fresh app and database per test, clients, and sign-in helpers."""
 import os
+import re
 import shutil
 import uuid
 
@@ -111,17 +112,27 @@ def runner(app):
     return app.test_cli_runner()
 
 
+def csrf_token_from(client, path: str) -> str:
+    """The CSRF token in the form a page shows (for apps with CSRF on)."""
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
 class AuthActions:
     """Sign in and out through the real forms."""
 
     def __init__(self, client):
         self._client = client
 
-    def login(self, user_or_email, password: str = "correct horse battery", remember=False):
+    def login(self, user_or_email, password: str = "correct horse battery", remember=False,
+              csrf=False):
+        """csrf=True: for an app with CSRF on, send the sign-in page's own token."""
         email = getattr(user_or_email, "email", user_or_email)
         data = {"email": email, "password": password}
         if remember:
             data["remember"] = "y"
+        if csrf:
+            data["csrf_token"] = csrf_token_from(self._client, "/auth/login")
         return self._client.post("/auth/login", data=data)
 
     def logout(self):

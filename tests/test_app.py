@@ -9,7 +9,7 @@ from community import create_app
 from community.accounts.models import User
 from community.config import load_secret_key
 from community.extensions import db
-from tests.conftest import app_config
+from tests.conftest import app_config, csrf_token_from
 from tests.factories import add_member, make_circle, make_user
 
 
@@ -167,9 +167,7 @@ def test_a_multipart_field_without_a_name_is_ignored_not_a_500(make_app):
     app = make_app(WTF_CSRF_ENABLED=True)
     with app.app_context():
         client = app.test_client()
-        page = client.get("/auth/login").get_data(as_text=True)
-        token = __import__("re").search(r'name="csrf_token" type="hidden" value="([^"]+)"',
-                                        page).group(1)
+        token = csrf_token_from(client, "/auth/login")
         boundary = "xYzZY"
         body = (f'--{boundary}\r\nContent-Disposition: form-data; name="email"\r\n\r\n'
                 f'a@b.org\r\n--{boundary}\r\nContent-Disposition: form-data; name="\r\n\r\n'

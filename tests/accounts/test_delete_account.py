@@ -18,7 +18,7 @@ from community.notifications.mailer import queue_mail
 from community.notifications.models import Notification, OutboxMail
 from community.threads import actions as threads
 from community.threads.models import Post, Reaction, Thread
-from tests.conftest import AuthActions
+from tests.conftest import AuthActions, csrf_token_from
 from tests.factories import PASSWORD, add_member, make_circle, make_user
 
 
@@ -263,16 +263,10 @@ def test_csrf_is_required(make_app):
     with app.app_context():
         user = make_user()
         client = app.test_client()
-        import re
-
-        page = client.get("/auth/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        client.post("/auth/login", data={"email": user.email, "password": PASSWORD,
-                                         "csrf_token": token})
+        assert AuthActions(client).login(user, csrf=True).status_code == 302
         assert client.post("/settings/delete", data={"password": PASSWORD}).status_code == 400
         assert db.session.get(User, user.id) is not None
-        page = body(client.get("/settings/delete"))
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        token = csrf_token_from(client, "/settings/delete")
         response = client.post("/settings/delete", data={"password": PASSWORD, "csrf_token": token})
         assert response.status_code == 200
         db.session.expire_all()

@@ -1,5 +1,4 @@
 """Sessions: renewed at every sign-in; signing out ends that browser's live connections only."""
-import re
 
 import pytest
 
@@ -7,7 +6,7 @@ from community.accounts import actions as accounts
 from community.accounts import sessions
 from community.extensions import socketio
 from tests.chat.conftest import call
-from tests.conftest import AuthActions
+from tests.conftest import AuthActions, csrf_token_from
 from tests.factories import PASSWORD, make_circle, make_user
 
 
@@ -71,16 +70,14 @@ def test_csrf_works_after_the_session_is_renewed(make_app):
     with app.app_context():
         user = make_user()
         client = app.test_client()
-        page = client.get("/auth/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        token = csrf_token_from(client, "/auth/login")
         assert client.post("/auth/login", data={"email": user.email, "password": PASSWORD,
                                                 "csrf_token": token}).status_code == 302
         # The token from before sign-in belonged to the old session: a form made now works.
         assert client.post("/settings/profile", data={"display_name": "X", "csrf_token": token,
                                                       "sector": "public",
                                                       "timezone": "Europe/London"}).status_code == 400
-        page = client.get("/settings/profile").get_data(as_text=True)
-        fresh = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        fresh = csrf_token_from(client, "/settings/profile")
         saved = client.post("/settings/profile", data={"display_name": "Renamed", "csrf_token": fresh,
                                                        "sector": "public", "timezone": "Europe/London"})
         assert saved.status_code == 302

@@ -5,6 +5,7 @@ import pytest
 
 from community.accounts.models import User
 from community.extensions import db
+from tests.conftest import csrf_token_from
 from tests.factories import PASSWORD, make_user
 
 
@@ -176,8 +177,7 @@ def test_csrf_is_refused_when_on(make_app):
         client = app.test_client()
         refused = client.post("/auth/login", data={"email": user.email, "password": PASSWORD})
         assert refused.status_code == 400
-        page = client.get("/auth/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        token = csrf_token_from(client, "/auth/login")
         accepted = client.post("/auth/login", data={"email": user.email, "password": PASSWORD,
                                                     "csrf_token": token})
         assert accepted.status_code == 302
