@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..accounts import sessions
 from ..extensions import socketio
+from ..sockets import origin_allowed, sent_by_the_client
 
 NAMESPACE = "/notifications"
 
@@ -63,8 +64,6 @@ def bell_sockets() -> BellSockets:
 
 
 def on_connect(auth=None):
-    from ..chat.events import origin_allowed, sent_by_the_client  # here: chat imports us
-
     if sent_by_the_client():
         return  # an event named "connect" on an open socket
     if not origin_allowed(request.environ, current_app.config.get("CORS_ALLOWED_ORIGINS")):
@@ -79,8 +78,6 @@ def on_connect(auth=None):
 
 
 def on_disconnect(*reason):
-    from ..chat.events import sent_by_the_client
-
     if sent_by_the_client():
         return  # an event named "disconnect": the socket stays open, and listed
     bell_sockets().discard(request.sid)
