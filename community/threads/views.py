@@ -26,13 +26,21 @@ bp = Blueprint("threads", __name__)
 THREADS_PER_PAGE = 25
 
 
-def _listing(circle_ids, user_id):
-    """Threads (pinned first, then by last activity) with the viewer's read state."""
+def _listing(circle_ids, user_id, limit: int, offset: int = 0):
+    """A page of threads (pinned first, then by last activity) with the viewer's read state.
+
+    The page's ids are chosen first and only those threads are joined to their
+    authors and read state: joined before the LIMIT, PostgreSQL hash-joined every
+    person on the site to every thread of the circles (25 ms at 1,000,000 posts).
+    """
+    order = (Thread.pinned.desc(), Thread.last_post_at.desc(), Thread.id.desc())
+    page = (select(Thread.id).where(Thread.circle_id.in_(circle_ids)).order_by(*order)
+            .limit(limit).offset(offset).subquery())
     return (select(Thread, ThreadState.last_read_number)
+            .join(page, page.c.id == Thread.id)
             .outerjoin(ThreadState, (ThreadState.thread_id == Thread.id)
                        & (ThreadState.user_id == user_id))
-            .where(Thread.circle_id.in_(circle_ids))
-            .order_by(Thread.pinned.desc(), Thread.last_post_at.desc(), Thread.id.desc()))
+            .order_by(*order))
 
 
 def _with_unread(rows):
@@ -43,10 +51,10 @@ def _with_unread(rows):
 @login_required
 @circle_page
 def index(circle, membership):
-    query = _listing([circle.id], current_user.id)
     total = db.session.scalar(select(db.func.count(Thread.id)).where(Thread.circle_id == circle.id))
     page = page_number()
-    rows = db.session.execute(query.limit(THREADS_PER_PAGE).offset((page - 1) * THREADS_PER_PAGE)).all()
+    rows = db.session.execute(_listing([circle.id], current_user.id, THREADS_PER_PAGE,
+                                       (page - 1) * THREADS_PER_PAGE)).all()
     pages = max(1, -(-total // THREADS_PER_PAGE))
     return render_template("threads/index.html", circle=circle, membership=membership,
                            threads=_with_unread(rows), page=page, pages=pages, total=total)
@@ -54,14 +62,14 @@ def index(circle, membership):
 
 @circle_home_panel("threads/_home_panel.html", order=10)
 def home_panel(circle, membership):
-    rows = db.session.execute(_listing([circle.id], membership.user_id).limit(5)).all()
+    rows = db.session.execute(_listing([circle.id], membership.user_id, 5)).all()
     return {"threads": _with_unread(rows)}
 
 
 @dashboard_panel("threads/_dashboard_panel.html", order=10)
 def dashboard_threads(user, circles):
     names = {c.id: c for c, _ in circles}
-    rows = db.session.execute(_listing(list(names), user.id).limit(8)).all() if names else []
+    rows = db.session.execute(_listing(list(names), user.id, 8)).all() if names else []
     return {"threads": _with_unread(rows), "circles": names}
 
 
@@ -97,7 +105,9 @@ def show(circle, membership, thread_id):
     first = (page - 1) * actions.PER_PAGE + 1
     posts = db.session.scalars(select(Post).where(
         Post.thread_id == thread.id, Post.number.between(first, first + actions.PER_PAGE - 1))
-        .options(AUTHOR_LINE).order_by(Post.number)).all()
+        # The LIMIT (the range holds at most that many) tells PostgreSQL's planner so:
+        # without it, it expected ~2,000 rows and hash-joined every person on the site.
+        .options(AUTHOR_LINE).order_by(Post.number).limit(actions.PER_PAGE)).all()
     form = ReplyForm()
     if request.args.get("quote", type=int):
         form.body.data = _quote_of(thread, request.args.get("quote", type=int))
