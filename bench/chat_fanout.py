@@ -48,10 +48,11 @@ import uuid
 from pathlib import Path
 from urllib.request import urlopen
 
+from databases import SECRET, FreshPostgres, migrated_app
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "chat_fanout.json"
 NS = "/chat"
-SECRET = "bench-" + "s" * 40
 PER_PROCESS = 50          # receiver sockets per client process
 LATENCY_MESSAGES, LATENCY_RATE = 60, 10.0
 THROUGHPUT_MESSAGES, WINDOW = 300, 10
@@ -233,38 +234,25 @@ class World:
 
     def __init__(self, members: int):
         self.members = members
-        self.pg_admin = None
+        self.postgres = None
         base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
         if base:
-            from sqlalchemy import create_engine, text
-            from sqlalchemy.engine import make_url
-
-            url = make_url(base)
-            self.db_name = f"circles_bench_{uuid.uuid4().hex[:10]}"
-            self.pg_admin = create_engine(url, isolation_level="AUTOCOMMIT")
-            with self.pg_admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{self.db_name}"'))
-            self.url = url.set(database=self.db_name).render_as_string(hide_password=False)
-            self.engine = "postgresql"
+            self.postgres = FreshPostgres(base)
+            self.url, self.engine = self.postgres.url, "postgresql"
         else:
             self.tmp = tempfile.mkdtemp(prefix="chat-bench-")
-            self.url = f"sqlite:///{self.tmp}/bench.sqlite3"
-            self.engine = "sqlite"
+            self.url, self.engine = f"sqlite:///{self.tmp}/bench.sqlite3", "sqlite"
         self._build()
 
     def _build(self) -> None:
         sys.path.insert(0, str(ROOT))
-        from community import create_app
         from community.accounts.models import User
         from community.circles import actions as circles
         from community.circles.models import Membership
         from community.extensions import db
 
-        app = create_app({"TESTING": False, "SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": self.url,
-                          "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1", "SOCKETIO_ASYNC_MODE": "threading",
-                          "WTF_CSRF_ENABLED": False})
+        app = migrated_app(self.url, PASSWORD_HASH_METHOD="pbkdf2:sha256:1")
         with app.app_context():
-            db.create_all()
             users = [User(email=f"bench{i}@example.org", display_name=f"Bench Member {i}",
                           handle=f"bench_{i}", password_hash="x") for i in range(self.members + 1)]
             db.session.add_all(users)
@@ -281,12 +269,8 @@ class World:
             db.engine.dispose()
 
     def drop(self) -> None:
-        if self.pg_admin is not None:
-            from sqlalchemy import text
-
-            with self.pg_admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'))
-            self.pg_admin.dispose()
+        if self.postgres is not None:
+            self.postgres.drop()
 
 
 class Servers:

@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import HTTPCookieProcessor, Request, build_opener
@@ -41,8 +40,8 @@ sys.path.insert(0, str(BENCH))
 import dataset  # noqa: E402
 import report  # noqa: E402
 import sockets  # noqa: E402
+from databases import SECRET, FreshPostgres, migrated_app  # noqa: E402
 
-SECRET = "bench-" + "k" * 40
 DATA = BENCH / ".data"
 USER_AGENT = "alumni-circles-bench"
 CONNECTIONS = 8            # concurrent connections of the load generator
@@ -245,18 +244,6 @@ def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdi
 
 # --- Datasets --------------------------------------------------------------------------
 
-def migrated_app(url: str):
-    from flask_migrate import upgrade
-
-    from community import create_app
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET,
-                      "SOCKETIO_ASYNC_MODE": "threading"})
-    with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
-    return app
-
-
 def schema_head() -> str:
     """A short digest of the migrations, so a changed schema gets a fresh dataset."""
     import hashlib
@@ -283,19 +270,13 @@ def sqlite_dataset(scale: dataset.Scale) -> tuple[str, dataset.World]:
     return f"sqlite:///{path}", dataset.World(**json.loads(meta.read_text()))
 
 
-class PostgresDataset:
+class PostgresDataset(FreshPostgres):
     """A fresh PostgreSQL database at this scale, dropped afterwards."""
 
     def __init__(self, base_url: str, scale: dataset.Scale):
         from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
 
-        url = make_url(base_url)
-        self.name = f"circles_bench_{uuid.uuid4().hex[:10]}"
-        self.admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
-        self.url = url.set(database=self.name).render_as_string(hide_password=False)
+        super().__init__(base_url)
         print(f"Building the {scale.name} dataset on PostgreSQL ({scale.posts:,} posts)…", flush=True)
         started = time.monotonic()
         self.world = dataset.build(migrated_app(self.url), scale)
@@ -304,13 +285,6 @@ class PostgresDataset:
             conn.execute(text("ANALYZE"))  # planner statistics, as autovacuum would gather
         analyse.dispose()
         print(f"  built in {time.monotonic() - started:.0f} s", flush=True)
-
-    def drop(self) -> None:
-        from sqlalchemy import text
-
-        with self.admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-        self.admin.dispose()
 
 
 # --- Chat fan-out -----------------------------------------------------------------------
