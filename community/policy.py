@@ -44,9 +44,7 @@ def access_circle(user: User, slug: str, for_update: bool = False) -> tuple[Circ
     :raise NotFound: no such circle, or the user is not an active member
         (signed out, never joined, left, removed or banned) — the same error.
     """
-    # A NUL can't be in a slug, and PostgreSQL can't even be asked about one.
-    if user is None or not user.is_authenticated or not slug or len(slug) > 80 \
-            or "\x00" in slug:
+    if user is None or not user.is_authenticated or not _could_be_slug(slug):
         raise NotFound()
     query = _membership_query(user)
     if for_update:
@@ -68,6 +66,11 @@ def access_circle_by_id(user: User, circle_id: int) -> tuple[Circle, Membership]
         raise NotFound()
     row = db.session.execute(_membership_query(user).where(Circle.id == circle_id)).first()
     return _active_or_404(row)
+
+
+def _could_be_slug(slug) -> bool:
+    # A NUL can't be in a slug, and PostgreSQL can't even be asked about one.
+    return bool(slug) and len(slug) <= 80 and "\x00" not in slug
 
 
 def _active_or_404(row) -> tuple[Circle, Membership]:
@@ -95,7 +98,7 @@ def access_listed_circle(slug: str) -> Circle:
 
     :raise NotFound: no such circle, or it is invite-only.
     """
-    if not slug or len(slug) > 80 or "\x00" in slug:
+    if not _could_be_slug(slug):
         raise NotFound()
     circle = db.session.scalar(select(Circle).where(Circle.slug == slug))
     if circle is None or circle.join_policy != "request":
