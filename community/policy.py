@@ -5,7 +5,9 @@ NotFound for "missing" and "not yours", so nothing leaks. Predicates (`can_*`)
 take explicit objects and never read the request, so views, Socket.IO handlers
 and templates (through the `policy` template global) apply the same rules.
 """
-from sqlalchemy import and_, exists, select
+from functools import cache
+
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import aliased, lazyload
 from werkzeug.exceptions import Forbidden, NotFound
 
@@ -24,13 +26,28 @@ def require(allowed: bool, message: str = "Your role in this circle doesn't allo
 
 # --- Loaders -----------------------------------------------------------------
 
-def _membership_query(user: User):
+# Every page runs these loaders, so their statements are built once, with
+# parameters: building a select and its cache key anew cost ten times more than
+# SQLite took to run it (bench/findings.md).
+
+@cache
+def _membership_query():
     # The membership's own circle and user are the row's circle and the caller,
     # already in the session: joining them again (their eager default) is waste.
     return (select(Circle, Membership)
             .outerjoin(Membership, and_(Membership.circle_id == Circle.id,
-                                        Membership.user_id == user.id))
+                                        Membership.user_id == bindparam("user_id")))
             .options(lazyload(Membership.circle), lazyload(Membership.user)))
+
+
+@cache
+def _circle_by_slug():
+    return _membership_query().where(Circle.slug == bindparam("slug"))
+
+
+@cache
+def _circle_by_id():
+    return _membership_query().where(Circle.id == bindparam("circle_id"))
 
 
 def access_circle(user: User, slug: str, for_update: bool = False) -> tuple[Circle, Membership]:
@@ -46,14 +63,13 @@ def access_circle(user: User, slug: str, for_update: bool = False) -> tuple[Circ
     """
     if user is None or not user.is_authenticated or not _could_be_slug(slug):
         raise NotFound()
-    query = _membership_query(user)
     if for_update:
         circle_id = db.session.scalar(
             select(Circle.id).where(Circle.slug == slug).with_for_update())
-        query = query.where(Circle.id == circle_id).execution_options(populate_existing=True)
+        row = db.session.execute(_circle_by_id().execution_options(populate_existing=True),
+                                 {"user_id": user.id, "circle_id": circle_id}).first()
     else:
-        query = query.where(Circle.slug == slug)
-    row = db.session.execute(query).first()
+        row = db.session.execute(_circle_by_slug(), {"user_id": user.id, "slug": slug}).first()
     return _active_or_404(row)
 
 
@@ -64,7 +80,7 @@ def access_circle_by_id(user: User, circle_id: int) -> tuple[Circle, Membership]
     """
     if user is None or not user.is_authenticated:
         raise NotFound()
-    row = db.session.execute(_membership_query(user).where(Circle.id == circle_id)).first()
+    row = db.session.execute(_circle_by_id(), {"user_id": user.id, "circle_id": circle_id}).first()
     return _active_or_404(row)
 
 
@@ -193,10 +209,19 @@ def thread_in(circle: Circle, thread_id: int):
 
     :raise NotFound: no such thread in this circle.
     """
+    thread = db.session.scalar(_thread_in_circle(), {"thread_id": thread_id, "circle_id": circle.id})
+    if thread is None:
+        raise NotFound()
+    return thread
+
+
+@cache
+def _thread_in_circle():
     from .threads.models import Thread
 
-    return _row_in_circle(Thread, circle, thread_id,
-                          options=(lazyload(Thread.author), lazyload(Thread.last_poster)))
+    return (select(Thread)
+            .where(Thread.id == bindparam("thread_id"), Thread.circle_id == bindparam("circle_id"))
+            .options(lazyload(Thread.author), lazyload(Thread.last_poster)))
 
 
 def access_post(user: User, slug: str, post_id: int):

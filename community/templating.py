@@ -1,5 +1,6 @@
 """What every template can use: times in the viewer's zone, the policy predicates."""
 from datetime import datetime
+from functools import lru_cache
 
 from flask import Flask
 from flask_login import current_user
@@ -11,11 +12,17 @@ def viewer_zone() -> str | None:
     return current_user.timezone if current_user.is_authenticated else None
 
 
-def localtime(moment: datetime | None, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
-    """A UTC moment as the viewer's wall-clock time."""
+def localtime(moment: datetime | None, fmt: str = "%a %-d %b %Y, %H:%M", zone: str | None = None) -> str:
+    """A UTC moment as the viewer's (or that zone's) wall-clock time."""
     if moment is None:
         return ""
-    return to_zone(moment, viewer_zone()).strftime(fmt)
+    return _wall_clock(moment, zone or viewer_zone(), fmt)
+
+
+@lru_cache(maxsize=8192)
+def _wall_clock(moment: datetime, zone: str | None, fmt: str) -> str:
+    # A page shows the same few hundred moments to everyone in a zone.
+    return to_zone(moment, zone).strftime(fmt)
 
 
 def isotime(moment: datetime | None) -> str:
@@ -23,7 +30,7 @@ def isotime(moment: datetime | None) -> str:
     return moment.isoformat(timespec="seconds") if moment else ""
 
 
-def ago(moment: datetime | None) -> str:
+def ago(moment: datetime | None, zone: str | None = None) -> str:
     """'5 minutes ago', 'yesterday', or the date for older moments."""
     if moment is None:
         return ""
@@ -40,7 +47,7 @@ def ago(moment: datetime | None) -> str:
         return "yesterday"
     if seconds < 7 * 86400:
         return f"{int(seconds // 86400)} days ago"
-    return localtime(moment, "%-d %b %Y")
+    return localtime(moment, "%-d %b %Y", zone)
 
 
 def init_app(app: Flask) -> None:

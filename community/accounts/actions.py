@@ -3,10 +3,11 @@ import hashlib
 import re
 import unicodedata
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -235,10 +236,16 @@ def load_session_user(session_id: str) -> User | None:
     user_id, _, token = (session_id or "").partition(":")
     if not user_id.isdigit() or not token:
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.scalar(_user_by_id(), {"user_id": int(user_id)})
     if user is None or not user.is_active or user.session_token != token:
         return None
     return user
+
+
+@cache
+def _user_by_id():
+    # Every signed-in request runs it: built once (session.get builds it anew each time).
+    return select(User).where(User.id == bindparam("user_id"))
 
 
 def count_users() -> int:

@@ -1,10 +1,9 @@
 """Thread pages: the list, a thread, posting, editing, reactions, reports, search."""
-from dataclasses import dataclass
-
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from ..accounts.models import User
 from ..circles.models import Membership
@@ -14,12 +13,22 @@ from ..extensions import db
 from ..forms import apply_error
 from ..pagination import page_number
 from ..panels import circle_home_panel, dashboard_panel
-from ..policy import access_post, access_thread, can_edit_post, require, thread_in
-from ..urls import url_pattern
-from . import actions
+from ..policy import (
+    access_post,
+    access_thread,
+    can_delete_post,
+    can_edit_post,
+    can_reply,
+    can_report,
+    require,
+    thread_in,
+)
+from ..templating import viewer_zone
+from . import actions, reading
 from . import search as search_module
 from .forms import EditForm, ReplyForm, ReportForm, ThreadForm
-from .models import REACTION_LABELS, REACTIONS, Post, Reaction, Thread, ThreadState
+from .models import Post, Thread, ThreadState
+from .post_html import face, post_html
 
 bp = Blueprint("threads", __name__)
 
@@ -95,71 +104,33 @@ def new(circle, membership):
 def show(circle, membership, thread_id):
     """A page of 20 posts. Opened without a page, it jumps to the first unread post."""
     thread = thread_in(circle, thread_id)
-    state = db.session.scalar(select(ThreadState).where(
-        ThreadState.user_id == current_user.id, ThreadState.thread_id == thread.id))
+    state = reading.read_state(current_user.id, thread.id)
     read = state.last_read_number if state else 0
     pages = max(1, -(-thread.post_count // actions.PER_PAGE))
     if "page" not in request.args and 0 < read < thread.post_count:
         return redirect(actions.post_url(circle, thread, read + 1))
     page = min(page_number(), pages)
-    first = (page - 1) * actions.PER_PAGE + 1
-    posts = db.session.scalars(select(Post).where(
-        Post.thread_id == thread.id, Post.number.between(first, first + actions.PER_PAGE - 1))
-        # The LIMIT (the range holds at most that many) tells PostgreSQL's planner so:
-        # without it, it expected ~2,000 rows and hash-joined every person on the site.
-        .options(AUTHOR_LINE).order_by(Post.number).limit(actions.PER_PAGE)).all()
+    posts = reading.page_of_posts(thread.id, (page - 1) * actions.PER_PAGE + 1)
     form = ReplyForm()
     if request.args.get("quote", type=int):
         form.body.data = _quote_of(thread, request.args.get("quote", type=int))
     return render_template(
-        "threads/show.html", circle=circle, membership=membership, thread=thread, posts=posts,
-        reactions=_reactions_for([p.id for p in posts]), page=page, pages=pages,
-        first_unread=read + 1 if read < thread.post_count else None, state=state, form=form,
-        links=_post_links(circle.slug, thread.id, page))
+        "threads/show.html", circle=circle, membership=membership, thread=thread,
+        posts=_rendered(posts, membership, thread, (circle.slug, thread.id, page)), page=page,
+        pages=pages, first_unread=read + 1 if read < thread.post_count else None, state=state, form=form)
 
 
-# What a post's header shows of its author (not their bio, email or password hash).
-AUTHOR_LINE = joinedload(Post.author).load_only(User.display_name, User.job_title, User.organisation)
-
-
-@dataclass(frozen=True)
-class ReactionButton:
-    key: str
-    emoji: str
-    label: str
-    names: list[str]  # who reacted so, in order
-    mine: bool
-
-
-def _reactions_for(post_ids: list[int]) -> dict[int, list[ReactionButton]]:
-    """post id -> its reaction buttons, every kind in order, in one query.
-
-    Built here rather than by filters in the template: a page has a hundred of them.
-    """
-    rows = db.session.execute(
-        select(Reaction.post_id, Reaction.emoji, Reaction.user_id, User.display_name)
-        .join(User, User.id == Reaction.user_id)
-        .where(Reaction.post_id.in_(post_ids)).order_by(Reaction.id)) if post_ids else []
-    grouped: dict[int, dict[str, list]] = {}
-    for post_id, emoji, user_id, name in rows:
-        grouped.setdefault(post_id, {}).setdefault(emoji, []).append((user_id, name))
-    me = current_user.id
-
-    def buttons(by_emoji: dict[str, list]) -> list[ReactionButton]:
-        return [ReactionButton(key, emoji, REACTION_LABELS[key], [n for _, n in by_emoji.get(key, ())],
-                               any(u == me for u, _ in by_emoji.get(key, ())))
-                for key, emoji in REACTIONS.items()]
-    return {post_id: buttons(grouped.get(post_id, {})) for post_id in post_ids}
-
-
-def _post_links(slug: str, thread_id: int, page: int) -> dict:
-    """URL builders for the links every post carries (id -> URL)."""
-    return {"react": url_pattern("threads.react", "post_id", slug=slug),
-            "edit": url_pattern("threads.edit", "post_id", slug=slug),
-            "delete": url_pattern("threads.delete", "post_id", slug=slug),
-            "report": url_pattern("threads.report", "post_id", slug=slug),
-            "quote": url_pattern("threads.show", "quote", slug=slug, thread_id=thread_id, page=page),
-            "profile": url_pattern("circles.profile", "user_id")}
+def _rendered(posts: list[reading.PagePost], membership: Membership, thread: Thread,
+              place) -> list[tuple[reading.PagePost, Markup]]:
+    """Each post with its HTML for this viewer (see post_html: most come from the memo)."""
+    reactions = reading.reactions_for([p.id for p in posts], membership.user_id)
+    quote = can_reply(membership, thread)
+    csrf, zone = generate_csrf(), viewer_zone()
+    faces = [(post, face(post, reactions[post.id], (quote, can_edit_post(membership, post),
+                                                   can_delete_post(membership, post),
+                                                   can_report(membership, post.author_id)), place))
+             for post in posts]
+    return [(post, post_html(post, view, csrf, zone)) for post, view in faces]
 
 
 def _quote_of(thread: Thread, post_id: int) -> str:
