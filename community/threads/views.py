@@ -11,6 +11,7 @@ from ..circles.pages import circle_page
 from ..errors import ActionError
 from ..extensions import db
 from ..forms import apply_error
+from ..fragments import clean, kept
 from ..pagination import page_number
 from ..panels import circle_home_panel, dashboard_panel
 from ..policy import (
@@ -111,26 +112,33 @@ def show(circle, membership, thread_id):
         return redirect(actions.post_url(circle, thread, read + 1))
     page = min(page_number(), pages)
     posts = reading.page_of_posts(thread.id, (page - 1) * actions.PER_PAGE + 1)
-    form = ReplyForm()
-    if request.args.get("quote", type=int):
-        form.body.data = _quote_of(thread, request.args.get("quote", type=int))
+    quote = request.args.get("quote", type=int)
+    csrf, zone = generate_csrf(), viewer_zone()
     return render_template(
         "threads/show.html", circle=circle, membership=membership, thread=thread,
-        posts=_rendered(posts, membership, thread, (circle.slug, thread.id, page)), page=page,
-        pages=pages, first_unread=read + 1 if read < thread.post_count else None, state=state, form=form)
+        posts=_rendered(posts, membership, thread, (circle.slug, thread.id, page), csrf, zone),
+        page=page, pages=pages, first_unread=read + 1 if read < thread.post_count else None,
+        state=state, reply_form=kept("threads/_reply_form.html", _reply_form_context,
+                                     (circle.slug, thread.id, _quote_of(thread, quote) if quote else ""),
+                                     {"csrf": csrf}))
 
 
-def _rendered(posts: list[reading.PagePost], membership: Membership, thread: Thread,
-              place) -> list[tuple[reading.PagePost, Markup]]:
+def _rendered(posts: list[reading.PagePost], membership: Membership, thread: Thread, place,
+              csrf: str, zone: str | None) -> list[tuple[reading.PagePost, Markup]]:
     """Each post with its HTML for this viewer (see post_html: most come from the memo)."""
     reactions = reading.reactions_for([p.id for p in posts], membership.user_id)
-    quote = can_reply(membership, thread)
-    csrf, zone = generate_csrf(), viewer_zone()
-    faces = [(post, face(post, reactions[post.id], (quote, can_edit_post(membership, post),
+    replies = can_reply(membership, thread)
+    faces = [(post, face(post, reactions[post.id], (replies, can_edit_post(membership, post),
                                                    can_delete_post(membership, post),
                                                    can_report(membership, post.author_id)), place))
              for post in posts]
     return [(post, post_html(post, view, csrf, zone)) for post, view in faces]
+
+
+def _reply_form_context(key: tuple[str, int, str]) -> dict:
+    slug, thread_id, body = key
+    return {"slug": slug, "thread_id": thread_id,
+            "form": ReplyForm(formdata=None, data={"body": clean(body)}, meta={"csrf": False})}
 
 
 def _quote_of(thread: Thread, post_id: int) -> str:
