@@ -43,7 +43,8 @@ def visible(user_id: int):
 
 def unread_count(user_id: int) -> int:
     """The bell's number (on every page)."""
-    return db.session.scalar(_unread_count_statement(), {"user_id": user_id})
+    # Through the connection: a count needs none of the ORM's result handling.
+    return db.session.connection().execute(_unread_count_statement(), {"user_id": user_id}).scalar()
 
 
 @cache

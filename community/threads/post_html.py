@@ -38,17 +38,20 @@ class PostFace(NamedTuple):
     can_delete: bool
     can_report: bool
     place: tuple[str, int, int]  # circle slug, thread id, page: its links
+    unread: bool  # new to the viewer
+    first_unread: bool  # the first of those: the page opens here
 
 
 def face(post, reactions: tuple[ReactionButton, ...], rights: tuple[bool, bool, bool, bool],
-         place: tuple[str, int, int]) -> PostFace:
+         place: tuple[str, int, int], first_unread: int | None) -> PostFace:
     """A post's key. A removed post keeps nothing of its content or author."""
+    unread = (first_unread is not None and post.number >= first_unread, post.number == first_unread)
     if post.removed:
         return PostFace(post.id, post.number, True, None, None, None, False, "", (),
-                        False, False, False, False, place)
+                        False, False, False, False, place, *unread)
     author = (post.author_name, post.job_title or "", post.organisation or "") if post.author_id else None
-    return PostFace(post.id, post.number, False, post.author_id, author,
-                    post.created_at, post.edited_at is not None, post.html, reactions, *rights, place)
+    return PostFace(post.id, post.number, False, post.author_id, author, post.created_at,
+                    post.edited_at is not None, post.html, reactions, *rights, place, *unread)
 
 
 def post_html(post, view: PostFace, csrf: str, zone: str | None) -> Markup:

@@ -56,14 +56,17 @@ def _page_of_posts():
             .order_by(Post.number).limit(PER_PAGE))
 
 
-def read_state(user_id: int, thread_id: int) -> ThreadState | None:
-    return db.session.scalar(_read_state(), {"user_id": user_id, "thread_id": thread_id})
+def read_state(user_id: int, thread_id: int):
+    """The reader's (last_read_number, subscription) in the thread, or None."""
+    params = {"user_id": user_id, "thread_id": thread_id}
+    return db.session.connection().execute(_read_state(), params).first()
 
 
 @cache
 def _read_state():
-    return select(ThreadState).where(ThreadState.user_id == bindparam("user_id"),
-                                     ThreadState.thread_id == bindparam("thread_id"))
+    return (select(ThreadState.last_read_number, ThreadState.subscription)
+            .where(ThreadState.user_id == bindparam("user_id"),
+                   ThreadState.thread_id == bindparam("thread_id")))
 
 
 def reactions_for(post_ids: list[int], me: int) -> dict[int, tuple[ReactionButton, ...]]:

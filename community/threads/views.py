@@ -113,26 +113,28 @@ def show(circle, membership, thread_id):
     page = min(page_number(), pages)
     posts = reading.page_of_posts(thread.id, (page - 1) * actions.PER_PAGE + 1)
     quote = request.args.get("quote", type=int)
-    csrf, zone = generate_csrf(), viewer_zone()
+    csrf = generate_csrf()
+    first_unread = read + 1 if read < thread.post_count else None
     return render_template(
         "threads/show.html", circle=circle, membership=membership, thread=thread,
-        posts=_rendered(posts, membership, thread, (circle.slug, thread.id, page), csrf, zone),
-        page=page, pages=pages, first_unread=read + 1 if read < thread.post_count else None,
-        state=state, reply_form=kept("threads/_reply_form.html", _reply_form_context,
-                                     (circle.slug, thread.id, _quote_of(thread, quote) if quote else ""),
-                                     {"csrf": csrf}))
+        posts=_posts_html(posts, membership, thread, (circle.slug, thread.id, page), first_unread, csrf),
+        last_number=posts[-1].number if posts else 0, page=page, pages=pages,
+        first_unread=first_unread, state=state,
+        reply_form=kept("threads/_reply_form.html", _reply_form_context,
+                        (circle.slug, thread.id, _quote_of(thread, quote) if quote else ""), {"csrf": csrf}))
 
 
-def _rendered(posts: list[reading.PagePost], membership: Membership, thread: Thread, place,
-              csrf: str, zone: str | None) -> list[tuple[reading.PagePost, Markup]]:
-    """Each post with its HTML for this viewer (see post_html: most come from the memo)."""
+def _posts_html(posts: list[reading.PagePost], membership: Membership, thread: Thread, place,
+                first_unread: int | None, csrf: str) -> Markup:
+    """The page's posts for this viewer (see post_html: most come from the memo)."""
     reactions = reading.reactions_for([p.id for p in posts], membership.user_id)
-    replies = can_reply(membership, thread)
+    replies, zone = can_reply(membership, thread), viewer_zone()
     faces = [(post, face(post, reactions[post.id], (replies, can_edit_post(membership, post),
                                                    can_delete_post(membership, post),
-                                                   can_report(membership, post.author_id)), place))
+                                                   can_report(membership, post.author_id)),
+                         place, first_unread))
              for post in posts]
-    return [(post, post_html(post, view, csrf, zone)) for post, view in faces]
+    return Markup("".join([post_html(post, view, csrf, zone) for post, view in faces]))
 
 
 def _reply_form_context(key: tuple[str, int, str]) -> dict:
