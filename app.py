@@ -1,9 +1,11 @@
 """Entry point.
 
-`python app.py` serves the app (pages and Socket.IO) with gevent on HOST:PORT.
+`python app.py` serves the app (pages and Socket.IO) with gevent on HOST:PORT,
+from one process, or from WORKERS forked processes sharing that port.
 `flask --app app <command>` finds `app` here for the CLI (db upgrade, seed-demo...).
 """
 import os
+import sys
 
 if __name__ == "__main__":
     # Before anything else imports socket or threading: gevent must patch them.
@@ -13,8 +15,14 @@ if __name__ == "__main__":
     os.environ.setdefault("SOCKETIO_ASYNC_MODE", "gevent")
 
 from community import create_app  # noqa: E402
+from community.config import SettingError  # noqa: E402
 
-app = create_app()
+try:
+    app = create_app()
+except SettingError as error:
+    # The operator's to fix: one line saying what, not a traceback.
+    print(f"Alumni Circles can't start: {error}", file=sys.stderr)
+    sys.exit(2)
 
 if app.config.get("PROXY_COUNT"):
     # Behind nginx (deploy/): trust that many proxies' X-Forwarded-For/-Proto/-Host,
@@ -63,18 +71,52 @@ def end_connection_after_websocket(wsgi_app):
     return app
 
 
+def start_background_work() -> None:
+    """Meeting reminders every minute; notifications to email, digests and the
+    outbox every MAIL_WORKER_INTERVAL seconds. In every serving process, as in
+    deploy/'s layout: each pass claims its rows in the database (FOR UPDATE SKIP
+    LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite), so nothing goes twice."""
+    from community.meetings.reminders import start_reminder_loop
+    from community.notifications.worker import start_mail_loop
+
+    start_reminder_loop(app)
+    start_mail_loop(app)
+
+
+def start_worker(number: int) -> None:
+    """In a worker just forked by community.server.serve_workers, before it serves."""
+    import uuid
+
+    from community.extensions import db, socketio
+
+    # Pooled database connections made before the fork would be shared with the
+    # parent and the other workers (one socket, several readers): forget them
+    # without closing them (closing would end them for the others too).
+    with app.app_context():
+        db.engine.dispose(close=False)
+    # Socket.IO's queue manager ignores messages carrying its own host id, made
+    # when the app was built, before the fork: the same in every worker, so each
+    # would ignore the others' broadcasts. Each worker gets its own.
+    socketio.server.manager.host_id = uuid.uuid4().hex
+    # Nothing else holds a connection yet: Redis clients (chat, Socket.IO's
+    # queue, rate limits) connect on first use, here, after the fork.
+    start_background_work()
+
+
 if __name__ == "__main__":
-    from community.server import serve
+    from community.server import serve, serve_workers
 
     app.wsgi_app = end_connection_after_websocket(app.wsgi_app)
 
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     access_log = os.environ.get("ACCESS_LOG", "1") not in {"0", "false", "no"}
-    from community.meetings.reminders import start_reminder_loop
-    from community.notifications.worker import start_mail_loop
-
-    start_reminder_loop(app)  # meeting reminders, every minute, in this process
-    start_mail_loop(app)  # notifications to email, digests, the outbox
-    print(f"Alumni Circles serving on http://{host}:{port}  (Ctrl-C to stop)", flush=True)
-    serve(app, host, port, access_log)
+    workers = app.config["WORKERS"]
+    if workers == 1:
+        start_background_work()
+        print(f"Alumni Circles serving on http://{host}:{port}  (Ctrl-C to stop)", flush=True)
+        serve(app, host, port, access_log)
+    else:
+        print(f"Alumni Circles serving on http://{host}:{port} from {workers} worker processes"
+              "  (Ctrl-C to stop)", flush=True)
+        serve_workers(app, host, port, workers, start_worker, access_log)

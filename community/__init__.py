@@ -61,6 +61,8 @@ def configure_extensions(app: Flask) -> None:
         channel=app.config.get("SOCKETIO_CHANNEL", "flask-socketio"),
         # None means same origin only: no cross-site WebSocket hijacking.
         cors_allowed_origins=app.config.get("CORS_ALLOWED_ORIGINS"),
+        # Always passed: init_app keeps options from an earlier app otherwise.
+        transports=app.config.get("SOCKETIO_TRANSPORTS"),
         manage_session=False,
     )
 

@@ -29,7 +29,7 @@ class Slots:
     """What a template writes for a slot: {{ slot.csrf }} marks the slot 'csrf'."""
 
     def __getattr__(self, name: str) -> Markup:
-        return Markup(f"{SLOT}{name}{SLOT}")
+        return Markup("\x00{}\x00").format(name)
 
 
 def clean(text: str) -> str:
@@ -42,11 +42,10 @@ def kept(template: str, context_of: Callable[[tuple], dict], key: tuple, slots: 
     context_of must depend on nothing but the key (it runs only when the key is new).
     """
     parts = _render(template, context_of, key)
-    if len(parts) == 1:
-        return Markup(parts[0])
     out = list(parts)
     out[1::2] = [escape(slots[name]) for name in parts[1::2]]
-    return Markup("".join(out))
+    # Jinja's autoescaped output, and slot values escaped just above.
+    return Markup("".join(out))  # nosec B704
 
 
 @lru_cache(maxsize=MEMO_SIZE)

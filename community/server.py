@@ -8,9 +8,22 @@ acknowledge the headers, and clients delay that acknowledgement by 40 ms
 about 180 requests a second however light the page (bench/: a hello-world app
 went from 183 to 2,300 requests/s with TCP_NODELAY). Linux hands the listener's
 TCP_NODELAY to every accepted connection.
+
+With WORKERS > 1, `serve_workers` binds that socket once and forks worker
+processes that all accept from it (the kernel hands each connection to one of
+them), restarting any that die: a small pre-fork supervisor, like gunicorn's
+arbiter, so one port uses every core.
 """
 import gc
+import logging
+import os
+import signal
 import socket
+import sys
+import time
+import traceback
+
+log = logging.getLogger(__name__)
 
 
 def listener(host: str, port: int) -> socket.socket:
@@ -39,15 +52,119 @@ def fair_handler():
     return FairHandler
 
 
-def serve(wsgi_app, host: str, port: int, access_log: bool = True) -> None:
-    """Serve HTTP and WebSockets (simple-websocket) until stopped; needs gevent's monkey patch."""
-    from gevent import pywsgi
-
-    # What exists now (modules, the app, templates, the ORM's mappings) lives as
-    # long as the process: move it out of the collector's sight, so a full
-    # collection scans only what requests made (gc.freeze, as Instagram's servers do).
+def freeze_what_exists() -> None:
+    """Move what exists now (modules, the app, templates, the ORM's mappings) out
+    of the collector's sight: it lives as long as the process, so a full
+    collection then scans only what requests made (gc.freeze, as Instagram's
+    servers do). Before a fork it also keeps the collector from writing to those
+    objects, so the workers go on sharing their memory pages with the parent."""
     gc.collect()
     gc.freeze()
-    server = pywsgi.WSGIServer(listener(host, port), wsgi_app, handler_class=fair_handler(),
-                               log="default" if access_log else None)
-    server.serve_forever()
+
+
+def _server(sock: socket.socket, wsgi_app, access_log: bool):
+    from gevent import pywsgi
+
+    return pywsgi.WSGIServer(sock, wsgi_app, handler_class=fair_handler(),
+                             log="default" if access_log else None)
+
+
+def serve(wsgi_app, host: str, port: int, access_log: bool = True) -> None:
+    """Serve HTTP and WebSockets (simple-websocket) until stopped; needs gevent's monkey patch."""
+    sock = listener(host, port)
+    freeze_what_exists()
+    _server(sock, wsgi_app, access_log).serve_forever()
+
+
+def serve_workers(wsgi_app, host: str, port: int, workers: int, start_worker,
+                  access_log: bool = True) -> None:
+    """Serve from `workers` forked processes sharing one listening socket, until
+    SIGTERM or SIGINT; a worker that dies is replaced.
+
+    start_worker(number) runs in each new worker before it serves: whatever
+    holds connections or runs in the background must begin there, never in the
+    parent, or every worker would share the parent's (one socket, N readers).
+    """
+    sock = listener(host, port)
+    freeze_what_exists()
+    children: dict[int, tuple[int, float]] = {}  # pid -> (worker number, started at)
+    due: dict[int, float] = dict.fromkeys(range(workers), 0.0)  # worker number -> start after
+    backoff = dict.fromkeys(range(workers), 0.0)
+    stopping = []
+
+    def stop(signum, frame):
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping:
+        for number, after in list(due.items()):
+            if after <= time.monotonic():
+                del due[number]
+                pid = os.fork()
+                if pid == 0:
+                    _worker(sock, wsgi_app, access_log, number, start_worker)
+                children[pid] = (number, time.monotonic())
+        for pid, (number, started) in list(children.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if not done:
+                continue
+            del children[pid]
+            # One that dies soon after starting will likely die again: wait
+            # before the next try, twice as long each time (at most 30 s).
+            young = time.monotonic() - started < 30
+            backoff[number] = min(max(backoff[number] * 2, 1), 30) if young else 0
+            due[number] = time.monotonic() + backoff[number]
+            log.error("worker %d (pid %d) ended (%s); starting another in %.0f s", number, pid,
+                      _how_it_ended(status), backoff[number])
+        time.sleep(0.2)  # gevent's sleep, under the monkey patch: its loop reaps children
+    for pid in children:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while children and time.monotonic() < deadline:
+        for pid in list(children):
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                del children[pid]
+        time.sleep(0.05)
+    for pid in children:  # still there after 10 s
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    sock.close()
+
+
+def _worker(sock, wsgi_app, access_log: bool, number: int, start_worker) -> None:
+    """A forked worker's whole life; it never returns into the parent's loop."""
+    parent = os.getppid()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Ctrl-C reaches the whole process group; the parent stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    status = 1
+    try:
+        import gevent
+
+        start_worker(number)
+        gevent.spawn(_exit_with, parent)
+        log.info("worker %d (pid %d) serving", number, os.getpid())
+        _server(sock, wsgi_app, access_log).serve_forever()
+        status = 0
+    except BaseException:  # whatever it was, the parent will start another
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)  # not SystemExit: the parent's code up the stack must not run here
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when its parent is gone (say, kill -9): nothing would
+    restart it or stop it, and it would keep the port."""
+    import gevent
+
+    while os.getppid() == parent:
+        gevent.sleep(1)
+    os._exit(0)
+
+
+def _how_it_ended(status: int) -> str:
+    code = os.waitstatus_to_exitcode(status)
+    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"

@@ -134,7 +134,7 @@ def _posts_html(posts: list[reading.PagePost], membership: Membership, thread: T
                                                    can_report(membership, post.author_id)),
                          place, first_unread))
              for post in posts]
-    return Markup("".join([post_html(post, view, csrf, zone) for post, view in faces]))
+    return Markup("").join([post_html(post, view, csrf, zone) for post, view in faces])
 
 
 def _reply_form_context(key: tuple[str, int, str]) -> dict:

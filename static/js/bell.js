@@ -24,7 +24,10 @@
   document.addEventListener("DOMContentLoaded", function () {
     var bell = document.querySelector("a.bell[data-unread-url]");
     if (!bell || typeof io === "undefined") { return; }
-    var socket = io("/notifications", { transports: ["websocket", "polling"] });
+    // Only the transports the server takes, when it says (templates/base.html).
+    var only = document.querySelector('meta[name="socketio-transports"]');
+    var socket = io("/notifications",
+                    { transports: only ? only.content.split(",") : ["websocket", "polling"] });
     socket.on("notification", function () {
       fetch(bell.getAttribute("data-unread-url"), { credentials: "same-origin",
                                                   headers: { "Accept": "application/json" } })

@@ -246,7 +246,12 @@
   setInterval(renderTyping, 1000);
 
   // --- Socket -----------------------------------------------------------------------------
-  var socket = window.io("/chat", {withCredentials: true});
+  var options = {withCredentials: true};
+  // Only the transports the server takes, when it says (templates/base.html): with
+  // several worker processes on one port, WebSocket only.
+  var only = document.querySelector('meta[name="socketio-transports"]');
+  if (only) { options.transports = only.content.split(","); }
+  var socket = window.io("/chat", options);
 
   function join() {
     if (closed) { return; }

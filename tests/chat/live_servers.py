@@ -3,7 +3,8 @@ PostgreSQL and Redis, with clients that sign in over HTTP like a browser.
 
 Fixtures: redis_url, world (schema and a circle on a fresh PostgreSQL
 database), servers (two app processes). Needs TEST_DATABASE_URL and
-TEST_REDIS_URL: skipped without them, failed in CI.
+TEST_REDIS_URL: skipped without them, failed in CI. tests/test_workers.py
+uses redis_url and the helpers (make_world, sign_in, Listener) too.
 """
 import os
 import re
@@ -30,15 +31,22 @@ def redis_url():
     url = os.environ.get("TEST_REDIS_URL")
     if not url:
         if IN_CI:
-            pytest.fail("TEST_REDIS_URL must be set in CI: the scale-out test must run")
-        pytest.skip("TEST_REDIS_URL is not set; the scale-out test is skipped outside CI")
+            pytest.fail("TEST_REDIS_URL must be set in CI: the tests of several processes must run")
+        pytest.skip("TEST_REDIS_URL is not set; tests of several processes sharing Redis "
+                    "are skipped outside CI")
     return url
 
 
 @pytest.fixture
 def pg_world(postgres_url):
     """The schema and a circle on a fresh PostgreSQL database (the test makes it)."""
-    app = create_app(app_config(postgres_url))
+    return make_world(postgres_url)
+
+
+def make_world(db_url: str) -> dict:
+    """The schema and a circle (Rachel owns it; Alice and Bob are members) on an
+    empty database; returns the slug and the people's ids."""
+    app = create_app(app_config(db_url))
     with app.app_context():
         db.create_all()
         owner = make_user("Rachel Stone", email="rachel@example.org")
@@ -54,8 +62,6 @@ def pg_world(postgres_url):
 @pytest.fixture
 def app_servers(postgres_url, redis_url, pg_world, tmp_path):
     """Two app processes on loopback ports; yields their base URLs."""
-    import redis
-
     channel = f"circles-test-{uuid.uuid4().hex[:12]}"
     env = {**os.environ, "HOST": "127.0.0.1", "ACCESS_LOG": "0", "LOG_LEVEL": "WARNING",
            "DATABASE_URL": postgres_url, "SOCKETIO_MESSAGE_QUEUE": redis_url,
@@ -90,10 +96,17 @@ def app_servers(postgres_url, redis_url, pg_world, tmp_path):
             assert not chat_tracebacks(output), output
             # Nothing after a WebSocket session is read as HTTP (app.py's middleware).
             assert "Invalid HTTP method" not in output and "Expected GET" not in output, output
-        client = redis.Redis.from_url(redis_url)
-        for key in client.scan_iter(f"{channel}:*"):
-            client.delete(key)
-        client.close()
+        forget_channel(redis_url, channel)
+
+
+def forget_channel(redis_url: str, channel: str) -> None:
+    """Delete the Redis keys a test's servers made under their SOCKETIO_CHANNEL."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{channel}:*"):
+        client.delete(key)
+    client.close()
 
 
 def chat_tracebacks(log: str) -> list[str]:
