@@ -1,7 +1,8 @@
 """The ceiling: a hello-world Flask app served exactly as `python app.py` serves ours
-(gevent monkey-patched, Flask-SocketIO on gevent, community.server.serve, no access log).
+(gevent monkey-patched, Flask-SocketIO on gevent, community.server.serve, no access log;
+WORKERS processes on one port, as for the app).
 
-    PORT=5001 .venv/bin/python bench/hello.py
+    PORT=5001 WORKERS=2 .venv/bin/python bench/hello.py
 """
 import os
 import sys
@@ -15,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask import Flask  # noqa: E402
 from flask_socketio import SocketIO  # noqa: E402
 
-from community.server import serve  # noqa: E402
+from community.server import serve, serve_workers  # noqa: E402
 
 app = Flask("hello")
 socketio = SocketIO(app, async_mode="gevent")
@@ -32,4 +33,8 @@ def healthz():
 
 
 if __name__ == "__main__":
-    serve(app, "127.0.0.1", int(os.environ["PORT"]), access_log=False)
+    port, workers = int(os.environ["PORT"]), int(os.environ.get("WORKERS") or 1)
+    if workers > 1:
+        serve_workers(app, "127.0.0.1", port, workers, start_worker=lambda number: None, access_log=False)
+    else:
+        serve(app, "127.0.0.1", port, access_log=False)

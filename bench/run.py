@@ -101,10 +101,15 @@ class Server:
                 time.sleep(0.2)
 
     def rss_mb(self) -> dict:
-        """Resident memory now and at its peak, from /proc (Linux)."""
-        status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        kb = {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(.+)$", status, re.M)}
-        return {"now": round(kb["VmRSS"] / 1024, 1), "peak": round(kb["VmHWM"] / 1024, 1)}
+        """Resident memory of the serving process now and at its peak, from /proc (Linux):
+        with WORKERS, of the largest worker (the supervisor serves nothing)."""
+        pids = _children(self.proc.pid) or [self.proc.pid]
+        sizes = []
+        for pid in pids:
+            status = Path(f"/proc/{pid}/status").read_text()
+            kb = {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(.+)$", status, re.M)}
+            sizes.append({"now": round(kb["VmRSS"] / 1024, 1), "peak": round(kb["VmHWM"] / 1024, 1)})
+        return max(sizes, key=lambda size: size["peak"])
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -115,11 +120,55 @@ class Server:
         self.log.close()
 
 
-def app_server(url: str, logdir: Path, name: str) -> Server:
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def app_server(url: str, logdir: Path, name: str, workers: "Workers") -> Server:
     return Server(name, [sys.executable, "app.py"], {
         "DATABASE_URL": url, "SECRET_KEY": SECRET, "ACCESS_LOG": "0", "LOG_LEVEL": "WARNING",
-        "MAIL_WORKER_INTERVAL": "3600", "CHAT_READ_LIMIT": "1000000000",
-        "SOCKETIO_MESSAGE_QUEUE": ""}, logdir)
+        "MAIL_WORKER_INTERVAL": "3600", "CHAT_READ_LIMIT": "1000000000", **workers.env}, logdir)
+
+
+class Workers:
+    """How many processes serve (README: WORKERS, one per core), and the Redis they share.
+
+    WORKERS > 1 needs Redis (Socket.IO's queue, rate limits); on a database of
+    its own, emptied afterwards. Without Redis the bench runs one process and says so.
+    """
+
+    def __init__(self, count: int | None):
+        self.count, self.env, self.redis = 1, {"SOCKETIO_MESSAGE_QUEUE": ""}, None
+        wanted = count or os.cpu_count() or 1
+        if wanted == 1:
+            return
+        base = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379"
+        shared = base.rstrip("/").rsplit("/", 1)[0] + "/14" if base.count("/") > 2 else base + "/14"
+        try:
+            import redis
+
+            self.redis = redis.Redis.from_url(shared)
+            self.redis.ping()
+        except Exception as error:  # noqa: BLE001  (any failure: no Redis to use)
+            print(f"No Redis at {shared} ({error}): serving from one process, not {wanted}.")
+            self.redis = None
+            return
+        self.count = wanted
+        self.env = {"WORKERS": str(wanted), "SOCKETIO_MESSAGE_QUEUE": shared,
+                    "RATELIMIT_STORAGE_URI": shared, "SOCKETIO_CHANNEL": f"bench-{os.getpid()}"}
+
+    def describe(self) -> str:
+        if self.count == 1:
+            return "one process"
+        return (f"WORKERS={self.count} (one process per core, sharing the port; "
+                "Redis for Socket.IO and limits)")
+
+    def clean(self) -> None:
+        if self.redis is not None:
+            self.redis.flushdb()
 
 
 def sign_in(base: str) -> str:
@@ -207,11 +256,13 @@ def count_queries(db_url: str, world: dataset.World, paths: dict[str, str], cook
     return counts
 
 
-def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdir: Path) -> dict:
+def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdir: Path,
+            workers: Workers) -> dict:
     """Every page (and chat history) against one app server, with the ceiling in the same run."""
-    print(f"\n== {label}: {world.posts:,} posts", flush=True)
-    hello = Server(f"hello-{label}", [sys.executable, str(BENCH / "hello.py")], {}, logdir)
-    app = app_server(db_url, logdir, f"app-{label}")
+    print(f"\n== {label}: {world.posts:,} posts, {workers.describe()}", flush=True)
+    hello = Server(f"hello-{label}", [sys.executable, str(BENCH / "hello.py")],
+                   {"WORKERS": str(workers.count)}, logdir)
+    app = app_server(db_url, logdir, f"app-{label}", workers)
     try:
         cookie = sign_in(app.url)
         paths = pages(world)
@@ -332,6 +383,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 posts on SQLite only")
     parser.add_argument("--seconds", type=float, help="seconds per page (quick 4, full 10)")
     parser.add_argument("--no-chat", action="store_true", help="skip the chat fan-out part")
+    parser.add_argument("--workers", type=int, help="processes serving (default: one per core)")
     parser.add_argument("--markdown", action="store_true",
                         help="only rewrite docs/performance.md from results/latest.json")
     args = parser.parse_args()
@@ -344,25 +396,31 @@ def main() -> None:
     logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     started = time.monotonic()
     runs = {}
-    url, world = sqlite_dataset(dataset.SCALES["quick"])
-    runs["sqlite_10k"] = measure("sqlite_10k", url, world, seconds, logdir)
-    if not args.quick:
-        url, world = sqlite_dataset(dataset.SCALES["full"])
-        runs["sqlite_1m"] = measure("sqlite_1m", url, world, seconds, logdir)
-        pg = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-        if pg:
-            store = PostgresDataset(pg, dataset.SCALES["full"])
-            try:
-                runs["postgresql_1m"] = measure("postgresql_1m", store.url, store.world, seconds, logdir)
-            finally:
-                store.drop()
-        else:
-            print("No BENCH_DATABASE_URL / TEST_DATABASE_URL: the PostgreSQL run is skipped.")
+    workers = Workers(args.workers)
+    try:
+        url, world = sqlite_dataset(dataset.SCALES["quick"])
+        runs["sqlite_10k"] = measure("sqlite_10k", url, world, seconds, logdir, workers)
+        if not args.quick:
+            url, world = sqlite_dataset(dataset.SCALES["full"])
+            runs["sqlite_1m"] = measure("sqlite_1m", url, world, seconds, logdir, workers)
+            pg = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+            if pg:
+                store = PostgresDataset(pg, dataset.SCALES["full"])
+                try:
+                    runs["postgresql_1m"] = measure("postgresql_1m", store.url, store.world, seconds,
+                                                    logdir, workers)
+                finally:
+                    store.drop()
+            else:
+                print("No BENCH_DATABASE_URL / TEST_DATABASE_URL: the PostgreSQL run is skipped.")
+    finally:
+        workers.clean()
     main_run = runs["sqlite_10k" if args.quick else "sqlite_1m"]
     result = {
         "machine": machine(),
-        "server": "python app.py, as the README runs it in production: one process, gevent's "
-                  "WSGI server (community/server.py: TCP_NODELAY, connections take turns)",
+        "server": f"python app.py, as the README runs it in production: {workers.describe()}, "
+                  "gevent's WSGI server (community/server.py: TCP_NODELAY, connections take turns)",
+        "workers": workers.count,
         "scale": "quick" if args.quick else "full",
         "database": "sqlite",
         "ceiling_rps": main_run["ceiling_rps"],
