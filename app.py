@@ -4,6 +4,7 @@
 from one process, or from WORKERS forked processes sharing that port.
 `flask --app app <command>` finds `app` here for the CLI (db upgrade, seed-demo...).
 """
+import errno
 import os
 import sys
 
@@ -104,7 +105,7 @@ def start_worker(number: int) -> None:
 
 
 if __name__ == "__main__":
-    from community.server import serve, serve_workers
+    from community.server import listener, serve, serve_workers
 
     app.wsgi_app = end_connection_after_websocket(app.wsgi_app)
 
@@ -112,11 +113,18 @@ if __name__ == "__main__":
     port = int(os.environ.get("PORT", "5000"))
     access_log = os.environ.get("ACCESS_LOG", "1") not in {"0", "false", "no"}
     workers = app.config["WORKERS"]
-    if workers == 1:
-        start_background_work()
-        print(f"Alumni Circles serving on http://{host}:{port}  (Ctrl-C to stop)", flush=True)
-        serve(app, host, port, access_log)
-    else:
-        print(f"Alumni Circles serving on http://{host}:{port} from {workers} worker processes"
-              "  (Ctrl-C to stop)", flush=True)
-        serve_workers(app, host, port, workers, start_worker, access_log)
+    try:
+        if workers == 1:
+            sock = listener(host, port)  # first: a port in use must stop the start
+            start_background_work()
+            print(f"Alumni Circles serving on http://{host}:{port}  (Ctrl-C to stop)", flush=True)
+            serve(app, sock, access_log)
+        else:
+            print(f"Alumni Circles serving on http://{host}:{port} from {workers} worker processes"
+                  "  (Ctrl-C to stop)", flush=True)
+            serve_workers(app, host, port, workers, start_worker, access_log)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(f"Alumni Circles can't start: {host}:{port} is in use (another server?)", file=sys.stderr)
+        sys.exit(2)

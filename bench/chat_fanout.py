@@ -204,9 +204,9 @@ def serve_bare(args) -> None:
         return {"status": "ok"}
 
     sys.path.insert(0, str(ROOT))
-    from community.server import serve
+    from community.server import listener, serve
 
-    serve(app, "127.0.0.1", args.port, access_log=False)  # as app.py serves
+    serve(app, listener("127.0.0.1", args.port), access_log=False)  # as app.py serves
 
 
 # --- Orchestration ---------------------------------------------------------------------------------

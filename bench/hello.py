@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask import Flask  # noqa: E402
 from flask_socketio import SocketIO  # noqa: E402
 
-from community.server import serve, serve_workers  # noqa: E402
+from community.server import listener, serve, serve_workers  # noqa: E402
 
 app = Flask("hello")
 socketio = SocketIO(app, async_mode="gevent")
@@ -37,4 +37,4 @@ if __name__ == "__main__":
     if workers > 1:
         serve_workers(app, "127.0.0.1", port, workers, start_worker=lambda number: None, access_log=False)
     else:
-        serve(app, "127.0.0.1", port, access_log=False)
+        serve(app, listener("127.0.0.1", port), access_log=False)

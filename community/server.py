@@ -9,10 +9,15 @@ about 180 requests a second however light the page (bench/: a hello-world app
 went from 183 to 2,300 requests/s with TCP_NODELAY). Linux hands the listener's
 TCP_NODELAY to every accepted connection.
 
-With WORKERS > 1, `serve_workers` binds that socket once and forks worker
-processes that all accept from it (the kernel hands each connection to one of
-them), restarting any that die: a small pre-fork supervisor, like gunicorn's
-arbiter, so one port uses every core.
+With WORKERS > 1, `serve_workers` forks worker processes, restarting any that
+die: a small pre-fork supervisor, like gunicorn's arbiter, so one port uses
+every core. Each worker accepts from a listening socket of its own on the
+port (SO_REUSEPORT), and the kernel spreads new connections across them. One
+socket shared by all was tried first: gevent accepts every waiting connection
+when the socket turns readable, so the first worker awake took a whole burst
+while the others idled (two workers served no more than one); accepting one
+at a time spread them, but left connections waiting to be accepted for up to
+a second (p99) while the worker served the ones it had.
 """
 import gc
 import logging
@@ -26,9 +31,9 @@ import traceback
 log = logging.getLogger(__name__)
 
 
-def listener(host: str, port: int) -> socket.socket:
+def listener(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=1024)
+    sock = socket.create_server((host, port), family=family, backlog=1024, reuse_port=reuse_port)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -69,23 +74,23 @@ def _server(sock: socket.socket, wsgi_app, access_log: bool):
                              log="default" if access_log else None)
 
 
-def serve(wsgi_app, host: str, port: int, access_log: bool = True) -> None:
-    """Serve HTTP and WebSockets (simple-websocket) until stopped; needs gevent's monkey patch."""
-    sock = listener(host, port)
+def serve(wsgi_app, sock: socket.socket, access_log: bool = True) -> None:
+    """Serve HTTP and WebSockets (simple-websocket) on a `listener()` until
+    stopped; needs gevent's monkey patch."""
     freeze_what_exists()
     _server(sock, wsgi_app, access_log).serve_forever()
 
 
 def serve_workers(wsgi_app, host: str, port: int, workers: int, start_worker,
                   access_log: bool = True) -> None:
-    """Serve from `workers` forked processes sharing one listening socket, until
-    SIGTERM or SIGINT; a worker that dies is replaced.
+    """Serve from `workers` forked processes, each on its own listening socket on
+    the port, until SIGTERM or SIGINT; a worker that dies is replaced.
 
     start_worker(number) runs in each new worker before it serves: whatever
     holds connections or runs in the background must begin there, never in the
     parent, or every worker would share the parent's (one socket, N readers).
     """
-    sock = listener(host, port)
+    socks = _worker_sockets(host, port, workers)
     freeze_what_exists()
     children: dict[int, tuple[int, float]] = {}  # pid -> (worker number, started at)
     due: dict[int, float] = dict.fromkeys(range(workers), 0.0)  # worker number -> start after
@@ -103,7 +108,9 @@ def serve_workers(wsgi_app, host: str, port: int, workers: int, start_worker,
                 del due[number]
                 pid = os.fork()
                 if pid == 0:
-                    _worker(sock, wsgi_app, access_log, number, start_worker)
+                    for other in socks[:number] + socks[number + 1:]:
+                        other.close()
+                    _worker(socks[number], wsgi_app, access_log, number, start_worker)
                 children[pid] = (number, time.monotonic())
         for pid, (number, started) in list(children.items()):
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -129,7 +136,21 @@ def serve_workers(wsgi_app, host: str, port: int, workers: int, start_worker,
     for pid in children:  # still there after 10 s
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    sock.close()
+    for sock in socks:
+        sock.close()
+
+
+def _worker_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """One listening socket per worker on the port, made (and kept) here: a
+    replacement takes over its predecessor's, with the connections queued meanwhile.
+
+    SO_REUSEPORT would also let them join sockets another server holds on the
+    port (say, a second copy started by mistake), so the port is first bound
+    plainly: that fails, as a single process would, if anything holds it.
+    """
+    with listener(host, port) as probe:
+        port = probe.getsockname()[1]  # PORT=0: the one port the kernel picked, for all
+    return [listener(host, port, reuse_port=True) for _ in range(count)]
 
 
 def _worker(sock, wsgi_app, access_log: bool, number: int, start_worker) -> None:

@@ -2,9 +2,16 @@
 
 The tests of real processes (the supervisor and its workers, on a SQLite file,
 with Redis as Socket.IO's queue and the rate-limit store) need TEST_REDIS_URL:
-skipped without it, failed in CI. To put a client on a chosen worker, the
-others are paused (SIGSTOP) while it connects: a stopped process accepts
-nothing, so the kernel hands the connection to the one that can.
+skipped without it, failed in CI.
+
+Each worker accepts from a listening socket of its own on the port
+(SO_REUSEPORT), and the kernel picks the socket for each new connection from a
+hash of its addresses and ports: a test can't choose the worker, only see which
+one got the connection. It finds the server's end of the connection in
+/proc/net/tcp (local port the app's, remote port the client's), and the worker
+whose /proc/<pid>/fd holds that socket. To put a client on a chosen worker, it
+connects again until the connection lands there, closing the misses: each try
+lands on a given worker of two with probability 1/2, so 40 all miss once in 2^40.
 """
 import os
 import signal
@@ -14,7 +21,6 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.request import urlopen
@@ -31,6 +37,8 @@ redis_url = live_servers.redis_url  # the fixture: TEST_REDIS_URL, or skipped (f
 ROOT = Path(__file__).resolve().parent.parent
 WEBSOCKET_ONLY = '<meta name="socketio-transports" content="websocket">'
 SHARED_SETTINGS = ("WORKERS", "SOCKETIO_MESSAGE_QUEUE", "RATELIMIT_STORAGE_URI", "SOCKETIO_ASYNC_MODE")
+HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+LISTEN = "0A"  # the state column of a listening socket in /proc/net/tcp
 
 
 def children(pid: int) -> list[int]:
@@ -49,21 +57,55 @@ def state(pid: int) -> str | None:
         return None
 
 
-@contextmanager
-def paused(*pids: int):
-    """While inside, these processes are stopped: they accept no connection."""
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        for pid in pids:
-            deadline = time.monotonic() + 5
-            while state(pid) != "T":
-                assert time.monotonic() < deadline, f"{pid} did not stop"
-                time.sleep(0.01)
-        yield
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
+def tcp_sockets():
+    """(local port, remote port, state, inode) of every TCP socket (IPv4 and IPv6).
+    The inode is 0 while no process holds the socket: say, a connection not yet accepted."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            yield (int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16),
+                   fields[3], int(fields[9]))
+
+
+def listening(port: int) -> set[int]:
+    """The inodes of the sockets listening on port."""
+    return {inode for local, _, st, inode in tcp_sockets() if local == port and st == LISTEN}
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets the process holds (its /proc/<pid>/fd links `socket:[inode]`)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if link.startswith("socket:["):
+            inodes.add(int(link[len("socket:["):-1]))
+    return inodes
+
+
+def client_port(connection) -> int:
+    """The client's port of a connection: a socket's, or a Listener's WebSocket's
+    (python-socketio's Engine.IO client, its websocket-client WebSocket, that one's socket)."""
+    sock = connection.sio.eio.ws.sock if isinstance(connection, Listener) else connection
+    return sock.getsockname()[1]
+
+
+def answer(conn: socket.socket) -> tuple[int, bytes]:
+    """The status and body of the HTTP answer on conn (sent with Connection: close)."""
+    data = b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    conn.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def healthz(conn: socket.socket) -> tuple[int, bytes]:
+    """GET /healthz over this connection: answered by the worker that holds it."""
+    conn.sendall(HEALTHZ)
+    return answer(conn)
 
 
 class Supervised:
@@ -85,6 +127,33 @@ class Supervised:
             assert time.monotonic() < deadline, (pids, self.output())
             time.sleep(0.1)
 
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def holder(self, connection, timeout: float = 10) -> int:
+        """The worker holding the server's end of the connection, once one has accepted it
+        (one waiting in a socket whose worker is being replaced waits for the replacement)."""
+        port = client_port(connection)
+        deadline = time.monotonic() + timeout
+        while True:
+            ends = {inode for local, remote, _, inode in tcp_sockets()
+                    if local == self.port and remote == port and inode}
+            for pid in children(self.proc.pid):
+                if ends & socket_inodes(pid):
+                    return pid
+            assert time.monotonic() < deadline, f"no worker accepted the connection from port {port}"
+            time.sleep(0.02)
+
+    def connect_to(self, worker: int, connect=None, tries: int = 40):
+        """A connection made by connect() (by default a TCP one) that landed on worker,
+        after closing up to tries - 1 that landed elsewhere."""
+        for _ in range(tries):
+            connection = (connect or self.connect)()
+            if self.holder(connection) == worker:
+                return connection
+            connection.close()
+        raise AssertionError(f"{tries} connections, none on worker {worker}")
+
     def wait_for_subscribers(self, count: int, timeout: float = 10) -> None:
         """Until `count` processes listen on the deployment's Socket.IO channel in Redis."""
         import redis
@@ -97,10 +166,6 @@ class Supervised:
                 time.sleep(0.05)
         finally:
             client.close()
-
-    def health(self):
-        with urlopen(f"{self.url}/healthz", timeout=5) as answer:
-            return answer.status, answer.read()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -147,10 +212,9 @@ def supervisor(tmp_path, redis_url):
 def test_two_workers_serve_one_port(supervisor):
     one, two = supervisor.workers()
     assert "serving on http://127.0.0.1" in supervisor.output()
-    for other in (two, one):  # each answers while the other can't
-        with paused(other):
-            status, body = supervisor.health()
-            assert status == 200 and b'"database":"ok"' in body
+    for worker in (one, two):
+        status, body = healthz(supervisor.connect_to(worker))
+        assert status == 200 and b'"database":"ok"' in body
 
     # WebSocket only: the page tells the browser, and a long-polling handshake is refused.
     with urlopen(f"{supervisor.url}/auth/login", timeout=5) as page:
@@ -160,10 +224,27 @@ def test_two_workers_serve_one_port(supervisor):
     refused.value.close()
     assert refused.value.code == 400
 
-    # The supervisor connected to nothing its workers could inherit: its one socket is the listener.
-    fds = Path(f"/proc/{supervisor.proc.pid}/fd")
-    sockets = [fd for fd in fds.iterdir() if os.readlink(fd).startswith("socket:")]
-    assert len(sockets) == 1
+    # The supervisor holds the port's listening sockets, one per worker, and no other socket
+    # (no database or Redis connection its workers could inherit); each worker holds one of them.
+    sockets = listening(supervisor.port)
+    assert len(sockets) == 2
+    assert socket_inodes(supervisor.proc.pid) == sockets
+    assert len(socket_inodes(one) & sockets) == len(socket_inodes(two) & sockets) == 1
+    assert socket_inodes(one) & socket_inodes(two) & sockets == set()
+
+
+def test_the_kernel_spreads_connections_across_workers(supervisor):
+    workers = supervisor.workers()
+    # All opened before any is looked at: a burst, as a browser or a load balancer sends.
+    # The kernel hashes each to a worker's socket, so 20 all on one worker, a false
+    # failure, has a chance of 2 in 2^20 = 2^-19.
+    burst = [supervisor.connect() for _ in range(20)]
+    try:
+        holders = [supervisor.holder(conn) for conn in burst]
+    finally:
+        for conn in burst:
+            conn.close()
+    assert set(holders) == set(workers), holders
 
 
 def test_a_chat_message_crosses_workers(supervisor):
@@ -172,10 +253,8 @@ def test_a_chat_message_crosses_workers(supervisor):
     one, two = supervisor.workers()
     alice_http = sign_in(url, "alice@example.org")
     bob_http = sign_in(url, "bob@example.org")
-    with paused(two):
-        alice = Listener(url, alice_http)  # on worker one
-    with paused(one):
-        bob = Listener(url, bob_http)  # on worker two
+    alice = supervisor.connect_to(one, lambda: Listener(url, alice_http))
+    bob = supervisor.connect_to(two, lambda: Listener(url, bob_http))
     try:
         # Each worker subscribes to Socket.IO's Redis channel on its first connection,
         # in the background: a broadcast published before that would miss it.
@@ -209,18 +288,28 @@ def test_a_chat_message_crosses_workers(supervisor):
 def test_a_killed_worker_is_replaced(supervisor):
     one, two = supervisor.workers()
     os.kill(one, signal.SIGKILL)
+    # Meanwhile (the replacement starts after a second's back-off) the connections the
+    # kernel gives worker one's socket wait in it, kept open by the supervisor, and the
+    # others go to worker two: none is refused or lost.
+    meanwhile = [supervisor.connect() for _ in range(6)]
+    for conn in meanwhile:
+        conn.settimeout(30)
+        conn.sendall(HEALTHZ)
+    status, _ = healthz(supervisor.connect_to(two))
+    assert status == 200  # the survivor kept serving
+
     deadline = time.monotonic() + 20
     while True:
-        assert supervisor.health()[0] == 200  # the port keeps answering meanwhile
         now = children(supervisor.proc.pid)
         if len(now) == 2 and one not in now:
             break
         assert time.monotonic() < deadline, (now, supervisor.output())
-        time.sleep(0.2)
+        time.sleep(0.1)
     assert two in now
-    with paused(two):
-        status, _ = supervisor.health()  # so the replacement answered
+    (replacement,) = set(now) - {two}
+    status, _ = healthz(supervisor.connect_to(replacement))
     assert status == 200
+    assert [answer(conn)[0] for conn in meanwhile] == [200] * len(meanwhile)
     assert f"(pid {one}) ended (killed by SIGKILL)" in supervisor.output()
 
 
@@ -256,6 +345,24 @@ def test_unusable_workers_settings_stop_the_start(tmp_path, settings, message):
     assert done.stderr.startswith(f"Alumni Circles can't start: {message}")
     assert done.stderr.count("\n") == 1  # one line, no traceback
     assert "serving on" not in done.stdout
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_stops_the_start(tmp_path, workers):
+    """Even one held with SO_REUSEPORT, as another WORKERS instance holds it:
+    the workers' sockets would quietly join it and split its connections."""
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = environment(PORT=str(taken.getsockname()[1]), DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3",
+                          WORKERS=workers, SOCKETIO_MESSAGE_QUEUE="redis://127.0.0.1:6379/1",
+                          RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/1")
+        done = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("Alumni Circles can't start: 127.0.0.1:")
+    assert "is in use" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_several_workers_mean_websocket_only(monkeypatch, tmp_path):
