@@ -45,6 +45,13 @@ def configure_extensions(app: Flask) -> None:
     migrate.init_app(app, db, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    # Our limits are on a few sign-in forms, each checked by its decorator. The
+    # check Flask-Limiter also runs before every request looks for app-wide
+    # limits, which we don't set: ~0.1 ms a request for nothing (bench/findings.md).
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in hooks and not (limiter.limit_manager._default_limits
+                                                      or limiter.limit_manager._application_limits):
+        hooks.remove(limiter._check_request_limit)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please sign in to see that page."
