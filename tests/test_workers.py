@@ -29,7 +29,14 @@ import pytest
 
 from community.config import from_environment
 from tests.chat import live_servers
-from tests.chat.live_servers import Listener, chat_tracebacks, forget_channel, make_world, sign_in
+from tests.chat.live_servers import (
+    Listener,
+    chat_tracebacks,
+    exchange_messages,
+    forget_channel,
+    make_world,
+    sign_in,
+)
 from tests.test_server import free_port, wait_for
 
 redis_url = live_servers.redis_url  # the fixture: TEST_REDIS_URL, or skipped (failed in CI)
@@ -264,16 +271,7 @@ def test_a_chat_message_crosses_workers(supervisor):
         assert joined["ok"]
         assert {p["id"] for p in joined["online"]} == {world["alice"], world["bob"]}
 
-        sent = alice.call("send_message", {"circle": slug, "body": "From worker one",
-                                           "client_id": "workers-1"})
-        assert sent["ok"]
-        got = bob.wait_for(lambda n, d: n == "message_created" and d["id"] == sent["message"]["id"])
-        assert got and got[1]["body"] == "From worker one"
-        reply = bob.call("send_message", {"circle": slug, "body": "From worker two",
-                                          "client_id": "workers-2"})
-        assert reply["ok"]
-        assert alice.wait_for(lambda n, d: n == "message_created"
-                              and d["id"] == reply["message"]["id"])
+        exchange_messages(alice, bob, slug, "workers")
     finally:
         # In parallel: a websocket-client close waits up to 3 s for the close handshake.
         closing = [threading.Thread(target=listener.close) for listener in (alice, bob)]

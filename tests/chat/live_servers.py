@@ -183,3 +183,18 @@ class Listener:
     def close(self):
         if self.sio.connected:
             self.sio.disconnect()
+
+
+def exchange_messages(alice: "Listener", bob: "Listener", slug: str, tag: str) -> tuple[int, int]:
+    """Alice's message reaches Bob and Bob's reply reaches Alice (both already
+    joined); returns the two messages' ids."""
+    sent = alice.call("send_message", {"circle": slug, "body": f"Hello from {tag} one",
+                                       "client_id": f"{tag}-1"})
+    assert sent["ok"]
+    got = bob.wait_for(lambda n, d: n == "message_created" and d["id"] == sent["message"]["id"])
+    assert got and got[1]["body"] == f"Hello from {tag} one"
+    reply = bob.call("send_message", {"circle": slug, "body": f"Hello back from {tag} two",
+                                      "client_id": f"{tag}-2"})
+    assert reply["ok"]
+    assert alice.wait_for(lambda n, d: n == "message_created" and d["id"] == reply["message"]["id"])
+    return sent["message"]["id"], reply["message"]["id"]

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.chat.live_servers import Listener, sign_in
+from tests.chat.live_servers import Listener, exchange_messages, sign_in
 
 pytestmark = pytest.mark.postgres
 
@@ -42,15 +42,7 @@ def test_two_processes_share_rooms_presence_and_removal(app_servers, pg_world):
         assert bob_tab_on_one.call("join", {"circle": slug})["ok"]
 
         # A message sent through one process reaches the other, once.
-        sent = alice.call("send_message", {"circle": slug, "body": "Hello from one",
-                                           "client_id": "scale-1"})
-        assert sent["ok"]
-        got = bob.wait_for(lambda n, d: n == "message_created" and d["id"] == sent["message"]["id"])
-        assert got and got[1]["body"] == "Hello from one"
-        reply = bob.call("send_message", {"circle": slug, "body": "Hello back from two",
-                                          "client_id": "scale-2"})
-        assert alice.wait_for(lambda n, d: n == "message_created"
-                              and d["id"] == reply["message"]["id"])
+        exchanged = exchange_messages(alice, bob, slug, "scale")
 
         # The owner removes Bob through process one: Bob is cut off on both processes.
         members_page = owner.get(f"{one}/c/{slug}/members", timeout=5).text
@@ -70,8 +62,7 @@ def test_two_processes_share_rooms_presence_and_removal(app_servers, pg_world):
                               and d["id"] == after["message"]["id"])
         time.sleep(0.5)  # time enough for a stray broadcast to arrive, were there one
         for listener in (bob, bob_tab_on_one):
-            assert [d["id"] for d in listener.named("message_created")] == [
-                sent["message"]["id"], reply["message"]["id"]]
+            assert [d["id"] for d in listener.named("message_created")] == list(exchanged)
             assert listener.call("send_message", {"circle": slug, "body": "Let me in",
                                                   "client_id": f"bob-{id(listener)}"})[
                 "error"] == "not_found"

@@ -35,9 +35,15 @@ def world(app):
 
 
 @pytest.fixture
-def second_client(app):
-    client = app.test_client()
-    return client, AuthActions(client)
+def helen_and_kenji(app, world):
+    """A signed-in client for each of two members."""
+    circle, owner, helen, kenji, thread = world
+    clients = []
+    for person in (helen, kenji):
+        client = app.test_client()
+        AuthActions(client).login(person)
+        clients.append(client)
+    return clients
 
 
 def thread_page(client, circle, thread) -> str:
@@ -97,46 +103,35 @@ def test_reactions_and_renames_show_to_others(client, auth, world):
     assert "Olive Renamed" in after
 
 
-def test_my_reaction_is_pressed_for_me_only(client, auth, second_client, world):
+def test_my_reaction_is_pressed_for_me_only(helen_and_kenji, world):
     circle, owner, helen, kenji, thread = world
     opening = db.session.scalar(select(Post).where(Post.thread_id == thread.id, Post.number == 1))
     threads.toggle_reaction(helen, circle.slug, opening.id, "pray")
-    auth.login(helen)
-    other, other_auth = second_client
-    other_auth.login(kenji)
-    mine = thread_page(client, circle, thread)
-    theirs = thread_page(other, circle, thread)
+    mine, theirs = (thread_page(client, circle, thread) for client in helen_and_kenji)
     pressed = re.compile(r'value="pray" class="reaction reaction--mine"[^>]*aria-pressed="true"')
     assert pressed.search(mine) and not pressed.search(theirs)
 
 
-def test_times_are_in_each_viewers_zone(client, auth, second_client, world):
+def test_times_are_in_each_viewers_zone(helen_and_kenji, world):
     circle, owner, helen, kenji, thread = world
     opening = db.session.scalar(select(Post).where(Post.thread_id == thread.id, Post.number == 1))
-    auth.login(helen)
-    other, other_auth = second_client
-    other_auth.login(kenji)
     title = re.compile(r'<time datetime="[^"]+" title="([^"]+)">([^<]+)</time>')
-    london = title.search(thread_page(client, circle, thread)).groups()
-    tokyo = title.search(thread_page(other, circle, thread)).groups()
+    pages = [thread_page(client, circle, thread) for client in helen_and_kenji]
+    london, tokyo = (title.search(page).groups() for page in pages)
     hours = {zone: int(re.search(r", (\d\d):", shown[0]).group(1)) for zone, shown in
              (("london", london), ("tokyo", tokyo))}
     assert (hours["tokyo"] - hours["london"]) % 24 in (8, 9)  # Tokyo is 8 or 9 hours ahead
     assert london[1] == tokyo[1] == "just now"
-    assert opening.created_at.isoformat(timespec="seconds") in thread_page(client, circle, thread)
+    assert opening.created_at.isoformat(timespec="seconds") in pages[0]
 
 
-def test_unread_marks_follow_each_viewers_place(client, auth, second_client, world):
+def test_unread_marks_follow_each_viewers_place(helen_and_kenji, world):
     circle, owner, helen, kenji, thread = world
     for n in range(2, 6):
         threads.post_reply(owner, circle.slug, thread.id, f"Reply {n}")
     threads.mark_read(helen, circle.slug, thread.id, 3)
     threads.mark_read(kenji, circle.slug, thread.id, 1)
-    auth.login(helen)
-    other, other_auth = second_client
-    other_auth.login(kenji)
-    helen_page = thread_page(client, circle, thread)
-    kenji_page = thread_page(other, circle, thread)
+    helen_page, kenji_page = (thread_page(client, circle, thread) for client in helen_and_kenji)
     unread = re.compile(r'<article class="post post--unread" id="post-(\d+)"')
     assert [int(n) for n in unread.findall(helen_page)] == [4, 5]
     assert [int(n) for n in unread.findall(kenji_page)] == [2, 3, 4, 5]
