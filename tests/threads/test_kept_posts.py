@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from community.accounts.models import User
 from community.extensions import db
-from community.fragments import kept
+from community.fragments import Memo, kept
 from community.templating import kept_url_for
 from community.threads import actions as threads
 from community.threads.models import Post
@@ -181,3 +181,15 @@ def test_templates_url_for_matches_flask(app):
         assert kept_url_for("main.dashboard", _external=True).startswith("http://")
         assert kept_url_for("threads.index", slug="x", tag=["a", "b"]) == url_for(
             "threads.index", slug="x", tag=["a", "b"])  # a list can't be a key: built directly
+
+
+def test_the_memo_keeps_the_most_recently_used_within_its_size():
+    memo = Memo(limit=100)
+    memo.put(("a",), ("x" * 20,))  # counts 40: the key holds the content too
+    memo.put(("b",), ("y" * 20,))
+    assert memo.get(("a",)) == ("x" * 20,)  # now the most recently used
+    memo.put(("c",), ("z" * 20,))  # 120 > 100: the least recently used goes
+    assert memo.get(("b",)) is None
+    assert memo.get(("a",)) and memo.get(("c",))
+    memo.put(("huge",), ("h" * 51,))  # bigger than the whole memo: never kept
+    assert memo.get(("huge",)) is None and memo.size == 80
