@@ -12,6 +12,9 @@ one got the connection. It finds the server's end of the connection in
 whose /proc/<pid>/fd holds that socket. To put a client on a chosen worker, it
 connects again until the connection lands there, closing the misses: each try
 lands on a given worker of two with probability 1/2, so 40 all miss once in 2^40.
+
+One test chats in Chromium (tests/chat/live_servers.py's chromium(): skipped
+when it is not installed, failed in CI).
 """
 import os
 import signal
@@ -31,7 +34,9 @@ from community.config import from_environment
 from tests.chat import live_servers
 from tests.chat.live_servers import (
     Listener,
+    Member,
     chat_tracebacks,
+    chromium,
     exchange_messages,
     forget_channel,
     make_world,
@@ -281,6 +286,56 @@ def test_a_chat_message_crosses_workers(supervisor):
             thread.join(10)
         alice_http.close()
         bob_http.close()
+
+
+@pytest.fixture
+def browser():
+    with chromium() as browser:
+        yield browser
+
+
+def test_two_people_chat_live_in_the_browser_on_websocket_only(browser, supervisor):
+    """Chromium, told by the page to use WebSocket only, chats live across WORKERS=2.
+
+    Alice and Bob land on whichever workers the kernel picks (often the same one):
+    a message crossing workers is test_a_chat_message_crosses_workers' job, at the
+    protocol level. This one proves the browser side: chat.js and bell.js read the
+    meta tag and never try long-polling, which these workers refuse.
+    """
+    from playwright.sync_api import expect
+
+    url, slug = supervisor.url, supervisor.world["slug"]
+    alice = Member(browser, url, "alice@example.org")
+    bob = Member(browser, url, "bob@example.org")
+    try:
+        for member in (alice, bob):
+            member.open_chat(url, slug)
+            meta = member.page.locator('meta[name="socketio-transports"]')
+            assert meta.get_attribute("content") == "websocket"
+            member.page.evaluate("window.notReloaded = true")  # gone if the page reloads
+
+        alice.page.fill("#chat-body", "Hello from Alice's browser")
+        alice.page.click("#chat-composer button[type=submit]")
+        expect(bob.page.locator("#chat-messages .chat-msg__body").last).to_have_text(
+            "Hello from Alice's browser", timeout=5_000)
+        bob.page.fill("#chat-body", "Hello back from Bob's")
+        bob.page.press("#chat-body", "Enter")
+        expect(alice.page.locator("#chat-messages .chat-msg__body").last).to_have_text(
+            "Hello back from Bob's", timeout=5_000)
+        expect(alice.page.locator("#chat-messages .chat-msg--pending")).to_have_count(0)
+
+        for member in (alice, bob):
+            assert member.page.evaluate("window.notReloaded") is True
+            assert member.messages() == ["Hello from Alice's browser", "Hello back from Bob's"]
+            sockets = [u for u in member.requests + member.websockets if "/socket.io/" in u]
+            assert [u for u in sockets if "transport=polling" in u] == [], sockets
+            assert [u for u in member.websockets if "transport=websocket" in u], sockets
+            assert member.problems == []
+        # Nothing after a WebSocket session was read as HTTP (app.py's middleware).
+        assert "Invalid HTTP method" not in supervisor.output()
+    finally:
+        alice.context.close()
+        bob.context.close()
 
 
 def test_a_killed_worker_is_replaced(supervisor):

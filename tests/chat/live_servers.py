@@ -5,6 +5,11 @@ Fixtures: redis_url, world (schema and a circle on a fresh PostgreSQL
 database), servers (two app processes). Needs TEST_DATABASE_URL and
 TEST_REDIS_URL: skipped without them, failed in CI. tests/test_workers.py
 uses redis_url and the helpers (make_world, sign_in, Listener) too.
+
+In a browser (tests/chat/test_browser.py, tests/test_workers.py): chromium()
+launches Debian's Chromium through Playwright, skipped when it is not
+installed (failed in CI), and a Member signs in through the real form in a
+page of their own, keeping the page's errors and the requests it made.
 """
 import os
 import re
@@ -13,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +30,9 @@ from tests.factories import PASSWORD, add_member, make_circle, make_user
 from tests.test_server import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
@@ -198,3 +207,64 @@ def exchange_messages(alice: "Listener", bob: "Listener", slug: str, tag: str) -
     assert reply["ok"]
     assert alice.wait_for(lambda n, d: n == "message_created" and d["id"] == reply["message"]["id"])
     return sent["message"]["id"], reply["message"]["id"]
+
+
+def require_chromium() -> None:
+    """Skip the test when Chromium is not installed (fail it in CI, which installs it)."""
+    if not os.path.exists(CHROMIUM):
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs chromium")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); chat browser test skipped")
+
+
+@contextmanager
+def chromium():
+    """Debian's Chromium (never Playwright's download), headless, through Playwright."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Member:
+    """A person signed in through the real form in a browser context of their own.
+
+    problems: the page's uncaught errors, console errors and CSP violations;
+    requests: the URL of every HTTP request the page made; websockets: the URL
+    of every WebSocket it opened.
+    """
+
+    def __init__(self, browser, base, email, **context):
+        self.context = browser.new_context(timezone_id="Europe/London", locale="en-GB", **context)
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.requests: list[str] = []
+        self.websockets: list[str] = []
+        self.page.on("pageerror", lambda exc: self.problems.append(f"error: {exc}"))
+        self.page.on("console", self._console)
+        self.page.on("dialog", lambda dialog: dialog.accept())
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("websocket", lambda ws: self.websockets.append(ws.url))
+        self.page.goto(base + "/auth/login")
+        self.page.fill("#email", email)
+        self.page.fill("#password", PASSWORD)
+        self.page.click("form button[type=submit]")
+        self.page.wait_for_load_state()
+
+    def _console(self, message):
+        if message.type == "error" or "Content Security Policy" in message.text:
+            self.problems.append(f"console: {message.text}")
+
+    def open_chat(self, base, slug):
+        self.page.goto(f"{base}/c/{slug}/chat")
+        self.page.wait_for_selector("#chat-status.chat__status--ok")
+        # Once on a WebSocket, the page holds no HTTP request open (long-polling did).
+        self.page.wait_for_load_state("networkidle", timeout=10_000)
+
+    def messages(self) -> list[str]:
+        return self.page.locator("#chat-messages .chat-msg .chat-msg__body").all_inner_texts()

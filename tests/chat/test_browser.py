@@ -15,24 +15,18 @@ import pytest
 
 from community import create_app
 from community.extensions import db
-from tests.chat.live_servers import sign_in
-from tests.conftest import IN_CI, app_config
-from tests.factories import PASSWORD, add_member, make_circle, make_user
+from tests.chat.live_servers import Member, chromium, require_chromium, sign_in
+from tests.conftest import app_config
+from tests.factories import add_member, make_circle, make_user
 from tests.test_server import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    if not os.path.exists(CHROMIUM):
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs chromium")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); chat browser test skipped")
+    require_chromium()  # before the server starts
     home = tmp_path_factory.mktemp("chat-live")
     url = f"sqlite:///{home}/chat.sqlite3"
     app = create_app(app_config(url))
@@ -68,40 +62,8 @@ def live(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(live):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
-
-
-class Member:
-    def __init__(self, browser, base, email, **context):
-        self.context = browser.new_context(timezone_id="Europe/London", locale="en-GB", **context)
-        self.page = self.context.new_page()
-        self.problems: list[str] = []
-        self.page.on("pageerror", lambda exc: self.problems.append(f"error: {exc}"))
-        self.page.on("console", self._console)
-        self.page.on("dialog", lambda dialog: dialog.accept())
-        self.page.goto(base + "/auth/login")
-        self.page.fill("#email", email)
-        self.page.fill("#password", PASSWORD)
-        self.page.click("form button[type=submit]")
-        self.page.wait_for_load_state()
-
-    def _console(self, message):
-        if message.type == "error" or "Content Security Policy" in message.text:
-            self.problems.append(f"console: {message.text}")
-
-    def open_chat(self, base, slug):
-        self.page.goto(f"{base}/c/{slug}/chat")
-        self.page.wait_for_selector("#chat-status.chat__status--ok")
-        # Once on a WebSocket, the page holds no HTTP request open (long-polling did).
-        self.page.wait_for_load_state("networkidle", timeout=10_000)
-
-    def messages(self) -> list[str]:
-        return self.page.locator("#chat-messages .chat-msg .chat-msg__body").all_inner_texts()
 
 
 def test_two_people_chat_live_in_the_browser(browser, live):
