@@ -10,7 +10,7 @@ from community.accounts.models import User
 from community.config import load_secret_key
 from community.extensions import db
 from tests.conftest import app_config, csrf_token_from
-from tests.factories import add_member, make_circle, make_user
+from tests.factories import add_member, make_circle, make_thread, make_user
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
@@ -273,3 +273,47 @@ def test_ids_beyond_the_database_range_are_404_not_500(client, auth):
     auth.login(make_user())
     assert client.get(f"/people/{2**31}").status_code == 404
     assert client.get(f"/people/{2**63}").status_code == 404
+
+
+@pytest.mark.postgres
+def test_the_main_pages_show_a_circles_life_on_postgresql(postgres_url):
+    """Every page's statements are built once with parameters (lists, LIMIT and
+    OFFSET among them): the pages a member opens most, on PostgreSQL, with
+    content in every panel."""
+    import uuid
+    from datetime import timedelta
+
+    from community.chat import actions as chat
+    from community.meetings import actions as meetings
+    from community.threads import actions as threads
+    from community.timeutil import utcnow
+
+    app = create_app(app_config(postgres_url))
+    with app.app_context():
+        db.create_all()
+        owner = make_user("Olive Owner")
+        circle = make_circle(owner)
+        helen = add_member(circle, make_user("Helen Marsh"))
+        thread = make_thread(circle, owner, title="Winter pressures", body="Opening thoughts")
+        reply = threads.post_reply(owner, circle.slug, thread.id, "A reply worth a heart")
+        threads.toggle_reaction(helen, circle.slug, reply.id, "heart")
+        chat.send_message(owner, circle.slug, "Anyone around?", uuid.uuid4().hex)
+        start = (utcnow() + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+        meetings.schedule_meeting(owner, circle.slug, title="Prison visit", description="",
+                                  start=start.strftime("%Y-%m-%dT%H:%M"), duration=60,
+                                  timezone="Europe/London", location="Reading", host_user_id=owner.id)
+        client = app.test_client()
+        client.post("/auth/login", data={"email": helen.email, "password": "correct horse battery"})
+        slug = circle.slug
+        expected = {"/": ["Winter pressures", "Prison visit", "Berkshire Leaders"],
+                    f"/c/{slug}/": ["Winter pressures", "Prison visit"],
+                    f"/c/{slug}/threads": ["Winter pressures"],
+                    f"/c/{slug}/t/{thread.id}?page=1": ["A reply worth a heart", "Heart, 1: Helen Marsh"],
+                    f"/c/{slug}/meetings/": ["Prison visit"]}
+        for path, texts in expected.items():
+            response = client.get(path)
+            assert response.status_code == 200, path
+            page = response.get_data(as_text=True)
+            assert all(text in page for text in texts), (path, [t for t in texts if t not in page])
+        db.session.remove()
+        db.engine.dispose()

@@ -6,9 +6,10 @@ with one commit, and broadcasts to the circle's room only after that commit.
 """
 import re
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import and_, event, func, or_, select, update
+from sqlalchemy import and_, bindparam, event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -357,20 +358,26 @@ def unread_counts(user: User, circle_ids: list[int]) -> dict[int, int]:
     without any are left out."""
     if not circle_ids:
         return {}
-    rows = db.session.execute(
-        select(ChatMessage.circle_id, func.count(ChatMessage.id))
-        .join(Membership, and_(Membership.circle_id == ChatMessage.circle_id,
-                               Membership.user_id == user.id, Membership.status == "active"))
-        .outerjoin(ChatReadPosition, and_(ChatReadPosition.circle_id == ChatMessage.circle_id,
-                                          ChatReadPosition.user_id == user.id))
-        .where(ChatMessage.circle_id.in_(circle_ids),
-               ChatMessage.id > func.coalesce(ChatReadPosition.last_read_id, 0),
-               # Never opened the chat: only what was said since joining counts.
-               or_(ChatReadPosition.id.is_not(None), ChatMessage.created_at > Membership.joined_at),
-               ChatMessage.deleted_at.is_(None),
-               or_(ChatMessage.author_id != user.id, ChatMessage.author_id.is_(None)))
-        .group_by(ChatMessage.circle_id))
+    rows = db.session.execute(_unread_counts(), {"user_id": user.id, "circle_ids": circle_ids})
     return {circle_id: count for circle_id, count in rows}
+
+
+@cache
+def _unread_counts():
+    # On every dashboard: built once (building it cost more than running it).
+    user_id = bindparam("user_id")
+    return (select(ChatMessage.circle_id, func.count(ChatMessage.id))
+            .join(Membership, and_(Membership.circle_id == ChatMessage.circle_id,
+                                   Membership.user_id == user_id, Membership.status == "active"))
+            .outerjoin(ChatReadPosition, and_(ChatReadPosition.circle_id == ChatMessage.circle_id,
+                                              ChatReadPosition.user_id == user_id))
+            .where(ChatMessage.circle_id.in_(bindparam("circle_ids", expanding=True)),
+                   ChatMessage.id > func.coalesce(ChatReadPosition.last_read_id, 0),
+                   # Never opened the chat: only what was said since joining counts.
+                   or_(ChatReadPosition.id.is_not(None), ChatMessage.created_at > Membership.joined_at),
+                   ChatMessage.deleted_at.is_(None),
+                   or_(ChatMessage.author_id != user_id, ChatMessage.author_id.is_(None)))
+            .group_by(ChatMessage.circle_id))
 
 
 def typing(actor: User, slug, skip_sid: str | None = None, allow=lambda circle_id: True) -> bool:

@@ -2,8 +2,9 @@
 number of queries, whatever the number of meetings, dates or people."""
 from collections import defaultdict
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, bindparam, func, or_, select, true
 
 from ..accounts.models import User
 from ..circles.actions import my_circles
@@ -53,11 +54,17 @@ def next_dates(circle_ids: list[int], now: datetime, limit: int = 3) -> list[Mee
     """The next dates that will happen (not cancelled) in these circles."""
     if not circle_ids:
         return []
-    return list(db.session.scalars(
-        select(MeetingOccurrence).join(Meeting, Meeting.id == MeetingOccurrence.meeting_id)
-        .where(MeetingOccurrence.circle_id.in_(circle_ids), MeetingOccurrence.ends_at > now,
-               MeetingOccurrence.cancelled_at.is_(None), Meeting.cancelled_at.is_(None))
-        .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id).limit(limit)))
+    return list(db.session.scalars(_next_dates(), {"circle_ids": circle_ids, "now": now, "limit": limit}))
+
+
+@cache
+def _next_dates():
+    # On every dashboard and circle home: built once (building it cost more than running it).
+    return (select(MeetingOccurrence).join(Meeting, Meeting.id == MeetingOccurrence.meeting_id)
+            .where(MeetingOccurrence.circle_id.in_(bindparam("circle_ids", expanding=True)),
+                   MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type),
+                   MeetingOccurrence.cancelled_at.is_(None), Meeting.cancelled_at.is_(None))
+            .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id).limit(bindparam("limit")))
 
 
 def answer_counts(occurrence_ids: list[int]) -> dict[int, dict[str, int]]:
