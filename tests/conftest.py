@@ -216,3 +216,15 @@ class QueryCounter:
 def count_queries(app):
     """`with count_queries() as q: ...; q.count` — statements sent to the database."""
     return lambda: QueryCounter(db.engine)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """One headless Chromium for the whole run, shared by every browser test:
+    Playwright's sync API runs one instance per thread, so a second one started
+    while another test module's was still open failed ("Sync API inside the
+    asyncio loop")."""
+    from tests.chat.live_servers import chromium
+
+    with chromium() as browser:
+        yield browser

@@ -13,8 +13,8 @@ whose /proc/<pid>/fd holds that socket. To put a client on a chosen worker, it
 connects again until the connection lands there, closing the misses: each try
 lands on a given worker of two with probability 1/2, so 40 all miss once in 2^40.
 
-One test chats in Chromium (tests/chat/live_servers.py's chromium(): skipped
-when it is not installed, failed in CI).
+One test chats in Chromium (the session's one browser, tests/conftest.py:
+skipped when it is not installed, failed in CI).
 """
 import os
 import signal
@@ -36,7 +36,6 @@ from tests.chat.live_servers import (
     Listener,
     Member,
     chat_tracebacks,
-    chromium,
     exchange_messages,
     forget_channel,
     make_world,
@@ -289,9 +288,8 @@ def test_a_chat_message_crosses_workers(supervisor):
 
 
 @pytest.fixture
-def browser():
-    with chromium() as browser:
-        yield browser
+def browser(chromium_browser):
+    return chromium_browser
 
 
 def test_two_people_chat_live_in_the_browser_on_websocket_only(browser, supervisor):

@@ -15,7 +15,7 @@ import pytest
 
 from community import create_app
 from community.extensions import db
-from tests.chat.live_servers import Member, chromium, require_chromium, sign_in
+from tests.chat.live_servers import Member, require_chromium, sign_in
 from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_user
 from tests.test_server import free_port, wait_for
@@ -61,9 +61,8 @@ def live(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(live):
-    with chromium() as browser:
-        yield browser
+def browser(live, chromium_browser):
+    return chromium_browser
 
 
 def test_two_people_chat_live_in_the_browser(browser, live):

@@ -16,9 +16,6 @@ from tests.conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-# Without these, Chromium's own network calls fail on these machines (DEVELOPERS.md).
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "test-artifacts"
 LIVE_DATABASE_URL = ""  # set by live_server, for tests that load data through the CLI
 PASSWORD = "correct horse battery"
@@ -81,14 +78,9 @@ def live_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(chromium_browser):
     _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+    return chromium_browser
 
 
 class Person:
