@@ -69,11 +69,6 @@ class Memo:
             while self.size > self.limit:
                 self.size -= self.items.popitem(last=False)[1][1]
 
-    def clear(self) -> None:
-        with self.lock:
-            self.items.clear()
-            self.size = 0
-
 
 MEMO = Memo(MEMO_CHARS)
 

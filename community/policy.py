@@ -95,12 +95,12 @@ def _active_or_404(row) -> tuple[Circle, Membership]:
     return row.Circle, row.Membership
 
 
-def _row_in_circle(model, circle: Circle, row_id: int, for_update: bool = False, options=()):
+def _row_in_circle(model, circle: Circle, row_id: int, for_update: bool = False):
     """The row of `model` with this id in this circle (locked, if asked).
 
     :raise NotFound: no such row, or it belongs to another circle.
     """
-    query = select(model).where(model.id == row_id, model.circle_id == circle.id).options(*options)
+    query = select(model).where(model.id == row_id, model.circle_id == circle.id)
     if for_update:
         query = query.with_for_update(of=model).execution_options(populate_existing=True)
     row = db.session.scalar(query)

@@ -28,21 +28,3 @@ def path_for(endpoint: str, **values) -> str:
 
     return current_app.url_map.bind("localhost").build(endpoint, values)
 
-
-# Stands in for an id while a URL is built once; an int, so int converters take it.
-_MARKER = 1_987_654_321
-
-
-def url_pattern(endpoint: str, key: str, **values):
-    """`url_for` for many ids: build the URL once, then drop each id in.
-
-    A page of twenty posts links each post six ways; building every link through
-    the URL map cost more than the posts' own HTML. The URL still comes from the
-    map, so a changed route changes it here too.
-    """
-    from flask import url_for
-
-    head, marker, tail = url_for(endpoint, **values, **{key: _MARKER}).rpartition(str(_MARKER))
-    if not marker:
-        raise ValueError(f"{endpoint}: {key} does not appear in its URL")
-    return lambda value: f"{head}{int(value)}{tail}"
