@@ -14,8 +14,9 @@ viewer's timezone.
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 
-from flask import current_app
+from flask import render_template, request, session
 from markupsafe import Markup, escape
 
 # Marks a slot in a rendered fragment. Never in content: the request class
@@ -34,6 +35,19 @@ class Slots:
 
     def __getattr__(self, name: str) -> Markup:
         return Markup("\x00{}\x00").format(name)
+
+
+SLOT_MARKS = Slots()
+
+# True while a kept fragment renders: whatever differs between viewers or
+# requests must become a slot, not be written into HTML that others receive.
+_rendering: ContextVar[bool] = ContextVar("kept_rendering", default=False)
+
+
+def rendering_kept() -> bool:
+    """Whether a kept fragment is being rendered: csrf_token() then writes the
+    'csrf' slot, and the viewer's timezone may not be asked for."""
+    return _rendering.get()
 
 
 def clean(text: str) -> str:
@@ -69,12 +83,25 @@ class Memo:
             while self.size > self.limit:
                 self.size -= self.items.popitem(last=False)[1][1]
 
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+            self.size = 0
+
 
 MEMO = Memo(MEMO_CHARS)
 
 
-def kept(template: str, context_of: Callable[[tuple], dict], key: tuple, slots: dict[str, str]) -> Markup:
-    """The template rendered with context_of(key), from the memo, its slots filled from `slots`.
+# A rendered fragment: [html, slot name, html, slot name, ..., html].
+Parts = tuple[str, ...]
+
+# Slots that mean the same thing wherever they are: a fragment numbered into a
+# page (numbered) keeps these names; its others get the fragment's number.
+SHARED_SLOTS = frozenset({"csrf"})
+
+
+def parts_of(template: str, context_of: Callable[[tuple], dict], key: tuple) -> Parts:
+    """The template rendered with context_of(key), from the memo.
 
     context_of must depend on nothing but the key (it runs only when the key is new).
     """
@@ -83,13 +110,83 @@ def kept(template: str, context_of: Callable[[tuple], dict], key: tuple, slots: 
     if parts is None:
         parts = _render(template, context_of(key))
         MEMO.put(memo_key, parts)
+    return parts
+
+
+def kept(template: str, context_of: Callable[[tuple], dict], key: tuple, slots: dict[str, str]) -> Markup:
+    """parts_of(template, context_of, key) with its slots filled from `slots`."""
+    return fill(parts_of(template, context_of, key), slots)
+
+
+def kept_page(template: str, key: tuple, context: Callable[[], dict], slots: dict[str, str],
+              inner: dict[str, Callable[[], Parts]] | None = None) -> Markup:
+    """A whole page, rendered with context() once per key (and per endpoint and
+    layout_state), its slots filled from `slots` on every request.
+
+    The caller vouches that `key` holds everything the template shows from the
+    context, and everything `inner` gives; what the shared layout shows beyond
+    the context is in layout_state(). `inner` maps some of the page's slots to
+    the parts to put in their place when the page is kept (say, its posts, as
+    `numbered` kept fragments): their slots are filled along with the page's.
+    A page with flashed messages to show is rendered afresh: they show once.
+    """
+    from .templating import layout_state
+
+    if "_flashes" in session:
+        return fill(_spliced(_render(template, context()), inner or {}), slots)
+    memo_key = (template, kept_page, request.endpoint, layout_state(), key)
+    parts = MEMO.get(memo_key)
+    if parts is None:
+        parts = _spliced(_render(template, context()), inner or {})
+        MEMO.put(memo_key, parts)
+    return fill(parts, slots)
+
+
+def numbered(fragments: list[Parts]) -> Parts:
+    """Fragments one after another, as one. Each one's slots get its number
+    ("created_ago" in the third becomes "created_ago#2"), except SHARED_SLOTS."""
+    out = [""]
+    for number, parts in enumerate(fragments):
+        out[-1] += parts[0]
+        for i in range(1, len(parts), 2):
+            name = parts[i]
+            out += (name if name in SHARED_SLOTS else f"{name}#{number}", parts[i + 1])
+    return tuple(out)
+
+
+def _spliced(parts: Parts, inner: dict[str, Callable[[], Parts]]) -> Parts:
+    out = [parts[0]]
+    for i in range(1, len(parts), 2):
+        name = parts[i]
+        if name in inner:
+            piece = inner[name]()
+            out[-1] += piece[0]
+            out += piece[1:]
+            out[-1] += parts[i + 1]
+        else:
+            out += (name, parts[i + 1])
+    return tuple(out)
+
+
+def fill(parts: Parts, slots: dict[str, str]) -> Markup:
+    """The HTML: parts with each slot's value, escaped (a Markup value is already safe)."""
+    if len(parts) == 1:  # Jinja's autoescaped output, no slots
+        return Markup(parts[0])  # nosec B704
+    safe = {name: value if type(value) is Markup else escape(value) for name, value in slots.items()}
     out = list(parts)
-    out[1::2] = [escape(slots[name]) for name in parts[1::2]]
+    out[1::2] = [safe[name] for name in parts[1::2]]
     # Jinja's autoescaped output, and slot values escaped just above.
     return Markup("".join(out))  # nosec B704
 
 
-def _render(template: str, context: dict) -> tuple[str, ...]:
-    """[html, slot name, html, slot name, ..., html]"""
-    html = current_app.jinja_env.get_template(template).render(**context, slot=Slots())
+def _render(template: str, context: dict) -> Parts:
+    from .templating import template_csrf_token
+
+    token = _rendering.set(True)
+    try:
+        # csrf_token given explicitly: Flask-WTF's context processor would
+        # otherwise put the real token into HTML kept for others.
+        html = render_template(template, **context, slot=SLOT_MARKS, csrf_token=template_csrf_token)
+    finally:
+        _rendering.reset(token)
     return tuple(html.split(SLOT))

@@ -2,13 +2,18 @@
 from datetime import datetime
 from functools import lru_cache
 
-from flask import Flask, request, url_for
+from flask import Flask, current_app, g, request, url_for
 from flask_login import current_user
 
+from .fragments import SLOT_MARKS, rendering_kept
+from .security import csrf_token
 from .timeutil import to_zone, utcnow
 
 
 def viewer_zone() -> str | None:
+    if rendering_kept():
+        # Kept HTML goes to other viewers: their times must be slots.
+        raise RuntimeError("a kept fragment can't show times in the viewer's zone; use a slot")
     return current_user.timezone if current_user.is_authenticated else None
 
 
@@ -72,8 +77,33 @@ def _built_url(endpoint: str, script_root: str, values: tuple) -> str:
     return url_for(endpoint, **dict(values))
 
 
+def unread_notifications() -> int:
+    """The bell's count, asked once per request (the layout and its key both show it)."""
+    if "unread_notifications" not in g:
+        from .notifications.actions import unread_count
+
+        g.unread_notifications = unread_count(current_user.id) if current_user.is_authenticated else 0
+    return g.unread_notifications
+
+
+def layout_state() -> tuple:
+    """Everything base.html shows that its page's context doesn't give it: a kept
+    page's key holds this too (see fragments.kept_page)."""
+    signed_in = current_user.is_authenticated
+    transports = current_app.config.get("SOCKETIO_TRANSPORTS")
+    return (tuple(transports) if transports else None, signed_in,
+            signed_in and current_user.is_site_admin, unread_notifications())
+
+
+def template_csrf_token() -> str:
+    """csrf_token() in templates: the session's token, or the 'csrf' slot in a kept fragment."""
+    return SLOT_MARKS.csrf if rendering_kept() else csrf_token()
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["url_for"] = kept_url_for
+    app.jinja_env.globals["csrf_token"] = template_csrf_token
+    app.jinja_env.globals["unread_notifications"] = unread_notifications
     app.add_template_filter(localtime)
     app.add_template_filter(isotime)
     app.add_template_filter(ago)
@@ -82,14 +112,9 @@ def init_app(app: Flask) -> None:
     def has_endpoint(name: str) -> bool:
         return name in app.view_functions
 
-    @app.template_global()
-    def unread_notifications() -> int:
-        from .notifications.actions import unread_count
-
-        return unread_count(current_user.id) if current_user.is_authenticated else 0
-
     @app.context_processor
     def site():
         from . import policy
 
-        return {"site_name": "Alumni Circles", "policy": policy}
+        # csrf_token as in the globals: Flask-WTF's context processor gives its own.
+        return {"site_name": "Alumni Circles", "policy": policy, "csrf_token": template_csrf_token}

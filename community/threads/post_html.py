@@ -2,14 +2,14 @@
 
 A post looks the same to every viewer with the same rights over it, until it is
 edited, removed, reacted to or its author renames themselves: each of those is
-a new PostFace, so a new key. The CSRF token and its times are slots.
+a new PostFace, so a new key. The CSRF token and its times are slots. A page's
+posts are numbered into the page (fragments.numbered), so their times are
+slots of the page.
 """
 from datetime import datetime
 from typing import NamedTuple
 
-from markupsafe import Markup
-
-from ..fragments import clean, kept
+from ..fragments import Parts, clean, parts_of
 from ..templating import ago, localtime
 
 
@@ -54,16 +54,21 @@ def face(post, reactions: tuple[ReactionButton, ...], rights: tuple[bool, bool, 
                     post.edited_at is not None, post.html, reactions, *rights, place, *unread)
 
 
-def post_html(post, view: PostFace, csrf: str, zone: str | None) -> Markup:
-    """The post's HTML for this request. csrf is the viewer's token, zone their timezone."""
-    slots = {"csrf": csrf}
-    if not view.removed:
-        slots["created_title"] = localtime(post.created_at, zone=zone)
-        slots["created_ago"] = ago(post.created_at, zone)
-        if post.edited_at is not None:
-            slots["edited_title"] = localtime(post.edited_at, zone=zone)
-            slots["edited_ago"] = ago(post.edited_at, zone)
-    return kept("threads/_post.html", _context, view, slots)
+def post_parts(view: PostFace) -> Parts:
+    """The post's kept HTML, its slots unfilled: csrf, and its times (time_slots)."""
+    return parts_of("threads/_post.html", _context, view)
+
+
+def time_slots(post, number: int, zone: str | None, slots: dict[str, str]) -> None:
+    """Put the times of the page's post `number` (see fragments.numbered) in `slots`,
+    in the viewer's zone."""
+    if post.removed:
+        return
+    slots[f"created_title#{number}"] = localtime(post.created_at, zone=zone)
+    slots[f"created_ago#{number}"] = ago(post.created_at, zone)
+    if post.edited_at is not None:
+        slots[f"edited_title#{number}"] = localtime(post.edited_at, zone=zone)
+        slots[f"edited_ago#{number}"] = ago(post.edited_at, zone)
 
 
 def _context(view: PostFace) -> dict:

@@ -1,10 +1,9 @@
 """Thread pages: the list, a thread, posting, editing, reactions, reports, search."""
 from functools import cache
+from typing import NamedTuple
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup
 from sqlalchemy import bindparam, select
 
 from ..accounts.models import User
@@ -13,7 +12,7 @@ from ..circles.pages import circle_page
 from ..errors import ActionError
 from ..extensions import db
 from ..forms import apply_error
-from ..fragments import clean, kept
+from ..fragments import SLOT_MARKS, clean, kept_page, numbered, parts_of
 from ..pagination import page_number
 from ..panels import circle_home_panel, dashboard_panel
 from ..policy import (
@@ -21,17 +20,20 @@ from ..policy import (
     access_thread,
     can_delete_post,
     can_edit_post,
+    can_read_audit,
     can_reply,
     can_report,
+    is_staff,
     require,
     thread_in,
 )
+from ..security import csrf_token
 from ..templating import viewer_zone
 from . import actions, reading
 from . import search as search_module
 from .forms import EditForm, ReplyForm, ReportForm, ThreadForm
 from .models import Post, Thread, ThreadState
-from .post_html import face, post_html
+from .post_html import PostFace, face, post_parts, time_slots
 
 bp = Blueprint("threads", __name__)
 
@@ -120,29 +122,59 @@ def show(circle, membership, thread_id):
         return redirect(actions.post_url(circle, thread, read + 1))
     page = min(page_number(), pages)
     posts = reading.page_of_posts(thread.id, (page - 1) * actions.PER_PAGE + 1)
-    quote = request.args.get("quote", type=int)
-    csrf = generate_csrf()
+    quote = _quote_of(thread, request.args.get("quote", type=int))
     first_unread = read + 1 if read < thread.post_count else None
-    return render_template(
-        "threads/show.html", circle=circle, membership=membership, thread=thread,
-        posts=_posts_html(posts, membership, thread, (circle.slug, thread.id, page), first_unread, csrf),
-        last_number=posts[-1].number if posts else 0, page=page, pages=pages,
-        first_unread=first_unread, state=state,
-        reply_form=kept("threads/_reply_form.html", _reply_form_context,
-                        (circle.slug, thread.id, _quote_of(thread, quote) if quote else ""), {"csrf": csrf}))
+    last_number = posts[-1].number if posts else 0
+    frame = ThreadFrame(
+        circle.slug, circle.name, circle.cohort, is_staff(membership), can_read_audit(circle, membership),
+        thread.id, thread.title, thread.pinned, thread.locked, can_reply(membership, thread),
+        state.subscription if state else None, page, pages,
+        last_number if first_unread and last_number >= first_unread else None)
+    faces = _faces(posts, membership, thread, (circle.slug, thread.id, page), first_unread)
+    slots = {"csrf": csrf_token()}
+    zone = viewer_zone()
+    for number, post in enumerate(posts):
+        time_slots(post, number, zone, slots)
+    return kept_page(
+        "threads/show.html", (frame, faces, quote),
+        lambda: {"circle": circle, "membership": membership, "frame": frame,
+                 "posts": SLOT_MARKS.posts, "reply_form": SLOT_MARKS.reply},
+        slots,
+        inner={"posts": lambda: numbered([post_parts(view) for view in faces]),
+               "reply": lambda: parts_of("threads/_reply_form.html", _reply_form_context,
+                                         (circle.slug, thread.id, quote))})
 
 
-def _posts_html(posts: list[reading.PagePost], membership: Membership, thread: Thread, place,
-                first_unread: int | None, csrf: str) -> Markup:
-    """The page's posts for this viewer (see post_html: most come from the memo)."""
+class ThreadFrame(NamedTuple):
+    """Everything a thread page shows around its posts and reply form: its key
+    in the memo (fragments.kept_page). The circle's layout shows the first five."""
+
+    slug: str
+    circle_name: str
+    cohort: str | None
+    staff: bool  # may pin, lock and manage
+    reads_audit: bool
+    thread_id: int
+    title: str
+    pinned: bool
+    locked: bool
+    can_reply: bool
+    subscription: str | None
+    page: int
+    pages: int
+    mark_read: int | None  # the noscript "mark read" form's number, when the page has unread posts
+
+
+def _faces(posts: list[reading.PagePost], membership: Membership, thread: Thread, place,
+           first_unread: int | None) -> tuple[PostFace, ...]:
+    """What each of the page's posts shows this viewer (see post_html)."""
     reactions = reading.reactions_for([p.id for p in posts], membership.user_id)
-    replies, zone = can_reply(membership, thread), viewer_zone()
-    faces = [(post, face(post, reactions[post.id], (replies, can_edit_post(membership, post),
-                                                   can_delete_post(membership, post),
-                                                   can_report(membership, post.author_id)),
-                         place, first_unread))
-             for post in posts]
-    return Markup("").join([post_html(post, view, csrf, zone) for post, view in faces])
+    replies = can_reply(membership, thread)
+    return tuple(face(post, reactions[post.id], (replies, can_edit_post(membership, post),
+                                                 can_delete_post(membership, post),
+                                                 can_report(membership, post.author_id)),
+                      place, first_unread)
+                 for post in posts)
 
 
 def _reply_form_context(key: tuple[str, int, str]) -> dict:
@@ -151,7 +183,10 @@ def _reply_form_context(key: tuple[str, int, str]) -> dict:
             "form": ReplyForm(formdata=None, data={"body": clean(body)}, meta={"csrf": False})}
 
 
-def _quote_of(thread: Thread, post_id: int) -> str:
+def _quote_of(thread: Thread, post_id: int | None) -> str:
+    """The reply form's starting text when quoting a post (?quote=<post id>)."""
+    if not post_id:
+        return ""
     post = db.session.scalar(select(Post).where(Post.id == post_id, Post.thread_id == thread.id))
     if post is None or post.removed:
         return ""

@@ -1,0 +1,135 @@
+"""A whole thread page comes from the memo (fragments.kept_page): after any change
+to what it shows, the page served must be exactly the page rendered afresh."""
+import re
+
+import pytest
+from jinja2 import ChoiceLoader, DictLoader
+from sqlalchemy import select
+
+from community.accounts.models import User
+from community.circles.models import Circle, Membership
+from community.extensions import db
+from community.fragments import MEMO, kept, kept_page
+from community.notifications.actions import mark_all_read, notify
+from community.threads import actions as threads
+from community.threads.models import Post
+from tests.factories import add_member, make_circle, make_thread, make_user
+
+
+@pytest.fixture
+def world(app):
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner, name="Berkshire Leaders")
+    helen = add_member(circle, make_user("Helen Marsh"))
+    thread = make_thread(circle, owner, title="Winter pressures", body="Opening thoughts")
+    return circle, owner, helen, thread
+
+
+def served_and_fresh(client, url: str) -> tuple[str, str]:
+    """The page as served now (perhaps from the memo), and as rendered with an empty memo."""
+    served = client.get(url)
+    MEMO.clear()
+    fresh = client.get(url)
+    assert served.status_code == fresh.status_code == 200
+    return served.get_data(as_text=True), fresh.get_data(as_text=True)
+
+
+def _update(model, row_id: int, **values) -> None:
+    row = db.session.get(model, row_id)
+    for name, value in values.items():
+        setattr(row, name, value)
+    db.session.commit()
+
+
+def _membership(circle, user) -> int:
+    return db.session.scalar(select(Membership.id).where(Membership.circle_id == circle.id,
+                                                         Membership.user_id == user.id))
+
+
+def _reply(circle, owner, thread, count: int = 1) -> None:
+    for n in range(count):
+        threads.post_reply(owner, circle.slug, thread.id, f"Another reply {n}")
+
+
+# Each change alters something the page shows outside its posts' content.
+CHANGES = {
+    "circle renamed": lambda c, o, h, t: _update(Circle, c.id, name="Thames Valley Leaders"),
+    "cohort named": lambda c, o, h, t: _update(Circle, c.id, cohort="Spring 2026"),
+    "audit log opened to members": lambda c, o, h, t: _update(Circle, c.id, audit_visible_to_members=True),
+    "viewer made moderator": lambda c, o, h, t: _update(Membership, _membership(c, h), role="moderator"),
+    "viewer made site admin": lambda c, o, h, t: _update(User, h.id, is_site_admin=True),
+    "thread pinned": lambda c, o, h, t: threads.set_pinned(o, c.slug, t.id, True),
+    "thread locked": lambda c, o, h, t: threads.set_locked(o, c.slug, t.id, True),
+    "thread retitled": lambda c, o, h, t: threads.edit_post(
+        o, c.slug, db.session.scalar(select(Post.id).where(Post.thread_id == t.id, Post.number == 1)),
+        "Opening thoughts", title="Spring pressures"),
+    "viewer follows the thread": lambda c, o, h, t: threads.set_subscription(h, c.slug, t.id, "following"),
+    "a reply arrives": lambda c, o, h, t: _reply(c, o, t),
+    "a second page begins": lambda c, o, h, t: _reply(c, o, t, threads.PER_PAGE),
+    "viewer reads the thread": lambda c, o, h, t: threads.mark_read(h, c.slug, t.id, 1),
+    "a notification for the viewer": lambda c, o, h, t: (notify(h.id, "mention", "You were mentioned"),
+                                                         db.session.commit()),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_after_a_change_the_page_served_is_the_page_rendered_afresh(client, auth, world, change):
+    circle, owner, helen, thread = world
+    threads.post_reply(owner, circle.slug, thread.id, "An unread reply")
+    auth.login(helen)
+    url = f"/c/{circle.slug}/t/{thread.id}?page=1"
+    before, _ = served_and_fresh(client, url)
+    CHANGES[change](circle, owner, helen, thread)
+    after, fresh = served_and_fresh(client, url)
+    assert after == fresh
+    assert after != before  # the change shows
+
+
+def test_two_viewers_with_the_same_rights_share_a_kept_page_but_not_its_token(make_app, world):
+    from tests.conftest import AuthActions
+
+    app = make_app(WTF_CSRF_ENABLED=True)
+    circle, owner, helen, thread = world
+    kenji = add_member(circle, make_user("Kenji Mori"))
+    for person in (helen, kenji):
+        mark_all_read(person)  # the same bell for both
+    MEMO.clear()
+    pages = []
+    for person in (helen, kenji):
+        client = app.test_client()
+        AuthActions(client).login(person, csrf=True)
+        pages.append(client.get(f"/c/{circle.slug}/t/{thread.id}?page=1").get_data(as_text=True))
+    token = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+    helen_tokens, kenji_tokens = (set(token.findall(page)) for page in pages)
+    assert len(helen_tokens) == len(kenji_tokens) == 1 and helen_tokens != kenji_tokens
+    assert token.sub("", pages[0]) == token.sub("", pages[1])  # the rest is the same page
+    assert sum(1 for key in MEMO.items if key[1] is kept_page) == 1  # kept once, for both
+
+
+def test_a_flashed_message_shows_once_on_a_kept_page(client, auth, world):
+    circle, owner, helen, thread = world
+    auth.login(helen)
+    url = f"/c/{circle.slug}/t/{thread.id}?page=1"
+    client.get(url)  # the page is kept
+    refused = client.post(f"/c/{circle.slug}/t/{thread.id}/reply", data={"body": "   "},
+                          follow_redirects=True)
+    flashes = refused.get_data(as_text=True).split('class="flashes"', 1)[1].split("</div>")[0]
+    assert "alert--error" in flashes
+    again = client.get(url).get_data(as_text=True)
+    assert 'class="flashes"' not in again
+
+
+def test_in_a_kept_fragment_the_token_is_a_slot_and_the_viewers_time_an_error(app, world):
+    """Kept HTML goes to other viewers: csrf_token() there writes the slot the
+    token is filled into per request, and a time in the viewer's zone (which
+    would reach them in the first viewer's zone) can't be rendered at all."""
+    circle, owner, helen, thread = world
+    app.jinja_env.loader = ChoiceLoader([DictLoader({
+        "probe/token.html": "<input value=\"{{ csrf_token() }}\">",
+        "probe/time.html": "{{ moment|localtime }}",
+    }), app.jinja_env.loader])
+    with app.test_request_context():
+        html = kept("probe/token.html", dict, (), {"csrf": "token-of-this-viewer"})
+        assert html == '<input value="token-of-this-viewer">'
+        with pytest.raises(RuntimeError, match="slot"):
+            kept("probe/time.html", lambda key: {"moment": key[0]}, (thread.created_at,), {})
