@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from urllib.request import urlopen
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -103,3 +105,32 @@ def test_a_busy_keep_alive_connection_does_not_starve_the_others():
         server.stop()
     assert len(order) == 51
     assert order.index("/other") < 10
+
+
+@pytest.mark.parametrize("access_log", [True, False])
+def test_a_log_line_is_made_only_with_an_access_log(monkeypatch, access_log):
+    """gevent formats a log line for every request even with nowhere to write
+    it; without an access log ours makes none."""
+    import gevent
+    from gevent import pywsgi
+    from gevent import socket as green
+
+    from community.server import fair_handler
+
+    lines = []
+    monkeypatch.setattr(pywsgi.WSGIHandler, "format_request", lambda self: lines.append(1) or "line")
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=fair_handler(access_log), log=None)
+    server.start()
+    try:
+        client = green.create_connection(("127.0.0.1", server.server_port))
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert gevent.spawn(client.recv, 1024).get(timeout=10).startswith(b"HTTP/1.1 200")
+        client.close()
+    finally:
+        server.stop()
+    assert lines == ([1] if access_log else [])

@@ -1,4 +1,4 @@
-"""What a thread page reads: a page of posts, their reactions, the reader's place.
+"""What a thread page reads: a page of posts and their reactions (policy.thread_in: the reader's place).
 
 Each statement is built once, with parameters: building a select and its
 cache key anew cost several times what SQLite took to run it, and the page
@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select
 from ..accounts.models import User
 from ..extensions import db
 from .actions import PER_PAGE
-from .models import REACTION_LABELS, REACTIONS, Post, Reaction, ThreadState
+from .models import REACTION_LABELS, REACTIONS, Post, Reaction
 from .post_html import ReactionButton
 
 
@@ -54,19 +54,6 @@ def _page_of_posts():
             # The LIMIT (the range holds at most that many) tells PostgreSQL's planner so:
             # without it, it expected ~2,000 rows and hash-joined every person on the site.
             .order_by(Post.number).limit(PER_PAGE))
-
-
-def read_state(user_id: int, thread_id: int):
-    """The reader's (last_read_number, subscription) in the thread, or None."""
-    params = {"user_id": user_id, "thread_id": thread_id}
-    return db.session.connection().execute(_read_state(), params).first()
-
-
-@cache
-def _read_state():
-    return (select(ThreadState.last_read_number, ThreadState.subscription)
-            .where(ThreadState.user_id == bindparam("user_id"),
-                   ThreadState.thread_id == bindparam("thread_id")))
 
 
 def reactions_for(post_ids: list[int], me: int) -> dict[int, tuple[ReactionButton, ...]]:

@@ -114,9 +114,8 @@ def new(circle, membership):
 @circle_page
 def show(circle, membership, thread_id):
     """A page of 20 posts. Opened without a page, it jumps to the first unread post."""
-    thread = thread_in(circle, thread_id)
-    state = reading.read_state(current_user.id, thread.id)
-    read = state.last_read_number if state else 0
+    thread = thread_in(circle, thread_id, current_user.id)
+    read = thread.last_read_number or 0
     pages = max(1, -(-thread.post_count // actions.PER_PAGE))
     if "page" not in request.args and 0 < read < thread.post_count:
         return redirect(actions.post_url(circle, thread, read + 1))
@@ -128,7 +127,7 @@ def show(circle, membership, thread_id):
     frame = ThreadFrame(
         circle.slug, circle.name, circle.cohort, is_staff(membership), can_read_audit(circle, membership),
         thread.id, thread.title, thread.pinned, thread.locked, can_reply(membership, thread),
-        state.subscription if state else None, page, pages,
+        thread.subscription, page, pages,
         last_number if first_unread and last_number >= first_unread else None)
     faces = _faces(posts, membership, thread, (circle.slug, thread.id, page), first_unread)
     slots = {"csrf": csrf_token()}
@@ -165,7 +164,7 @@ class ThreadFrame(NamedTuple):
     mark_read: int | None  # the noscript "mark read" form's number, when the page has unread posts
 
 
-def _faces(posts: list[reading.PagePost], membership: Membership, thread: Thread, place,
+def _faces(posts: list[reading.PagePost], membership: Membership, thread, place,
            first_unread: int | None) -> tuple[PostFace, ...]:
     """What each of the page's posts shows this viewer (see post_html)."""
     reactions = reading.reactions_for([p.id for p in posts], membership.user_id)
