@@ -236,14 +236,20 @@ def count_queries(db_url: str, world: dataset.World, paths: dict[str, str], cook
         name, _, value = part.partition("=")
         client.set_cookie(name, value)
     headers = {"User-Agent": USER_AGENT}
+    # Requests run outside any app context of ours, each in its own, as served:
+    # inside one, Flask-Login's user and the bell's count would be remembered
+    # in `g` from the first request and their statements not counted.
     with app.app_context():
-        statements = []
-        # Transaction control is not counted: SQLite's BEGIN is a statement we send
-        # (database.py), PostgreSQL's is implicit in the driver; the queries are the same.
-        def listener(conn, cursor, statement, *args):
-            if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
-                statements.append(statement)
-        event.listen(db.engine, "before_cursor_execute", listener)
+        engine = db.engine
+    statements = []
+
+    # Transaction control is not counted: SQLite's BEGIN is a statement we send
+    # (database.py), PostgreSQL's is implicit in the driver; the queries are the same.
+    def listener(conn, cursor, statement, *args):
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
         for name, path in paths.items():
             client.get(path, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
             statements.clear()
@@ -251,8 +257,9 @@ def count_queries(db_url: str, world: dataset.World, paths: dict[str, str], cook
             assert response.status_code == 200, (name, response.status_code)
             counts[name] = len(statements)
         counts["chat_history"] = sockets.count_history_queries(app, client, world, statements)
-        event.remove(db.engine, "before_cursor_execute", listener)
-        db.engine.dispose()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+        engine.dispose()
     return counts
 
 

@@ -4,7 +4,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import and_, bindparam, func, or_, select, true
+from sqlalchemy import and_, bindparam, case, func, or_, select, true
 
 from ..accounts.models import User
 from ..circles.actions import my_circles
@@ -67,26 +67,27 @@ def _next_dates():
             .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id).limit(bindparam("limit")))
 
 
-def answer_counts(occurrence_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{date id: {answer: number of active members}} in one query."""
+def answers(viewer: User, occurrence_ids: list[int]) -> tuple[dict[int, dict[str, int]], dict[int, str]]:
+    """({date id: {answer: number of active members}}, {date id: the viewer's answer}), in one query.
+
+    The viewer is an active member of the dates' circle (circle_page let them
+    in), so the count's membership join keeps their own answers too.
+    """
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    mine: dict[int, str] = {}
     if occurrence_ids:
         rows = db.session.execute(
-            select(RSVP.occurrence_id, RSVP.answer, func.count(RSVP.id))
+            select(RSVP.occurrence_id, RSVP.answer, func.count(RSVP.id),
+                   func.max(case((RSVP.user_id == viewer.id, 1), else_=0)))
             .join(MeetingOccurrence, MeetingOccurrence.id == RSVP.occurrence_id)
             .join(Membership, _active(RSVP.user_id, MeetingOccurrence.circle_id))
             .where(RSVP.occurrence_id.in_(occurrence_ids))
             .group_by(RSVP.occurrence_id, RSVP.answer))
-        for occurrence_id, answer, n in rows:
+        for occurrence_id, answer, n, is_mine in rows:
             counts[occurrence_id][answer] = n
-    return counts
-
-
-def my_answers(user: User, occurrence_ids: list[int]) -> dict[int, str]:
-    if not occurrence_ids:
-        return {}
-    return dict(db.session.execute(select(RSVP.occurrence_id, RSVP.answer).where(
-        RSVP.user_id == user.id, RSVP.occurrence_id.in_(occurrence_ids))).all())
+            if is_mine:
+                mine[occurrence_id] = answer
+    return counts, mine
 
 
 def default_date(meeting: Meeting, now: datetime) -> MeetingOccurrence:

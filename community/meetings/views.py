@@ -74,11 +74,10 @@ def index(circle, membership):
     """Coming dates (paginated), open date polls and offers to host a visit."""
     now = utcnow()
     page = queries.upcoming(circle, now)
-    ids = [o.id for o in page.items]
+    counts, mine = queries.answers(current_user, [o.id for o in page.items])
     polls, voters = queries.open_polls(circle)
     return render_template("meetings/index.html", circle=circle, membership=membership,
-                           page=page, counts=queries.answer_counts(ids),
-                           mine=queries.my_answers(current_user, ids), polls=polls,
+                           page=page, counts=counts, mine=mine, polls=polls,
                            voters=voters, offers=queries.open_offers(circle), now=now)
 
 
@@ -87,10 +86,9 @@ def index(circle, membership):
 @circle_page
 def past(circle, membership):
     page = queries.past(circle, utcnow())
-    ids = [o.id for o in page.items]
+    counts, mine = queries.answers(current_user, [o.id for o in page.items])
     return render_template("meetings/past.html", circle=circle, membership=membership,
-                           page=page, counts=queries.answer_counts(ids),
-                           mine=queries.my_answers(current_user, ids))
+                           page=page, counts=counts, mine=mine)
 
 
 # --- Proposing and changing a meeting ----------------------------------------------------
