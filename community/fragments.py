@@ -119,9 +119,11 @@ def kept(template: str, context_of: Callable[[tuple], dict], key: tuple, slots: 
 
 
 def kept_page(template: str, key: tuple, context: Callable[[], dict], slots: dict[str, str],
-              inner: dict[str, Callable[[], Parts]] | None = None) -> Markup:
+              inner: dict[str, Callable[[], Parts]] | None = None) -> bytes:
     """A whole page, rendered with context() once per key (and per endpoint and
-    layout_state), its slots filled from `slots` on every request.
+    layout_state), its slots filled from `slots` on every request: the response
+    body, in UTF-8. It is kept encoded: encoding an 80 KB page on every request
+    cost more than filling it.
 
     The caller vouches that `key` holds everything the template shows from the
     context, and everything `inner` gives; what the shared layout shows beyond
@@ -133,13 +135,13 @@ def kept_page(template: str, key: tuple, context: Callable[[], dict], slots: dic
     from .templating import layout_state
 
     if "_flashes" in session:
-        return fill(_spliced(_render(template, context()), inner or {}), slots)
+        return _filled_utf8(_encoded(_spliced(_render(template, context()), inner or {})), slots)
     memo_key = (template, kept_page, request.endpoint, layout_state(), key)
     parts = MEMO.get(memo_key)
     if parts is None:
-        parts = _spliced(_render(template, context()), inner or {})
+        parts = _encoded(_spliced(_render(template, context()), inner or {}))
         MEMO.put(memo_key, parts)
-    return fill(parts, slots)
+    return _filled_utf8(parts, slots)
 
 
 def numbered(fragments: list[Parts]) -> Parts:
@@ -172,11 +174,27 @@ def fill(parts: Parts, slots: dict[str, str]) -> Markup:
     """The HTML: parts with each slot's value, escaped (a Markup value is already safe)."""
     if len(parts) == 1:  # Jinja's autoescaped output, no slots
         return Markup(parts[0])  # nosec B704
-    safe = {name: value if type(value) is Markup else escape(value) for name, value in slots.items()}
     out = list(parts)
-    out[1::2] = [safe[name] for name in parts[1::2]]
-    # Jinja's autoescaped output, and slot values escaped just above.
+    out[1::2] = map(_safe(slots).__getitem__, parts[1::2])
+    # Jinja's autoescaped output, and slot values escaped by _safe.
     return Markup("".join(out))  # nosec B704
+
+
+def _filled_utf8(parts: tuple, slots: dict[str, str]) -> bytes:
+    """fill() for parts whose HTML is kept _encoded."""
+    values = {name: value.encode() for name, value in _safe(slots).items()}
+    out = list(parts)
+    out[1::2] = map(values.__getitem__, parts[1::2])
+    return b"".join(out)
+
+
+def _safe(slots: dict[str, str]) -> dict[str, str]:
+    return {name: value if type(value) is Markup else escape(value) for name, value in slots.items()}
+
+
+def _encoded(parts: Parts) -> tuple:
+    """The HTML parts in UTF-8 (the slot names stay names)."""
+    return tuple(part.encode() if i % 2 == 0 else part for i, part in enumerate(parts))
 
 
 def _render(template: str, context: dict) -> Parts:

@@ -120,7 +120,8 @@ def show(circle, membership, thread_id):
     if "page" not in request.args and 0 < read < thread.post_count:
         return redirect(actions.post_url(circle, thread, read + 1))
     page = min(page_number(), pages)
-    posts = reading.page_of_posts(thread.id, (page - 1) * actions.PER_PAGE + 1)
+    first = (page - 1) * actions.PER_PAGE + 1
+    posts = reading.page_of_posts(thread.id, first)
     quote = _quote_of(thread, request.args.get("quote", type=int))
     first_unread = read + 1 if read < thread.post_count else None
     last_number = posts[-1].number if posts else 0
@@ -129,7 +130,8 @@ def show(circle, membership, thread_id):
         thread.id, thread.title, thread.pinned, thread.locked, can_reply(membership, thread),
         thread.subscription, page, pages,
         last_number if first_unread and last_number >= first_unread else None)
-    faces = _faces(posts, membership, thread, (circle.slug, thread.id, page), first_unread)
+    reactions = reading.reactions_for(thread.id, first, posts, membership.user_id)
+    faces = _faces(posts, reactions, membership, thread, (circle.slug, thread.id, page), first_unread)
     slots = {"csrf": csrf_token()}
     zone = viewer_zone()
     for number, post in enumerate(posts):
@@ -164,10 +166,9 @@ class ThreadFrame(NamedTuple):
     mark_read: int | None  # the noscript "mark read" form's number, when the page has unread posts
 
 
-def _faces(posts: list[reading.PagePost], membership: Membership, thread, place,
+def _faces(posts: list[reading.PagePost], reactions: dict, membership: Membership, thread, place,
            first_unread: int | None) -> tuple[PostFace, ...]:
     """What each of the page's posts shows this viewer (see post_html)."""
-    reactions = reading.reactions_for([p.id for p in posts], membership.user_id)
     replies = can_reply(membership, thread)
     return tuple(face(post, reactions[post.id], (replies, can_edit_post(membership, post),
                                                  can_delete_post(membership, post),
