@@ -5,6 +5,7 @@ NotFound for "missing" and "not yours", so nothing leaks. Predicates (`can_*`)
 take explicit objects and never read the request, so views, Socket.IO handlers
 and templates (through the `policy` template global) apply the same rules.
 """
+from collections import namedtuple
 from functools import cache
 
 from sqlalchemy import and_, bindparam, exists, select
@@ -73,6 +74,41 @@ def access_circle(user: User, slug: str, for_update: bool = False) -> tuple[Circ
     return _active_or_404(row)
 
 
+def access_circle_rows(user: User, slug: str) -> tuple["CircleRow", "MembershipRow"]:
+    """As access_circle, for pages that only show: the circle and membership as
+    plain rows with the same attributes (a membership's is_active too), read
+    in one statement. Making them ORM objects was a seventh of a thread page.
+
+    :raise NotFound: as access_circle.
+    """
+    if user is None or not user.is_authenticated or not _could_be_slug(slug):
+        raise NotFound()
+    row = db.session.connection().execute(_circle_rows_by_slug(), {"user_id": user.id, "slug": slug}).first()
+    if row is None:
+        raise NotFound()
+    split = len(CircleRow._fields)
+    membership = MembershipRow(*row[split:])
+    return _active_or_404((CircleRow(*row[:split]), membership if membership.id is not None else None))
+
+
+CircleRow = namedtuple("CircleRow", Circle.__table__.columns.keys())
+
+
+class MembershipRow(namedtuple("MembershipRow", Membership.__table__.columns.keys())):
+    __slots__ = ()
+    is_active = Membership.is_active
+    role_label = Membership.role_label
+
+
+@cache
+def _circle_rows_by_slug():
+    membership = Membership.__table__
+    return (select(Circle.__table__, *(column.label(f"membership_{column.key}") for column in membership.c))
+            .outerjoin(membership, and_(membership.c.circle_id == Circle.id,
+                                        membership.c.user_id == bindparam("user_id")))
+            .where(Circle.slug == bindparam("slug")))
+
+
 def access_circle_by_id(user: User, circle_id: int) -> tuple[Circle, Membership]:
     """As access_circle, by id (for socket events and forms that carry an id).
 
@@ -90,9 +126,11 @@ def _could_be_slug(slug) -> bool:
 
 
 def _active_or_404(row) -> tuple[Circle, Membership]:
-    if row is None or row.Membership is None or row.Membership.status != "active":
+    """(circle, membership), if the membership is active; (circle, None) and None
+    (no such circle, never a member) fail alike."""
+    if row is None or row[1] is None or row[1].status != "active":
         raise NotFound()
-    return row.Circle, row.Membership
+    return row[0], row[1]
 
 
 def _row_in_circle(model, circle: Circle, row_id: int, for_update: bool = False):

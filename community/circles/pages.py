@@ -4,20 +4,24 @@ from functools import wraps
 from flask import redirect, request, url_for
 from flask_login import current_user
 
-from ..policy import access_circle, needs_pledge
+from ..policy import access_circle, access_circle_rows, needs_pledge
 
 
-def circle_page(view=None, *, pledge: bool = True):
+def circle_page(view=None, *, pledge: bool = True, rows: bool = False):
     """Load the circle and the viewer's membership, or 404 for anyone not in it.
 
     The view is called as view(circle, membership, **kwargs). With pledge=True
     (the default, for anything showing content) a member who hasn't accepted
-    the circle's confidentiality pledge is sent to accept it first.
+    the circle's confidentiality pledge is sent to accept it first. With
+    rows=True, for a page that only shows them, they are plain rows
+    (policy.access_circle_rows), not ORM objects.
     """
+    load = access_circle_rows if rows else access_circle
+
     def decorate(view):
         @wraps(view)
         def wrapper(slug, **kwargs):
-            circle, membership = access_circle(current_user, slug)
+            circle, membership = load(current_user, slug)
             if pledge and needs_pledge(circle, membership):
                 return redirect(url_for("circles.pledge", slug=circle.slug,
                                         next=request.full_path.rstrip("?")))

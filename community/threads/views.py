@@ -111,7 +111,7 @@ def new(circle, membership):
 
 @bp.route("/c/<slug>/t/<int:thread_id>")
 @login_required
-@circle_page
+@circle_page(rows=True)
 def show(circle, membership, thread_id):
     """A page of 20 posts. Opened without a page, it jumps to the first unread post."""
     thread = thread_in(circle, thread_id, current_user.id)

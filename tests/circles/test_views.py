@@ -11,7 +11,7 @@ from community.extensions import db
 from community.moderation import actions as moderation
 from community.timeutil import utcnow
 from tests.conftest import AuthActions
-from tests.factories import PASSWORD, add_member, make_circle, make_user
+from tests.factories import PASSWORD, add_member, make_circle, make_thread, make_user
 
 
 def text(response) -> str:
@@ -108,8 +108,10 @@ def test_pledge_is_asked_before_any_content(client, auth):
     from community.circles.actions import update_circle
     update_circle(owner, circle.slug, name=circle.name, description="Frank talk inside",
                   pledge_required=True, pledge_text="What is said here stays here.")
+    thread = make_thread(circle, owner, body="Frank talk in a thread")
     auth.login(member)
-    for path in (f"/c/{circle.slug}/", f"/c/{circle.slug}/members"):
+    # The thread page loads the circle as rows (circle_page(rows=True)): the same rule.
+    for path in (f"/c/{circle.slug}/", f"/c/{circle.slug}/members", f"/c/{circle.slug}/t/{thread.id}?page=1"):
         response = client.get(path)
         assert response.status_code == 302
         assert response.headers["Location"].startswith(f"/c/{circle.slug}/pledge?next=")
@@ -118,6 +120,7 @@ def test_pledge_is_asked_before_any_content(client, auth):
     accepted = client.post(f"/c/{circle.slug}/pledge?next=/c/{circle.slug}/members")
     assert accepted.headers["Location"] == f"/c/{circle.slug}/members"
     assert "Frank talk inside" in text(client.get(f"/c/{circle.slug}/"))
+    assert "Frank talk in a thread" in text(client.get(f"/c/{circle.slug}/t/{thread.id}?page=1"))
     m = db.session.scalar(select(Membership).where(Membership.user_id == member.id))
     assert m.pledge_accepted_at is not None
 
