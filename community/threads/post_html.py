@@ -11,13 +11,22 @@ from typing import NamedTuple
 
 from ..fragments import Parts, clean, parts_of
 from ..templating import ago, localtime
+from .models import REACTION_LABELS, REACTIONS
+
+
+class Reacted(NamedTuple):
+    """One kind of reaction a post has had: in its key, only the kinds it has."""
+
+    key: str
+    names: tuple[str, ...]  # who reacted so, in order
+    mine: bool
 
 
 class ReactionButton(NamedTuple):
     key: str
     emoji: str
     label: str
-    names: tuple[str, ...]  # who reacted so, in order
+    names: tuple[str, ...]
     mine: bool
 
 
@@ -32,7 +41,7 @@ class PostFace(NamedTuple):
     created_at: datetime | None
     edited: bool
     html: str
-    reactions: tuple[ReactionButton, ...]
+    reactions: tuple[Reacted, ...]  # a short key: most posts have none (the buttons: _context)
     can_quote: bool
     can_edit: bool
     can_delete: bool
@@ -42,7 +51,7 @@ class PostFace(NamedTuple):
     first_unread: bool  # the first of those: the page opens here
 
 
-def face(post, reactions: tuple[ReactionButton, ...], rights: tuple[bool, bool, bool, bool],
+def face(post, reactions: tuple[Reacted, ...], rights: tuple[bool, bool, bool, bool],
          place: tuple[str, int, int], first_unread: int | None) -> PostFace:
     """A post's key. A removed post keeps nothing of its content or author."""
     unread = (first_unread is not None and post.number >= first_unread, post.number == first_unread)
@@ -73,4 +82,14 @@ def time_slots(post, number: int, zone: str | None, slots: dict[str, str]) -> No
 
 def _context(view: PostFace) -> dict:
     return {"post": view._replace(html=clean(view.html),
-                                  author=tuple(map(clean, view.author)) if view.author else None)}
+                                  author=tuple(map(clean, view.author)) if view.author else None,
+                                  reactions=_buttons(view.reactions))}
+
+
+def _buttons(reacted: tuple[Reacted, ...]) -> tuple[ReactionButton, ...]:
+    """A button for every kind of reaction, in order, with who chose it."""
+    chosen = {r.key: r for r in reacted}
+    none = Reacted("", (), False)
+    return tuple(ReactionButton(key, emoji, REACTION_LABELS[key], chosen.get(key, none).names,
+                                chosen.get(key, none).mine)
+                 for key, emoji in REACTIONS.items())

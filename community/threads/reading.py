@@ -13,8 +13,8 @@ from sqlalchemy import bindparam, select
 from ..accounts.models import User
 from ..extensions import db
 from .actions import PER_PAGE
-from .models import REACTION_LABELS, REACTIONS, Post, Reaction
-from .post_html import ReactionButton
+from .models import REACTIONS, Post, Reaction
+from .post_html import Reacted
 
 
 class PagePost(NamedTuple):
@@ -57,23 +57,21 @@ def _page_of_posts():
 
 
 def reactions_for(thread_id: int, first: int, posts: list[PagePost],
-                  me: int) -> dict[int, tuple[ReactionButton, ...]]:
-    """post id -> its reaction buttons, every kind in order, for the page of the
-    thread's posts from number `first` (as page_of_posts gave them), in one query."""
+                  me: int) -> dict[int, tuple[Reacted, ...]]:
+    """post id -> the kinds of reaction it has had, in REACTIONS' order, with who
+    chose each, for the page of the thread's posts from number `first` (as
+    page_of_posts gave them), in one query."""
     rows = db.session.connection().execute(
         _reactions(), {"thread_id": thread_id, "first": first, "last": first + PER_PAGE - 1}) if posts else ()
     grouped: dict[int, dict[str, list]] = {}
     for post_id, emoji, user_id, name in rows:
         grouped.setdefault(post_id, {}).setdefault(emoji, []).append((user_id, name))
+    return {post_id: tuple(_reacted(key, by_emoji[key], me) for key in REACTIONS if key in by_emoji)
+            for post_id, by_emoji in grouped.items()}
 
-    def buttons(by_emoji: dict[str, list]) -> tuple[ReactionButton, ...]:
-        return tuple(ReactionButton(key, emoji, REACTION_LABELS[key],
-                                    tuple(n for _, n in by_emoji.get(key, ())),
-                                    any(u == me for u, _ in by_emoji.get(key, ())))
-                     for key, emoji in REACTIONS.items())
-    # Most posts have no reactions: they share one set of buttons.
-    nobody = buttons({})
-    return {post.id: buttons(grouped[post.id]) if post.id in grouped else nobody for post in posts}
+
+def _reacted(key: str, people: list[tuple[int, str]], me: int) -> Reacted:
+    return Reacted(key, tuple(name for _, name in people), any(user_id == me for user_id, _ in people))
 
 
 @cache

@@ -170,7 +170,7 @@ def _faces(posts: list[reading.PagePost], reactions: dict, membership: Membershi
            first_unread: int | None) -> tuple[PostFace, ...]:
     """What each of the page's posts shows this viewer (see post_html)."""
     replies = can_reply(membership, thread)
-    return tuple(face(post, reactions[post.id], (replies, can_edit_post(membership, post),
+    return tuple(face(post, reactions.get(post.id, ()), (replies, can_edit_post(membership, post),
                                                  can_delete_post(membership, post),
                                                  can_report(membership, post.author_id)),
                       place, first_unread)
