@@ -1,11 +1,12 @@
 """Pieces of pages rendered once and kept, keyed by everything they show.
 
 Most of a thread page is the same for every viewer with the same rights: its
-posts, its reply form. Rendering them through Jinja on every request was most
-of the page's cost. A kept fragment is rendered once per distinct *key* (a
-tuple of everything the fragment shows) and kept in a memo: changed content is
-a new key, so nothing is ever stale and nothing needs invalidating, and a key
-can only be made by someone who already holds what the fragment shows.
+posts, its reply form, the page around them. Rendering them through Jinja on
+every request was most of the page's cost. A kept fragment is rendered once per
+distinct *key* (a tuple of everything the fragment shows) and kept in a memo:
+changed content is a new key, so nothing is ever stale and nothing needs
+invalidating, and a key can only be made by someone who already holds what the
+fragment shows. A kept page (kept_page) is made of kept fragments put together.
 
 What differs per request stays out of the key, as named *slots* filled in each
 time: the session's CSRF token, times as "5 minutes ago" (now) or in the
@@ -113,11 +114,6 @@ def parts_of(template: str, context_of: Callable[[tuple], dict], key: tuple) -> 
     return parts
 
 
-def kept(template: str, context_of: Callable[[tuple], dict], key: tuple, slots: dict[str, str]) -> Markup:
-    """parts_of(template, context_of, key) with its slots filled from `slots`."""
-    return fill(parts_of(template, context_of, key), slots)
-
-
 def kept_page(template: str, key: tuple, context: Callable[[], dict], slots: dict[str, str],
               inner: dict[str, Callable[[], Parts]] | None = None) -> bytes:
     """A whole page, rendered with context() once per key (and per endpoint and
@@ -170,26 +166,14 @@ def _spliced(parts: Parts, inner: dict[str, Callable[[], Parts]]) -> Parts:
     return tuple(out)
 
 
-def fill(parts: Parts, slots: dict[str, str]) -> Markup:
-    """The HTML: parts with each slot's value, escaped (a Markup value is already safe)."""
-    if len(parts) == 1:  # Jinja's autoescaped output, no slots
-        return Markup(parts[0])  # nosec B704
-    out = list(parts)
-    out[1::2] = map(_safe(slots).__getitem__, parts[1::2])
-    # Jinja's autoescaped output, and slot values escaped by _safe.
-    return Markup("".join(out))  # nosec B704
-
-
 def _filled_utf8(parts: tuple, slots: dict[str, str]) -> bytes:
-    """fill() for parts whose HTML is kept _encoded."""
-    values = {name: value.encode() for name, value in _safe(slots).items()}
+    """The page: its _encoded parts with each slot's value, escaped (a Markup
+    value is already safe), in UTF-8."""
+    values = {name: (value if type(value) is Markup else escape(value)).encode()
+              for name, value in slots.items()}
     out = list(parts)
     out[1::2] = map(values.__getitem__, parts[1::2])
     return b"".join(out)
-
-
-def _safe(slots: dict[str, str]) -> dict[str, str]:
-    return {name: value if type(value) is Markup else escape(value) for name, value in slots.items()}
 
 
 def _encoded(parts: Parts) -> tuple:

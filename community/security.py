@@ -47,11 +47,12 @@ def csrf_token() -> str:
     the signature's timestamp checks nothing and one signed form per session
     token serves every page. With a time limit configured, each page signs anew.
     """
-    raw = session.get("csrf_token")
     config = current_app.config
-    if "csrf_token" in g or not isinstance(raw, str) or config.get("WTF_CSRF_TIME_LIMIT") is not None:
+    if "csrf_token" in g or config.get("WTF_CSRF_TIME_LIMIT") is not None:
         return generate_csrf()
-    g.csrf_token = _signed(config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, raw)
+    if not isinstance(session.get("csrf_token"), str):
+        generate_csrf()  # puts a new session token in the session
+    g.csrf_token = _signed(config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, session["csrf_token"])
     return g.csrf_token
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from community.accounts.models import User
 from community.circles.models import Circle, Membership
 from community.extensions import db
-from community.fragments import MEMO, kept, kept_page
+from community.fragments import MEMO, kept_page
 from community.notifications.actions import mark_all_read, notify
 from community.threads import actions as threads
 from community.threads.models import Post
@@ -129,7 +129,37 @@ def test_in_a_kept_fragment_the_token_is_a_slot_and_the_viewers_time_an_error(ap
         "probe/time.html": "{{ moment|localtime }}",
     }), app.jinja_env.loader])
     with app.test_request_context():
-        html = kept("probe/token.html", dict, (), {"csrf": "token-of-this-viewer"})
-        assert html == '<input value="token-of-this-viewer">'
+        assert kept_page("probe/token.html", ("probe",), dict, {"csrf": "one"}) == b'<input value="one">'
+        # From the memo now, with another viewer's token, escaped as it is filled in.
+        assert kept_page("probe/token.html", ("probe",), dict, {"csrf": 'two"<'}) == (
+            b'<input value="two&#34;&lt;">')
         with pytest.raises(RuntimeError, match="slot"):
-            kept("probe/time.html", lambda key: {"moment": key[0]}, (thread.created_at,), {})
+            kept_page("probe/time.html", ("probe",), lambda: {"moment": thread.created_at}, {})
+
+
+@pytest.mark.parametrize("time_limit", [None, 3600])
+def test_a_sessions_token_is_signed_once_unless_tokens_expire(make_app, world, monkeypatch, time_limit):
+    """Without a time limit a session's signed token is the same on every page
+    (signed once, security.csrf_token); with one, each page signs it anew with
+    the time. Either way the form it is in is accepted."""
+    from itsdangerous.timed import TimestampSigner
+
+    from tests.conftest import AuthActions
+
+    app = make_app(WTF_CSRF_ENABLED=True, WTF_CSRF_TIME_LIMIT=time_limit)
+    circle, owner, helen, thread = world
+    client = app.test_client()
+    AuthActions(client).login(helen, csrf=True)
+    url = f"/c/{circle.slug}/t/{thread.id}?page=1"
+    token = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+    first = token.search(client.get(url).get_data(as_text=True)).group(1)
+    later = TimestampSigner.get_timestamp(TimestampSigner("k")) + 100
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: later)
+    second = token.search(client.get(url).get_data(as_text=True)).group(1)
+    assert (first == second) is (time_limit is None)
+    saved = client.post(f"/c/{circle.slug}/t/{thread.id}/subscription",
+                        data={"csrf_token": second, "subscription": "following"})
+    assert saved.status_code in (302, 303)
+    refused = client.post(f"/c/{circle.slug}/t/{thread.id}/subscription",
+                          data={"csrf_token": second[:-2] + "xx", "subscription": "muted"})
+    assert refused.status_code == 400
