@@ -96,8 +96,7 @@ CircleRow = namedtuple("CircleRow", Circle.__table__.columns.keys())
 
 class MembershipRow(namedtuple("MembershipRow", Membership.__table__.columns.keys())):
     __slots__ = ()
-    is_active = Membership.is_active
-    role_label = Membership.role_label
+    is_active = Membership.is_active  # the model's own rule
 
 
 @cache

@@ -56,13 +56,12 @@ def _page_of_posts():
             .order_by(Post.number).limit(PER_PAGE))
 
 
-def reactions_for(thread_id: int, first: int, posts: list[PagePost],
-                  me: int) -> dict[int, tuple[Reacted, ...]]:
+def reactions_for(thread_id: int, first: int, me: int) -> dict[int, tuple[Reacted, ...]]:
     """post id -> the kinds of reaction it has had, in REACTIONS' order, with who
-    chose each, for the page of the thread's posts from number `first` (as
-    page_of_posts gave them), in one query."""
+    chose each, for the page of the thread's posts from number `first`, in one
+    query. Posts without reactions are left out."""
     rows = db.session.connection().execute(
-        _reactions(), {"thread_id": thread_id, "first": first, "last": first + PER_PAGE - 1}) if posts else ()
+        _reactions(), {"thread_id": thread_id, "first": first, "last": first + PER_PAGE - 1})
     grouped: dict[int, dict[str, list]] = {}
     for post_id, emoji, user_id, name in rows:
         grouped.setdefault(post_id, {}).setdefault(emoji, []).append((user_id, name))

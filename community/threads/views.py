@@ -124,13 +124,8 @@ def show(circle, membership, thread_id):
     posts = reading.page_of_posts(thread.id, first)
     quote = _quote_of(thread, request.args.get("quote", type=int))
     first_unread = read + 1 if read < thread.post_count else None
-    last_number = posts[-1].number if posts else 0
-    frame = ThreadFrame(
-        circle.slug, circle.name, circle.cohort, is_staff(membership), can_read_audit(circle, membership),
-        thread.id, thread.title, thread.pinned, thread.locked, can_reply(membership, thread),
-        thread.subscription, page, pages,
-        last_number if first_unread and last_number >= first_unread else None)
-    reactions = reading.reactions_for(thread.id, first, posts, membership.user_id)
+    frame = _frame(circle, membership, thread, page, pages, posts, first_unread)
+    reactions = reading.reactions_for(thread.id, first, membership.user_id) if posts else {}
     faces = _faces(posts, reactions, membership, thread, (circle.slug, thread.id, page), first_unread)
     slots = {"csrf": csrf_token()}
     zone = viewer_zone()
@@ -166,13 +161,23 @@ class ThreadFrame(NamedTuple):
     mark_read: int | None  # the noscript "mark read" form's number, when the page has unread posts
 
 
+def _frame(circle, membership, thread, page: int, pages: int, posts: list[reading.PagePost],
+           first_unread: int | None) -> ThreadFrame:
+    last_number = posts[-1].number if posts else 0
+    return ThreadFrame(
+        circle.slug, circle.name, circle.cohort, is_staff(membership), can_read_audit(circle, membership),
+        thread.id, thread.title, thread.pinned, thread.locked, can_reply(membership, thread),
+        thread.subscription, page, pages,
+        last_number if first_unread and last_number >= first_unread else None)
+
+
 def _faces(posts: list[reading.PagePost], reactions: dict, membership: Membership, thread, place,
            first_unread: int | None) -> tuple[PostFace, ...]:
     """What each of the page's posts shows this viewer (see post_html)."""
     replies = can_reply(membership, thread)
-    return tuple(face(post, reactions.get(post.id, ()), (replies, can_edit_post(membership, post),
-                                                 can_delete_post(membership, post),
-                                                 can_report(membership, post.author_id)),
+    return tuple(face(post, reactions.get(post.id, ()),
+                      (replies, can_edit_post(membership, post), can_delete_post(membership, post),
+                       can_report(membership, post.author_id)),
                       place, first_unread)
                  for post in posts)
 
