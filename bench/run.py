@@ -24,6 +24,7 @@ import platform
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -300,6 +301,49 @@ def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdi
             "ceiling": ceiling, "pages": results, "rss_mb": rss}
 
 
+TAIL_PAGES = ("thread", "thread_last")
+
+
+def scale_tail(small: tuple[str, dataset.World], big: tuple[str, dataset.World], logdir: Path,
+               workers: Workers, rounds: int, seconds: float) -> dict:
+    """The thread pages' p99 at two scales, from servers up side by side, in alternating windows.
+
+    One window's p99 is decided by a few requests in a hundred, and on two
+    shared cores those are the ones that waited out another process's time
+    slice, or landed on the worker that the kernel's SO_REUSEPORT hash gave
+    more of wrk's 8 connections (a new draw with each wrk run). Per request,
+    the worker's own time barely moves (bench/findings.md, 23). So each scale
+    gets `rounds` windows, taken in turn (ABBA: neither always goes first)
+    over the same minutes, and the budget compares their medians.
+    """
+    servers = {}
+    try:
+        for (url, world), label in ((small, "small"), (big, "big")):
+            app = app_server(url, logdir, f"tail-{label}", workers)
+            servers[label] = (app, sign_in(app.url), pages(world))
+        for app, cookie, paths in servers.values():
+            for name in TAIL_PAGES:
+                wrk(app.url + paths[name], 2, cookie)  # warm-up
+        windows = {name: {"small": [], "big": []} for name in TAIL_PAGES}
+        for turn in range(rounds):
+            for label in ("small", "big") if turn % 2 == 0 else ("big", "small"):
+                app, cookie, paths = servers[label]
+                for name in TAIL_PAGES:
+                    windows[name][label].append(wrk(app.url + paths[name], seconds, cookie)["p99_ms"])
+    finally:
+        for app, _, _ in servers.values():
+            app.stop()
+    out = {"rounds": rounds, "seconds": seconds, "pages": {}}
+    for name, by_scale in windows.items():
+        medians = {label: statistics.median(p99s) for label, p99s in by_scale.items()}
+        out["pages"][name] = {"small_p99_ms": by_scale["small"], "big_p99_ms": by_scale["big"],
+                              "small_median_ms": medians["small"], "big_median_ms": medians["big"],
+                              "ratio": round(medians["big"] / medians["small"], 2)}
+        print(f"  {name:13} p99 median {medians['small']:6.2f} ms at {small[1].posts:,} posts, "
+              f"{medians['big']:6.2f} ms at {big[1].posts:,}: {out['pages'][name]['ratio']:.2f}x", flush=True)
+    return out
+
+
 # --- Datasets --------------------------------------------------------------------------
 
 def schema_head() -> str:
@@ -391,6 +435,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="seconds per page (quick 4, full 10)")
     parser.add_argument("--no-chat", action="store_true", help="skip the chat fan-out part")
     parser.add_argument("--workers", type=int, help="processes serving (default: one per core)")
+    parser.add_argument("--tail-rounds", type=int, default=7,
+                        help="full run: windows per scale for the thread pages' p99 (default 7)")
     parser.add_argument("--markdown", action="store_true",
                         help="only rewrite docs/performance.md from results/latest.json")
     args = parser.parse_args()
@@ -402,14 +448,17 @@ def main() -> None:
     seconds = args.seconds or (4 if args.quick else 10)
     logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     started = time.monotonic()
-    runs = {}
+    runs, tail = {}, None
     workers = Workers(args.workers)
     try:
-        url, world = sqlite_dataset(dataset.SCALES["quick"])
-        runs["sqlite_10k"] = measure("sqlite_10k", url, world, seconds, logdir, workers)
+        small = sqlite_dataset(dataset.SCALES["quick"])
+        runs["sqlite_10k"] = measure("sqlite_10k", *small, seconds, logdir, workers)
         if not args.quick:
-            url, world = sqlite_dataset(dataset.SCALES["full"])
-            runs["sqlite_1m"] = measure("sqlite_1m", url, world, seconds, logdir, workers)
+            big = sqlite_dataset(dataset.SCALES["full"])
+            runs["sqlite_1m"] = measure("sqlite_1m", *big, seconds, logdir, workers)
+            print(f"\n== The thread pages' p99 at both scales: {args.tail_rounds} alternating "
+                  "5-s windows each", flush=True)
+            tail = scale_tail(small, big, logdir, workers, args.tail_rounds, 5)
             pg = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
             if pg:
                 store = PostgresDataset(pg, dataset.SCALES["full"])
@@ -435,6 +484,7 @@ def main() -> None:
         "chat": {} if args.no_chat else chat_fanout(args.quick),
         "rss_mb": max(r["rss_mb"]["peak"] for r in runs.values()),
         "runs": runs,
+        **({"tail": tail} if tail else {}),
         "seconds": round(time.monotonic() - started),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
