@@ -304,43 +304,62 @@ def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdi
 TAIL_PAGES = ("thread", "thread_last")
 
 
-def scale_tail(small: tuple[str, dataset.World], big: tuple[str, dataset.World], logdir: Path,
-               workers: Workers, rounds: int, seconds: float) -> dict:
-    """The thread pages' p99 at two scales, from servers up side by side, in alternating windows.
+def alternating(small: tuple[str, dataset.World], big: tuple[str, dataset.World], logdir: Path,
+                workers: Workers, rounds: int, seconds: float) -> dict:
+    """The thread page's budgets read from windows taken in turn on servers up side by side:
+    hello-world, the app at 10,000 posts and at 1,000,000 (the thread's first and last page).
 
-    One window's p99 is decided by a few requests in a hundred, and on two
-    shared cores those are the ones that waited out another process's time
-    slice, or landed on the worker that the kernel's SO_REUSEPORT hash gave
-    more of wrk's 8 connections (a new draw with each wrk run). Per request,
-    the worker's own time barely moves (bench/findings.md, 23). So each scale
-    gets `rounds` windows, taken in turn (ABBA: neither always goes first)
-    over the same minutes, and the budget compares their medians.
+    A window's figures move with the minute it was taken in. Its p99 is decided
+    by a few requests in a hundred: on two shared cores, those that waited out
+    another process's time slice, or landed on the worker that the kernel's
+    SO_REUSEPORT hash gave more of wrk's 8 connections (a new draw with every
+    wrk run); and the shared host's speed drifts, by half within minutes at
+    times, which moves throughput (bench/findings.md, 23). So each server
+    gets `rounds` windows, in turns (ABBA: none always goes first), and the
+    budgets take medians: of each scale's p99s, and of the page's throughput
+    over hello-world's in the same round.
     """
     servers = {}
     try:
+        hello = Server("hello-alternating", [sys.executable, str(BENCH / "hello.py")],
+                       {"WORKERS": str(workers.count)}, logdir)
+        servers["hello"] = (hello, None, {"hello": "/"})
         for (url, world), label in ((small, "small"), (big, "big")):
-            app = app_server(url, logdir, f"tail-{label}", workers)
-            servers[label] = (app, sign_in(app.url), pages(world))
-        for app, cookie, paths in servers.values():
-            for name in TAIL_PAGES:
-                wrk(app.url + paths[name], 2, cookie)  # warm-up
-        windows = {name: {"small": [], "big": []} for name in TAIL_PAGES}
+            app = app_server(url, logdir, f"alternating-{label}", workers)
+            servers[label] = (app, sign_in(app.url), {name: pages(world)[name] for name in TAIL_PAGES})
+        for server, cookie, paths in servers.values():
+            for path in paths.values():
+                wrk(server.url + path, 2, cookie)  # warm-up
+        windows = {(label, name): [] for label, (_, _, paths) in servers.items() for name in paths}
         for turn in range(rounds):
-            for label in ("small", "big") if turn % 2 == 0 else ("big", "small"):
-                app, cookie, paths = servers[label]
-                for name in TAIL_PAGES:
-                    windows[name][label].append(wrk(app.url + paths[name], seconds, cookie)["p99_ms"])
+            for label in list(servers) if turn % 2 == 0 else reversed(servers):
+                server, cookie, paths = servers[label]
+                for name, path in paths.items():
+                    windows[label, name].append(wrk(server.url + path, seconds, cookie))
     finally:
-        for app, _, _ in servers.values():
-            app.stop()
-    out = {"rounds": rounds, "seconds": seconds, "pages": {}}
-    for name, by_scale in windows.items():
-        medians = {label: statistics.median(p99s) for label, p99s in by_scale.items()}
-        out["pages"][name] = {"small_p99_ms": by_scale["small"], "big_p99_ms": by_scale["big"],
-                              "small_median_ms": medians["small"], "big_median_ms": medians["big"],
-                              "ratio": round(medians["big"] / medians["small"], 2)}
-        print(f"  {name:13} p99 median {medians['small']:6.2f} ms at {small[1].posts:,} posts, "
-              f"{medians['big']:6.2f} ms at {big[1].posts:,}: {out['pages'][name]['ratio']:.2f}x", flush=True)
+        for server, _, _ in servers.values():
+            server.stop()
+    return _alternating_figures(windows, rounds, seconds, small[1].posts, big[1].posts)
+
+
+def _alternating_figures(windows: dict, rounds: int, seconds: float, small_posts: int,
+                         big_posts: int) -> dict:
+    out = {"rounds": rounds, "seconds": seconds, "p99": {}}
+    for name in TAIL_PAGES:
+        p99s = {label: [w["p99_ms"] for w in windows[label, name]] for label in ("small", "big")}
+        medians = {label: statistics.median(values) for label, values in p99s.items()}
+        out["p99"][name] = {"small_p99_ms": p99s["small"], "big_p99_ms": p99s["big"],
+                            "small_median_ms": medians["small"], "big_median_ms": medians["big"],
+                            "ratio": round(medians["big"] / medians["small"], 2)}
+        print(f"  {name:13} p99 median {medians['small']:6.2f} ms at {small_posts:,} posts, "
+              f"{medians['big']:6.2f} ms at {big_posts:,}: {out['p99'][name]['ratio']:.2f}x", flush=True)
+    hello = [w["rps"] for w in windows["hello", "hello"]]
+    thread = [w["rps"] for w in windows["big", "thread"]]
+    ratios = [round(page / ceiling, 4) for page, ceiling in zip(thread, hello, strict=True)]
+    out["throughput"] = {"hello_rps": hello, "thread_rps": thread, "ratios": ratios,
+                         "median_ratio": statistics.median(ratios)}
+    print(f"  thread (first page, {big_posts:,} posts) over hello-world, by round: "
+          + " ".join(f"{r:.1%}" for r in ratios) + f"; median {statistics.median(ratios):.1%}", flush=True)
     return out
 
 
@@ -435,8 +454,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="seconds per page (quick 4, full 10)")
     parser.add_argument("--no-chat", action="store_true", help="skip the chat fan-out part")
     parser.add_argument("--workers", type=int, help="processes serving (default: one per core)")
-    parser.add_argument("--tail-rounds", type=int, default=7,
-                        help="full run: windows per scale for the thread pages' p99 (default 7)")
+    parser.add_argument("--rounds", type=int, default=7,
+                        help="full run: rounds of alternating windows for the thread page's budgets")
     parser.add_argument("--markdown", action="store_true",
                         help="only rewrite docs/performance.md from results/latest.json")
     args = parser.parse_args()
@@ -448,7 +467,7 @@ def main() -> None:
     seconds = args.seconds or (4 if args.quick else 10)
     logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     started = time.monotonic()
-    runs, tail = {}, None
+    runs, turns = {}, None
     workers = Workers(args.workers)
     try:
         small = sqlite_dataset(dataset.SCALES["quick"])
@@ -456,9 +475,9 @@ def main() -> None:
         if not args.quick:
             big = sqlite_dataset(dataset.SCALES["full"])
             runs["sqlite_1m"] = measure("sqlite_1m", *big, seconds, logdir, workers)
-            print(f"\n== The thread pages' p99 at both scales: {args.tail_rounds} alternating "
-                  "5-s windows each", flush=True)
-            tail = scale_tail(small, big, logdir, workers, args.tail_rounds, 5)
+            print(f"\n== Hello-world and the thread pages at both scales: {args.rounds} rounds of "
+                  "5-s windows, in turns", flush=True)
+            turns = alternating(small, big, logdir, workers, args.rounds, 5)
             pg = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
             if pg:
                 store = PostgresDataset(pg, dataset.SCALES["full"])
@@ -484,7 +503,7 @@ def main() -> None:
         "chat": {} if args.no_chat else chat_fanout(args.quick),
         "rss_mb": max(r["rss_mb"]["peak"] for r in runs.values()),
         "runs": runs,
-        **({"tail": tail} if tail else {}),
+        **({"alternating": turns} if turns else {}),
         "seconds": round(time.monotonic() - started),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
