@@ -11,7 +11,9 @@ process) and, in the same run, a hello-world Flask app served the same way
 (bench/hello.py): the ceiling. `wrk` loads each page from loopback, signed in as
 the bench member, and chat history is loaded over the socket by a small
 Socket.IO client (bench/sockets.py). SQL statements per request are counted
-in-process with the same database. Chat fan-out comes from bench/chat_fanout.py.
+in-process with the same database. The full run then reads the thread page's
+two timing budgets from windows taken in turns on hello-world and the app at
+both scales (alternating()). Chat fan-out comes from bench/chat_fanout.py.
 
 PostgreSQL and Redis come from BENCH_DATABASE_URL / TEST_DATABASE_URL and
 BENCH_REDIS_URL / TEST_REDIS_URL (as .ci/run sets them); without them those
