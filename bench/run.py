@@ -303,7 +303,7 @@ def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdi
             "ceiling": ceiling, "pages": results, "rss_mb": rss}
 
 
-TAIL_PAGES = ("thread", "thread_last")
+TAIL_PAGES = tuple(report.TAIL_NAMES)  # the thread's first and last page
 
 
 def alternating(small: tuple[str, dataset.World], big: tuple[str, dataset.World], logdir: Path,
@@ -358,10 +358,10 @@ def _alternating_figures(windows: dict, rounds: int, seconds: float, small_posts
     hello = [w["rps"] for w in windows["hello", "hello"]]
     thread = [w["rps"] for w in windows["big", "thread"]]
     ratios = [round(page / ceiling, 4) for page, ceiling in zip(thread, hello, strict=True)]
-    out["throughput"] = {"hello_rps": hello, "thread_rps": thread, "ratios": ratios,
-                         "median_ratio": statistics.median(ratios)}
+    median = statistics.median(ratios)
+    out["throughput"] = {"hello_rps": hello, "thread_rps": thread, "ratios": ratios, "median_ratio": median}
     print(f"  thread (first page, {big_posts:,} posts) over hello-world, by round: "
-          + " ".join(f"{r:.1%}" for r in ratios) + f"; median {statistics.median(ratios):.1%}", flush=True)
+          + " ".join(f"{r:.1%}" for r in ratios) + f"; median {median:.1%}", flush=True)
     return out
 
 
