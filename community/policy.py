@@ -15,6 +15,7 @@ from werkzeug.exceptions import Forbidden, NotFound
 from .accounts.models import User
 from .circles.models import Circle, JoinRequest, Membership
 from .extensions import db
+from .prepared import prepared
 
 RANK = {"member": 1, "moderator": 2, "owner": 3}
 
@@ -83,7 +84,7 @@ def access_circle_rows(user: User, slug: str) -> tuple["CircleRow", "MembershipR
     """
     if user is None or not user.is_authenticated or not _could_be_slug(slug):
         raise NotFound()
-    row = db.session.connection().execute(_circle_rows_by_slug(), {"user_id": user.id, "slug": slug}).first()
+    row = _circle_rows_by_slug.first({"user_id": user.id, "slug": slug})
     if row is None:
         raise NotFound()
     split = len(CircleRow._fields)
@@ -99,7 +100,7 @@ class MembershipRow(namedtuple("MembershipRow", Membership.__table__.columns.key
     is_active = Membership.is_active  # the model's own rule
 
 
-@cache
+@prepared
 def _circle_rows_by_slug():
     membership = Membership.__table__
     return (select(Circle.__table__, *(column.label(f"membership_{column.key}") for column in membership.c))
@@ -248,14 +249,13 @@ def thread_in(circle: Circle, thread_id: int, viewer_id: int):
 
     :raise NotFound: no such thread in this circle.
     """
-    thread = db.session.connection().execute(
-        _thread_in_circle(), {"thread_id": thread_id, "circle_id": circle.id, "user_id": viewer_id}).first()
+    thread = _thread_in_circle.first({"thread_id": thread_id, "circle_id": circle.id, "user_id": viewer_id})
     if thread is None:
         raise NotFound()
     return thread
 
 
-@cache
+@prepared
 def _thread_in_circle():
     # A row, not an ORM object (a thread page only shows it), with the viewer's
     # place joined in: one statement where the page had two.

@@ -1,13 +1,12 @@
 """Notifications: creating them (inside the caller's transaction), reading them,
 and each person's choices about where they go."""
-from functools import cache
-
 from sqlalchemy import bindparam, func, or_, select, update
 
 from ..accounts.models import User
 from ..circles.models import Membership
 from ..errors import ActionError, NotFound
 from ..extensions import db
+from ..prepared import prepared
 from ..timeutil import utcnow
 from . import live
 from .kinds import CHANNELS, KINDS
@@ -43,11 +42,10 @@ def visible(user_id: int):
 
 def unread_count(user_id: int) -> int:
     """The bell's number (on every page)."""
-    # Through the connection: a count needs none of the ORM's result handling.
-    return db.session.connection().execute(_unread_count_statement(), {"user_id": user_id}).scalar()
+    return _unread_count_statement.scalar({"user_id": user_id})
 
 
-@cache
+@prepared
 def _unread_count_statement():
     # Built once with a parameter: building the expression anew cost more than running it.
     query = visible(bindparam("user_id")).where(Notification.read_at.is_(None))

@@ -5,13 +5,12 @@ cache key anew cost several times what SQLite took to run it, and the page
 needs no ORM objects for posts it only shows.
 """
 from datetime import datetime
-from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
 
 from ..accounts.models import User
-from ..extensions import db
+from ..prepared import prepared
 from .actions import PER_PAGE
 from .models import REACTIONS, Post, Reaction
 from .post_html import Reacted
@@ -39,12 +38,11 @@ class PagePost(NamedTuple):
 
 def page_of_posts(thread_id: int, first: int) -> list[PagePost]:
     """Posts numbered first .. first + PER_PAGE - 1, in order."""
-    rows = db.session.connection().execute(
-        _page_of_posts(), {"thread_id": thread_id, "first": first, "last": first + PER_PAGE - 1})
-    return [PagePost(*row) for row in rows]
+    return _page_of_posts.rows({"thread_id": thread_id, "first": first, "last": first + PER_PAGE - 1},
+                               into=PagePost)
 
 
-@cache
+@prepared
 def _page_of_posts():
     return (select(Post.id, Post.number, Post.author_id, Post.html, Post.created_at, Post.edited_at,
                    Post.deleted_at, User.display_name, User.job_title, User.organisation)
@@ -60,8 +58,7 @@ def reactions_for(thread_id: int, first: int, me: int) -> dict[int, tuple[Reacte
     """post id -> the kinds of reaction it has had, in REACTIONS' order, with who
     chose each, for the page of the thread's posts from number `first`, in one
     query. Posts without reactions are left out."""
-    rows = db.session.connection().execute(
-        _reactions(), {"thread_id": thread_id, "first": first, "last": first + PER_PAGE - 1})
+    rows = _reactions.rows({"thread_id": thread_id, "first": first, "last": first + PER_PAGE - 1})
     grouped: dict[int, dict[str, list]] = {}
     for post_id, emoji, user_id, name in rows:
         grouped.setdefault(post_id, {}).setdefault(emoji, []).append((user_id, name))
@@ -73,7 +70,7 @@ def _reacted(key: str, people: list[tuple[int, str]], me: int) -> Reacted:
     return Reacted(key, tuple(name for _, name in people), any(user_id == me for user_id, _ in people))
 
 
-@cache
+@prepared
 def _reactions():
     # The page's posts by their numbers, not a list of ids: an expanding IN
     # list is compiled anew on every run (~40% of the statement's cost).

@@ -1,0 +1,145 @@
+"""Prepared reads (community/prepared.py): the driver's cursor, SQLAlchemy's values and events."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from community import create_app
+from community.extensions import db
+from community.notifications.actions import _unread_count_statement
+from community.policy import _circle_rows_by_slug, _thread_in_circle
+from community.prepared import Prepared, prepared
+from community.threads import actions as threads
+from community.threads.models import Post
+from community.threads.reading import _page_of_posts, _reactions
+from tests.conftest import app_config
+from tests.factories import add_member, make_circle, make_thread, make_user
+
+
+def _a_thread_with_a_life():
+    """A thread with an edited reply, a removed one and reactions; (circle, thread, reader, owner)."""
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner)
+    helen = add_member(circle, make_user("Helen Marsh"))
+    thread = make_thread(circle, owner)
+    edited = threads.post_reply(helen, circle.slug, thread.id, "First thoughts")
+    threads.edit_post(helen, circle.slug, edited.id, "Second thoughts")
+    removed = threads.post_reply(owner, circle.slug, thread.id, "Said in haste")
+    threads.delete_post(owner, circle.slug, removed.id)
+    threads.toggle_reaction(owner, circle.slug, edited.id, "heart")
+    threads.toggle_reaction(helen, circle.slug, edited.id, "heart")
+    threads.mark_read(helen, circle.slug, thread.id, 2)
+    return circle, thread, helen, owner
+
+
+def _reads_of(circle, thread, reader, owner) -> list[tuple[Prepared, dict]]:
+    page = {"thread_id": thread.id, "first": 1, "last": 20}
+    return [(_page_of_posts, page), (_reactions, page),
+            (_circle_rows_by_slug, {"user_id": reader.id, "slug": circle.slug}),
+            (_thread_in_circle, {"thread_id": thread.id, "circle_id": circle.id, "user_id": reader.id}),
+            (_unread_count_statement, {"user_id": owner.id})]
+
+
+def _assert_same_as_sqlalchemy(*world):
+    for read, params in _reads_of(*world):
+        expected = db.session.execute(read.statement, params).all()
+        got = read.rows(params)
+        assert [tuple(row) for row in got] == [tuple(row) for row in expected], read.statement
+        # The same types too: aware datetimes, booleans, not SQLite's text and integers.
+        assert [[type(value) for value in row] for row in got] == \
+            [[type(value) for value in row] for row in expected]
+        assert got and expected, "each read should find something in this thread"
+
+
+def test_prepared_reads_give_what_sqlalchemy_gives_on_sqlite(app):
+    world = _a_thread_with_a_life()
+    _assert_same_as_sqlalchemy(*world)
+    thread = world[1]
+    posts = _page_of_posts.rows({"thread_id": thread.id, "first": 1, "last": 20})
+    assert [post.number for post in posts] == [1, 2, 3]
+    assert posts[1].edited_at.tzinfo is UTC and posts[2].deleted_at is not None
+    assert posts[0].edited_at is None
+
+
+@pytest.mark.postgres
+def test_prepared_reads_give_what_sqlalchemy_gives_on_postgresql(postgres_url):
+    app = create_app(app_config(postgres_url))
+    with app.app_context():
+        db.create_all()
+        try:
+            _assert_same_as_sqlalchemy(*_a_thread_with_a_life())
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_first_and_scalar_on_no_rows(app):
+    assert _thread_in_circle.first({"thread_id": 999, "circle_id": 999, "user_id": 1}) is None
+    assert _unread_count_statement.scalar({"user_id": 999}) == 0
+
+
+def test_statement_counters_see_prepared_reads(app, client, auth, count_queries):
+    world = circle, thread, reader, _ = _a_thread_with_a_life()
+    auth.login(reader)
+    with count_queries() as sent:
+        assert client.get(f"/c/{circle.slug}/t/{thread.id}?page=1").status_code == 200
+    posts_sql = _page_of_posts._compiled_for(db.engine.dialect).sql
+    assert sent.statements.count(posts_sql) == 1
+    # The five prepared reads among the page's statements, counted as any other.
+    assert sum(read._compiled_for(db.engine.dialect).sql in sent.statements
+               for read, _ in _reads_of(*world)) == 5
+
+
+def test_parameters_go_through_their_types(app):
+    """An aware datetime parameter is stored-format text for SQLite, as SQLAlchemy
+    would send it: the driver's own conversion would compare '...+00:00' strings."""
+    _a_thread_with_a_life()
+    newest = db.session.scalar(select(Post.created_at).order_by(Post.id.desc()).limit(1))
+    since = Prepared(lambda: select(Post.number).order_by(Post.number)
+                     .where(Post.created_at >= bindparam("since", type_=Post.created_at.type)))
+    assert [row.number for row in since.rows({"since": newest})] == [3]
+    assert len(since.rows({"since": newest - timedelta(days=1)})) == 3
+    assert since.rows({"since": newest + timedelta(microseconds=1)}) == []
+
+
+def test_an_in_list_parameter_is_refused_when_first_compiled(app):
+    ids = Prepared(lambda: select(Post.id).where(Post.id.in_(bindparam("ids", expanding=True))))
+    with pytest.raises(ValueError, match="expanding"):
+        ids.rows({"ids": [1, 2]})
+
+
+def test_a_driver_error_comes_as_sqlalchemys_and_the_session_recovers(app):
+    circle, thread, reader, _ = _a_thread_with_a_life()
+
+    @prepared
+    def missing():
+        return select(text("id")).select_from(text("no_such_table"))
+
+    with pytest.raises((OperationalError, ProgrammingError)):
+        missing.rows({})
+    db.session.rollback()
+    assert _thread_in_circle.first({"thread_id": thread.id, "circle_id": circle.id,
+                                    "user_id": reader.id}).title == thread.title
+
+
+@pytest.mark.parametrize("stored, expected", [
+    ("2026-11-30 01:08:10.552000", datetime(2026, 11, 30, 1, 8, 10, 552000, tzinfo=UTC)),
+    ("2026-11-30 01:08:10", datetime(2026, 11, 30, 1, 8, 10, tzinfo=UTC)),
+    (None, None),
+])
+def test_sqlite_times_are_read_as_aware_utc(app, stored, expected):
+    from community.timeutil import UTCDateTime
+
+    dialect = db.engine.dialect
+    assert UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)(stored) == expected
+
+
+def test_sqlite_times_written_and_read_back_are_equal(app):
+    _a_thread_with_a_life()
+    on_the_second = datetime(2026, 3, 29, 1, 0, 0, tzinfo=UTC)  # no microseconds: a shorter text
+    post = db.session.scalar(select(Post).order_by(Post.id).limit(1))
+    post.edited_at = on_the_second
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Post, post.id).edited_at == on_the_second
