@@ -2,7 +2,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, inspect, select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from community import create_app
@@ -143,3 +143,32 @@ def test_sqlite_times_written_and_read_back_are_equal(app):
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Post, post.id).edited_at == on_the_second
+
+
+def test_a_signed_in_user_is_loaded_with_every_value_and_its_changes_are_saved(app):
+    from community.accounts.actions import load_session_user
+    from community.accounts.models import User
+
+    made = make_user("Helen Marsh", organisation="Leeds Foundation Trust")
+    expected = {attr.key: getattr(made, attr.key) for attr in inspect(User).column_attrs}
+    db.session.expunge_all()  # as a fresh request's session
+    user = load_session_user(made.get_id())
+    assert {key: getattr(user, key) for key in expected} == expected
+    assert user in db.session and not db.session.is_modified(user)
+    assert load_session_user(made.get_id()) is user  # one object per session, as the ORM keeps
+    user.timezone = "Asia/Tokyo"
+    db.session.commit()
+    db.session.expunge_all()
+    assert db.session.get(User, made.id).timezone == "Asia/Tokyo"
+
+
+def test_a_session_for_a_suspended_or_signed_out_user_loads_no_one(app):
+    from community.accounts.actions import load_session_user
+
+    user = make_user()
+    session_id = user.get_id()
+    assert load_session_user(session_id.split(":")[0] + ":wrong-token") is None
+    user.suspended_at = datetime.now(UTC)
+    db.session.commit()
+    db.session.expunge_all()
+    assert load_session_user(session_id) is None

@@ -3,7 +3,6 @@ import hashlib
 import re
 import unicodedata
 from datetime import timedelta
-from functools import cache
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -15,6 +14,7 @@ from ..database import begin_write
 from ..errors import ActionError, Conflict, NotFound, TooManyAttempts
 from ..extensions import db
 from ..policy import can_administer_site, require
+from ..prepared import as_loaded, every_column_of, prepared
 from ..signals import browser_signed_out, sessions_ended
 from ..text import clean_text
 from ..timeutil import DEFAULT_TIMEZONE, is_timezone, utcnow
@@ -236,16 +236,16 @@ def load_session_user(session_id: str) -> User | None:
     user_id, _, token = (session_id or "").partition(":")
     if not user_id.isdigit() or not token:
         return None
-    user = db.session.scalar(_user_by_id(), {"user_id": int(user_id)})
-    if user is None or not user.is_active or user.session_token != token:
+    row = _user_by_id.first({"user_id": int(user_id)})
+    if row is None or not User.is_active.fget(row) or row.session_token != token:
         return None
-    return user
+    return as_loaded(User, row)
 
 
-@cache
+@prepared
 def _user_by_id():
-    # Every signed-in request runs it: built once (session.get builds it anew each time).
-    return select(User).where(User.id == bindparam("user_id"))
+    # Every signed-in request runs it.
+    return every_column_of(User).where(User.id == bindparam("user_id"))
 
 
 def count_users() -> int:
