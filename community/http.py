@@ -1,8 +1,11 @@
-"""How every request is read: Flask's request, a little stricter about its input."""
+"""How every request is read: Flask's request, a little stricter about its input,
+and its session cookie (session_cookie)."""
 from flask import Flask, Request
 from werkzeug.datastructures import MultiDict
 from werkzeug.formparser import FormDataParser
 from werkzeug.utils import cached_property
+
+from .session_cookie import KeptCookieSessionInterface
 
 NUL = "\x00"
 
@@ -47,3 +50,4 @@ class CommunityRequest(Request):
 
 def init_app(app: Flask) -> None:
     app.request_class = CommunityRequest
+    app.session_interface = KeptCookieSessionInterface()

@@ -1,0 +1,82 @@
+"""The session cookie, verified once per distinct cookie (community/session_cookie.py)."""
+import time
+
+from flask import flash, get_flashed_messages, request
+
+from community.session_cookie import KeptCookieSessionInterface
+from tests.factories import make_user
+
+
+def _cookie_for(app, data: dict) -> str:
+    return app.session_interface.get_signing_serializer(app).dumps(data)
+
+
+def _opened(app, cookie: str):
+    with app.test_request_context("/", headers={"Cookie": f"session={cookie}"}):
+        return app.session_interface.open_session(app, request)
+
+
+def test_the_app_reads_its_session_through_the_kept_interface(app):
+    assert isinstance(app.session_interface, KeptCookieSessionInterface)
+    serializer = app.session_interface.get_signing_serializer(app)
+    assert app.session_interface.get_signing_serializer(app) is serializer  # built once
+
+
+def test_what_a_request_changes_in_its_session_does_not_reach_the_next(app):
+    cookie = _cookie_for(app, {"_flashes": [("info", "Saved.")], "csrf_token": "abc"})
+    first = _opened(app, cookie)
+    first["_flashes"].append(("error", "Something else"))
+    first["csrf_token"] = "changed"
+    again = _opened(app, cookie)
+    assert again == {"_flashes": [("info", "Saved.")], "csrf_token": "abc"}
+
+
+def test_a_flash_shows_once_even_when_the_browser_sends_the_old_cookie_again(app, client, auth):
+    @app.route("/_test/flash")
+    def flashing():
+        flash("Second")
+        return "ok"
+
+    @app.route("/_test/show")
+    def showing():
+        return " | ".join(get_flashed_messages())
+
+    auth.login(make_user())
+    with client.session_transaction() as signed_in:
+        signed_in["_flashes"] = [("message", "First")]
+    cookie = client.get_cookie("session").value
+    client.get("/_test/flash")
+    assert client.get("/_test/show").get_data(as_text=True) == "First | Second"
+    client.set_cookie("session", cookie)  # replayed: still only what it held when signed
+    assert client.get("/_test/show").get_data(as_text=True) == "First"
+
+
+def test_a_remembered_cookie_still_expires(app, monkeypatch):
+    cookie = _cookie_for(app, {"_user_id": "1:tok"})
+    assert _opened(app, cookie) == {"_user_id": "1:tok"}  # now remembered
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + lifetime + 5)
+    assert _opened(app, cookie) == {}
+    monkeypatch.setattr(time, "time", lambda: now - 3600)  # signed "in the future"
+    assert _opened(app, cookie) == {}
+
+
+def test_a_tampered_or_foreign_cookie_opens_an_empty_session(app):
+    cookie = _cookie_for(app, {"_user_id": "1:tok"})
+    payload, rest = cookie.split(".", 1)
+    assert _opened(app, payload[:-2] + "AA." + rest) == {}
+    assert _opened(app, "not-a-cookie") == {}
+    old_key, app.secret_key = app.secret_key, "a-new-secret"
+    assert _opened(app, cookie) == {}  # the old key no longer signs for anyone
+    app.config["SECRET_KEY_FALLBACKS"] = [old_key]
+    assert _opened(app, cookie) == {"_user_id": "1:tok"}
+
+
+def test_a_signed_in_session_survives_many_requests(app, client, auth):
+    auth.login(make_user())
+    for _ in range(3):
+        response = client.get("/")
+        assert response.status_code == 200 and "Sign out" in response.get_data(as_text=True)
+    with client.session_transaction() as kept:
+        assert kept.get("_user_id")
