@@ -172,3 +172,15 @@ def test_a_session_for_a_suspended_or_signed_out_user_loads_no_one(app):
     db.session.commit()
     db.session.expunge_all()
     assert load_session_user(session_id) is None
+
+
+def test_a_user_the_session_holds_expired_is_refreshed_from_the_same_read(app, count_queries):
+    from community.accounts.actions import load_session_user
+
+    made = make_user("Helen Marsh")
+    session_id, zone = made.get_id(), made.timezone
+    db.session.commit()  # expires it, as the end of a request does when the session lives on
+    with count_queries() as sent:
+        user = load_session_user(session_id)
+        assert (user.display_name, user.timezone) == ("Helen Marsh", zone)
+    assert user is made and sent.count == 1, sent.statements
