@@ -28,6 +28,18 @@ def test_secret_key_differs_between_instances(tmp_path, monkeypatch):
     assert load_secret_key(str(tmp_path / "a")) != load_secret_key(str(tmp_path / "b"))
 
 
+def test_connections_are_pinged_before_use_except_to_a_local_sqlite_file(tmp_path):
+    from community.config import DEFAULTS
+
+    sqlite = create_app(app_config(f"sqlite:///{tmp_path}/x.sqlite3"))
+    postgresql = create_app(app_config("postgresql+psycopg://u@127.0.0.1/x"))
+    with sqlite.app_context():
+        assert db.engine.pool._pre_ping is False
+    with postgresql.app_context():
+        assert db.engine.pool._pre_ping is True  # a server restart must not fail the next request
+    assert DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True}
+
+
 def test_environment_configuration(tmp_path, monkeypatch):
     from community.config import from_environment
 
