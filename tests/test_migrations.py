@@ -67,3 +67,36 @@ def test_migrations_match_the_models_on_postgresql(postgres_url):
         names = {i["name"] for i in inspect(conn).get_indexes("search_entries")}
     engine.dispose()
     assert "ix_search_entries_fts" in names
+
+
+def test_the_search_index_gains_each_posts_circle_and_keeps_what_it_held(tmp_path):
+    """5b2e9c71d0a4 rebuilds SQLite's FTS5 index with circle_id: posts indexed
+    before it are found after it, in their circle only; and back down again."""
+    import sqlite3
+
+    path = tmp_path / "fresh.sqlite3"
+    app = create_app(app_config(f"sqlite:///{path}"))
+
+    def sql(statement: str, params=()) -> list:
+        with sqlite3.connect(path) as conn:  # the driver's own: no foreign keys to satisfy
+            return conn.execute(statement, params).fetchall()
+
+    def found(query: str) -> list[int]:
+        return [row[0] for row in sql("SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid",
+                                      (query,))]
+
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="8cf1fee30ae7")
+        db.engine.dispose()
+        for circle in (7, 8):  # indexed by the old triggers
+            sql("INSERT INTO search_entries (post_id, circle_id, thread_id, title, body) "
+                "VALUES (?, ?, ?, 'T', 'burnout coaching')", (circle, circle, circle))
+        upgrade(directory=MIGRATIONS)
+        db.engine.dispose()
+        assert found('{title body} : ("burnout") AND circle_id : ("8")') == [8]
+        assert found('"coaching"') == [7, 8]
+        sql("UPDATE search_entries SET body = 'rota' WHERE post_id = 7")  # the new triggers
+        assert found('{title body} : ("rota") AND circle_id : ("7")') == [7]
+        downgrade(directory=MIGRATIONS, revision="8cf1fee30ae7")
+        db.engine.dispose()
+        assert found('"coaching"') == [8] and found('"rota"') == [7]

@@ -114,19 +114,23 @@ class SearchEntry(db.Model):
     body: Mapped[str] = mapped_column(Text)
 
 
-# The FTS5 table and its triggers (SQLite only). The migration runs the same DDL.
+# The FTS5 table and its triggers (SQLite only). The migrations run the same DDL
+# (5b2e9c71d0a4). circle_id is indexed too, so a search matches only in the
+# viewer's circles (threads/search.py); it has no weight in the ranking.
 SQLITE_FTS_DDL = [
-    "CREATE VIRTUAL TABLE search_fts USING fts5(title, body, content='search_entries', "
+    "CREATE VIRTUAL TABLE search_fts USING fts5(title, body, circle_id, content='search_entries', "
     "content_rowid='post_id', tokenize='porter unicode61')",
     "CREATE TRIGGER search_entries_ai AFTER INSERT ON search_entries BEGIN "
-    "INSERT INTO search_fts(rowid, title, body) VALUES (new.post_id, new.title, new.body); END",
+    "INSERT INTO search_fts(rowid, title, body, circle_id) "
+    "VALUES (new.post_id, new.title, new.body, new.circle_id); END",
     "CREATE TRIGGER search_entries_ad AFTER DELETE ON search_entries BEGIN "
-    "INSERT INTO search_fts(search_fts, rowid, title, body) "
-    "VALUES ('delete', old.post_id, old.title, old.body); END",
+    "INSERT INTO search_fts(search_fts, rowid, title, body, circle_id) "
+    "VALUES ('delete', old.post_id, old.title, old.body, old.circle_id); END",
     "CREATE TRIGGER search_entries_au AFTER UPDATE ON search_entries BEGIN "
-    "INSERT INTO search_fts(search_fts, rowid, title, body) "
-    "VALUES ('delete', old.post_id, old.title, old.body); "
-    "INSERT INTO search_fts(rowid, title, body) VALUES (new.post_id, new.title, new.body); END",
+    "INSERT INTO search_fts(search_fts, rowid, title, body, circle_id) "
+    "VALUES ('delete', old.post_id, old.title, old.body, old.circle_id); "
+    "INSERT INTO search_fts(rowid, title, body, circle_id) "
+    "VALUES (new.post_id, new.title, new.body, new.circle_id); END",
 ]
 for _statement in SQLITE_FTS_DDL:
     event.listen(SearchEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))

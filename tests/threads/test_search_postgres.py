@@ -39,5 +39,8 @@ def test_full_text_search_is_stemmed_scoped_and_safe(pg_app):
     assert total == 2
     for hostile in ['"', "!!", "a & | b", "prison:*", "\\", "'); DROP TABLE posts; --"]:
         search(helen, hostile)  # never raises
+    add_member(elsewhere, helen)
+    assert search(helen, "prison")[1] == 2
+    assert search(helen, "prison", circle_id=circle.id)[1] == 1  # one circle's search keeps to it
     moderation.remove_member(owner, circle.slug, helen.id)
-    assert search(helen, "prison")[1] == 0
+    assert search(helen, "prison")[1] == 1

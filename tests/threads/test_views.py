@@ -199,6 +199,39 @@ def test_search_highlights_and_stays_in_the_viewers_circles(client, auth, circle
     assert "1 result" in everywhere and "another circle" not in everywhere
 
 
+def test_search_across_circles_finds_each_of_the_viewers_and_no_other(client, auth, circle_pair):
+    circle, owner, helen = circle_pair
+    make_thread(circle, owner, title="Burnout", body="coaching for burnout")
+    second = make_circle(owner, name="Second circle")
+    add_member(second, helen)
+    make_thread(second, owner, title="Night shifts", body="burnout on nights")
+    third = make_circle(owner, name="Third circle")  # Helen is not in it
+    make_thread(third, owner, title="Burnout in the third", body="burnout burnout")
+    auth.login(helen)
+    page = text(client.get("/search?q=burnout"))
+    assert "2 results" in page and "Night shifts" in page and "Burnout in the third" not in page
+    assert "1 result" in text(client.get(f"/c/{second.slug}/search?q=burnout"))
+
+
+def test_a_circles_number_is_not_a_word_in_it(client, auth, circle_pair):
+    """The index holds each post's circle id; searching for that number finds
+    only posts that say it."""
+    circle, owner, helen = circle_pair
+    make_thread(circle, owner, title="Rotas", body="no numbers here")
+    auth.login(helen)
+    assert "0 results" in text(client.get(f"/search?q={circle.id}"))
+    make_thread(circle, owner, title="Ward moves", body=f"ward {circle.id} closes")
+    page = text(client.get(f"/search?q={circle.id}"))
+    assert "1 result" in page and "Ward moves" in page
+
+
+def test_search_with_no_circles_finds_nothing(client, auth, circle_pair):
+    circle, owner, helen = circle_pair
+    make_thread(circle, owner, title="Prison visit", body="prison")
+    auth.login(make_user("Nina Newcomer"))
+    assert "0 results" in text(client.get("/search?q=prison"))
+
+
 def test_search_after_removal_finds_nothing(client, auth, circle_pair):
     circle, owner, helen = circle_pair
     make_thread(circle, owner, title="Prison visit", body="prison")
