@@ -130,9 +130,7 @@ def _converted(row: tuple, converts: tuple[tuple[int, Callable], ...]) -> list:
     return row
 
 
-def prepared(build: Callable[[], Select]) -> Prepared:
-    """Decorates the function that builds a read's select: `@prepared def _posts(): return select(...)`."""
-    return Prepared(build)
+prepared = Prepared  # as a decorator: `@prepared def _posts(): return select(...)`
 
 
 def every_column_of(model) -> Select:

@@ -91,18 +91,26 @@ class Reaction(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# What PostgreSQL searches in a row of search_entries: its words, and its circle
+# as a lexeme no text can produce ("_c17": the parser splits words at
+# underscores), so a query can keep to the viewer's circles inside the index
+# (threads/search.py). The GIN index is over this expression; a query must use
+# the very same one for the planner to use the index.
+SEARCH_DOCUMENT = ("to_tsvector('english', search_entries.title || ' ' || search_entries.body)"
+                   " || ('_c' || search_entries.circle_id::text)::tsvector")
+
+
 class SearchEntry(db.Model):
     """What search reads: one row a post, as plain text (the opening post's row
     carries the thread's title too).
 
     SQLite indexes it with an FTS5 table kept in step by triggers; PostgreSQL
-    with a GIN index over its tsvector. Removed posts have no row.
+    with a GIN index over SEARCH_DOCUMENT. Removed posts have no row.
     """
 
     __tablename__ = "search_entries"
     __table_args__ = (
-        Index("ix_search_entries_fts",
-              text("to_tsvector('english', title || ' ' || body)"),
+        Index("ix_search_entries_fts", text(f"({SEARCH_DOCUMENT})"),
               postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 

@@ -8,13 +8,14 @@ import re
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
-from sqlalchemy import column, func, literal_column, select, table, text
+from sqlalchemy import cast, column, func, literal_column, select, table, text
+from sqlalchemy.dialects.postgresql import TSQUERY
 
 from ..accounts.models import User
 from ..circles.models import Circle, Membership
 from ..content import highlight
 from ..extensions import db
-from .models import Post, SearchEntry, Thread
+from .models import SEARCH_DOCUMENT, Post, SearchEntry, Thread
 
 MAX_TERMS = 8
 SEARCH_FTS = table("search_fts", column("rowid"))  # SQLite's FTS5 index (threads/models.py)
@@ -83,14 +84,16 @@ def _active_circle_ids(user_id: int) -> list[int]:
 
 def _match(base, terms: list[str], user_id: int, circle_id: int | None):
     """The base query narrowed to the posts matching every term, and its ranking
-    (None, None when the viewer has no circle to search)."""
+    (None, None when the viewer has no circle to search).
+
+    The join in base keeps results to the viewer's circles. Naming those circles
+    in the index's query as well lets it find only their posts, rather than
+    every match on the site that the join then drops (bench/findings.md, 25).
+    """
+    circle_ids = [circle_id] if circle_id is not None else _active_circle_ids(user_id)
+    if not circle_ids:
+        return None, None
     if db.engine.dialect.name == "sqlite":
-        # The join in base keeps results to the viewer's circles; naming them in
-        # the match as well lets FTS5 find only those, rather than rank every
-        # match on the site first (bench/findings.md, 25).
-        circle_ids = [circle_id] if circle_id is not None else _active_circle_ids(user_id)
-        if not circle_ids:
-            return None, None
         words = " ".join(f'"{t}"' for t in terms)  # each term quoted: an implicit AND
         circles = " OR ".join(f'"{int(i)}"' for i in circle_ids)
         # The words are looked for in the text only, never in the circle column.
@@ -98,12 +101,11 @@ def _match(base, terms: list[str], user_id: int, circle_id: int | None):
         matched = (base.join(SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.post_id)
                    .where(text("search_fts MATCH :fts").bindparams(fts=fts)))
         return matched, literal_column("bm25(search_fts, 1.0, 1.0, 0.0)")  # the circle weighs nothing
-    document = func.to_tsvector(literal_column("'english'"), SearchEntry.title + " " + SearchEntry.body)
-    query = func.plainto_tsquery(literal_column("'english'"), " ".join(terms))
-    # No list of circles here: PostgreSQL already ANDs the GIN index with the
-    # circle index for each membership; given the ids as well, it chose to read
-    # their every post instead (384 ms against 55 at 1,000,000 posts).
-    return base.where(document.op("@@")(query)), func.ts_rank(document, query).desc()
+    document = literal_column(f"({SEARCH_DOCUMENT})")
+    words = func.plainto_tsquery(literal_column("'english'"), " ".join(terms))
+    circles = cast(" | ".join(f"_c{int(i)}" for i in circle_ids), TSQUERY)
+    # Ranked by the words alone: every row has one circle lexeme.
+    return base.where(document.op("@@")(words.op("&&")(circles))), func.ts_rank(document, words).desc()
 
 
 def _snippet(body: str, terms: list[str], width: int = 200) -> Markup:

@@ -1,10 +1,11 @@
-"""search: the SQLite full-text index knows each post's circle
+"""search: the full-text index knows each post's circle
 
 A search matched across the whole site before the membership join kept the
-viewer's circles: at 1,000,000 posts, 4,209 site-wide matches were ranked for
-43 the member could see (bench/findings.md, 25). With the circle in the
-index, the match itself keeps to the viewer's circles. PostgreSQL is
-unchanged: its planner already combines the GIN index with the circle index.
+viewer's circles: at 1,000,000 posts, 4,209 site-wide matches were found (and
+on SQLite ranked) for 43 the member could see (bench/findings.md, 25). With
+the circle in the index, the match itself keeps to the viewer's circles:
+SQLite's FTS5 table gains a circle_id column; PostgreSQL's GIN index is over
+the words and a "_c<circle id>" lexeme (SEARCH_DOCUMENT in threads/models.py).
 
 Revision ID: 5b2e9c71d0a4
 Revises: 8cf1fee30ae7
@@ -41,9 +42,19 @@ def _index(columns: str) -> list[str]:
     ]
 
 
-def _replace_index(columns: str) -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        return
+# Copies, as of this revision, of SEARCH_DOCUMENT in community/threads/models.py
+# and of the expression before it.
+WORDS = "to_tsvector('english', title || ' ' || body)"
+WORDS_AND_CIRCLE = ("to_tsvector('english', search_entries.title || ' ' || search_entries.body)"
+                    " || ('_c' || search_entries.circle_id::text)::tsvector")
+
+
+def _replace_gin_index(expression: str) -> None:
+    op.execute("DROP INDEX IF EXISTS ix_search_entries_fts")
+    op.execute(f"CREATE INDEX ix_search_entries_fts ON search_entries USING gin (({expression}))")
+
+
+def _replace_fts_table(columns: str) -> None:
     for trigger in TRIGGERS:
         op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     op.execute("DROP TABLE IF EXISTS search_fts")
@@ -52,8 +63,14 @@ def _replace_index(columns: str) -> None:
 
 
 def upgrade():
-    _replace_index("title, body, circle_id")
+    if op.get_bind().dialect.name == "sqlite":
+        _replace_fts_table("title, body, circle_id")
+    elif op.get_bind().dialect.name == "postgresql":
+        _replace_gin_index(WORDS_AND_CIRCLE)
 
 
 def downgrade():
-    _replace_index("title, body")
+    if op.get_bind().dialect.name == "sqlite":
+        _replace_fts_table("title, body")
+    elif op.get_bind().dialect.name == "postgresql":
+        _replace_gin_index(WORDS)

@@ -44,3 +44,36 @@ def test_full_text_search_is_stemmed_scoped_and_safe(pg_app):
     assert search(helen, "prison", circle_id=circle.id)[1] == 1  # one circle's search keeps to it
     moderation.remove_member(owner, circle.slug, helen.id)
     assert search(helen, "prison")[1] == 1
+
+
+def test_a_search_looks_only_in_the_viewers_circles_through_the_index(pg_app):
+    """The query's expression is the index's own (models.SEARCH_DOCUMENT), so the
+    GIN index finds the viewer's matching posts; words never match a circle."""
+    from sqlalchemy import event, text
+
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner)
+    helen = add_member(circle, make_user("Helen Marsh"))
+    threads.start_thread(owner, circle.slug, "Burnout", "coaching for burnout")
+    elsewhere = make_circle(make_user(), name="Elsewhere")
+    threads.start_thread(db.session.get(type(owner), elsewhere.created_by_id), elsewhere.slug,
+                         "Burnout again", "burnout burnout")
+    sent = []
+    record = lambda conn, cursor, statement, parameters, context, many: sent.append((statement, parameters))  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        hits, total, _ = search(helen, "burnout")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert total == 1 and hits[0].title == "Burnout"
+    assert search(helen, f"c{circle.id}")[1] == 0 and search(helen, f"_c{circle.id}")[1] == 0
+    counting, parameters = next((s, p) for s, p in sent if "count(" in s.lower())
+    # With a few rows the planner would rather scan the table or the circle's
+    # btree; without those (in a transaction rolled back), the GIN index is
+    # its only way, and it can take it only if the expressions are the same.
+    db.session.execute(text("SET LOCAL enable_seqscan = off"))
+    db.session.execute(text("DROP INDEX ix_search_entries_circle_id"))
+    plan = "\n".join(row[0] for row in db.session.connection().exec_driver_sql(
+        "EXPLAIN " + counting, parameters))
+    db.session.rollback()
+    assert "ix_search_entries_fts" in plan, plan
