@@ -8,7 +8,7 @@ and templates (through the `policy` template global) apply the same rules.
 from collections import namedtuple
 from functools import cache
 
-from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy import and_, bindparam, exists, not_, or_, select
 from sqlalchemy.orm import aliased, lazyload
 from werkzeug.exceptions import Forbidden, NotFound
 
@@ -24,6 +24,71 @@ def require(allowed: bool, message: str = "Your role in this circle doesn't allo
     """:raise Forbidden: when a rule says no to someone who may know the thing exists."""
     if not allowed:
         raise Forbidden(message)
+
+
+# --- Read rules, as query clauses -----------------------------------------------
+# Every query that lists or counts across circles is built from these, so "a
+# member" and "may read" mean the same on every page, panel, feed, email and
+# socket. No other module spells a membership status or the pledge rule
+# (tests/test_read_rules.py keeps it so).
+
+MEMBERSHIP_STATUSES = ("active", "left", "removed", "banned")
+
+
+def is_active_row(membership=Membership):
+    """Clause: this membership row grants access (not left, removed or banned)."""
+    return membership.status == "active"
+
+
+def pledge_kept(circle=Circle, membership=Membership):
+    """Clause: the circle asks no pledge, or this member accepted its current text."""
+    return or_(not_(circle.pledge_required),
+               and_(membership.pledge_accepted_at.is_not(None),
+                    membership.pledge_accepted_at >= circle.pledge_updated_at))
+
+
+def active_membership(user_id, circle_id, membership=Membership):
+    """Join condition: the user's active membership of the circle (columns or values)."""
+    return and_(membership.user_id == user_id, membership.circle_id == circle_id,
+                is_active_row(membership))
+
+
+def active_circle_ids(user_id):
+    """A subquery: the ids of the circles the user is an active member of."""
+    return select(Membership.circle_id).where(Membership.user_id == user_id, is_active_row())
+
+
+def readable_circle_ids(user_id):
+    """A subquery: the ids of the circles whose content the user may read now
+    (an active member, the pledge accepted where the circle asks it)."""
+    return (select(Membership.circle_id).join(Circle, Circle.id == Membership.circle_id)
+            .where(Membership.user_id == user_id, is_active_row(), pledge_kept()))
+
+
+def may_read(user_id, circle_column):
+    """Clause: the user may read the content of the circle in circle_column."""
+    return circle_column.in_(readable_circle_ids(user_id))
+
+
+def active_member_ids(circle_id):
+    """A subquery: the ids of the circle's active members."""
+    return select(Membership.user_id).where(Membership.circle_id == circle_id, is_active_row())
+
+
+def active_members(circle_id):
+    """A select of the circle's active members (User), to order and narrow."""
+    return select(User).join(Membership, active_membership(User.id, circle_id))
+
+
+def staff_ids(circle_id) -> list[int]:
+    """The ids of the circle's active owners and moderators."""
+    return list(db.session.scalars(active_member_ids(circle_id).where(
+        Membership.role.in_(("owner", "moderator")))))
+
+
+def readable(circles):
+    """Of [(circle, membership)], those whose content the member may read now."""
+    return [(c, m) for c, m in circles if may_read_circle(c, m)]
 
 
 # --- Loaders -----------------------------------------------------------------
@@ -200,6 +265,15 @@ def is_staff(membership: Membership | None) -> bool:
 
 def is_owner(membership: Membership | None) -> bool:
     return bool(membership and membership.status == "active" and membership.role == "owner")
+
+
+def may_read_circle(circle: Circle, membership: Membership | None) -> bool:
+    """An active member who has accepted the circle's pledge, where it asks one."""
+    return bool(membership and membership.is_active) and not needs_pledge(circle, membership)
+
+
+def is_banned(membership: Membership | None) -> bool:
+    return membership is not None and membership.status == "banned"
 
 
 def needs_pledge(circle: Circle, membership: Membership) -> bool:
