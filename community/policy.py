@@ -8,7 +8,7 @@ and templates (through the `policy` template global) apply the same rules.
 from collections import namedtuple
 from functools import cache
 
-from sqlalchemy import and_, bindparam, exists, not_, or_, select
+from sqlalchemy import and_, bindparam, exists, func, not_, or_, select
 from sqlalchemy.orm import aliased, lazyload
 from werkzeug.exceptions import Forbidden, NotFound
 
@@ -80,10 +80,31 @@ def active_members(circle_id):
     return select(User).join(Membership, active_membership(User.id, circle_id))
 
 
+def member_counts(circle_ids) -> dict[int, int]:
+    """{circle id: number of active members} for these circles (one statement)."""
+    if not circle_ids:
+        return {}
+    return dict(db.session.execute(
+        select(Membership.circle_id, func.count(Membership.id))
+        .where(Membership.circle_id.in_(list(circle_ids)), is_active_row())
+        .group_by(Membership.circle_id)).all())
+
+
 def staff_ids(circle_id) -> list[int]:
     """The ids of the circle's active owners and moderators."""
     return list(db.session.scalars(active_member_ids(circle_id).where(
         Membership.role.in_(("owner", "moderator")))))
+
+
+def reading_pairs(pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Of these (circle id, user id) pairs, those where the user may read the circle."""
+    if not pairs:
+        return set()
+    rows = db.session.execute(
+        select(Membership.circle_id, Membership.user_id).join(Circle, Circle.id == Membership.circle_id)
+        .where(Membership.circle_id.in_({c for c, _ in pairs}), Membership.user_id.in_({u for _, u in pairs}),
+               is_active_row(), pledge_kept()))
+    return {(row.circle_id, row.user_id) for row in rows} & pairs
 
 
 def readable(circles):

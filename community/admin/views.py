@@ -5,16 +5,15 @@ names, sizes and dates, and enter a circle only as its members do.
 """
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from ..accounts.actions import set_suspended
 from ..accounts.models import User
 from ..accounts.security_log import SecurityEvent
-from ..circles.models import Circle, Membership
+from ..circles.models import Circle
 from ..errors import NotFound
-from ..extensions import db
 from ..pagination import paginate
-from ..policy import can_administer_site
+from ..policy import can_administer_site, member_counts
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -31,11 +30,8 @@ def only_site_admins():
 @bp.route("/")
 def circles():
     page = paginate(select(Circle).order_by(Circle.created_at.desc()), PER_PAGE)
-    counts = dict(db.session.execute(
-        select(Membership.circle_id, func.count(Membership.id))
-        .where(Membership.circle_id.in_([c.id for c in page.items]), Membership.status == "active")
-        .group_by(Membership.circle_id)).all())
-    return render_template("admin/circles.html", page=page, counts=counts)
+    return render_template("admin/circles.html", page=page,
+                           counts=member_counts([c.id for c in page.items]))
 
 
 @bp.route("/users")

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from ..accounts.models import User
 from ..circles.models import Circle, Membership
-from ..content import mentioned_handles, render
 from ..database import begin_write
 from ..errors import ActionError, TooManyAttempts
 from ..extensions import db
+from ..mentions import render_with_mentions
 from ..moderation.actions import file_report
 from ..moderation.audit import record
 from ..moderation.models import Report
@@ -26,9 +26,11 @@ from ..moderation.reports import register
 from ..policy import (
     access_chat_message,
     access_circle,
+    active_membership,
     can_delete_message,
     can_edit_message,
     can_report_message,
+    may_read,
     needs_pledge,
     require,
 )
@@ -130,19 +132,6 @@ def _clean_client_id(client_id) -> str:
     return client_id
 
 
-def _render(circle_id: int, source: str) -> str:
-    """Markdown -> safe HTML, with @handles of the circle's members linked."""
-    handles = mentioned_handles(source)
-    links = {}
-    if handles:
-        rows = db.session.execute(
-            select(User.id, User.handle).join(Membership, Membership.user_id == User.id)
-            .where(Membership.circle_id == circle_id, Membership.status == "active",
-                   User.handle.in_(handles)))
-        links = {row.handle: path_for("circles.profile", user_id=row.id) for row in rows}
-    return render(source, links)
-
-
 def _check_rate(user_id: int) -> None:
     """At most CHAT_RATE_LIMIT messages per CHAT_RATE_WINDOW seconds, counted in
     the database, so the limit holds across processes and restarts."""
@@ -191,7 +180,7 @@ def send_message(actor: User, slug: str, body, client_id) -> tuple[dict, bool]:
             return payload, False
         _check_rate(author["id"])
         message = ChatMessage(circle_id=circle_id, author_id=author["id"], client_id=client_id,
-                              source=body, html=_render(circle_id, body), created_at=utcnow())
+                              source=body, html=render_with_mentions(circle_id, body)[0], created_at=utcnow())
         db.session.add(message)
         db.session.flush()
         payload = message_payload(message, circle.slug, author)
@@ -221,7 +210,7 @@ def edit_message(actor: User, message_id: int, body) -> dict:
     require(can_edit_message(membership, message), "You can only edit your own messages.")
     if body != message.source:
         now = utcnow()
-        message.source, message.html = body, _render(circle.id, body)
+        message.source, message.html = body, render_with_mentions(circle.id, body)[0]
         message.edited_at = message.changed_at = now
     payload, circle_id = message_payload(message, circle.slug), circle.id
     db.session.commit()
@@ -367,11 +356,11 @@ def _unread_counts():
     # On every dashboard: built once (building it cost more than running it).
     user_id = bindparam("user_id")
     return (select(ChatMessage.circle_id, func.count(ChatMessage.id))
-            .join(Membership, and_(Membership.circle_id == ChatMessage.circle_id,
-                                   Membership.user_id == user_id, Membership.status == "active"))
+            .join(Membership, active_membership(user_id, ChatMessage.circle_id))
             .outerjoin(ChatReadPosition, and_(ChatReadPosition.circle_id == ChatMessage.circle_id,
                                               ChatReadPosition.user_id == user_id))
             .where(ChatMessage.circle_id.in_(bindparam("circle_ids", expanding=True)),
+                   may_read(user_id, ChatMessage.circle_id),
                    ChatMessage.id > func.coalesce(ChatReadPosition.last_read_id, 0),
                    # Never opened the chat: only what was said since joining counts.
                    or_(ChatReadPosition.id.is_not(None), ChatMessage.created_at > Membership.joined_at),

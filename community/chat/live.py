@@ -257,14 +257,15 @@ class ChatState:
         broadcast("presence", {"circle": slug, "online": self.online(circle_id)}, circle_id)
 
     def sweep(self) -> None:
-        """Refresh this process's presence, and cut off anyone no longer a member."""
-        from .models import active_pairs
+        """Refresh this process's presence, and cut off anyone who may no longer
+        read the circle (left, removed, banned, or a changed pledge to accept)."""
+        from ..policy import reading_pairs
 
         entries = self.registry.entries()
         slugs = self.registry.circles()
         dropped = self.presence.refresh(entries)
         pairs = {(circle_id, user_id) for circle_id, user_id, _ in entries}
-        for circle_id, user_id in pairs - active_pairs(pairs):
+        for circle_id, user_id in pairs - reading_pairs(pairs):
             self.cut_off(user_id, circle_id, slugs.get(circle_id, ""))
         for circle_id in dropped:
             if circle_id in slugs:

@@ -1,12 +1,12 @@
 """Models of the chat area: messages and each member's read position."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
-from ..circles.models import Membership
 from ..extensions import db
+from ..policy import active_members
 from ..timeutil import UTCDateTime, utcnow
 
 
@@ -69,20 +69,6 @@ def online_people(circle_id: int, user_ids) -> list[dict]:
     if not user_ids:
         return []
     rows = db.session.execute(
-        select(User.id, User.display_name).join(Membership, Membership.user_id == User.id)
-        .where(Membership.circle_id == circle_id, Membership.status == "active",
-               User.id.in_(user_ids))
-        .order_by(User.display_name, User.id))
+        active_members(circle_id).with_only_columns(User.id, User.display_name)
+        .where(User.id.in_(user_ids)).order_by(User.display_name, User.id))
     return [{"id": row.id, "name": row.display_name} for row in rows]
-
-
-def active_pairs(pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
-    """Those (circle id, user id) pairs that are active memberships."""
-    if not pairs:
-        return set()
-    circles = {c for c, _ in pairs}
-    users = {u for _, u in pairs}
-    rows = db.session.execute(select(Membership.circle_id, Membership.user_id).where(
-        Membership.circle_id.in_(circles), Membership.user_id.in_(users),
-        Membership.status == "active"))
-    return {(row.circle_id, row.user_id) for row in rows} & pairs

@@ -1,13 +1,13 @@
 """The dashboard and the health check."""
 from flask import Blueprint, jsonify, render_template
 from flask_login import current_user, login_required
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..circles.actions import my_circles
-from ..circles.models import Membership
 from ..extensions import db
 from ..panels import DASHBOARD, render_panels
+from ..policy import member_counts, readable
 
 bp = Blueprint("main", __name__)
 
@@ -16,12 +16,11 @@ bp = Blueprint("main", __name__)
 @login_required
 def dashboard():
     circles = my_circles(current_user)
-    member_counts = dict(db.session.execute(
-        select(Membership.circle_id, func.count(Membership.id))
-        .where(Membership.circle_id.in_([c.id for c, _ in circles]), Membership.status == "active")
-        .group_by(Membership.circle_id)).all())
-    return render_template("main/dashboard.html", circles=circles, member_counts=member_counts,
-                           panels=render_panels(DASHBOARD, current_user, circles))
+    # Panels show content, so they get only the circles the viewer may read:
+    # a circle whose pledge is waiting is listed, with a way to accept it.
+    return render_template("main/dashboard.html", circles=circles,
+                           member_counts=member_counts([c.id for c, _ in circles]),
+                           panels=render_panels(DASHBOARD, current_user, readable(circles)))
 
 
 @bp.route("/healthz")

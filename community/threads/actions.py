@@ -3,11 +3,12 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
-from ..circles.models import Circle, Membership
-from ..content import mentioned_handles, plain_excerpt, plain_text, render
+from ..circles.models import Circle
+from ..content import plain_excerpt, plain_text
 from ..database import begin_write
 from ..errors import ActionError, NotFound
 from ..extensions import db
+from ..mentions import mentioned_members, render_with_mentions
 from ..moderation.actions import file_report
 from ..moderation.audit import record
 from ..moderation.reports import register
@@ -16,6 +17,7 @@ from ..policy import (
     access_circle,
     access_post,
     access_thread,
+    active_member_ids,
     can_delete_post,
     can_edit_post,
     can_moderate_content,
@@ -44,24 +46,6 @@ def _clean_body(body) -> str:
     return body
 
 
-def _mention_map(circle_id: int, source: str) -> dict[str, User]:
-    """Active members of the circle named by @handle in the source."""
-    handles = mentioned_handles(source)
-    if not handles:
-        return {}
-    rows = db.session.scalars(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.circle_id == circle_id, Membership.status == "active",
-               User.handle.in_(handles)))
-    return {user.handle: user for user in rows}
-
-
-def _render(circle_id: int, source: str) -> tuple[str, dict[str, User]]:
-    mentioned = _mention_map(circle_id, source)
-    links = {h: path_for("circles.profile", user_id=u.id) for h, u in mentioned.items()}
-    return render(source, links), mentioned
-
-
 def post_url(circle: Circle, thread: Thread, number: int) -> str:
     page = (number - 1) // PER_PAGE + 1
     return path_for("threads.show", slug=circle.slug, thread_id=thread.id, page=page) + f"#post-{number}"
@@ -69,7 +53,7 @@ def post_url(circle: Circle, thread: Thread, number: int) -> str:
 
 def _add_post(actor: User, circle: Circle, thread: Thread, source: str) -> tuple[Post, dict]:
     """Append a post (the thread row must be locked by the caller)."""
-    html, mentioned = _render(circle.id, source)
+    html, mentioned = render_with_mentions(circle.id, source)
     now = utcnow()
     thread.post_count += 1
     thread.last_post_at, thread.last_poster_id = now, actor.id
@@ -126,8 +110,7 @@ def start_thread(actor: User, slug: str, title: str, body: str) -> Thread:
     db.session.flush()
     post, mentioned = _add_post(actor, circle, thread, body)
     told = _notify_mentions(actor, circle, thread, post, mentioned)
-    members = db.session.scalars(select(Membership.user_id).where(
-        Membership.circle_id == circle.id, Membership.status == "active"))
+    members = db.session.scalars(active_member_ids(circle.id))
     url = post_url(circle, thread, 1)
     for user_id in members:
         if user_id != actor.id and user_id not in told:
@@ -152,9 +135,9 @@ def post_reply(actor: User, slug: str, thread_id: int, body: str) -> Post:
     post, mentioned = _add_post(actor, circle, thread, body)
     told = _notify_mentions(actor, circle, thread, post, mentioned) | {actor.id}
     followers = db.session.scalars(
-        select(ThreadState.user_id).join(Membership, Membership.user_id == ThreadState.user_id)
+        select(ThreadState.user_id)
         .where(ThreadState.thread_id == thread.id, ThreadState.subscription == "following",
-               Membership.circle_id == circle.id, Membership.status == "active"))
+               ThreadState.user_id.in_(active_member_ids(circle.id))))
     for user_id in followers:
         if user_id not in told:
             notify(user_id, "reply", f"{actor.display_name} replied in “{thread.title}”",
@@ -179,9 +162,9 @@ def edit_post(actor: User, slug: str, post_id: int, body: str, title: str | None
         thread.title = _clean_title(title)
         db.session.execute(update(SearchEntry).where(SearchEntry.post_id == post.id)
                            .values(title=thread.title))
-    before = set(_mention_map(circle.id, post.source))
+    before = set(mentioned_members(circle.id, post.source))
     post.source = body
-    post.html, mentioned = _render(circle.id, body)
+    post.html, mentioned = render_with_mentions(circle.id, body)
     post.edited_at = utcnow()
     db.session.execute(update(SearchEntry).where(SearchEntry.post_id == post.id)
                        .values(body=plain_text(post.html)))

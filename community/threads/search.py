@@ -1,8 +1,9 @@
-"""Search over thread titles and posts, limited to the viewer's active circles.
+"""Search over thread titles and posts, limited to the circles the viewer may read.
 
 SQLite: FTS5 (the search_fts table, porter stemming). PostgreSQL: full-text
-search over a GIN-indexed tsvector. Either way the membership check is part of
-the query itself, so no result can come from a circle the viewer has left.
+search over a GIN-indexed tsvector. Either way policy's read rule is part of
+the query itself, so no result can come from a circle the viewer has left or
+whose pledge they have yet to accept.
 """
 import re
 from dataclasses import dataclass
@@ -12,9 +13,10 @@ from sqlalchemy import cast, column, func, literal_column, select, table, text
 from sqlalchemy.dialects.postgresql import TSQUERY
 
 from ..accounts.models import User
-from ..circles.models import Circle, Membership
+from ..circles.models import Circle
 from ..content import highlight
 from ..extensions import db
+from ..policy import may_read, readable_circle_ids
 from .models import SEARCH_DOCUMENT, Post, SearchEntry, Thread
 
 MAX_TERMS = 8
@@ -44,9 +46,7 @@ def search(user: User, query: str, circle_id: int | None = None, page: int = 1,
     terms = terms_of(query)
     if not terms:
         return [], 0, []
-    base = (select(SearchEntry.post_id)
-            .join(Membership, (Membership.circle_id == SearchEntry.circle_id)
-                  & (Membership.user_id == user.id) & (Membership.status == "active")))
+    base = select(SearchEntry.post_id).where(may_read(user.id, SearchEntry.circle_id))
     if circle_id is not None:
         base = base.where(SearchEntry.circle_id == circle_id)
     matched, rank = _match(base, terms, user.id, circle_id)
@@ -77,20 +77,16 @@ def _stem(term: str) -> str:
     return lower
 
 
-def _active_circle_ids(user_id: int) -> list[int]:
-    return list(db.session.scalars(select(Membership.circle_id).where(
-        Membership.user_id == user_id, Membership.status == "active")))
-
-
 def _match(base, terms: list[str], user_id: int, circle_id: int | None):
     """The base query narrowed to the posts matching every term, and its ranking
     (None, None when the viewer has no circle to search).
 
-    The join in base keeps results to the viewer's circles. Naming those circles
+    The read rule in base keeps results to the circles the viewer may read. Naming those circles
     in the index's query as well lets it find only their posts, rather than
     every match on the site that the join then drops (bench/findings.md, 25).
     """
-    circle_ids = [circle_id] if circle_id is not None else _active_circle_ids(user_id)
+    circle_ids = ([circle_id] if circle_id is not None
+                  else list(db.session.scalars(readable_circle_ids(user_id))))
     if not circle_ids:
         return None, None
     if db.engine.dialect.name == "sqlite":

@@ -18,6 +18,7 @@ from ..panels import circle_home_panel, dashboard_panel
 from ..policy import (
     access_post,
     access_thread,
+    active_members,
     can_delete_post,
     can_edit_post,
     can_read_audit,
@@ -362,8 +363,7 @@ def mentions(circle, membership):
     q = (request.args.get("q") or "").strip().lower()[:40]
     like = q.replace("\\", "").replace("%", "").replace("_", "\\_") + "%"
     rows = db.session.execute(
-        select(User.handle, User.display_name).join(Membership, Membership.user_id == User.id)
-        .where(Membership.circle_id == circle.id, Membership.status == "active",
-               User.handle.like(like, escape="\\") | User.display_name.ilike(like, escape="\\"))
+        active_members(circle.id).with_only_columns(User.handle, User.display_name)
+        .where(User.handle.like(like, escape="\\") | User.display_name.ilike(like, escape="\\"))
         .order_by(User.display_name).limit(8)).all()
     return jsonify([{"handle": h, "name": n} for h, n in rows])
