@@ -53,16 +53,23 @@ def active_membership(user_id, circle_id, membership=Membership):
                 is_active_row(membership))
 
 
-def active_circle_ids(user_id):
-    """A subquery: the ids of the circles the user is an active member of."""
-    return select(Membership.circle_id).where(Membership.user_id == user_id, is_active_row())
+# The subqueries below never correlate with an enclosing query that reads
+# memberships too: each always means "this user's" or "this circle's" rows.
+
+def active_circle_ids(user_id, role: str | None = None):
+    """A subquery: the ids of the circles the user is an active member of (in
+    this role, if given)."""
+    query = select(Membership.circle_id).where(Membership.user_id == user_id, is_active_row())
+    if role is not None:
+        query = query.where(Membership.role == role)
+    return query.correlate(None)
 
 
 def readable_circle_ids(user_id):
     """A subquery: the ids of the circles whose content the user may read now
     (an active member, the pledge accepted where the circle asks it)."""
     return (select(Membership.circle_id).join(Circle, Circle.id == Membership.circle_id)
-            .where(Membership.user_id == user_id, is_active_row(), pledge_kept()))
+            .where(Membership.user_id == user_id, is_active_row(), pledge_kept()).correlate(None))
 
 
 def may_read(user_id, circle_column):
@@ -72,7 +79,8 @@ def may_read(user_id, circle_column):
 
 def active_member_ids(circle_id):
     """A subquery: the ids of the circle's active members."""
-    return select(Membership.user_id).where(Membership.circle_id == circle_id, is_active_row())
+    return (select(Membership.user_id).where(Membership.circle_id == circle_id, is_active_row())
+            .correlate(None))
 
 
 def active_members(circle_id):
@@ -105,6 +113,45 @@ def reading_pairs(pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
         .where(Membership.circle_id.in_({c for c, _ in pairs}), Membership.user_id.in_({u for _, u in pairs}),
                is_active_row(), pledge_kept()))
     return {(row.circle_id, row.user_id) for row in rows} & pairs
+
+
+def active_count(circle, role: str | None = None, besides: int | None = None):
+    """A scalar subquery: how many active members the circle (a column or an id)
+    has, of one role if given, leaving out one person if given."""
+    others = aliased(Membership)
+    query = select(func.count(others.id)).where(others.circle_id == circle, is_active_row(others))
+    if role is not None:
+        query = query.where(others.role == role)
+    if besides is not None:
+        query = query.where(others.user_id != besides)
+    return query.scalar_subquery()
+
+
+def membership_history(user_id: int):
+    """A select of every membership the person has had, with its circle's name
+    and slug (for their data export: their own rows, in any state)."""
+    return (select(Circle.name.label("circle"), Circle.slug.label("circle_slug"), Membership.role,
+                   Membership.status, Membership.joined_at, Membership.pledge_accepted_at)
+            .join(Circle, Circle.id == Membership.circle_id)
+            .where(Membership.user_id == user_id).order_by(Circle.name))
+
+
+def owner_count(circle_id: int) -> int:
+    """How many active owners the circle has (a circle keeps at least one)."""
+    return db.session.scalar(select(func.count(Membership.id)).where(
+        Membership.circle_id == circle_id, Membership.role == "owner", is_active_row()))
+
+
+def banned_members(circle_id: int) -> list[Membership]:
+    """The circle's banned people, for its staff."""
+    return list(db.session.scalars(select(Membership).where(
+        Membership.circle_id == circle_id, Membership.status == "banned")))
+
+
+def member_list(circle_id: int):
+    """A select of the circle's active memberships (with their users), to order and page."""
+    return (select(Membership).join(Membership.user)
+            .where(Membership.circle_id == circle_id, is_active_row()))
 
 
 def readable(circles):
@@ -246,30 +293,44 @@ def access_listed_circle(slug: str) -> Circle:
     return circle
 
 
+def membership_of(circle_id: int, user_id: int, for_update: bool = False) -> Membership | None:
+    """The person's membership row of the circle, whatever its status, or None
+    (for actions that admit, or tell someone why they can't join).
+
+    With for_update the row stays locked until the transaction ends."""
+    query = select(Membership).where(Membership.circle_id == circle_id, Membership.user_id == user_id)
+    if for_update:
+        query = query.with_for_update(of=Membership)
+    return db.session.scalar(query)
+
+
+def is_active_member(circle_id: int, user_id: int) -> bool:
+    """Whether the person is an active member of the circle now (one statement)."""
+    return db.session.scalar(select(Membership.id).where(
+        active_membership(user_id, circle_id))) is not None
+
+
 def access_member(circle: Circle, user_id: int) -> Membership:
     """Another person's membership row in a circle the actor is already in.
 
     :raise NotFound: they have never been a member of it.
     """
-    membership = db.session.scalar(select(Membership).where(
-        Membership.circle_id == circle.id, Membership.user_id == user_id))
+    membership = membership_of(circle.id, user_id)
     if membership is None:
         raise NotFound()
     return membership
 
 
 def access_profile(viewer: User, user_id: int) -> User:
-    """A person's profile, if the viewer shares an active circle with them.
+    """A person's profile, if they are an active member of a circle the viewer may read.
 
-    :raise NotFound: no such person, or no circle in common.
+    :raise NotFound: no such person, or no such circle in common.
     """
     if viewer.id == user_id:
         return viewer
     theirs = aliased(Membership)
-    shared = exists().where(
-        Membership.user_id == viewer.id, Membership.status == "active",
-        theirs.circle_id == Membership.circle_id, theirs.user_id == User.id,
-        theirs.status == "active")
+    shared = exists().where(active_membership(User.id, theirs.circle_id, theirs),
+                            theirs.circle_id.in_(readable_circle_ids(viewer.id)))
     user = db.session.scalar(select(User).where(User.id == user_id, shared))
     if user is None:
         raise NotFound()
@@ -400,6 +461,12 @@ def can_moderate_member(actor: Membership, target: Membership) -> bool:
     """Remove or ban: staff acting on someone of lower rank, never themselves."""
     return (is_staff(actor) and actor.user_id != target.user_id
             and RANK[actor.role] > RANK[target.role])
+
+
+def can_end_membership(actor: Membership, target: Membership, status: str) -> bool:
+    """Remove an active member, or ban anyone not banned yet: staff above them."""
+    return can_moderate_member(actor, target) and (
+        target.is_active or (status == "banned" and not is_banned(target)))
 
 
 def can_unban(actor: Membership, target: Membership) -> bool:

@@ -354,20 +354,16 @@ def circles_in_the_way(user: User, for_update: bool = False) -> tuple[list, list
     """(blocking, alone): circles the user is the only owner of while others are
     active members in them (they must hand over first), and circles the user is
     the only active member of (they go with the account)."""
-    from ..circles.models import Circle, Membership
+    from ..circles.models import Circle
+    from ..policy import active_circle_ids, active_count
 
-    def active(*where):
-        return (select(func.count(Membership.id))
-                .where(Membership.circle_id == Circle.id, Membership.status == "active",
-                       Membership.user_id != user.id, *where).scalar_subquery())
-
-    owned = select(Membership.circle_id).where(
-        Membership.user_id == user.id, Membership.status == "active", Membership.role == "owner")
+    owned = active_circle_ids(user.id, role="owner")
     if for_update:
         # Memberships of these circles change one at a time (see access_circle).
         db.session.execute(select(Circle.id).where(Circle.id.in_(owned)).with_for_update())
     rows = db.session.execute(
-        select(Circle, active().label("others"), active(Membership.role == "owner").label("owners"))
+        select(Circle, active_count(Circle.id, besides=user.id).label("others"),
+               active_count(Circle.id, role="owner", besides=user.id).label("owners"))
         .where(Circle.id.in_(owned)).order_by(Circle.name)).all()
     blocking = [r.Circle for r in rows if r.others and not r.owners]
     alone = [r.Circle for r in rows if not r.others]

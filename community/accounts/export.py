@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..extensions import db
+from ..policy import membership_history
 from .models import User
 
 
@@ -20,7 +21,7 @@ def _rows(query) -> list[dict]:
 def collect(user: User) -> dict:
     """Every section of the member's data, as plain values (datetimes in UTC)."""
     from ..chat.models import ChatMessage
-    from ..circles.models import Circle, JoinRequest, Membership
+    from ..circles.models import Circle, JoinRequest
     from ..meetings.models import (
         RSVP,
         CalendarFeed,
@@ -45,11 +46,7 @@ def collect(user: User) -> dict:
             "timezone": user.timezone, "site_admin": user.is_site_admin,
             "joined": user.created_at,
         },
-        "memberships": _rows(
-            select(*circle, Membership.role, Membership.status, Membership.joined_at,
-                   Membership.pledge_accepted_at)
-            .join(Circle, Circle.id == Membership.circle_id)
-            .where(Membership.user_id == uid).order_by(Circle.name)),
+        "memberships": _rows(membership_history(uid)),
         "join_requests": _rows(
             select(*circle, JoinRequest.message, JoinRequest.status, JoinRequest.created_at)
             .join(Circle, Circle.id == JoinRequest.circle_id)

@@ -3,7 +3,7 @@ import hashlib
 import hmac
 from functools import cache
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
@@ -15,10 +15,15 @@ from ..notifications.actions import notify
 from ..policy import (
     access_circle,
     access_listed_circle,
+    active_membership,
     can_edit_circle,
     can_leave,
     can_request_to_join,
+    is_banned,
+    membership_of,
+    owner_count,
     require,
+    staff_ids,
 )
 from ..signals import membership_ended
 from ..text import clean_text, slugify
@@ -121,12 +126,6 @@ def accept_pledge(actor: User, slug: str) -> Circle:
     return circle
 
 
-def owner_count(circle_id: int) -> int:
-    return db.session.scalar(select(func.count(Membership.id)).where(
-        Membership.circle_id == circle_id, Membership.role == "owner",
-        Membership.status == "active"))
-
-
 def leave_circle(actor: User, slug: str, anonymise: bool = False) -> Circle:
     """Leave a circle; with anonymise, what they wrote there stays but shows as
     "Former member" (in the same transaction as the leave).
@@ -184,12 +183,11 @@ def request_to_join(actor: User, slug: str, message: str) -> JoinRequest:
     circle = access_listed_circle(slug)
     message = clean_text(message, field="message", label="Your message", max_len=500,
                          multiline=True)
-    membership = db.session.scalar(select(Membership).where(
-        Membership.circle_id == circle.id, Membership.user_id == actor.id))
+    membership = membership_of(circle.id, actor.id)
     request = db.session.scalar(select(JoinRequest).where(
         JoinRequest.circle_id == circle.id, JoinRequest.user_id == actor.id))
     if not can_request_to_join(circle, membership, request):
-        if membership is not None and membership.status == "active":
+        if membership is not None and membership.is_active:
             raise ActionError("You are already a member of this circle.", code="member")
         if request is not None and request.status == "pending":
             raise ActionError("Your request is waiting for a moderator.", code="pending") from None
@@ -211,11 +209,8 @@ def request_to_join(actor: User, slug: str, message: str) -> JoinRequest:
 
 
 def _notify_staff_of_request(circle: Circle, requester: User) -> None:
-    staff_ids = db.session.scalars(select(Membership.user_id).where(
-        Membership.circle_id == circle.id, Membership.status == "active",
-        Membership.role.in_(("owner", "moderator"))))
     url = path_for("moderation.requests", slug=circle.slug)
-    for user_id in staff_ids:
+    for user_id in staff_ids(circle.id):
         notify(user_id, "join_request", f"{requester.display_name} asked to join {circle.name}",
                url, circle_id=circle.id, actor_id=requester.id)
 
@@ -225,15 +220,13 @@ def admit(circle: Circle, user: User) -> Membership:
 
     :raise ActionError: they are banned from this circle.
     """
-    membership = db.session.scalar(select(Membership).where(
-        Membership.circle_id == circle.id, Membership.user_id == user.id
-    ).with_for_update(of=Membership))
-    if membership is not None and membership.status == "banned":
+    membership = membership_of(circle.id, user.id, for_update=True)
+    if is_banned(membership):
         raise ActionError("This account can't join this circle.", code="banned")
     if membership is None:
         membership = Membership(circle_id=circle.id, user_id=user.id)
         db.session.add(membership)
-    elif membership.status != "active":
+    elif not membership.is_active:
         membership.role, membership.joined_at = "member", utcnow()
         membership.pledge_accepted_at = None
     membership.status = "active"
@@ -276,9 +269,8 @@ def accept_invitation(actor: User, token: str) -> Circle:
     if invitation is None:
         raise NotFound()
     circle = invitation.circle
-    existing = db.session.scalar(select(Membership).where(
-        Membership.circle_id == circle.id, Membership.user_id == actor.id))
-    if existing is not None and existing.status == "active":
+    existing = membership_of(circle.id, actor.id)
+    if existing is not None and existing.is_active:
         db.session.rollback()
         return circle
     now = utcnow()
@@ -324,7 +316,7 @@ def my_circles(user: User) -> list[tuple[Circle, Membership]]:
 @cache
 def _my_circles():
     # On every dashboard: built once (building it cost more than running it).
-    return (select(Circle, Membership).join(Membership, Membership.circle_id == Circle.id)
-            .where(Membership.user_id == bindparam("user_id"), Membership.status == "active")
+    return (select(Circle, Membership)
+            .join(Membership, active_membership(bindparam("user_id"), Circle.id))
             .order_by(Circle.name))
 

@@ -9,7 +9,17 @@ from ..extensions import db
 from ..forms import apply_error
 from ..pagination import paginate
 from ..panels import CIRCLE_HOME, render_panels
-from ..policy import access_listed_circle, access_profile, can_leave, is_staff
+from ..policy import (
+    access_listed_circle,
+    access_profile,
+    active_count,
+    can_leave,
+    is_active_member,
+    is_staff,
+    member_list,
+    owner_count,
+    readable,
+)
 from ..timeutil import utcnow
 from ..urls import safe_next
 from . import actions
@@ -63,9 +73,7 @@ def _circle_fields(form) -> dict:
 def request_to_join(slug):
     """Ask to join a circle that takes requests (404 for any other)."""
     circle = access_listed_circle(slug)
-    if db.session.scalar(select(Membership.id).where(
-            Membership.circle_id == circle.id, Membership.user_id == current_user.id,
-            Membership.status == "active")):
+    if is_active_member(circle.id, current_user.id):
         return redirect(url_for("circles.home", slug=circle.slug))
     form = JoinRequestForm()
     if form.validate_on_submit():
@@ -84,12 +92,10 @@ def request_to_join(slug):
 @circle_page
 def home(circle, membership):
     members = db.session.scalars(
-        select(Membership).where(Membership.circle_id == circle.id, Membership.status == "active")
-        .order_by(ROLE_ORDER, Membership.joined_at).limit(12)).all()
+        member_list(circle.id).order_by(ROLE_ORDER, Membership.joined_at).limit(12)).all()
     # Both counts in one statement: the home page runs on a fixed, small budget.
     member_count, pending = db.session.execute(select(
-        select(func.count(Membership.id)).where(Membership.circle_id == circle.id,
-                                                Membership.status == "active").scalar_subquery(),
+        active_count(circle.id),
         select(func.count(JoinRequest.id)).where(JoinRequest.circle_id == circle.id,
                                                  JoinRequest.status == "pending").scalar_subquery(),
     )).one()
@@ -107,8 +113,7 @@ def members(circle, membership):
     """The circle's directory, filtered by sector and searched by name or organisation."""
     sector = request.args.get("sector", "")
     q = (request.args.get("q") or "").strip()[:100]
-    query = (select(Membership).join(Membership.user)
-             .where(Membership.circle_id == circle.id, Membership.status == "active"))
+    query = member_list(circle.id)
     if sector in SECTORS:
         query = query.where(User.sector == sector)
     if q:
@@ -151,7 +156,7 @@ def leave(circle, membership):
             return redirect(url_for("main.dashboard"))
         form.content.errors = ["Choose what happens to what you wrote."]
     return render_template("circles/leave.html", circle=circle, membership=membership, form=form,
-                           can_leave=can_leave(membership, actions.owner_count(circle.id))), \
+                           can_leave=can_leave(membership, owner_count(circle.id))), \
         400 if form.content.errors else 200
 
 
@@ -164,9 +169,7 @@ def invite(token):
     state = invitation.state(utcnow())
     already = False
     if current_user.is_authenticated:
-        already = db.session.scalar(select(Membership.id).where(
-            Membership.circle_id == invitation.circle_id, Membership.user_id == current_user.id,
-            Membership.status == "active")) is not None
+        already = is_active_member(invitation.circle_id, current_user.id)
     status = 200 if state == "usable" or already else 410
     return render_template("circles/invite.html", invitation=invitation, circle=invitation.circle,
                            state=state, already=already, token=token), status
@@ -189,9 +192,9 @@ def accept_invite(token):
 @bp.route("/people/<int:user_id>")
 @login_required
 def profile(user_id):
-    """A person's profile, only for people who share an active circle with them."""
+    """A person's profile, only for people in a circle the viewer may read."""
     person = access_profile(current_user, user_id)
-    mine = {c.id for c, _ in actions.my_circles(current_user)}
+    mine = {c.id for c, _ in readable(actions.my_circles(current_user))}
     shared = [(c, m) for c, m in actions.my_circles(person) if c.id in mine]
     return render_template("circles/profile.html", person=person, shared=shared)
 

@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 
 from ..accounts.actions import normalise_email
 from ..accounts.models import User
-from ..circles.actions import admit, hash_token, owner_count
+from ..circles.actions import admit, hash_token
 from ..circles.models import Circle, Invitation, JoinRequest, Membership
 from ..database import begin_write
 from ..errors import ActionError, Conflict, NotFound
@@ -19,12 +19,14 @@ from ..policy import (
     access_member,
     can_change_role,
     can_decide_requests,
+    can_end_membership,
     can_invite,
     can_moderate_content,
-    can_moderate_member,
     can_transfer_ownership,
     can_unban,
+    owner_count,
     require,
+    staff_ids,
 )
 from ..signals import membership_ended
 from ..text import clean_text
@@ -241,9 +243,8 @@ def ban_member(actor: User, slug: str, user_id: int) -> Membership:
 
 def _end_membership(actor, slug, user_id, status, action) -> Membership:
     circle, membership, target = _locked_target(actor, slug, user_id)
-    allowed = can_moderate_member(membership, target) and (
-        target.status == "active" or (status == "banned" and target.status != "banned"))
-    require(allowed, "You can only do that to members below your own role.")
+    require(can_end_membership(membership, target, status),
+            "You can only do that to members below your own role.")
     target.status, target.role = status, "member"
     if status == "banned":
         # A pending request must not let them back in.
@@ -296,18 +297,12 @@ def file_report(actor: User, slug: str, kind: str, target_id: int, reason: str) 
     db.session.add(report)
     db.session.flush()
     url = path_for("moderation.reports", slug=circle.slug)
-    for user_id in _staff_ids(circle.id):
+    for user_id in staff_ids(circle.id):
         if user_id != actor.id:
             notify(user_id, "report_filed", f"Something in {circle.name} was reported", url,
                    circle_id=circle.id)
     db.session.commit()
     return report
-
-
-def _staff_ids(circle_id: int) -> list[int]:
-    return list(db.session.scalars(select(Membership.user_id).where(
-        Membership.circle_id == circle_id, Membership.status == "active",
-        Membership.role.in_(("owner", "moderator")))))
 
 
 def decide_report(actor: User, slug: str, report_id: int, decision: str) -> Report:

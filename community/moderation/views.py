@@ -5,13 +5,19 @@ from sqlalchemy import select
 
 from ..circles import actions as circle_actions
 from ..circles.forms import CircleSettingsForm
-from ..circles.models import Membership
 from ..circles.pages import circle_page
 from ..errors import ActionError
 from ..extensions import db
 from ..forms import apply_error
 from ..pagination import paginate
-from ..policy import can_edit_circle, can_moderate_content, can_read_audit, is_staff, require
+from ..policy import (
+    banned_members,
+    can_edit_circle,
+    can_moderate_content,
+    can_read_audit,
+    is_staff,
+    require,
+)
 from ..timeutil import utcnow
 from . import actions
 from .forms import InvitationForm, RoleForm
@@ -149,10 +155,8 @@ def change_role(circle, membership, user_id):
 @circle_page
 def banned(circle, membership):
     require(is_staff(membership), actions.STAFF_ONLY)
-    rows = db.session.scalars(select(Membership).where(
-        Membership.circle_id == circle.id, Membership.status == "banned")).all()
     return render_template("moderation/banned.html", circle=circle, membership=membership,
-                           banned=rows)
+                           banned=banned_members(circle.id))
 
 
 @bp.route("/c/<slug>/manage/audit")

@@ -3,9 +3,9 @@ and each person's choices about where they go."""
 from sqlalchemy import bindparam, func, or_, select, update
 
 from ..accounts.models import User
-from ..circles.models import Membership
 from ..errors import ActionError, NotFound
 from ..extensions import db
+from ..policy import may_read
 from ..prepared import prepared
 from ..timeutil import utcnow
 from . import live
@@ -29,15 +29,13 @@ def notify(user_id: int, kind: str, text: str, url: str = "/", circle_id: int | 
 
 
 def visible(user_id: int):
-    """A query of the notifications a person may see: none from circles they have
-    left, none of the kinds they turned off."""
+    """A query of the notifications a person may see: none from circles they may
+    not read now (left, or a pledge to accept), none of the kinds they turned off."""
     off = select(NotificationPreference.kind).where(NotificationPreference.user_id == user_id,
                                                     NotificationPreference.channel == "off")
-    still_in = select(Membership.circle_id).where(Membership.user_id == user_id,
-                                                  Membership.status == "active")
     return select(Notification).where(
         Notification.user_id == user_id, Notification.kind.not_in(off),
-        or_(Notification.circle_id.is_(None), Notification.circle_id.in_(still_in)))
+        or_(Notification.circle_id.is_(None), may_read(user_id, Notification.circle_id)))
 
 
 def unread_count(user_id: int) -> int:

@@ -1,21 +1,23 @@
 """From notifications to email: at once, or in a calm daily digest.
 
 Runs in the mail worker, never in a request. Every notification is looked at
-once (claimed like the outbox's rows); one from a circle the person has since
-left is dropped, so nothing about a circle reaches someone no longer in it.
+once (claimed like the outbox's rows); one from a circle the person may no
+longer read (left, or a changed pledge to accept) is dropped, so nothing about
+a circle reaches someone who may not read it.
 """
 from collections import defaultdict
 from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
-from ..circles.models import Circle, Membership
+from ..circles.models import Circle
 from ..database import begin_write
 from ..extensions import db
+from ..policy import may_read, reading_pairs
 from ..timeutil import to_zone
 from ..urls import path_for
 from .kinds import default_channel
@@ -75,17 +77,6 @@ def preferences_of(user_ids) -> dict[int, dict[str, str]]:
     return prefs
 
 
-def _still_members(notes) -> set[tuple[int, int]]:
-    pairs = {(n.user_id, n.circle_id) for n in notes if n.circle_id}
-    if not pairs:
-        return set()
-    rows = db.session.execute(select(Membership.user_id, Membership.circle_id).where(
-        Membership.status == "active",
-        Membership.user_id.in_({u for u, _ in pairs}),
-        Membership.circle_id.in_({c for _, c in pairs})))
-    return set(rows)
-
-
 def dispatch_notifications(now: datetime) -> int:
     """Decide where each new notification goes; queue email for the at-once ones."""
     begin_write()
@@ -98,7 +89,7 @@ def dispatch_notifications(now: datetime) -> int:
         db.session.commit()
         return 0
     prefs = preferences_of({n.user_id for n in notes})
-    members = _still_members(notes)
+    readers = reading_pairs({(n.circle_id, n.user_id) for n in notes if n.circle_id})
     users = {u.id: u for u in db.session.scalars(select(User).where(
         User.id.in_({n.user_id for n in notes})))}
     circles = {c.id: c for c in db.session.scalars(select(Circle).where(
@@ -106,7 +97,7 @@ def dispatch_notifications(now: datetime) -> int:
     for note in notes:
         channel = prefs[note.user_id].get(note.kind, default_channel(note.kind))
         user = users.get(note.user_id)
-        if note.circle_id and (note.user_id, note.circle_id) not in members:
+        if note.circle_id and (note.circle_id, note.user_id) not in readers:
             channel = "dropped"
         elif user is None or not user.is_active:
             channel = "dropped"
@@ -171,11 +162,9 @@ def _digest_for(user: User, now: datetime, local: datetime) -> int:
         return 0
     rows = db.session.execute(
         select(Notification, Circle).outerjoin(Circle, Circle.id == Notification.circle_id)
-        .outerjoin(Membership, and_(Membership.circle_id == Notification.circle_id,
-                                    Membership.user_id == user.id, Membership.status == "active"))
         .where(Notification.user_id == user.id, Notification.channel == "digest",
                Notification.digested_at.is_(None), Notification.created_at > now - DIGEST_WINDOW,
-               (Notification.circle_id.is_(None)) | (Membership.id.is_not(None)))
+               Notification.circle_id.is_(None) | may_read(user.id, Notification.circle_id))
         .order_by(Notification.id)).all()
     db.session.execute(update(Notification).where(
         Notification.user_id == user.id, Notification.channel == "digest",
