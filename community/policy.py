@@ -242,17 +242,6 @@ def _circle_rows_by_slug():
             .where(Circle.slug == bindparam("slug")))
 
 
-def access_circle_by_id(user: User, circle_id: int) -> tuple[Circle, Membership]:
-    """As access_circle, by id (for socket events and forms that carry an id).
-
-    :raise NotFound: as access_circle.
-    """
-    if user is None or not user.is_authenticated:
-        raise NotFound()
-    row = db.session.execute(_circle_by_id(), {"user_id": user.id, "circle_id": circle_id}).first()
-    return _active_or_404(row)
-
-
 def _could_be_slug(slug) -> bool:
     # A NUL can't be in a slug, and PostgreSQL can't even be asked about one.
     return bool(slug) and len(slug) <= 80 and "\x00" not in slug

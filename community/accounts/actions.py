@@ -248,10 +248,6 @@ def _user_by_id():
     return every_column_of(User).where(User.id == bindparam("user_id"))
 
 
-def count_users() -> int:
-    return db.session.scalar(select(func.count(User.id)))
-
-
 def set_suspended(admin: User, user_id: int, suspended: bool) -> User:
     """Suspend or restore an account (site admins). Suspension ends its sessions.
 

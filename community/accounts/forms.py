@@ -75,7 +75,3 @@ class ResetPasswordForm(FlaskForm):
 class DeleteAccountForm(FlaskForm):
     password = PasswordField("Your password", validators=[DataRequired(), Length(max=1000)],
                              description="To be sure it is you.")
-
-
-class EmptyForm(FlaskForm):
-    """A form with only its CSRF token, for buttons that POST."""

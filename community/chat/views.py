@@ -5,7 +5,6 @@ and its Socket.IO server gets the /chat handlers (community/chat/events.py).
 """
 from flask import Blueprint, render_template, url_for
 from flask_login import login_required
-from werkzeug.routing import BuildError
 
 from ..circles.pages import circle_page
 from ..extensions import socketio
@@ -30,16 +29,8 @@ def _wire_live_chat(setup_state):
 def page(circle, membership):
     """The live chat. Its messages come over Socket.IO (static/js/chat.js)."""
     return render_template("chat/page.html", circle=circle, membership=membership,
-                           threads_url=threads_url(circle.slug),
+                           threads_url=url_for("threads.index", slug=circle.slug),
                            can_moderate=can_moderate_content(membership))
-
-
-def threads_url(slug: str) -> str:
-    """Where to talk without JavaScript: the circle's threads."""
-    try:
-        return url_for("threads.index", slug=slug)
-    except BuildError:  # the threads area may not have its page yet
-        return f"/c/{slug}/threads"
 
 
 @circle_home_panel("chat/_home_panel.html", order=30)
