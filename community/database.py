@@ -34,7 +34,7 @@ def _on_begin(conn):
     if conn.dialect.name == "sqlite":
         immediate = conn.get_execution_options().get(IMMEDIATE) or _lock_at_begin()
         # Straight to the driver: every request begins a transaction, and
-        # SQLAlchemy's execution path cost ten times the statement.
+        # SQLAlchemy's execution path cost more than the statement (bench/findings.md, 12).
         conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 

@@ -162,8 +162,7 @@ def readable(circles):
 # --- Loaders -----------------------------------------------------------------
 
 # Every page runs these loaders, so their statements are built once, with
-# parameters: building a select and its cache key anew cost ten times more than
-# SQLite took to run it (bench/findings.md).
+# parameters: building a select anew cost more than running it (bench/findings.md, 12).
 
 @cache
 def _membership_query():

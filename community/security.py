@@ -42,8 +42,8 @@ def public_endpoint(endpoint: str | None) -> bool:
 def csrf_token() -> str:
     """Flask-WTF's generate_csrf, with each session token's signed form remembered.
 
-    Signing cost ~60 µs a page (2.5% of a thread page). Our tokens don't expire
-    by time (WTF_CSRF_TIME_LIMIT is None: they last as long as the session), so
+    Signing anew was a noticeable part of a page (bench/findings.md, 17). Our
+    tokens don't expire by time (WTF_CSRF_TIME_LIMIT is None: they last as long as the session), so
     the signature's timestamp checks nothing and one signed form per session
     token serves every page. With a time limit configured, each page signs anew.
     """

@@ -43,8 +43,8 @@ def fair_handler(access_log: bool = True):
 
     A greenlet serving a keep-alive connection reads the next request without
     yielding if it has already arrived, so one busy connection could be served
-    again and again while the others wait (seen in the bench: p50 6 ms, p99
-    1.5 s). Yielding once before each request puts it behind the others.
+    again and again while the others wait (bench/findings.md, 2). Yielding
+    once before each request puts it behind the others.
     Without an access log, no log line is formatted: gevent formats one for
     every request even when it has nowhere to write it (~2% of a page).
     """

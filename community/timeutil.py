@@ -41,8 +41,8 @@ class UTCDateTime(TypeDecorator):
 
         def from_sqlite(value):
             # SQLite keeps the text SQLAlchemy wrote ("2026-11-30 01:08:10.552000"):
-            # parsed with its zone in one call, 0.14 µs against 0.86 through the
-            # generic path, whose replace(tzinfo=) is most of it. A page has dozens.
+            # parsed with its zone in one call, a sixth of the generic path, whose
+            # replace(tzinfo=) is most of it; a page has dozens (bench/findings.md, 24).
             if value is None:
                 return None
             try:
