@@ -9,6 +9,8 @@ _signals = Namespace()
 
 # sender: the Circle; kwargs: user_id, reason ("left" | "removed" | "banned")
 membership_ended = _signals.signal("membership-ended")
+# sender: the Circle, whose members must accept its pledge (again) before reading on
+pledge_changed = _signals.signal("pledge-changed")
 # sender: the User whose sessions were all ended (password change, suspension...)
 sessions_ended = _signals.signal("sessions-ended")
 # sender: the User who signed out of one browser; kwargs: session_id (that browser's

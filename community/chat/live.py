@@ -24,7 +24,7 @@ from collections import deque
 from flask import Flask, current_app
 
 from ..extensions import socketio
-from ..signals import browser_signed_out, membership_ended, sessions_ended
+from ..signals import browser_signed_out, membership_ended, pledge_changed, sessions_ended
 from .presence import LocalPresence, RedisPresence, SocketRegistry
 
 NAMESPACE = "/chat"
@@ -181,6 +181,8 @@ class ChatState:
         kind = message.get("kind")
         if kind == "membership_ended":
             self.cut_off(int(message["user_id"]), int(message["circle_id"]), str(message["slug"]))
+        elif kind == "pledge_changed":
+            self.recheck(int(message["circle_id"]))
         elif kind == "sessions_ended":
             self.disconnect_user(int(message["user_id"]))
         elif kind == "browser_signed_out":
@@ -196,6 +198,17 @@ class ChatState:
             emit_local("removed", {"circle": slug}, sid)
         if changed:
             self.announce_presence(circle_id, slug)
+
+    def recheck(self, circle_id: int | None = None, entries=None) -> None:
+        """Cut off this process's sockets (of one circle, or all) whose user may
+        no longer read the circle."""
+        from ..policy import reading_pairs
+
+        slugs = self.registry.circles()
+        pairs = {(c, u) for c, u, _ in (entries or self.registry.entries())
+                 if circle_id is None or c == circle_id}
+        for c, user_id in pairs - reading_pairs(pairs):
+            self.cut_off(user_id, c, slugs.get(c, ""))
 
     def disconnect_user(self, user_id: int, session_id: str | None = None) -> None:
         """Close the user's sockets on this process, chat's and the bell's: every one
@@ -259,14 +272,10 @@ class ChatState:
     def sweep(self) -> None:
         """Refresh this process's presence, and cut off anyone who may no longer
         read the circle (left, removed, banned, or a changed pledge to accept)."""
-        from ..policy import reading_pairs
-
         entries = self.registry.entries()
         slugs = self.registry.circles()
         dropped = self.presence.refresh(entries)
-        pairs = {(circle_id, user_id) for circle_id, user_id, _ in entries}
-        for circle_id, user_id in pairs - reading_pairs(pairs):
-            self.cut_off(user_id, circle_id, slugs.get(circle_id, ""))
+        self.recheck(entries=entries)
         for circle_id in dropped:
             if circle_id in slugs:
                 self.announce_presence(circle_id, slugs[circle_id])
@@ -290,6 +299,18 @@ def _on_membership_ended(circle, user_id: int, **_):
                       "user_id": user_id})
     except Exception:  # noqa: BLE001 - the membership change is committed; the sweep backs up
         log.exception("could not cut off user %s from circle chat", user_id)
+
+
+@pledge_changed.connect
+def _on_pledge_changed(circle, **_):
+    """Members must accept the pledge again: their sockets leave until they do."""
+    chat = _chat_state_or_none()
+    if chat is None:
+        return
+    try:
+        chat.publish({"kind": "pledge_changed", "circle_id": circle.id})
+    except Exception:  # noqa: BLE001 - the change is committed; the sweep backs up
+        log.exception("could not re-check circle %s's chat after its pledge changed", circle.id)
 
 
 @browser_signed_out.connect

@@ -25,7 +25,7 @@ from ..policy import (
     require,
     staff_ids,
 )
-from ..signals import membership_ended
+from ..signals import membership_ended, pledge_changed
 from ..text import clean_text, slugify
 from ..timeutil import utcnow
 from ..urls import path_for
@@ -109,8 +109,11 @@ def update_circle(actor: User, slug: str, **fields) -> Circle:
         setattr(circle, key, value)
     # The owner who sets the pledge has accepted it.
     membership.pledge_accepted_at = now
+    asks_again = circle.pledge_required and circle.pledge_updated_at == now
     record(circle.id, actor.id, "circle.settings_changed")
     db.session.commit()
+    if asks_again:
+        pledge_changed.send(circle)
     return circle
 
 

@@ -220,6 +220,25 @@ def test_a_removed_members_open_sockets_leave_the_room_at_once(connect, people, 
         assert call(sc, "join", {"circle": circle.slug}) == NOT_FOUND
 
 
+def test_a_rewritten_pledge_takes_open_sockets_out_until_it_is_accepted(connect, people):
+    """Chat refuses to join a member with a pledge to accept; one already in the
+    room must not go on hearing the circle either."""
+    circle, member, owner = people["circle"], people["member"], people["owner"]
+    sc, owners = connect(member), connect(owner)
+    join(sc, circle)
+    join(owners, circle)
+    received(sc)
+    circles.update_circle(owner, circle.slug, name=circle.name, pledge_required=True,
+                          pledge_text="New words, to accept again.")
+    assert received(sc, "removed") == [("removed", {"circle": circle.slug})]
+    assert received(owners, "removed") == []  # whoever set it has accepted it
+    post(owner, circle, "Said after the change")
+    assert received(sc) == []
+    assert call(sc, "join", {"circle": circle.slug})["error"] == "pledge_required"
+    circles.accept_pledge(member, circle.slug)
+    assert call(sc, "join", {"circle": circle.slug})["ok"]
+
+
 @pytest.mark.parametrize("spoofed", [("connect", {}), ("disconnect",), ("disconnect", 1, 2, 3)])
 def test_an_event_named_connect_or_disconnect_changes_nothing(connect, people, spoofed):
     """python-socketio runs the connect/disconnect handlers for a client's events of
