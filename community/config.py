@@ -66,6 +66,17 @@ def load_secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def _served_at(https: bool) -> str:
+    """Where `python app.py` serves (HOST and PORT), for links in email and
+    invitations when SITE_URL is unset: `PORT=5077 make run` links to 5077."""
+    host = os.environ.get("HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::", ""):  # every address: link to this machine's own
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{'https' if https else 'http'}://{host}:{_int('PORT', 5000)}"
+
+
 def from_environment(instance_path: str) -> dict:
     """The configuration for a real run of the app."""
     https = _bool("HTTPS", False)
@@ -94,7 +105,7 @@ def from_environment(instance_path: str) -> dict:
         "CORS_ALLOWED_ORIGINS": os.environ.get("CORS_ALLOWED_ORIGINS") or None,
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-        "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:5000"),
+        "SITE_URL": os.environ.get("SITE_URL") or _served_at(https),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": _int("MAIL_PORT", 587),
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS", True),

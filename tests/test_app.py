@@ -57,6 +57,23 @@ def test_environment_configuration(tmp_path, monkeypatch):
     assert config["SESSION_COOKIE_SECURE"] is False
 
 
+@pytest.mark.parametrize("env, site_url", [
+    ({}, "http://127.0.0.1:5000"),
+    ({"PORT": "5077"}, "http://127.0.0.1:5077"),
+    ({"HOST": "0.0.0.0", "PORT": "8080"}, "http://127.0.0.1:8080"),
+    ({"HOST": "10.1.2.3", "PORT": "8080", "HTTPS": "true"}, "https://10.1.2.3:8080"),
+    ({"PORT": "5077", "SITE_URL": "https://circles.example.org"}, "https://circles.example.org"),
+])
+def test_site_url_follows_host_and_port_unless_set(tmp_path, monkeypatch, env, site_url):
+    from community.config import from_environment
+
+    for name in ("HOST", "PORT", "HTTPS", "SITE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert from_environment(str(tmp_path))["SITE_URL"] == site_url
+
+
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):
     assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
