@@ -414,14 +414,16 @@ def delete_account(user: User, password: str) -> None:
     if not check_password_hash(user.password_hash, password or ""):
         raise ActionError("That password isn't right. Your account has not been deleted.",
                           field="password", code="bad_password")
-    _refuse_if_in_the_way(user)
-    # Their seats at coming meetings pass to the waiting list, as when someone
-    # leaves (the cascade alone would free the seats but tell nobody).
-    for circle, _membership in my_circles(user):
-        release_places(circle, user.id)
+    # Every check that can refuse, under the lock, before anything is written: the
+    # settings page's look may be stale (a co-owner left meanwhile), and a refusal
+    # after the seats below were given away could not take them back.
     begin_write()
-    # Again, under the lock: someone may have left a circle of theirs meanwhile.
     alone = _refuse_if_in_the_way(user, for_update=True)
+    # Their seats at coming meetings pass to the waiting list, as when someone
+    # leaves (the cascade alone would free the seats but tell nobody); in this
+    # transaction, so the promotions and their notifications stand or fall with it.
+    for circle, _membership in my_circles(user):
+        release_places(circle, user.id, commit=False)
     security_log.record("account_deleted", email=user.email)  # no user id: it is going
     if alone:
         db.session.execute(delete(Circle).where(Circle.id.in_([c.id for c in alone])))

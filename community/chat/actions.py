@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, event, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ..accounts.models import User
+from ..after_commit import after_commit
 from ..circles.models import Circle, Membership
 from ..database import begin_write
 from ..errors import ActionError, TooManyAttempts
@@ -421,23 +421,3 @@ def _report_remove(actor: User, circle: Circle, message: ChatMessage) -> None:
 
 register("chat_message", load=_report_load, summary=_report_summary, remove=_report_remove)
 
-
-# --- Broadcasting after someone else's commit --------------------------------------------
-
-_AFTER_COMMIT = "chat_after_commit"
-
-
-def after_commit(callback) -> None:
-    """Run callback once the current transaction commits (dropped on rollback)."""
-    db.session.info.setdefault(_AFTER_COMMIT, []).append(callback)
-
-
-@event.listens_for(Session, "after_commit")
-def _run_after_commit(session):
-    for callback in session.info.pop(_AFTER_COMMIT, []):
-        callback()
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_after_commit(session):
-    session.info.pop(_AFTER_COMMIT, None)

@@ -549,10 +549,15 @@ def rsvp(actor: User, slug: str, occurrence_id: int, answer: str) -> RSVP:
     return mine
 
 
-def release_places(circle: Circle, user_id: int) -> None:
+def release_places(circle: Circle, user_id: int, *, commit: bool = True) -> None:
     """Take someone who left or was removed off every coming date, passing their
-    seats to the waitlist, and withdraw their offers to host."""
-    begin_write()
+    seats to the waitlist, and withdraw their offers to host.
+
+    :param commit: False to work inside the caller's write transaction, which
+        commits (delete_account: its checks, the release and the deletion are one).
+    """
+    if commit:
+        begin_write()
     now = utcnow()
     occurrence_ids = list(db.session.scalars(
         select(RSVP.occurrence_id).join(MeetingOccurrence, MeetingOccurrence.id == RSVP.occurrence_id)
@@ -577,7 +582,8 @@ def release_places(circle: Circle, user_id: int) -> None:
     db.session.execute(update(HostOffer).where(
         HostOffer.circle_id == circle.id, HostOffer.user_id == user_id,
         HostOffer.withdrawn_at.is_(None), HostOffer.meeting_id.is_(None)).values(withdrawn_at=now))
-    db.session.commit()
+    if commit:
+        db.session.commit()
 
 
 @membership_ended.connect

@@ -15,10 +15,10 @@ import threading
 from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ..accounts import sessions
+from ..after_commit import after_commit
 from ..extensions import socketio
 from ..sockets import origin_allowed, sent_by_the_client
 
@@ -95,17 +95,7 @@ def register(sio) -> None:
 
 
 def remember(session: Session, user_id: int) -> None:
-    """Note, in the transaction, who should hear once it commits."""
-    session.info.setdefault("notified_users", set()).add(user_id)
-
-
-@event.listens_for(Session, "after_commit")
-def _nudge(session):
-    users = session.info.pop("notified_users", None)
-    for user_id in users or ():
-        socketio.emit("notification", {}, to=user_room(user_id), namespace=NAMESPACE)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget(session):
-    session.info.pop("notified_users", None)
+    """Have the user's bell hear, once, when this transaction commits."""
+    after_commit(lambda: socketio.emit("notification", {}, to=user_room(user_id),
+                                       namespace=NAMESPACE),
+                 key=("bell", user_id), session=session)

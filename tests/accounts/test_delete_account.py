@@ -294,3 +294,44 @@ def test_their_seat_at_a_full_meeting_goes_to_the_waiting_list(world):
     assert db.session.scalar(select(RSVP.answer).where(RSVP.user_id == owner.id)) == "going"
     assert db.session.scalar(select(func.count(Notification.id)).where(
         Notification.user_id == owner.id, Notification.kind == "waitlist_promoted")) == 1
+
+
+def test_a_deletion_refused_under_the_lock_gives_no_seat_away(world, monkeypatch):
+    """The co-owner leaves between the first look and the locked re-check, so the
+    deletion is refused: the seat is still the owner's, nobody was promoted or told."""
+    from datetime import timedelta
+
+    from community.circles import actions as circles
+    from community.database import begin_write
+    from community.meetings import actions as meetings
+    from community.meetings.models import RSVP, MeetingOccurrence
+    from community.timeutil import utcnow
+
+    owner, co_owner, circle = world["owner"], world["member"], world["circle"]
+    moderation.change_role(owner, circle.slug, co_owner.id, "owner")
+    waiting = add_member(circle)
+    start = (utcnow() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
+    meeting = meetings.schedule_meeting(owner, circle.slug, title="Small room", start=start,
+                                        duration=60, timezone="Europe/London",
+                                        location="Reading", capacity="1")
+    occurrence_id = db.session.scalar(select(MeetingOccurrence.id).where(
+        MeetingOccurrence.meeting_id == meeting.id))
+    meetings.rsvp(owner, circle.slug, occurrence_id, "going")
+    assert meetings.rsvp(waiting, circle.slug, occurrence_id, "going").answer == "waitlisted"
+
+    def co_owner_leaves_first():
+        monkeypatch.setattr(accounts, "begin_write", begin_write)  # once
+        circles.leave_circle(co_owner, circle.slug)
+        begin_write()
+
+    monkeypatch.setattr(accounts, "begin_write", co_owner_leaves_first)
+    with pytest.raises(Conflict) as err:
+        accounts.delete_account(owner, PASSWORD)
+    assert err.value.code == "sole_owner"
+    db.session.expire_all()
+    assert db.session.get(User, owner.id) is not None
+    answers = dict(db.session.execute(select(RSVP.user_id, RSVP.answer).where(
+        RSVP.occurrence_id == occurrence_id)).all())
+    assert answers == {owner.id: "going", waiting.id: "waitlisted"}
+    assert db.session.scalar(select(func.count(Notification.id)).where(
+        Notification.user_id == waiting.id, Notification.kind == "waitlist_promoted")) == 0
