@@ -211,6 +211,34 @@ def request_to_join(actor: User, slug: str, message: str) -> JoinRequest:
     return request
 
 
+def withdraw_request(actor: User, slug: str) -> JoinRequest:
+    """Take back one's own pending request to join (the moderators' queue drops it).
+
+    :raise NotFound: no such listed circle, or no pending request of the actor's.
+    """
+    begin_write()
+    circle = access_listed_circle(slug)
+    withdrawn = db.session.execute(
+        update(JoinRequest).where(JoinRequest.circle_id == circle.id, JoinRequest.user_id == actor.id,
+                                  JoinRequest.status == "pending")
+        .values(status="withdrawn", decided_at=utcnow())).rowcount
+    if not withdrawn:
+        db.session.rollback()
+        raise NotFound()
+    request = db.session.scalar(select(JoinRequest).where(
+        JoinRequest.circle_id == circle.id, JoinRequest.user_id == actor.id)
+        .execution_options(populate_existing=True))
+    db.session.commit()
+    return request
+
+
+def pending_requests_of(user: User) -> list[JoinRequest]:
+    """The person's own requests still waiting for a moderator, newest first."""
+    return list(db.session.scalars(select(JoinRequest).where(
+        JoinRequest.user_id == user.id, JoinRequest.status == "pending")
+        .order_by(JoinRequest.created_at.desc())))
+
+
 def _notify_staff_of_request(circle: Circle, requester: User) -> None:
     url = path_for("moderation.requests", slug=circle.slug)
     for user_id in staff_ids(circle.id):

@@ -87,6 +87,15 @@ def request_to_join(slug):
     return render_template("circles/request.html", circle=circle, form=form)
 
 
+@bp.post("/circles/<slug>/request/withdraw")
+@login_required
+def withdraw_request(slug):
+    """Take back one's pending request (404 if there is none)."""
+    join_request = actions.withdraw_request(current_user, slug)
+    flash(f"Your request to join {join_request.circle.name} is withdrawn.", "info")
+    return redirect(safe_next(request.form.get("next"), url_for("circles.index")))
+
+
 @bp.route("/c/<slug>/")
 @login_required
 @circle_page

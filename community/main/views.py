@@ -4,7 +4,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..circles.actions import my_circles
+from ..circles.actions import my_circles, pending_requests_of
 from ..extensions import db
 from ..panels import DASHBOARD, render_panels
 from ..policy import member_counts, readable
@@ -20,6 +20,7 @@ def dashboard():
     # a circle whose pledge is waiting is listed, with a way to accept it.
     return render_template("main/dashboard.html", circles=circles,
                            member_counts=member_counts([c.id for c, _ in circles]),
+                           requests=pending_requests_of(current_user),
                            panels=render_panels(DASHBOARD, current_user, readable(circles)))
 
 

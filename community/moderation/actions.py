@@ -38,6 +38,7 @@ from .reports import REPORTABLE
 
 DEFAULT_INVITE_DAYS = 14
 STAFF_ONLY = "Only the circle's owners and moderators can do that."
+REASON_MAX = 240  # a reason told to someone turned away; it goes into their notification
 
 
 # --- Invitations -----------------------------------------------------------------
@@ -119,7 +120,8 @@ def list_invitations(actor: User, slug: str) -> tuple[Circle, list[Invitation]]:
 
 # --- Join requests -----------------------------------------------------------------
 
-def _decide(actor: User, slug: str, request_id: int, decision: str) -> JoinRequest:
+def _decide(actor: User, slug: str, request_id: int, decision: str, reason: str = "") -> JoinRequest:
+    reason = clean_text(reason, field="reason", label="The reason", max_len=REASON_MAX)
     begin_write()
     circle, membership = access_circle(actor, slug, for_update=True)
     require(can_decide_requests(membership), STAFF_ONLY)
@@ -148,8 +150,11 @@ def _decide(actor: User, slug: str, request_id: int, decision: str) -> JoinReque
             path_for("circles.home", slug=circle.slug)
     else:
         text, url = f"Your request to join {circle.name} was declined.", path_for("circles.index")
-    notify(request.user_id, f"request_{decision}", text, url, circle_id=circle.id,
-           actor_id=actor.id)
+        if reason:
+            text = f"{text} The moderator said: {reason}"
+    # News about the person's own account, not the circle's content: they see it
+    # whether or not they may read the circle (a decline, a pledge still to accept).
+    notify(request.user_id, f"request_{decision}", text, url, actor_id=actor.id)
     db.session.commit()
     return request
 
@@ -165,9 +170,12 @@ def approve_request(actor: User, slug: str, request_id: int) -> JoinRequest:
     return _decide(actor, slug, request_id, "approved")
 
 
-def decline_request(actor: User, slug: str, request_id: int) -> JoinRequest:
-    """Say no to a join request. :raise: as approve_request."""
-    return _decide(actor, slug, request_id, "declined")
+def decline_request(actor: User, slug: str, request_id: int, reason: str = "") -> JoinRequest:
+    """Say no to a join request, with a reason for them only if one is given.
+
+    :raise: as approve_request; ActionError for a reason that is too long.
+    """
+    return _decide(actor, slug, request_id, "declined", reason)
 
 
 def pending_requests(actor: User, slug: str) -> tuple[Circle, list[JoinRequest]]:

@@ -107,9 +107,12 @@ def requests(circle, membership):
 @login_required
 @circle_page
 def decide_request(circle, membership, request_id, decision):
-    decide = actions.approve_request if decision == "approve" else actions.decline_request
     try:
-        join_request = decide(current_user, circle.slug, request_id)
+        if decision == "approve":
+            join_request = actions.approve_request(current_user, circle.slug, request_id)
+        else:
+            join_request = actions.decline_request(current_user, circle.slug, request_id,
+                                                   request.form.get("reason", ""))
     except ActionError as err:
         flash(err.message, "error")
     else:

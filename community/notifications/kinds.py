@@ -10,8 +10,9 @@ CHANNELS = {
     "off": "Off",
 }
 
-# kind -> (label in settings, default channel). Mentions and changes to meetings
-# you are going to come at once; the rest waits for the digest.
+# kind -> (label in settings, default channel). Mentions, changes to meetings
+# you are going to and the answer to your own request come at once; the rest
+# waits for the digest.
 KINDS = {
     "mention": ("Someone mentions you", "email"),
     "reply": ("Replies in threads you follow", "digest"),
@@ -25,7 +26,7 @@ KINDS = {
     "poll_closed": ("A date poll you answered is decided", "digest"),
     "join_request": ("Someone asks to join a circle you moderate", "digest"),
     "request_approved": ("Your request to join is approved", "email"),
-    "request_declined": ("Your request to join is declined", "digest"),
+    "request_declined": ("Your request to join is declined", "email"),
     "invitation_accepted": ("Someone joins with your invite link", "digest"),
     "report_filed": ("Something is reported in a circle you moderate", "email"),
     "report_outcome": ("The outcome of your report", "digest"),

@@ -214,6 +214,61 @@ def test_request_decline_notifies_and_may_ask_again(app):
     assert again.status == "pending" and again.id == request.id
 
 
+def test_the_requester_sees_a_decision_even_for_a_circle_they_cannot_read(app):
+    """The answer is about their own request: shown in the app and emailed at once,
+    with the moderator's reason only when one is given."""
+    from community.notifications.actions import visible
+    from community.notifications.dispatch import dispatch_notifications
+    from community.notifications.models import OutboxMail
+
+    owner = make_user()
+    circle = make_circle(owner, name="Pledged", join_policy="request")
+    circles.update_circle(owner, circle.slug, name=circle.name, join_policy="request",
+                          pledge_required=True, pledge_text="What is said here stays here.")
+    declined, approved = make_user(email="no@example.org"), make_user(email="yes@example.org")
+    moderation.decline_request(owner, circle.slug,
+                               circles.request_to_join(declined, circle.slug, "").id,
+                               reason="We are full until the spring.")
+    moderation.approve_request(owner, circle.slug, circles.request_to_join(approved, circle.slug, "").id)
+    assert [n.text for n in db.session.scalars(visible(declined.id))] == [
+        "Your request to join Pledged was declined. The moderator said: We are full until the spring."]
+    assert [n.kind for n in db.session.scalars(visible(approved.id))] == ["request_approved"]
+    dispatch_notifications(utcnow())
+    mail = {m.to_address: m.subject for m in db.session.scalars(select(OutboxMail))}
+    assert "We are full until the spring." in mail["no@example.org"]
+    assert "Pledged was approved" in mail["yes@example.org"]
+
+
+def test_a_decline_without_a_reason_says_only_that(app):
+    owner = make_user()
+    circle = make_circle(owner, join_policy="request")
+    asker = make_user()
+    moderation.decline_request(owner, circle.slug, circles.request_to_join(asker, circle.slug, "").id)
+    note = db.session.scalar(select(Notification).where(Notification.user_id == asker.id))
+    assert note.text == f"Your request to join {circle.name} was declined."
+    with pytest.raises(ActionError):
+        moderation.decline_request(owner, circle.slug, circles.request_to_join(make_user(), circle.slug, "").id,
+                                   reason="x" * 241)
+
+
+def test_withdrawing_a_request(app):
+    owner = make_user()
+    circle = make_circle(owner, join_policy="request")
+    asker, other = make_user(), make_user()
+    request = circles.request_to_join(asker, circle.slug, "hello")
+    assert circles.pending_requests_of(asker) == [request]
+    with pytest.raises(NotFound):
+        circles.withdraw_request(other, circle.slug)  # nothing of theirs to withdraw
+    assert circles.withdraw_request(asker, circle.slug).status == "withdrawn"
+    assert circles.pending_requests_of(asker) == []
+    assert moderation.pending_requests(owner, circle.slug)[1] == []
+    with pytest.raises(NotFound):
+        circles.withdraw_request(asker, circle.slug)
+    with pytest.raises(Conflict):
+        moderation.approve_request(owner, circle.slug, request.id)
+    assert circles.request_to_join(asker, circle.slug, "again").status == "pending"
+
+
 def test_cannot_request_an_invite_only_circle(app):
     circle = make_circle(join_policy="invite_only")
     with pytest.raises(NotFound):

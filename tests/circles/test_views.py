@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from community.accounts.models import User
+from community.circles import actions as circles_actions
 from community.circles.models import Circle, Membership
 from community.extensions import db
 from community.moderation import actions as moderation
@@ -161,11 +162,48 @@ def test_request_to_join_through_the_form(client, auth):
     assert "Ask to join" in text(client.get("/circles/"))
     response = client.post(f"/circles/{circle.slug}/request", data={"message": "Hello!"})
     assert response.headers["Location"] == "/circles/"
-    assert "waiting for a moderator" in text(client.get("/circles/"))
+    assert "Request pending — sent on" in text(client.get("/circles/"))
     AuthActions(client).logout()
     auth.login(owner)
     queue = text(client.get(f"/c/{circle.slug}/manage/requests"))
     assert "Hello!" in queue
+
+
+def test_a_pending_request_shows_on_the_dashboard_and_can_be_withdrawn(client, auth):
+    owner = make_user()
+    circle = make_circle(owner, name="Open to asks", join_policy="request")
+    asker = make_user()
+    auth.login(asker)
+    assert "Your requests to join" not in text(client.get("/"))
+    client.post(f"/circles/{circle.slug}/request", data={"message": "Hello!"})
+    dashboard = text(client.get("/"))
+    assert "Your requests to join" in dashboard and "Open to asks" in dashboard
+    assert "Request pending — sent on" in dashboard and "Withdraw request" in dashboard
+    response = client.post(f"/circles/{circle.slug}/request/withdraw", data={"next": "/"})
+    assert response.headers["Location"] == "/"
+    dashboard = text(client.get("/"))
+    assert "is withdrawn" in dashboard and "Your requests to join" not in dashboard
+    assert "Ask to join" in text(client.get("/circles/"))
+    assert client.post(f"/circles/{circle.slug}/request/withdraw").status_code == 404
+    AuthActions(client).logout()
+    auth.login(owner)
+    assert "Hello!" not in text(client.get(f"/c/{circle.slug}/manage/requests"))
+
+
+def test_a_decline_with_a_reason_reaches_the_requester(client, auth):
+    owner = make_user()
+    circle = make_circle(owner, name="Open to asks", join_policy="request")
+    asker = make_user()
+    join_request = circles_actions.request_to_join(asker, circle.slug, "")
+    auth.login(owner)
+    response = client.post(f"/c/{circle.slug}/manage/requests/{join_request.id}/decline",
+                           data={"reason": "We are full until the spring."})
+    assert response.status_code == 302
+    AuthActions(client).logout()
+    auth.login(asker)
+    notes = text(client.get("/notifications"))
+    assert "Your request to join Open to asks was declined." in notes
+    assert "We are full until the spring." in notes
 
 
 def test_last_owner_leaving_gets_a_clear_403(client, auth):

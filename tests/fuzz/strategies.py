@@ -206,6 +206,7 @@ FORMS: dict[str, Form] = {
     # Circles
     "circles.new": Form(CIRCLE),
     "circles.request_to_join": Form({"message": "text"}, paths={"slug": "listed_slug"}),
+    "circles.withdraw_request": Form({"next": "text"}, paths={"slug": "listed_slug"}),
     "circles.pledge": Form({"next": "text"}),
     "circles.leave": Form(),
     "circles.accept_invite": Form(paths={"token": "invite_token"}),
