@@ -247,8 +247,8 @@ def test_a_decline_without_a_reason_says_only_that(app):
     note = db.session.scalar(select(Notification).where(Notification.user_id == asker.id))
     assert note.text == f"Your request to join {circle.name} was declined."
     with pytest.raises(ActionError):
-        moderation.decline_request(owner, circle.slug, circles.request_to_join(make_user(), circle.slug, "").id,
-                                   reason="x" * 241)
+        another = circles.request_to_join(make_user(), circle.slug, "")
+        moderation.decline_request(owner, circle.slug, another.id, reason="x" * 241)
 
 
 def test_withdrawing_a_request(app):

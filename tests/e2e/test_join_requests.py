@@ -46,7 +46,7 @@ def test_a_requester_sees_the_request_withdraws_asks_again_and_hears_the_answer(
     expect(amara.page.locator("text=No requests are waiting")).to_be_visible()
 
     helen.go("/notifications")
-    expect(page.locator("main")).to_contain_text(
-        "Your request to join Reading Leaders was declined. The moderator said: We are full until the spring.")
+    expect(page.locator("main")).to_contain_text("Your request to join Reading Leaders was declined. "
+                                                 "The moderator said: We are full until the spring.")
     helen.go("/")
     expect(page.locator("text=Your requests to join")).to_have_count(0)
