@@ -5,7 +5,7 @@ from functools import lru_cache
 from flask import Flask, current_app, g, request, url_for
 from flask_login import current_user
 
-from .fragments import SLOT_MARKS, rendering_kept
+from .fast.fragments import SLOT_MARKS, rendering_kept
 from .security import csrf_token
 from .timeutil import to_zone, utcnow
 

@@ -1,4 +1,4 @@
-"""Prepared reads (community/prepared.py): the driver's cursor, SQLAlchemy's values and events."""
+"""Prepared reads (community/fast/prepared.py): the driver's cursor, SQLAlchemy's values and events."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,12 +7,12 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from community import create_app
 from community.extensions import db
+from community.fast.prepared import Prepared, prepared
 from community.notifications.actions import _unread_count_statement
-from community.policy import _circle_rows_by_slug, _thread_in_circle
-from community.prepared import Prepared, prepared
+from community.policy import _circle_rows_by_slug
 from community.threads import actions as threads
 from community.threads.models import Post
-from community.threads.reading import _page_of_posts, _reactions
+from community.threads.reading import _page_of_posts, _reactions, _thread_in_circle
 from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_thread, make_user
 

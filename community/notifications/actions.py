@@ -6,7 +6,7 @@ from ..accounts.models import User
 from ..circles.models import Membership
 from ..errors import ActionError, NotFound
 from ..extensions import db
-from ..prepared import prepared
+from ..fast.prepared import prepared
 from ..timeutil import utcnow
 from . import live
 from .kinds import CHANNELS, KINDS

@@ -11,8 +11,8 @@ from ..circles.models import Membership
 from ..circles.pages import circle_page
 from ..errors import ActionError
 from ..extensions import db
+from ..fast.fragments import SLOT_MARKS, clean, kept_page, numbered, parts_of
 from ..forms import apply_error
-from ..fragments import SLOT_MARKS, clean, kept_page, numbered, parts_of
 from ..pagination import page_number
 from ..panels import circle_home_panel, dashboard_panel
 from ..policy import (
@@ -25,7 +25,6 @@ from ..policy import (
     can_report,
     is_staff,
     require,
-    thread_in,
 )
 from ..security import csrf_token
 from ..templating import viewer_zone
@@ -114,7 +113,7 @@ def new(circle, membership):
 @circle_page(rows=True)
 def show(circle, membership, thread_id):
     """A page of 20 posts. Opened without a page, it jumps to the first unread post."""
-    thread = thread_in(circle, thread_id, current_user.id)
+    thread = reading.thread_in(circle, thread_id, current_user.id)
     read = thread.last_read_number or 0
     pages = max(1, -(-thread.post_count // actions.PER_PAGE))
     if "page" not in request.args and 0 < read < thread.post_count:

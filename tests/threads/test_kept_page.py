@@ -9,7 +9,7 @@ from sqlalchemy import select
 from community.accounts.models import User
 from community.circles.models import Circle, Membership
 from community.extensions import db
-from community.fragments import MEMO, kept_page
+from community.fast.fragments import MEMO, kept_page
 from community.notifications.actions import mark_all_read, notify
 from community.threads import actions as threads
 from community.threads.models import Post

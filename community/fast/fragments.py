@@ -128,7 +128,7 @@ def kept_page(template: str, key: tuple, context: Callable[[], dict], slots: dic
     `numbered` kept fragments): their slots are filled along with the page's.
     A page with flashed messages to show is rendered afresh: they show once.
     """
-    from .templating import layout_state
+    from ..templating import layout_state
 
     if "_flashes" in session:
         return _filled_utf8(_encoded(_spliced(_render(template, context()), inner or {})), slots)
@@ -182,7 +182,7 @@ def _encoded(parts: Parts) -> tuple:
 
 
 def _render(template: str, context: dict) -> Parts:
-    from .templating import template_csrf_token
+    from ..templating import template_csrf_token
 
     token = _rendering.set(True)
     try:

@@ -30,7 +30,7 @@ from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql import Select
 
-from .extensions import db
+from ..extensions import db
 
 
 class _Compiled(NamedTuple):
