@@ -8,7 +8,7 @@ from sqlalchemy import select
 from community.accounts.models import User
 from community.extensions import db
 from community.fast.fragments import Memo, parts_of
-from community.templating import kept_url_for
+from community.fast.urls import kept_url_for
 from community.threads import actions as threads
 from community.threads.models import Post
 from tests.conftest import AuthActions
