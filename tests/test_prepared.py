@@ -184,3 +184,41 @@ def test_a_user_the_session_holds_expired_is_refreshed_from_the_same_read(app, c
         user = load_session_user(session_id)
         assert (user.display_name, user.timezone) == ("Helen Marsh", zone)
     assert user is made and sent.count == 1, sent.statements
+
+
+def test_sqlalchemy_as_pinned_passes_the_check():
+    from community.fast.prepared import check_sqlalchemy
+
+    check_sqlalchemy()
+
+
+@pytest.mark.parametrize("change", ["another minor version", "construct_params gone",
+                                    "driver_connection gone", "cursor events take other arguments",
+                                    "parameters in another order"])
+def test_prepared_reads_refuse_a_sqlalchemy_whose_internals_changed(monkeypatch, change):
+    """Loudly, naming the version: not statements sent with wrong parameters."""
+    import sqlalchemy
+    from sqlalchemy.events import ConnectionEvents
+    from sqlalchemy.pool import ManagesConnection
+    from sqlalchemy.sql.compiler import SQLCompiler
+
+    from community.fast.prepared import check_sqlalchemy
+
+    if change == "another minor version":
+        monkeypatch.setattr(sqlalchemy, "__version__", "2.2.0")
+    elif change == "construct_params gone":
+        monkeypatch.delattr(SQLCompiler, "construct_params")
+    elif change == "driver_connection gone":
+        monkeypatch.delattr(ManagesConnection, "driver_connection", raising=False)
+        declared = ManagesConnection.__annotations__
+        monkeypatch.setattr(ManagesConnection, "__annotations__",
+                            {k: v for k, v in declared.items() if k != "driver_connection"})
+    elif change == "cursor events take other arguments":
+        monkeypatch.setattr(ConnectionEvents, "before_cursor_execute",
+                            lambda self, conn, cursor, statement, parameters, context: None)
+    else:
+        real = SQLCompiler.construct_params
+        monkeypatch.setattr(SQLCompiler, "construct_params",
+                            lambda self, *a, **k: {name: -1 for name in real(self, *a, **k)})
+    with pytest.raises(RuntimeError, match=rf"SQLAlchemy {sqlalchemy.__version__}"):
+        check_sqlalchemy()
