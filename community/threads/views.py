@@ -48,7 +48,7 @@ def _listing(circle_ids: list[int], user_id: int, limit: int, offset: int = 0) -
 def _listing_statement():
     """The page's ids are chosen first and only those threads are joined to their
     authors and read state: joined before the LIMIT, PostgreSQL hash-joined every
-    person on the site to every thread of the circles (25 ms at 1,000,000 posts).
+    person on the site to every thread of the circles (bench/findings.md, 8).
     Built once: dashboards, circle homes and lists all run it.
     """
     order = (Thread.pinned.desc(), Thread.last_post_at.desc(), Thread.id.desc())
