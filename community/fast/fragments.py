@@ -119,6 +119,15 @@ class Guarded:
     def __str__(self):
         return str(self._get())
 
+    def __eq__(self, other):
+        return self._get() == other
+
+    def __ne__(self, other):
+        return self._get() != other
+
+    def __hash__(self):
+        return hash(self._get())
+
     def __repr__(self):
         return f"<Guarded {self._name}>"
 
