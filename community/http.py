@@ -1,11 +1,11 @@
 """How every request is read: Flask's request, a little stricter about its input,
-and its session cookie (session_cookie)."""
+and its session cookie (fast.session_cookie)."""
 from flask import Flask, Request
 from werkzeug.datastructures import MultiDict
 from werkzeug.formparser import FormDataParser
 from werkzeug.utils import cached_property
 
-from .session_cookie import KeptCookieSessionInterface
+from .fast.session_cookie import KeptCookieSessionInterface
 
 NUL = "\x00"
 

@@ -15,7 +15,7 @@ from werkzeug.exceptions import Forbidden, NotFound
 from .accounts.models import User
 from .circles.models import Circle, JoinRequest, Membership
 from .extensions import db
-from .prepared import prepared
+from .fast.prepared import prepared
 
 RANK = {"member": 1, "moderator": 2, "owner": 3}
 
@@ -383,33 +383,6 @@ def access_thread(user: User, slug: str, thread_id: int, for_update: bool = Fals
 
     circle, membership = access_circle(user, slug)
     return circle, membership, _row_in_circle(Thread, circle, thread_id, for_update)
-
-
-def thread_in(circle: Circle, thread_id: int, viewer_id: int):
-    """A thread of a circle the viewer has already been let into (by circle_page),
-    without loading the circle and membership a second time: a row of the
-    thread's id, circle_id, title, pinned, locked and post_count, with the
-    viewer's last_read_number and subscription (None before their first visit).
-
-    :raise NotFound: no such thread in this circle.
-    """
-    thread = _thread_in_circle.first({"thread_id": thread_id, "circle_id": circle.id, "user_id": viewer_id})
-    if thread is None:
-        raise NotFound()
-    return thread
-
-
-@prepared
-def _thread_in_circle():
-    # A row, not an ORM object (a thread page only shows it), with the viewer's
-    # place joined in: one statement where the page had two.
-    from .threads.models import Thread, ThreadState
-
-    return (select(Thread.id, Thread.circle_id, Thread.title, Thread.pinned, Thread.locked,
-                   Thread.post_count, ThreadState.last_read_number, ThreadState.subscription)
-            .outerjoin(ThreadState, (ThreadState.thread_id == Thread.id)
-                       & (ThreadState.user_id == bindparam("user_id")))
-            .where(Thread.id == bindparam("thread_id"), Thread.circle_id == bindparam("circle_id")))
 
 
 def access_post(user: User, slug: str, post_id: int):

@@ -1,12 +1,16 @@
-"""What every template can use: times in the viewer's zone, the policy predicates."""
+"""What every template can use: times in the viewer's zone, the policy predicates,
+the layout's state."""
 from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 
-from flask import Flask, current_app, g, request, url_for
+from flask import Flask, current_app, g, get_flashed_messages, request
 from flask_login import current_user
+from jinja2 import StrictUndefined
+from markupsafe import Markup
 
-from .fragments import SLOT_MARKS, rendering_kept
-from .security import csrf_token
+from .fast.fragments import SLOT_MARKS, guard_globals, kept_layout, rendering_kept, template_csrf_token
+from .fast.urls import kept_url_for
 from .timeutil import to_zone, utcnow
 
 
@@ -55,28 +59,6 @@ def ago(moment: datetime | None, zone: str | None = None) -> str:
     return localtime(moment, "%-d %b %Y", zone)
 
 
-def kept_url_for(endpoint: str, **values) -> str:
-    """url_for for templates, remembering what it built.
-
-    A page builds 20-30 links that are the same on every request (stylesheets,
-    the nav, a circle's tabs): through the URL map each cost ~10 µs, a tenth
-    of a thread page's own work. The map is fixed once the app runs, so a URL
-    depends only on what is asked; relative endpoints ('.x') and options
-    ('_external', '_anchor', ...) depend on more and are built every time.
-    """
-    if endpoint.startswith(".") or any(key.startswith("_") for key in values):
-        return url_for(endpoint, **values)
-    try:
-        return _built_url(endpoint, request.script_root, tuple(values.items()))
-    except TypeError:  # a value that can't be a key (a list): build it
-        return url_for(endpoint, **values)
-
-
-@lru_cache(maxsize=4096)
-def _built_url(endpoint: str, script_root: str, values: tuple) -> str:
-    return url_for(endpoint, **dict(values))
-
-
 def unread_notifications() -> int:
     """The bell's count, asked once per request (the layout and its key both show it)."""
     if "unread_notifications" not in g:
@@ -86,24 +68,60 @@ def unread_notifications() -> int:
     return g.unread_notifications
 
 
-def layout_state() -> tuple:
-    """Everything base.html shows that its page's context doesn't give it: a kept
-    page's key holds this too (see fragments.kept_page)."""
+class LayoutState(NamedTuple):
+    """Everything base.html and a circle's layout show that a page's context
+    doesn't give them: a kept page's key holds this too (fast.fragments.kept_page)."""
+
+    endpoint: str | None  # the page's own link in the nav is marked current
+    signed_in: bool
+    site_admin: bool
+    unread: int  # the bell's count
+    transports: tuple[str, ...] | None  # Socket.IO's, when WORKERS > 1
+
+
+def layout_state() -> LayoutState:
+    from .policy import can_administer_site
+
     signed_in = current_user.is_authenticated
     transports = current_app.config.get("SOCKETIO_TRANSPORTS")
-    return (tuple(transports) if transports else None, signed_in,
-            signed_in and current_user.is_site_admin, unread_notifications())
+    return LayoutState(request.endpoint, signed_in, signed_in and can_administer_site(current_user),
+                       unread_notifications(), tuple(transports) if transports else None)
 
 
-def template_csrf_token() -> str:
-    """csrf_token() in templates: the session's token, or the 'csrf' slot in a kept fragment."""
-    return SLOT_MARKS.csrf if rendering_kept() else csrf_token()
+def page_layout() -> LayoutState:
+    """The layout's state in templates: in a kept page, the one in its key."""
+    return kept_layout() if rendering_kept() else layout_state()
+
+
+def layout_slots() -> dict[str, str]:
+    """What a kept page's layout fills in per request: its flashed messages."""
+    return {"flashes": flashes_html()}
+
+
+def flashes() -> Markup:
+    """The flashed messages in templates: in a kept page, the 'flashes' slot."""
+    return SLOT_MARKS.flashes if rendering_kept() else flashes_html()
+
+
+def flashes_html() -> Markup:
+    messages = get_flashed_messages(with_categories=True)
+    if not messages:
+        return Markup("")
+    return Markup(current_app.jinja_env.get_template("_partials/flashes.html").render(messages=messages))
 
 
 def init_app(app: Flask) -> None:
+    from .circles.pages import circle_head
+
+    # A name a template doesn't have is an error, not an empty string: in a kept
+    # page it could be a value the key was meant to hold.
+    app.jinja_env.undefined = StrictUndefined
+    guard_globals(app.jinja_env)
     app.jinja_env.globals["url_for"] = kept_url_for
     app.jinja_env.globals["csrf_token"] = template_csrf_token
-    app.jinja_env.globals["unread_notifications"] = unread_notifications
+    app.jinja_env.globals["page_layout"] = page_layout
+    app.jinja_env.globals["flashes"] = flashes
+    app.jinja_env.globals["head_of_circle"] = circle_head
     app.add_template_filter(localtime)
     app.add_template_filter(isotime)
     app.add_template_filter(ago)

@@ -1,4 +1,4 @@
-"""Prepared reads (community/prepared.py): the driver's cursor, SQLAlchemy's values and events."""
+"""Prepared reads (community/fast/prepared.py): the driver's cursor, SQLAlchemy's values and events."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,12 +7,12 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from community import create_app
 from community.extensions import db
+from community.fast.prepared import Prepared, prepared
 from community.notifications.actions import _unread_count_statement
-from community.policy import _circle_rows_by_slug, _thread_in_circle
-from community.prepared import Prepared, prepared
+from community.policy import _circle_rows_by_slug
 from community.threads import actions as threads
 from community.threads.models import Post
-from community.threads.reading import _page_of_posts, _reactions
+from community.threads.reading import _page_of_posts, _reactions, _thread_in_circle
 from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_thread, make_user
 
@@ -184,3 +184,41 @@ def test_a_user_the_session_holds_expired_is_refreshed_from_the_same_read(app, c
         user = load_session_user(session_id)
         assert (user.display_name, user.timezone) == ("Helen Marsh", zone)
     assert user is made and sent.count == 1, sent.statements
+
+
+def test_sqlalchemy_as_pinned_passes_the_check():
+    from community.fast.prepared import check_sqlalchemy
+
+    check_sqlalchemy()
+
+
+@pytest.mark.parametrize("change", ["another minor version", "construct_params gone",
+                                    "driver_connection gone", "cursor events take other arguments",
+                                    "parameters in another order"])
+def test_prepared_reads_refuse_a_sqlalchemy_whose_internals_changed(monkeypatch, change):
+    """Loudly, naming the version: not statements sent with wrong parameters."""
+    import sqlalchemy
+    from sqlalchemy.events import ConnectionEvents
+    from sqlalchemy.pool import ManagesConnection
+    from sqlalchemy.sql.compiler import SQLCompiler
+
+    from community.fast.prepared import check_sqlalchemy
+
+    if change == "another minor version":
+        monkeypatch.setattr(sqlalchemy, "__version__", "2.2.0")
+    elif change == "construct_params gone":
+        monkeypatch.delattr(SQLCompiler, "construct_params")
+    elif change == "driver_connection gone":
+        monkeypatch.delattr(ManagesConnection, "driver_connection", raising=False)
+        declared = ManagesConnection.__annotations__
+        monkeypatch.setattr(ManagesConnection, "__annotations__",
+                            {k: v for k, v in declared.items() if k != "driver_connection"})
+    elif change == "cursor events take other arguments":
+        monkeypatch.setattr(ConnectionEvents, "before_cursor_execute",
+                            lambda self, conn, cursor, statement, parameters, context: None)
+    else:
+        real = SQLCompiler.construct_params
+        monkeypatch.setattr(SQLCompiler, "construct_params",
+                            lambda self, *a, **k: {name: -1 for name in real(self, *a, **k)})
+    with pytest.raises(RuntimeError, match=rf"SQLAlchemy {sqlalchemy.__version__}"):
+        check_sqlalchemy()

@@ -1,9 +1,9 @@
-"""The session cookie, verified once per distinct cookie (community/session_cookie.py)."""
+"""The session cookie, verified once per distinct cookie (community/fast/session_cookie.py)."""
 import time
 
 from flask import flash, get_flashed_messages, request
 
-from community.session_cookie import KeptCookieSessionInterface
+from community.fast.session_cookie import KeptCookieSessionInterface
 from tests.factories import make_user
 
 

@@ -13,8 +13,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..database import begin_write
 from ..errors import ActionError, Conflict, NotFound, TooManyAttempts
 from ..extensions import db
+from ..fast.prepared import as_loaded, every_column_of, prepared
 from ..policy import can_administer_site, require
-from ..prepared import as_loaded, every_column_of, prepared
 from ..signals import browser_signed_out, sessions_ended
 from ..text import clean_text
 from ..timeutil import DEFAULT_TIMEZONE, is_timezone, utcnow

@@ -1,10 +1,28 @@
-"""The decorator every page under /c/<slug>/ uses, in every area."""
+"""The decorator every page under /c/<slug>/ uses, in every area, and what
+their shared layout (circles/_layout.html) shows."""
 from functools import wraps
+from typing import NamedTuple
 
 from flask import redirect, request, url_for
 from flask_login import current_user
 
-from ..policy import access_circle, access_circle_rows, needs_pledge
+from ..policy import access_circle, access_circle_rows, can_read_audit, is_staff, needs_pledge
+
+
+class CircleHead(NamedTuple):
+    """What a circle's layout shows of the circle and the viewer's place in it:
+    a kept page holds it in its key and gives it as `circle_head`."""
+
+    slug: str
+    name: str
+    cohort: str | None
+    staff: bool  # the Manage tab
+    reads_audit: bool  # else, maybe, the Audit log tab
+
+
+def circle_head(circle, membership) -> CircleHead:
+    return CircleHead(circle.slug, circle.name, circle.cohort, is_staff(membership),
+                      can_read_audit(circle, membership))
 
 
 def circle_page(view=None, *, pledge: bool = True, rows: bool = False):

@@ -5,8 +5,8 @@ from sqlalchemy import bindparam, func, or_, select, update
 from ..accounts.models import User
 from ..errors import ActionError, NotFound
 from ..extensions import db
+from ..fast.prepared import prepared
 from ..policy import may_read
-from ..prepared import prepared
 from ..timeutil import utcnow
 from . import live
 from .kinds import CHANNELS, KINDS

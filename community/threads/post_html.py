@@ -1,4 +1,4 @@
-"""A post's HTML on a thread page: kept (community/fragments.py) per distinct post.
+"""A post's HTML on a thread page: kept (community/fast/fragments.py) per distinct post.
 
 A post looks the same to every viewer with the same rights over it, until it is
 edited, removed, reacted to or its author renames themselves: each of those is
@@ -9,7 +9,7 @@ slots of the page.
 from datetime import datetime
 from typing import NamedTuple
 
-from ..fragments import Parts, clean, parts_of
+from ..fast.fragments import Parts, clean, parts_of
 from ..templating import ago, localtime
 from .models import REACTION_LABELS, REACTIONS
 

@@ -8,11 +8,11 @@ from sqlalchemy import bindparam, select
 
 from ..accounts.models import User
 from ..circles.models import Membership
-from ..circles.pages import circle_page
+from ..circles.pages import CircleHead, circle_head, circle_page
 from ..errors import ActionError
 from ..extensions import db
+from ..fast.fragments import SLOT_MARKS, clean, kept_page, numbered, parts_of
 from ..forms import apply_error
-from ..fragments import SLOT_MARKS, clean, kept_page, numbered, parts_of
 from ..pagination import page_number
 from ..panels import circle_home_panel, dashboard_panel
 from ..policy import (
@@ -21,15 +21,12 @@ from ..policy import (
     active_members,
     can_delete_post,
     can_edit_post,
-    can_read_audit,
     can_reply,
     can_report,
-    is_staff,
     require,
-    thread_in,
 )
 from ..security import csrf_token
-from ..templating import viewer_zone
+from ..templating import layout_slots, layout_state, viewer_zone
 from . import actions, reading
 from . import search as search_module
 from .forms import EditForm, ReplyForm, ReportForm, ThreadForm
@@ -115,7 +112,7 @@ def new(circle, membership):
 @circle_page(rows=True)
 def show(circle, membership, thread_id):
     """A page of 20 posts. Opened without a page, it jumps to the first unread post."""
-    thread = thread_in(circle, thread_id, current_user.id)
+    thread = reading.thread_in(circle, thread_id, current_user.id)
     read = thread.last_read_number or 0
     pages = max(1, -(-thread.post_count // actions.PER_PAGE))
     if "page" not in request.args and 0 < read < thread.post_count:
@@ -128,29 +125,29 @@ def show(circle, membership, thread_id):
     frame = _frame(circle, membership, thread, page, pages, posts, first_unread)
     reactions = reading.reactions_for(thread.id, first, membership.user_id) if posts else {}
     faces = _faces(posts, reactions, membership, thread, (circle.slug, thread.id, page), first_unread)
-    slots = {"csrf": csrf_token()}
+    slots = {"csrf": csrf_token(), **layout_slots()}
     zone = viewer_zone()
     for number, post in enumerate(posts):
         time_slots(post, number, zone, slots)
+    # The page may show nothing per viewer but its key (frame, faces, quote),
+    # the layout's state and the slots: while it renders, current_user,
+    # membership, circle, request, session and g raise (fast/README.md).
     return kept_page(
         "threads/show.html", (frame, faces, quote),
-        lambda: {"circle": circle, "membership": membership, "frame": frame,
+        lambda: {"frame": frame, "circle_head": frame.head,
                  "posts": SLOT_MARKS.posts, "reply_form": SLOT_MARKS.reply},
         slots,
         inner={"posts": lambda: numbered([post_parts(view) for view in faces]),
                "reply": lambda: parts_of("threads/_reply_form.html", _reply_form_context,
-                                         (circle.slug, thread.id, quote))})
+                                         (circle.slug, thread.id, quote))},
+        layout=layout_state())
 
 
 class ThreadFrame(NamedTuple):
     """Everything a thread page shows around its posts and reply form: its key
-    in the memo (fragments.kept_page). The circle's layout shows the first five."""
+    in the memo (fast.fragments.kept_page). The circle's layout shows its head."""
 
-    slug: str
-    circle_name: str
-    cohort: str | None
-    staff: bool  # may pin, lock and manage
-    reads_audit: bool
+    head: CircleHead  # the circle, and whether the viewer may pin, lock and manage
     thread_id: int
     title: str
     pinned: bool
@@ -166,9 +163,8 @@ def _frame(circle, membership, thread, page: int, pages: int, posts: list[readin
            first_unread: int | None) -> ThreadFrame:
     last_number = posts[-1].number if posts else 0
     return ThreadFrame(
-        circle.slug, circle.name, circle.cohort, is_staff(membership), can_read_audit(circle, membership),
-        thread.id, thread.title, thread.pinned, thread.locked, can_reply(membership, thread),
-        thread.subscription, page, pages,
+        circle_head(circle, membership), thread.id, thread.title, thread.pinned, thread.locked,
+        can_reply(membership, thread), thread.subscription, page, pages,
         last_number if first_unread and last_number >= first_unread else None)
 
 

@@ -1,15 +1,17 @@
-"""A whole thread page comes from the memo (fragments.kept_page): after any change
-to what it shows, the page served must be exactly the page rendered afresh."""
+"""A whole thread page comes from the memo (fast.fragments.kept_page): after any
+change to what it shows, and whoever was served it before, the page served must
+be exactly the page rendered afresh for this viewer."""
 import re
 
 import pytest
-from jinja2 import ChoiceLoader, DictLoader
+from jinja2 import ChoiceLoader, DictLoader, UndefinedError
 from sqlalchemy import select
 
 from community.accounts.models import User
+from community.circles import actions as circles
 from community.circles.models import Circle, Membership
 from community.extensions import db
-from community.fragments import MEMO, kept_page
+from community.fast.fragments import MEMO, OFF_LIMITS, kept_page
 from community.notifications.actions import mark_all_read, notify
 from community.threads import actions as threads
 from community.threads.models import Post
@@ -106,6 +108,48 @@ def test_two_viewers_with_the_same_rights_share_a_kept_page_but_not_its_token(ma
     assert sum(1 for key in MEMO.items if key[1] is kept_page) == 1  # kept once, for both
 
 
+def test_each_viewer_is_served_their_own_page_whoever_warmed_the_memo(make_app, world):
+    """Owner, moderator, member, a member yet to accept the pledge and a member in
+    another zone each ask for the page after all the others have: what each is
+    served must be what an empty memo renders for them."""
+    from tests.conftest import AuthActions
+
+    app = make_app(WTF_CSRF_ENABLED=True)
+    circle, owner, helen, thread = world
+    moderator = add_member(circle, make_user("Mo Moderator"), role="moderator")
+    tokyo = add_member(circle, make_user("Kenji Mori", timezone="Asia/Tokyo"))
+    pending = add_member(circle, make_user("Pat Pending"))
+    circles.update_circle(owner, circle.slug, name=circle.name, pledge_required=True,
+                          pledge_text="What is said here stays here.")
+    for person in (moderator, helen, tokyo):
+        circles.accept_pledge(person, circle.slug)
+    threads.post_reply(helen, circle.slug, thread.id, "Helen's own reply")  # hers to edit and delete
+    viewers = {"owner": owner, "moderator": moderator, "member": helen, "pledge pending": pending,
+               "another zone": tokyo}
+    clients = {}
+    for name, person in viewers.items():
+        clients[name] = app.test_client()
+        AuthActions(clients[name]).login(person, csrf=True)
+    url = f"/c/{circle.slug}/t/{thread.id}?page=1"
+
+    def page(name):
+        response = clients[name].get(url)
+        return response.status_code, response.headers.get("Location"), response.get_data(as_text=True)
+
+    for name in viewers:
+        MEMO.clear()
+        for other in viewers:
+            if other != name:
+                page(other)  # the memo holds every other viewer's pages
+        served = page(name)
+        MEMO.clear()
+        assert served == page(name), name
+    assert page("pledge pending")[0] == 302  # sent to the pledge, not to anyone's page
+    token = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+    here, there = (token.sub("", page(name)[2]) for name in ("member", "another zone"))
+    assert here != there  # the times, in each one's zone
+
+
 def test_a_flashed_message_shows_once_on_a_kept_page(client, auth, world):
     circle, owner, helen, thread = world
     auth.login(helen)
@@ -163,3 +207,38 @@ def test_a_sessions_token_is_signed_once_unless_tokens_expire(make_app, world, m
     refused = client.post(f"/c/{circle.slug}/t/{thread.id}/subscription",
                           data={"csrf_token": second[:-2] + "xx", "subscription": "muted"})
     assert refused.status_code == 400
+
+
+@pytest.mark.parametrize("name", OFF_LIMITS)
+def test_in_a_kept_fragment_what_tells_viewers_apart_raises_naming_itself(app, world, name):
+    """current_user, request, session, g, the circle and membership (and the
+    flashes) can't reach kept HTML: used in a kept render, each raises."""
+    use = f"{{{{ {name}() }}}}" if name == "get_flashed_messages" else f"{{{{ {name}.id }}}}"
+    app.jinja_env.loader = ChoiceLoader([DictLoader({
+        "probe/direct.html": use,
+        "probe/if.html": f"{{% if {name} %}}yes{{% endif %}}",
+        "probe/macros.html": f"{{% macro show() %}}{use}{{% endmacro %}}",
+        "probe/imported.html": '{% from "probe/macros.html" import show %}{{ show() }}',
+    }), app.jinja_env.loader])
+    with app.test_request_context():
+        for probe in ("probe/direct.html", "probe/if.html", "probe/imported.html"):
+            if probe == "probe/imported.html" and name not in app.jinja_env.globals:
+                continue  # not a global: a macro imported without context can't see it at all
+            with pytest.raises(RuntimeError, match=f"'{name}' can't be used in a kept fragment"):
+                kept_page(probe, (name,), dict, {})
+
+
+def test_a_kept_fragment_can_be_given_none_of_them_nor_use_what_it_wasnt_given(app, world):
+    circle, owner, helen, thread = world
+    app.jinja_env.loader = ChoiceLoader([DictLoader({
+        "probe/circle.html": "{{ circle.name }}",
+        "probe/missing.html": "{{ viewer_name }}",
+        "probe/layout.html": '{% extends "base.html" %}',
+    }), app.jinja_env.loader])
+    with app.test_request_context():
+        with pytest.raises(ValueError, match="membership"):
+            kept_page("probe/circle.html", ("probe",), lambda: {"circle": circle, "membership": None}, {})
+        with pytest.raises(UndefinedError):
+            kept_page("probe/missing.html", ("probe",), dict, {})
+        with pytest.raises(RuntimeError, match="layout"):  # base.html's state must be in the key
+            kept_page("probe/layout.html", ("probe",), dict, {})

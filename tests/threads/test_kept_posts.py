@@ -1,4 +1,4 @@
-"""A thread page's posts come from a memo (community/fragments.py): what each
+"""A thread page's posts come from a memo (community/fast/fragments.py): what each
 viewer sees must still be exactly their own, current page."""
 import re
 
@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from community.accounts.models import User
 from community.extensions import db
-from community.fragments import Memo, parts_of
-from community.templating import kept_url_for
+from community.fast.fragments import Memo, parts_of
+from community.fast.urls import kept_url_for
 from community.threads import actions as threads
 from community.threads.models import Post
 from tests.conftest import AuthActions

@@ -1,9 +1,9 @@
 """Reads that every page runs, compiled once per database and sent straight to the driver.
 
-A page of 20 posts took 104 µs through `Connection.execute` and 33 µs on
-sqlite3's own cursor; a one-row read 35 µs against 5. The difference is
-SQLAlchemy's execution path (cache lookup, parameters, result set-up), paid
-again for every statement of every request. A `Prepared` read does that work
+Through `Connection.execute` a page of posts cost about three times what the
+driver's own cursor took (bench/findings.md, 24): SQLAlchemy's execution path
+(cache lookup, parameters, result set-up), paid again for every statement of
+every request. A `Prepared` read does that work
 once: it compiles its select for the dialect, keeps the SQL text, the order of
 its parameters and each column's result processor, then runs on the session's
 own connection, inside its transaction, through the DBAPI cursor.
@@ -19,18 +19,76 @@ What stays as it was:
 
 Only for plain selects with scalar parameters: expanding IN lists are compiled
 per call, so they are refused when the read is first compiled.
+
+This leans on SQLAlchemy's internals (the compiler's parameters and their
+order, the cursor events' arguments, the pool's driver connection), which a
+minor release may change: pyproject pins the minor version, and
+check_sqlalchemy() runs on import and refuses (RuntimeError) a version whose
+internals are not as this module uses them, rather than send wrong statements.
 """
+import inspect as pyinspect
 from collections import namedtuple
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from sqlalchemy import inspect, select
-from sqlalchemy.orm import make_transient_to_detached
+import sqlalchemy
+from sqlalchemy import Integer, bindparam, inspect, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.default import DefaultDialect
+from sqlalchemy.events import ConnectionEvents
+from sqlalchemy.orm import InstanceState, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
+from sqlalchemy.orm.instrumentation import ClassManager
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.compiler import SQLCompiler
 
-from .extensions import db
+from ..extensions import db
+
+# The minor version whose internals this module was written against and tested on.
+SQLALCHEMY_MINOR = (2, 1)
+_CURSOR_EVENT_ARGS = ["self", "conn", "cursor", "statement", "parameters", "context", "executemany"]
+
+
+def check_sqlalchemy() -> None:
+    """That the SQLAlchemy installed is the minor version this module relies on
+    and its internals are there and behave as used here.
+
+    :raise RuntimeError: naming the version and what differs.
+    """
+    problems = []
+    if tuple(int(part) for part in sqlalchemy.__version__.split(".")[:2]) != SQLALCHEMY_MINOR:
+        problems.append("written for SQLAlchemy {}.{}".format(*SQLALCHEMY_MINOR))
+    for owner, name in [(SQLCompiler, "construct_params"), (DefaultDialect, "loaded_dbapi"),
+                        (DefaultDialect, "positional"), (PoolProxiedConnection, "driver_connection"),
+                        (Connection, "dispatch"), (ClassManager, "new_instance"),
+                        (InstanceState, "expired_attributes")]:
+        # Declared on the class or one it derives from (some are set per instance).
+        if not any(name in vars(cls) or name in getattr(cls, "__annotations__", {}) for cls in owner.__mro__):
+            problems.append(f"{owner.__name__}.{name} is gone")
+    for event in ("before_cursor_execute", "after_cursor_execute"):
+        listener = getattr(ConnectionEvents, event, None)
+        if listener is None or list(pyinspect.signature(listener).parameters) != _CURSOR_EVENT_ARGS:
+            problems.append(f"ConnectionEvents.{event} takes other arguments")
+    try:  # a positional driver's parameters, in order, with the select's own literal and LIMIT
+        from sqlalchemy.dialects import sqlite
+
+        dialect = sqlite.dialect()
+        compiled = (select(bindparam("a", type_=Integer)).where(bindparam("b", type_=Integer) > 0)
+                    .limit(3).compile(dialect=dialect))
+        params = compiled.construct_params({"a": 1, "b": 2})
+        if not (dialect.positional and [params[name] for name in compiled.positiontup] == [1, 2, 0, 3, 0]
+                and not any(bind.expanding for bind in compiled.binds.values())):
+            problems.append("a compiled select's parameters come otherwise")
+    except Exception as error:  # noqa: BLE001 - any failure here is the thing to report
+        problems.append(f"compiling a select failed ({error!r})")
+    if problems:
+        raise RuntimeError(f"community.fast.prepared can't run on SQLAlchemy {sqlalchemy.__version__}: "
+                           + "; ".join(problems) + ". See community/fast/README.md.")
+
+
+check_sqlalchemy()
 
 
 class _Compiled(NamedTuple):
@@ -141,8 +199,8 @@ def every_column_of(model) -> Select:
 def as_loaded(model, row):
     """The ORM object for `row` (from a prepared every_column_of(model) read), in the
     session as if the ORM had loaded it: in its identity map, its changes tracked
-    and saved on commit. A User so made cost 50 µs against 107 for the ORM's own
-    load, on every signed-in request. An object the session holds already is
+    and saved on commit. Half the ORM's own load, on every signed-in request
+    (bench/findings.md, 24). An object the session holds already is
     the one returned, its expired values refreshed from the row (as a load would).
     """
     session = db.session()

@@ -2,23 +2,31 @@
 
 Most of a thread page is the same for every viewer with the same rights: its
 posts, its reply form, the page around them. Rendering them through Jinja on
-every request was most of the page's cost. A kept fragment is rendered once per
-distinct *key* (a tuple of everything the fragment shows) and kept in a memo:
-changed content is a new key, so nothing is ever stale and nothing needs
-invalidating, and a key can only be made by someone who already holds what the
-fragment shows. A kept page (kept_page) is made of kept fragments put together.
+every request was most of the page's cost (bench/findings.md, 13 and 17). A
+kept fragment is rendered once per distinct *key* (a tuple of everything the
+fragment shows) and kept in a memo: changed content is a new key, so nothing is
+ever stale and nothing needs invalidating, and a key can only be made by
+someone who already holds what the fragment shows. A kept page (kept_page) is
+made of kept fragments put together.
 
 What differs per request stays out of the key, as named *slots* filled in each
-time: the session's CSRF token, times as "5 minutes ago" (now) or in the
-viewer's timezone.
+time: the session's CSRF token, flashed messages, times as "5 minutes ago"
+(now) or in the viewer's zone.
+
+Safe by construction: while a kept fragment renders, whatever could tell one
+viewer or request from another is refused (OFF_LIMITS: a template that touches
+one raises, naming it), so a kept page can show nothing of a viewer that isn't
+in its key or a slot.
 """
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
 
-from flask import render_template, request, session
+from flask import render_template
 from markupsafe import Markup, escape
+
+from ..security import csrf_token
 
 # Marks a slot in a rendered fragment. Never in content: the request class
 # drops NUL from every form field, and `clean` replaces any that got in otherwise.
@@ -43,12 +51,97 @@ SLOT_MARKS = Slots()
 # True while a kept fragment renders: whatever differs between viewers or
 # requests must become a slot, not be written into HTML that others receive.
 _rendering: ContextVar[bool] = ContextVar("kept_rendering", default=False)
+# The layout a kept page is rendered in (kept_page's `layout`, part of its key).
+_layout: ContextVar[tuple | None] = ContextVar("kept_layout", default=None)
+
+# What a kept fragment's template may not use: each tells one viewer or request
+# from another. Given to its render as Guarded stand-ins, which raise.
+OFF_LIMITS = ("current_user", "request", "session", "g", "membership", "circle", "get_flashed_messages")
 
 
 def rendering_kept() -> bool:
     """Whether a kept fragment is being rendered: csrf_token() then writes the
     'csrf' slot, and the viewer's timezone may not be asked for."""
     return _rendering.get()
+
+
+def kept_layout() -> tuple:
+    """The layout state the kept page being rendered was given (and is keyed by).
+
+    :raise RuntimeError: no kept page is rendering, or it was given none.
+    """
+    layout = _layout.get()
+    if not _rendering.get() or layout is None:
+        raise RuntimeError("no kept page's layout: give kept_page(layout=...) what the layout shows")
+    return layout
+
+
+class Guarded:
+    """`target` for templates, except while a kept fragment renders: then any use
+    of it raises, naming it. Stands in for Flask's request, session, g and
+    get_flashed_messages among the template globals (macros imported without
+    context see only those), and, with no target, for OFF_LIMITS in a kept
+    fragment's own context."""
+
+    __slots__ = ("_name", "_target")
+
+    def __init__(self, name: str, target=None):
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_target", target)
+
+    def _get(self):
+        if _rendering.get() or self._target is None:
+            raise RuntimeError(f"{self._name!r} can't be used in a kept fragment: it would show one "
+                               "viewer's value to others. Put what the page shows in its key or a slot.")
+        return self._target
+
+    def __getattr__(self, name):
+        return getattr(self._get(), name)
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __contains__(self, item):
+        return item in self._get()
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self):
+        return len(self._get())
+
+    def __bool__(self):
+        return bool(self._get())
+
+    def __call__(self, *args, **kwargs):
+        return self._get()(*args, **kwargs)
+
+    def __str__(self):
+        return str(self._get())
+
+    def __eq__(self, other):
+        return self._get() == other
+
+    def __ne__(self, other):
+        return self._get() != other
+
+    def __hash__(self):
+        return hash(self._get())
+
+    def __repr__(self):
+        return f"<Guarded {self._name}>"
+
+
+def guard_globals(env) -> None:
+    """Make the Jinja environment's per-request globals refuse kept renders."""
+    for name in OFF_LIMITS:
+        if name in env.globals:
+            env.globals[name] = Guarded(name, env.globals[name])
+
+
+def template_csrf_token() -> str:
+    """csrf_token() in templates: the session's token, or the 'csrf' slot in a kept fragment."""
+    return SLOT_MARKS.csrf if rendering_kept() else csrf_token()
 
 
 def clean(text: str) -> str:
@@ -115,27 +208,23 @@ def parts_of(template: str, context_of: Callable[[tuple], dict], key: tuple) -> 
 
 
 def kept_page(template: str, key: tuple, context: Callable[[], dict], slots: dict[str, str],
-              inner: dict[str, Callable[[], Parts]] | None = None) -> bytes:
-    """A whole page, rendered with context() once per key (and per endpoint and
-    layout_state), its slots filled from `slots` on every request: the response
-    body, in UTF-8. It is kept encoded: encoding an 80 KB page on every request
-    cost more than filling it.
+              inner: dict[str, Callable[[], Parts]] | None = None, layout: tuple | None = None) -> bytes:
+    """A whole page, rendered with context() once per key and layout, its slots
+    filled from `slots` on every request: the response body, in UTF-8. It is
+    kept encoded: encoding an 80 KB page on every request cost about as much as
+    filling it (bench/findings.md, 18).
 
     The caller vouches that `key` holds everything the template shows from the
-    context, and everything `inner` gives; what the shared layout shows beyond
-    the context is in layout_state(). `inner` maps some of the page's slots to
-    the parts to put in their place when the page is kept (say, its posts, as
+    context, and everything `inner` gives; `layout` is what the shared layout
+    shows beyond the context (templating.layout_state: the nav, the bell), given
+    to it through kept_layout(). `inner` maps some of the page's slots to the
+    parts to put in their place when the page is kept (say, its posts, as
     `numbered` kept fragments): their slots are filled along with the page's.
-    A page with flashed messages to show is rendered afresh: they show once.
     """
-    from .templating import layout_state
-
-    if "_flashes" in session:
-        return _filled_utf8(_encoded(_spliced(_render(template, context()), inner or {})), slots)
-    memo_key = (template, kept_page, request.endpoint, layout_state(), key)
+    memo_key = (template, kept_page, layout, key)
     parts = MEMO.get(memo_key)
     if parts is None:
-        parts = _encoded(_spliced(_render(template, context()), inner or {}))
+        parts = _encoded(_spliced(_render(template, context(), layout), inner or {}))
         MEMO.put(memo_key, parts)
     return _filled_utf8(parts, slots)
 
@@ -181,14 +270,23 @@ def _encoded(parts: Parts) -> tuple:
     return tuple(part.encode() if i % 2 == 0 else part for i, part in enumerate(parts))
 
 
-def _render(template: str, context: dict) -> Parts:
-    from .templating import template_csrf_token
-
-    token = _rendering.set(True)
+def _render(template: str, context: dict, layout: tuple | None = None) -> Parts:
+    taken = OFF_LIMITS_NAMES.intersection(context)
+    if taken:
+        raise ValueError(f"a kept fragment's context can't hold {sorted(taken)}: "
+                         "give it what it shows, from its key")
+    token, laid_out = _rendering.set(True), _layout.set(layout)
     try:
         # csrf_token given explicitly: Flask-WTF's context processor would
-        # otherwise put the real token into HTML kept for others.
-        html = render_template(template, **context, slot=SLOT_MARKS, csrf_token=template_csrf_token)
+        # otherwise put the real token into HTML kept for others. The stand-ins
+        # outrank what the context processors give (current_user, request, ...).
+        html = render_template(template, **context, **_STAND_INS, slot=SLOT_MARKS,
+                               csrf_token=template_csrf_token)
     finally:
+        _layout.reset(laid_out)
         _rendering.reset(token)
     return tuple(html.split(SLOT))
+
+
+OFF_LIMITS_NAMES = frozenset(OFF_LIMITS)
+_STAND_INS = {name: Guarded(name) for name in OFF_LIMITS}
