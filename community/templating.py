@@ -126,10 +126,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(isotime)
     app.add_template_filter(ago)
 
-    @app.template_global()
-    def has_endpoint(name: str) -> bool:
-        return name in app.view_functions
-
     @app.context_processor
     def site():
         from . import policy
