@@ -61,11 +61,6 @@ class SocketRegistry:
             info = self._sockets.get(sid)
             return info is not None and info.circles.pop(circle_id, None) is not None
 
-    def user_of(self, sid: str) -> int | None:
-        with self._lock:
-            info = self._sockets.get(sid)
-            return info.user_id if info else None
-
     def joined(self, sid: str, circle_id: int) -> bool:
         with self._lock:
             info = self._sockets.get(sid)
