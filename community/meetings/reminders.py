@@ -18,7 +18,7 @@ from ..database import begin_write
 from ..extensions import db, socketio
 from ..notifications.actions import notify
 from ..timeutil import utcnow
-from .actions import _short, meeting_path, when
+from .actions.notices import meeting_path, short, when
 from .models import RSVP, Meeting, MeetingOccurrence
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def send_due_reminders(now: datetime | None = None) -> int:
         for rsvp, occurrence, meeting, circle in rows:
             rsvp.reminded_at = now
             notify(rsvp.user_id, "meeting_reminder",
-                   f"Reminder: {_short(meeting.title)} is on "
+                   f"Reminder: {short(meeting.title)} is on "
                    f"{when(occurrence.starts_at, rsvp.user.timezone)} ({circle.name})",
                    meeting_path(circle, meeting, occurrence), circle_id=circle.id)
         db.session.commit()
