@@ -146,3 +146,22 @@ def test_the_loop_starts_as_a_background_task(app, monkeypatch):
                         lambda target, *args: started.append((target, args)))
     reminders.start_reminder_loop(app)
     assert started == [(reminders.run_forever, (app,))]
+
+
+def test_no_reminder_until_a_new_pledge_is_accepted(world):
+    """A reminder is a cross-circle list like the feed: a member who has yet to
+    accept the circle's pledge may not read its meetings, so isn't reminded."""
+    from community.circles import actions as circles
+
+    circle, owner, p = world
+    [date] = dates_of(schedule(owner, circle))
+    rsvps.rsvp(p["Gina Going"], circle.slug, date.id, "going")
+    circles.update_circle(owner, circle.slug, name=circle.name, cohort=circle.cohort,
+                          description=circle.description, join_policy=circle.join_policy,
+                          pledge_required=True, pledge_text="Nothing leaves the circle.")
+    due = date.starts_at - timedelta(hours=2)
+    reminders.send_due_reminders(due)
+    assert notes_for(p["Gina Going"], "meeting_reminder") == []
+    circles.accept_pledge(p["Gina Going"], circle.slug)
+    assert reminders.send_due_reminders(due) == 1
+    assert len(notes_for(p["Gina Going"], "meeting_reminder")) == 1
