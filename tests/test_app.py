@@ -313,7 +313,7 @@ def test_the_main_pages_show_a_circles_life_on_postgresql(postgres_url):
     from datetime import timedelta
 
     from community.chat import actions as chat
-    from community.meetings import actions as meetings
+    from community.meetings.actions import scheduling
     from community.threads import actions as threads
     from community.timeutil import utcnow
 
@@ -328,9 +328,9 @@ def test_the_main_pages_show_a_circles_life_on_postgresql(postgres_url):
         threads.toggle_reaction(helen, circle.slug, reply.id, "heart")
         chat.send_message(owner, circle.slug, "Anyone around?", uuid.uuid4().hex)
         start = (utcnow() + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
-        meetings.schedule_meeting(owner, circle.slug, title="Prison visit", description="",
-                                  start=start.strftime("%Y-%m-%dT%H:%M"), duration=60,
-                                  timezone="Europe/London", location="Reading", host_user_id=owner.id)
+        scheduling.schedule_meeting(owner, circle.slug, title="Prison visit", description="",
+                                    start=start.strftime("%Y-%m-%dT%H:%M"), duration=60,
+                                    timezone="Europe/London", location="Reading", host_user_id=owner.id)
         client = app.test_client()
         client.post("/auth/login", data={"email": helen.email, "password": "correct horse battery"})
         slug = circle.slug

@@ -47,7 +47,7 @@ def _local(days: int, hour: int) -> str:
 
 def _seed(database_url: str) -> dict:
     """Twenty members in one circle with a thread and two meetings (six dates)."""
-    from community.meetings import actions as meetings
+    from community.meetings.actions import scheduling
     from community.meetings.models import MeetingOccurrence
 
     app = create_app(app_config(database_url))
@@ -57,13 +57,13 @@ def _seed(database_url: str) -> dict:
         writers = [add_member(circle, make_user(f"Writer {n}", email=f"writer{n}@example.org"))
                    for n in range(WRITERS)]
         thread = make_thread(circle, owner, "Welcome", "Say hello here.")
-        meetings.schedule_meeting(owner, circle.slug, title="Breakfast",
+        scheduling.schedule_meeting(owner, circle.slug, title="Breakfast",
                                             start=_local(10, 8), duration="60",
                                             timezone="Europe/London", location="Reading")
-        meetings.schedule_meeting(owner, circle.slug, title="Weekly call", start=_local(11, 18),
-                                  duration="60", timezone="Europe/London",
-                                  online_link="https://meet.example.org/w", repeat="weekly",
-                                  interval="1", count="5")
+        scheduling.schedule_meeting(owner, circle.slug, title="Weekly call", start=_local(11, 18),
+                                    duration="60", timezone="Europe/London",
+                                    online_link="https://meet.example.org/w", repeat="weekly",
+                                    interval="1", count="5")
         dates = [(o.meeting_id, o.id) for o in db.session.scalars(db.select(MeetingOccurrence))]
         world = {"slug": circle.slug, "thread": thread.id, "dates": dates,
                  "writers": [(w.id, w.email) for w in writers]}

@@ -408,7 +408,7 @@ def delete_account(user: User, password: str) -> None:
     """
     from ..circles.actions import my_circles
     from ..circles.models import Circle
-    from ..meetings.actions import release_places
+    from ..meetings.actions.rsvps import release_places
     from ..notifications.models import OutboxMail
 
     if not check_password_hash(user.password_hash, password or ""):

@@ -10,7 +10,7 @@ from ..accounts.models import User
 from ..circles.models import Circle
 from ..extensions import db
 from ..timeutil import utcnow
-from . import actions
+from .actions import polls, rsvps, scheduling, visits
 from .models import Meeting, MeetingOccurrence
 
 LONDON = ZoneInfo("Europe/London")
@@ -39,7 +39,7 @@ def seed_demo(circle: Circle, people: dict[str, User]) -> None:
     today = utcnow().astimezone(LONDON).date()
 
     first = _first_tuesday_after(today)
-    meetup = actions.schedule_meeting(
+    meetup = scheduling.schedule_meeting(
         rachel, circle.slug, title="Monthly meetup",
         description="Our regular evening together: a round of how-are-you-really, then one "
                     "member brings a live leadership problem for the group to work on.\n\n"
@@ -53,17 +53,17 @@ def seed_demo(circle: Circle, people: dict[str, User]) -> None:
     for name, answer in [("Dr Amara Okafor", "going"), ("Helen Marsh", "going"),
                          ("Gareth Lloyd", "maybe"), ("Priya Raman", "going"),
                          ("Tom Whitaker", "declined"), ("Fatima Hussain", "going")]:
-        actions.rsvp(people[name], circle.slug, first_dates[0].id, answer)
-    actions.rsvp(rachel, circle.slug, first_dates[0].id, "going")
-    actions.rsvp(people["Marcus Bell"], circle.slug, first_dates[1].id, "going")
+        rsvps.rsvp(people[name], circle.slug, first_dates[0].id, answer)
+    rsvps.rsvp(rachel, circle.slug, first_dates[0].id, "going")
+    rsvps.rsvp(people["Marcus Bell"], circle.slug, first_dates[1].id, "going")
 
-    offer = actions.offer_to_host(
+    offer = visits.offer_to_host(
         gareth, circle.slug, organisation="HMP Thameside Reading",
         note="Come and see how we're running the new resettlement unit, and meet two of the "
              "officers who designed it. Weekday mornings suit best. Bring photo ID; no phones "
              "past the gate.")
     visit_day = _weekday_after(today, 3, 3)  # a Thursday about three weeks away
-    visit = actions.schedule_meeting(
+    visit = scheduling.schedule_meeting(
         amara, circle.slug, title="Visit to HMP Thameside Reading",
         description="Gareth hosts us at the prison. We'll tour the resettlement unit and talk "
                     "with the team about leading through a staffing crisis.\n\n"
@@ -74,22 +74,22 @@ def seed_demo(circle: Circle, people: dict[str, User]) -> None:
         host_offer_id=offer.id)
     for name in ("Dr Amara Okafor", "Rachel Stone", "James Fairbairn", "Fatima Hussain",
                  "Marcus Bell", "Chloe Adeyemi"):
-        actions.rsvp(people[name], circle.slug, _dates(visit)[0].id, "going")
-    actions.rsvp(people["Oliver Grant"], circle.slug, _dates(visit)[0].id, "maybe")
+        rsvps.rsvp(people[name], circle.slug, _dates(visit)[0].id, "going")
+    rsvps.rsvp(people["Oliver Grant"], circle.slug, _dates(visit)[0].id, "maybe")
 
     start = _weekday_after(today, 5, 5)  # Saturdays from about five weeks away
-    poll = actions.create_poll(
+    poll = polls.create_poll(
         amara, circle.slug, title="Summer social — families welcome",
         description="A picnic by the Thames with partners and children. Which Saturday works?",
         timezone="Europe/London", duration=240, location="Christchurch Meadows, Reading",
         options=[_at(start + timedelta(weeks=i), 12) for i in range(4)])
-    options = actions.poll_options(poll)
+    options = polls.poll_options(poll)
     votes = {"Rachel Stone": "yes yes maybe no", "Helen Marsh": "no yes yes maybe",
              "Priya Raman": "yes yes no no", "Siobhan Kelly": "maybe yes yes no",
              "Tom Whitaker": "no maybe yes yes"}
     for name, answers in votes.items():
-        actions.vote(people[name], circle.slug, poll.id,
-                     {o.id: a for o, a in zip(options, answers.split(), strict=True)})
+        polls.vote(people[name], circle.slug, poll.id,
+                   {o.id: a for o, a in zip(options, answers.split(), strict=True)})
 
 
 def _dates(meeting: Meeting) -> list[MeetingOccurrence]:

@@ -4,14 +4,13 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, true
+from sqlalchemy import bindparam, case, func, or_, select, true
 
 from ..accounts.models import User
-from ..circles.actions import my_circles
 from ..circles.models import Circle, Membership
 from ..extensions import db
 from ..pagination import paginate
-from ..policy import needs_pledge
+from ..policy import active_members, active_membership, may_read
 from .models import (
     RSVP,
     DatePoll,
@@ -26,11 +25,6 @@ PER_PAGE = 20
 SERIES_DATES_SHOWN = 12
 FEED_HISTORY = timedelta(days=365)
 FEED_LIMIT = 500
-
-
-def _active(user_col, circle_col):
-    return and_(Membership.user_id == user_col, Membership.circle_id == circle_col,
-                Membership.status == "active")
 
 
 def upcoming(circle: Circle, now: datetime):
@@ -80,7 +74,7 @@ def answers(viewer: User, occurrence_ids: list[int]) -> tuple[dict[int, dict[str
             select(RSVP.occurrence_id, RSVP.answer, func.count(RSVP.id),
                    func.max(case((RSVP.user_id == viewer.id, 1), else_=0)))
             .join(MeetingOccurrence, MeetingOccurrence.id == RSVP.occurrence_id)
-            .join(Membership, _active(RSVP.user_id, MeetingOccurrence.circle_id))
+            .join(Membership, active_membership(RSVP.user_id, MeetingOccurrence.circle_id))
             .where(RSVP.occurrence_id.in_(occurrence_ids))
             .group_by(RSVP.occurrence_id, RSVP.answer))
         for occurrence_id, answer, n, is_mine in rows:
@@ -120,7 +114,7 @@ def series_dates(meeting: Meeting, now: datetime) -> tuple[list[MeetingOccurrenc
 def attendance(occurrence: MeetingOccurrence) -> dict[str, list[RSVP]]:
     """Active members' answers for a date, by answer; the waitlist in its order."""
     rows = db.session.scalars(
-        select(RSVP).join(Membership, _active(RSVP.user_id, occurrence.circle_id))
+        select(RSVP).join(Membership, active_membership(RSVP.user_id, occurrence.circle_id))
         .where(RSVP.occurrence_id == occurrence.id)
         .order_by(RSVP.waitlisted_at, RSVP.responded_at, RSVP.id))
     out: dict[str, list[RSVP]] = {"going": [], "maybe": [], "waitlisted": [], "declined": []}
@@ -146,7 +140,7 @@ def open_polls(circle: Circle, limit: int = 10) -> tuple[list[DatePoll], dict[in
 
 def open_offers(circle: Circle, limit: int = 20) -> list[HostOffer]:
     return list(db.session.scalars(
-        select(HostOffer).join(Membership, _active(HostOffer.user_id, HostOffer.circle_id))
+        select(HostOffer).join(Membership, active_membership(HostOffer.user_id, HostOffer.circle_id))
         .where(HostOffer.circle_id == circle.id, HostOffer.withdrawn_at.is_(None),
                HostOffer.meeting_id.is_(None))
         .order_by(HostOffer.created_at).limit(limit)))
@@ -159,7 +153,7 @@ def poll_grid(poll: DatePoll) -> dict:
     votes = db.session.execute(
         select(PollVote.option_id, PollVote.answer, User)
         .join(User, User.id == PollVote.user_id)
-        .join(Membership, _active(PollVote.user_id, poll.circle_id))
+        .join(Membership, active_membership(PollVote.user_id, poll.circle_id))
         .where(PollVote.poll_id == poll.id)).all()
     people: dict[int, User] = {}
     answers: dict[int, dict[int, str]] = defaultdict(dict)
@@ -181,28 +175,19 @@ def poll_grid(poll: DatePoll) -> dict:
 
 def circle_members(circle: Circle) -> list[User]:
     """Active members by name, for the host picker."""
-    return list(db.session.scalars(
-        select(User).join(Membership, _active(User.id, circle.id)).order_by(User.display_name)))
+    return list(db.session.scalars(active_members(circle.id).order_by(User.display_name)))
 
 
 def feed_meetings(user: User, now: datetime) -> list[tuple[Meeting, list[MeetingOccurrence]]]:
-    """Every meeting (not long past) of every circle the user is an active member
-    of and may read (pledge accepted), with the dates a calendar must be told
+    """Every meeting (not long past) of every circle the user may read now (an
+    active member, any pledge accepted), with the dates a calendar must be told
     about one by one."""
-    circle_ids = readable_circle_ids(my_circles(user))
-    if not circle_ids:
-        return []
     meetings = list(db.session.scalars(
-        select(Meeting).where(Meeting.circle_id.in_(circle_ids), Meeting.id.in_(
+        select(Meeting).where(may_read(user.id, Meeting.circle_id), Meeting.id.in_(
             select(MeetingOccurrence.meeting_id).where(
                 MeetingOccurrence.ends_at > now - FEED_HISTORY)))
         .order_by(Meeting.starts_at.desc()).limit(FEED_LIMIT)))
     return with_exceptions(meetings)
-
-
-def readable_circle_ids(circles: list[tuple[Circle, Membership]]) -> list[int]:
-    """The circles whose content the member may see now: active, pledge accepted."""
-    return [c.id for c, m in circles if m.is_active and not needs_pledge(c, m)]
 
 
 def with_exceptions(meetings: list[Meeting]) -> list[tuple[Meeting, list[MeetingOccurrence]]]:

@@ -10,15 +10,16 @@ nothing more to send, so the command is safe to repeat.
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..circles.models import Circle, Membership
+from ..circles.models import Circle
 from ..database import begin_write
 from ..extensions import db, socketio
 from ..notifications.actions import notify
+from ..policy import may_read
 from ..timeutil import utcnow
-from .actions import _short, meeting_path, when
+from .actions.notices import meeting_path, short, when
 from .models import RSVP, Meeting, MeetingOccurrence
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,10 @@ def send_due_reminders(now: datetime | None = None) -> int:
             .join(MeetingOccurrence, MeetingOccurrence.id == RSVP.occurrence_id)
             .join(Meeting, Meeting.id == MeetingOccurrence.meeting_id)
             .join(Circle, Circle.id == MeetingOccurrence.circle_id)
-            .join(Membership, and_(Membership.user_id == RSVP.user_id,
-                                   Membership.circle_id == MeetingOccurrence.circle_id,
-                                   Membership.status == "active"))
-            .where(RSVP.answer == "going", RSVP.reminded_at.is_(None),
+            # Only those who may read the circle now (a member who left, or has yet
+            # to accept a new pledge, is not reminded of what they can't see).
+            .where(may_read(RSVP.user_id, MeetingOccurrence.circle_id),
+                   RSVP.answer == "going", RSVP.reminded_at.is_(None),
                    MeetingOccurrence.starts_at > now,
                    MeetingOccurrence.starts_at <= now + LEAD,
                    MeetingOccurrence.cancelled_at.is_(None), Meeting.cancelled_at.is_(None))
@@ -55,7 +56,7 @@ def send_due_reminders(now: datetime | None = None) -> int:
         for rsvp, occurrence, meeting, circle in rows:
             rsvp.reminded_at = now
             notify(rsvp.user_id, "meeting_reminder",
-                   f"Reminder: {_short(meeting.title)} is on "
+                   f"Reminder: {short(meeting.title)} is on "
                    f"{when(occurrence.starts_at, rsvp.user.timezone)} ({circle.name})",
                    meeting_path(circle, meeting, occurrence), circle_id=circle.id)
         db.session.commit()

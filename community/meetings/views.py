@@ -1,17 +1,36 @@
 """HTTP routes of the meetings area: lists, meeting pages, RSVPs, date polls,
-visits, .ics downloads, and the personal calendar feed."""
+visits, .ics downloads, and the personal calendar feed.
+
+Pages about one meeting, date or poll load it with policy's access_* loader
+(the same NotFound for missing and not yours); a submit is checked by the
+action it calls, and the view only shows what the action refused.
+"""
+from functools import wraps
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..circles.pages import circle_page
-from ..errors import ActionError
+from ..errors import ActionError, NotFound
 from ..extensions import db
 from ..forms import apply_error
 from ..panels import circle_home_panel, dashboard_panel
-from ..policy import can_manage_meeting, can_manage_poll, can_rsvp, can_vote
+from ..policy import (
+    access_meeting,
+    access_occurrence,
+    access_poll,
+    can_manage_meeting,
+    can_manage_poll,
+    can_rsvp,
+    can_vote,
+    needs_pledge,
+    readable,
+    require,
+)
 from ..timeutil import DEFAULT_TIMEZONE, to_zone, utcnow
-from . import actions, feed_cache, queries
+from . import feed_cache, queries
+from .actions import feeds, polls, rsvps, scheduling, visits
 from .forms import CancelForm, ConfirmForm, HostOfferForm, MeetingForm, MoveForm, PollForm
 from .ical import build_calendar
 from .models import ANSWERS, VOTES, HostOffer, Meeting, MeetingOccurrence
@@ -25,6 +44,51 @@ ID = "int(max=2147483647)"
 MAX_ID = 2147483647
 
 
+def loaded_page(load):
+    """As circle_page, for a page about one meeting, date or poll: load(user,
+    slug, **path arguments) is a policy loader giving (circle, membership,
+    *rows), and the view is called as view(circle, membership, *rows). A member
+    yet to accept the circle's pledge is sent to accept it first.
+    """
+    def decorate(view):
+        @wraps(view)
+        def wrapper(slug, **kwargs):
+            circle, membership, *rows = load(current_user, slug, **kwargs)
+            if needs_pledge(circle, membership):
+                return redirect(url_for("circles.pledge", slug=circle.slug,
+                                        next=request.full_path.rstrip("?")))
+            return view(circle, membership, *rows)
+        return wrapper
+    return decorate
+
+
+def _date_of_meeting(user, slug: str, meeting_id: int, occurrence_id: int):
+    """access_occurrence, for a path that names the date's meeting too.
+
+    :raise NotFound: as access_occurrence, or the date is another meeting's.
+    """
+    circle, membership, occurrence = access_occurrence(user, slug, occurrence_id)
+    if occurrence.meeting_id != meeting_id:
+        raise NotFound()
+    return circle, membership, occurrence
+
+
+def _meeting_on_date(user, slug: str, meeting_id: int):
+    """(circle, membership, meeting, date): the date ?date=<id> names, or else
+    (date None) the meeting alone. A date brings its meeting with it (joined),
+    so either way it is the loader's two statements.
+
+    :raise NotFound: as access_meeting, or ?date names no date of this meeting.
+    """
+    if "date" not in request.args:
+        return (*access_meeting(user, slug, meeting_id), None)
+    date_id = request.args.get("date", type=int)
+    if date_id is None or not 0 < date_id <= MAX_ID:
+        raise NotFound()
+    circle, membership, occurrence = _date_of_meeting(user, slug, meeting_id, date_id)
+    return circle, membership, occurrence.meeting, occurrence
+
+
 # --- Panels on the circle home and the dashboard ----------------------------------------
 
 @circle_home_panel("meetings/_home_panel.html", order=20)
@@ -36,7 +100,7 @@ def next_in_circle(circle, membership) -> dict:
 @dashboard_panel("meetings/_dashboard_panel.html", order=20)
 def next_across_circles(user, circles) -> dict:
     """The next three dates across all the viewer's circles."""
-    return {"dates": queries.next_dates(queries.readable_circle_ids(circles), utcnow())}
+    return {"dates": queries.next_dates([c.id for c, _ in readable(circles)], utcnow())}
 
 
 # --- Template helpers --------------------------------------------------------------------
@@ -104,7 +168,8 @@ def new(circle, membership):
         _prefill_offer(form, circle)
     if form.validate_on_submit():
         try:
-            meeting = actions.schedule_meeting(current_user, circle.slug, **form.data_for_action())
+            meeting = scheduling.schedule_meeting(current_user, circle.slug,
+                                                  **form.data_for_action())
         except ActionError as err:
             db.session.rollback()
             apply_error(form, err)
@@ -134,11 +199,11 @@ def _prefill_offer(form: MeetingForm, circle) -> None:
 
 @bp.route(f"/c/<slug>/m/<{ID}:meeting_id>/edit", methods=["GET", "POST"])
 @login_required
-@circle_page
-def edit(circle, membership, meeting_id):
-    meeting = _meeting_or_404(circle, meeting_id)
-    if not can_manage_meeting(membership, meeting):
-        abort(403, actions.MANAGERS_ONLY)
+@loaded_page(access_meeting)
+def edit(circle, membership, meeting):
+    if request.method == "GET":  # the form goes to those who may send it; the action checks a send
+        require(can_manage_meeting(membership, meeting), scheduling.MANAGERS_ONLY)
+    page = url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id)
     form = MeetingForm(obj=None if request.method == "POST" else _FormData(meeting))
     form.set_hosts(queries.circle_members(circle))
     begun = meeting.is_series and db.session.scalar(select(MeetingOccurrence.id).where(
@@ -146,14 +211,15 @@ def edit(circle, membership, meeting_id):
         MeetingOccurrence.starts_at <= utcnow()).limit(1)) is not None
     if form.validate_on_submit():
         try:
-            actions.update_meeting(current_user, circle.slug, meeting.id, **form.data_for_action())
+            scheduling.update_meeting(current_user, circle.slug, meeting.id,
+                                      **form.data_for_action())
         except ActionError as err:
             db.session.rollback()
             apply_error(form, err)
         else:
             flash("The meeting is saved. Anyone coming to a changed date has been told.",
                   "success")
-            return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting_id))
+            return redirect(page)
     return render_template("meetings/form.html", circle=circle, membership=membership, form=form,
                            meeting=meeting, begun=begun), 400 if form.errors else 200
 
@@ -185,22 +251,22 @@ class _FormData:
 
 @bp.route(f"/c/<slug>/m/<{ID}:meeting_id>/cancel", methods=["GET", "POST"])
 @login_required
-@circle_page
-def cancel(circle, membership, meeting_id):
-    meeting = _meeting_or_404(circle, meeting_id)
-    if not can_manage_meeting(membership, meeting):
-        abort(403, actions.MANAGERS_ONLY)
+@loaded_page(access_meeting)
+def cancel(circle, membership, meeting):
+    if request.method == "GET":  # the form goes to those who may send it; the action checks a send
+        require(can_manage_meeting(membership, meeting), scheduling.MANAGERS_ONLY)
+    page = url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id)
     form = CancelForm()
     if form.validate_on_submit():
         try:
-            actions.cancel_meeting(current_user, circle.slug, meeting.id, form.reason.data)
+            scheduling.cancel_meeting(current_user, circle.slug, meeting.id, form.reason.data)
         except ActionError as err:
             db.session.rollback()
             apply_error(form, err)
         else:
             flash("The meeting is cancelled. Everyone who said they were coming has been told.",
                   "success")
-            return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting_id))
+            return redirect(page)
     return render_template("meetings/cancel.html", circle=circle, membership=membership,
                            form=form, meeting=meeting, occurrence=None), \
         (400 if form.errors else 200)
@@ -208,39 +274,16 @@ def cancel(circle, membership, meeting_id):
 
 # --- A meeting's page, its dates, and RSVPs ------------------------------------------------
 
-def _meeting_or_404(circle, meeting_id: int) -> Meeting:
-    meeting = db.session.scalar(select(Meeting).where(Meeting.id == meeting_id,
-                                                      Meeting.circle_id == circle.id))
-    if meeting is None:
-        abort(404)
-    return meeting
-
-
-def _date_or_404(circle, meeting_id: int, occurrence_id: int) -> MeetingOccurrence:
-    occurrence = db.session.scalar(select(MeetingOccurrence).where(
-        MeetingOccurrence.id == occurrence_id, MeetingOccurrence.meeting_id == meeting_id,
-        MeetingOccurrence.circle_id == circle.id))
-    if occurrence is None:
-        abort(404)
-    return occurrence
-
-
 @bp.route(f"/c/<slug>/m/<{ID}:meeting_id>")
 @login_required
-@circle_page
-def meeting(circle, membership, meeting_id):
+@loaded_page(_meeting_on_date)
+def meeting(circle, membership, meeting, date):
     """A meeting, opened on its next date, or on one date of a series (?date=<id>):
     its own time, RSVPs and attendees.
 
     :raise 404: no such meeting here, or ?date names no date of it.
     """
-    meeting = _meeting_or_404(circle, meeting_id)
-    if "date" in request.args:
-        date_id = request.args.get("date", type=int)
-        if date_id is None or not 0 < date_id <= MAX_ID:
-            abort(404)
-        date = _date_or_404(circle, meeting.id, date_id)
-    else:
+    if date is None:
         date = queries.default_date(meeting, utcnow())
     return _meeting_page(circle, membership, meeting, date)
 
@@ -267,16 +310,15 @@ def _meeting_page(circle, membership, meeting, occurrence, error: str | None = N
 
 @bp.post(f"/c/<slug>/m/<{ID}:meeting_id>/dates/<{ID}:occurrence_id>/rsvp")
 @login_required
-@circle_page
-def rsvp(circle, membership, meeting_id, occurrence_id):
-    date = _date_or_404(circle, meeting_id, occurrence_id)
+@loaded_page(_date_of_meeting)
+def rsvp(circle, membership, date):
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    page = _date_url(circle, date) + "#rsvp"
     try:
-        row = actions.rsvp(current_user, circle.slug, date.id, request.form.get("answer", ""))
+        row = rsvps.rsvp(current_user, circle.slug, date.id, request.form.get("answer", ""))
     except ActionError as err:
         db.session.rollback()
-        date = _date_or_404(circle, meeting_id, occurrence_id)
         return _meeting_page(circle, membership, date.meeting, date, error=err.message,
                              status=err.status)
     messages = {"going": "You're going. See you there.",
@@ -284,7 +326,7 @@ def rsvp(circle, membership, meeting_id, occurrence_id):
                               "it's yours and we'll tell you.",
                 "maybe": "Noted: maybe.", "declined": "Noted: you can't go."}
     flash(messages[row.answer], "success")
-    return redirect(_date_url(circle, date) + "#rsvp", code=303)
+    return redirect(page, code=303)
 
 
 def _date_url(circle, date: MeetingOccurrence) -> str:
@@ -296,25 +338,24 @@ def _date_url(circle, date: MeetingOccurrence) -> str:
 
 @bp.route(f"/c/<slug>/m/<{ID}:meeting_id>/dates/<{ID}:occurrence_id>/move", methods=["GET", "POST"])
 @login_required
-@circle_page
-def move_date(circle, membership, meeting_id, occurrence_id):
-    date = _date_or_404(circle, meeting_id, occurrence_id)
-    if not can_manage_meeting(membership, date.meeting):
-        abort(403, actions.MANAGERS_ONLY)
+@loaded_page(_date_of_meeting)
+def move_date(circle, membership, date):
+    page = _date_url(circle, date)
     form = MoveForm()
-    if request.method == "GET":
+    if request.method == "GET":  # the form goes to those who may send it; the action checks a send
+        require(can_manage_meeting(membership, date.meeting), scheduling.MANAGERS_ONLY)
         form.start.data = to_zone(date.starts_at, date.meeting.timezone).strftime(LOCAL_INPUT)
         form.duration.data = str(int((date.ends_at - date.starts_at).total_seconds() // 60))
     if form.validate_on_submit():
         try:
-            actions.move_occurrence(current_user, circle.slug, date.id, start=form.start.data,
-                                    end=form.end.data, duration=form.duration.data)
+            scheduling.move_occurrence(current_user, circle.slug, date.id, start=form.start.data,
+                                       end=form.end.data, duration=form.duration.data)
         except ActionError as err:
             db.session.rollback()
             apply_error(form, err)
         else:
             flash("The date is moved. Everyone coming has been told.", "success")
-            return redirect(_date_url(circle, date))
+            return redirect(page)
     return render_template("meetings/move.html", circle=circle, membership=membership, form=form,
                            meeting=date.meeting, occurrence=date), 400 if form.errors else 200
 
@@ -322,22 +363,22 @@ def move_date(circle, membership, meeting_id, occurrence_id):
 @bp.route(f"/c/<slug>/m/<{ID}:meeting_id>/dates/<{ID}:occurrence_id>/cancel",
           methods=["GET", "POST"])
 @login_required
-@circle_page
-def cancel_date(circle, membership, meeting_id, occurrence_id):
-    date = _date_or_404(circle, meeting_id, occurrence_id)
-    if not can_manage_meeting(membership, date.meeting):
-        abort(403, actions.MANAGERS_ONLY)
+@loaded_page(_date_of_meeting)
+def cancel_date(circle, membership, date):
+    if request.method == "GET":  # the form goes to those who may send it; the action checks a send
+        require(can_manage_meeting(membership, date.meeting), scheduling.MANAGERS_ONLY)
+    page = _date_url(circle, date)
     form = CancelForm()
     if form.validate_on_submit():
         try:
-            actions.cancel_occurrence(current_user, circle.slug, date.id, form.reason.data)
+            scheduling.cancel_occurrence(current_user, circle.slug, date.id, form.reason.data)
         except ActionError as err:
             db.session.rollback()
             apply_error(form, err)
         else:
             flash("That date is cancelled; the others stand. Everyone coming has been told.",
                   "success")
-            return redirect(_date_url(circle, date))
+            return redirect(page)
     return render_template("meetings/cancel.html", circle=circle, membership=membership,
                            form=form, meeting=date.meeting, occurrence=date), \
         (400 if form.errors else 200)
@@ -364,10 +405,9 @@ def _calendar_response(body: bytes, filename: str, attachment: bool) -> Response
 
 @bp.route(f"/c/<slug>/m/<{ID}:meeting_id>.ics")
 @login_required
-@circle_page
-def ics(circle, membership, meeting_id):
+@loaded_page(access_meeting)
+def ics(circle, membership, meeting):
     """One meeting (a series with its RRULE, EXDATEs and moved dates) as iCalendar."""
-    meeting = _meeting_or_404(circle, meeting_id)
     body = build_calendar(queries.with_exceptions([meeting]), name=circle.name, link=_link,
                           descriptions=True, method="PUBLISH")
     return _calendar_response(body, f"meeting-{meeting.id}.ics", attachment=True)
@@ -381,7 +421,7 @@ def calendar_feed(token):
     :raise 404: the token opens nothing (unknown, replaced, turned off, or its
         owner suspended).
     """
-    feed = actions.find_calendar_feed(token)
+    feed = feeds.find_calendar_feed(token)
     if feed is None:
         abort(404)
     entries = queries.feed_meetings(feed.user, utcnow())
@@ -407,10 +447,10 @@ def calendar_settings():
     form = ConfirmForm()
     new_url = None
     if form.validate_on_submit():
-        token = actions.create_calendar_feed(current_user)
+        token = feeds.create_calendar_feed(current_user)
         new_url = url_for("meetings.calendar_feed", token=token, _external=True)
     return render_template("meetings/calendar_settings.html", form=form, new_url=new_url,
-                           feed=actions.calendar_feed_of(current_user)), \
+                           feed=feeds.calendar_feed_of(current_user)), \
         (201 if new_url else 200)
 
 
@@ -419,7 +459,7 @@ def calendar_settings():
 def calendar_off():
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    actions.delete_calendar_feed(current_user)
+    feeds.delete_calendar_feed(current_user)
     flash("Your calendar feed is off; its address no longer works.", "success")
     return redirect(url_for("meetings.calendar_settings"))
 
@@ -436,7 +476,7 @@ def new_poll(circle, membership):
         form.timezone.data = current_user.timezone or DEFAULT_TIMEZONE
     if form.validate_on_submit():
         try:
-            poll = actions.create_poll(current_user, circle.slug, **form.data_for_action())
+            poll = polls.create_poll(current_user, circle.slug, **form.data_for_action())
         except ActionError as err:
             db.session.rollback()
             apply_error(form, err)
@@ -447,22 +487,12 @@ def new_poll(circle, membership):
                            form=form), 400 if form.errors else 200
 
 
-def _poll_or_404(circle, poll_id: int):
-    from .models import DatePoll
-
-    poll = db.session.scalar(select(DatePoll).where(DatePoll.id == poll_id,
-                                                    DatePoll.circle_id == circle.id))
-    if poll is None:
-        abort(404)
-    return poll
-
-
 @bp.route(f"/c/<slug>/polls/<{ID}:poll_id>")
 @login_required
-@circle_page
-def poll(circle, membership, poll_id):
+@loaded_page(access_poll)
+def poll(circle, membership, poll):
     """The grid of who can come when, your answers, and (for its organiser) the pick."""
-    return _poll_page(circle, membership, _poll_or_404(circle, poll_id))
+    return _poll_page(circle, membership, poll)
 
 
 def _poll_page(circle, membership, poll, error: str | None = None, status: int = 200):
@@ -476,60 +506,56 @@ def _poll_page(circle, membership, poll, error: str | None = None, status: int =
 
 @bp.post(f"/c/<slug>/polls/<{ID}:poll_id>/vote")
 @login_required
-@circle_page
-def vote(circle, membership, poll_id):
-    poll = _poll_or_404(circle, poll_id)
+@loaded_page(access_poll)
+def vote(circle, membership, poll):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     answers = {key.removeprefix("option-"): value for key, value in request.form.items()
                if key.startswith("option-")}
     try:
-        actions.vote(current_user, circle.slug, poll.id, answers)
+        polls.vote(current_user, circle.slug, poll.id, answers)
     except ActionError as err:
         db.session.rollback()
-        return _render_poll(circle, membership, poll_id, err)
+        return _render_poll(circle, membership, poll, err)
     flash("Thanks — your answers are saved.", "success")
     return redirect(url_for("meetings.poll", slug=circle.slug, poll_id=poll.id), code=303)
 
 
-def _render_poll(circle, membership, poll_id, err: ActionError):
+def _render_poll(circle, membership, poll, err: ActionError):
     """The poll again, with the error, after a refused answer or pick."""
-    return _poll_page(circle, membership, _poll_or_404(circle, poll_id), error=err.message,
-                      status=err.status)
+    return _poll_page(circle, membership, poll, error=err.message, status=err.status)
 
 
 @bp.post(f"/c/<slug>/polls/<{ID}:poll_id>/schedule")
 @login_required
-@circle_page
-def schedule_poll(circle, membership, poll_id):
-    poll = _poll_or_404(circle, poll_id)
+@loaded_page(access_poll)
+def schedule_poll(circle, membership, poll):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     option_id = request.form.get("option_id", type=int)
     if option_id is None or not 0 < option_id <= MAX_ID:
-        return _render_poll(circle, membership, poll_id,
+        return _render_poll(circle, membership, poll,
                             ActionError("Choose the time to schedule.", field="option_id"))
     try:
-        meeting = actions.schedule_from_poll(current_user, circle.slug, poll.id, option_id)
+        meeting = polls.schedule_from_poll(current_user, circle.slug, poll.id, option_id)
     except ActionError as err:
         db.session.rollback()
-        return _render_poll(circle, membership, poll_id, err)
+        return _render_poll(circle, membership, poll, err)
     flash("The meeting is scheduled, and everyone who answered has been told.", "success")
     return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id))
 
 
 @bp.post(f"/c/<slug>/polls/<{ID}:poll_id>/close")
 @login_required
-@circle_page
-def close_poll(circle, membership, poll_id):
-    poll = _poll_or_404(circle, poll_id)
+@loaded_page(access_poll)
+def close_poll(circle, membership, poll):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        actions.close_poll(current_user, circle.slug, poll.id)
+        polls.close_poll(current_user, circle.slug, poll.id)
     except ActionError as err:
         db.session.rollback()
-        return _render_poll(circle, membership, poll_id, err)
+        return _render_poll(circle, membership, poll, err)
     flash("The poll is closed without a date.", "info")
     return redirect(url_for("meetings.index", slug=circle.slug))
 
@@ -546,8 +572,8 @@ def offer_to_host(circle, membership):
         form.organisation.data = current_user.organisation
     if form.validate_on_submit():
         try:
-            actions.offer_to_host(current_user, circle.slug, form.organisation.data,
-                                  form.note.data)
+            visits.offer_to_host(current_user, circle.slug, form.organisation.data,
+                                 form.note.data)
         except ActionError as err:
             db.session.rollback()
             apply_error(form, err)
@@ -565,6 +591,6 @@ def offer_to_host(circle, membership):
 def withdraw_offer(circle, membership, offer_id):
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    actions.withdraw_host_offer(current_user, circle.slug, offer_id)
+    visits.withdraw_host_offer(current_user, circle.slug, offer_id)
     flash("The offer to host is withdrawn.", "info")
     return redirect(url_for("meetings.index", slug=circle.slug))

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from community.chat import actions as chat
 from community.circles import actions as circles
 from community.extensions import db
-from community.meetings import actions as meetings
+from community.meetings.actions import polls, rsvps, scheduling
 from community.meetings.models import MeetingOccurrence
 from community.notifications import actions as notifications
 from community.threads import actions as threads
@@ -39,16 +39,16 @@ def busy_member(posts: int = 2):
     threads.toggle_reaction(member, circle.slug, opening, "heart")
     chat.send_message(member, circle.slug, "Gareth in chat", uuid.uuid4().hex)
     chat.send_message(owner, circle.slug, "Rachel in chat", uuid.uuid4().hex)
-    meeting = meetings.schedule_meeting(owner, circle.slug, title="Spring visit", start=soon(10),
-                                        duration=60, timezone="Europe/London", location="Reading")
+    meeting = scheduling.schedule_meeting(owner, circle.slug, title="Spring visit", start=soon(10),
+                                          duration=60, timezone="Europe/London", location="Reading")
     occurrence_id = db.session.scalar(select(MeetingOccurrence.id).where(
         MeetingOccurrence.meeting_id == meeting.id))
-    meetings.rsvp(member, circle.slug, occurrence_id, "going")
-    poll = meetings.create_poll(owner, circle.slug, title="Summer social", duration="60",
-                                timezone="Europe/London", location="Reading",
-                                options=[soon(20), soon(27)])
-    options = meetings.poll_options(poll)
-    meetings.vote(member, circle.slug, poll.id, {options[0].id: "yes", options[1].id: "no"})
+    rsvps.rsvp(member, circle.slug, occurrence_id, "going")
+    poll = polls.create_poll(owner, circle.slug, title="Summer social", duration="60",
+                             timezone="Europe/London", location="Reading",
+                             options=[soon(20), soon(27)])
+    options = polls.poll_options(poll)
+    polls.vote(member, circle.slug, poll.id, {options[0].id: "yes", options[1].id: "no"})
     notifications.set_preferences(member, {"mention": "off"})
     return {"owner": owner, "member": member, "circle": circle, "thread": thread}
 

@@ -276,19 +276,19 @@ def test_csrf_is_required(make_app):
 def test_their_seat_at_a_full_meeting_goes_to_the_waiting_list(world):
     from datetime import timedelta
 
-    from community.meetings import actions as meetings
+    from community.meetings.actions import rsvps, scheduling
     from community.meetings.models import RSVP, MeetingOccurrence
     from community.timeutil import utcnow
 
     owner, member, circle = world["owner"], world["member"], world["circle"]
     start = (utcnow() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
-    meeting = meetings.schedule_meeting(owner, circle.slug, title="Small room", start=start,
-                                        duration=60, timezone="Europe/London",
-                                        location="Reading", capacity="1")
+    meeting = scheduling.schedule_meeting(owner, circle.slug, title="Small room", start=start,
+                                          duration=60, timezone="Europe/London",
+                                          location="Reading", capacity="1")
     occurrence_id = db.session.scalar(select(MeetingOccurrence.id).where(
         MeetingOccurrence.meeting_id == meeting.id))
-    meetings.rsvp(member, circle.slug, occurrence_id, "going")
-    assert meetings.rsvp(owner, circle.slug, occurrence_id, "going").answer == "waitlisted"
+    rsvps.rsvp(member, circle.slug, occurrence_id, "going")
+    assert rsvps.rsvp(owner, circle.slug, occurrence_id, "going").answer == "waitlisted"
     accounts.delete_account(member, PASSWORD)
     db.session.expire_all()
     assert db.session.scalar(select(RSVP.answer).where(RSVP.user_id == owner.id)) == "going"

@@ -11,7 +11,7 @@ from community.circles import actions as circles
 from community.circles.models import Membership
 from community.errors import Forbidden
 from community.extensions import db
-from community.meetings import actions as meetings
+from community.meetings.actions import polls, scheduling, visits
 from community.meetings.models import DatePoll, HostOffer, Meeting
 from community.moderation.models import AuditEvent
 from community.threads import actions as threads
@@ -36,13 +36,13 @@ def write_everything(author, circle, helper) -> dict:
                                                        Post.author_id == helper.id))
     threads.toggle_reaction(author, circle.slug, helper_post.id, "heart")
     message, _ = chat.send_message(author, circle.slug, "Hello from chat", uuid.uuid4().hex)
-    meeting = meetings.schedule_meeting(author, circle.slug, title="Visit", description="",
-                                        start=soon(10), duration=60, timezone="Europe/London",
-                                        location="Reading", host_user_id=author.id)
-    poll = meetings.create_poll(author, circle.slug, title="Summer social", timezone="Europe/London",
-                                duration="60", location="Reading", host_user_id=author.id,
-                                options=[soon(20), soon(27)])
-    offer = meetings.offer_to_host(author, circle.slug, note="Come to the prison")
+    meeting = scheduling.schedule_meeting(author, circle.slug, title="Visit", description="",
+                                          start=soon(10), duration=60, timezone="Europe/London",
+                                          location="Reading", host_user_id=author.id)
+    poll = polls.create_poll(author, circle.slug, title="Summer social", timezone="Europe/London",
+                             duration="60", location="Reading", host_user_id=author.id,
+                             options=[soon(20), soon(27)])
+    offer = visits.offer_to_host(author, circle.slug, note="Come to the prison")
     return {"thread": thread.id, "reply": reply.id, "helper_post": helper_post.id,
             "message": message["id"], "meeting": meeting.id, "poll": poll.id, "offer": offer.id}
 

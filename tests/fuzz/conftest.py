@@ -76,7 +76,7 @@ def _populate(world: World) -> None:
     from community.accounts import actions as accounts
     from community.chat import actions as chat
     from community.circles import actions as circles
-    from community.meetings import actions as meetings
+    from community.meetings.actions import polls, scheduling, visits
     from community.meetings.models import MeetingOccurrence, PollOption
     from community.moderation import actions as moderation
     from community.notifications.dispatch import unsubscribe_token
@@ -106,17 +106,17 @@ def _populate(world: World) -> None:
                                                           Post.number == 1))
     report = threads.report_post(other, slug, opening, "Off topic")
 
-    one_off = meetings.schedule_meeting(member, slug, title="Breakfast", start=_local(10),
-                                        duration="90", timezone="Europe/London",
-                                        location="Reading", capacity="2")
-    series = meetings.schedule_meeting(owner, slug, title="Weekly call", start=_local(12, 8),
-                                       duration="60", timezone="Europe/London",
-                                       online_link="https://meet.example.org/weekly",
-                                       repeat="weekly", interval="1", count="4")
-    poll = meetings.create_poll(member, slug, title="When next?", timezone="Europe/London",
-                                duration="60", location="Reading",
-                                options=[_local(20), _local(21), _local(22)])
-    offer = meetings.offer_to_host(member, slug, "Kennet Valley GP Practice", "Come and see")
+    one_off = scheduling.schedule_meeting(member, slug, title="Breakfast", start=_local(10),
+                                          duration="90", timezone="Europe/London",
+                                          location="Reading", capacity="2")
+    series = scheduling.schedule_meeting(owner, slug, title="Weekly call", start=_local(12, 8),
+                                         duration="60", timezone="Europe/London",
+                                         online_link="https://meet.example.org/weekly",
+                                         repeat="weekly", interval="1", count="4")
+    poll = polls.create_poll(member, slug, title="When next?", timezone="Europe/London",
+                             duration="60", location="Reading",
+                             options=[_local(20), _local(21), _local(22)])
+    offer = visits.offer_to_host(member, slug, "Kennet Valley GP Practice", "Come and see")
     invitation, invite_token = moderation.create_invitation(owner, slug, days=7)
 
     messages = [chat.send_message(member, slug, "Morning all", "fuzz-1")[0],

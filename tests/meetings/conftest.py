@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from community.errors import ActionError, Forbidden, NotFound
 from community.extensions import db
-from community.meetings import actions
+from community.meetings.actions import scheduling
 from community.meetings.models import MeetingOccurrence
 from community.notifications.models import Notification
 from community.timeutil import utcnow
@@ -55,7 +55,7 @@ def page_body(response) -> bytes:
 
 
 def schedule(actor, circle, **overrides):
-    return actions.schedule_meeting(actor, circle.slug, **meeting_fields(**overrides))
+    return scheduling.schedule_meeting(actor, circle.slug, **meeting_fields(**overrides))
 
 
 def dates_of(meeting) -> list[MeetingOccurrence]:
@@ -78,15 +78,15 @@ def notes_for(user, kind: str | None = None) -> list[Notification]:
 @pytest.fixture
 def clock(monkeypatch):
     """clock(moment) makes the meetings code believe it is that (aware) moment."""
-    import community.meetings.actions as actions_module
     import community.meetings.inputs as inputs_module
     import community.meetings.reminders as reminders_module
     import community.meetings.views as views_module
     import community.timeutil as timeutil_module
+    from community.meetings.actions import polls, rsvps, scheduling, visits
 
     def set_now(moment: datetime):
-        for module in (actions_module, inputs_module, reminders_module, views_module,
-                       timeutil_module):
+        for module in (scheduling, rsvps, polls, visits, inputs_module, reminders_module,
+                       views_module, timeutil_module):
             monkeypatch.setattr(module, "utcnow", lambda: moment)
         return moment
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from community.errors import ActionError, Conflict, Forbidden, NotFound
 from community.extensions import db
-from community.meetings import actions
+from community.meetings.actions import feeds, polls, rsvps, scheduling, visits
 from community.meetings.models import RSVP, DatePoll, HostOffer, Meeting, MeetingOccurrence
 from community.moderation import actions as moderation
 from community.timeutil import utcnow
@@ -68,8 +68,8 @@ def test_description_is_markdown_rendered_safely_and_never_in_notifications(circ
 def test_the_default_timezone_is_the_organisers(app):
     owner = make_user(timezone="America/New_York")
     circle = make_circle(owner)
-    meeting = actions.schedule_meeting(owner, circle.slug, title="Call", start=at(day(5), 9),
-                                       duration=60, online_link="https://meet.example.org/a")
+    meeting = scheduling.schedule_meeting(owner, circle.slug, title="Call", start=at(day(5), 9),
+                                          duration=60, online_link="https://meet.example.org/a")
     assert meeting.timezone == "America/New_York"
     assert meeting.starts_at.hour in (13, 14)  # 09:00 in New York is 13:00 or 14:00 UTC
 
@@ -87,7 +87,7 @@ def test_non_members_cannot_propose_or_see(circle_people):
         schedule(p["outsider"], circle)
     meeting = schedule(p["member"], circle)
     with pytest.raises(NotFound):
-        actions.rsvp(p["outsider"], circle.slug, dates_of(meeting)[0].id, "going")
+        rsvps.rsvp(p["outsider"], circle.slug, dates_of(meeting)[0].id, "going")
 
 
 HOSTILE = [
@@ -168,8 +168,8 @@ def test_a_start_the_clocks_skip_is_refused(circle_people):
 def test_the_organiser_and_staff_edit(circle_people, role):
     circle, p = circle_people
     meeting = schedule(p["organiser"], circle)
-    changed = actions.update_meeting(p[role], circle.slug, meeting.id,
-                                     **meeting_fields(title="Renamed", location="Newbury"))
+    changed = scheduling.update_meeting(p[role], circle.slug, meeting.id,
+                                        **meeting_fields(title="Renamed", location="Newbury"))
     assert (changed.title, changed.location, changed.sequence) == ("Renamed", "Newbury", 1)
 
 
@@ -177,9 +177,9 @@ def test_other_members_cannot_edit_or_cancel(circle_people):
     circle, p = circle_people
     meeting = schedule(p["organiser"], circle)
     with pytest.raises(Forbidden):
-        actions.update_meeting(p["member"], circle.slug, meeting.id, **meeting_fields(title="X"))
+        scheduling.update_meeting(p["member"], circle.slug, meeting.id, **meeting_fields(title="X"))
     with pytest.raises(Forbidden):
-        actions.cancel_meeting(p["member"], circle.slug, meeting.id, "No")
+        scheduling.cancel_meeting(p["member"], circle.slug, meeting.id, "No")
     db.session.rollback()
     assert db.session.get(Meeting, meeting.id).title == "Monthly meetup"
 
@@ -188,11 +188,11 @@ def test_going_and_maybe_are_told_of_each_change_and_others_are_not(circle_peopl
     circle, p = circle_people
     meeting = schedule(p["organiser"], circle)
     [date] = dates_of(meeting)
-    actions.rsvp(p["member"], circle.slug, date.id, "going")
-    actions.rsvp(p["other"], circle.slug, date.id, "maybe")
-    actions.rsvp(p["moderator"], circle.slug, date.id, "declined")
-    actions.update_meeting(p["organiser"], circle.slug, meeting.id,
-                           **meeting_fields(start=at(day(11), 18)))
+    rsvps.rsvp(p["member"], circle.slug, date.id, "going")
+    rsvps.rsvp(p["other"], circle.slug, date.id, "maybe")
+    rsvps.rsvp(p["moderator"], circle.slug, date.id, "declined")
+    scheduling.update_meeting(p["organiser"], circle.slug, meeting.id,
+                              **meeting_fields(start=at(day(11), 18)))
     for role in ("member", "other"):
         [note] = notes_for(p[role], "meeting_changed")
         assert "new time" in note.text and "18:00" in note.text
@@ -207,8 +207,8 @@ def test_going_and_maybe_are_told_of_each_change_and_others_are_not(circle_peopl
 def test_saving_without_changes_tells_nobody_and_keeps_the_sequence(circle_people):
     circle, p = circle_people
     meeting = schedule(p["organiser"], circle)
-    actions.rsvp(p["member"], circle.slug, dates_of(meeting)[0].id, "going")
-    actions.update_meeting(p["organiser"], circle.slug, meeting.id, **meeting_fields())
+    rsvps.rsvp(p["member"], circle.slug, dates_of(meeting)[0].id, "going")
+    scheduling.update_meeting(p["organiser"], circle.slug, meeting.id, **meeting_fields())
     assert db.session.get(Meeting, meeting.id).sequence == 0
     assert notes_for(p["member"], "meeting_changed") == []
 
@@ -217,23 +217,23 @@ def test_cancel_needs_a_reason_and_tells_those_coming(circle_people):
     circle, p = circle_people
     meeting = schedule(p["organiser"], circle)
     [date] = dates_of(meeting)
-    actions.rsvp(p["member"], circle.slug, date.id, "going")
-    actions.rsvp(p["other"], circle.slug, date.id, "declined")
+    rsvps.rsvp(p["member"], circle.slug, date.id, "going")
+    rsvps.rsvp(p["other"], circle.slug, date.id, "declined")
     with pytest.raises(ActionError) as err:
-        actions.cancel_meeting(p["organiser"], circle.slug, meeting.id, "   ")
+        scheduling.cancel_meeting(p["organiser"], circle.slug, meeting.id, "   ")
     assert err.value.field == "reason"
-    cancelled = actions.cancel_meeting(p["moderator"], circle.slug, meeting.id, "Venue flooded")
+    cancelled = scheduling.cancel_meeting(p["moderator"], circle.slug, meeting.id, "Venue flooded")
     assert cancelled.cancelled_at is not None and cancelled.cancel_reason == "Venue flooded"
     assert cancelled.sequence == 1
     assert [n.kind for n in notes_for(p["member"]) if n.kind.startswith("meeting_c")] == [
         "meeting_created", "meeting_cancelled"]
     assert notes_for(p["other"], "meeting_cancelled") == []
     with pytest.raises(Conflict):
-        actions.cancel_meeting(p["organiser"], circle.slug, meeting.id, "Again")
+        scheduling.cancel_meeting(p["organiser"], circle.slug, meeting.id, "Again")
     with pytest.raises(ActionError, match="cancelled"):
-        actions.rsvp(p["other"], circle.slug, date.id, "going")
+        rsvps.rsvp(p["other"], circle.slug, date.id, "going")
     with pytest.raises(ActionError, match="cancelled"):
-        actions.update_meeting(p["organiser"], circle.slug, meeting.id, **meeting_fields())
+        scheduling.update_meeting(p["organiser"], circle.slug, meeting.id, **meeting_fields())
 
 
 def test_a_meeting_id_from_another_circle_is_not_found(circle_people):
@@ -241,9 +241,9 @@ def test_a_meeting_id_from_another_circle_is_not_found(circle_people):
     elsewhere = make_circle(p["member"], name="Elsewhere")
     meeting = schedule(p["organiser"], circle)
     with pytest.raises(NotFound):
-        actions.update_meeting(p["member"], elsewhere.slug, meeting.id, **meeting_fields())
+        scheduling.update_meeting(p["member"], elsewhere.slug, meeting.id, **meeting_fields())
     with pytest.raises(NotFound):
-        actions.rsvp(p["member"], elsewhere.slug, dates_of(meeting)[0].id, "going")
+        rsvps.rsvp(p["member"], elsewhere.slug, dates_of(meeting)[0].id, "going")
 
 
 # --- RSVPs and the waitlist ------------------------------------------------------------------
@@ -252,40 +252,40 @@ def test_rsvp_answers_and_changes(circle_people):
     circle, p = circle_people
     [date] = dates_of(schedule(p["organiser"], circle))
     for answer in ("going", "maybe", "declined", "going"):
-        assert actions.rsvp(p["member"], circle.slug, date.id, answer).answer == answer
+        assert rsvps.rsvp(p["member"], circle.slug, date.id, answer).answer == answer
     assert db.session.scalar(select(func.count(RSVP.id))) == 1  # one row per person and date
     with pytest.raises(ActionError) as err:
-        actions.rsvp(p["member"], circle.slug, date.id, "waitlisted")  # only the rules give that
+        rsvps.rsvp(p["member"], circle.slug, date.id, "waitlisted")  # only the rules give that
     assert err.value.field == "answer"
     with pytest.raises(ActionError):
-        actions.rsvp(p["member"], circle.slug, date.id, "GOING\r\nX")
+        rsvps.rsvp(p["member"], circle.slug, date.id, "GOING\r\nX")
 
 
 def test_going_past_capacity_waitlists_in_order_and_withdrawal_promotes_the_first(circle_people):
     circle, p = circle_people
     [date] = dates_of(schedule(p["organiser"], circle, capacity=2))
-    assert actions.rsvp(p["owner"], circle.slug, date.id, "going").answer == "going"
-    assert actions.rsvp(p["moderator"], circle.slug, date.id, "going").answer == "going"
-    assert actions.rsvp(p["member"], circle.slug, date.id, "going").answer == "waitlisted"
-    assert actions.rsvp(p["other"], circle.slug, date.id, "going").answer == "waitlisted"
+    assert rsvps.rsvp(p["owner"], circle.slug, date.id, "going").answer == "going"
+    assert rsvps.rsvp(p["moderator"], circle.slug, date.id, "going").answer == "going"
+    assert rsvps.rsvp(p["member"], circle.slug, date.id, "going").answer == "waitlisted"
+    assert rsvps.rsvp(p["other"], circle.slug, date.id, "going").answer == "waitlisted"
     # Saying "going" again keeps your place in the queue.
-    assert actions.rsvp(p["member"], circle.slug, date.id, "going").answer == "waitlisted"
-    actions.rsvp(p["owner"], circle.slug, date.id, "declined")
+    assert rsvps.rsvp(p["member"], circle.slug, date.id, "going").answer == "waitlisted"
+    rsvps.rsvp(p["owner"], circle.slug, date.id, "declined")
     assert answer_of(date, p["member"]) == "going"
     assert answer_of(date, p["other"]) == "waitlisted"
     [note] = notes_for(p["member"], "waitlist_promoted")
     assert "you're going" in note.text and note.url == f"/c/{circle.slug}/m/{date.meeting_id}"
     assert notes_for(p["other"], "waitlist_promoted") == []
     # Leaving the waitlist frees no seat and promotes nobody.
-    actions.rsvp(p["other"], circle.slug, date.id, "maybe")
+    rsvps.rsvp(p["other"], circle.slug, date.id, "maybe")
     assert answer_of(date, p["other"]) == "maybe"
 
 
 def test_maybe_past_capacity_is_just_maybe(circle_people):
     circle, p = circle_people
     [date] = dates_of(schedule(p["organiser"], circle, capacity=1))
-    actions.rsvp(p["owner"], circle.slug, date.id, "going")
-    assert actions.rsvp(p["member"], circle.slug, date.id, "maybe").answer == "maybe"
+    rsvps.rsvp(p["owner"], circle.slug, date.id, "going")
+    assert rsvps.rsvp(p["member"], circle.slug, date.id, "maybe").answer == "maybe"
 
 
 def test_raising_capacity_promotes_the_waitlist_and_lowering_below_going_is_refused(circle_people):
@@ -293,17 +293,17 @@ def test_raising_capacity_promotes_the_waitlist_and_lowering_below_going_is_refu
     meeting = schedule(p["organiser"], circle, capacity=1)
     [date] = dates_of(meeting)
     for role in ("owner", "moderator", "member"):
-        actions.rsvp(p[role], circle.slug, date.id, "going")
-    actions.update_meeting(p["organiser"], circle.slug, meeting.id, **meeting_fields(capacity=2))
+        rsvps.rsvp(p[role], circle.slug, date.id, "going")
+    scheduling.update_meeting(p["organiser"], circle.slug, meeting.id, **meeting_fields(capacity=2))
     assert answer_of(date, p["moderator"]) == "going"
     assert answer_of(date, p["member"]) == "waitlisted"
     assert len(notes_for(p["moderator"], "waitlist_promoted")) == 1
     with pytest.raises(ActionError, match="2 people are already going") as err:
-        actions.update_meeting(p["organiser"], circle.slug, meeting.id,
-                               **meeting_fields(capacity=1))
+        scheduling.update_meeting(p["organiser"], circle.slug, meeting.id,
+                                  **meeting_fields(capacity=1))
     assert err.value.field == "capacity"
-    actions.update_meeting(p["organiser"], circle.slug, meeting.id,
-                           **meeting_fields(capacity=""))  # no limit: everyone waiting is in
+    scheduling.update_meeting(p["organiser"], circle.slug, meeting.id,
+                              **meeting_fields(capacity=""))  # no limit: everyone waiting is in
     assert answer_of(date, p["member"]) == "going"
 
 
@@ -312,14 +312,14 @@ def test_no_answers_for_dates_under_way(circle_people, clock):
     meeting = schedule(p["organiser"], circle)
     clock(meeting.starts_at + timedelta(minutes=1))
     with pytest.raises(ActionError, match="begun"):
-        actions.rsvp(p["member"], circle.slug, dates_of(meeting)[0].id, "going")
+        rsvps.rsvp(p["member"], circle.slug, dates_of(meeting)[0].id, "going")
 
 
 def test_leaving_the_circle_gives_your_seat_to_the_waitlist(circle_people):
     circle, p = circle_people
     [date] = dates_of(schedule(p["organiser"], circle, capacity=1))
-    actions.rsvp(p["member"], circle.slug, date.id, "going")
-    actions.rsvp(p["other"], circle.slug, date.id, "going")
+    rsvps.rsvp(p["member"], circle.slug, date.id, "going")
+    rsvps.rsvp(p["other"], circle.slug, date.id, "going")
     moderation.remove_member(p["owner"], circle.slug, p["member"].id)
     assert answer_of(date, p["member"]) is None
     assert answer_of(date, p["other"]) == "going"
@@ -330,11 +330,11 @@ def test_removed_member_seats_are_never_counted(circle_people, monkeypatch):
     """Even if releasing their places failed, a removed member holds no seat."""
     circle, p = circle_people
     [date] = dates_of(schedule(p["organiser"], circle, capacity=1))
-    actions.rsvp(p["member"], circle.slug, date.id, "going")
-    monkeypatch.setattr(actions, "release_places", lambda *a: (_ for _ in ()).throw(
+    rsvps.rsvp(p["member"], circle.slug, date.id, "going")
+    monkeypatch.setattr(rsvps, "release_places", lambda *a: (_ for _ in ()).throw(
         RuntimeError("boom")))
     moderation.ban_member(p["owner"], circle.slug, p["member"].id)  # logged, not raised
-    assert actions.rsvp(p["other"], circle.slug, date.id, "going").answer == "going"
+    assert rsvps.rsvp(p["other"], circle.slug, date.id, "going").answer == "going"
 
 
 # --- Date polls ------------------------------------------------------------------------------
@@ -349,16 +349,16 @@ def poll_fields(**overrides):
 
 def test_poll_flow_from_options_to_a_meeting(circle_people):
     circle, p = circle_people
-    poll = actions.create_poll(p["organiser"], circle.slug, **poll_fields())
-    options = actions.poll_options(poll)
+    poll = polls.create_poll(p["organiser"], circle.slug, **poll_fields())
+    options = polls.poll_options(poll)
     assert len(options) == 3 and all(o.ends_at - o.starts_at == timedelta(hours=4) for o in options)
     assert len(notes_for(p["member"], "poll_created")) == 1
-    actions.vote(p["member"], circle.slug, poll.id, {options[0].id: "yes", options[1].id: "no"})
-    actions.vote(p["other"], circle.slug, poll.id, {str(options[0].id): "maybe",
-                                                    str(options[2].id): "yes"})
+    polls.vote(p["member"], circle.slug, poll.id, {options[0].id: "yes", options[1].id: "no"})
+    polls.vote(p["other"], circle.slug, poll.id, {str(options[0].id): "maybe",
+                                                  str(options[2].id): "yes"})
     # A second vote replaces the first.
-    actions.vote(p["member"], circle.slug, poll.id, {options[0].id: "no", options[1].id: "yes"})
-    meeting = actions.schedule_from_poll(p["organiser"], circle.slug, poll.id, options[1].id)
+    polls.vote(p["member"], circle.slug, poll.id, {options[0].id: "no", options[1].id: "yes"})
+    meeting = polls.schedule_from_poll(p["organiser"], circle.slug, poll.id, options[1].id)
     assert (meeting.title, meeting.location, meeting.starts_at) == (
         "Summer social", "Christchurch Meadows", options[1].starts_at)
     assert meeting.ends_at == options[1].ends_at and meeting.organiser_id == p["organiser"].id
@@ -370,9 +370,9 @@ def test_poll_flow_from_options_to_a_meeting(circle_people):
     assert notes_for(p["owner"], "poll_closed") == []  # not a voter: told of the meeting
     assert len(notes_for(p["owner"], "meeting_created")) == 1
     with pytest.raises(ActionError, match="closed"):
-        actions.vote(p["member"], circle.slug, poll.id, {options[0].id: "yes"})
+        polls.vote(p["member"], circle.slug, poll.id, {options[0].id: "yes"})
     with pytest.raises(Conflict):
-        actions.schedule_from_poll(p["organiser"], circle.slug, poll.id, options[0].id)
+        polls.schedule_from_poll(p["organiser"], circle.slug, poll.id, options[0].id)
 
 
 @pytest.mark.parametrize("options,words", [
@@ -386,7 +386,7 @@ def test_poll_flow_from_options_to_a_meeting(circle_people):
 def test_poll_options_are_checked(circle_people, options, words):
     circle, p = circle_people
     with pytest.raises(ActionError, match=words) as err:
-        actions.create_poll(p["member"], circle.slug, **poll_fields(options=options))
+        polls.create_poll(p["member"], circle.slug, **poll_fields(options=options))
     assert err.value.field == "options"
     db.session.rollback()
     assert count(DatePoll) == 0
@@ -394,26 +394,26 @@ def test_poll_options_are_checked(circle_people, options, words):
 
 def test_votes_are_checked(circle_people):
     circle, p = circle_people
-    poll = actions.create_poll(p["organiser"], circle.slug, **poll_fields())
-    other = actions.create_poll(p["organiser"], circle.slug, **poll_fields())
-    option = actions.poll_options(poll)[0]
-    foreign = actions.poll_options(other)[0]
+    poll = polls.create_poll(p["organiser"], circle.slug, **poll_fields())
+    other = polls.create_poll(p["organiser"], circle.slug, **poll_fields())
+    option = polls.poll_options(poll)[0]
+    foreign = polls.poll_options(other)[0]
     for answers in ({option.id: "definitely"}, {foreign.id: "yes"}, {}, {"x": "yes"},
                     {option.id: ""}, {"²": "yes"}, {"9" * 40: "yes"}, {True: "yes"}):
         with pytest.raises(ActionError):
-            actions.vote(p["member"], circle.slug, poll.id, answers)
+            polls.vote(p["member"], circle.slug, poll.id, answers)
 
 
 def test_only_the_poll_organiser_and_staff_schedule_or_close(circle_people):
     circle, p = circle_people
-    poll = actions.create_poll(p["organiser"], circle.slug, **poll_fields())
-    option = actions.poll_options(poll)[0]
+    poll = polls.create_poll(p["organiser"], circle.slug, **poll_fields())
+    option = polls.poll_options(poll)[0]
     with pytest.raises(Forbidden):
-        actions.schedule_from_poll(p["member"], circle.slug, poll.id, option.id)
+        polls.schedule_from_poll(p["member"], circle.slug, poll.id, option.id)
     with pytest.raises(Forbidden):
-        actions.close_poll(p["member"], circle.slug, poll.id)
-    actions.vote(p["member"], circle.slug, poll.id, {option.id: "yes"})
-    actions.close_poll(p["moderator"], circle.slug, poll.id)
+        polls.close_poll(p["member"], circle.slug, poll.id)
+    polls.vote(p["member"], circle.slug, poll.id, {option.id: "yes"})
+    polls.close_poll(p["moderator"], circle.slug, poll.id)
     assert db.session.get(DatePoll, poll.id).status == "closed"
     assert "without a date" in notes_for(p["member"], "poll_closed")[0].text
 
@@ -423,9 +423,9 @@ def test_only_the_poll_organiser_and_staff_schedule_or_close(circle_people):
 def test_offer_to_host_then_plan_the_visit(circle_people):
     circle, p = circle_people
     host = p["member"]
-    offer = actions.offer_to_host(host, circle.slug, note="Come and see the new ward")
+    offer = visits.offer_to_host(host, circle.slug, note="Come and see the new ward")
     assert offer.organisation == host.organisation  # their own, by default
-    again = actions.offer_to_host(host, circle.slug, organisation="HMP Thameside")
+    again = visits.offer_to_host(host, circle.slug, organisation="HMP Thameside")
     assert again.id == offer.id and again.organisation == "HMP Thameside"  # updated, not doubled
     meeting = schedule(p["organiser"], circle, title="Visit", host_offer_id=offer.id,
                        location="Forbury Road")
@@ -446,21 +446,21 @@ def test_a_meeting_can_name_its_host(circle_people):
 
 def test_withdrawing_offers(circle_people):
     circle, p = circle_people
-    offer = actions.offer_to_host(p["member"], circle.slug)
+    offer = visits.offer_to_host(p["member"], circle.slug)
     with pytest.raises(Forbidden):
-        actions.withdraw_host_offer(p["other"], circle.slug, offer.id)
-    actions.withdraw_host_offer(p["moderator"], circle.slug, offer.id)
+        visits.withdraw_host_offer(p["other"], circle.slug, offer.id)
+    visits.withdraw_host_offer(p["moderator"], circle.slug, offer.id)
     assert db.session.get(HostOffer, offer.id).withdrawn_at is not None
     with pytest.raises(NotFound):
-        actions.withdraw_host_offer(p["member"], circle.slug, 999999)
+        visits.withdraw_host_offer(p["member"], circle.slug, 999999)
     with pytest.raises(ActionError) as err:
-        actions.offer_to_host(p["member"], circle.slug, organisation="A\nB")
+        visits.offer_to_host(p["member"], circle.slug, organisation="A\nB")
     assert err.value.field == "organisation"
 
 
 def test_a_member_who_leaves_withdraws_their_offer(circle_people):
     circle, p = circle_people
-    offer = actions.offer_to_host(p["member"], circle.slug)
+    offer = visits.offer_to_host(p["member"], circle.slug)
     moderation.remove_member(p["owner"], circle.slug, p["member"].id)
     assert db.session.get(HostOffer, offer.id).withdrawn_at is not None
 
@@ -469,15 +469,15 @@ def test_a_member_who_leaves_withdraws_their_offer(circle_people):
 
 def test_feed_tokens_are_stored_hashed_and_replaced(app):
     user = make_user()
-    first = actions.create_calendar_feed(user)
-    assert actions.find_calendar_feed(first).user_id == user.id
-    assert first not in actions.calendar_feed_of(user).token_hash
-    second = actions.create_calendar_feed(user)
-    assert actions.find_calendar_feed(first) is None
-    assert actions.find_calendar_feed(second).user_id == user.id
-    actions.delete_calendar_feed(user)
-    assert actions.find_calendar_feed(second) is None
-    assert actions.find_calendar_feed("") is None and actions.find_calendar_feed("x" * 500) is None
+    first = feeds.create_calendar_feed(user)
+    assert feeds.find_calendar_feed(first).user_id == user.id
+    assert first not in feeds.calendar_feed_of(user).token_hash
+    second = feeds.create_calendar_feed(user)
+    assert feeds.find_calendar_feed(first) is None
+    assert feeds.find_calendar_feed(second).user_id == user.id
+    feeds.delete_calendar_feed(user)
+    assert feeds.find_calendar_feed(second) is None
+    assert feeds.find_calendar_feed("") is None and feeds.find_calendar_feed("x" * 500) is None
 
 
 def test_notifications_link_to_the_date_and_name_no_description(circle_people):
@@ -485,8 +485,8 @@ def test_notifications_link_to_the_date_and_name_no_description(circle_people):
     meeting = schedule(p["organiser"], circle, repeat="weekly", count="3",
                        description="Confidential agenda")
     second = dates_of(meeting)[1]
-    actions.rsvp(p["member"], circle.slug, second.id, "going")
-    actions.cancel_occurrence(p["organiser"], circle.slug, second.id, "Bank holiday")
+    rsvps.rsvp(p["member"], circle.slug, second.id, "going")
+    scheduling.cancel_occurrence(p["organiser"], circle.slug, second.id, "Bank holiday")
     [note] = notes_for(p["member"], "meeting_cancelled")
     assert note.url == f"/c/{circle.slug}/m/{meeting.id}?date={second.id}"
     assert "Confidential" not in note.text and "is cancelled" in note.text

@@ -12,7 +12,7 @@ import pytest
 from icalendar import Calendar
 
 from community.extensions import db
-from community.meetings import actions
+from community.meetings.actions import scheduling
 from community.moderation import actions as moderation
 from tests.conftest import AuthActions
 from tests.factories import add_member, make_circle, make_user
@@ -99,11 +99,11 @@ def test_uid_is_stable_and_sequence_rises_with_each_change(app, world):
     meeting = schedule(owner, circle)
     client = signed_in(app, member)
     seen = [events(fetch_ics(client, circle, meeting))[0]]
-    actions.update_meeting(owner, circle.slug, meeting.id,
-                           title="Renamed", start=at(day(12), 18), duration=60,
-                           timezone="Europe/London", location="Newbury")
+    scheduling.update_meeting(owner, circle.slug, meeting.id,
+                              title="Renamed", start=at(day(12), 18), duration=60,
+                              timezone="Europe/London", location="Newbury")
     seen.append(events(fetch_ics(client, circle, meeting))[0])
-    actions.cancel_meeting(owner, circle.slug, meeting.id, "Nobody can make it")
+    scheduling.cancel_meeting(owner, circle.slug, meeting.id, "Nobody can make it")
     seen.append(events(fetch_ics(client, circle, meeting))[0])
     assert {str(e["UID"]) for e in seen} == {meeting.uid}
     assert [int(e["SEQUENCE"]) for e in seen] == [0, 1, 2]
@@ -120,10 +120,10 @@ def test_a_series_with_a_cancelled_and_a_moved_date(app, world):
     circle, owner, member = world
     meeting = schedule(owner, circle, start=at(day(7)), repeat="weekly", count="5")
     dates = dates_of(meeting)
-    actions.cancel_occurrence(owner, circle.slug, dates[1].id, "Bank holiday")
+    scheduling.cancel_occurrence(owner, circle.slug, dates[1].id, "Bank holiday")
     moved_to = dates[3].starts_at.astimezone(LONDON).replace(hour=12) + timedelta(days=1)
-    actions.move_occurrence(owner, circle.slug, dates[3].id,
-                            start=moved_to.strftime("%Y-%m-%dT%H:%M"), duration="90")
+    scheduling.move_occurrence(owner, circle.slug, dates[3].id,
+                               start=moved_to.strftime("%Y-%m-%dT%H:%M"), duration="90")
     ics = fetch_ics(signed_in(app, member), circle, meeting)
     assert_well_formed(ics)
     master, override = events(ics)
@@ -180,8 +180,8 @@ def test_a_cancelled_series(app, world):
     circle, owner, member = world
     meeting = schedule(owner, circle, repeat="weekly", count="3")
     dates = dates_of(meeting)
-    actions.move_occurrence(owner, circle.slug, dates[2].id, start=at(day(30)), duration="60")
-    actions.cancel_meeting(owner, circle.slug, meeting.id, "The venue closed")
+    scheduling.move_occurrence(owner, circle.slug, dates[2].id, start=at(day(30)), duration="60")
+    scheduling.cancel_meeting(owner, circle.slug, meeting.id, "The venue closed")
     ics = fetch_ics(signed_in(app, member), circle, meeting)
     assert {str(e["STATUS"]) for e in events(ics)} == {"CANCELLED"}
     parsed = parse_with_icaljs(ics)
@@ -239,11 +239,11 @@ def test_the_feed_holds_every_meeting_of_my_circles_and_drops_a_circle_i_leave(a
     stranger_circle = make_circle(make_user(), name="Not mine")
     mine = schedule(owner, circle, title="Berkshire meetup", description="Private agenda",
                     repeat="weekly", count="3")
-    actions.cancel_occurrence(owner, circle.slug, dates_of(mine)[1].id, "Clash")
-    theirs = actions.schedule_meeting(db.session.get(type(member), second.created_by_id),
-                                      second.slug, title="Thames visit", start=at(day(4), 10),
-                                      duration=60, timezone="America/New_York",
-                                      location="Windsor")
+    scheduling.cancel_occurrence(owner, circle.slug, dates_of(mine)[1].id, "Clash")
+    theirs = scheduling.schedule_meeting(db.session.get(type(member), second.created_by_id),
+                                         second.slug, title="Thames visit", start=at(day(4), 10),
+                                         duration=60, timezone="America/New_York",
+                                         location="Windsor")
     hidden = schedule(db.session.get(type(member), stranger_circle.created_by_id),
                       stranger_circle, title="Not for you")
     path = "/" + make_feed(signed_in(app, member))
@@ -354,12 +354,12 @@ def test_the_feed_answers_304_until_something_in_it_changes(app, world):
         etag = response.headers["ETag"]
         return response.get_data()
 
-    actions.update_meeting(owner, circle.slug, meeting.id, title="Renamed meetup",
-                           start=at(day(7)), duration=60, timezone="Europe/London",
-                           location="Newbury", repeat="weekly", count="3")
+    scheduling.update_meeting(owner, circle.slug, meeting.id, title="Renamed meetup",
+                              start=at(day(7)), duration=60, timezone="Europe/London",
+                              location="Newbury", repeat="weekly", count="3")
     assert b"Renamed meetup" in changed()
     third = dates_of(meeting)[2]
     moved_to = third.starts_at.astimezone(LONDON).replace(hour=12)
-    actions.move_occurrence(owner, circle.slug, third.id,
-                            start=moved_to.strftime("%Y-%m-%dT%H:%M"), duration="90")
+    scheduling.move_occurrence(owner, circle.slug, third.id,
+                               start=moved_to.strftime("%Y-%m-%dT%H:%M"), duration="90")
     assert b"RECURRENCE-ID" in changed()

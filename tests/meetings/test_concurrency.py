@@ -10,7 +10,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from community.extensions import db
-from community.meetings import actions, reminders
+from community.meetings import reminders
+from community.meetings.actions import rsvps
 from community.meetings.models import RSVP
 from community.notifications.models import Notification
 from tests.factories import add_member, make_circle, make_user
@@ -35,8 +36,8 @@ def test_twenty_parallel_rsvps_for_five_seats(engine_app):
     circle = make_circle(owner)
     people = members(circle, PARTICIPANTS)
     [date] = dates_of(schedule(owner, circle, capacity=str(SEATS)))
-    outcomes = race(engine_app, *[(actions.rsvp, person.id, circle.slug, date.id, "going")
-                                  for person in people])
+    outcomes = race(engine_app, *[(rsvps.rsvp, person.id, circle.slug, date.id, "going")
+                                for person in people])
     assert all(o[0] == "ok" for o in outcomes)
     db.session.expire_all()
     rows = sorted(rows_of(date), key=lambda r: r.id)  # ids are handed out under the lock
@@ -57,9 +58,9 @@ def test_withdrawals_racing_new_answers_never_overfill(engine_app):
     people = members(circle, 9)
     [date] = dates_of(schedule(owner, circle, capacity="3"))
     for person in people[:6]:  # 0-2 going, 3-5 waiting
-        actions.rsvp(person, circle.slug, date.id, "going")
-    calls = [(actions.rsvp, p.id, circle.slug, date.id, "declined") for p in people[:3]]
-    calls += [(actions.rsvp, p.id, circle.slug, date.id, "going") for p in people[6:]]
+        rsvps.rsvp(person, circle.slug, date.id, "going")
+    calls = [(rsvps.rsvp, p.id, circle.slug, date.id, "declined") for p in people[:3]]
+    calls += [(rsvps.rsvp, p.id, circle.slug, date.id, "going") for p in people[6:]]
     race(engine_app, *calls)
     db.session.expire_all()
     answers = {r.user_id: r.answer for r in rows_of(date)}
@@ -77,7 +78,7 @@ def test_parallel_reminder_runs_send_each_reminder_once(engine_app, monkeypatch)
     people = members(circle, 12)
     [date] = dates_of(schedule(owner, circle))
     for person in people:
-        actions.rsvp(person, circle.slug, date.id, "going")
+        rsvps.rsvp(person, circle.slug, date.id, "going")
     monkeypatch.setattr(reminders, "BATCH", 3)  # small batches, so the runs interleave
     now = date.starts_at - timedelta(hours=2)
     outcomes = race(engine_app, *[(reminders.send_due_reminders, None, now) for _ in range(4)])

@@ -14,7 +14,7 @@ from community.accounts.models import User
 from community.circles import actions as circles
 from community.circles.models import Circle
 from community.extensions import db
-from community.meetings import actions
+from community.meetings.actions import feeds, polls, rsvps, scheduling, visits
 from community.meetings.models import MeetingOccurrence
 from community.moderation import actions as moderation
 from tests.conftest import AuthActions, app_config
@@ -37,16 +37,16 @@ def build_world() -> dict:
     people["organiser"] = add_member(circle, make_user("Orla Organiser"))
     for status in ("banned", "removed", "left"):
         people[status] = add_member(circle, make_user(f"{status.title()} Person"))
-    meeting = actions.schedule_meeting(people["organiser"], circle.slug,
-                                       **meeting_fields(repeat="weekly", count="3"))
+    meeting = scheduling.schedule_meeting(people["organiser"], circle.slug,
+                                          **meeting_fields(repeat="weekly", count="3"))
     date = db.session.scalar(select(MeetingOccurrence).where(
         MeetingOccurrence.meeting_id == meeting.id).order_by(MeetingOccurrence.starts_at))
     for status in ("banned", "removed", "left"):  # they answered while still members
-        actions.rsvp(people[status], circle.slug, date.id, "going")
-    poll = actions.create_poll(people["organiser"], circle.slug, title="When?",
-                               timezone="Europe/London", duration="60", location="Reading",
-                               options=[at(day(20), 12), at(day(21), 12)])
-    offer = actions.offer_to_host(people["organiser"], circle.slug, organisation="HMP Reading")
+        rsvps.rsvp(people[status], circle.slug, date.id, "going")
+    poll = polls.create_poll(people["organiser"], circle.slug, title="When?",
+                             timezone="Europe/London", duration="60", location="Reading",
+                             options=[at(day(20), 12), at(day(21), 12)])
+    offer = visits.offer_to_host(people["organiser"], circle.slug, organisation="HMP Reading")
     moderation.ban_member(owner, circle.slug, people["banned"].id)
     moderation.remove_member(owner, circle.slug, people["removed"].id)
     circles.leave_circle(people["left"], circle.slug)
@@ -56,7 +56,7 @@ def build_world() -> dict:
     people["site_admin"] = admin
     return {"circle": circle.id, "people": {k: u.id for k, u in people.items()},
             "meeting": meeting.id, "date": date.id, "poll": poll.id,
-            "option": actions.poll_options(poll)[0].id, "offer": offer.id}
+            "option": polls.poll_options(poll)[0].id, "offer": offer.id}
 
 
 @pytest.fixture(scope="session")
@@ -230,9 +230,9 @@ def test_the_feed_is_public_but_keyed(app, world):
     anonymous = app.test_client()
     assert anonymous.get("/calendar/guess.ics").status_code == 404
     assert anonymous.get("/settings/calendar").status_code == 302
-    token = actions.create_calendar_feed(world["people"]["member"])
+    token = feeds.create_calendar_feed(world["people"]["member"])
     assert anonymous.get(f"/calendar/{token}.ics").status_code == 200
-    banned = actions.create_calendar_feed(world["people"]["banned"])
+    banned = feeds.create_calendar_feed(world["people"]["banned"])
     assert b"BEGIN:VEVENT" not in anonymous.get(f"/calendar/{banned}.ics").get_data()
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from community.errors import ActionError
 from community.extensions import db
-from community.meetings import actions
+from community.meetings.actions import rsvps, scheduling
 from community.meetings.models import RSVP, Meeting, MeetingOccurrence
 from community.meetings.recurrence import build_rrule, describe, expand, parse_rrule
 from tests.factories import add_member, make_circle, make_user
@@ -163,15 +163,15 @@ def test_each_date_has_its_own_rsvps_and_can_be_cancelled_or_moved(circle_people
     circle, p = circle_people
     meeting = schedule(p["owner"], circle, repeat="weekly", count="4", capacity="1")
     first, second, third, fourth = dates_of(meeting)
-    actions.rsvp(p["member"], circle.slug, first.id, "going")
-    assert actions.rsvp(p["other"], circle.slug, first.id, "going").answer == "waitlisted"
-    assert actions.rsvp(p["other"], circle.slug, second.id, "going").answer == "going"
-    actions.rsvp(p["member"], circle.slug, third.id, "going")
-    cancelled = actions.cancel_occurrence(p["owner"], circle.slug, second.id, "Bank holiday")
+    rsvps.rsvp(p["member"], circle.slug, first.id, "going")
+    assert rsvps.rsvp(p["other"], circle.slug, first.id, "going").answer == "waitlisted"
+    assert rsvps.rsvp(p["other"], circle.slug, second.id, "going").answer == "going"
+    rsvps.rsvp(p["member"], circle.slug, third.id, "going")
+    cancelled = scheduling.cancel_occurrence(p["owner"], circle.slug, second.id, "Bank holiday")
     assert cancelled.cancelled_at is not None and cancelled.cancel_reason == "Bank holiday"
     new_start = third.starts_at.astimezone(LONDON).replace(hour=18, minute=30)
-    moved = actions.move_occurrence(p["owner"], circle.slug, third.id,
-                                    start=new_start.strftime("%Y-%m-%dT%H:%M"), duration="90")
+    moved = scheduling.move_occurrence(p["owner"], circle.slug, third.id,
+                                       start=new_start.strftime("%Y-%m-%dT%H:%M"), duration="90")
     assert moved.moved_at is not None and moved.starts_at == new_start.astimezone(UTC)
     assert moved.original_start == third.original_start  # the RECURRENCE-ID stays put
     assert moved.ends_at - moved.starts_at == timedelta(minutes=90)
@@ -183,10 +183,10 @@ def test_each_date_has_its_own_rsvps_and_can_be_cancelled_or_moved(circle_people
     assert [n.text for n in notes_for(p["other"], "meeting_cancelled")] and \
         "moves to" in notes_for(p["member"], "meeting_changed")[0].text
     with pytest.raises(ActionError, match="cancelled"):
-        actions.rsvp(p["member"], circle.slug, second.id, "going")
+        rsvps.rsvp(p["member"], circle.slug, second.id, "going")
     with pytest.raises(ActionError, match="cancelled"):
-        actions.move_occurrence(p["owner"], circle.slug, second.id, start=at(day(30)),
-                                duration="60")
+        scheduling.move_occurrence(p["owner"], circle.slug, second.id, start=at(day(30)),
+                                   duration="60")
 
 
 def test_single_date_changes_are_checked(circle_people):
@@ -195,22 +195,22 @@ def test_single_date_changes_are_checked(circle_people):
     one_off = schedule(p["owner"], circle)
     date_id = dates_of(series)[0].id
     with pytest.raises(ActionError, match="past"):
-        actions.move_occurrence(p["owner"], circle.slug, date_id, start=at(day(-1)),
-                                duration="60")
+        scheduling.move_occurrence(p["owner"], circle.slug, date_id, start=at(day(-1)),
+                                   duration="60")
     with pytest.raises(ActionError, match="five years"):
-        actions.move_occurrence(p["owner"], circle.slug, date_id, start=at(day(6 * 366)),
-                                duration="60")
+        scheduling.move_occurrence(p["owner"], circle.slug, date_id, start=at(day(6 * 366)),
+                                   duration="60")
     with pytest.raises(ActionError, match="single line|understand"):
-        actions.move_occurrence(p["owner"], circle.slug, date_id,
-                                start=at(day(12)) + "\r\nRRULE:FREQ=SECONDLY", duration="60")
+        scheduling.move_occurrence(p["owner"], circle.slug, date_id,
+                                   start=at(day(12)) + "\r\nRRULE:FREQ=SECONDLY", duration="60")
     with pytest.raises(ActionError) as err:
-        actions.move_occurrence(p["owner"], circle.slug, date_id, start=at(day(12)),
-                                duration="", end=at(day(12), 18))
+        scheduling.move_occurrence(p["owner"], circle.slug, date_id, start=at(day(12)),
+                                   duration="", end=at(day(12), 18))
     assert err.value.field == "end"
     with pytest.raises(ActionError, match="one-off"):
-        actions.cancel_occurrence(p["owner"], circle.slug, dates_of(one_off)[0].id, "x")
+        scheduling.cancel_occurrence(p["owner"], circle.slug, dates_of(one_off)[0].id, "x")
     with pytest.raises(ActionError) as err:
-        actions.cancel_occurrence(p["owner"], circle.slug, date_id, "")
+        scheduling.cancel_occurrence(p["owner"], circle.slug, date_id, "")
     assert err.value.field == "reason"
 
 
@@ -225,11 +225,11 @@ def test_rescheduling_a_series_before_it_begins_keeps_rsvps_in_order(circle_peop
     first = day(8)
     meeting = schedule(p["owner"], circle, **series_fields(first))
     dates = dates_of(meeting)
-    actions.rsvp(p["member"], circle.slug, dates[2].id, "going")
+    rsvps.rsvp(p["member"], circle.slug, dates[2].id, "going")
     # A week later, half an hour earlier: every date takes its neighbour's old slot.
     later = first + timedelta(weeks=1)
-    actions.update_meeting(p["owner"], circle.slug, meeting.id,
-                           **series_fields(later, start=at(later, 18, 30)))
+    scheduling.update_meeting(p["owner"], circle.slug, meeting.id,
+                              **series_fields(later, start=at(later, 18, 30)))
     moved = dates_of(meeting)
     assert [d.id for d in moved] == [d.id for d in dates]
     assert moved[2].starts_at.astimezone(LONDON).date() == later + timedelta(weeks=2)
@@ -243,15 +243,15 @@ def test_changing_only_the_end_keeps_moves_and_cancellations(circle_people):
     circle, p = circle_people
     meeting = schedule(p["owner"], circle, **series_fields(day(8)))
     dates = dates_of(meeting)
-    actions.cancel_occurrence(p["owner"], circle.slug, dates[1].id, "Clash")
-    actions.move_occurrence(p["owner"], circle.slug, dates[2].id,
-                            start=at(day(8 + 15), 12), duration="60")
-    actions.update_meeting(p["owner"], circle.slug, meeting.id,
-                           **series_fields(day(8), count="8"))
+    scheduling.cancel_occurrence(p["owner"], circle.slug, dates[1].id, "Clash")
+    scheduling.move_occurrence(p["owner"], circle.slug, dates[2].id,
+                               start=at(day(8 + 15), 12), duration="60")
+    scheduling.update_meeting(p["owner"], circle.slug, meeting.id,
+                              **series_fields(day(8), count="8"))
     after = dates_of(meeting)
     assert len(after) == 8 and after[1].cancelled_at is not None and after[2].moved_at is not None
-    actions.update_meeting(p["owner"], circle.slug, meeting.id,
-                           **series_fields(day(8), count="3"))
+    scheduling.update_meeting(p["owner"], circle.slug, meeting.id,
+                              **series_fields(day(8), count="3"))
     assert [d.id for d in dates_of(meeting)] == [d.id for d in dates[:3]]
     assert "COUNT=3" in db.session.get(Meeting, meeting.id).rrule
 
@@ -262,21 +262,21 @@ def test_a_series_that_has_begun_can_only_change_its_end(circle_people, clock):
     dates = dates_of(meeting)
     clock(dates[2].ends_at + timedelta(hours=1))  # three dates have happened
     with pytest.raises(ActionError, match="already begun") as err:
-        actions.update_meeting(p["owner"], circle.slug, meeting.id,
-                               **series_fields(day(8), start=at(day(8), 18)))
+        scheduling.update_meeting(p["owner"], circle.slug, meeting.id,
+                                  **series_fields(day(8), start=at(day(8), 18)))
     assert err.value.field == "start"
     with pytest.raises(ActionError, match="already begun"):
-        actions.update_meeting(p["owner"], circle.slug, meeting.id,
-                               **series_fields(day(8), interval="2"))
+        scheduling.update_meeting(p["owner"], circle.slug, meeting.id,
+                                  **series_fields(day(8), interval="2"))
     with pytest.raises(ActionError, match="already happened") as err:
-        actions.update_meeting(p["owner"], circle.slug, meeting.id,
-                               **series_fields(day(8), count="2"))
+        scheduling.update_meeting(p["owner"], circle.slug, meeting.id,
+                                  **series_fields(day(8), count="2"))
     assert err.value.field == "until"
     assert len(dates_of(meeting)) == 6  # nothing half-done
-    actions.update_meeting(p["owner"], circle.slug, meeting.id, **series_fields(day(8), count="4"))
+    scheduling.update_meeting(p["owner"], circle.slug, meeting.id, **series_fields(day(8), count="4"))
     assert len(dates_of(meeting)) == 4
     # Editing the words of a begun series is fine too.
-    actions.update_meeting(p["owner"], circle.slug, meeting.id,
-                           **series_fields(day(8), count="4", title="Renamed"))
+    scheduling.update_meeting(p["owner"], circle.slug, meeting.id,
+                              **series_fields(day(8), count="4", title="Renamed"))
     assert db.session.get(Meeting, meeting.id).title == "Renamed"
     assert db.session.scalar(db.select(db.func.count(MeetingOccurrence.id))) == 4

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 
 from community.extensions import db
-from community.meetings import actions, reminders
+from community.meetings import reminders
+from community.meetings.actions import rsvps, scheduling
 from community.moderation import actions as moderation
 from tests.factories import add_member, make_circle, make_user
 
@@ -28,9 +29,9 @@ def test_those_going_are_reminded_once_24_hours_before(world):
     for name, answer in [("Gina Going", "going"), ("Ron Removed", "going"),
                          ("Max Maybe", "maybe"), ("Dan Declined", "declined"),
                          ("Wes Waiting", "going")]:
-        actions.rsvp(p[name], circle.slug, date.id, answer)
+        rsvps.rsvp(p[name], circle.slug, date.id, answer)
     moderation.remove_member(owner, circle.slug, p["Ron Removed"].id)  # Wes gets Ron's seat
-    actions.rsvp(owner, circle.slug, date.id, "going")  # and the owner waits
+    rsvps.rsvp(owner, circle.slug, date.id, "going")  # and the owner waits
     start = date.starts_at
     assert reminders.send_due_reminders(start - timedelta(hours=24, minutes=1)) == 0  # too early
     assert reminders.send_due_reminders(start - timedelta(hours=23, minutes=59)) == 2
@@ -48,7 +49,7 @@ def test_the_reminder_is_in_the_recipients_own_zone(world):
     circle, owner, p = world
     traveller = add_member(circle, make_user("Tara Traveller", timezone="Asia/Tokyo"))
     [date] = dates_of(schedule(owner, circle, start=at(day(5), 10)))
-    actions.rsvp(traveller, circle.slug, date.id, "going")
+    rsvps.rsvp(traveller, circle.slug, date.id, "going")
     reminders.send_due_reminders(date.starts_at - timedelta(hours=2))
     local = date.starts_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
     assert local.strftime("%H:%M") in notes_for(traveller, "meeting_reminder")[0].text
@@ -61,9 +62,9 @@ def test_no_reminders_for_cancelled_or_past_dates(world):
     one_off = schedule(owner, circle, start=at(day(40), 12))
     [other] = dates_of(one_off)
     for date in (first, second, other):
-        actions.rsvp(p["Gina Going"], circle.slug, date.id, "going")
-    actions.cancel_occurrence(owner, circle.slug, second.id, "Clash")
-    actions.cancel_meeting(owner, circle.slug, one_off.id, "Off")
+        rsvps.rsvp(p["Gina Going"], circle.slug, date.id, "going")
+    scheduling.cancel_occurrence(owner, circle.slug, second.id, "Clash")
+    scheduling.cancel_meeting(owner, circle.slug, one_off.id, "Off")
     assert reminders.send_due_reminders(second.starts_at - timedelta(hours=1)) == 0
     assert reminders.send_due_reminders(other.starts_at - timedelta(hours=1)) == 0
     assert reminders.send_due_reminders(first.starts_at + timedelta(minutes=1)) == 0  # begun
@@ -74,7 +75,7 @@ def test_each_date_of_a_series_gets_its_own_reminder(world):
     circle, owner, p = world
     dates = dates_of(schedule(owner, circle, repeat="weekly", count="3"))
     for date in dates:
-        actions.rsvp(p["Gina Going"], circle.slug, date.id, "going")
+        rsvps.rsvp(p["Gina Going"], circle.slug, date.id, "going")
     for date in dates:
         assert reminders.send_due_reminders(date.starts_at - timedelta(hours=3)) == 1
     assert len(notes_for(p["Gina Going"], "meeting_reminder")) == 3
@@ -83,10 +84,10 @@ def test_each_date_of_a_series_gets_its_own_reminder(world):
 def test_a_moved_date_is_reminded_again_before_its_new_time(world):
     circle, owner, p = world
     dates = dates_of(schedule(owner, circle, repeat="weekly", count="2"))
-    actions.rsvp(p["Gina Going"], circle.slug, dates[0].id, "going")
+    rsvps.rsvp(p["Gina Going"], circle.slug, dates[0].id, "going")
     assert reminders.send_due_reminders(dates[0].starts_at - timedelta(hours=2)) == 1
-    actions.move_occurrence(owner, circle.slug, dates[0].id, start=at(day(12), 12),
-                            duration="60")
+    scheduling.move_occurrence(owner, circle.slug, dates[0].id, start=at(day(12), 12),
+                               duration="60")
     db.session.refresh(dates[0])
     assert reminders.send_due_reminders(dates[0].starts_at - timedelta(hours=2)) == 1
     assert len(notes_for(p["Gina Going"], "meeting_reminder")) == 2
@@ -97,14 +98,14 @@ def test_batches_are_drained(world, monkeypatch):
     monkeypatch.setattr(reminders, "BATCH", 2)
     [date] = dates_of(schedule(owner, circle))
     for person in p.values():
-        actions.rsvp(person, circle.slug, date.id, "going")
+        rsvps.rsvp(person, circle.slug, date.id, "going")
     assert reminders.send_due_reminders(date.starts_at - timedelta(hours=1)) == 5
 
 
 def test_the_command_sends_and_is_safe_to_repeat(world, runner, clock):
     circle, owner, p = world
     [date] = dates_of(schedule(owner, circle))
-    actions.rsvp(p["Gina Going"], circle.slug, date.id, "going")
+    rsvps.rsvp(p["Gina Going"], circle.slug, date.id, "going")
     clock(date.starts_at - timedelta(hours=5))
     first = runner.invoke(args=["send-reminders"])
     assert first.exit_code == 0 and "Sent 1 meeting reminder(s)." in first.output
@@ -145,3 +146,22 @@ def test_the_loop_starts_as_a_background_task(app, monkeypatch):
                         lambda target, *args: started.append((target, args)))
     reminders.start_reminder_loop(app)
     assert started == [(reminders.run_forever, (app,))]
+
+
+def test_no_reminder_until_a_new_pledge_is_accepted(world):
+    """A reminder is a cross-circle list like the feed: a member who has yet to
+    accept the circle's pledge may not read its meetings, so isn't reminded."""
+    from community.circles import actions as circles
+
+    circle, owner, p = world
+    [date] = dates_of(schedule(owner, circle))
+    rsvps.rsvp(p["Gina Going"], circle.slug, date.id, "going")
+    circles.update_circle(owner, circle.slug, name=circle.name, cohort=circle.cohort,
+                          description=circle.description, join_policy=circle.join_policy,
+                          pledge_required=True, pledge_text="Nothing leaves the circle.")
+    due = date.starts_at - timedelta(hours=2)
+    reminders.send_due_reminders(due)
+    assert notes_for(p["Gina Going"], "meeting_reminder") == []
+    circles.accept_pledge(p["Gina Going"], circle.slug)
+    assert reminders.send_due_reminders(due) == 1
+    assert len(notes_for(p["Gina Going"], "meeting_reminder")) == 1

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from community.extensions import db
-from community.meetings import actions
+from community.meetings.actions import polls, rsvps, scheduling, visits
 from community.meetings.models import RSVP, DatePoll, Meeting, MeetingOccurrence
 from tests.factories import add_member, make_circle, make_user
 
@@ -130,7 +130,7 @@ def test_rsvp_buttons_waitlist_and_attendees(client, auth, world):
     circle, owner, member = world
     meeting = schedule(owner, circle, capacity="1")
     [date] = dates_of(meeting)
-    actions.rsvp(owner, circle.slug, date.id, "going")
+    rsvps.rsvp(owner, circle.slug, date.id, "going")
     auth.login(member)
     url = f"/c/{circle.slug}/m/{meeting.id}"
     page = text(client.get(url))
@@ -253,8 +253,8 @@ def test_poll_pages(client, auth, world):
     created = client.post(f"/c/{circle.slug}/polls/new", data=data)
     poll = db.session.scalar(select(DatePoll))
     assert created.headers["Location"] == f"/c/{circle.slug}/polls/{poll.id}"
-    first, second = actions.poll_options(poll)
-    actions.vote(owner, circle.slug, poll.id, {first.id: "no", second.id: "yes"})
+    first, second = polls.poll_options(poll)
+    polls.vote(owner, circle.slug, poll.id, {first.id: "no", second.id: "yes"})
     voted = client.post(f"/c/{circle.slug}/polls/{poll.id}/vote",
                         data={f"option-{first.id}": "maybe", f"option-{second.id}": "yes"})
     assert voted.status_code == 303
@@ -323,7 +323,7 @@ def busy_circle(circle, owner, meetings: int, people: int):
                            capacity="3", **({"repeat": "weekly", "count": "3"} if i % 2 else {}),
                            host_user_id=str(members[0].id) if members else "")
         for person in members:
-            actions.rsvp(person, circle.slug, dates_of(meeting)[0].id, "going")
+            rsvps.rsvp(person, circle.slug, dates_of(meeting)[0].id, "going")
     return members
 
 
@@ -337,18 +337,18 @@ def test_query_count_does_not_grow_with_meetings_or_people(client, auth, count_q
                                                            path):
     circle, owner, member = world
     first = schedule(owner, circle, repeat="weekly", count="3", capacity="2")
-    poll = actions.create_poll(owner, circle.slug, title="When?", timezone="Europe/London",
-                               duration="60", location="Reading",
-                               options=[at(day(20 + i), 12) for i in range(3)])
+    poll = polls.create_poll(owner, circle.slug, title="When?", timezone="Europe/London",
+                             duration="60", location="Reading",
+                             options=[at(day(20 + i), 12) for i in range(3)])
 
     def grow(meetings, people):
         added = busy_circle(circle, owner, meetings, people)
         for person in added:
-            actions.rsvp(person, circle.slug, dates_of(first)[1].id, "going")
-            actions.vote(person, circle.slug, poll.id,
-                         {o.id: "yes" for o in actions.poll_options(poll)})
+            rsvps.rsvp(person, circle.slug, dates_of(first)[1].id, "going")
+            polls.vote(person, circle.slug, poll.id,
+                       {o.id: "yes" for o in polls.poll_options(poll)})
         for offer_maker in added[:3]:
-            actions.offer_to_host(offer_maker, circle.slug)
+            visits.offer_to_host(offer_maker, circle.slug)
 
     url = path.format(slug=circle.slug, meeting=first.id, date=dates_of(first)[1].id,
                       poll=poll.id)
@@ -379,7 +379,7 @@ def test_feed_query_count_is_bounded(app, count_queries, world):
         anonymous.get(path)
     for i in range(20):
         meeting = schedule(owner, circle, title=f"M{i}", repeat="weekly", count="4")
-        actions.cancel_occurrence(owner, circle.slug, dates_of(meeting)[1].id, "x")
+        scheduling.cancel_occurrence(owner, circle.slug, dates_of(meeting)[1].id, "x")
     with count_queries() as large:
         assert b"M19" in anonymous.get(path).get_data()
     assert small.count == large.count <= 4
@@ -403,7 +403,7 @@ def test_past_meetings_are_paginated_with_bounded_queries(client, auth, count_qu
     meetings = [schedule(owner, circle, title=f"Old {i}", start=at(day(2 + i), 18))
                 for i in range(3)]
     for meeting in meetings:
-        actions.rsvp(member, circle.slug, dates_of(meeting)[0].id, "going")
+        rsvps.rsvp(member, circle.slug, dates_of(meeting)[0].id, "going")
     auth.login(member)
     real_now = meetings[0].created_at
     later = clock(dates_of(meetings[-1])[0].ends_at + timedelta(days=400))

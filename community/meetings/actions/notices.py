@@ -1,0 +1,41 @@
+"""How meetings are named in what members are told: short titles, times on each
+person's own clock, links, and the note to a whole circle."""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ...accounts.models import User
+from ...circles.models import Circle
+from ...extensions import db
+from ...notifications.actions import notify
+from ...policy import active_member_ids
+from ...timeutil import DEFAULT_TIMEZONE
+from ...urls import path_for
+from ..models import Meeting, MeetingOccurrence
+
+
+def short(title: str, length: int = 80) -> str:
+    return title if len(title) <= length else title[: length - 1].rstrip() + "…"
+
+
+def when(moment: datetime, zone_name: str | None) -> str:
+    """'Tue 4 Mar 2025, 19:00' on a person's own clock."""
+    try:
+        zone = ZoneInfo(zone_name or DEFAULT_TIMEZONE)
+    except (ValueError, KeyError):
+        zone = ZoneInfo(DEFAULT_TIMEZONE)
+    local = moment.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
+
+
+def meeting_path(circle: Circle, meeting: Meeting, occurrence: MeetingOccurrence | None = None) -> str:
+    if occurrence is None or not meeting.is_series:
+        return path_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id)
+    return path_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id,
+                    date=occurrence.id)
+
+
+def tell_circle(circle: Circle, actor: User, kind: str, text: str, url: str) -> None:
+    """Notify every active member but the actor (in the actor's transaction)."""
+    for user_id in db.session.scalars(active_member_ids(circle.id)):
+        if user_id != actor.id:
+            notify(user_id, kind, text, url, circle_id=circle.id, actor_id=actor.id)

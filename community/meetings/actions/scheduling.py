@@ -1,0 +1,382 @@
+"""Proposing, changing, rescheduling and cancelling meetings: one-offs, series,
+and single dates of a series. Those coming to a date that changes are told.
+
+Locks: see the package's docstring (the meeting first, then its dates by id).
+"""
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+
+from ...accounts.models import User
+from ...circles.models import Circle
+from ...content import render
+from ...database import begin_write
+from ...errors import ActionError, Conflict
+from ...extensions import db
+from ...notifications.actions import notify
+from ...policy import (
+    access_circle,
+    access_meeting,
+    access_occurrence,
+    active_members,
+    can_manage_meeting,
+    can_propose_meeting,
+    require,
+)
+from ...text import clean_text
+from ...timeutil import DEFAULT_TIMEZONE, utcnow
+from .. import inputs
+from ..models import RSVP, Meeting, MeetingOccurrence
+from .notices import meeting_path, short, tell_circle, when
+from .rsvps import attendees, promote_waitlisted
+from .visits import open_offer
+
+MANAGERS_ONLY = "Only the organiser and the circle's moderators can change this meeting."
+
+
+def schedule_meeting(actor: User, slug: str, **fields) -> Meeting:
+    """Propose a meeting (one-off or a series); every other member is told.
+
+    Fields: title, description (Markdown), start (local wall time), end or
+    duration (minutes), timezone (default the organiser's), location and/or
+    online_link, capacity, repeat (none | weekly | monthly), interval,
+    month_week (1-4 or -1 for monthly), count or until, host_user_id,
+    host_organisation, host_offer_id.
+
+    :raise NotFound: not an active member; no such open host offer here.
+    :raise ActionError: a field is invalid (the error names it).
+    """
+    circle, membership = access_circle(actor, slug)
+    require(can_propose_meeting(membership))
+    offer = None
+    if fields.get("host_offer_id"):
+        offer = open_offer(circle, fields["host_offer_id"])
+        if not fields.get("host_user_id"):
+            fields["host_user_id"] = offer.user_id
+        if not fields.get("host_organisation"):
+            fields["host_organisation"] = offer.organisation
+    details = clean_details(fields, circle)
+    plan = inputs.schedule(fields, actor.timezone or DEFAULT_TIMEZONE)
+    if plan.starts_at <= utcnow():
+        raise ActionError("The start is in the past. Choose a time that is still to come.",
+                          field="start")
+    meeting = create_meeting(circle, actor.id, details, plan)
+    if offer is not None:
+        offer.meeting_id = meeting.id
+    text = f"{actor.display_name} proposed a meeting in {circle.name}: {short(details['title'])}"
+    tell_circle(circle, actor, "meeting_created", text, meeting_path(circle, meeting))
+    db.session.commit()
+    return meeting
+
+
+def create_meeting(circle: Circle, organiser_id: int, details: dict, plan) -> Meeting:
+    """A meeting and its dates, from clean details and a plan (flushed; the caller commits)."""
+    now = utcnow()
+    meeting = Meeting(circle_id=circle.id, organiser_id=organiser_id,
+                      uid=f"{uuid.uuid4()}@alumni-circles", timezone=plan.timezone,
+                      starts_at=plan.starts_at, ends_at=plan.ends_at, rrule=plan.rrule,
+                      created_at=now, updated_at=now, **details)
+    db.session.add(meeting)
+    db.session.flush()
+    db.session.add_all(MeetingOccurrence(meeting_id=meeting.id, circle_id=circle.id,
+                                         original_start=start, starts_at=start,
+                                         ends_at=start + plan.duration)
+                       for start in plan.starts)
+    db.session.flush()
+    return meeting
+
+
+def update_meeting(actor: User, slug: str, meeting_id: int, **fields) -> Meeting:
+    """Edit or reschedule a meeting; those coming to the dates it changes are told.
+
+    Takes the same fields as schedule_meeting. A series that has begun keeps
+    its pattern; only where it ends may change (single dates move on their own).
+
+    :raise NotFound: not a member, or no such meeting here.
+    :raise Forbidden: neither the organiser nor staff.
+    :raise ActionError: a field is invalid, the meeting is cancelled, or the
+        change would drop dates already past or seats already given.
+    """
+    begin_write()
+    circle, membership, meeting = access_meeting(actor, slug, meeting_id, for_update=True)
+    require(can_manage_meeting(membership, meeting), MANAGERS_ONLY)
+    if meeting.is_cancelled:
+        raise ActionError("This meeting is cancelled, so it can't be changed.", code="cancelled")
+    details = clean_details(fields, circle)
+    plan = inputs.schedule(fields, meeting.timezone)
+    occurrences = _lock_occurrences(meeting)
+    now = utcnow()
+    coming = [o for o in occurrences if o.ends_at > now]
+    told = attendees([o.id for o in coming], exclude=actor.id)
+    try:
+        retimed: list[int] = []
+        dropped: list[MeetingOccurrence] = []
+        rescheduled = (plan.starts_at, plan.ends_at, plan.timezone, plan.rrule) != (
+            meeting.starts_at, meeting.ends_at, meeting.timezone, meeting.rrule)
+        if rescheduled:
+            retimed, dropped = _reschedule(meeting, occurrences, plan, now)
+        upcoming = [o for o in coming if o not in dropped]
+        _check_capacity(details["capacity"], upcoming)
+    except ActionError:
+        db.session.rollback()  # nothing half-changed stays in the session
+        raise
+    changed = rescheduled or any(
+        getattr(meeting, key) != value for key, value in details.items())
+    if not changed:
+        db.session.rollback()
+        return meeting
+    old_capacity = meeting.capacity
+    for key, value in details.items():
+        setattr(meeting, key, value)
+    meeting.sequence += 1
+    meeting.updated_at = now
+    db.session.flush()
+    if details["capacity"] != old_capacity:
+        for occurrence in upcoming:
+            promote_waitlisted(circle, meeting, occurrence)
+    title = short(meeting.title)
+    for user in told.values():
+        if rescheduled:
+            text = (f"{title} has a new time: {when(meeting.starts_at, user.timezone)}"
+                    if not meeting.is_series else f"The dates of {title} have changed")
+        else:
+            text = f"{actor.display_name} updated the details of {title}"
+        notify(user.id, "meeting_changed", text, meeting_path(circle, meeting),
+               circle_id=circle.id, actor_id=actor.id)
+    db.session.commit()
+    return meeting
+
+
+def _pattern(rule: str | None) -> str | None:
+    """A rule without its end (COUNT or UNTIL)."""
+    if rule is None:
+        return None
+    return ";".join(p for p in rule.split(";") if not p.startswith(("COUNT=", "UNTIL=")))
+
+
+def _reschedule(meeting, occurrences, plan, now) -> tuple[list[int], list[MeetingOccurrence]]:
+    """Fit the dates to a new schedule. Returns (ids whose time changed, dates dropped).
+
+    When only the end of a series changes, the dates that remain are kept as
+    they are (moves and cancellations too). Otherwise, before a series begins,
+    dates pair up in order (the third date stays the third, keeping its RSVPs)
+    and take the new series time; once it has begun, only the end may change.
+    """
+    begun = [o for o in occurrences if o.starts_at <= now]
+    same_pattern = ((plan.starts_at, plan.ends_at, plan.timezone, _pattern(plan.rrule))
+                    == (meeting.starts_at, meeting.ends_at, meeting.timezone,
+                        _pattern(meeting.rrule)))
+    if same_pattern:
+        keep = set(plan.starts)
+        dropped = [o for o in occurrences if o.original_start not in keep]
+        if any(o in begun for o in dropped):
+            raise ActionError("The series can't end before dates that have already happened.",
+                              field="until")
+        for occurrence in dropped:
+            db.session.delete(occurrence)
+        have = {o.original_start for o in occurrences}
+        _add_dates(meeting, [s for s in plan.starts if s not in have], plan.duration)
+        meeting.rrule = plan.rrule
+        return [], dropped
+    if (meeting.rrule or plan.rrule) and begun:
+        raise ActionError("This series has already begun, so only where it ends can change. "
+                          "Move or cancel single dates, or cancel the series and propose "
+                          "a new one.", field="start")
+    if plan.starts_at != meeting.starts_at and plan.starts_at <= now:
+        raise ActionError("The start is in the past. Choose a time that is still to come.",
+                          field="start")
+    ordered = sorted(occurrences, key=lambda o: o.original_start)
+    pairs = list(zip(ordered, plan.starts, strict=False))
+    dropped = ordered[len(plan.starts):]
+    retimed = [o.id for o, start in pairs
+               if (o.starts_at, o.ends_at) != (start, start + plan.duration)]
+    for occurrence in dropped:
+        db.session.delete(occurrence)
+    # Park the moving dates out of the way first: (meeting, original_start) is
+    # unique, and shifting a series by a week hands each date its neighbour's.
+    for i, (occurrence, _) in enumerate(pairs):
+        occurrence.original_start = datetime(1900, 1, 1, tzinfo=plan.starts_at.tzinfo) \
+            + timedelta(minutes=i)
+    db.session.flush()
+    for occurrence, start in pairs:
+        occurrence.original_start = occurrence.starts_at = start
+        occurrence.ends_at = start + plan.duration
+        occurrence.moved_at = None
+    _add_dates(meeting, plan.starts[len(pairs):], plan.duration)
+    meeting.starts_at, meeting.ends_at = plan.starts_at, plan.ends_at
+    meeting.timezone, meeting.rrule = plan.timezone, plan.rrule
+    db.session.flush()
+    _forget_reminders(retimed)
+    return retimed, dropped
+
+
+def _add_dates(meeting: Meeting, starts: list[datetime], duration: timedelta) -> None:
+    db.session.add_all(MeetingOccurrence(meeting_id=meeting.id, circle_id=meeting.circle_id,
+                                         original_start=s, starts_at=s, ends_at=s + duration)
+                       for s in starts)
+
+
+def _check_capacity(capacity: int | None, upcoming: list[MeetingOccurrence]) -> None:
+    if capacity is None or not upcoming:
+        return
+    counts = dict(db.session.execute(
+        select(RSVP.occurrence_id, func.count(RSVP.id))
+        .where(RSVP.occurrence_id.in_([o.id for o in upcoming]), RSVP.answer == "going")
+        .group_by(RSVP.occurrence_id)).all())
+    most = max(counts.values(), default=0)
+    if most > capacity:
+        raise ActionError(f"{most} people are already going to a coming date, so there must be "
+                          f"at least {most} places.", field="capacity")
+
+
+def cancel_meeting(actor: User, slug: str, meeting_id: int, reason: str) -> Meeting:
+    """Cancel a meeting (every date of a series), with a reason those coming are told.
+
+    :raise NotFound / Forbidden: as update_meeting.
+    :raise ActionError: no reason given, or already cancelled.
+    """
+    begin_write()
+    circle, membership, meeting = access_meeting(actor, slug, meeting_id, for_update=True)
+    require(can_manage_meeting(membership, meeting), MANAGERS_ONLY)
+    reason = _reason(reason)
+    if meeting.is_cancelled:
+        raise Conflict("This meeting is already cancelled.", code="cancelled")
+    now = utcnow()
+    upcoming = list(db.session.scalars(select(MeetingOccurrence.id).where(
+        MeetingOccurrence.meeting_id == meeting.id, MeetingOccurrence.ends_at > now,
+        MeetingOccurrence.cancelled_at.is_(None))))
+    meeting.cancelled_at, meeting.cancel_reason = now, reason
+    meeting.sequence += 1
+    meeting.updated_at = now
+    for user in attendees(upcoming, exclude=actor.id).values():
+        text = (f"{short(meeting.title)} is cancelled (every date)" if meeting.is_series else
+                f"{short(meeting.title)} on {when(meeting.starts_at, user.timezone)} is cancelled")
+        notify(user.id, "meeting_cancelled", text, meeting_path(circle, meeting),
+               circle_id=circle.id, actor_id=actor.id)
+    db.session.commit()
+    return meeting
+
+
+def _reason(reason) -> str:
+    return clean_text(reason, field="reason", label="The reason", max_len=500, required=True,
+                      multiline=True)
+
+
+def _series_date(actor: User, slug: str, occurrence_id: int):
+    """Lock the meeting, then the date; both as they now stand."""
+    begin_write()
+    circle, membership, occurrence = access_occurrence(actor, slug, occurrence_id)
+    _, _, meeting = access_meeting(actor, slug, occurrence.meeting_id, for_update=True)
+    _, _, occurrence = access_occurrence(actor, slug, occurrence_id, for_update=True)
+    require(can_manage_meeting(membership, meeting), MANAGERS_ONLY)
+    if not meeting.is_series:
+        raise ActionError("A one-off meeting is changed with Edit or cancelled as a whole.",
+                          code="one_off")
+    if occurrence.is_cancelled:
+        raise ActionError("This date is cancelled, so it can't be changed.", code="cancelled")
+    if occurrence.starts_at <= utcnow():
+        raise ActionError("This date has already begun, so it can't be changed.", code="past")
+    return circle, meeting, occurrence
+
+
+def move_occurrence(actor: User, slug: str, occurrence_id: int, **fields) -> MeetingOccurrence:
+    """Move one date of a series (start, and end or duration, in the meeting's zone).
+
+    :raise NotFound / Forbidden: as update_meeting.
+    :raise ActionError: invalid times; a one-off, cancelled or begun date.
+    """
+    circle, meeting, occurrence = _series_date(actor, slug, occurrence_id)
+    start, end = inputs.times(fields, ZoneInfo(meeting.timezone))
+    now = utcnow()
+    if start <= now:
+        raise ActionError("The new start is in the past. Choose a time that is still to come.",
+                          field="start")
+    if start > now + inputs.MAX_AHEAD:
+        raise ActionError("A meeting can be planned at most five years ahead.", field="start")
+    if (start, end) == (occurrence.starts_at, occurrence.ends_at):
+        db.session.rollback()
+        return occurrence
+    old_start = occurrence.starts_at
+    occurrence.starts_at, occurrence.ends_at, occurrence.moved_at = start, end, now
+    meeting.sequence += 1
+    meeting.updated_at = now
+    _forget_reminders([occurrence.id])
+    for user in attendees([occurrence.id], exclude=actor.id).values():
+        notify(user.id, "meeting_changed",
+               f"{short(meeting.title)} on {when(old_start, user.timezone)} moves to "
+               f"{when(start, user.timezone)}",
+               meeting_path(circle, meeting, occurrence), circle_id=circle.id, actor_id=actor.id)
+    db.session.commit()
+    return occurrence
+
+
+def cancel_occurrence(actor: User, slug: str, occurrence_id: int, reason: str) -> MeetingOccurrence:
+    """Cancel one date of a series, with a reason; the other dates stand.
+
+    :raise NotFound / Forbidden: as update_meeting.
+    :raise ActionError: no reason; a one-off, cancelled or begun date.
+    """
+    circle, meeting, occurrence = _series_date(actor, slug, occurrence_id)
+    reason = _reason(reason)
+    now = utcnow()
+    occurrence.cancelled_at, occurrence.cancel_reason = now, reason
+    meeting.sequence += 1
+    meeting.updated_at = now
+    for user in attendees([occurrence.id], exclude=actor.id).values():
+        notify(user.id, "meeting_cancelled",
+               f"{short(meeting.title)} on {when(occurrence.starts_at, user.timezone)} "
+               "is cancelled", meeting_path(circle, meeting, occurrence), circle_id=circle.id,
+               actor_id=actor.id)
+    db.session.commit()
+    return occurrence
+
+
+# --- Helpers (clean_details and create_meeting serve date polls too) ----------------
+
+def clean_details(fields: dict, circle: Circle) -> dict:
+    """Title, description, place, capacity and host, shared by meetings and polls."""
+    title = inputs.single_line(fields.get("title"), field="title", label="The title",
+                               max_len=200, required=True)
+    description = clean_text(fields.get("description"), field="description",
+                             label="The description", max_len=10_000, multiline=True)
+    location = inputs.single_line(fields.get("location"), field="location", label="The place",
+                                  max_len=300)
+    online_link = inputs.link(fields.get("online_link"))
+    if not location and not online_link:
+        raise ActionError("Say where: a place, an online link, or both.", field="location")
+    host_user_id = fields.get("host_user_id")
+    host_organisation = inputs.single_line(fields.get("host_organisation"),
+                                           field="host_organisation",
+                                           label="The host organisation", max_len=120)
+    if host_user_id in (None, "", 0, "0"):
+        host_user_id = None
+    else:
+        host_user_id = inputs.integer(host_user_id, field="host_user_id", label="The host",
+                                      low=1, high=2**31 - 1)
+        host = db.session.scalar(active_members(circle.id).where(User.id == host_user_id))
+        if host is None:
+            raise ActionError("Choose the host from the circle's members.", field="host_user_id")
+        host_organisation = host_organisation or host.organisation
+    if host_organisation and host_user_id is None:
+        raise ActionError("Choose which member is hosting.", field="host_user_id")
+    return {"title": title, "description_source": description,
+            "description_html": render(description) if description else "",
+            "location": location, "online_link": online_link,
+            "capacity": inputs.capacity(fields.get("capacity")),
+            "host_user_id": host_user_id, "host_organisation": host_organisation}
+
+
+def _lock_occurrences(meeting: Meeting) -> list[MeetingOccurrence]:
+    return list(db.session.scalars(
+        select(MeetingOccurrence).where(MeetingOccurrence.meeting_id == meeting.id)
+        .order_by(MeetingOccurrence.id).with_for_update(of=MeetingOccurrence)
+        .execution_options(populate_existing=True)))
+
+
+def _forget_reminders(occurrence_ids: list[int]) -> None:
+    """A date that moves gets a fresh reminder before its new time."""
+    if occurrence_ids:
+        db.session.execute(update(RSVP).where(RSVP.occurrence_id.in_(occurrence_ids))
+                           .values(reminded_at=None))
