@@ -19,9 +19,8 @@ from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 
 MAX_OCCURRENCES = 104  # two years of weekly meetings
-ANSWERS = {"going": "Going", "maybe": "Maybe", "declined": "Can't go"}
 # What a member may ask for; "waitlisted" is only ever given by the rules.
-RSVP_STATES = (*ANSWERS, "waitlisted")
+ANSWERS = {"going": "Going", "maybe": "Maybe", "declined": "Can't go"}
 VOTES = {"yes": "Yes", "maybe": "If need be", "no": "No"}
 
 
