@@ -23,7 +23,9 @@ from collections import deque
 
 from flask import Flask, current_app
 
-from ..extensions import socketio
+from ..accounts.models import User
+from ..extensions import db, socketio
+from ..policy import active_members, reading_pairs
 from ..signals import browser_signed_out, membership_ended, pledge_changed, sessions_ended
 from .presence import LocalPresence, RedisPresence, SocketRegistry
 
@@ -202,8 +204,6 @@ class ChatState:
     def recheck(self, circle_id: int | None = None, entries=None) -> None:
         """Cut off this process's sockets (of one circle, or all) whose user may
         no longer read the circle."""
-        from ..policy import reading_pairs
-
         slugs = self.registry.circles()
         pairs = {(c, u) for c, u, _ in (entries or self.registry.entries())
                  if circle_id is None or c == circle_id}
@@ -235,9 +235,14 @@ class ChatState:
         return self.presence.remove(circle_id, user_id, sid)
 
     def online(self, circle_id: int) -> list[dict]:
-        from .models import online_people
-
-        return online_people(circle_id, self.presence.online(circle_id))
+        """[{id, name}] of the circle's active members online now, by name."""
+        user_ids = list(self.presence.online(circle_id))
+        if not user_ids:
+            return []
+        rows = db.session.execute(
+            active_members(circle_id).with_only_columns(User.id, User.display_name)
+            .where(User.id.in_(user_ids)).order_by(User.display_name, User.id))
+        return [{"id": row.id, "name": row.display_name} for row in rows]
 
     def announce_presence(self, circle_id: int, slug: str) -> None:
         """Broadcast who is online in the circle, at most once per CHAT_PRESENCE_DELAY.

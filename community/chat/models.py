@@ -6,7 +6,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
 from ..extensions import db
-from ..policy import active_members
 from ..timeutil import UTCDateTime, utcnow
 
 
@@ -59,16 +58,3 @@ class ChatReadPosition(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), index=True)
     last_read_id: Mapped[int] = mapped_column(Integer, default=0)
-
-
-# --- Small queries for the live side (one statement each) ----------------------------
-
-def online_people(circle_id: int, user_ids) -> list[dict]:
-    """[{id, name}] of those users who are active members of the circle, by name."""
-    user_ids = list(user_ids)
-    if not user_ids:
-        return []
-    rows = db.session.execute(
-        active_members(circle_id).with_only_columns(User.id, User.display_name)
-        .where(User.id.in_(user_ids)).order_by(User.display_name, User.id))
-    return [{"id": row.id, "name": row.display_name} for row in rows]
