@@ -14,7 +14,8 @@ from sqlalchemy import select
 from community.chat import actions as chat
 from community.circles import actions as circles
 from community.extensions import db
-from community.meetings.actions import create_calendar_feed, schedule_meeting
+from community.meetings.actions.feeds import create_calendar_feed
+from community.meetings.actions.scheduling import schedule_meeting
 from community.moderation import actions as moderation
 from community.notifications.dispatch import dispatch_notifications, send_digests
 from community.notifications.models import OutboxMail
