@@ -271,6 +271,7 @@ THREAD_PAGES = [
     ("/c/{slug}/t/{thread}?page=1", EVERYONE),
     ("/c/{slug}/search?q=reply", EVERYONE),
     ("/c/{slug}/mentions?q=m", EVERYONE),
+    ("/c/{slug}/mentions/known?handles=m_m", EVERYONE),
     ("/c/{slug}/p/{other}/report", EVERYONE),
     ("/c/{slug}/p/{own}/edit", {**OWNER, "member": "ok", "moderator": "fb", "owner": "fb"}),
     ("/c/{slug}/manage/reports", STAFF),

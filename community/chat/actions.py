@@ -15,10 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import User
 from ..after_commit import after_commit
 from ..circles.models import Circle, Membership
+from ..content import plain_excerpt
 from ..database import begin_write
 from ..errors import ActionError, TooManyAttempts
 from ..extensions import db
-from ..mentions import render_with_mentions
+from ..mentions import notify_mentions, render_with_mentions
 from ..moderation.actions import file_report
 from ..moderation.audit import record
 from ..moderation.models import Report
@@ -179,10 +180,12 @@ def send_message(actor: User, slug: str, body, client_id) -> tuple[dict, bool]:
             db.session.commit()
             return payload, False
         _check_rate(author["id"])
+        html, mentioned = render_with_mentions(circle_id, body)
         message = ChatMessage(circle_id=circle_id, author_id=author["id"], client_id=client_id,
-                              source=body, html=render_with_mentions(circle_id, body)[0], created_at=utcnow())
+                              source=body, html=html, created_at=utcnow())
         db.session.add(message)
         db.session.flush()
+        _notify_mentions(author, circle, message, mentioned)
         payload = message_payload(message, circle.slug, author)
         db.session.commit()
     except IntegrityError:
@@ -210,8 +213,11 @@ def edit_message(actor: User, message_id: int, body) -> dict:
     require(can_edit_message(membership, message), "You can only edit your own messages.")
     if body != message.source:
         now = utcnow()
-        message.source, message.html = body, render_with_mentions(circle.id, body)[0]
+        message.html, mentioned = render_with_mentions(circle.id, body)
+        message.source = body
         message.edited_at = message.changed_at = now
+        # Only people the edit newly mentions hear of it (notify_mentions tells each once).
+        _notify_mentions({"id": actor.id, "name": actor.display_name}, circle, message, mentioned)
     payload, circle_id = message_payload(message, circle.slug), circle.id
     db.session.commit()
     broadcast("message_edited", payload, circle_id)
@@ -239,6 +245,17 @@ def delete_message(actor: User, message_id: int) -> dict:
     db.session.commit()
     broadcast("message_deleted", payload, circle_id)
     return payload
+
+
+def _notify_mentions(author: dict, circle: Circle, message: ChatMessage, mentioned: dict) -> None:
+    """Tell the members a message mentions, as threads do (in the caller's transaction).
+
+    :param author: {id, name} of the one who wrote it.
+    """
+    notify_mentions(author["id"], circle.id, mentioned,
+                    f"{author['name']} mentioned you in chat in {circle.name}",
+                    path_for("chat.page", slug=circle.slug) + f"#message-{message.id}",
+                    excerpt=plain_excerpt(message.html, 200))
 
 
 def _wipe(message: ChatMessage, actor: User) -> None:

@@ -8,7 +8,7 @@ from ..content import plain_excerpt, plain_text
 from ..database import begin_write
 from ..errors import ActionError, NotFound
 from ..extensions import db
-from ..mentions import mentioned_members, render_with_mentions
+from ..mentions import notify_mentions, render_with_mentions
 from ..moderation.actions import file_report
 from ..moderation.audit import record
 from ..moderation.reports import register
@@ -86,14 +86,9 @@ def _state(user_id: int, thread_id: int, read_to: int | None = None, follow: boo
 
 
 def _notify_mentions(actor, circle, thread, post, mentioned: dict[str, User]) -> set[int]:
-    told = set()
-    for user in mentioned.values():
-        if user.id != actor.id:
-            notify(user.id, "mention", f"{actor.display_name} mentioned you in “{thread.title}”",
-                   post_url(circle, thread, post.number), circle_id=circle.id, actor_id=actor.id,
-                   excerpt=plain_excerpt(post.html, 200))
-            told.add(user.id)
-    return told
+    return notify_mentions(actor.id, circle.id, mentioned,
+                           f"{actor.display_name} mentioned you in “{thread.title}”",
+                           post_url(circle, thread, post.number), excerpt=plain_excerpt(post.html, 200))
 
 
 def start_thread(actor: User, slug: str, title: str, body: str) -> Thread:
@@ -162,15 +157,13 @@ def edit_post(actor: User, slug: str, post_id: int, body: str, title: str | None
         thread.title = _clean_title(title)
         db.session.execute(update(SearchEntry).where(SearchEntry.post_id == post.id)
                            .values(title=thread.title))
-    before = set(mentioned_members(circle.id, post.source))
     post.source = body
     post.html, mentioned = render_with_mentions(circle.id, body)
     post.edited_at = utcnow()
     db.session.execute(update(SearchEntry).where(SearchEntry.post_id == post.id)
                        .values(body=plain_text(post.html)))
-    # Only people newly mentioned by the edit hear of it.
-    _notify_mentions(actor, circle, thread, post,
-                     {h: u for h, u in mentioned.items() if h not in before})
+    # Only people newly mentioned by the edit hear of it (notify_mentions tells each once).
+    _notify_mentions(actor, circle, thread, post, mentioned)
     db.session.commit()
     return post
 

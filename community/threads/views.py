@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user, login_required
 from sqlalchemy import bindparam, select
 
-from ..accounts.models import User
+from .. import mentions as mentions_module
 from ..circles.models import Membership
 from ..circles.pages import CircleHead, circle_head, circle_page
 from ..errors import ActionError
@@ -18,7 +18,6 @@ from ..panels import circle_home_panel, dashboard_panel
 from ..policy import (
     access_post,
     access_thread,
-    active_members,
     can_delete_post,
     can_edit_post,
     can_reply,
@@ -355,11 +354,17 @@ def search_all():
 @login_required
 @circle_page
 def mentions(circle, membership):
-    """Members whose name or handle starts with ?q=, for the editor's @ autocomplete."""
-    q = (request.args.get("q") or "").strip().lower()[:40]
-    like = q.replace("\\", "").replace("%", "").replace("_", "\\_") + "%"
-    rows = db.session.execute(
-        active_members(circle.id).with_only_columns(User.handle, User.display_name)
-        .where(User.handle.like(like, escape="\\") | User.display_name.ilike(like, escape="\\"))
-        .order_by(User.display_name).limit(8)).all()
+    """Members whose name or handle contains ?q= anywhere, for the composers' @ autocomplete
+    (threads and chat)."""
+    rows = mentions_module.suggest_members(circle.id, request.args.get("q") or "")
     return jsonify([{"handle": h, "name": n} for h, n in rows])
+
+
+@bp.route("/c/<slug>/mentions/known")
+@login_required
+@circle_page
+def known_mentions(circle, membership):
+    """Which of ?handles=a,b name a member, so a composer can warn of a mention
+    that will stay plain text before it is posted."""
+    handles = (request.args.get("handles") or "").replace(" ", ",").split(",")
+    return jsonify({"known": sorted(mentions_module.known_handles(circle.id, handles))})

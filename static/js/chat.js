@@ -446,12 +446,14 @@
     var body = input.value.trim();
     if (!body) { return; }
     input.value = "";
+    input.dispatchEvent(new Event("mentions:changed"));  // mentions.js: no warning for an empty box
     send(body);
     input.focus();
   });
 
   input.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    // A name picked from the @mention list (mentions.js) has used the Enter already.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.defaultPrevented) {
       event.preventDefault();
       form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit", {cancelable: true}));
     }
@@ -506,7 +508,7 @@
       });
     });
     area.addEventListener("keydown", function (event) {
-      if (event.key === "Escape") { event.preventDefault(); done(); }
+      if (event.key === "Escape" && !event.defaultPrevented) { event.preventDefault(); done(); }
     });
     known.el.appendChild(box);
     area.focus();
@@ -522,12 +524,17 @@
   function startEdit(id) {
     var known = messages.get(id);
     if (!known || known.el.querySelector("form")) { return; }
-    inlineForm(known, "chat-msg__edit", "Edit your message", known.data.body, "Save", function (body, finish) {
+    var box = inlineForm(known, "chat-msg__edit", "Edit your message", known.data.body, "Save", function (body, finish) {
       socket.timeout(10000).emit("edit_message", {id: id, body: body}, ackOrTimeout(function (answer) {
         if (answer.ok) { addMessages([answer.message]); }
         finish(answer);
       }));
     });
+    var area = box.querySelector("textarea");
+    if (window.Mentions) {
+      area.setAttribute("data-mentions", input.getAttribute("data-mentions"));
+      window.Mentions.attach(area);
+    }
   }
 
   function startReport(id) {

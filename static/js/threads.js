@@ -1,4 +1,4 @@
-// Thread pages: record what was read, quote a selection, @mention autocomplete.
+// Thread pages: record what was read, quote a selection (@mentions: mentions.js).
 // Everything here is an enhancement; the page works without it.
 (function () {
   "use strict";
@@ -46,66 +46,8 @@
     });
   }
 
-  // @mention autocomplete: a small listbox under the textarea.
-  function mentions() {
-    document.querySelectorAll("textarea[data-mentions]").forEach(function (box) {
-      var list = document.createElement("ul");
-      list.className = "mention-list";
-      list.setAttribute("role", "listbox");
-      list.hidden = true;
-      box.insertAdjacentElement("afterend", list);
-      var timer = null;
-
-      function wordBeforeCaret() {
-        var upto = box.value.slice(0, box.selectionStart);
-        var match = /(^|\s)@([\w]{1,40})$/.exec(upto);
-        return match ? match[2] : null;
-      }
-
-      function choose(handle) {
-        var caret = box.selectionStart;
-        var upto = box.value.slice(0, caret).replace(/@[\w]*$/, "@" + handle + " ");
-        box.value = upto + box.value.slice(caret);
-        box.setSelectionRange(upto.length, upto.length);
-        list.hidden = true;
-        box.focus();
-      }
-
-      box.addEventListener("input", function () {
-        var word = wordBeforeCaret();
-        clearTimeout(timer);
-        if (!word) { list.hidden = true; return; }
-        timer = setTimeout(function () {
-          fetch(box.getAttribute("data-mentions") + "?q=" + encodeURIComponent(word), { credentials: "same-origin" })
-            .then(function (r) { return r.json(); })
-            .then(function (people) {
-              list.textContent = "";
-              people.forEach(function (person) {
-                var item = document.createElement("li");
-                var button = document.createElement("button");
-                button.type = "button";
-                button.textContent = person.name + " (@" + person.handle + ")";
-                button.addEventListener("click", function () { choose(person.handle); });
-                item.appendChild(button);
-                list.appendChild(item);
-              });
-              list.hidden = people.length === 0;
-            }).catch(function () { list.hidden = true; });
-        }, 150);
-      });
-      box.addEventListener("keydown", function (event) {
-        if (event.key === "Escape") { list.hidden = true; }
-        if (event.key === "ArrowDown" && !list.hidden) {
-          var first = list.querySelector("button");
-          if (first) { event.preventDefault(); first.focus(); }
-        }
-      });
-    });
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     markRead();
     quoting();
-    mentions();
   });
 })();

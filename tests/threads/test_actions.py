@@ -136,6 +136,15 @@ def test_edit_notifies_only_newly_mentioned(circle_of_three):
     assert len(notes(helen, "mention")) == 1 and len(notes(owner, "mention")) == 1
 
 
+def test_a_mention_dropped_and_restored_by_edits_notifies_once(circle_of_three):
+    circle, _, amara, helen = circle_of_three
+    thread = threads.start_thread(amara, circle.slug, "Hi", f"@{helen.handle} hello")
+    post = db.session.scalar(select(Post).where(Post.thread_id == thread.id))
+    threads.edit_post(amara, circle.slug, post.id, "hello")
+    threads.edit_post(amara, circle.slug, post.id, f"hello @{helen.handle}")
+    assert len(notes(helen, "mention")) == 1
+
+
 def test_posters_follow_and_hear_of_replies_unless_muted(circle_of_three):
     circle, owner, amara, helen = circle_of_three
     thread = make_thread(circle, amara)

@@ -259,6 +259,46 @@ def test_mention_autocomplete_lists_only_members(client, auth, circle_pair):
     assert people == [{"handle": helen.handle, "name": "Helen Marsh"}]
 
 
+def test_mention_suggestions_match_any_part_of_a_name_or_handle(client, auth, circle_pair):
+    circle, owner, _ = circle_pair
+    amara = add_member(circle, make_user("Dr Amara Okafor"))
+    auth.login(owner)
+    expected = [{"handle": amara.handle, "name": "Dr Amara Okafor"}]
+    for q in ("Amara", "amara", "@Amara", "okaf", "mara", "r_amara"):
+        assert client.get(f"/c/{circle.slug}/mentions", query_string={"q": q}).json == expected, q
+
+
+def test_mention_suggestions_put_prefix_matches_first(client, auth, circle_pair):
+    circle, owner, _ = circle_pair
+    for name in ("Ethel Brown", "Rachel Helmsley"):
+        add_member(circle, make_user(name))
+    auth.login(owner)
+    names = [p["name"] for p in client.get(f"/c/{circle.slug}/mentions?q=hel").json]
+    assert names == ["Helen Marsh", "Rachel Helmsley", "Ethel Brown"]
+
+
+@pytest.mark.parametrize("q", ["%", "%%", "\\", "\\%", "x%", "_%_"])
+def test_mention_suggestions_take_like_wildcards_literally(client, auth, circle_pair, q):
+    circle, owner, _ = circle_pair
+    auth.login(owner)
+    response = client.get(f"/c/{circle.slug}/mentions", query_string={"q": q})
+    assert response.status_code == 200 and response.json == []
+
+
+def test_known_mentions_name_only_members(client, auth, circle_pair):
+    circle, owner, helen = circle_pair
+    outsider = make_user("Nina Outsider")
+    auth.login(owner)
+    known = client.get(f"/c/{circle.slug}/mentions/known",
+                       query_string={"handles": f"{helen.handle},{outsider.handle},nobody"})
+    assert known.json == {"known": [helen.handle]}
+    assert client.get(f"/c/{circle.slug}/mentions/known").json == {"known": []}
+    for bad in ("a" * 41, "x%y", ",".join(["ab"] * 51)):
+        response = client.get(f"/c/{circle.slug}/mentions/known", query_string={"handles": bad},
+                              headers={"Accept": "application/json"})
+        assert response.status_code == 400 and "handle" in response.json["message"]
+
+
 def test_xss_payloads_never_reach_a_page_as_active_content(client, auth, circle_pair):
     """The whole corpus as thread titles, post bodies and display names."""
     circle, owner, helen = circle_pair
