@@ -139,3 +139,21 @@ def test_no_digest_keeps_digest_kinds_in_the_app(app, client, auth):
     assert digests("helen@example.org") == []
     note = db.session.scalar(select(Notification).where(Notification.user_id == helen.id))
     assert note.channel == "in_app"
+
+
+def test_the_pages_statements_are_few_and_do_not_grow(app, client, auth, count_queries):
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner)
+    helen = add_member(circle, make_user("Helen Marsh"))
+    auth.login(helen)
+    counts = {}
+    for threads in (1, 12):
+        for n in range(threads):
+            make_thread(circle, owner, title=f"Topic {threads}-{n}")
+        for path in ("/notifications", "/settings/notifications"):
+            client.get(path)  # warm: the signed-in user's session
+            with count_queries() as q:
+                assert client.get(path).status_code == 200
+            counts.setdefault(path, []).append(q.count)
+    for path, (small, large) in counts.items():
+        assert small == large <= 8, (path, small, large)
