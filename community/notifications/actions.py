@@ -82,6 +82,9 @@ def open_notification(actor: User, notification_id: int) -> Notification:
     return note
 
 
+PAGE_MOST = 100  # more ids than any page shows are not from a page
+
+
 def mark_seen(actor: User, notification_ids: list[int]) -> int:
     """Mark these of one's notifications seen (shown on the page): the bell stops
     counting them; they stay unread until opened. Returns the bell's new count."""
@@ -91,9 +94,6 @@ def mark_seen(actor: User, notification_ids: list[int]) -> int:
             Notification.seen_at.is_(None)).values(seen_at=utcnow()))
         db.session.commit()
     return unread_count(actor.id)
-
-
-PAGE_MOST = 100  # more ids than any page shows are not from a page
 
 
 def mark_all_read(actor: User) -> int:
