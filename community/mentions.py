@@ -2,6 +2,7 @@
 each named member linked to their profile, telling the people named, and the
 composer's suggestions. Threads and chat both use it."""
 import re
+from collections.abc import Callable
 
 from sqlalchemy import case, select
 
@@ -35,12 +36,15 @@ def render_with_mentions(circle_id: int, source: str) -> tuple[str, dict[str, Us
     return render(source, links), mentioned
 
 
-def notify_mentions(actor_id: int, circle_id: int, mentioned: dict[str, User], text: str, url: str,
-                    excerpt: str | None = None) -> set[int]:
+def notify_mentions(actor_id: int, circle_id: int, mentioned: dict[str, User],
+                    text: str | Callable[[int], str], url: str, excerpt: str | None = None,
+                    replaces: tuple[str, ...] = ()) -> set[int]:
     """Tell each member named (but the actor) that they were mentioned at url, in
     the caller's transaction. Someone already told of a mention at this url (an
     edit that keeps, or drops and restores, the mention) isn't told again.
 
+    :param text: the notification's text, or a function of the person's id giving it.
+    :param replaces: as notify's (an earlier item for the same url that this one becomes).
     Returns the ids of the people told now.
     """
     candidates = {user.id for user in mentioned.values() if user.id != actor_id}
@@ -51,8 +55,8 @@ def notify_mentions(actor_id: int, circle_id: int, mentioned: dict[str, User], t
         Notification.user_id.in_(candidates))))
     told = candidates - told_before
     for user_id in sorted(told):
-        notify(user_id, "mention", text, url, circle_id=circle_id, actor_id=actor_id,
-               excerpt=excerpt)
+        notify(user_id, "mention", text(user_id) if callable(text) else text, url,
+               circle_id=circle_id, actor_id=actor_id, excerpt=excerpt, replaces=replaces)
     return told
 
 

@@ -65,6 +65,12 @@ def active_circle_ids(user_id, role: str | None = None):
     return query.correlate(None)
 
 
+def is_staff_somewhere(user_id: int) -> bool:
+    """Whether the user is an active owner or moderator of any circle."""
+    return db.session.scalar(select(active_circle_ids(user_id).where(
+        Membership.role.in_(("owner", "moderator"))).exists()))
+
+
 def readable_circle_ids(user_id):
     """A subquery: the ids of the circles whose content the user may read now
     (an active member, the pledge accepted where the circle asks it)."""

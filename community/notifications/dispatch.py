@@ -1,4 +1,4 @@
-"""From notifications to email: at once, or in a calm daily digest.
+"""From notifications to email: at once, or in a calm daily or weekly digest.
 
 Runs in the mail worker, never in a request. Every notification is looked at
 once (claimed like the outbox's rows); one from a circle the person may no
@@ -26,6 +26,8 @@ from .models import DigestState, Notification, NotificationPreference
 
 BATCH = 200
 DIGEST_WINDOW = timedelta(days=7)  # older undigested notes are not worth an email
+WEEKLY_WINDOW = timedelta(days=8)  # a weekly digest covers its week (and a late worker)
+MONDAY = 0
 
 
 # --- Unsubscribe links ----------------------------------------------------------
@@ -89,6 +91,8 @@ def dispatch_notifications(now: datetime) -> int:
         db.session.commit()
         return 0
     prefs = preferences_of({n.user_id for n in notes})
+    no_digest = set(db.session.scalars(select(DigestState.user_id).where(
+        DigestState.user_id.in_({n.user_id for n in notes}), DigestState.frequency == "off")))
     readers = reading_pairs({(n.circle_id, n.user_id) for n in notes if n.circle_id})
     users = {u.id: u for u in db.session.scalars(select(User).where(
         User.id.in_({n.user_id for n in notes})))}
@@ -103,6 +107,8 @@ def dispatch_notifications(now: datetime) -> int:
             channel = "dropped"
         elif channel == "email":
             _email_one(user, note, circles.get(note.circle_id))
+        elif channel == "digest" and user.id in no_digest:
+            channel = "in_app"
         note.dispatched_at, note.channel = now, channel
     db.session.commit()
     return len(notes)
@@ -118,24 +124,32 @@ def _email_one(user: User, note: Notification, circle: Circle | None) -> None:
                settings_link=site_url(path_for("notifications.settings")))
 
 
-# --- The daily digest ------------------------------------------------------------
+# --- The digest -------------------------------------------------------------------
 
 def send_digests(now: datetime) -> int:
-    """Email each person their digest once a day, after DIGEST_HOUR in their own
-    timezone, and only when something happened. Returns how many were queued."""
-    hour = current_app.config["DIGEST_HOUR"]
+    """Email each person their digest, only when something happened: daily, or
+    weekly on Mondays, after their chosen hour (else DIGEST_HOUR) in their own
+    timezone; none for someone who turned it off. Returns how many were queued."""
     waiting = db.session.scalars(select(Notification.user_id).where(
         Notification.channel == "digest", Notification.digested_at.is_(None),
-        Notification.created_at > now - DIGEST_WINDOW).distinct()).all()
+        Notification.created_at > now - WEEKLY_WINDOW).distinct()).all()
     queued = 0
     for user_id in waiting:
         user = db.session.get(User, user_id)
         local = to_zone(now, user.timezone)
         state = db.session.get(DigestState, user_id)
-        if local.hour < hour or (state and state.last_sent_on == local.date()):
+        if not _due(state, local):
             continue
         queued += _digest_for(user, now, local)
     return queued
+
+
+def _due(state: DigestState | None, local: datetime) -> bool:
+    frequency = state.frequency if state else "daily"
+    hour = state.hour if state and state.hour is not None else current_app.config["DIGEST_HOUR"]
+    if frequency == "off" or local.hour < hour or (state and state.last_sent_on == local.date()):
+        return False
+    return frequency == "daily" or local.weekday() == MONDAY
 
 
 def _state_row(user_id: int) -> None:
@@ -160,10 +174,12 @@ def _digest_for(user: User, now: datetime, local: datetime) -> int:
     if state.last_sent_on == local.date():
         db.session.commit()
         return 0
+    weekly = state.frequency == "weekly"
+    since = now - (WEEKLY_WINDOW if weekly else DIGEST_WINDOW)
     rows = db.session.execute(
         select(Notification, Circle).outerjoin(Circle, Circle.id == Notification.circle_id)
         .where(Notification.user_id == user.id, Notification.channel == "digest",
-               Notification.digested_at.is_(None), Notification.created_at > now - DIGEST_WINDOW,
+               Notification.digested_at.is_(None), Notification.created_at > since,
                Notification.circle_id.is_(None) | may_read(user.id, Notification.circle_id))
         .order_by(Notification.id)).all()
     db.session.execute(update(Notification).where(
@@ -176,7 +192,8 @@ def _digest_for(user: User, now: datetime, local: datetime) -> int:
             groups[circle.name if circle else "Your account"].append(
                 (note, to_zone(note.created_at, user.timezone), site_url(note.url)))
         count = len(rows)
-        queue_mail(user.email, f"Your day in Alumni Circles: {count} update{'s' if count != 1 else ''}",
+        period = "week" if weekly else "day"
+        queue_mail(user.email, f"Your {period} in Alumni Circles: {count} update{'s' if count != 1 else ''}",
                    "digest", unsubscribe_url=unsubscribe_url(user.id, "digest"), user=user,
                    groups=dict(groups), count=count, date=local,
                    settings_link=site_url(path_for("notifications.settings")))

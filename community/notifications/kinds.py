@@ -1,11 +1,12 @@
 """The kinds of notification, what people see them as, and where they go by default.
 
 Channels: "off" (nowhere), "in_app" (the bell only), "email" (the bell, and an
-email at once), "digest" (the bell, and one calm email a day).
+email at once), "digest" (the bell, and one calm email a day or a week, or
+only the bell for someone who turned their digest off).
 """
 CHANNELS = {
     "email": "Email at once",
-    "digest": "Daily digest",
+    "digest": "In the digest",
     "in_app": "Only here",
     "off": "Off",
 }
@@ -32,6 +33,35 @@ KINDS = {
     "report_outcome": ("The outcome of your report", "digest"),
 }
 DEFAULT_CHANNEL = "digest"
+
+# Kinds only a circle's owners and moderators receive: not offered to anyone else.
+STAFF_KINDS = frozenset({"join_request", "report_filed"})
+
+# The plain choices on the settings page, each a channel for every kind
+# ("Customise" shows the grid behind them).
+PRESETS = {
+    "everything_email": "Everything by email",
+    "important_email": "Important by email, the rest in a digest",
+    "in_app": "Only in the app",
+}
+
+
+def preset_channels(preset: str) -> dict[str, str]:
+    """{kind: channel} for one of PRESETS."""
+    if preset == "everything_email":
+        return {kind: "email" for kind in KINDS}
+    if preset == "in_app":
+        return {kind: "in_app" for kind in KINDS}
+    return {kind: default for kind, (_, default) in KINDS.items()}  # the defaults are this one
+
+
+# How often the digest goes: daily, weekly (on Mondays) or not at all (its kinds
+# then stay in the app).
+DIGEST_FREQUENCIES = {
+    "daily": "Every day",
+    "weekly": "Once a week, on Mondays",
+    "off": "Never (digest items stay in the app)",
+}
 
 
 def default_channel(kind: str) -> str:

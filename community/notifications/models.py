@@ -24,6 +24,9 @@ class Notification(db.Model):
     # A few words of the post, emailed only where the circle's owner allows it.
     excerpt: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Seen: shown on the notifications page (the bell stops counting it).
+    # Read: its link was followed.
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set by the mail worker: where it went (email | digest | in_app | off | dropped).
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -44,13 +47,16 @@ class NotificationPreference(db.Model):
 
 
 class DigestState(db.Model):
-    """When each person's daily digest last went out (their local date)."""
+    """Each person's digest: how often, after which hour of their day (None: the
+    site's DIGEST_HOUR), and when it last went out (their local date)."""
 
     __tablename__ = "digest_states"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                          primary_key=True, autoincrement=False)
     last_sent_on: Mapped[date | None] = mapped_column(Date)
+    frequency: Mapped[str] = mapped_column(String(10), default="daily", server_default="daily")
+    hour: Mapped[int | None] = mapped_column(Integer)
 
 
 class OutboxMail(db.Model):

@@ -85,10 +85,28 @@ def _state(user_id: int, thread_id: int, read_to: int | None = None, follow: boo
     return state
 
 
-def _notify_mentions(actor, circle, thread, post, mentioned: dict[str, User]) -> set[int]:
+def _notify_mentions(actor, circle, thread, post, mentioned: dict[str, User],
+                     told_of_post: set[int] = frozenset()) -> set[int]:
+    """Tell the people mentioned in the post (each once per post). Someone who
+    also hears of the post itself (told_of_post: a follower of the thread, a
+    member of the circle for a new thread) gets one item saying both; a "reply"
+    or "new thread" item already sent for this post (before an edit added the
+    mention) becomes this one."""
+    name, title = actor.display_name, thread.title
+    both = (f"{name} started “{title}” and mentioned you" if post.number == 1
+            else f"{name} replied in “{title}” and mentioned you")
+    alone = f"{name} mentioned you in “{title}”"
     return notify_mentions(actor.id, circle.id, mentioned,
-                           f"{actor.display_name} mentioned you in “{thread.title}”",
-                           post_url(circle, thread, post.number), excerpt=plain_excerpt(post.html, 200))
+                           lambda user_id: both if user_id in told_of_post else alone,
+                           post_url(circle, thread, post.number),
+                           excerpt=plain_excerpt(post.html, 200), replaces=("reply", "new_thread"))
+
+
+def _followers(circle: Circle, thread: Thread) -> set[int]:
+    return set(db.session.scalars(
+        select(ThreadState.user_id)
+        .where(ThreadState.thread_id == thread.id, ThreadState.subscription == "following",
+               ThreadState.user_id.in_(active_member_ids(circle.id)))))
 
 
 def start_thread(actor: User, slug: str, title: str, body: str) -> Thread:
@@ -104,8 +122,8 @@ def start_thread(actor: User, slug: str, title: str, body: str) -> Thread:
     db.session.add(thread)
     db.session.flush()
     post, mentioned = _add_post(actor, circle, thread, body)
-    told = _notify_mentions(actor, circle, thread, post, mentioned)
-    members = db.session.scalars(active_member_ids(circle.id))
+    members = set(db.session.scalars(active_member_ids(circle.id)))
+    told = _notify_mentions(actor, circle, thread, post, mentioned, members)
     url = post_url(circle, thread, 1)
     for user_id in members:
         if user_id != actor.id and user_id not in told:
@@ -128,11 +146,8 @@ def post_reply(actor: User, slug: str, thread_id: int, body: str) -> Post:
     require(can_reply(membership, thread),
             "This thread is locked: a moderator has closed it to new replies.")
     post, mentioned = _add_post(actor, circle, thread, body)
-    told = _notify_mentions(actor, circle, thread, post, mentioned) | {actor.id}
-    followers = db.session.scalars(
-        select(ThreadState.user_id)
-        .where(ThreadState.thread_id == thread.id, ThreadState.subscription == "following",
-               ThreadState.user_id.in_(active_member_ids(circle.id))))
+    followers = _followers(circle, thread)
+    told = _notify_mentions(actor, circle, thread, post, mentioned, followers) | {actor.id}
     for user_id in followers:
         if user_id not in told:
             notify(user_id, "reply", f"{actor.display_name} replied in “{thread.title}”",
@@ -163,7 +178,9 @@ def edit_post(actor: User, slug: str, post_id: int, body: str, title: str | None
     db.session.execute(update(SearchEntry).where(SearchEntry.post_id == post.id)
                        .values(body=plain_text(post.html)))
     # Only people newly mentioned by the edit hear of it (notify_mentions tells each once).
-    _notify_mentions(actor, circle, thread, post, mentioned)
+    _notify_mentions(actor, circle, thread, post, mentioned,
+                     set(db.session.scalars(active_member_ids(circle.id))) if post.number == 1
+                     else _followers(circle, thread))
     db.session.commit()
     return post
 

@@ -21,8 +21,46 @@
     }
   }
 
+  function csrfToken() {
+    var input = document.querySelector('input[name="csrf_token"]');
+    return input ? input.value : "";
+  }
+
+  // POST to one of the notification routes; the answer carries the bell's count.
+  function post(url, data, bell) {
+    return fetch(url, { method: "POST", body: new URLSearchParams(data || {}), keepalive: true,
+                        credentials: "same-origin",
+                        headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data && bell) { setCount(bell, data.unread); } })
+      .catch(function () {});
+  }
+
+  // The notifications page: what it shows is now seen, so the bell drops; a
+  // notification's link opens in a new tab and marks it read.
+  function notificationPage(bell) {
+    var list = document.querySelector(".notification-list");
+    if (!list) { return; }
+    if (list.getAttribute("data-seen-ids")) {
+      post(list.getAttribute("data-seen-url"), { ids: list.getAttribute("data-seen-ids") }, bell);
+    }
+    function opened(event) {
+      var link = event.target.closest && event.target.closest("a[data-open-url]");
+      if (!link || (event.type === "auxclick" && event.button !== 1)) { return; }
+      var item = link.closest(".notification");
+      if (!item.classList.contains("notification--unread")) { return; }
+      item.classList.remove("notification--unread");
+      var pill = item.querySelector(".pill");
+      if (pill) { pill.remove(); }
+      post(link.getAttribute("data-open-url"), {}, bell);
+    }
+    list.addEventListener("click", opened);
+    list.addEventListener("auxclick", opened);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var bell = document.querySelector("a.bell[data-unread-url]");
+    notificationPage(bell);
     if (!bell || typeof io === "undefined") { return; }
     // Only the transports the server takes, when it says (templates/base.html).
     var only = document.querySelector('meta[name="socketio-transports"]');

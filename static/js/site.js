@@ -31,9 +31,23 @@
     });
   }
 
+  // Notification settings: "Customise" opens the grid, and a choice in the grid
+  // makes it the person's own choice rather than a preset.
+  function customiseGrid() {
+    var grid = document.querySelector("[data-customise-grid]");
+    var custom = document.querySelector("input[data-customise]");
+    if (!grid || !custom) { return; }
+    grid.addEventListener("toggle", function () {
+      if (grid.open) { custom.checked = true; }
+    });
+    grid.addEventListener("change", function () { custom.checked = true; });
+    custom.addEventListener("change", function () { grid.open = true; });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     detectTimezone();
     confirmDestructive();
     selectOnFocus();
+    customiseGrid();
   });
 })();

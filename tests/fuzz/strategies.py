@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from community.accounts.models import SECTORS
 from community.circles.models import JOIN_POLICIES
 from community.meetings.models import ANSWERS, VOTES
-from community.notifications.kinds import CHANNELS, KINDS
+from community.notifications.kinds import CHANNELS, DIGEST_FREQUENCIES, KINDS, PRESETS
 from community.threads.models import REACTIONS
 
 # --- Text ------------------------------------------------------------------------------
@@ -199,8 +199,12 @@ FORMS: dict[str, Form] = {
     "accounts.delete_account": Form({"password": "password"}),
     "meetings.calendar_settings": Form(),
     "meetings.calendar_off": Form(),
-    "notifications.settings": Form({kind: list(CHANNELS) for kind in KINDS}),
+    "notifications.settings": Form({kind: list(CHANNELS) for kind in KINDS}
+                                   | {"preset": [*PRESETS, "custom"],
+                                      "digest_frequency": list(DIGEST_FREQUENCIES),
+                                      "digest_hour": "int"}),
     "notifications.open": Form(),
+    "notifications.seen": Form({"ids": "text"}),
     "notifications.read_all": Form(),
     "admin.suspend": Form(),
     # Circles

@@ -111,3 +111,91 @@ def test_open_never_redirects_off_site(client, auth):
     db.session.commit()
     auth.login(user)
     assert client.post(f"/notifications/{note.id}/open").headers["Location"] == "/notifications"
+
+
+# --- Seen, read, and one item per post ------------------------------------------------
+
+def seen_ids(page: str) -> str:
+    return re.search(r'data-seen-ids="([\d,]+)"', page).group(1)
+
+
+def test_opening_the_page_marks_what_it_shows_seen_and_the_bell_drops(client, auth):
+    owner = make_user()
+    circle = make_circle(owner)
+    helen = add_member(circle)
+    make_thread(circle, owner, title="First")
+    make_thread(circle, owner, title="Second")
+    other = notify(owner.id, "mention", "Not Helen's", "/")
+    db.session.commit()
+    auth.login(helen)
+    centre = text(client.get("/notifications"))
+    assert bell(centre) == 2  # the GET itself changes nothing; its script posts what it showed
+    ids = seen_ids(centre)
+    assert len(ids.split(",")) == 2
+    answer = client.post("/notifications/seen", data={"ids": f"{ids},{other.id}"},
+                         headers={"Accept": "application/json"})
+    assert answer.get_json() == {"unread": 0}
+    assert bell(text(client.get("/"))) == 0
+    centre = text(client.get("/notifications"))
+    assert centre.count("notification--unread") == 2  # seen, still unread until opened
+    assert "data-seen-ids" not in centre
+    assert db.session.get(Notification, other.id).seen_at is None
+    make_thread(circle, owner, title="Third")
+    assert bell(text(client.get("/"))) == 1
+
+
+def test_seen_takes_only_ids(client, auth):
+    auth.login(make_user())
+    for ids in ("", "x", "1,,2", "9" * 40, "-1", "١"):
+        assert client.post("/notifications/seen", data={"ids": ids}).status_code == 302
+
+
+def test_each_item_is_a_real_link_opening_in_a_new_tab_and_its_visit_marks_it_read(client, auth):
+    owner = make_user()
+    circle = make_circle(owner)
+    helen = add_member(circle)
+    thread = make_thread(circle, owner)
+    note = db.session.scalar(select(Notification).where(Notification.user_id == helen.id))
+    auth.login(helen)
+    centre = text(client.get("/notifications"))
+    link = re.search(r'<a href="([^"]+)" target="_blank" rel="noopener" class="notification__link"\s+'
+                     r'data-open-url="([^"]+)"', centre)
+    assert link.group(1) == f"/c/{circle.slug}/t/{thread.id}?page=1#post-1"
+    answer = client.post(link.group(2), headers={"Accept": "application/json"})
+    assert answer.get_json() == {"unread": 0}
+    assert db.session.get(Notification, note.id).read_at is not None
+    assert "notification--unread" not in text(client.get("/notifications"))
+
+
+def test_a_reply_that_mentions_a_follower_is_one_item_saying_both(client, auth):
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner)
+    helen = add_member(circle, make_user("Helen Marsh"))
+    thread = make_thread(circle, owner, title="Funding cliff")
+    threads.post_reply(helen, circle.slug, thread.id, "I follow this now.")
+    threads.post_reply(owner, circle.slug, thread.id, f"@{helen.handle} what do you think?")
+    notes = db.session.scalars(select(Notification).where(
+        Notification.user_id == helen.id, Notification.kind != "new_thread")).all()
+    assert [(n.kind, n.text) for n in notes] == [
+        ("mention", "Olive Owner replied in “Funding cliff” and mentioned you")]
+
+
+def test_a_mention_added_by_an_edit_merges_with_the_reply_already_told(client, auth):
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner)
+    helen = add_member(circle, make_user("Helen Marsh"))
+    thread = make_thread(circle, owner, title="Funding cliff")
+    threads.post_reply(helen, circle.slug, thread.id, "I follow this now.")
+    post = threads.post_reply(owner, circle.slug, thread.id, "What does everyone think?")
+    reply = db.session.scalar(select(Notification).where(Notification.user_id == helen.id,
+                                                         Notification.kind == "reply"))
+    auth.login(helen)
+    client.post(f"/notifications/{reply.id}/open")
+    assert bell(text(client.get("/"))) == 1  # the new thread's
+    threads.edit_post(owner, circle.slug, post.id, f"What does everyone think? @{helen.handle}?")
+    notes = db.session.scalars(select(Notification).where(
+        Notification.user_id == helen.id, Notification.kind != "new_thread")).all()
+    assert [(n.id, n.kind, n.text) for n in notes] == [
+        (reply.id, "mention", "Olive Owner replied in “Funding cliff” and mentioned you")]
+    assert notes[0].read_at is None and notes[0].dispatched_at is None  # new again
+    assert bell(text(client.get("/"))) == 2
