@@ -87,7 +87,7 @@ def test_the_browser_copy_formats_each_case_the_same():
                             input=json.dumps(cases), capture_output=True, text=True, timeout=30,
                             check=True)
     answers = json.loads(result.stdout)
-    assert [(c[:5], a) for c, a in zip(CASES, answers)] == [(c[:5], c[5]) for c in CASES]
+    assert [(c[:5], a) for c, a in zip(CASES, answers, strict=True)] == [(c[:5], c[5]) for c in CASES]
 
 
 @pytest.mark.parametrize(("language", "clock"), [("en-US", "12"), ("en_us", "12"), ("en-GB", "24"),
