@@ -53,8 +53,10 @@ def test_chat_and_a_thread_show_each_person_their_own_times(people):
 
     # Written long ago: a date with the time, each on their own clock.
     with sqlite3.connect(e2e.LIVE_DATABASE_URL.removeprefix("sqlite:///")) as conn:
-        conn.execute("UPDATE posts SET created_at = ?", (PAST,))
-        conn.execute("UPDATE chat_messages SET created_at = ?", (PAST,))
+        [(circle_id,)] = conn.execute("SELECT id FROM circles WHERE slug = ?", (slug,)).fetchall()
+        conn.execute("UPDATE posts SET created_at = ? WHERE thread_id IN "
+                     "(SELECT id FROM threads WHERE circle_id = ?)", (PAST, circle_id))
+        conn.execute("UPDATE chat_messages SET created_at = ? WHERE circle_id = ?", (PAST, circle_id))
     expected = {helen: ("1 Jun 2026, 9:05 am", "Monday 1 June 2026, 9:05 am"),
                 tom: ("1 Jun 2026, 14:05", "Monday 1 June 2026, 14:05")}
     for person, (text, title) in expected.items():
