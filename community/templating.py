@@ -1,7 +1,6 @@
 """What every template can use: times in the viewer's zone, the policy predicates,
 the layout's state."""
 from datetime import datetime
-from functools import lru_cache
 from typing import NamedTuple
 
 from flask import Flask, current_app, g, get_flashed_messages, request
@@ -9,9 +8,9 @@ from flask_login import current_user
 from jinja2 import StrictUndefined
 from markupsafe import Markup
 
+from . import timefmt
 from .fast.fragments import SLOT_MARKS, guard_globals, kept_layout, rendering_kept, template_csrf_token
 from .fast.urls import kept_url_for
-from .timeutil import to_zone, utcnow
 
 
 def viewer_zone() -> str | None:
@@ -21,17 +20,33 @@ def viewer_zone() -> str | None:
     return current_user.timezone if current_user.is_authenticated else None
 
 
-def localtime(moment: datetime | None, fmt: str = "%a %-d %b %Y, %H:%M", zone: str | None = None) -> str:
-    """A UTC moment as the viewer's (or that zone's) wall-clock time."""
-    if moment is None:
-        return ""
-    return _wall_clock(moment, zone or viewer_zone(), fmt)
+def viewer_clock() -> str:
+    """ "24" or "12": the viewer's clock (community/timefmt.py)."""
+    if rendering_kept():
+        raise RuntimeError("a kept fragment can't show times on the viewer's clock; use a slot")
+    return current_user.clock if current_user.is_authenticated else timefmt.DEFAULT_CLOCK
 
 
-@lru_cache(maxsize=8192)
-def _wall_clock(moment: datetime, zone: str | None, fmt: str) -> str:
-    # A page shows the same few hundred moments to everyone in a zone.
-    return to_zone(moment, zone).strftime(fmt)
+# Times in templates, all written by community/timefmt.py in the viewer's zone and clock.
+
+def relative(moment: datetime | None) -> str:
+    """ "5 minutes ago", "yesterday at 14:05"..., then "3 Dec 2026, 14:05"."""
+    return timefmt.relative(moment, viewer_zone(), viewer_clock()) if moment else ""
+
+
+def localtime(moment: datetime | None, zone: str | None = None) -> str:
+    """ "3 Dec 2026, 14:05" in the viewer's (or that) zone."""
+    return timefmt.date_time(moment, zone or viewer_zone(), viewer_clock()) if moment else ""
+
+
+def fulltime(moment: datetime | None) -> str:
+    """ "Thursday 3 December 2026, 14:05": what every <time>'s title says."""
+    return timefmt.full(moment, viewer_zone(), viewer_clock()) if moment else ""
+
+
+def localday(moment: datetime | None) -> str:
+    """ "3 Dec 2026", for a date without its time."""
+    return timefmt.day(moment, viewer_zone()) if moment else ""
 
 
 def isotime(moment: datetime | None) -> str:
@@ -39,24 +54,13 @@ def isotime(moment: datetime | None) -> str:
     return moment.isoformat(timespec="seconds") if moment else ""
 
 
-def ago(moment: datetime | None, zone: str | None = None) -> str:
-    """'5 minutes ago', 'yesterday', or the date for older moments."""
+def timetag(moment: datetime | None, shown: str = "relative") -> Markup:
+    """A <time> with its machine-readable datetime and the full date as its title;
+    it shows the moment `relative`, as a `date_time` or as a `day`."""
     if moment is None:
-        return ""
-    seconds = (utcnow() - moment).total_seconds()
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        n = int(seconds // 60)
-        return f"{n} minute{'s' if n != 1 else ''} ago"
-    if seconds < 86400:
-        n = int(seconds // 3600)
-        return f"{n} hour{'s' if n != 1 else ''} ago"
-    if seconds < 2 * 86400:
-        return "yesterday"
-    if seconds < 7 * 86400:
-        return f"{int(seconds // 86400)} days ago"
-    return localtime(moment, "%-d %b %Y", zone)
+        return Markup("")
+    text = {"relative": relative, "date_time": localtime, "day": localday}[shown](moment)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(isotime(moment), fulltime(moment), text)
 
 
 def unread_notifications() -> int:
@@ -122,9 +126,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["page_layout"] = page_layout
     app.jinja_env.globals["flashes"] = flashes
     app.jinja_env.globals["head_of_circle"] = circle_head
-    app.add_template_filter(localtime)
-    app.add_template_filter(isotime)
-    app.add_template_filter(ago)
+    for time_filter in (relative, localtime, fulltime, localday, isotime):
+        app.add_template_filter(time_filter)
+    app.jinja_env.globals["timetag"] = timetag
 
     @app.context_processor
     def site():

@@ -17,6 +17,7 @@ from ..fast.prepared import as_loaded, every_column_of, prepared
 from ..policy import can_administer_site, require
 from ..signals import browser_signed_out, sessions_ended
 from ..text import clean_text
+from ..timefmt import is_clock
 from ..timeutil import DEFAULT_TIMEZONE, is_timezone, utcnow
 from ..urls import path_for
 from . import security_log
@@ -63,6 +64,10 @@ def _clean_profile(fields: dict) -> dict:
     if not is_timezone(zone):
         raise ActionError("Choose a timezone from the list.", field="timezone")
     clean.update(sector=sector, timezone=zone)
+    if fields.get("clock") is not None:  # kept as it is when not given
+        if not is_clock(fields["clock"]):
+            raise ActionError("Choose a 24-hour or a 12-hour clock.", field="clock")
+        clean["clock"] = fields["clock"]
     return clean
 
 

@@ -43,7 +43,7 @@ def collect(user: User) -> dict:
             "email": user.email, "display_name": user.display_name, "handle": user.handle,
             "organisation": user.organisation, "job_title": user.job_title,
             "sector": user.sector_label, "location": user.location, "bio": user.bio,
-            "timezone": user.timezone, "site_admin": user.is_site_admin,
+            "timezone": user.timezone, "clock": user.clock, "site_admin": user.is_site_admin,
             "joined": user.created_at,
         },
         "memberships": _rows(membership_history(uid)),

@@ -48,10 +48,12 @@ class LoginForm(FlaskForm):
 
 
 class ProfileForm(ProfileFields, FlaskForm):
+    clock = SelectField("Clock", choices=choices([("24", "24-hour (14:05)"), ("12", "12-hour (2:05 pm)")]),
+                        default="24")
     bio = TextAreaField("About you", validators=[Length(max=2000)])
 
     def profile_data(self) -> dict:
-        return {**super().profile_data(), "bio": self.bio.data}
+        return {**super().profile_data(), "clock": self.clock.data, "bio": self.bio.data}
 
 
 class PasswordForm(FlaskForm):

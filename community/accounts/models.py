@@ -36,6 +36,8 @@ class User(UserMixin, db.Model):
     location: Mapped[str] = mapped_column(String(120), default="")
     bio: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
+    # "24" or "12": how times read to them (community/timefmt.py).
+    clock: Mapped[str] = mapped_column(String(2), default="24", server_default="24")
     is_site_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Part of the session's user id: changing it ends every session at once.

@@ -17,6 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user, u
 from ..errors import ActionError
 from ..extensions import limiter
 from ..forms import apply_error
+from ..timefmt import clock_for_language
 from ..timeutil import utcnow
 from ..urls import safe_next
 from . import actions, export, sessions
@@ -63,7 +64,10 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = actions.register_user(form.email.data, form.password.data, **form.profile_data())
+            # The clock the browser's language reads, until they choose one in settings.
+            clock = clock_for_language(request.accept_languages.best)
+            user = actions.register_user(form.email.data, form.password.data, clock=clock,
+                                         **form.profile_data())
         except ActionError as err:
             apply_error(form, err)
         else:

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from .. import timefmt
 from ..circles.pages import circle_page
 from ..errors import ActionError, NotFound
 from ..extensions import db
@@ -28,6 +29,7 @@ from ..policy import (
     readable,
     require,
 )
+from ..templating import viewer_clock, viewer_zone
 from ..timeutil import DEFAULT_TIMEZONE, to_zone, utcnow
 from . import feed_cache, queries
 from .actions import feeds, polls, rsvps, scheduling, visits
@@ -108,20 +110,13 @@ def next_across_circles(user, circles) -> dict:
 @bp.app_template_global()
 def meeting_times(start, end, zone_name: str) -> dict:
     """A date's times on the viewer's clock and, if it differs, on the meeting's own."""
-    viewer = (current_user.timezone if current_user.is_authenticated else None) \
-        or DEFAULT_TIMEZONE
-
-    def span(zone: str) -> str:
-        s, e = to_zone(start, zone), to_zone(end, zone)
-        first = f"{s:%a} {s.day} {s:%b %Y}, {s:%H:%M}"
-        if e.date() == s.date():
-            return f"{first}–{e:%H:%M}"
-        return f"{first} – {e:%a} {e.day} {e:%b}, {e:%H:%M}"
-
+    viewer = viewer_zone() or DEFAULT_TIMEZONE
+    clock = viewer_clock()
     own = None
     if zone_name != viewer:
-        own = f"{span(zone_name)} {to_zone(start, zone_name):%Z} ({zone_name.replace('_', ' ')})"
-    return {"local": span(viewer), "own": own}
+        own = (f"{timefmt.span(start, end, zone_name, clock)} {to_zone(start, zone_name):%Z} "
+               f"({zone_name.replace('_', ' ')})")
+    return {"local": timefmt.span(start, end, viewer, clock), "own": own}
 
 
 @bp.app_template_global()

@@ -13,6 +13,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from .. import timefmt
 from ..accounts.models import User
 from ..circles.models import Circle
 from ..database import begin_write
@@ -120,7 +121,7 @@ def _email_one(user: User, note: Notification, circle: Circle | None) -> None:
     queue_mail(user.email, subject, "notification",
                unsubscribe_url=unsubscribe_url(user.id, note.kind), user=user, note=note,
                circle=circle, excerpt=excerpt, link=site_url(note.url),
-               when=to_zone(note.created_at, user.timezone),
+               when=timefmt.date_time(note.created_at, user.timezone, user.clock),
                settings_link=site_url(path_for("notifications.settings")))
 
 
@@ -190,7 +191,7 @@ def _digest_for(user: User, now: datetime, local: datetime) -> int:
         groups: dict[str, list] = defaultdict(list)
         for note, circle in rows:
             groups[circle.name if circle else "Your account"].append(
-                (note, to_zone(note.created_at, user.timezone), site_url(note.url)))
+                (note, timefmt.date_time(note.created_at, user.timezone, user.clock), site_url(note.url)))
         count = len(rows)
         period = "week" if weekly else "day"
         queue_mail(user.email, f"Your {period} in Alumni Circles: {count} update{'s' if count != 1 else ''}",

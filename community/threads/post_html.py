@@ -9,8 +9,8 @@ slots of the page.
 from datetime import datetime
 from typing import NamedTuple
 
+from .. import timefmt
 from ..fast.fragments import Parts, clean, parts_of
-from ..templating import ago, localtime
 from .models import REACTION_LABELS, REACTIONS
 
 
@@ -68,16 +68,16 @@ def post_parts(view: PostFace) -> Parts:
     return parts_of("threads/_post.html", _context, view)
 
 
-def time_slots(post, number: int, zone: str | None, slots: dict[str, str]) -> None:
+def time_slots(post, number: int, zone: str | None, clock: str, slots: dict[str, str]) -> None:
     """Put the times of the page's post `number` (see fragments.numbered) in `slots`,
-    in the viewer's zone."""
+    in the viewer's zone and on their clock (community/timefmt.py)."""
     if post.removed:
         return
-    slots[f"created_title#{number}"] = localtime(post.created_at, zone=zone)
-    slots[f"created_ago#{number}"] = ago(post.created_at, zone)
+    slots[f"created_title#{number}"] = timefmt.full(post.created_at, zone, clock)
+    slots[f"created_ago#{number}"] = timefmt.relative(post.created_at, zone, clock)
     if post.edited_at is not None:
-        slots[f"edited_title#{number}"] = localtime(post.edited_at, zone=zone)
-        slots[f"edited_ago#{number}"] = ago(post.edited_at, zone)
+        slots[f"edited_title#{number}"] = timefmt.full(post.edited_at, zone, clock)
+        slots[f"edited_ago#{number}"] = timefmt.relative(post.edited_at, zone, clock)
 
 
 def _context(view: PostFace) -> dict:

@@ -25,7 +25,7 @@ from ..policy import (
     require,
 )
 from ..security import csrf_token
-from ..templating import layout_slots, layout_state, viewer_zone
+from ..templating import layout_slots, layout_state, viewer_clock, viewer_zone
 from . import actions, reading
 from . import search as search_module
 from .forms import EditForm, ReplyForm, ReportForm, ThreadForm
@@ -125,9 +125,9 @@ def show(circle, membership, thread_id):
     reactions = reading.reactions_for(thread.id, first, membership.user_id) if posts else {}
     faces = _faces(posts, reactions, membership, thread, (circle.slug, thread.id, page), first_unread)
     slots = {"csrf": csrf_token(), **layout_slots()}
-    zone = viewer_zone()
+    zone, clock = viewer_zone(), viewer_clock()
     for number, post in enumerate(posts):
-        time_slots(post, number, zone, slots)
+        time_slots(post, number, zone, clock, slots)
     # The page may show nothing per viewer but its key (frame, faces, quote),
     # the layout's state and the slots: while it renders, current_user,
     # membership, circle, request, session and g raise (fast/README.md).

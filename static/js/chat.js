@@ -47,15 +47,24 @@
   var readTimer = null;
   var lastReadSent = 0;
 
-  // --- Time, in the viewer's own timezone --------------------------------------------
-  function formatter(options) {
-    try { return new Intl.DateTimeFormat(undefined, Object.assign({timeZone: zone}, options)); }
-    catch (e) { return new Intl.DateTimeFormat(undefined, options); }  // unknown zone name
+  // --- Time, in the viewer's own timezone and on their clock -------------------------
+  // Written as the server writes every other time (static/js/timefmt.js mirrors
+  // community/timefmt.py); the browser's locale decides nothing.
+  var clock = root.getAttribute("data-clock") === "12" ? "12" : "24";
+  var T = window.TimeFormat;
+
+  function setTime(el, iso) {
+    el.dateTime = iso;
+    el.title = T.full(iso, zone, clock);
+    el.textContent = T.relative(iso, zone, clock);
   }
-  var timeFmt = formatter({hour: "2-digit", minute: "2-digit"});
-  var dayFmt = formatter({weekday: "long", day: "numeric", month: "long", year: "numeric"});
-  var fullFmt = formatter({dateStyle: "full", timeStyle: "short"});
-  var dayKeyFmt = formatter({year: "numeric", month: "2-digit", day: "2-digit"});
+
+  // "just now" becomes "1 minute ago": keep the shown times true.
+  setInterval(function () {
+    listEl.querySelectorAll("time[datetime]").forEach(function (el) {
+      el.textContent = T.relative(el.dateTime, zone, clock);
+    });
+  }, 30000);
 
   // --- Status line ----------------------------------------------------------------------
   function setStatus(text, kind, link) {
@@ -89,8 +98,7 @@
     li.className = "chat-msg" + (data.author && data.author.id === me ? " chat-msg--mine" : "");
     li.id = "message-" + data.id;
     li.setAttribute("data-id", String(data.id));
-    var when = new Date(data.created_at);
-    li.setAttribute("data-day", dayKeyFmt.format(when));
+    li.setAttribute("data-day", T.dayKey(data.created_at, zone));
     li.textContent = "";
 
     var head = document.createElement("div");
@@ -100,16 +108,14 @@
     author.textContent = data.author ? data.author.name : "Former member";
     var time = document.createElement("time");
     time.className = "chat-msg__time";
-    time.dateTime = data.created_at;
-    time.title = fullFmt.format(when);
-    time.textContent = timeFmt.format(when);
+    setTime(time, data.created_at);
     head.appendChild(author);
     head.appendChild(time);
     if (data.edited_at) {
       var edited = document.createElement("span");
       edited.className = "chat-msg__edited";
       edited.textContent = "(edited)";
-      edited.title = "Edited " + fullFmt.format(new Date(data.edited_at));
+      edited.title = "Edited " + T.full(data.edited_at, zone, clock);
       head.appendChild(edited);
     }
     li.appendChild(head);
@@ -205,7 +211,7 @@
         var sep = document.createElement("li");
         sep.className = "chat__day";
         var msg = messages.get(Number(el.getAttribute("data-id")));
-        sep.textContent = msg ? dayFmt.format(new Date(msg.data.created_at)) : day;
+        sep.textContent = msg ? T.day(msg.data.created_at, zone) : day;
         listEl.insertBefore(sep, el);
         previous = day;
       }

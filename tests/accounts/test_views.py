@@ -28,6 +28,14 @@ def test_register_signs_in_and_redirects(client):
         "new@example.org", "Kennet Valley GP Practice", "public")
 
 
+@pytest.mark.parametrize(("languages", "clock"), [("en-US,en;q=0.9", "12"), ("en-GB,en;q=0.9", "24"),
+                                                  ("de-DE", "24"), (None, "24")])
+def test_register_takes_the_clock_from_the_browsers_language(client, languages, clock):
+    headers = {"Accept-Language": languages} if languages else {}
+    assert client.post("/auth/register", data=register_form(), headers=headers).status_code == 302
+    assert db.session.query(User).one().clock == clock
+
+
 def test_register_page_offers_every_sector_and_iana_zones(client):
     page = client.get("/auth/register").get_data(as_text=True)
     for value in ("public", "private", "non_profit"):
@@ -147,6 +155,22 @@ def test_edit_profile(client, auth):
     assert response.status_code == 302
     db.session.refresh(user)
     assert (user.display_name, user.organisation, user.bio) == ("Gareth Lloyd", "HMP Thameside", "Prisons.")
+    assert user.clock == "24"  # not asked: kept
+
+
+def test_the_clock_is_chosen_in_the_profile_and_a_bad_one_refused(client, auth):
+    user = make_user()
+    auth.login(user)
+    page = client.get("/settings/profile").get_data(as_text=True)
+    assert 'value="12"' in page and "12-hour" in page
+    fields = {"display_name": user.display_name, "sector": "public", "timezone": "Europe/London"}
+    assert client.post("/settings/profile", data={**fields, "clock": "12"}).status_code == 302
+    db.session.refresh(user)
+    assert user.clock == "12"
+    refused = client.post("/settings/profile", data={**fields, "clock": "25"})
+    assert refused.status_code == 400
+    db.session.refresh(user)
+    assert user.clock == "12"
 
 
 def test_change_password_keeps_this_session_and_ends_others(app, client, auth):

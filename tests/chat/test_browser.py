@@ -88,7 +88,9 @@ def test_two_people_chat_live_in_the_browser(browser, live):
     tom.page.wait_for_selector("#chat-messages .chat-msg strong:text('all')")
     last = tom.page.locator("#chat-messages .chat-msg").last
     assert last.locator(".chat-msg__author").inner_text() == "Helen Marsh"
-    assert re.fullmatch(r"\d\d:\d\d", last.locator("time").inner_text())
+    # Written as every time on the site is (static/js/timefmt.js), on Tom's 24-hour clock.
+    assert last.locator("time").inner_text() == "just now"
+    assert re.fullmatch(r"\w+day \d{1,2} \w+ \d{4}, \d\d:\d\d", last.locator("time").get_attribute("title"))
     assert helen.page.input_value("#chat-body") == ""
     helen.page.wait_for_selector("#chat-messages .chat-msg--mine:not(.chat-msg--pending)")
 

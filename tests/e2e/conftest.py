@@ -86,11 +86,12 @@ def browser(chromium_browser):
 class Person:
     """One user in their own browser context (own cookies), with helpers."""
 
-    def __init__(self, browser, base: str, name: str, width: int = 1280, height: int = 900):
+    def __init__(self, browser, base: str, name: str, width: int = 1280, height: int = 900,
+                 timezone_id: str = "Europe/London", locale: str = "en-GB"):
         self.base, self.name = base, name
         self.email = name.lower().replace(" ", ".") + f".{time.monotonic_ns()}@example.org"
         self.context = browser.new_context(viewport={"width": width, "height": height},
-                                           timezone_id="Europe/London", locale="en-GB")
+                                           timezone_id=timezone_id, locale=locale)
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
         self.errors: list[str] = []

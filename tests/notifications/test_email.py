@@ -63,14 +63,17 @@ def test_excerpts_only_where_the_owner_allows(group):
     assert "numbers are 42" in mail.text_body and "<strong>numbers" not in mail.html_body
 
 
-def test_times_in_the_recipients_timezone(group):
+@pytest.mark.parametrize(("clock", "shown"), [("24", "26 Nov 2026, 21:00"), ("12", "26 Nov 2026, 9:00 pm")])
+def test_times_in_the_recipients_timezone_and_on_their_clock(group, clock, shown):
     circle, owner, _ = group
-    tokyo = add_member(circle, make_user("Kenji", email="kenji@example.org", timezone="Asia/Tokyo"))
+    tokyo = add_member(circle, make_user("Kenji", email="kenji@example.org", timezone="Asia/Tokyo",
+                                         clock=clock))
     note = notify(tokyo.id, "mention", "You were mentioned", "/", circle_id=circle.id)
     note.created_at = NOON_UTC
     db.session.commit()
     dispatch_notifications(NOON_UTC)
-    assert "Thu 26 Nov 2026, 21:00 (Asia/Tokyo)" in mails("kenji@example.org")[0].text_body
+    [mail] = mails("kenji@example.org")
+    assert f"{shown} (Asia/Tokyo)" in mail.text_body and f"{shown} (Asia/Tokyo)" in mail.html_body
 
 
 @pytest.mark.parametrize("channel,emailed,in_app", [

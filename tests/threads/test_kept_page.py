@@ -60,6 +60,8 @@ CHANGES = {
     "audit log opened to members": lambda c, o, h, t: _update(Circle, c.id, audit_visible_to_members=True),
     "viewer made moderator": lambda c, o, h, t: _update(Membership, _membership(c, h), role="moderator"),
     "viewer made site admin": lambda c, o, h, t: _update(User, h.id, is_site_admin=True),
+    "viewer moves to another zone": lambda c, o, h, t: _update(User, h.id, timezone="Asia/Tokyo"),
+    "viewer reads a 12-hour clock": lambda c, o, h, t: _update(User, h.id, clock="12"),
     "thread pinned": lambda c, o, h, t: threads.set_pinned(o, c.slug, t.id, True),
     "thread locked": lambda c, o, h, t: threads.set_locked(o, c.slug, t.id, True),
     "thread retitled": lambda c, o, h, t: threads.edit_post(
@@ -109,9 +111,9 @@ def test_two_viewers_with_the_same_rights_share_a_kept_page_but_not_its_token(ma
 
 
 def test_each_viewer_is_served_their_own_page_whoever_warmed_the_memo(make_app, world):
-    """Owner, moderator, member, a member yet to accept the pledge and a member in
-    another zone each ask for the page after all the others have: what each is
-    served must be what an empty memo renders for them."""
+    """Owner, moderator, member, a member yet to accept the pledge, a member in
+    another zone and one on a 12-hour clock each ask for the page after all the
+    others have: what each is served must be what an empty memo renders for them."""
     from tests.conftest import AuthActions
 
     app = make_app(WTF_CSRF_ENABLED=True)
@@ -119,13 +121,14 @@ def test_each_viewer_is_served_their_own_page_whoever_warmed_the_memo(make_app, 
     moderator = add_member(circle, make_user("Mo Moderator"), role="moderator")
     tokyo = add_member(circle, make_user("Kenji Mori", timezone="Asia/Tokyo"))
     pending = add_member(circle, make_user("Pat Pending"))
+    twelve = add_member(circle, make_user("Hank Twelve", clock="12"))
     circles.update_circle(owner, circle.slug, name=circle.name, pledge_required=True,
                           pledge_text="What is said here stays here.")
-    for person in (moderator, helen, tokyo):
+    for person in (moderator, helen, tokyo, twelve):
         circles.accept_pledge(person, circle.slug)
     threads.post_reply(helen, circle.slug, thread.id, "Helen's own reply")  # hers to edit and delete
     viewers = {"owner": owner, "moderator": moderator, "member": helen, "pledge pending": pending,
-               "another zone": tokyo}
+               "another zone": tokyo, "another clock": twelve}
     clients = {}
     for name, person in viewers.items():
         clients[name] = app.test_client()
@@ -146,8 +149,14 @@ def test_each_viewer_is_served_their_own_page_whoever_warmed_the_memo(make_app, 
         assert served == page(name), name
     assert page("pledge pending")[0] == 302  # sent to the pledge, not to anyone's page
     token = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-    here, there = (token.sub("", page(name)[2]) for name in ("member", "another zone"))
+    here, there, twelve_hour = (token.sub("", page(name)[2]) for name in
+                                ("member", "another zone", "another clock"))
     assert here != there  # the times, in each one's zone
+    assert here != twelve_hour  # and on each one's clock
+    titles = re.compile(r'<time datetime="[^"]+" title="[^"]+, (\d+:\d\d(?: [ap]m)?)">')
+    assert all(re.fullmatch(r"\d\d:\d\d", t) for t in titles.findall(here))
+    assert all(re.fullmatch(r"\d{1,2}:\d\d [ap]m", t) for t in titles.findall(twelve_hour))
+    assert titles.findall(twelve_hour)
 
 
 def test_a_flashed_message_shows_once_on_a_kept_page(client, auth, world):
