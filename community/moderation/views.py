@@ -20,6 +20,7 @@ from ..policy import (
 )
 from ..timeutil import utcnow
 from . import actions
+from .audit import audit_lines
 from .forms import InvitationForm, RoleForm
 from .models import AuditEvent, Report
 from .reports import REPORTABLE
@@ -171,7 +172,7 @@ def audit(circle, membership):
     page = paginate(select(AuditEvent).where(AuditEvent.circle_id == circle.id)
                     .order_by(AuditEvent.id.desc()), AUDIT_PER_PAGE)
     return render_template("moderation/audit.html", circle=circle, membership=membership,
-                           page=page)
+                           page=page, lines=audit_lines(circle.id, page.items))
 
 
 @bp.route("/c/<slug>/manage/reports")
