@@ -3,7 +3,7 @@ import hashlib
 import hmac
 from functools import cache
 
-from sqlalchemy import String, and_, bindparam, case, delete, func, literal, select, update
+from sqlalchemy import String, bindparam, case, delete, false, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
@@ -207,7 +207,7 @@ def _anonymise_notifications(circle_id: int, user_id: int) -> None:
 
     name = db.session.scalar(select(User.display_name).where(User.id == user_id)) or ""
     text = Notification.text
-    named = and_(func.length(name) > 0, func.substr(text, 1, len(name)) == name)
+    named = func.substr(text, 1, len(name)) == name if name else false()
     rewritten = func.substr(literal(FORMER_MEMBER, String) + func.substr(text, len(name) + 1,
                                                                          type_=String), 1, 300)
     db.session.execute(update(Notification).where(Notification.circle_id == circle_id,
