@@ -298,6 +298,24 @@ def membership_of(circle_id: int, user_id: int, for_update: bool = False) -> Mem
     return db.session.scalar(query)
 
 
+def former_membership(user: User, slug: str) -> tuple[Circle, Membership] | None:
+    """The circle and the user's membership of it if they were a member and no
+    longer are (left, removed or banned), else None: for telling someone whose
+    membership ended mid-sentence why their words didn't go. Never for anyone
+    who was not a member, to whom the circle stays a 404."""
+    if user is None or not user.is_authenticated or not _could_be_slug(slug):
+        return None
+    row = db.session.execute(_circle_by_slug(), {"user_id": user.id, "slug": slug}).first()
+    if row is None or row[1] is None or row[1].status == "active":
+        return None
+    return row[0], row[1]
+
+
+def ended_by_staff(membership: Membership) -> bool:
+    """The membership was ended by a moderator (removed or banned), not by leaving."""
+    return membership.status in ("removed", "banned")
+
+
 def is_active_member(circle_id: int, user_id: int) -> bool:
     """Whether the person is an active member of the circle now (one statement)."""
     return db.session.scalar(select(Membership.id).where(

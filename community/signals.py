@@ -7,7 +7,8 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-# sender: the Circle; kwargs: user_id, reason ("left" | "removed" | "banned")
+# sender: the Circle; kwargs: user_id, reason ("left" | "removed" | "banned"), and
+# message: what a removed or banned person is told (with the moderator's reason)
 membership_ended = _signals.signal("membership-ended")
 # sender: the Circle, whose members must accept its pledge (again) before reading on
 pledge_changed = _signals.signal("pledge-changed")

@@ -182,7 +182,8 @@ class ChatState:
     def handle(self, message: dict) -> None:
         kind = message.get("kind")
         if kind == "membership_ended":
-            self.cut_off(int(message["user_id"]), int(message["circle_id"]), str(message["slug"]))
+            self.cut_off(int(message["user_id"]), int(message["circle_id"]), str(message["slug"]),
+                         str(message.get("message") or ""))
         elif kind == "pledge_changed":
             self.recheck(int(message["circle_id"]))
         elif kind == "sessions_ended":
@@ -190,14 +191,15 @@ class ChatState:
         elif kind == "browser_signed_out":
             self.disconnect_user(int(message["user_id"]), str(message["session_id"]))
 
-    def cut_off(self, user_id: int, circle_id: int, slug: str) -> None:
-        """Take every socket of the user on this process out of the circle's room."""
+    def cut_off(self, user_id: int, circle_id: int, slug: str, text: str = "") -> None:
+        """Take every socket of the user on this process out of the circle's room
+        (telling them why, in text, when a moderator gave a reason)."""
         changed = False
         for sid in self.registry.sids_of(user_id):
             if self.registry.leave(sid, circle_id):
                 socketio.server.leave_room(sid, circle_room(circle_id), namespace=NAMESPACE)
                 changed |= self.presence.remove(circle_id, user_id, sid)
-            emit_local("removed", {"circle": slug}, sid)
+            emit_local("removed", {"circle": slug, "message": text} if text else {"circle": slug}, sid)
         if changed:
             self.announce_presence(circle_id, slug)
 
@@ -294,14 +296,14 @@ def _chat_state_or_none() -> ChatState | None:
 
 
 @membership_ended.connect
-def _on_membership_ended(circle, user_id: int, **_):
+def _on_membership_ended(circle, user_id: int, message: str = "", **_):
     """Someone left, was removed or banned: their sockets leave that circle, everywhere."""
     chat = _chat_state_or_none()
     if chat is None:
         return
     try:
         chat.publish({"kind": "membership_ended", "circle_id": circle.id, "slug": circle.slug,
-                      "user_id": user_id})
+                      "user_id": user_id, "message": message})
     except Exception:  # noqa: BLE001 - the membership change is committed; the sweep backs up
         log.exception("could not cut off user %s from circle chat", user_id)
 

@@ -3,14 +3,14 @@ import hashlib
 import hmac
 from functools import cache
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import String, bindparam, case, delete, false, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..database import begin_write
 from ..errors import ActionError, Conflict, NotFound
 from ..extensions import db
-from ..moderation.audit import record
+from ..moderation.audit import ANONYMISED, record
 from ..notifications.actions import notify
 from ..policy import (
     access_circle,
@@ -30,6 +30,8 @@ from ..text import clean_text, slugify
 from ..timeutil import utcnow
 from ..urls import path_for
 from .models import JOIN_POLICIES, Circle, Invitation, JoinRequest, Membership
+
+FORMER_MEMBER = "Former member"  # as threads, chat and meetings show them
 
 
 def _clean_circle_fields(fields: dict) -> dict:
@@ -144,7 +146,7 @@ def leave_circle(actor: User, slug: str, anonymise: bool = False) -> Circle:
     membership.role = "member"
     if anonymise:
         _anonymise_author(circle.id, actor.id)
-    record(circle.id, actor.id, "member.left", detail="anonymised" if anonymise else "")
+    record(circle.id, actor.id, "member.left", detail=ANONYMISED if anonymise else "")
     db.session.commit()
     membership_ended.send(circle, user_id=actor.id, reason="left")
     return circle
@@ -153,11 +155,14 @@ def leave_circle(actor: User, slug: str, anonymise: bool = False) -> Circle:
 def _anonymise_author(circle_id: int, user_id: int) -> None:
     """Detach a person's name from everything they wrote or set up in one circle
     (in the caller's transaction): threads, posts, chat messages, meetings and
-    date polls they organised or host, their offers to host, and their reactions.
-    Search entries hold no author, so they need nothing.
+    date polls they organised or host, their offers to host, their reactions,
+    past RSVPs and poll answers, their reports, and the notifications others got
+    about them. The audit log is append-only: it hides the name when it is read
+    (moderation.audit.audit_lines). Search entries hold no author.
     """
     from ..chat.models import ChatMessage
-    from ..meetings.models import DatePoll, HostOffer, Meeting
+    from ..meetings.models import RSVP, DatePoll, HostOffer, Meeting, MeetingOccurrence, PollVote
+    from ..moderation.models import Report
     from ..threads.models import Post, Reaction, Thread
 
     mine = {"synchronize_session": False}
@@ -175,6 +180,40 @@ def _anonymise_author(circle_id: int, user_id: int) -> None:
     db.session.execute(delete(Reaction).where(Reaction.user_id == user_id,
                                               Reaction.post_id.in_(in_circle))
                        .execution_options(**mine))
+    # An RSVP or a poll answer is a person's by definition (user_id NOT NULL; a
+    # seat count needs someone to hold it), so anonymising one removes it. Coming
+    # dates are left to meetings.release_places, after the commit, which passes a
+    # freed seat to the waiting list; the past ones go here.
+    past = select(MeetingOccurrence.id).where(MeetingOccurrence.circle_id == circle_id,
+                                              MeetingOccurrence.starts_at <= utcnow())
+    db.session.execute(delete(RSVP).where(RSVP.user_id == user_id, RSVP.occurrence_id.in_(past))
+                       .execution_options(**mine))
+    polls = select(DatePoll.id).where(DatePoll.circle_id == circle_id)
+    db.session.execute(delete(PollVote).where(PollVote.user_id == user_id,
+                                              PollVote.poll_id.in_(polls))
+                       .execution_options(**mine))
+    db.session.execute(update(Report).where(Report.circle_id == circle_id,
+                                            Report.reporter_id == user_id)
+                       .values(reporter_id=None).execution_options(**mine))
+    _anonymise_notifications(circle_id, user_id)
+
+
+def _anonymise_notifications(circle_id: int, user_id: int) -> None:
+    """What others were told about the person's doings in the circle ("Gareth
+    replied in ...") now reads "Former member replied in ...". Every such text
+    starts with the actor's name (the notify calls), so only a leading name is
+    replaced: the same words elsewhere in a title are left alone."""
+    from ..notifications.models import Notification
+
+    name = db.session.scalar(select(User.display_name).where(User.id == user_id)) or ""
+    text = Notification.text
+    named = func.substr(text, 1, len(name)) == name if name else false()
+    rewritten = func.substr(literal(FORMER_MEMBER, String) + func.substr(text, len(name) + 1,
+                                                                         type_=String), 1, 300)
+    db.session.execute(update(Notification).where(Notification.circle_id == circle_id,
+                                                  Notification.actor_id == user_id)
+                       .values(text=case((named, rewritten), else_=text), actor_id=None)
+                       .execution_options(synchronize_session=False))
 
 
 def request_to_join(actor: User, slug: str, message: str) -> JoinRequest:

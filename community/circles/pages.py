@@ -3,10 +3,22 @@ their shared layout (circles/_layout.html) shows."""
 from functools import wraps
 from typing import NamedTuple
 
-from flask import redirect, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import NotFound
 
-from ..policy import access_circle, access_circle_rows, can_read_audit, is_staff, needs_pledge
+from ..policy import (
+    access_circle,
+    access_circle_rows,
+    can_read_audit,
+    ended_by_staff,
+    former_membership,
+    is_banned,
+    is_staff,
+    needs_pledge,
+)
+
+KEPT_MAX = 20_000  # characters of unsent text shown back
 
 
 class CircleHead(NamedTuple):
@@ -25,21 +37,31 @@ def circle_head(circle, membership) -> CircleHead:
                       can_read_audit(circle, membership))
 
 
-def circle_page(view=None, *, pledge: bool = True, rows: bool = False):
+def circle_page(view=None, *, pledge: bool = True, rows: bool = False, keep: str | None = None):
     """Load the circle and the viewer's membership, or 404 for anyone not in it.
 
     The view is called as view(circle, membership, **kwargs). With pledge=True
     (the default, for anything showing content) a member who hasn't accepted
     the circle's confidentiality pledge is sent to accept it first. With
     rows=True, for a page that only shows them, they are plain rows
-    (policy.access_circle_rows), not ORM objects.
+    (policy.access_circle_rows), not ORM objects. With keep (a form field's
+    name, for pages where people write), someone whose membership ended while
+    they wrote gets a page that says so, with their text to copy (a 403), in
+    place of the 404 everyone else gets.
     """
     load = access_circle_rows if rows else access_circle
 
     def decorate(view):
         @wraps(view)
         def wrapper(slug, **kwargs):
-            circle, membership = load(current_user, slug)
+            try:
+                circle, membership = load(current_user, slug)
+            except NotFound:
+                if keep and request.method == "POST":
+                    ended = former_membership(current_user, slug)
+                    if ended is not None:
+                        return _ended_page(*ended, request.form.get(keep, ""))
+                raise
             if pledge and needs_pledge(circle, membership):
                 return redirect(url_for("circles.pledge", slug=circle.slug,
                                         next=request.full_path.rstrip("?")))
@@ -47,3 +69,15 @@ def circle_page(view=None, *, pledge: bool = True, rows: bool = False):
         return wrapper
 
     return decorate(view) if view is not None else decorate
+
+
+def _ended_page(circle, membership, text: str):
+    """ "You are no longer a member of X", why (the moderator's reason, if any),
+    and the person's own unsent text. Nothing of the circle's content: not even
+    whether the thread they wrote in still exists."""
+    from ..moderation.actions import ending_reason
+
+    removed = ended_by_staff(membership)
+    reason = ending_reason(circle.id, membership.user_id) if removed else ""
+    return render_template("circles/ended.html", circle=circle, removed=removed, reason=reason,
+                           banned=is_banned(membership), text=text[:KEPT_MAX]), 403

@@ -33,7 +33,7 @@ from ..text import clean_text
 from ..timeutil import utcnow
 from ..urls import path_for
 from .audit import record
-from .models import Report
+from .models import AuditEvent, Report
 from .reports import REPORTABLE
 
 DEFAULT_INVITE_DAYS = 14
@@ -232,27 +232,31 @@ def transfer_ownership(actor: User, slug: str, user_id: int) -> Membership:
     return target
 
 
-def remove_member(actor: User, slug: str, user_id: int) -> Membership:
-    """Take someone out of the circle; they may be invited again later.
+def remove_member(actor: User, slug: str, user_id: int, reason: str = "") -> Membership:
+    """Take someone out of the circle; they may be invited again later. They are
+    told, with the reason if one is given (it goes into the audit log too).
 
     :raise NotFound: not a member, or the target never was.
     :raise Forbidden: not staff, target of equal or higher rank, or not active.
+    :raise ActionError: the reason is too long.
     """
-    return _end_membership(actor, slug, user_id, "removed", "member.removed")
+    return _end_membership(actor, slug, user_id, "removed", "member.removed", reason)
 
 
-def ban_member(actor: User, slug: str, user_id: int) -> Membership:
+def ban_member(actor: User, slug: str, user_id: int, reason: str = "") -> Membership:
     """Remove someone and keep them out: no invite or request lets them back.
 
     :raise: as remove_member.
     """
-    return _end_membership(actor, slug, user_id, "banned", "member.banned")
+    return _end_membership(actor, slug, user_id, "banned", "member.banned", reason)
 
 
-def _end_membership(actor, slug, user_id, status, action) -> Membership:
+def _end_membership(actor, slug, user_id, status, action, reason: str = "") -> Membership:
+    reason = clean_text(reason, field="reason", label="The reason", max_len=REASON_MAX)
     circle, membership, target = _locked_target(actor, slug, user_id)
     require(can_end_membership(membership, target, status),
             "You can only do that to members below your own role.")
+    was_active = target.is_active
     target.status, target.role = status, "member"
     if status == "banned":
         # A pending request must not let them back in.
@@ -260,10 +264,32 @@ def _end_membership(actor, slug, user_id, status, action) -> Membership:
             JoinRequest.circle_id == circle.id, JoinRequest.user_id == target.user_id,
             JoinRequest.status == "pending").values(status="declined", decided_at=utcnow(),
                                                     decided_by_id=actor.id))
-    record(circle.id, actor.id, action, target_user_id=target.user_id)
+    record(circle.id, actor.id, action, target_user_id=target.user_id, detail=reason)
+    told = ended_text(circle.name, reason) if was_active else ""
+    if told:
+        # News about their own account, not the circle's content: no circle_id, so
+        # they see it though they can no longer read the circle.
+        notify(target.user_id, "membership_ended", told, path_for("circles.index"),
+               actor_id=actor.id)
     db.session.commit()
-    membership_ended.send(circle, user_id=target.user_id, reason=status)
+    membership_ended.send(circle, user_id=target.user_id, reason=status, message=told)
     return target
+
+
+def ended_text(circle_name: str, reason: str = "") -> str:
+    """What a removed or banned member is told."""
+    text = f"You are no longer a member of {circle_name}."
+    return f"{text} The moderator said: {reason}" if reason else text
+
+
+def ending_reason(circle_id: int, user_id: int) -> str:
+    """The reason the moderator gave when they last removed or banned the person
+    from the circle ("" if none was given)."""
+    return db.session.scalar(
+        select(AuditEvent.detail).where(AuditEvent.circle_id == circle_id,
+                                        AuditEvent.target_user_id == user_id,
+                                        AuditEvent.action.in_(("member.removed", "member.banned")))
+        .order_by(AuditEvent.id.desc()).limit(1)) or ""
 
 
 def unban_member(actor: User, slug: str, user_id: int) -> Membership:

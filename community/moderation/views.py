@@ -20,6 +20,7 @@ from ..policy import (
 )
 from ..timeutil import utcnow
 from . import actions
+from .audit import audit_lines
 from .forms import InvitationForm, RoleForm
 from .models import AuditEvent, Report
 from .reports import REPORTABLE
@@ -122,8 +123,8 @@ def decide_request(circle, membership, request_id, decision):
 
 
 MEMBER_ACTIONS = {
-    "remove": (actions.remove_member, "{name} has been removed from the circle."),
-    "ban": (actions.ban_member, "{name} has been banned and can't rejoin."),
+    "remove": (actions.remove_member, "{name} has been removed from the circle, and told."),
+    "ban": (actions.ban_member, "{name} has been banned and can't rejoin; they have been told."),
     "unban": (actions.unban_member, "The ban on {name} is lifted; they may be invited again."),
     "transfer": (actions.transfer_ownership, "{name} now owns the circle; you are a moderator."),
 }
@@ -134,7 +135,13 @@ MEMBER_ACTIONS = {
 @circle_page
 def member_action(circle, membership, user_id, verb):
     action, message = MEMBER_ACTIONS[verb]
-    target = action(current_user, circle.slug, user_id)
+    reason = {"reason": request.form.get("reason", "")} if verb in ("remove", "ban") else {}
+    try:
+        target = action(current_user, circle.slug, user_id, **reason)
+    except ActionError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("circles.members", slug=circle.slug)), 303
     flash(message.format(name=target.user.display_name), "success")
     back = "moderation.banned" if verb == "unban" else "circles.members"
     return redirect(url_for(back, slug=circle.slug))
@@ -171,7 +178,7 @@ def audit(circle, membership):
     page = paginate(select(AuditEvent).where(AuditEvent.circle_id == circle.id)
                     .order_by(AuditEvent.id.desc()), AUDIT_PER_PAGE)
     return render_template("moderation/audit.html", circle=circle, membership=membership,
-                           page=page)
+                           page=page, lines=audit_lines(circle.id, page.items))
 
 
 @bp.route("/c/<slug>/manage/reports")

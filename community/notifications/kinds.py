@@ -28,6 +28,7 @@ KINDS = {
     "join_request": ("Someone asks to join a circle you moderate", "digest"),
     "request_approved": ("Your request to join is approved", "email"),
     "request_declined": ("Your request to join is declined", "email"),
+    "membership_ended": ("You are removed from a circle", "email"),
     "invitation_accepted": ("Someone joins with your invite link", "digest"),
     "report_filed": ("Something is reported in a circle you moderate", "email"),
     "report_outcome": ("The outcome of your report", "digest"),

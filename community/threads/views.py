@@ -92,7 +92,7 @@ def dashboard_threads(user, circles):
 
 @bp.route("/c/<slug>/threads/new", methods=["GET", "POST"])
 @login_required
-@circle_page
+@circle_page(keep="body")
 def new(circle, membership):
     form = ThreadForm()
     if form.validate_on_submit():
@@ -198,7 +198,7 @@ def _quote_of(thread: Thread, post_id: int | None) -> str:
 
 @bp.post("/c/<slug>/t/<int:thread_id>/reply")
 @login_required
-@circle_page
+@circle_page(keep="body")
 def reply(circle, membership, thread_id):
     form = ReplyForm()
     body = form.body.data or ""

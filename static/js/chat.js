@@ -301,16 +301,30 @@
   }
 
   function close(text, signIn) {
+    if (closed) { return; }
     closed = true;
     joined = false;
     socket.disconnect();
+    // What the person wrote and the circle never got stays with them, to copy:
+    // messages still waiting to go, then whatever is in the box.
+    var unsent = [];
+    outbox.forEach(function (item) { unsent.push(item.body); });
+    outbox.clear();
+    if (input.value.trim()) { unsent.push(input.value); }
     listEl.textContent = "";
     messages.clear();
     renderOnline([]);
     typingEl.textContent = "";
     olderBtn.hidden = true;
-    input.disabled = true;
+    input.value = unsent.join("\n\n");
+    input.readOnly = true;  // not disabled: its text can still be selected and copied
+    var sendButton = form.querySelector("button[type=submit]");
+    if (sendButton) { sendButton.disabled = true; }
     form.setAttribute("aria-disabled", "true");
+    if (unsent.length) {
+      text += " Your unsent message was not posted; it is kept in the box below for you to copy.";
+      input.setAttribute("aria-describedby", "chat-status");
+    }
     setStatus(text, "error", signIn ? {href: "/auth/login?next=" + encodeURIComponent(location.pathname), text: "Sign in again"} : null);
   }
 
@@ -361,7 +375,10 @@
     renderTyping();
   });
   socket.on("removed", function (data) {
-    if (data.circle === slug) { close("You are no longer a member of this circle, so its chat is closed."); }
+    if (data.circle !== slug) { return; }
+    // A moderator's reason comes as the whole sentence ("You are no longer a member of X. ...").
+    var said = data.message || "You are no longer a member of this circle.";
+    close(said + (/[.!?…]$/.test(said) ? "" : ".") + " Its chat is closed.");
   });
   socket.on("error", function (answer) {
     // Failures of events sent with an ack are shown where they happened.

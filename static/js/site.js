@@ -13,11 +13,14 @@
     });
   }
 
-  // Ask before destructive actions: forms marked data-confirm="Question?".
+  // Ask before destructive actions: forms (or their buttons) marked data-confirm="Question?".
   function confirmDestructive() {
     document.addEventListener("submit", function (event) {
       var form = event.target;
-      var question = form.getAttribute && form.getAttribute("data-confirm");
+      // A form with two buttons (remove or ban) asks each its own question.
+      var submitter = event.submitter;
+      var question = (submitter && submitter.getAttribute("data-confirm")) ||
+        (form.getAttribute && form.getAttribute("data-confirm"));
       if (question && !window.confirm(question)) {
         event.preventDefault();
       }

@@ -203,8 +203,10 @@ def test_a_removed_members_open_sockets_leave_the_room_at_once(connect, people, 
         moderation.ban_member(people["owner"], circle.slug, member.id)
     else:
         circles.leave_circle(member, circle.slug)
+    # A removed or banned member is told in so many words; someone who left knows.
+    told = {} if how == "left" else {"message": f"You are no longer a member of {circle.name}."}
     for sc in (tab1, tab2):
-        assert received(sc, "removed") == [("removed", {"circle": circle.slug})]
+        assert received(sc, "removed") == [("removed", {"circle": circle.slug, **told})]
     # Everyone else sees them go offline.
     presence = received(watcher, "presence")[-1][1]
     assert member.id not in [p["id"] for p in presence["online"]]
@@ -252,7 +254,7 @@ def test_an_event_named_connect_or_disconnect_changes_nothing(connect, people, s
     assert sc.is_connected("/chat")
     received(sc)
     moderation.ban_member(people["owner"], circle.slug, member.id)
-    assert received(sc, "removed") == [("removed", {"circle": circle.slug})]
+    assert [(name, data["circle"]) for name, data in received(sc, "removed")] == [("removed", circle.slug)]
     post(people["other"], circle, "After the ban")
     assert received(sc) == []
 
@@ -705,3 +707,14 @@ def test_mark_read_moves_forward_only(connect, people):
     call(sc, "mark_read", {"circle": circle.slug, "id": 10**12})
     assert chat.unread_counts(people["member"], [circle.id]) == {}
     assert call(connect(people["outsider"]), "mark_read", {"circle": circle.slug, "id": 1}) == NOT_FOUND
+
+
+def test_a_removed_members_sockets_hear_the_moderators_reason(connect, people):
+    circle, member = people["circle"], people["member"]
+    sc = connect(member)
+    join(sc, circle)
+    received(sc)
+    moderation.remove_member(people["owner"], circle.slug, member.id, reason="Please take a break.")
+    assert received(sc, "removed") == [("removed", {
+        "circle": circle.slug,
+        "message": f"You are no longer a member of {circle.name}. The moderator said: Please take a break."})]

@@ -11,7 +11,7 @@ from community.circles import actions as circles
 from community.circles.models import Membership
 from community.errors import Forbidden
 from community.extensions import db
-from community.meetings.actions import polls, scheduling, visits
+from community.meetings.actions import polls, rsvps, scheduling, visits
 from community.meetings.models import DatePoll, HostOffer, Meeting
 from community.moderation.models import AuditEvent
 from community.threads import actions as threads
@@ -181,3 +181,66 @@ def test_an_unknown_choice_changes_nothing(client, auth, world):
     assert "Choose what happens to what you wrote." in text(response)
     assert db.session.scalar(select(func.count(Membership.id)).where(
         Membership.user_id == world["member"].id, Membership.status == "active")) == 2
+
+
+# --- Anonymising reaches the audit log, notifications, RSVPs and poll answers -------------
+
+def test_anonymising_renames_the_notifications_others_got_about_them(world):
+    owner, member, circle = world["owner"], world["member"], world["circle"]
+    from community.notifications.models import Notification
+
+    def about_member(circle_id):
+        return db.session.scalars(select(Notification).where(
+            Notification.user_id == owner.id, Notification.circle_id == circle_id,
+            Notification.kind.in_(("reply", "new_thread", "poll_created")))
+            .order_by(Notification.id)).all()
+
+    before = [n.text for n in about_member(circle.id)]
+    assert before and all(t.startswith("Gareth Lloyd ") for t in before)
+    circles.leave_circle(member, circle.slug, anonymise=True)
+    db.session.expire_all()
+    after = about_member(circle.id)
+    assert [n.text for n in after] == [t.replace("Gareth Lloyd", "Former member", 1) for t in before]
+    assert all(n.actor_id is None for n in after)
+    # The other circle still names them.
+    assert all(n.text.startswith("Gareth Lloyd ") for n in about_member(world["other"].id))
+
+
+def test_anonymising_shows_a_former_member_in_the_audit_log(client, auth, world):
+    owner, member, circle = world["owner"], world["member"], world["circle"]
+    circles.leave_circle(member, circle.slug, anonymise=True)
+    auth.login(owner)
+    log = text(client.get(f"/c/{circle.slug}/manage/audit"))
+    assert "Gareth Lloyd" not in log
+    assert "<strong>A former member</strong> left the circle" in log
+    # Someone who leaves keeping their name is still named.
+    other = world["other"]
+    circles.leave_circle(member, other.slug)
+    assert "<strong>Gareth Lloyd</strong> left the circle" in text(
+        client.get(f"/c/{other.slug}/manage/audit"))
+
+
+def test_anonymising_removes_past_rsvps_and_poll_answers(world):
+    from sqlalchemy import update
+
+    from community.meetings.models import RSVP, MeetingOccurrence, PollOption, PollVote
+
+    owner, member, circle = world["owner"], world["member"], world["circle"]
+    occurrence = db.session.scalar(select(MeetingOccurrence).where(
+        MeetingOccurrence.meeting_id == world["here"]["meeting"]))
+    rsvps.rsvp(member, circle.slug, occurrence.id, "going")
+    rsvps.rsvp(owner, circle.slug, occurrence.id, "going")
+    option = db.session.scalar(select(PollOption).where(PollOption.poll_id == world["here"]["poll"]))
+    polls.vote(member, circle.slug, world["here"]["poll"], {option.id: "yes"})
+    polls.vote(owner, circle.slug, world["here"]["poll"], {option.id: "yes"})
+    # The meeting has taken place.
+    db.session.execute(update(MeetingOccurrence).where(MeetingOccurrence.id == occurrence.id)
+                       .values(starts_at=utcnow() - timedelta(days=1),
+                               ends_at=utcnow() - timedelta(hours=23)))
+    db.session.commit()
+    circles.leave_circle(member, circle.slug, anonymise=True)
+    db.session.expire_all()
+    assert db.session.scalars(select(RSVP.user_id).where(
+        RSVP.occurrence_id == occurrence.id)).all() == [owner.id]
+    assert db.session.scalars(select(PollVote.user_id).where(
+        PollVote.poll_id == world["here"]["poll"])).all() == [owner.id]

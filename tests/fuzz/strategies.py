@@ -245,7 +245,7 @@ FORMS: dict[str, Form] = {
                                     "note": "text"}),
     "moderation.revoke_invitation": Form(),
     "moderation.decide_request": Form(),
-    "moderation.member_action": Form(),
+    "moderation.member_action": Form({"reason": "text"}),
     "moderation.change_role": Form({"role": ["member", "moderator", "owner"]}),
     "moderation.decide_report": Form(),
 }

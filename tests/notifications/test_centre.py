@@ -78,8 +78,11 @@ def test_notifications_from_a_circle_left_behind_disappear(client, auth):
     make_thread(circle, owner, title="Secret plans")
     moderation.remove_member(owner, circle.slug, helen.id)
     auth.login(helen)
-    assert "Secret plans" not in text(client.get("/notifications"))
-    assert bell(text(client.get("/"))) == 0
+    page = text(client.get("/notifications"))
+    assert "Secret plans" not in page
+    # What remains is the news of the removal itself, and only that.
+    assert f"You are no longer a member of {circle.name}." in page
+    assert bell(text(client.get("/"))) == 1
 
 
 def test_kinds_turned_off_are_hidden(client, auth):

@@ -107,7 +107,10 @@ def test_nothing_is_emailed_about_a_circle_the_person_left(group):
     threads.post_reply(owner, circle.slug, thread.id, f"@{helen.handle} hi")
     moderation.remove_member(owner, circle.slug, helen.id)
     dispatch_notifications(NOON_UTC)
-    assert mails("helen@example.org") == []
+    # Only the news that she is no longer a member: nothing from inside the circle.
+    [mail] = mails("helen@example.org")
+    assert mail.subject == f"You are no longer a member of {circle.name}."
+    assert "mention" not in mail.text_body and "hi" not in mail.text_body.split()
 
 
 def test_settings_page_saves_choices(group, client, auth):
