@@ -303,7 +303,7 @@ def test_a_deletion_refused_under_the_lock_gives_no_seat_away(world, monkeypatch
 
     from community.circles import actions as circles
     from community.database import begin_write
-    from community.meetings import actions as meetings
+    from community.meetings.actions import rsvps, scheduling
     from community.meetings.models import RSVP, MeetingOccurrence
     from community.timeutil import utcnow
 
@@ -311,13 +311,13 @@ def test_a_deletion_refused_under_the_lock_gives_no_seat_away(world, monkeypatch
     moderation.change_role(owner, circle.slug, co_owner.id, "owner")
     waiting = add_member(circle)
     start = (utcnow() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
-    meeting = meetings.schedule_meeting(owner, circle.slug, title="Small room", start=start,
+    meeting = scheduling.schedule_meeting(owner, circle.slug, title="Small room", start=start,
                                         duration=60, timezone="Europe/London",
                                         location="Reading", capacity="1")
     occurrence_id = db.session.scalar(select(MeetingOccurrence.id).where(
         MeetingOccurrence.meeting_id == meeting.id))
-    meetings.rsvp(owner, circle.slug, occurrence_id, "going")
-    assert meetings.rsvp(waiting, circle.slug, occurrence_id, "going").answer == "waitlisted"
+    rsvps.rsvp(owner, circle.slug, occurrence_id, "going")
+    assert rsvps.rsvp(waiting, circle.slug, occurrence_id, "going").answer == "waitlisted"
 
     def co_owner_leaves_first():
         monkeypatch.setattr(accounts, "begin_write", begin_write)  # once
