@@ -541,7 +541,8 @@ def schedule_poll(circle, membership, poll):
     except ActionError as err:
         db.session.rollback()
         return _render_poll(circle, membership, poll, err)
-    flash("The meeting is scheduled, and everyone who answered has been told.", "success")
+    flash("The meeting is scheduled. Those who said yes are going and those who said maybe "
+          "are down as maybe; everyone has been told, and can change their answer.", "success")
     return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id))
 
 

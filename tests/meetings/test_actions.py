@@ -375,6 +375,51 @@ def test_poll_flow_from_options_to_a_meeting(circle_people):
         polls.schedule_from_poll(p["organiser"], circle.slug, poll.id, options[0].id)
 
 
+def test_a_scheduled_poll_keeps_its_answers_as_rsvps(circle_people, clock):
+    circle, p = circle_people
+    poll = polls.create_poll(p["organiser"], circle.slug, **poll_fields(capacity="3"))
+    chosen, other = polls.poll_options(poll)[:2]
+    start = utcnow()
+    # The organiser said maybe, but organises: going. The votes' order is what
+    # counts, not who joined first: a "no" turned "yes" later queues from then.
+    for minutes, who, answer in ((1, "organiser", "maybe"), (2, "moderator", "no"),
+                                 (3, "other", "yes"), (4, "owner", "maybe"),
+                                 (5, "member", "yes"), (6, "moderator", "yes")):
+        clock(start + timedelta(minutes=minutes))
+        polls.vote(p[who], circle.slug, poll.id, {chosen.id: answer, other.id: "no"})
+    clock(start + timedelta(minutes=7))
+    meeting = polls.schedule_from_poll(p["organiser"], circle.slug, poll.id, chosen.id)
+    [date] = dates_of(meeting)
+    assert {who: answer_of(date, p[who]) for who in ("organiser", "other", "member",
+                                                     "moderator", "owner")} == {
+        "organiser": "going", "other": "going", "member": "going",
+        "moderator": "waitlisted", "owner": "maybe"}
+    told = {who: notes_for(p[who], "poll_closed")[0].text
+            for who in ("other", "member", "moderator", "owner")}
+    assert "You're down as going, as you said yes" in told["other"]
+    assert "waitlist" in told["moderator"]
+    assert "You're down as maybe, as you said maybe" in told["owner"]
+    assert all("You can change your answer" in text for text in told.values())
+    # The answers are ordinary RSVPs: a seat given back goes to the first waiting.
+    rsvps.rsvp(p["member"], circle.slug, date.id, "declined")
+    assert answer_of(date, p["moderator"]) == "going"
+
+
+def test_a_poll_s_host_and_organiser_are_going_and_a_no_is_only_asked(circle_people):
+    circle, p = circle_people
+    poll = polls.create_poll(p["organiser"], circle.slug,
+                             **poll_fields(host_user_id=p["other"].id))
+    option = polls.poll_options(poll)[0]
+    polls.vote(p["member"], circle.slug, poll.id, {option.id: "no"})
+    meeting = polls.schedule_from_poll(p["moderator"], circle.slug, poll.id, option.id)
+    [date] = dates_of(meeting)
+    assert answer_of(date, p["organiser"]) == answer_of(date, p["other"]) == "going"
+    assert answer_of(date, p["member"]) is None and answer_of(date, p["owner"]) is None
+    assert "as its host" in notes_for(p["other"], "poll_closed")[0].text
+    assert "as its organiser" in notes_for(p["organiser"], "poll_closed")[0].text
+    assert "Say whether you're going" in notes_for(p["member"], "poll_closed")[0].text
+
+
 @pytest.mark.parametrize("options,words", [
     ([at(day(20), 12)], "from 2 to 10"),
     ([at(day(20 + i), 12) for i in range(11)], "from 2 to 10"),
