@@ -101,8 +101,10 @@ class PollForm(PlaceFields, FlaskForm):
 class HostOfferForm(FlaskForm):
     organisation = StringField("Organisation")
     note = TextAreaField("A note for the circle",
-                         description="What a visit could show, how many people fit, what days "
-                                     "suit. Plain text.")
+                         description="What a visit could show, what days suit. Plain text.")
+    places = StringField("Places available", widget=NumberInput(min=1),
+                         description="How many people you could welcome. Leave empty if "
+                                     "you're not sure.")
 
 
 class ConfirmForm(FlaskForm):

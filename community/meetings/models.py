@@ -200,6 +200,8 @@ class HostOffer(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     organisation: Mapped[str] = mapped_column(String(120))
     note: Mapped[str] = mapped_column(String(1000), default="")
+    # How many the host can welcome (None: not said); a visit planned from it starts there.
+    places: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The meeting that took the offer up, once one is planned.

@@ -181,7 +181,8 @@ def new(circle, membership):
 
 
 def _prefill_offer(form: MeetingForm, circle) -> None:
-    """/meetings/new?offer=<id>: plan the visit a member offered."""
+    """/meetings/new?offer=<id>: plan the visit a member offered, starting from its
+    host, organisation, note and places."""
     offer_id = request.args.get("offer", type=int)
     if not offer_id or not 0 < offer_id <= MAX_ID:
         return
@@ -195,6 +196,8 @@ def _prefill_offer(form: MeetingForm, circle) -> None:
     form.host_organisation.data = offer.organisation
     form.location.data = offer.organisation
     form.title.data = f"Visit to {offer.organisation}"
+    form.description.data = offer.note
+    form.capacity.data = "" if offer.places is None else str(offer.places)
 
 
 @bp.route(f"/c/<slug>/m/<{ID}:meeting_id>/edit", methods=["GET", "POST"])
@@ -574,7 +577,7 @@ def offer_to_host(circle, membership):
     if form.validate_on_submit():
         try:
             visits.offer_to_host(current_user, circle.slug, form.organisation.data,
-                                 form.note.data)
+                                 form.note.data, form.places.data)
         except ActionError as err:
             db.session.rollback()
             apply_error(form, err)

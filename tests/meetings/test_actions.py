@@ -480,6 +480,27 @@ def test_offer_to_host_then_plan_the_visit(circle_people):
         schedule(p["organiser"], circle, host_offer_id=offer.id)
 
 
+def test_a_visit_planned_from_an_offer_has_host_and_organiser_going(circle_people):
+    circle, p = circle_people
+    host = p["member"]
+    offer = visits.offer_to_host(host, circle.slug, note="Ward tour", places="6")
+    assert (offer.note, offer.places) == ("Ward tour", 6)
+    meeting = schedule(p["organiser"], circle, title="Visit", host_offer_id=offer.id,
+                       capacity="6", repeat="weekly", count="2")
+    for date in dates_of(meeting):
+        assert answer_of(date, host) == answer_of(date, p["organiser"]) == "going"
+        assert answer_of(date, p["other"]) is None
+    # The host is told that their own offer is planned, not that "a meeting" is.
+    [note] = notes_for(host, "visit_planned")
+    assert "planned the visit you offered to host: Visit" in note.text
+    assert "going" in note.text and note.url.endswith(f"/m/{meeting.id}")
+    assert notes_for(host, "meeting_created") == []
+    assert len(notes_for(p["other"], "meeting_created")) == 1
+    with pytest.raises(ActionError) as err:
+        visits.offer_to_host(host, circle.slug, places="0")
+    assert err.value.field == "places"
+
+
 def test_a_meeting_can_name_its_host(circle_people):
     circle, p = circle_people
     meeting = schedule(p["organiser"], circle, host_user_id=str(p["member"].id))

@@ -284,14 +284,19 @@ def test_offer_a_visit_and_plan_it(client, auth, world):
     assert client.post(f"/c/{circle.slug}/meetings/host",
                        data={"organisation": "", "note": "x"}).status_code == 400
     client.post(f"/c/{circle.slug}/meetings/host",
-                data={"organisation": "Kennet GP Practice", "note": "See our new clinic"})
+                data={"organisation": "Kennet GP Practice", "note": "See our new clinic",
+                      "places": "9"})
     index = text(client.get(f"/c/{circle.slug}/meetings/"))
-    assert "would host the circle at <strong>Kennet GP Practice</strong>" in index
+    assert ("would host the circle at <strong>Kennet GP Practice</strong>, with 9 places "
+            "available") in index
     offer_id = re.search(r"offer=(\d+)", index).group(1)
     auth.logout()
     auth.login(owner)
     prefilled = text(client.get(f"/c/{circle.slug}/meetings/new?offer={offer_id}"))
     assert 'value="Visit to Kennet GP Practice"' in prefilled
+    # The host's note and places come with the offer, not typed again.
+    assert "See our new clinic</textarea>" in prefilled
+    assert re.search(r'id="capacity"[^>]*value="9"|value="9"[^>]*id="capacity"', prefilled)
     response = client.post(f"/c/{circle.slug}/meetings/new?offer={offer_id}",
                            data=form(title="Clinic visit", host_offer_id=offer_id,
                                      host_user_id=str(member.id),
