@@ -135,14 +135,19 @@ def repeat_text(meeting: Meeting) -> str:
 @login_required
 @circle_page
 def index(circle, membership):
-    """Coming dates (paginated), open date polls and offers to host a visit."""
+    """Coming meetings (paginated; a series once, its next dates folded under it),
+    open date polls and offers to host a visit."""
     now = utcnow()
     page = queries.upcoming(circle, now)
-    counts, mine = queries.answers(current_user, [o.id for o in page.items])
+    folded, coming = queries.folded_dates([o.meeting_id for o in page.items
+                                           if o.meeting.is_series], now)
+    shown = {o.id for o in page.items} | {o.id for dates in folded.values() for o in dates}
+    counts, mine = queries.answers(current_user, sorted(shown))
     polls, voters = queries.open_polls(circle)
     return render_template("meetings/index.html", circle=circle, membership=membership,
-                           page=page, counts=counts, mine=mine, polls=polls,
-                           voters=voters, offers=queries.open_offers(circle), now=now)
+                           page=page, folded=folded, coming=coming, counts=counts, mine=mine,
+                           polls=polls, voters=voters, offers=queries.open_offers(circle),
+                           now=now)
 
 
 @bp.route("/c/<slug>/meetings/past")

@@ -559,3 +559,31 @@ def test_notifications_link_to_the_date_and_name_no_description(circle_people):
     assert note.circle_id == circle.id
     assert utcnow() - note.created_at < timedelta(minutes=1)
     assert kinds_for(p["other"]) == ["meeting_created"]
+
+
+# --- Both engines ---------------------------------------------------------------------------
+
+def test_series_listed_once_and_a_poll_s_answers_kept_on_both_engines(engine_app):
+    """The list's window queries and a poll's answers as RSVPs, on SQLite and PostgreSQL."""
+    from community.meetings import queries
+
+    owner = make_user()
+    circle = make_circle(owner)
+    voter = add_member(circle, make_user("Val Voter"))
+    series = schedule(owner, circle, title="Series", repeat="weekly", count="6")
+    dates = dates_of(series)
+    scheduling.cancel_occurrence(owner, circle.slug, dates[0].id, "Clash")
+    one_off = schedule(owner, circle, title="One-off", start=at(day(3)))
+    poll = polls.create_poll(owner, circle.slug, **poll_fields(capacity="1"))
+    option = polls.poll_options(poll)[0]
+    polls.vote(voter, circle.slug, poll.id, {option.id: "yes"})
+    meeting = polls.schedule_from_poll(owner, circle.slug, poll.id, option.id)
+    [date] = dates_of(meeting)
+    assert (answer_of(date, owner), answer_of(date, voter)) == ("going", "waitlisted")
+    with engine_app.test_request_context("/"):
+        page = queries.upcoming(circle, utcnow())
+        assert [o.meeting_id for o in page.items] == [one_off.id, series.id, meeting.id]
+        assert page.items[1].id == dates[1].id and page.total == 3
+        folded, coming = queries.folded_dates([series.id], utcnow())
+    assert [o.id for o in folded[series.id]] == [d.id for d in dates[:4]]
+    assert coming == {series.id: 5}

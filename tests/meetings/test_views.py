@@ -187,6 +187,28 @@ def test_series_pages_list_dates_and_manage_single_dates(client, auth, world):
     assert client.get(f"/c/{circle.slug}/m/{meeting.id}/dates/{other.id}/move").status_code == 404
 
 
+def test_the_meetings_page_shows_a_series_once_with_its_next_dates_folded(client, auth, world):
+    circle, owner, member = world
+    series = schedule(owner, circle, title="Monthly meetup", repeat="weekly", count="12")
+    schedule(owner, circle, title="Coffee", start=at(day(12)))
+    visits.offer_to_host(member, circle.slug)
+    dates = dates_of(series)
+    scheduling.cancel_occurrence(owner, circle.slug, dates[0].id, "Clash")
+    rsvps.rsvp(member, circle.slug, dates[1].id, "going")
+    auth.login(member)
+    page = text(client.get(f"/c/{circle.slug}/meetings/"))
+    coming = page.split('aria-label="Coming dates"')[1].split("</section>")[0]
+    assert coming.count(">Monthly meetup</a>") == 1 and coming.count(">Coffee</a>") == 1
+    # Its entry is its next date that still stands, with the pattern and how many remain.
+    [entry] = [e for e in coming.split('<li class="meeting-item">') if ">Monthly meetup<" in e]
+    assert f"date={dates[1].id}" in entry.split(">Monthly meetup</a>")[0]
+    assert "Weekly on" in entry and "11 dates to come" in entry and "You: Going" in entry
+    folded = entry.split("<details")[1].split("</details>")[0]
+    assert [f"date={d.id}" in folded for d in dates[:5]] == [True] * 4 + [False]
+    assert "Cancelled" in folded and "Every date of the series" in folded
+    assert "Visits on offer" in page and "would host the circle" in page
+
+
 def test_edit_and_cancel_pages(client, auth, world):
     circle, owner, member = world
     meeting = schedule(owner, circle, capacity="4", repeat="monthly", count="3")
