@@ -179,7 +179,7 @@ def new(circle, membership):
             db.session.rollback()
             apply_error(form, err)
         else:
-            flash("Your meeting is proposed; the circle has been told.", "success")
+            flash("Your meeting is scheduled; the circle has been told.", "success")
             return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id))
     return render_template("meetings/form.html", circle=circle, membership=membership, form=form,
                            meeting=None, begun=False), 400 if form.errors else 200

@@ -111,7 +111,7 @@ def test_3_capacity_waitlist_promotion_and_ics(people, tmp_path):
     amara.page.fill("#start", next_week_at(14))
     amara.page.fill("#location", "HMP Thameside, Reading")
     amara.page.fill("#capacity", "1")
-    amara.page.click("button:has-text('Propose meeting')")
+    amara.page.click("button:has-text('Schedule meeting')")
     amara.page.wait_for_url(re.compile(r"/m/\d+"))
     meeting = amara.page.url.split("#")[0]
 

@@ -72,7 +72,7 @@ def create_poll(actor: User, slug: str, **fields) -> DatePoll:
                        for s in sorted(starts))
     url = path_for("meetings.poll", slug=circle.slug, poll_id=poll.id)
     tell_circle(circle, actor, "poll_created",
-                f"{actor.display_name} asks when you can meet: {short(poll.title)}", url)
+                f"{actor.display_name} started a date poll: {short(poll.title)}", url)
     db.session.commit()
     return poll
 
@@ -104,7 +104,7 @@ def vote(actor: User, slug: str, poll_id: int, answers: dict) -> DatePoll:
         if answer in (None, ""):
             continue
         if answer not in VOTES:
-            raise ActionError("Answer yes, if need be, or no for each time.", field="answers")
+            raise ActionError("Answer yes, maybe or no for each time.", field="answers")
         clean[option_id] = answer
     if not clean:
         raise ActionError("Answer for at least one of the times.", field="answers")

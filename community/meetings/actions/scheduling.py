@@ -206,7 +206,7 @@ def _reschedule(meeting, occurrences, plan, now) -> tuple[list[int], list[Meetin
         return [], dropped
     if (meeting.rrule or plan.rrule) and begun:
         raise ActionError("This series has already begun, so only where it ends can change. "
-                          "Move or cancel single dates, or cancel the series and propose "
+                          "Move or cancel single dates, or cancel the series and schedule "
                           "a new one.", field="start")
     if plan.starts_at != meeting.starts_at and plan.starts_at <= now:
         raise ActionError("The start is in the past. Choose a time that is still to come.",
@@ -365,11 +365,11 @@ def clean_details(fields: dict, circle: Circle) -> dict:
                                max_len=200, required=True)
     description = clean_text(fields.get("description"), field="description",
                              label="The description", max_len=10_000, multiline=True)
-    location = inputs.single_line(fields.get("location"), field="location", label="The place",
+    location = inputs.single_line(fields.get("location"), field="location", label="The venue",
                                   max_len=300)
     online_link = inputs.link(fields.get("online_link"))
     if not location and not online_link:
-        raise ActionError("Say where: a place, an online link, or both.", field="location")
+        raise ActionError("Say where: a venue, an online link, or both.", field="location")
     host_user_id = fields.get("host_user_id")
     host_organisation = inputs.single_line(fields.get("host_organisation"),
                                            field="host_organisation",
