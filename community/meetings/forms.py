@@ -27,11 +27,11 @@ class PlaceFields:
     title = StringField("Title", description="e.g. “Monthly meetup” or “Visit to HMP Thameside”.")
     description = TextAreaField(
         "What it's about", description="Markdown works: **bold**, lists, links. Only members see it.")
-    location = StringField("Place", description="An address or venue. Give a place, an online "
-                                                "link, or both.")
+    location = StringField("Venue", description="An address or the name of a building. Give a "
+                                                "venue, an online link, or both.")
     online_link = StringField("Online link", widget=URLInput(),
                               description="A video-call address starting with https://.")
-    capacity = StringField("Places", widget=NumberInput(min=1),
+    capacity = StringField("Places available", widget=NumberInput(min=1),
                            description="Leave empty for no limit. Past it, people join a "
                                        "waitlist in order.")
     host_user_id = _select("Hosted by", [])
@@ -101,8 +101,10 @@ class PollForm(PlaceFields, FlaskForm):
 class HostOfferForm(FlaskForm):
     organisation = StringField("Organisation")
     note = TextAreaField("A note for the circle",
-                         description="What a visit could show, how many people fit, what days "
-                                     "suit. Plain text.")
+                         description="What a visit could show, what days suit. Plain text.")
+    places = StringField("Places available", widget=NumberInput(min=1),
+                         description="How many people you could welcome. Leave empty if "
+                                     "you're not sure.")
 
 
 class ConfirmForm(FlaskForm):

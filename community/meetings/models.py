@@ -21,7 +21,7 @@ from ..timeutil import UTCDateTime, utcnow
 MAX_OCCURRENCES = 104  # two years of weekly meetings
 # What a member may ask for; "waitlisted" is only ever given by the rules.
 ANSWERS = {"going": "Going", "maybe": "Maybe", "declined": "Can't go"}
-VOTES = {"yes": "Yes", "maybe": "If need be", "no": "No"}
+VOTES = {"yes": "Yes", "maybe": "Maybe", "no": "No"}  # "Maybe" as in ANSWERS
 
 
 class Meeting(db.Model):
@@ -137,7 +137,7 @@ class RSVP(db.Model):
 
 
 class DatePoll(db.Model):
-    """"Find a time": candidate slots members answer; the organiser picks one."""
+    """A date poll: candidate slots members answer; the organiser picks one."""
 
     __tablename__ = "date_polls"
 
@@ -200,6 +200,8 @@ class HostOffer(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     organisation: Mapped[str] = mapped_column(String(120))
     note: Mapped[str] = mapped_column(String(1000), default="")
+    # How many the host can welcome (None: not said); a visit planned from it starts there.
+    places: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The meeting that took the offer up, once one is planned.

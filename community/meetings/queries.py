@@ -23,16 +23,51 @@ from .models import (
 
 PER_PAGE = 20
 SERIES_DATES_SHOWN = 12
+SERIES_DATES_FOLDED = 4  # the next few dates of a series, folded under it on the list
 FEED_HISTORY = timedelta(days=365)
 FEED_LIMIT = 500
 
 
 def upcoming(circle: Circle, now: datetime):
-    """Dates not yet over (cancelled ones too, marked), soonest first, a page at a time."""
-    return paginate(select(MeetingOccurrence)
-                    .where(MeetingOccurrence.circle_id == circle.id,
-                           MeetingOccurrence.ends_at > now)
+    """Meetings not yet over, soonest first, a page at a time: a one-off by its date
+    (cancelled too, marked), a series once, by its next date that is not cancelled
+    (or, if all are, its next)."""
+    first = (select(MeetingOccurrence.id, func.row_number().over(
+        partition_by=MeetingOccurrence.meeting_id,
+        order_by=(MeetingOccurrence.cancelled_at.is_not(None), MeetingOccurrence.starts_at,
+                  MeetingOccurrence.id)).label("rank"))
+        .where(MeetingOccurrence.circle_id == circle.id, MeetingOccurrence.ends_at > now)
+        .subquery())
+    return paginate(select(MeetingOccurrence).join(first, first.c.id == MeetingOccurrence.id)
+                    .where(first.c.rank == 1)
                     .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id), PER_PAGE)
+
+
+def folded_dates(meeting_ids: list[int], now: datetime) -> tuple[
+        dict[int, list[MeetingOccurrence]], dict[int, int]]:
+    """For these series: ({meeting id: its next few dates, cancelled ones too},
+    {meeting id: how many dates not cancelled are still to come}), in one query."""
+    if not meeting_ids:
+        return {}, {}
+    ranked = (select(MeetingOccurrence.id,
+                     func.row_number().over(partition_by=MeetingOccurrence.meeting_id,
+                                            order_by=(MeetingOccurrence.starts_at,
+                                                      MeetingOccurrence.id)).label("rank"),
+                     func.sum(case((MeetingOccurrence.cancelled_at.is_(None), 1), else_=0))
+                     .over(partition_by=MeetingOccurrence.meeting_id).label("coming"))
+              .where(MeetingOccurrence.meeting_id.in_(meeting_ids),
+                     MeetingOccurrence.ends_at > now)
+              .subquery())
+    rows = db.session.execute(
+        select(MeetingOccurrence, ranked.c.coming).join(ranked, ranked.c.id == MeetingOccurrence.id)
+        .where(ranked.c.rank <= SERIES_DATES_FOLDED)
+        .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id))
+    dates: dict[int, list[MeetingOccurrence]] = defaultdict(list)
+    coming: dict[int, int] = {}
+    for occurrence, n in rows:
+        dates[occurrence.meeting_id].append(occurrence)
+        coming[occurrence.meeting_id] = n
+    return dates, coming
 
 
 def past(circle: Circle, now: datetime):

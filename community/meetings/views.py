@@ -130,14 +130,19 @@ def repeat_text(meeting: Meeting) -> str:
 @login_required
 @circle_page
 def index(circle, membership):
-    """Coming dates (paginated), open date polls and offers to host a visit."""
+    """Coming meetings (paginated; a series once, its next dates folded under it),
+    open date polls and offers to host a visit."""
     now = utcnow()
     page = queries.upcoming(circle, now)
-    counts, mine = queries.answers(current_user, [o.id for o in page.items])
+    folded, coming = queries.folded_dates([o.meeting_id for o in page.items
+                                           if o.meeting.is_series], now)
+    shown = {o.id for o in page.items} | {o.id for dates in folded.values() for o in dates}
+    counts, mine = queries.answers(current_user, sorted(shown))
     polls, voters = queries.open_polls(circle)
     return render_template("meetings/index.html", circle=circle, membership=membership,
-                           page=page, counts=counts, mine=mine, polls=polls,
-                           voters=voters, offers=queries.open_offers(circle), now=now)
+                           page=page, folded=folded, coming=coming, counts=counts, mine=mine,
+                           polls=polls, voters=voters, offers=queries.open_offers(circle),
+                           now=now)
 
 
 @bp.route("/c/<slug>/meetings/past")
@@ -169,14 +174,15 @@ def new(circle, membership):
             db.session.rollback()
             apply_error(form, err)
         else:
-            flash("Your meeting is proposed; the circle has been told.", "success")
+            flash("Your meeting is scheduled; the circle has been told.", "success")
             return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id))
     return render_template("meetings/form.html", circle=circle, membership=membership, form=form,
                            meeting=None, begun=False), 400 if form.errors else 200
 
 
 def _prefill_offer(form: MeetingForm, circle) -> None:
-    """/meetings/new?offer=<id>: plan the visit a member offered."""
+    """/meetings/new?offer=<id>: plan the visit a member offered, starting from its
+    host, organisation, note and places."""
     offer_id = request.args.get("offer", type=int)
     if not offer_id or not 0 < offer_id <= MAX_ID:
         return
@@ -190,6 +196,8 @@ def _prefill_offer(form: MeetingForm, circle) -> None:
     form.host_organisation.data = offer.organisation
     form.location.data = offer.organisation
     form.title.data = f"Visit to {offer.organisation}"
+    form.description.data = offer.note
+    form.capacity.data = "" if offer.places is None else str(offer.places)
 
 
 @bp.route(f"/c/<slug>/m/<{ID}:meeting_id>/edit", methods=["GET", "POST"])
@@ -536,7 +544,8 @@ def schedule_poll(circle, membership, poll):
     except ActionError as err:
         db.session.rollback()
         return _render_poll(circle, membership, poll, err)
-    flash("The meeting is scheduled, and everyone who answered has been told.", "success")
+    flash("The meeting is scheduled. Those who said yes are going and those who said maybe "
+          "are down as maybe; everyone has been told, and can change their answer.", "success")
     return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id))
 
 
@@ -568,7 +577,7 @@ def offer_to_host(circle, membership):
     if form.validate_on_submit():
         try:
             visits.offer_to_host(current_user, circle.slug, form.organisation.data,
-                                 form.note.data)
+                                 form.note.data, form.places.data)
         except ActionError as err:
             db.session.rollback()
             apply_error(form, err)

@@ -67,7 +67,7 @@ def settings(circle, membership):
 @circle_page
 def invitations(circle, membership):
     form = InvitationForm()
-    new_link = None
+    new_link = emailed_to = None
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
@@ -79,11 +79,13 @@ def invitations(circle, membership):
                 apply_error(form, err)
             else:
                 new_link = url_for("circles.invite", token=token, _external=True)
+                emailed_to = invitation.email
                 form = InvitationForm(formdata=None)
         status = 400 if form.errors else 201
     circle, links = actions.list_invitations(current_user, circle.slug)
     return render_template("moderation/invitations.html", circle=circle, membership=membership,
-                           form=form, links=links, new_link=new_link, now=utcnow()), status
+                           form=form, links=links, new_link=new_link, emailed_to=emailed_to,
+                           now=utcnow()), status
 
 
 @bp.post("/c/<slug>/manage/invitations/<int:invitation_id>/revoke")

@@ -23,6 +23,7 @@ KINDS = {
     "meeting_cancelled": ("Cancelled meetings you were going to", "email"),
     "meeting_reminder": ("Reminders the day before a meeting", "email"),
     "waitlist_promoted": ("You got a place from the waiting list", "email"),
+    "visit_planned": ("A visit you offered to host is planned", "email"),
     "poll_created": ("New date polls", "digest"),
     "poll_closed": ("A date poll you answered is decided", "digest"),
     "join_request": ("Someone asks to join a circle you moderate", "digest"),

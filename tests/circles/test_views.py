@@ -1,6 +1,7 @@
 """Circle pages through HTTP: forms, invite links, the pledge, directory, admin."""
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -100,6 +101,24 @@ def test_staff_make_a_link_and_see_it_once(client, auth):
     assert token not in listing  # never shown again
     bad = client.post(f"/c/{circle.slug}/manage/invitations", data={"days": "365"})
     assert bad.status_code == 400 and "1 to 90 days" in text(bad)
+
+
+def test_an_emailed_link_says_so_and_links_have_a_copy_button(client, auth):
+    owner = make_user()
+    circle = make_circle(owner)
+    auth.login(owner)
+    made = text(client.post(f"/c/{circle.slug}/manage/invitations",
+                            data={"days": "7", "email": "Helen@Example.org"}))
+    assert "emailed it to <strong>helen@example.org</strong>" in made
+    # A Copy button, shown by a script file (the CSP allows no inline script).
+    assert 'data-copy="new-link"' in made and "/static/js/copy.js" in made
+    assert "<script>" not in made
+    listing = text(client.get(f"/c/{circle.slug}/manage/invitations"))
+    today = utcnow().astimezone(ZoneInfo(owner.timezone or "Europe/London"))
+    assert "Emailed to helen@example.org on <time" in listing
+    assert f">{today.day} {today:%b %Y}</time>" in listing
+    plain = text(client.post(f"/c/{circle.slug}/manage/invitations", data={"days": "7"}))
+    assert "emailed it" not in plain and 'data-copy="new-link"' in plain
 
 
 def test_pledge_is_asked_before_any_content(client, auth):

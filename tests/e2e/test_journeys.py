@@ -111,7 +111,7 @@ def test_3_capacity_waitlist_promotion_and_ics(people, tmp_path):
     amara.page.fill("#start", next_week_at(14))
     amara.page.fill("#location", "HMP Thameside, Reading")
     amara.page.fill("#capacity", "1")
-    amara.page.click("button:has-text('Propose meeting')")
+    amara.page.click("button:has-text('Schedule meeting')")
     amara.page.wait_for_url(re.compile(r"/m/\d+"))
     meeting = amara.page.url.split("#")[0]
 
@@ -161,6 +161,62 @@ def test_6_a_date_poll_answered_by_two_and_turned_into_a_meeting(people):
     expect(amara.page.locator("h2, h1").filter(has_text="Spring meetup").first).to_be_visible()
     helen.go("/notifications")
     expect(helen.page.locator(".notification").first).to_be_visible()
+
+
+def test_6b_a_scheduled_poll_keeps_the_answers_and_tells_everyone(people):
+    """Yes is going and maybe is maybe on the meeting the poll becomes; each is told."""
+    amara, helen, gareth = people("Amara Okafor", "Helen Marsh", "Gareth Lloyd")
+    slug = circle_of(amara, helen, gareth)
+    amara.go(f"/c/{slug}/polls/new")
+    amara.page.fill("#title", "Autumn meetup")
+    amara.page.fill("#options-0", next_week_at(18))
+    amara.page.fill("#options-1", next_week_at(19))
+    amara.page.fill("#location", "Reading Town Hall")
+    amara.page.click("button:has-text('Ask the circle')")
+    amara.page.wait_for_url(re.compile(r"/polls/\d+"))
+    poll = amara.page.url
+    for person, choice in ((helen, "Yes"), (gareth, "Maybe")):
+        person.page.goto(poll)
+        person.page.locator("fieldset").nth(0).get_by_label(choice, exact=True).check()
+        person.page.locator("fieldset").nth(1).get_by_label("No", exact=True).check()
+        person.page.click("button:has-text('Save my answers')")
+        expect(person.page.locator(".alert--success")).to_contain_text("answers are saved")
+    amara.page.goto(poll)
+    amara.page.locator("button:has-text('Schedule this time')").nth(0).click()
+    amara.page.wait_for_url(re.compile(r"/m/\d+"))
+    meeting = amara.page.url.split("#")[0]
+    expect(amara.page.locator("#rsvp")).to_contain_text("Your answer: Going")
+    expect(amara.page.locator("h4", has_text="Going (2)")).to_be_visible()
+    expect(amara.page.locator("h4", has_text="Maybe (1)")).to_be_visible()
+
+    for person, answer, told in ((helen, "Going", "You're down as going, as you said yes"),
+                                 (gareth, "Maybe", "You're down as maybe, as you said maybe")):
+        person.go("/notifications")
+        note = person.page.locator(".notification", has_text="Autumn meetup is set for")
+        expect(note).to_contain_text(told)
+        expect(note).to_contain_text("You can change your answer")
+        person.page.goto(meeting)
+        expect(person.page.locator("#rsvp")).to_contain_text(f"Your answer: {answer}")
+        expect(person.page.locator("#rsvp button[aria-pressed='true']")).to_have_text(answer)
+    # Counted, and free to change it like any answer.
+    gareth.page.locator("#rsvp button:has-text('Going')").click()
+    expect(gareth.page.locator("#rsvp button[aria-pressed='true']")).to_have_text("Going")
+    expect(gareth.page.locator("h4", has_text="Going (3)")).to_be_visible()
+
+
+def test_6c_an_invite_link_has_a_copy_button(people):
+    amara = people("Amara Okafor")
+    amara.register()
+    slug = start_circle(amara)
+    amara.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    amara.go(f"/c/{slug}/manage/invitations")
+    amara.page.click("button:has-text('Make link')")
+    copy = amara.page.locator("button[data-copy='new-link']")
+    expect(copy).to_be_visible()
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert amara.page.evaluate("navigator.clipboard.readText()") == \
+        amara.page.input_value("#new-link")
 
 
 def open_chat(person, slug: str) -> None:

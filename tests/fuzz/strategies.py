@@ -236,7 +236,7 @@ FORMS: dict[str, Form] = {
     "meetings.vote": Form({"votes": "poll_votes"}),
     "meetings.schedule_poll": Form({"option_id": "option_id"}),
     "meetings.close_poll": Form(),
-    "meetings.offer_to_host": Form({"organisation": "text", "note": "text"}),
+    "meetings.offer_to_host": Form({"organisation": "text", "note": "text", "places": "int"}),
     "meetings.withdraw_offer": Form(),
     # Managing a circle
     "moderation.settings": Form({**CIRCLE, "pledge_required": "bool", "pledge_text": "text",

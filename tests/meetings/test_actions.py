@@ -375,6 +375,51 @@ def test_poll_flow_from_options_to_a_meeting(circle_people):
         polls.schedule_from_poll(p["organiser"], circle.slug, poll.id, options[0].id)
 
 
+def test_a_scheduled_poll_keeps_its_answers_as_rsvps(circle_people, clock):
+    circle, p = circle_people
+    poll = polls.create_poll(p["organiser"], circle.slug, **poll_fields(capacity="3"))
+    chosen, other = polls.poll_options(poll)[:2]
+    start = utcnow()
+    # The organiser said maybe, but organises: going. The votes' order is what
+    # counts, not who joined first: a "no" turned "yes" later queues from then.
+    for minutes, who, answer in ((1, "organiser", "maybe"), (2, "moderator", "no"),
+                                 (3, "other", "yes"), (4, "owner", "maybe"),
+                                 (5, "member", "yes"), (6, "moderator", "yes")):
+        clock(start + timedelta(minutes=minutes))
+        polls.vote(p[who], circle.slug, poll.id, {chosen.id: answer, other.id: "no"})
+    clock(start + timedelta(minutes=7))
+    meeting = polls.schedule_from_poll(p["organiser"], circle.slug, poll.id, chosen.id)
+    [date] = dates_of(meeting)
+    assert {who: answer_of(date, p[who]) for who in ("organiser", "other", "member",
+                                                     "moderator", "owner")} == {
+        "organiser": "going", "other": "going", "member": "going",
+        "moderator": "waitlisted", "owner": "maybe"}
+    told = {who: notes_for(p[who], "poll_closed")[0].text
+            for who in ("other", "member", "moderator", "owner")}
+    assert "You're down as going, as you said yes" in told["other"]
+    assert "waitlist" in told["moderator"]
+    assert "You're down as maybe, as you said maybe" in told["owner"]
+    assert all("You can change your answer" in text for text in told.values())
+    # The answers are ordinary RSVPs: a seat given back goes to the first waiting.
+    rsvps.rsvp(p["member"], circle.slug, date.id, "declined")
+    assert answer_of(date, p["moderator"]) == "going"
+
+
+def test_a_poll_s_host_and_organiser_are_going_and_a_no_is_only_asked(circle_people):
+    circle, p = circle_people
+    poll = polls.create_poll(p["organiser"], circle.slug,
+                             **poll_fields(host_user_id=p["other"].id))
+    option = polls.poll_options(poll)[0]
+    polls.vote(p["member"], circle.slug, poll.id, {option.id: "no"})
+    meeting = polls.schedule_from_poll(p["moderator"], circle.slug, poll.id, option.id)
+    [date] = dates_of(meeting)
+    assert answer_of(date, p["organiser"]) == answer_of(date, p["other"]) == "going"
+    assert answer_of(date, p["member"]) is None and answer_of(date, p["owner"]) is None
+    assert "as its host" in notes_for(p["other"], "poll_closed")[0].text
+    assert "as its organiser" in notes_for(p["organiser"], "poll_closed")[0].text
+    assert "Say whether you're going" in notes_for(p["member"], "poll_closed")[0].text
+
+
 @pytest.mark.parametrize("options,words", [
     ([at(day(20), 12)], "from 2 to 10"),
     ([at(day(20 + i), 12) for i in range(11)], "from 2 to 10"),
@@ -435,6 +480,27 @@ def test_offer_to_host_then_plan_the_visit(circle_people):
         schedule(p["organiser"], circle, host_offer_id=offer.id)
 
 
+def test_a_visit_planned_from_an_offer_has_host_and_organiser_going(circle_people):
+    circle, p = circle_people
+    host = p["member"]
+    offer = visits.offer_to_host(host, circle.slug, note="Ward tour", places="6")
+    assert (offer.note, offer.places) == ("Ward tour", 6)
+    meeting = schedule(p["organiser"], circle, title="Visit", host_offer_id=offer.id,
+                       capacity="6", repeat="weekly", count="2")
+    for date in dates_of(meeting):
+        assert answer_of(date, host) == answer_of(date, p["organiser"]) == "going"
+        assert answer_of(date, p["other"]) is None
+    # The host is told that their own offer is planned, not that "a meeting" is.
+    [note] = notes_for(host, "visit_planned")
+    assert "planned the visit you offered to host: Visit" in note.text
+    assert "going" in note.text and note.url.endswith(f"/m/{meeting.id}")
+    assert notes_for(host, "meeting_created") == []
+    assert len(notes_for(p["other"], "meeting_created")) == 1
+    with pytest.raises(ActionError) as err:
+        visits.offer_to_host(host, circle.slug, places="0")
+    assert err.value.field == "places"
+
+
 def test_a_meeting_can_name_its_host(circle_people):
     circle, p = circle_people
     meeting = schedule(p["organiser"], circle, host_user_id=str(p["member"].id))
@@ -493,3 +559,31 @@ def test_notifications_link_to_the_date_and_name_no_description(circle_people):
     assert note.circle_id == circle.id
     assert utcnow() - note.created_at < timedelta(minutes=1)
     assert kinds_for(p["other"]) == ["meeting_created"]
+
+
+# --- Both engines ---------------------------------------------------------------------------
+
+def test_series_listed_once_and_a_poll_s_answers_kept_on_both_engines(engine_app):
+    """The list's window queries and a poll's answers as RSVPs, on SQLite and PostgreSQL."""
+    from community.meetings import queries
+
+    owner = make_user()
+    circle = make_circle(owner)
+    voter = add_member(circle, make_user("Val Voter"))
+    series = schedule(owner, circle, title="Series", repeat="weekly", count="6")
+    dates = dates_of(series)
+    scheduling.cancel_occurrence(owner, circle.slug, dates[0].id, "Clash")
+    one_off = schedule(owner, circle, title="One-off", start=at(day(3)))
+    poll = polls.create_poll(owner, circle.slug, **poll_fields(capacity="1"))
+    option = polls.poll_options(poll)[0]
+    polls.vote(voter, circle.slug, poll.id, {option.id: "yes"})
+    meeting = polls.schedule_from_poll(owner, circle.slug, poll.id, option.id)
+    [date] = dates_of(meeting)
+    assert (answer_of(date, owner), answer_of(date, voter)) == ("going", "waitlisted")
+    with engine_app.test_request_context("/"):
+        page = queries.upcoming(circle, utcnow())
+        assert [o.meeting_id for o in page.items] == [one_off.id, series.id, meeting.id]
+        assert page.items[1].id == dates[1].id and page.total == 3
+        folded, coming = queries.folded_dates([series.id], utcnow())
+    assert [o.id for o in folded[series.id]] == [d.id for d in dates[:4]]
+    assert coming == {series.id: 5}

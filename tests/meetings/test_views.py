@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from community.extensions import db
 from community.meetings.actions import polls, rsvps, scheduling, visits
 from community.meetings.models import RSVP, DatePoll, Meeting, MeetingOccurrence
+from community.notifications.models import Notification
 from tests.factories import add_member, make_circle, make_user
 
 from .conftest import at, dates_of, day, schedule
@@ -52,13 +53,43 @@ def test_empty_states_say_what_to_do_next(client, auth, world):
     circle, owner, member = world
     auth.login(member)
     index = text(client.get(f"/c/{circle.slug}/meetings/"))
-    assert "Nothing is planned yet" in index and "Propose a meeting" in index
+    assert "Nothing is planned yet" in index and "Schedule a meeting" in index
     assert "start a date poll" in index and "Offer to host a visit" in index
     assert 'aria-current="page"' in index and ">Meetings</a>" in index  # the circle's tab
     assert "No meetings have happened yet" in text(client.get(f"/c/{circle.slug}/meetings/past"))
     home = text(client.get(f"/c/{circle.slug}/"))
     assert "Next meetings" in home and "Nothing planned yet" in home
     assert "No meetings coming up in your circles" in text(client.get("/"))
+
+
+def test_one_word_for_each_thing(client, auth, world):
+    """Date polls are "date polls", a poll's middle answer is "Maybe" as in RSVPs,
+    "Venue" is where and "Places available" how many, and a meeting made with a
+    date is "scheduled"."""
+    circle, owner, member = world
+    auth.login(member)
+    index = text(client.get(f"/c/{circle.slug}/meetings/"))
+    assert "Start a date poll" in index and ">Date polls<" in index
+    assert "Find a time" not in index and "Finding a time" not in index
+    new = text(client.get(f"/c/{circle.slug}/meetings/new"))
+    assert '<label for="location">Venue</label>' in new
+    assert '<label for="capacity">Places available</label>' in new
+    assert "Propose" not in new and "Schedule meeting" in new
+    poll_new = text(client.get(f"/c/{circle.slug}/polls/new"))
+    assert "Start a date poll" in poll_new and "if need be" not in poll_new.lower()
+    response = client.post(f"/c/{circle.slug}/meetings/new", data=form(), follow_redirects=True)
+    page = text(response)
+    assert "Your meeting is scheduled" in page and "proposed" not in page
+    assert "Venue:</strong> Reading" in page
+    [note] = db.session.scalars(select(Notification.text).where(
+        Notification.user_id == owner.id, Notification.kind == "meeting_created"))
+    assert note == "Mia Member scheduled a meeting in Berkshire Leaders: Monthly meetup"
+    poll = polls.create_poll(owner, circle.slug, title="When?", timezone="Europe/London",
+                             duration="60", location="Reading", capacity="5",
+                             options=[at(day(20), 12), at(day(21), 12)])
+    poll_page = text(client.get(f"/c/{circle.slug}/polls/{poll.id}"))
+    assert ">Maybe</label>" in poll_page and "If need be" not in poll_page
+    assert ">Date poll<" in poll_page and "5 places available" in poll_page
 
 
 def test_propose_then_see_it_everywhere(client, auth, world):
@@ -73,7 +104,8 @@ def test_propose_then_see_it_everywhere(client, auth, world):
     assert response.status_code == 302
     assert response.headers["Location"] == f"/c/{circle.slug}/m/{meeting.id}"
     shown = text(client.get(response.headers["Location"]))
-    assert "Monthly meetup" in shown and "<em>talk</em>" in shown and "0 of 12 taken" in shown
+    assert "Monthly meetup" in shown and "<em>talk</em>" in shown
+    assert "Places available:</strong> 12 of 12" in shown
     for path in (f"/c/{circle.slug}/meetings/", f"/c/{circle.slug}/", "/"):
         assert "Monthly meetup" in text(client.get(path)), path
 
@@ -187,6 +219,28 @@ def test_series_pages_list_dates_and_manage_single_dates(client, auth, world):
     assert client.get(f"/c/{circle.slug}/m/{meeting.id}/dates/{other.id}/move").status_code == 404
 
 
+def test_the_meetings_page_shows_a_series_once_with_its_next_dates_folded(client, auth, world):
+    circle, owner, member = world
+    series = schedule(owner, circle, title="Monthly meetup", repeat="weekly", count="12")
+    schedule(owner, circle, title="Coffee", start=at(day(12)))
+    visits.offer_to_host(member, circle.slug)
+    dates = dates_of(series)
+    scheduling.cancel_occurrence(owner, circle.slug, dates[0].id, "Clash")
+    rsvps.rsvp(member, circle.slug, dates[1].id, "going")
+    auth.login(member)
+    page = text(client.get(f"/c/{circle.slug}/meetings/"))
+    coming = page.split('aria-label="Coming dates"')[1].split("</section>")[0]
+    assert coming.count(">Monthly meetup</a>") == 1 and coming.count(">Coffee</a>") == 1
+    # Its entry is its next date that still stands, with the pattern and how many remain.
+    [entry] = [e for e in coming.split('<li class="meeting-item">') if ">Monthly meetup<" in e]
+    assert f"date={dates[1].id}" in entry.split(">Monthly meetup</a>")[0]
+    assert "Weekly on" in entry and "11 dates to come" in entry and "You: Going" in entry
+    folded = entry.split("<details")[1].split("</details>")[0]
+    assert [f"date={d.id}" in folded for d in dates[:5]] == [True] * 4 + [False]
+    assert "Cancelled" in folded and "Every date of the series" in folded
+    assert "Visits on offer" in page and "would host the circle" in page
+
+
 def test_edit_and_cancel_pages(client, auth, world):
     circle, owner, member = world
     meeting = schedule(owner, circle, capacity="4", repeat="monthly", count="3")
@@ -260,10 +314,10 @@ def test_poll_pages(client, auth, world):
     assert voted.status_code == 303
     page = text(client.get(f"/c/{circle.slug}/polls/{poll.id}"))
     assert "Olive Owner" in page and "Mia Member (you)" in page and ">Best<" in page
-    assert "✓" in page and "If need be</span>" in page and "Choose the time" in page
+    assert "✓" in page and "Maybe</span>" in page and "Choose the time" in page
     bad = client.post(f"/c/{circle.slug}/polls/{poll.id}/vote",
                       data={f"option-{first.id}": "definitely"})
-    assert bad.status_code == 400 and "Answer yes, if need be, or no" in text(bad)
+    assert bad.status_code == 400 and "Answer yes, maybe or no" in text(bad)
     index = text(client.get(f"/c/{circle.slug}/meetings/"))
     assert "Summer social" in index and "2 answered" in index
     scheduled = client.post(f"/c/{circle.slug}/polls/{poll.id}/schedule",
@@ -284,14 +338,19 @@ def test_offer_a_visit_and_plan_it(client, auth, world):
     assert client.post(f"/c/{circle.slug}/meetings/host",
                        data={"organisation": "", "note": "x"}).status_code == 400
     client.post(f"/c/{circle.slug}/meetings/host",
-                data={"organisation": "Kennet GP Practice", "note": "See our new clinic"})
+                data={"organisation": "Kennet GP Practice", "note": "See our new clinic",
+                      "places": "9"})
     index = text(client.get(f"/c/{circle.slug}/meetings/"))
-    assert "would host the circle at <strong>Kennet GP Practice</strong>" in index
+    assert ("would host the circle at <strong>Kennet GP Practice</strong>, with 9 places "
+            "available") in index
     offer_id = re.search(r"offer=(\d+)", index).group(1)
     auth.logout()
     auth.login(owner)
     prefilled = text(client.get(f"/c/{circle.slug}/meetings/new?offer={offer_id}"))
     assert 'value="Visit to Kennet GP Practice"' in prefilled
+    # The host's note and places come with the offer, not typed again.
+    assert "See our new clinic</textarea>" in prefilled
+    assert re.search(r'id="capacity"[^>]*value="9"|value="9"[^>]*id="capacity"', prefilled)
     response = client.post(f"/c/{circle.slug}/meetings/new?offer={offer_id}",
                            data=form(title="Clinic visit", host_offer_id=offer_id,
                                      host_user_id=str(member.id),

@@ -34,8 +34,10 @@ def meeting_path(circle: Circle, meeting: Meeting, occurrence: MeetingOccurrence
                     date=occurrence.id)
 
 
-def tell_circle(circle: Circle, actor: User, kind: str, text: str, url: str) -> None:
-    """Notify every active member but the actor (in the actor's transaction)."""
+def tell_circle(circle: Circle, actor: User, kind: str, text: str, url: str,
+                exclude: set[int] = frozenset()) -> None:
+    """Notify every active member but the actor and those excluded (told otherwise),
+    in the actor's transaction."""
     for user_id in db.session.scalars(active_member_ids(circle.id)):
-        if user_id != actor.id:
+        if user_id != actor.id and user_id not in exclude:
             notify(user_id, kind, text, url, circle_id=circle.id, actor_id=actor.id)

@@ -22,8 +22,9 @@ from ...policy import (
 from ...timeutil import DEFAULT_TIMEZONE, utcnow
 from ...urls import path_for
 from .. import inputs
-from ..models import VOTES, DatePoll, Meeting, PollOption, PollVote
+from ..models import VOTES, DatePoll, Meeting, MeetingOccurrence, PollOption, PollVote
 from .notices import meeting_path, short, tell_circle, when
+from .rsvps import record_answer
 from .scheduling import clean_details, create_meeting
 
 POLL_MANAGERS_ONLY = "Only the person who started this poll and the circle's moderators can do that."
@@ -71,7 +72,7 @@ def create_poll(actor: User, slug: str, **fields) -> DatePoll:
                        for s in sorted(starts))
     url = path_for("meetings.poll", slug=circle.slug, poll_id=poll.id)
     tell_circle(circle, actor, "poll_created",
-                f"{actor.display_name} asks when you can meet: {short(poll.title)}", url)
+                f"{actor.display_name} started a date poll: {short(poll.title)}", url)
     db.session.commit()
     return poll
 
@@ -103,24 +104,33 @@ def vote(actor: User, slug: str, poll_id: int, answers: dict) -> DatePoll:
         if answer in (None, ""):
             continue
         if answer not in VOTES:
-            raise ActionError("Answer yes, if need be, or no for each time.", field="answers")
+            raise ActionError("Answer yes, maybe or no for each time.", field="answers")
         clean[option_id] = answer
     if not clean:
         raise ActionError("Answer for at least one of the times.", field="answers")
     existing = {v.option_id: v for v in db.session.scalars(select(PollVote).where(
         PollVote.poll_id == poll.id, PollVote.user_id == actor.id))}
+    now = utcnow()
     for option_id, answer in clean.items():
         if option_id in existing:
-            existing[option_id].answer = answer
+            if existing[option_id].answer != answer:
+                # A vote's time is when this answer was given: seats go by it.
+                existing[option_id].answer, existing[option_id].created_at = answer, now
         else:
             db.session.add(PollVote(poll_id=poll.id, option_id=option_id, user_id=actor.id,
-                                    answer=answer))
+                                    answer=answer, created_at=now))
     db.session.commit()
     return poll
 
 
 def schedule_from_poll(actor: User, slug: str, poll_id: int, option_id: int) -> Meeting:
-    """Turn a poll's chosen slot into a meeting in one step; voters are told.
+    """Turn a poll's chosen slot into a meeting in one step, keeping its answers.
+
+    The organiser (and the host, if any) are going; those who said yes to the
+    slot are going in the order they said it (past the capacity, waitlisted in
+    that order); those who said maybe are maybe. Each is told what they were
+    counted as and that they can change it; the other voters and members are
+    told the meeting is scheduled.
 
     :raise NotFound: not a member, or no such poll or slot here.
     :raise Forbidden: neither the poll's organiser nor staff.
@@ -136,33 +146,70 @@ def schedule_from_poll(actor: User, slug: str, poll_id: int, option_id: int) -> 
                                                         PollOption.poll_id == poll.id))
     if option is None:
         raise NotFound()
-    if option.starts_at <= utcnow():
+    now = utcnow()
+    if option.starts_at <= now:
         raise ActionError("That time has passed; choose another.", field="option_id")
     details = {key: getattr(poll, key) for key in (
         "title", "description_source", "description_html", "location", "online_link",
         "capacity", "host_user_id", "host_organisation")}
     members = list(db.session.scalars(active_members(circle.id)))
-    if details["host_user_id"] and details["host_user_id"] not in {m.id for m in members}:
+    member_ids = {m.id for m in members}
+    if details["host_user_id"] and details["host_user_id"] not in member_ids:
         details["host_user_id"], details["host_organisation"] = None, ""  # the host has left
     plan = inputs.Schedule(option.starts_at, option.ends_at, poll.timezone, None,
                            [option.starts_at])
     meeting = create_meeting(circle, poll.organiser_id or actor.id, details, plan)
-    poll.status, poll.meeting_id, poll.closed_at = "scheduled", meeting.id, utcnow()
+    poll.status, poll.meeting_id, poll.closed_at = "scheduled", meeting.id, now
+    counted = _count_answers(circle, meeting, option, member_ids, now)
     voters = set(db.session.scalars(select(PollVote.user_id).where(PollVote.poll_id == poll.id)))
     url = meeting_path(circle, meeting)
     for member in members:
         if member.id == actor.id:
             continue
-        if member.id in voters:
-            notify(member.id, "poll_closed",
-                   f"{short(poll.title)} is set for {when(option.starts_at, member.timezone)}. "
-                   "Say whether you're going.", url, circle_id=circle.id, actor_id=actor.id)
+        set_for = f"{short(poll.title)} is set for {when(option.starts_at, member.timezone)}."
+        if member.id in counted:
+            notify(member.id, "poll_closed", f"{set_for} {counted[member.id]} You can change "
+                   "your answer on the meeting's page.", url, circle_id=circle.id,
+                   actor_id=actor.id)
+        elif member.id in voters:
+            notify(member.id, "poll_closed", f"{set_for} Say whether you're going.", url,
+                   circle_id=circle.id, actor_id=actor.id)
         else:
             notify(member.id, "meeting_created",
                    f"{actor.display_name} scheduled a meeting in {circle.name}: "
                    f"{short(poll.title)}", url, circle_id=circle.id, actor_id=actor.id)
     db.session.commit()
     return meeting
+
+
+def _count_answers(circle, meeting: Meeting, option: PollOption, member_ids: set[int],
+                   now) -> dict[int, str]:
+    """Answer for people on the new meeting's date as they answered the poll, through
+    the RSVP rules (seats, then the waitlist). Returns {user id: what they are told}."""
+    occurrence = db.session.scalar(select(MeetingOccurrence).where(
+        MeetingOccurrence.meeting_id == meeting.id))
+    votes = db.session.execute(
+        select(PollVote.user_id, PollVote.answer).where(
+            PollVote.option_id == option.id, PollVote.answer.in_(("yes", "maybe")))
+        .order_by(PollVote.created_at, PollVote.id)).all()
+    # Seats go first to the organiser and the host, then to the yeses in the order given.
+    queue = [(meeting.organiser_id, "going", "as its organiser"),
+             (meeting.host_user_id, "going", "as its host")]
+    queue += [(user_id, "going" if answer == "yes" else "maybe",
+               "as you said yes" if answer == "yes" else "as you said maybe")
+              for user_id, answer in votes if user_id in member_ids]
+    told: dict[int, str] = {}
+    for user_id, answer, because in queue:
+        if user_id not in member_ids or user_id in told:
+            continue
+        row, _ = record_answer(circle, occurrence, user_id, answer, now)
+        told[user_id] = {
+            "going": f"You're down as going, {because}.",
+            "maybe": f"You're down as maybe, {because}.",
+            "waitlisted": "Every place was taken, so you're on the waitlist, in the order "
+                          "people answered.",
+        }[row.answer]
+    return told
 
 
 def close_poll(actor: User, slug: str, poll_id: int) -> DatePoll:

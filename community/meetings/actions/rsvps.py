@@ -40,33 +40,48 @@ def rsvp(actor: User, slug: str, occurrence_id: int, answer: str) -> RSVP:
     begin_write()
     circle, _membership, occurrence = access_occurrence(actor, slug, occurrence_id,
                                                         for_update=True)
-    meeting = occurrence.meeting
     now = utcnow()
     if occurrence.is_cancelled:
         raise ActionError("This date is cancelled, so there is nothing to answer.",
                           code="cancelled")
     if occurrence.starts_at <= now:
         raise ActionError("This date has already begun, so answers are closed.", code="past")
-    mine = db.session.scalar(select(RSVP).where(RSVP.occurrence_id == occurrence.id,
-                                                RSVP.user_id == actor.id))
-    previous = mine.answer if mine else None
-    if answer == "going" and previous in ("going", "waitlisted"):
+    mine, changed = record_answer(circle, occurrence, actor.id, answer, now)
+    if not changed:
         db.session.rollback()  # already have a seat, or a place in the queue
         return mine
+    db.session.commit()
+    return mine
+
+
+def record_answer(circle: Circle, occurrence: MeetingOccurrence, user_id: int, answer: str,
+                  now) -> tuple[RSVP, bool]:
+    """Set someone's answer for a date, giving seats up to the capacity and then
+    waitlist places in order; a seat given up goes to the first waiting.
+
+    In the caller's transaction, with the date's row locked (or the date new in
+    it). Returns (the RSVP, whether anything changed): "going" from someone who
+    already has a seat or a place in the queue changes nothing.
+    """
+    meeting = occurrence.meeting
+    mine = db.session.scalar(select(RSVP).where(RSVP.occurrence_id == occurrence.id,
+                                                RSVP.user_id == user_id))
+    previous = mine.answer if mine else None
+    if answer == "going" and previous in ("going", "waitlisted"):
+        return mine, False
     state = answer
     if answer == "going" and meeting.capacity is not None \
             and going_count(occurrence) >= meeting.capacity:
         state = "waitlisted"
     if mine is None:
-        mine = RSVP(occurrence_id=occurrence.id, user_id=actor.id)
+        mine = RSVP(occurrence_id=occurrence.id, user_id=user_id)
         db.session.add(mine)
     mine.answer, mine.responded_at = state, now
     mine.waitlisted_at = now if state == "waitlisted" else None
     db.session.flush()
     if previous == "going":
         promote_waitlisted(circle, meeting, occurrence)
-    db.session.commit()
-    return mine
+    return mine, True
 
 
 def _active_rsvps():

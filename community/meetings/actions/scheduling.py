@@ -30,14 +30,17 @@ from ...timeutil import DEFAULT_TIMEZONE, utcnow
 from .. import inputs
 from ..models import RSVP, Meeting, MeetingOccurrence
 from .notices import meeting_path, short, tell_circle, when
-from .rsvps import attendees, promote_waitlisted
+from .rsvps import attendees, promote_waitlisted, record_answer
 from .visits import open_offer
 
 MANAGERS_ONLY = "Only the organiser and the circle's moderators can change this meeting."
 
 
 def schedule_meeting(actor: User, slug: str, **fields) -> Meeting:
-    """Propose a meeting (one-off or a series); every other member is told.
+    """Schedule a meeting (one-off or a series); every other member is told.
+
+    A visit planned from an offer to host takes the offer up: its host and
+    organiser are going to every date, and the host is told their visit is planned.
 
     Fields: title, description (Markdown), start (local wall time), end or
     duration (minutes), timezone (default the organiser's), location and/or
@@ -63,12 +66,33 @@ def schedule_meeting(actor: User, slug: str, **fields) -> Meeting:
         raise ActionError("The start is in the past. Choose a time that is still to come.",
                           field="start")
     meeting = create_meeting(circle, actor.id, details, plan)
+    url = meeting_path(circle, meeting)
+    told = set()
     if offer is not None:
         offer.meeting_id = meeting.id
-    text = f"{actor.display_name} proposed a meeting in {circle.name}: {short(details['title'])}"
-    tell_circle(circle, actor, "meeting_created", text, meeting_path(circle, meeting))
+        _host_and_organiser_going(circle, meeting)
+        if offer.user_id != actor.id:
+            told.add(offer.user_id)
+            going = " You're down as going." if offer.user_id == meeting.host_user_id else ""
+            notify(offer.user_id, "visit_planned",
+                   f"{actor.display_name} planned the visit you offered to host: "
+                   f"{short(meeting.title)}, {when(meeting.starts_at, offer.user.timezone)}."
+                   f"{going}", url, circle_id=circle.id, actor_id=actor.id)
+    text = f"{actor.display_name} scheduled a meeting in {circle.name}: {short(details['title'])}"
+    tell_circle(circle, actor, "meeting_created", text, url, exclude=told)
     db.session.commit()
     return meeting
+
+
+def _host_and_organiser_going(circle: Circle, meeting: Meeting) -> None:
+    """A planned visit: its host and organiser are going to every date (seats first)."""
+    now = utcnow()
+    dates = db.session.scalars(select(MeetingOccurrence).where(
+        MeetingOccurrence.meeting_id == meeting.id).order_by(MeetingOccurrence.starts_at))
+    for occurrence in dates:
+        for user_id in dict.fromkeys((meeting.organiser_id, meeting.host_user_id)):
+            if user_id is not None:
+                record_answer(circle, occurrence, user_id, "going", now)
 
 
 def create_meeting(circle: Circle, organiser_id: int, details: dict, plan) -> Meeting:
@@ -182,7 +206,7 @@ def _reschedule(meeting, occurrences, plan, now) -> tuple[list[int], list[Meetin
         return [], dropped
     if (meeting.rrule or plan.rrule) and begun:
         raise ActionError("This series has already begun, so only where it ends can change. "
-                          "Move or cancel single dates, or cancel the series and propose "
+                          "Move or cancel single dates, or cancel the series and schedule "
                           "a new one.", field="start")
     if plan.starts_at != meeting.starts_at and plan.starts_at <= now:
         raise ActionError("The start is in the past. Choose a time that is still to come.",
@@ -341,11 +365,11 @@ def clean_details(fields: dict, circle: Circle) -> dict:
                                max_len=200, required=True)
     description = clean_text(fields.get("description"), field="description",
                              label="The description", max_len=10_000, multiline=True)
-    location = inputs.single_line(fields.get("location"), field="location", label="The place",
+    location = inputs.single_line(fields.get("location"), field="location", label="The venue",
                                   max_len=300)
     online_link = inputs.link(fields.get("online_link"))
     if not location and not online_link:
-        raise ActionError("Say where: a place, an online link, or both.", field="location")
+        raise ActionError("Say where: a venue, an online link, or both.", field="location")
     host_user_id = fields.get("host_user_id")
     host_organisation = inputs.single_line(fields.get("host_organisation"),
                                            field="host_organisation",

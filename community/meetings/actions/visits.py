@@ -16,11 +16,12 @@ from ..models import HostOffer
 
 
 def offer_to_host(actor: User, slug: str, organisation: str | None = None,
-                  note: str = "") -> HostOffer:
-    """Offer to host the circle at one's organisation; an open offer is updated.
+                  note: str = "", places=None) -> HostOffer:
+    """Offer to host the circle at one's organisation, with how many places (optional);
+    an open offer is updated.
 
     :raise NotFound: not an active member.
-    :raise ActionError: no organisation, or a note too long.
+    :raise ActionError: no organisation, a note too long, or places out of range.
     """
     circle, membership = access_circle(actor, slug)
     require(can_propose_meeting(membership))
@@ -28,13 +29,15 @@ def offer_to_host(actor: User, slug: str, organisation: str | None = None,
                                       else actor.organisation, field="organisation",
                                       label="The organisation", max_len=120, required=True)
     note = clean_text(note, field="note", label="The note", max_len=1000, multiline=True)
+    places = inputs.integer(places, field="places", label="The number of places", low=1,
+                            high=inputs.MAX_CAPACITY, optional=True)
     offer = db.session.scalar(select(HostOffer).where(
         HostOffer.circle_id == circle.id, HostOffer.user_id == actor.id,
         HostOffer.withdrawn_at.is_(None), HostOffer.meeting_id.is_(None)))
     if offer is None:
         offer = HostOffer(circle_id=circle.id, user_id=actor.id)
         db.session.add(offer)
-    offer.organisation, offer.note = organisation, note
+    offer.organisation, offer.note, offer.places = organisation, note, places
     db.session.commit()
     return offer
 
