@@ -45,9 +45,12 @@ def test_mentions_in_chat_and_threads(people):
     helen.go("/notifications")
     note = helen.page.locator(".notification", has_text="mentioned you in chat")
     expect(note).to_contain_text("Dr Amara Okafor mentioned you in chat in Mentioning Leaders")
-    note.get_by_role("button").click()
-    helen.page.wait_for_url(re.compile(f"/c/{slug}/chat#message-\\d+$"))
-    expect(helen.page.locator(".chat-msg__body", has_text="for the rota")).to_be_visible()
+    with helen.context.expect_page() as opened:  # a real link, opening in a new tab
+        note.get_by_role("link").first.click()
+    chat_tab = opened.value
+    chat_tab.wait_for_url(re.compile(f"/c/{slug}/chat#message-\\d+$"))
+    expect(chat_tab.locator(".chat-msg__body", has_text="for the rota")).to_be_visible()
+    chat_tab.close()
 
     # Threads: "@Amara" finds "Dr Amara Okafor" (not the start of her name); Tab picks.
     helen.go(f"/c/{slug}/threads/new")
