@@ -70,7 +70,8 @@ def _served_at(https: bool) -> str:
     """Where `python app.py` serves (HOST and PORT), for links in email and
     invitations when SITE_URL is unset: `PORT=5077 make run` links to 5077."""
     host = os.environ.get("HOST") or "127.0.0.1"
-    if host in ("0.0.0.0", "::", ""):  # every address: link to this machine's own
+    # Compared, never bound: a HOST of every address links to this machine's own.
+    if host in ("0.0.0.0", "::", ""):  # nosec B104
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
