@@ -57,7 +57,7 @@ def send_due_reminders(now: datetime | None = None) -> int:
             rsvp.reminded_at = now
             notify(rsvp.user_id, "meeting_reminder",
                    f"Reminder: {short(meeting.title)} is on "
-                   f"{when(occurrence.starts_at, rsvp.user.timezone)} ({circle.name})",
+                   f"{when(occurrence.starts_at, rsvp.user)} ({circle.name})",
                    meeting_path(circle, meeting, occurrence), circle_id=circle.id)
         db.session.commit()
         sent += len(rows)

@@ -197,6 +197,13 @@ def test_going_and_maybe_are_told_of_each_change_and_others_are_not(circle_peopl
         [note] = notes_for(p[role], "meeting_changed")
         assert "new time" in note.text and "18:00" in note.text
     assert notes_for(p["moderator"], "meeting_changed") == []
+    # Each notice is written on its reader's clock.
+    p["member"].clock = "12"
+    db.session.commit()
+    scheduling.update_meeting(p["organiser"], circle.slug, meeting.id,
+                              **meeting_fields(start=at(day(11), 19, 30)))
+    assert "7:30 pm" in notes_for(p["member"], "meeting_changed")[-1].text
+    assert "19:30" in notes_for(p["other"], "meeting_changed")[-1].text
     assert notes_for(p["organiser"], "meeting_changed") == []  # they made the change
     # RSVPs follow the meeting to its new time.
     assert answer_of(date, p["member"]) == "going"

@@ -1,14 +1,13 @@
 """How meetings are named in what members are told: short titles, times on each
 person's own clock, links, and the note to a whole circle."""
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from ...accounts.models import User
 from ...circles.models import Circle
 from ...extensions import db
 from ...notifications.actions import notify
 from ...policy import active_member_ids
-from ...timeutil import DEFAULT_TIMEZONE
+from ...timefmt import date_time
 from ...urls import path_for
 from ..models import Meeting, MeetingOccurrence
 
@@ -17,14 +16,10 @@ def short(title: str, length: int = 80) -> str:
     return title if len(title) <= length else title[: length - 1].rstrip() + "…"
 
 
-def when(moment: datetime, zone_name: str | None) -> str:
-    """'Tue 4 Mar 2025, 19:00' on a person's own clock."""
-    try:
-        zone = ZoneInfo(zone_name or DEFAULT_TIMEZONE)
-    except (ValueError, KeyError):
-        zone = ZoneInfo(DEFAULT_TIMEZONE)
-    local = moment.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
+def when(moment: datetime, person: User) -> str:
+    """'4 Mar 2025, 19:00' (or '7:00 pm') in the person's own zone and on their clock:
+    a notice is written for one person, so it is written their way (timefmt)."""
+    return date_time(moment, person.timezone, person.clock)
 
 
 def meeting_path(circle: Circle, meeting: Meeting, occurrence: MeetingOccurrence | None = None) -> str:

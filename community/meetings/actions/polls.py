@@ -166,7 +166,7 @@ def schedule_from_poll(actor: User, slug: str, poll_id: int, option_id: int) -> 
     for member in members:
         if member.id == actor.id:
             continue
-        set_for = f"{short(poll.title)} is set for {when(option.starts_at, member.timezone)}."
+        set_for = f"{short(poll.title)} is set for {when(option.starts_at, member)}."
         if member.id in counted:
             notify(member.id, "poll_closed", f"{set_for} {counted[member.id]} You can change "
                    "your answer on the meeting's page.", url, circle_id=circle.id,

@@ -125,7 +125,7 @@ def promote_waitlisted(circle: Circle, meeting: Meeting, occurrence: MeetingOccu
         row.answer, row.waitlisted_at = "going", None
         notify(row.user_id, "waitlist_promoted",
                f"A place opened up: you're going to {short(meeting.title)} on "
-               f"{when(occurrence.starts_at, row.user.timezone)}",
+               f"{when(occurrence.starts_at, row.user)}",
                meeting_path(circle, meeting, occurrence), circle_id=circle.id)
     return promoted
 

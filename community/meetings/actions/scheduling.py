@@ -76,7 +76,7 @@ def schedule_meeting(actor: User, slug: str, **fields) -> Meeting:
             going = " You're down as going." if offer.user_id == meeting.host_user_id else ""
             notify(offer.user_id, "visit_planned",
                    f"{actor.display_name} planned the visit you offered to host: "
-                   f"{short(meeting.title)}, {when(meeting.starts_at, offer.user.timezone)}."
+                   f"{short(meeting.title)}, {when(meeting.starts_at, offer.user)}."
                    f"{going}", url, circle_id=circle.id, actor_id=actor.id)
     text = f"{actor.display_name} scheduled a meeting in {circle.name}: {short(details['title'])}"
     tell_circle(circle, actor, "meeting_created", text, url, exclude=told)
@@ -163,7 +163,7 @@ def update_meeting(actor: User, slug: str, meeting_id: int, **fields) -> Meeting
     title = short(meeting.title)
     for user in told.values():
         if rescheduled:
-            text = (f"{title} has a new time: {when(meeting.starts_at, user.timezone)}"
+            text = (f"{title} has a new time: {when(meeting.starts_at, user)}"
                     if not meeting.is_series else f"The dates of {title} have changed")
         else:
             text = f"{actor.display_name} updated the details of {title}"
@@ -276,7 +276,7 @@ def cancel_meeting(actor: User, slug: str, meeting_id: int, reason: str) -> Meet
     meeting.updated_at = now
     for user in attendees(upcoming, exclude=actor.id).values():
         text = (f"{short(meeting.title)} is cancelled (every date)" if meeting.is_series else
-                f"{short(meeting.title)} on {when(meeting.starts_at, user.timezone)} is cancelled")
+                f"{short(meeting.title)} on {when(meeting.starts_at, user)} is cancelled")
         notify(user.id, "meeting_cancelled", text, meeting_path(circle, meeting),
                circle_id=circle.id, actor_id=actor.id)
     db.session.commit()
@@ -329,8 +329,8 @@ def move_occurrence(actor: User, slug: str, occurrence_id: int, **fields) -> Mee
     _forget_reminders([occurrence.id])
     for user in attendees([occurrence.id], exclude=actor.id).values():
         notify(user.id, "meeting_changed",
-               f"{short(meeting.title)} on {when(old_start, user.timezone)} moves to "
-               f"{when(start, user.timezone)}",
+               f"{short(meeting.title)} on {when(old_start, user)} moves to "
+               f"{when(start, user)}",
                meeting_path(circle, meeting, occurrence), circle_id=circle.id, actor_id=actor.id)
     db.session.commit()
     return occurrence
@@ -350,7 +350,7 @@ def cancel_occurrence(actor: User, slug: str, occurrence_id: int, reason: str) -
     meeting.updated_at = now
     for user in attendees([occurrence.id], exclude=actor.id).values():
         notify(user.id, "meeting_cancelled",
-               f"{short(meeting.title)} on {when(occurrence.starts_at, user.timezone)} "
+               f"{short(meeting.title)} on {when(occurrence.starts_at, user)} "
                "is cancelled", meeting_path(circle, meeting, occurrence), circle_id=circle.id,
                actor_id=actor.id)
     db.session.commit()
