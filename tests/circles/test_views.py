@@ -115,7 +115,7 @@ def test_an_emailed_link_says_so_and_links_have_a_copy_button(client, auth):
     assert "<script>" not in made
     listing = text(client.get(f"/c/{circle.slug}/manage/invitations"))
     today = utcnow().astimezone(ZoneInfo(owner.timezone or "Europe/London"))
-    assert "Emailed to helen@example.org on <time" in listing
+    assert 'Emailed to <span class="email">helen@example.org</span> on <time' in listing
     assert f">{today.day} {today:%b %Y}</time>" in listing
     plain = text(client.post(f"/c/{circle.slug}/manage/invitations", data={"days": "7"}))
     assert "emailed it" not in plain and 'data-copy="new-link"' in plain
