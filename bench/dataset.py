@@ -304,7 +304,7 @@ class _Builder:
                                     "cancelled_at": None, "cancel_reason": ""})
                 for u in self.members[circle][:8]:
                     rsvps.append({"occurrence_id": n, "user_id": u,
-                                  "answer": self.rng.choice(("yes", "yes", "maybe", "no")),
+                                  "answer": self.rng.choice(("going", "going", "maybe", "declined")),
                                   "responded_at": self.now - timedelta(days=3), "waitlisted_at": None,
                                   "reminded_at": None})
         self.insert("meetings", meetings)
