@@ -1,9 +1,21 @@
-"""Error pages in the site's layout, and JSON for clients that ask for it."""
-from flask import Flask, jsonify, render_template, request
+"""Error pages in the site's layout, and JSON for clients that ask for it.
+
+While the database can't be reached, every page answers 503 with a page that
+reads nothing of the viewer: the site's layout would load the signed-in user
+(and the bell) from that same database, and fail again inside the handler.
+"""
+import logging
+
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
 
 from .errors import ActionError
+from .extensions import db
+
+log = logging.getLogger(__name__)
+RETRY_AFTER = 30  # seconds: what a client is told to wait while the database is away
 
 TITLES = {
     400: ("Something in that request wasn't right", "Check what you entered and try again."),
@@ -30,8 +42,28 @@ def render_error(status: int, detail: str | None = None):
     title, hint = TITLES.get(status, TITLES[500] if status >= 500 else TITLES[400])
     if _wants_json():
         return jsonify(error=title, message=detail or hint), status
-    return render_template("errors/error.html", status=status, title=title,
-                           hint=detail or hint), status
+    try:
+        return render_template("errors/error.html", status=status, title=title,
+                               hint=detail or hint), status
+    except SQLAlchemyError:  # the layout needs the database, and it has gone
+        return database_unavailable()
+
+
+def database_unavailable():
+    """503, "we'll be back shortly", drawn without the database."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass  # the connection is gone already; the pool replaces it when it can
+    # no-store also spares the security headers' look at current_user (the database).
+    headers = {"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"}
+    if _wants_json():
+        return jsonify(error="unavailable", message="The site can't reach its database just now. "
+                       "Try again in a minute."), 503, headers
+    # Not render_template: its context processors (Flask-Login's current_user
+    # among them) would ask the database again.
+    page = current_app.jinja_env.get_template("errors/unavailable.html").render()
+    return page, 503, headers
 
 
 def init_app(app: Flask) -> None:
@@ -57,3 +89,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def server_error(err):
         return render_error(500)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_down(err):
+        # The driver's own words go to the log only: they can name hosts and users.
+        log.warning("database unavailable: %s", type(err.orig).__name__ if err.orig else err)
+        return database_unavailable()

@@ -1,0 +1,89 @@
+"""While the database can't be reached: the site's own page, 503, "back shortly",
+never a bare "Internal Server Error" (the error page itself used to reload the
+signed-in user from the database); and back to normal without a restart."""
+import sqlite3
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, func, select
+
+from community.extensions import db
+from community.threads.models import Post
+from tests.factories import make_circle, make_thread, make_user
+
+
+@contextmanager
+def database_down(app):
+    """Every new connection refused, as when the server has stopped."""
+    def refuse(*_args, **_kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    db.session.remove()
+    db.engine.dispose()  # pooled connections would outlive the outage
+    event.listen(db.engine, "do_connect", refuse)
+    try:
+        yield
+    finally:
+        event.remove(db.engine, "do_connect", refuse)
+
+
+def looks_like_our_page(response):
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert response.mimetype == "text/html"
+    assert response.headers["Retry-After"] == "30"
+    assert "We'll be back shortly" in page and "Nothing you saved is lost" in page
+    assert "Internal Server Error" not in page and "Traceback" not in page
+
+
+@pytest.fixture
+def member(app):
+    """(the owner's email, the circle's slug, a thread's id): plain values, which
+    outlive the session the outage throws away."""
+    owner = make_user()
+    circle = make_circle(owner)
+    thread = make_thread(circle, owner)
+    db.session.commit()
+    return owner.email, circle.slug, thread.id
+
+
+def test_pages_say_back_shortly_and_recover_without_a_restart(app, client, auth, member):
+    email, slug, thread_id = member
+    auth.login(email)
+    with database_down(app):
+        for path in ("/", f"/c/{slug}/", f"/c/{slug}/t/{thread_id}", "/notifications"):
+            looks_like_our_page(client.get(path))
+        api = client.get("/notifications/unread", headers={"Accept": "application/json"})
+        assert api.status_code == 503 and api.get_json()["error"] == "unavailable"
+        looks_like_our_page(client.post("/auth/login", data={"email": email, "password": "x"}))
+    assert client.get("/").status_code == 200
+    assert client.get(f"/c/{slug}/t/{thread_id}").status_code == 200
+
+
+def test_a_post_while_down_is_refused_whole_and_can_be_sent_again(app, client, auth, member):
+    email, slug, thread_id = member
+    auth.login(email)
+    before = db.session.scalar(select(func.count(Post.id)))
+    with database_down(app):
+        looks_like_our_page(client.post(f"/c/{slug}/t/{thread_id}/reply",
+                                        data={"body": "Said while it was down"}))
+    assert db.session.scalar(select(func.count(Post.id))) == before
+    assert client.post(f"/c/{slug}/t/{thread_id}/reply",
+                       data={"body": "Said again"}).status_code == 302
+    assert db.session.scalar(select(func.count(Post.id))) == before + 1
+
+
+def test_another_error_while_the_database_is_down_still_gets_our_page(make_app):
+    app = make_app(PROPAGATE_EXCEPTIONS=False)  # as in production: a bug gets the 500 page
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("a bug, while the database is away too")
+
+    with app.app_context():
+        email = make_user().email
+        db.session.commit()
+        client = app.test_client()
+        client.post("/auth/login", data={"email": email, "password": "correct horse battery"})
+        with database_down(app):
+            looks_like_our_page(client.get("/boom"))
