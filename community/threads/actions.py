@@ -1,4 +1,6 @@
 """Everything members do in threads: start, reply, edit, delete, react, follow, read."""
+from datetime import timedelta
+
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -33,6 +35,10 @@ from .models import REACTIONS, Post, Reaction, SearchEntry, Thread, ThreadState
 TITLE_MAX = 200
 BODY_MAX = 20_000
 PER_PAGE = 20
+# The same text from the same person in the same place within this long is the
+# same form sent twice (a double click, a browser's retry after a cut
+# connection): it is answered with what the first one stored.
+RESUBMIT_WINDOW = timedelta(minutes=2)
 
 
 def _clean_title(title) -> str:
@@ -109,14 +115,40 @@ def _followers(circle: Circle, thread: Thread) -> set[int]:
                ThreadState.user_id.in_(active_member_ids(circle.id)))))
 
 
+def _just_started(actor: User, circle: Circle, title: str, body: str) -> Thread | None:
+    """The thread the actor opened with this title and text a moment ago, if any."""
+    return db.session.scalar(
+        select(Thread).join(Post, (Post.thread_id == Thread.id) & (Post.number == 1))
+        .where(Thread.circle_id == circle.id, Thread.author_id == actor.id, Thread.title == title,
+               Post.source == body, Post.deleted_at.is_(None),
+               Thread.created_at > utcnow() - RESUBMIT_WINDOW)
+        .order_by(Thread.id.desc()).limit(1))
+
+
+def _just_posted(actor: User, thread: Thread, body: str) -> Post | None:
+    """The actor's reply of this text to this thread a moment ago, if any."""
+    return db.session.scalar(
+        select(Post).where(Post.thread_id == thread.id, Post.author_id == actor.id,
+                           Post.source == body, Post.deleted_at.is_(None),
+                           Post.created_at > utcnow() - RESUBMIT_WINDOW)
+        .order_by(Post.id.desc()).limit(1))
+
+
 def start_thread(actor: User, slug: str, title: str, body: str) -> Thread:
     """Open a new thread with its first post; the circle's members hear of it.
+    The same thread sent twice in a row is stored once (RESUBMIT_WINDOW).
 
     :raise NotFound: not an active member.
     :raise ActionError: empty or too long title or body.
     """
-    circle, _ = access_circle(actor, slug)
     title, body = _clean_title(title), _clean_body(body)
+    begin_write()
+    # The circle's row, locked: two copies of one form are looked at one at a time.
+    circle, _ = access_circle(actor, slug, for_update=True)
+    earlier = _just_started(actor, circle, title, body)
+    if earlier is not None:
+        db.session.commit()
+        return earlier
     thread = Thread(circle_id=circle.id, author_id=actor.id, title=title, post_count=0,
                     removed_count=0, last_poster_id=actor.id)
     db.session.add(thread)
@@ -134,7 +166,8 @@ def start_thread(actor: User, slug: str, title: str, body: str) -> Thread:
 
 
 def post_reply(actor: User, slug: str, thread_id: int, body: str) -> Post:
-    """Reply to a thread; its followers and anyone mentioned are told.
+    """Reply to a thread; its followers and anyone mentioned are told. The same
+    reply sent twice in a row is stored once (RESUBMIT_WINDOW).
 
     :raise NotFound: the thread doesn't exist or actor can't see its circle.
     :raise Forbidden: the thread is locked.
@@ -145,6 +178,10 @@ def post_reply(actor: User, slug: str, thread_id: int, body: str) -> Post:
     circle, membership, thread = access_thread(actor, slug, thread_id, for_update=True)
     require(can_reply(membership, thread),
             "This thread is locked: a moderator has closed it to new replies.")
+    earlier = _just_posted(actor, thread, body)
+    if earlier is not None:
+        db.session.commit()
+        return earlier
     post, mentioned = _add_post(actor, circle, thread, body)
     followers = _followers(circle, thread)
     told = _notify_mentions(actor, circle, thread, post, mentioned, followers) | {actor.id}

@@ -1,6 +1,6 @@
 """Thread rules, through the actions."""
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from werkzeug.exceptions import Forbidden, NotFound
 
 from community.errors import ActionError
@@ -38,6 +38,40 @@ def test_start_thread_and_reply(circle_of_three):
     assert (reply.number, thread.post_count, thread.reply_count) == (2, 2, 1)
     assert thread.last_poster_id == helen.id
     assert [n.kind for n in notes(owner, "new_thread")] == ["new_thread"]  # every member hears
+
+
+def test_the_same_form_sent_twice_stores_one_post(circle_of_three):
+    """A double click, or a browser's retry after a cut connection."""
+    circle, owner, amara, helen = circle_of_three
+    thread = threads.start_thread(amara, circle.slug, "Funding cliff", "Three grants end.")
+    assert threads.start_thread(amara, circle.slug, "Funding cliff", "Three grants end.").id == thread.id
+    first = threads.post_reply(helen, circle.slug, thread.id, "Same here.")
+    again = threads.post_reply(helen, circle.slug, thread.id, "Same here.")
+    assert again.id == first.id and thread.post_count == 2
+    assert len(notes(owner, "new_thread")) == 1 and len(notes(amara, "reply")) <= 1
+    # Others may say the same; the same person may say something else, or repeat
+    # it on purpose later; and a deleted post is no copy to answer with.
+    assert threads.post_reply(owner, circle.slug, thread.id, "Same here.").id != first.id
+    assert threads.post_reply(helen, circle.slug, thread.id, "And another thing.").number == 4
+    db.session.execute(update(Post).where(Post.id == first.id)
+                       .values(created_at=first.created_at - threads.RESUBMIT_WINDOW))
+    assert threads.post_reply(helen, circle.slug, thread.id, "Same here.").number == 5
+    threads.delete_post(helen, circle.slug, db.session.scalar(
+        select(Post.id).where(Post.thread_id == thread.id, Post.number == 5)))
+    assert threads.post_reply(helen, circle.slug, thread.id, "Same here.").number == 6
+    assert threads.start_thread(amara, circle.slug, "Funding cliff", "Other words.").id != thread.id
+
+
+def test_a_reply_posted_twice_through_the_form_lands_once(circle_of_three, client, auth):
+    circle, owner, amara, helen = circle_of_three
+    thread = threads.start_thread(amara, circle.slug, "Funding cliff", "Three grants end.")
+    auth.login(helen)
+    url = f"/c/{circle.slug}/t/{thread.id}/reply"
+    first = client.post(url, data={"body": "Count me in."})
+    second = client.post(url, data={"body": "Count me in."})
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert db.session.scalar(select(func.count(Post.id)).where(Post.thread_id == thread.id)) == 2
 
 
 @pytest.mark.parametrize("title,body,field", [
