@@ -273,22 +273,31 @@ def test_csrf_is_required(make_app):
         assert db.session.get(User, user.id) is None
 
 
-def test_their_seat_at_a_full_meeting_goes_to_the_waiting_list(world):
+def full_meeting(circle, organiser, seated, waiting) -> int:
+    """A meeting with one place, taken by seated, with waiting on its waiting list;
+    its date's id."""
     from datetime import timedelta
 
     from community.meetings.actions import rsvps, scheduling
-    from community.meetings.models import RSVP, MeetingOccurrence
+    from community.meetings.models import MeetingOccurrence
     from community.timeutil import utcnow
 
-    owner, member, circle = world["owner"], world["member"], world["circle"]
     start = (utcnow() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
-    meeting = scheduling.schedule_meeting(owner, circle.slug, title="Small room", start=start,
+    meeting = scheduling.schedule_meeting(organiser, circle.slug, title="Small room", start=start,
                                           duration=60, timezone="Europe/London",
                                           location="Reading", capacity="1")
     occurrence_id = db.session.scalar(select(MeetingOccurrence.id).where(
         MeetingOccurrence.meeting_id == meeting.id))
-    rsvps.rsvp(member, circle.slug, occurrence_id, "going")
-    assert rsvps.rsvp(owner, circle.slug, occurrence_id, "going").answer == "waitlisted"
+    rsvps.rsvp(seated, circle.slug, occurrence_id, "going")
+    assert rsvps.rsvp(waiting, circle.slug, occurrence_id, "going").answer == "waitlisted"
+    return occurrence_id
+
+
+def test_their_seat_at_a_full_meeting_goes_to_the_waiting_list(world):
+    from community.meetings.models import RSVP
+
+    owner, member, circle = world["owner"], world["member"], world["circle"]
+    full_meeting(circle, owner, seated=member, waiting=owner)
     accounts.delete_account(member, PASSWORD)
     db.session.expire_all()
     assert db.session.scalar(select(RSVP.answer).where(RSVP.user_id == owner.id)) == "going"
@@ -299,25 +308,14 @@ def test_their_seat_at_a_full_meeting_goes_to_the_waiting_list(world):
 def test_a_deletion_refused_under_the_lock_gives_no_seat_away(world, monkeypatch):
     """The co-owner leaves between the first look and the locked re-check, so the
     deletion is refused: the seat is still the owner's, nobody was promoted or told."""
-    from datetime import timedelta
-
     from community.circles import actions as circles
     from community.database import begin_write
-    from community.meetings.actions import rsvps, scheduling
-    from community.meetings.models import RSVP, MeetingOccurrence
-    from community.timeutil import utcnow
+    from community.meetings.models import RSVP
 
     owner, co_owner, circle = world["owner"], world["member"], world["circle"]
     moderation.change_role(owner, circle.slug, co_owner.id, "owner")
     waiting = add_member(circle)
-    start = (utcnow() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
-    meeting = scheduling.schedule_meeting(owner, circle.slug, title="Small room", start=start,
-                                        duration=60, timezone="Europe/London",
-                                        location="Reading", capacity="1")
-    occurrence_id = db.session.scalar(select(MeetingOccurrence.id).where(
-        MeetingOccurrence.meeting_id == meeting.id))
-    rsvps.rsvp(owner, circle.slug, occurrence_id, "going")
-    assert rsvps.rsvp(waiting, circle.slug, occurrence_id, "going").answer == "waitlisted"
+    occurrence_id = full_meeting(circle, owner, seated=owner, waiting=waiting)
 
     def co_owner_leaves_first():
         monkeypatch.setattr(accounts, "begin_write", begin_write)  # once

@@ -139,17 +139,23 @@ def test_3_capacity_waitlist_promotion_and_ics(people, tmp_path):
     assert event.decoded("DTSTART").hour == 14
 
 
+def start_poll(organiser, slug: str, title: str) -> str:
+    """A date poll of two times next week, through its form; its address."""
+    page = organiser.page
+    organiser.go(f"/c/{slug}/polls/new")
+    page.fill("#title", title)
+    page.fill("#options-0", next_week_at(18))
+    page.fill("#options-1", next_week_at(19))
+    page.fill("#location", "Reading Town Hall")
+    page.click("button:has-text('Ask the circle')")
+    page.wait_for_url(re.compile(r"/polls/\d+"))
+    return page.url
+
+
 def test_6_a_date_poll_answered_by_two_and_turned_into_a_meeting(people):
     amara, helen, gareth = people("Amara Okafor", "Helen Marsh", "Gareth Lloyd")
     slug = circle_of(amara, helen, gareth)
-    amara.go(f"/c/{slug}/polls/new")
-    amara.page.fill("#title", "Spring meetup")
-    amara.page.fill("#options-0", next_week_at(18))
-    amara.page.fill("#options-1", next_week_at(19))
-    amara.page.fill("#location", "Reading Town Hall")
-    amara.page.click("button:has-text('Ask the circle')")
-    amara.page.wait_for_url(re.compile(r"/polls/\d+"))
-    poll = amara.page.url
+    poll = start_poll(amara, slug, "Spring meetup")
     for person, choice in ((helen, "Yes"), (gareth, "Yes")):
         person.page.goto(poll)
         person.page.locator("fieldset").nth(1).get_by_label(choice, exact=True).check()
@@ -167,14 +173,7 @@ def test_6b_a_scheduled_poll_keeps_the_answers_and_tells_everyone(people):
     """Yes is going and maybe is maybe on the meeting the poll becomes; each is told."""
     amara, helen, gareth = people("Amara Okafor", "Helen Marsh", "Gareth Lloyd")
     slug = circle_of(amara, helen, gareth)
-    amara.go(f"/c/{slug}/polls/new")
-    amara.page.fill("#title", "Autumn meetup")
-    amara.page.fill("#options-0", next_week_at(18))
-    amara.page.fill("#options-1", next_week_at(19))
-    amara.page.fill("#location", "Reading Town Hall")
-    amara.page.click("button:has-text('Ask the circle')")
-    amara.page.wait_for_url(re.compile(r"/polls/\d+"))
-    poll = amara.page.url
+    poll = start_poll(amara, slug, "Autumn meetup")
     for person, choice in ((helen, "Yes"), (gareth, "Maybe")):
         person.page.goto(poll)
         person.page.locator("fieldset").nth(0).get_by_label(choice, exact=True).check()
