@@ -3,7 +3,14 @@
 Every action authorises through community/policy.py each time (a check when
 the socket joined is not enough: people are removed while connected), writes
 with one commit, and broadcasts to the circle's room only after that commit.
+
+No message is lost by design: a broadcast can be (the process dies between
+commit and broadcast; Redis drops a publish), so each message carries `seq`,
+its number in the circle (1, 2, 3... no gap), and a client that sees a gap,
+reconnects or is told to `resync` asks for what follows the last number it
+holds without a gap (catch_up). Broadcasts are only the fast path.
 """
+import os
 import re
 from datetime import datetime, timedelta
 from functools import cache
@@ -74,6 +81,7 @@ def message_payload(message: ChatMessage, slug: str, author: dict | None = None)
     removed = message.removed
     return {
         "id": message.id,
+        "seq": message.seq,
         "circle": slug,
         "author": author,
         "html": "" if removed else message.html,
@@ -181,7 +189,8 @@ def send_message(actor: User, slug: str, body, client_id) -> tuple[dict, bool]:
             return payload, False
         _check_rate(author["id"])
         html, mentioned = render_with_mentions(circle_id, body)
-        message = ChatMessage(circle_id=circle_id, author_id=author["id"], client_id=client_id,
+        message = ChatMessage(circle_id=circle_id, seq=_next_seq(circle_id),
+                              author_id=author["id"], client_id=client_id,
                               source=body, html=html, created_at=utcnow())
         db.session.add(message)
         db.session.flush()
@@ -196,8 +205,35 @@ def send_message(actor: User, slug: str, body, client_id) -> tuple[dict, bool]:
     except Exception:
         db.session.rollback()
         raise
+    if _test_fault(body):
+        return payload, True
     broadcast("message_created", payload, circle_id)
     return payload, True
+
+
+def _next_seq(circle_id: int) -> int:
+    """The circle's next message number. The caller holds the circle's lock
+    until commit, so no other sender reads the same largest number (and the
+    unique (circle_id, seq) constraint would refuse a second one anyway)."""
+    return db.session.scalar(select(func.coalesce(func.max(ChatMessage.seq), 0) + 1)
+                             .where(ChatMessage.circle_id == circle_id))
+
+
+# Test-only fault injection, inert unless CHAT_TEST_FAULT is set in the
+# environment (tests/chat/test_no_message_lost.py): "exit:<marker>" ends the
+# process between commit and broadcast, "drop:<marker>" skips the broadcast,
+# for a message whose text contains <marker>. Never set it in production.
+def _test_fault(body: str) -> bool:
+    """True if the broadcast of this message must be skipped (a test's fault)."""
+    fault = os.environ.get("CHAT_TEST_FAULT")
+    if not fault:
+        return False
+    kind, _, marker = fault.partition(":")
+    if not marker or marker not in body:
+        return False
+    if kind == "exit":
+        os._exit(3)  # as a worker killed at this very moment: no cleanup, no broadcast
+    return kind == "drop"
 
 
 def edit_message(actor: User, message_id: int, body) -> dict:
@@ -278,11 +314,13 @@ def open_chat(actor: User, slug) -> Circle:
 
 
 def history(actor: User, slug, after_id: int | None = None,
-            changed_since: datetime | None = None) -> dict:
+            changed_since: datetime | None = None, after_seq: int | None = None) -> dict:
     """What a client opening the chat needs: the last PAGE messages, or, when it
-    comes back with the newest id it holds, every message after that id (up to
-    CATCH_UP a time; `has_newer` says ask again) and the edits and deletions
-    since `changed_since` of the messages it has.
+    comes back with the last seq it holds without a gap (after_seq; or, from
+    older clients, the newest id it holds), every message after it (up to
+    CATCH_UP a time; `has_newer` says ask again; `through` is the seq the answer
+    covers up to) and the edits and deletions since `changed_since` of the
+    messages it has.
 
     :raise NotFound / ActionError: as open_chat.
     """
@@ -294,25 +332,66 @@ def history(actor: User, slug, after_id: int | None = None,
     live = select(ChatMessage).where(ChatMessage.circle_id == circle.id,
                                      ChatMessage.deleted_at.is_(None))
     result = {"has_older": False, "has_newer": False, "changed": []}
-    if after_id is None:
-        rows = db.session.scalars(live.order_by(ChatMessage.id.desc()).limit(PAGE + 1)).all()
+    held = None  # which of the circle's messages the client already has
+    if after_seq is not None:
+        result.update(_after_seq(circle, after_seq))
+        held = ChatMessage.seq <= after_seq
+    elif after_id is None:
+        # The last number first, then the page up to it: a message committed in
+        # between is after `through` (the client hears of it), never inside it.
+        result["through"] = _last_seq(circle.id)
+        rows = db.session.scalars(live.where(ChatMessage.seq <= result["through"])
+                                  .order_by(ChatMessage.id.desc()).limit(PAGE + 1)).all()
         result["has_older"] = len(rows) > PAGE
         rows = rows[:PAGE][::-1]
+        result["messages"] = [message_payload(m, circle.slug) for m in rows]
     else:
         rows = db.session.scalars(live.where(ChatMessage.id > after_id)
                                   .order_by(ChatMessage.id).limit(CATCH_UP + 1)).all()
         result["has_newer"] = len(rows) > CATCH_UP
-        rows = rows[:CATCH_UP]
-        if changed_since is not None:
-            changed = db.session.scalars(select(ChatMessage).where(
-                ChatMessage.circle_id == circle.id, ChatMessage.id <= after_id,
-                ChatMessage.changed_at >= changed_since - CLOCK_MARGIN)
-                .order_by(ChatMessage.changed_at).limit(CHANGED_MAX))
-            result["changed"] = [message_payload(m, circle.slug) for m in changed]
-    result["messages"] = [message_payload(m, circle.slug) for m in rows]
+        result["messages"] = [message_payload(m, circle.slug) for m in rows[:CATCH_UP]]
+        held = ChatMessage.id <= after_id
+    if held is not None and changed_since is not None:
+        changed = db.session.scalars(select(ChatMessage).where(
+            ChatMessage.circle_id == circle.id, held,
+            ChatMessage.changed_at >= changed_since - CLOCK_MARGIN)
+            .order_by(ChatMessage.changed_at).limit(CHANGED_MAX))
+        result["changed"] = [message_payload(m, circle.slug) for m in changed]
     result["server_time"] = iso(server_time)
     result["circle_id"] = circle.id
     return result
+
+
+def catch_up(actor: User, slug, after_seq: int, before_seq: int | None = None) -> dict:
+    """The circle's messages numbered after after_seq (and before before_seq,
+    if given), in order, up to CATCH_UP; for a client that saw a gap or was
+    told to resync. `through` is the last seq the answer covers (deleted
+    messages are covered but not sent), `has_newer` that there is more.
+
+    :raise NotFound / ActionError: as open_chat.
+    """
+    db.session.commit()  # a fresh snapshot: everything committed until now
+    circle, _ = _access_chat(actor, slug)
+    return _after_seq(circle, after_seq, before_seq)
+
+
+def _after_seq(circle: Circle, after_seq: int, before_seq: int | None = None) -> dict:
+    # Deleted messages are read too (their seq is covered) but not sent: the
+    # client has no use for them, and `through` tells it nothing is missing.
+    query = select(ChatMessage).where(ChatMessage.circle_id == circle.id,
+                                      ChatMessage.seq > after_seq)
+    if before_seq is not None:
+        query = query.where(ChatMessage.seq < before_seq)
+    rows = db.session.scalars(query.order_by(ChatMessage.seq).limit(CATCH_UP + 1)).all()
+    has_newer = len(rows) > CATCH_UP
+    rows = rows[:CATCH_UP]
+    return {"messages": [message_payload(m, circle.slug) for m in rows if not m.removed],
+            "has_newer": has_newer, "through": rows[-1].seq if rows else after_seq}
+
+
+def _last_seq(circle_id: int) -> int:
+    return db.session.scalar(select(func.coalesce(func.max(ChatMessage.seq), 0))
+                             .where(ChatMessage.circle_id == circle_id))
 
 
 def older_messages(actor: User, slug, before_id: int) -> dict:

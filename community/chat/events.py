@@ -15,6 +15,17 @@ ack. The contract (names, payloads) is in the design notes; on top of it:
   of the previous join's ack) and answers `changed`, `has_older`, `has_newer`
   and `server_time`; `mark_read` {circle, id} moves the read position;
   `report_message` {id, reason} files a report for the moderators.
+- No message lost: every message payload has `seq`, its number in its circle
+  (1, 2, 3... without gaps). `join` accepts `after_seq` (the last seq the
+  client holds without a gap; preferred to the older `after_id`) and answers
+  the messages after it in seq order, up to 500, with `has_newer` and
+  `through` (the seq the answer covers up to: deleted messages are skipped
+  but covered); a join without either answers `through` too. `fetch`
+  {circle, after_seq, before_seq?} answers the same for a range, for a client
+  that saw a gap (authorised and throttled as `join`). The server emits
+  `resync` {} when a broadcast may have been lost (its message-queue listener
+  reconnected, or a publish failed and Redis is back: community/chat/queue.py);
+  clients then fetch after their last seq in every circle they joined.
 """
 import logging
 import re
@@ -226,6 +237,7 @@ def on_join(user, data):
     """Join a circle's room: history (or catch-up) and who is online."""
     slug = _slug(data)
     after_id = _id(data, "after_id", required=False)
+    after_seq = _id(data, "after_seq", required=False)
     changed_since = _moment(data, "changed_since")
     _throttled(("read", user.id), current_app.config["CHAT_READ_LIMIT"], READ_WINDOW)
     circle = actions.open_chat(user, slug)
@@ -238,7 +250,8 @@ def on_join(user, data):
     try:
         # Checks membership again, after joining: a removal committed meanwhile
         # is seen here, or else its cut-off finds this socket in the room.
-        result = actions.history(user, slug, after_id=after_id, changed_since=changed_since)
+        result = actions.history(user, slug, after_id=after_id, changed_since=changed_since,
+                                 after_seq=after_seq)
     except Exception:
         chat.leave(request.sid, user.id, circle.id)
         raise
@@ -262,6 +275,16 @@ def on_load_older(user, data):
     slug, before_id = _slug(data), _id(data, "before_id")
     _throttled(("read", user.id), current_app.config["CHAT_READ_LIMIT"], READ_WINDOW)
     return actions.older_messages(user, slug, before_id)
+
+
+@chat_event("fetch")
+def on_fetch(user, data):
+    """The messages numbered after after_seq (and before before_seq): a gap's."""
+    slug = _slug(data)
+    after_seq = _id(data, "after_seq")
+    before_seq = _id(data, "before_seq", required=False)
+    _throttled(("read", user.id), current_app.config["CHAT_READ_LIMIT"], READ_WINDOW)
+    return actions.catch_up(user, slug, after_seq, before_seq)
 
 
 @chat_event("typing")

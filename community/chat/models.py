@@ -10,8 +10,11 @@ from ..timeutil import UTCDateTime, utcnow
 
 
 class ChatMessage(db.Model):
-    """One chat message. Ids grow in the order messages are committed within a
-    circle (sending holds the circle's lock), so clients page and catch up by id.
+    """One chat message. `seq` numbers a circle's messages 1, 2, 3... with no
+    gap (sending holds the circle's lock and takes the circle's largest + 1), so
+    a client that holds 1..n and sees n+2 knows exactly what it missed, and
+    catches up "after seq n". Ids come from one sequence shared by every circle
+    and also grow in commit order within a circle; pages still go by id.
 
     A deleted message keeps its row (ids, reports and read positions stay
     valid) but loses its text.
@@ -23,6 +26,8 @@ class ChatMessage(db.Model):
         # creating a second one.
         UniqueConstraint("author_id", "client_id"),
         Index("ix_chat_messages_circle_id", "circle_id", "id"),
+        # Numbers are unique per circle; the index serves "after seq n" and max + 1.
+        UniqueConstraint("circle_id", "seq", name="uq_chat_messages_circle_seq"),
         Index("ix_chat_messages_circle_changed", "circle_id", "changed_at"),
         # The rate limit counts an author's messages of the last few seconds.
         Index("ix_chat_messages_author_created", "author_id", "created_at"),
@@ -30,6 +35,7 @@ class ChatMessage(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     client_id: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(Text)

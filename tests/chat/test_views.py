@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from community.chat import actions as chat
 from community.chat.models import ChatMessage
@@ -151,7 +151,9 @@ def test_the_dashboard_lists_circles_with_unread_chat(app, people):
 
 
 def _bulk_messages(circle, author, n: int) -> None:
-    db.session.add_all(ChatMessage(circle_id=circle.id, author_id=author.id,
+    first = (db.session.scalar(select(func.max(ChatMessage.seq))
+                               .where(ChatMessage.circle_id == circle.id)) or 0) + 1
+    db.session.add_all(ChatMessage(circle_id=circle.id, seq=first + i, author_id=author.id,
                                    client_id=uuid.uuid4().hex, source=f"bulk {i}",
                                    html=f"<p>bulk {i}</p>") for i in range(n))
     db.session.commit()
