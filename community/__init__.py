@@ -71,11 +71,20 @@ def configure_extensions(app: Flask) -> None:
     from .accounts.actions import load_session_user
     login_manager.user_loader(load_session_user)
 
+    from .chat.live import NAMESPACE as CHAT
+    from .chat.queue import manager_for
+
+    queue_url = app.config.get("SOCKETIO_MESSAGE_QUEUE")
+    channel = app.config.get("SOCKETIO_CHANNEL", "flask-socketio")
+    manager = manager_for(queue_url, channel, resync_namespaces=(CHAT,))
     socketio.init_app(
         app,
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
-        message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
-        channel=app.config.get("SOCKETIO_CHANNEL", "flask-socketio"),
+        message_queue=queue_url,
+        channel=channel,
+        # Redis's, with short timeouts and resync after an outage (chat/queue.py);
+        # always passed (None: no queue), or an earlier app's would be kept.
+        **({"client_manager": manager} if manager or not queue_url else {}),
         # None means same origin only: no cross-site WebSocket hijacking.
         cors_allowed_origins=app.config.get("CORS_ALLOWED_ORIGINS"),
         # Always passed: init_app keeps options from an earlier app otherwise.
