@@ -64,14 +64,36 @@
     if (!bell || typeof io === "undefined") { return; }
     // Only the transports the server takes, when it says (templates/base.html).
     var only = document.querySelector('meta[name="socketio-transports"]');
+    // Jittered backoff, as chat.js: pages don't all come back in the same second.
     var socket = io("/notifications",
-                    { transports: only ? only.content.split(",") : ["websocket", "polling"] });
-    socket.on("notification", function () {
+                    { transports: only ? only.content.split(",") : ["websocket", "polling"],
+                      reconnectionDelay: 1000, reconnectionDelayMax: 10000,
+                      randomizationFactor: 0.5 });
+    function refresh() {
       fetch(bell.getAttribute("data-unread-url"), { credentials: "same-origin",
                                                   headers: { "Accept": "application/json" } })
-        .then(function (r) { return r.json(); })
-        .then(function (data) { setCount(bell, data.unread); })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) { if (data) { setCount(bell, data.unread); } })
         .catch(function () {});
+    }
+    socket.on("notification", refresh);
+    // Back after a break: a nudge may have been missed meanwhile.
+    var connects = 0;
+    var tries = 0;
+    socket.on("connect", function () {
+      if (connects++ > 0) { refresh(); }
+      tries = 0;
+    });
+    // A refusal (signed out; "unavailable" while the server's Redis is away) ends
+    // socket.io-client's own retries. The bell stays as it is; unless signed out,
+    // try again later, backing off with jitter.
+    socket.on("connect_error", function (err) {
+      var code = err && err.data && err.data.error;
+      if (socket.active || code === "unauthorised" || code === "forbidden_origin" ||
+          /sign in|may not connect/i.test((err && err.message) || "")) { return; }
+      tries += 1;
+      var delay = Math.min(1000 * Math.pow(2, tries), 30000) * (0.5 + Math.random());
+      setTimeout(function () { if (!socket.connected) { socket.connect(); } }, delay);
     });
   });
 })();

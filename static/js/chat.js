@@ -5,8 +5,17 @@
 // - every message we send carries a client_id; until the server acks it, it
 //   stays in the outbox and is sent again (same client_id) after reconnecting,
 //   and the server stores it once;
-// - on reconnect we join with the newest id we hold (after_id) and the server
-//   time of our last join (changed_since), and get everything we missed.
+// - every message has `seq`, its number in the circle (1, 2, 3... no gap). We
+//   keep `contiguous`, the last number we hold with none missing before it
+//   (our own acks and broadcasts move it only when nothing is missing): a
+//   message numbered beyond it + 1 means some were lost on the way, and we
+//   fetch exactly those; on every (re)connect we join with after_seq =
+//   contiguous and the server time of our last join (changed_since), and on
+//   the server's `resync` we fetch after contiguous, so nothing stored is
+//   ever missing for long; each message is shown once (by id), in seq order;
+// - reconnects back off with jitter, so a thousand pages don't all come back
+//   in the same second; while the server says live updates are paused (its
+//   Redis is away: error `unavailable`) we say so and keep trying.
 (function () {
   "use strict";
 
@@ -39,6 +48,11 @@
   var outbox = new Map();    // client_id -> {body, el, failed}
   var newestId = null;
   var oldestId = null;
+  var contiguous = null;     // last seq held with none missing before it (null: not joined yet)
+  var ahead = new Set();     // seqs held beyond a gap
+  var filling = false;       // a fetch is on its way
+  var fillAgain = false;     // ...and another is wanted when it answers
+  var joinTries = 0;
   var serverTime = null;
   var joined = false;
   var closed = false;        // removed from the circle, or signed out
@@ -98,6 +112,7 @@
     li.className = "chat-msg" + (data.author && data.author.id === me ? " chat-msg--mine" : "");
     li.id = "message-" + data.id;
     li.setAttribute("data-id", String(data.id));
+    if (data.seq) { li.setAttribute("data-seq", String(data.seq)); }
     li.setAttribute("data-day", T.dayKey(data.created_at, zone));
     li.textContent = "";
 
@@ -146,7 +161,8 @@
     jumpBtn.hidden = true;
   }
 
-  // Insert or update messages, kept in id order, before any still-pending ones.
+  // Insert or update messages (once each, by id), kept in seq order, before any
+  // still-pending ones.
   function addMessages(list, opts) {
     opts = opts || {};
     var stick = nearBottom();
@@ -168,8 +184,7 @@
       var el = renderMessage(data);
       var next = null;
       for (var child = listEl.firstElementChild; child; child = child.nextElementSibling) {
-        var id = Number(child.getAttribute("data-id"));
-        if (child.classList.contains("chat-msg--pending") || (id && id > data.id)) { next = child; break; }
+        if (child.classList.contains("chat-msg--pending") || comesAfter(child, data)) { next = child; break; }
       }
       listEl.insertBefore(el, next);
       messages.set(data.id, {data: data, el: el});
@@ -188,6 +203,84 @@
       jumpBtn.hidden = false;
     }
     scheduleRead();
+  }
+
+  function comesAfter(el, data) {
+    var seq = Number(el.getAttribute("data-seq"));
+    if (seq && data.seq) { return seq > data.seq; }
+    var id = Number(el.getAttribute("data-id"));
+    return id && id > data.id;
+  }
+
+  // --- Sequence: what we hold, what is missing ---------------------------------------------
+  // Note the seqs of messages received (broadcast, ack or fetched); a gap asks
+  // for the missing ones.
+  function noteSeqs(list) {
+    list.forEach(function (data) {
+      if (data.seq && (contiguous === null || data.seq > contiguous)) { ahead.add(data.seq); }
+    });
+    if (contiguous === null) { return; }  // first join: its answer sets contiguous
+    advance();
+    if (hasGap()) { fill(); }
+  }
+
+  function hasGap() {
+    var gap = false;
+    ahead.forEach(function (seq) { if (seq > contiguous + 1) { gap = true; } });
+    return gap;
+  }
+
+  // Everything up to `through` is held (a join or fetch covered it).
+  function heldThrough(through) {
+    if (typeof through !== "number") { return; }
+    contiguous = contiguous === null ? through : Math.max(contiguous, through);
+    advance();
+  }
+
+  function advance() {
+    while (ahead.has(contiguous + 1)) { contiguous += 1; }
+    ahead.forEach(function (seq) { if (seq <= contiguous) { ahead.delete(seq); } });
+  }
+
+  // Fetch what follows contiguous: up to the first seq we hold beyond a gap
+  // (exactly the missing range), or everything (after a resync). One at a time.
+  function fill(everything) {
+    if (!joined || closed) { return; }
+    if (filling) { fillAgain = true; return; }
+    filling = true;
+    var payload = {circle: slug, after_seq: contiguous};
+    var firstAhead = null;
+    ahead.forEach(function (seq) { if (firstAhead === null || seq < firstAhead) { firstAhead = seq; } });
+    if (!everything && firstAhead !== null) { payload.before_seq = firstAhead; }
+    socket.timeout(10000).emit("fetch", payload, function (err, answer) {
+      filling = false;
+      if (err || !answer.ok) {
+        if (answer && !answer.ok && answer.error !== "rate_limited" && answer.error !== "unavailable") {
+          handleFailure(answer);
+          if (closed) { return; }
+        }
+        // No answer, or not now: again a little later (with jitter).
+        setTimeout(function () { fill(everything); }, backoff(2));
+        return;
+      }
+      var from = contiguous;
+      addMessages(answer.messages);
+      heldThrough(answer.through);
+      var more = answer.has_newer || fillAgain;
+      fillAgain = false;
+      if (more || (hasGap() && contiguous > from)) {
+        fill(everything && answer.has_newer);
+      } else if (hasGap()) {
+        // The server had nothing new for the gap (yet): look again shortly.
+        setTimeout(function () { fill(); }, backoff(2));
+      }
+    });
+  }
+
+  // Seconds, jittered by half either way: retries from many pages spread out.
+  function backoff(tries) {
+    var base = Math.min(1000 * Math.pow(2, Math.max(0, tries - 1)), 10000);
+    return base * (0.5 + Math.random());
   }
 
   function removeMessage(id) {
@@ -252,7 +345,11 @@
   setInterval(renderTyping, 1000);
 
   // --- Socket -----------------------------------------------------------------------------
-  var options = {withCredentials: true};
+  // Reconnect after 1 s, doubling up to 10 s, each delay jittered by half either
+  // way (socket.io-client's backoff): a restarted server is not hit by every
+  // page in the same second.
+  var options = {withCredentials: true, reconnectionDelay: 1000, reconnectionDelayMax: 10000,
+                 randomizationFactor: 0.5};
   // Only the transports the server takes, when it says (templates/base.html): with
   // several worker processes on one port, WebSocket only.
   var only = document.querySelector('meta[name="socketio-transports"]');
@@ -262,28 +359,39 @@
   function join() {
     if (closed) { return; }
     var payload = {circle: slug};
-    var catchingUp = newestId !== null;
+    var catchingUp = contiguous !== null;
     if (catchingUp) {
-      payload.after_id = newestId;
+      payload.after_seq = contiguous;
       if (serverTime) { payload.changed_since = serverTime; }
     }
     socket.timeout(15000).emit("join", payload, function (err, answer) {
-      if (err) {
-        setStatus("The chat is not answering. Trying again…", "error");
-        setTimeout(function () { if (socket.connected && !joined) { join(); } }, 3000);
+      if (err || (!answer.ok && (answer.error === "unavailable" || answer.error === "rate_limited"))) {
+        // Not answering, or not now: again, backing off, while this socket lasts.
+        joinTries += 1;
+        if (answer && answer.error === "unavailable") {
+          setStatus("Live updates paused, retrying…", "error");
+        } else if (answer) {
+          setStatus(errorText(answer), "error");
+        } else {
+          setStatus("The chat is not answering. Trying again…", "error");
+        }
+        setTimeout(function () { if (socket.connected && !joined) { join(); } }, backoff(joinTries));
         return;
       }
       if (!answer.ok) { handleFailure(answer); return; }
+      joinTries = 0;
       serverTime = answer.server_time;
       if (!catchingUp) { olderBtn.hidden = !answer.has_older; }
       addMessages(answer.messages, {scroll: !catchingUp});
       addMessages(answer.changed || []);
+      heldThrough(answer.through);
       renderOnline(answer.online);
       if (answer.has_newer) { join(); return; }
       joined = true;
       emptyEl.hidden = messages.size > 0 || outbox.size > 0;
       setStatus("Connected.", "ok");
       flushOutbox();
+      noteSeqs([]);  // anything that came beyond a gap while joining
       if (!catchingUp) { showTarget(); }
     });
   }
@@ -344,21 +452,42 @@
     }
   });
 
+  var connectTries = 0;
   socket.on("connect_error", function (err) {
     var code = err && err.data && err.data.error;
     if (code === "unauthorised") {
       close("Your session has ended.", true);
+      return;
     } else if (code === "forbidden_origin") {
       close("This page may not connect to the chat.");
+      return;
+    } else if (code === "unavailable") {
+      setStatus("Live updates paused, retrying…", "error");
     } else {
       setStatus("Can't reach the chat. Trying again…", "error");
     }
+    // A refusal by the server ends socket.io-client's own retries (socket.active
+    // is false then); try again ourselves, backing off with jitter.
+    if (!socket.active) {
+      connectTries += 1;
+      setTimeout(function () { if (!closed && !socket.connected) { socket.connect(); } },
+                 backoff(connectTries));
+    }
+  });
+  socket.on("connect", function () { connectTries = 0; });
+
+  // The server may have lost a broadcast (its message queue was away): fetch
+  // whatever follows what we hold. After a random moment, so the pages told
+  // at once don't all ask at once.
+  socket.on("resync", function () {
+    setTimeout(function () { fill(true); }, Math.random() * 1000);
   });
 
   socket.on("message_created", function (data) {
     if (data.circle !== slug) { return; }
     if (data.author) { typers.delete(data.author.id); renderTyping(); }
     addMessages([data]);
+    noteSeqs([data]);
   });
   socket.on("message_edited", function (data) {
     if (data.circle === slug && messages.has(data.id)) { addMessages([data]); }
@@ -437,6 +566,7 @@
         if (err) { return; }  // no answer: it goes again, same client_id, after reconnecting
         if (answer.ok) {
           addMessages([answer.message]);
+          noteSeqs([answer.message]);  // past a gap, it asks for the missing ones
           return;
         }
         failed(clientId, answer);
