@@ -42,6 +42,11 @@ class ChatQueueManager(socketio.RedisManager):
             "socket_keepalive": True})
         self.resync_namespaces = resync_namespaces
         self.down = False  # a publish failed and Redis hasn't answered since
+        self.closed = False
+
+    def close(self) -> None:
+        """Stop listening and watching (tests: a process ends its own way)."""
+        self.closed = True
 
     # --- Publishing --------------------------------------------------------------------
 
@@ -72,7 +77,7 @@ class ChatQueueManager(socketio.RedisManager):
 
     def _watch(self) -> None:
         """Ping Redis until it answers, then have every process's sockets resync."""
-        while True:
+        while not self.closed:
             time.sleep(self.RETRY)
             try:
                 if not self.connected:
@@ -103,7 +108,7 @@ class ChatQueueManager(socketio.RedisManager):
     def _redis_listen_with_retries(self):
         """Messages on the channel, forever; reconnecting every RETRY seconds."""
         pubsub, broken = None, False
-        while True:
+        while not self.closed:
             try:
                 if pubsub is None:
                     pubsub = self._listener()
@@ -132,6 +137,15 @@ class ChatQueueManager(socketio.RedisManager):
                         pass
                     pubsub = None
                 time.sleep(self.RETRY)
+        if pubsub is not None:
+            pubsub.close()
+
+    def _listen(self):
+        channel = self.channel.encode("utf-8")
+        for message in self._redis_listen_with_retries():
+            if message["channel"] == channel and message["type"] == "message" \
+                    and "data" in message:
+                yield message["data"]
 
     def _resync_local(self) -> None:
         for namespace in self.resync_namespaces:
