@@ -22,6 +22,7 @@ what happens when it isn't:
 """
 import logging
 import time
+from contextlib import suppress
 
 import socketio
 
@@ -79,11 +80,7 @@ class ChatQueueManager(socketio.RedisManager):
         """Ping Redis until it answers, then have every process's sockets resync."""
         while not self.closed:
             time.sleep(self.RETRY)
-            try:
-                if not self.connected:
-                    self._redis_connect()
-                self.redis.ping()
-            except Exception:  # noqa: BLE001 - still away
+            if not self._answers():
                 continue
             self.down = False
             log.warning("Redis answers again; telling every chat client to resync")
@@ -92,6 +89,15 @@ class ChatQueueManager(socketio.RedisManager):
                 # this publish fail, _publish starts another watcher.
                 self.emit("resync", {}, namespace=namespace)
             return
+
+    def _answers(self) -> bool:
+        try:
+            if not self.connected:
+                self._redis_connect()
+            return bool(self.redis.ping())
+        except Exception as exc:  # noqa: BLE001 - any failure: still away
+            log.debug("Redis still away: %s", exc)
+            return False
 
     # --- Listening ---------------------------------------------------------------------
 
@@ -131,10 +137,8 @@ class ChatQueueManager(socketio.RedisManager):
                                 "%s s", exc, self.RETRY)
                 broken = True
                 if pubsub is not None:
-                    try:
+                    with suppress(Exception):  # closing a broken connection may fail too
                         pubsub.close()
-                    except Exception:  # noqa: BLE001, S110 - closing a broken connection
-                        pass
                     pubsub = None
                 time.sleep(self.RETRY)
         if pubsub is not None:

@@ -53,6 +53,8 @@
   var filling = false;       // a fetch is on its way
   var fillAgain = false;     // ...and another is wanted when it answers
   var joinTries = 0;
+  var gapTimer = null;
+  var GAP_GRACE = 700;       // ms a gap may last before we fetch it
   var serverTime = null;
   var joined = false;
   var closed = false;        // removed from the circle, or signed out
@@ -221,7 +223,14 @@
     });
     if (contiguous === null) { return; }  // first join: its answer sets contiguous
     advance();
-    if (hasGap()) { fill(); }
+    if (hasGap() && !gapTimer) {
+      // Give the missing ones a moment to arrive on their own: another process's
+      // broadcast can come just after our own ack of a later message.
+      gapTimer = setTimeout(function () {
+        gapTimer = null;
+        if (hasGap()) { fill(); }
+      }, GAP_GRACE);
+    }
   }
 
   function hasGap() {
@@ -242,16 +251,17 @@
     ahead.forEach(function (seq) { if (seq <= contiguous) { ahead.delete(seq); } });
   }
 
-  // Fetch what follows contiguous: up to the first seq we hold beyond a gap
-  // (exactly the missing range), or everything (after a resync). One at a time.
+  // Fetch what follows contiguous: up to the last seq we hold beyond a gap
+  // (every missing range in one answer), or everything (after a resync). One
+  // at a time.
   function fill(everything) {
     if (!joined || closed) { return; }
     if (filling) { fillAgain = true; return; }
     filling = true;
     var payload = {circle: slug, after_seq: contiguous};
-    var firstAhead = null;
-    ahead.forEach(function (seq) { if (firstAhead === null || seq < firstAhead) { firstAhead = seq; } });
-    if (!everything && firstAhead !== null) { payload.before_seq = firstAhead; }
+    var lastAhead = null;
+    ahead.forEach(function (seq) { if (lastAhead === null || seq > lastAhead) { lastAhead = seq; } });
+    if (!everything && lastAhead !== null) { payload.before_seq = lastAhead; }
     socket.timeout(10000).emit("fetch", payload, function (err, answer) {
       filling = false;
       if (err || !answer.ok) {

@@ -16,7 +16,6 @@ from community.chat.queue import ChatQueueManager
 from tests.chat.redis_server import own_redis  # noqa: F401  (fixture)
 
 
-
 @pytest.fixture
 def queue(own_redis, monkeypatch):  # noqa: F811
     """(manager, delivered): a ChatQueueManager on a Socket.IO server of its own,

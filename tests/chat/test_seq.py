@@ -10,8 +10,8 @@ from sqlalchemy import select, text
 from community import create_app
 from community.chat import actions as chat
 from community.chat.models import ChatMessage
-from community.moderation import actions as moderation
 from community.extensions import db
+from community.moderation import actions as moderation
 from tests.chat.conftest import call, post, received
 from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_user
