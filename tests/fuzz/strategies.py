@@ -394,7 +394,9 @@ def socket_value(kind, world) -> st.SearchStrategy:
 
 # event -> its fields (name -> kind); "*" events take anything at all.
 SOCKET_EVENTS = {
-    "join": {"circle": "circle", "after_id": "message_id", "changed_since": "time"},
+    "join": {"circle": "circle", "after_id": "message_id", "after_seq": "message_id",
+             "changed_since": "time"},
+    "fetch": {"circle": "circle", "after_seq": "message_id", "before_seq": "message_id"},
     "send_message": {"circle": "circle", "body": "body", "client_id": "client_id"},
     "load_older": {"circle": "circle", "before_id": "message_id"},
     "typing": {"circle": "circle"},

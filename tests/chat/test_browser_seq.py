@@ -1,0 +1,87 @@
+"""static/js/chat.js fills a gap in seq (issue 19, item 1), in Chromium.
+
+The server runs with the test-only CHAT_TEST_FAULT=drop:<marker> hook, so the
+broadcast of a message containing the marker is skipped (as if lost between
+processes) while the message is stored. The page hears the next message,
+numbered one too far, fetches the one it missed, and shows both in order, once.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from community import create_app
+from community.extensions import db
+from tests.chat.live_servers import ROOT, Listener, Member, require_chromium, sign_in
+from tests.conftest import app_config
+from tests.factories import add_member, make_circle, make_user
+from tests.test_server import free_port, wait_for
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    require_chromium()  # before the server starts
+    home = tmp_path_factory.mktemp("chat-seq")
+    url = f"sqlite:///{home}/chat.sqlite3"
+    app = create_app(app_config(url))
+    with app.app_context():
+        db.create_all()
+        owner = make_user("Rachel Stone", email="rachel@example.org")
+        circle = make_circle(owner, name="Berkshire Leaders")
+        add_member(circle, make_user("Helen Marsh", email="helen@example.org"))
+        slug = circle.slug
+        db.session.remove()
+        db.engine.dispose()
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "ACCESS_LOG": "0",
+           "DATABASE_URL": url, "SECRET_KEY": "chat-seq-" + "k" * 30, "RATELIMIT_ENABLED": "false",
+           "MAIL_WORKER_INTERVAL": "3600", "LOG_LEVEL": "WARNING",
+           "CHAT_TEST_FAULT": "drop:UNHEARD"}
+    for key in ("SOCKETIO_ASYNC_MODE", "SOCKETIO_MESSAGE_QUEUE"):
+        env.pop(key, None)
+    log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/healthz").close()
+        yield base, slug
+    finally:
+        server.terminate()
+        server.wait(10)
+        log.close()
+
+
+def test_the_page_fetches_a_message_whose_broadcast_was_lost(chromium_browser, live):
+    from playwright.sync_api import expect
+
+    base, slug = live
+    helen = Member(chromium_browser, base, "helen@example.org")
+    helen.open_chat(base, slug)
+    rachel = Listener(base, sign_in(base, "rachel@example.org"))
+    try:
+        assert rachel.call("join", {"circle": slug})["ok"]
+        first = rachel.call("send_message", {"circle": slug, "body": "First, UNHEARD by anyone",
+                                             "client_id": "b1"})
+        assert first["ok"] and first["message"]["seq"] == 1
+        # The broadcast never came: the page can't know yet.
+        helen.page.wait_for_timeout(300)
+        assert helen.messages() == []
+        second = rachel.call("send_message", {"circle": slug, "body": "Second, heard",
+                                              "client_id": "b2"})
+        assert second["message"]["seq"] == 2
+        # Seq 2 with nothing before it held: the page fetches seq 1, and shows both in order.
+        expect(helen.page.locator("#chat-messages .chat-msg")).to_have_count(2, timeout=5000)
+        assert helen.messages() == ["First, UNHEARD by anyone", "Second, heard"]
+        assert helen.page.locator("#chat-messages .chat-msg").evaluate_all(
+            "els => els.map(el => el.dataset.seq)") == ["1", "2"]
+        # A third, broadcast as usual, comes once.
+        rachel.call("send_message", {"circle": slug, "body": "Third", "client_id": "b3"})
+        expect(helen.page.locator("#chat-messages .chat-msg")).to_have_count(3, timeout=5000)
+        helen.page.wait_for_timeout(500)
+        assert helen.messages() == ["First, UNHEARD by anyone", "Second, heard", "Third"]
+        assert helen.problems == []
+    finally:
+        rachel.close()
+        helen.context.close()
