@@ -1,4 +1,5 @@
-"""static/js/chat.js fills a gap in seq (issue 19, item 1), in Chromium.
+"""static/js/chat.js fills a gap in seq (issue 19, item 1), and keeps trying
+while the server says live updates are paused (item 2), in Chromium.
 
 The server runs with the test-only CHAT_TEST_FAULT=drop:<marker> hook, so the
 broadcast of a message containing the marker is skipped (as if lost between
@@ -85,3 +86,47 @@ def test_the_page_fetches_a_message_whose_broadcast_was_lost(chromium_browser, l
     finally:
         rachel.close()
         helen.context.close()
+
+
+def test_while_live_updates_are_paused_the_page_says_so_and_keeps_trying(chromium_browser, live):
+    """The server refuses the /chat connection with `unavailable` (its Redis is
+    away) twice; the page says so, backs off, tries again and then joins."""
+    from playwright.sync_api import expect
+
+    base, slug = live
+    helen = Member(chromium_browser, base, "helen@example.org")
+    refusals = []
+
+    def handler(ws):
+        server = ws.connect_to_server()
+
+        def from_page(message):
+            # Socket.IO's CONNECT to /chat ("40/chat," + auth): refuse the first two
+            # as the server does while Redis is away (CONNECT_ERROR, "44").
+            if isinstance(message, str) and message.startswith("40/chat,") and len(refusals) < 2:
+                refusals.append(message)
+                ws.send('44/chat,{"message":"Live updates are paused; retrying.",'
+                        '"data":{"error":"unavailable"}}')
+                return
+            server.send(message)
+
+        ws.on_message(from_page)
+
+    helen.page.route_web_socket("**/socket.io/**", handler)
+    # WebSocket from the start (as with several workers), so every packet passes the route.
+    helen.page.add_init_script("""
+        Object.defineProperty(window, "io", {configurable: true,
+          get: function () { return this.__io; },
+          set: function (real) {
+            this.__io = function (ns, options) {
+              return real(ns, Object.assign({}, options, {transports: ["websocket"]}));
+            };
+          }});
+    """)
+    helen.page.goto(f"{base}/c/{slug}/chat")
+    expect(helen.page.locator("#chat-status")).to_have_text("Live updates paused, retrying…",
+                                                            timeout=5000)
+    expect(helen.page.locator("#chat-status.chat__status--ok")).to_be_visible(timeout=15000)
+    assert len(refusals) == 2
+    assert helen.problems == []
+    helen.context.close()
