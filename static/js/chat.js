@@ -490,7 +490,7 @@
   // whatever follows what we hold. After a random moment, so the pages told
   // at once don't all ask at once.
   socket.on("resync", function () {
-    setTimeout(function () { fill(true); }, Math.random() * 1000);
+    setTimeout(function () { fill(true); }, Math.random() * 1500);
   });
 
   socket.on("message_created", function (data) {

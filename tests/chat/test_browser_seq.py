@@ -19,6 +19,18 @@ from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_user
 from tests.test_server import free_port, wait_for
 
+# An init script: the page's Socket.IO uses WebSocket from the start (as with
+# several workers), so every packet passes the test's route.
+WEBSOCKET_ONLY = """
+    Object.defineProperty(window, "io", {configurable: true,
+      get: function () { return this.__io; },
+      set: function (real) {
+        this.__io = function (ns, options) {
+          return real(ns, Object.assign({}, options, {transports: ["websocket"]}));
+        };
+      }});
+"""
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
@@ -113,16 +125,7 @@ def test_while_live_updates_are_paused_the_page_says_so_and_keeps_trying(chromiu
         ws.on_message(from_page)
 
     helen.page.route_web_socket("**/socket.io/**", handler)
-    # WebSocket from the start (as with several workers), so every packet passes the route.
-    helen.page.add_init_script("""
-        Object.defineProperty(window, "io", {configurable: true,
-          get: function () { return this.__io; },
-          set: function (real) {
-            this.__io = function (ns, options) {
-              return real(ns, Object.assign({}, options, {transports: ["websocket"]}));
-            };
-          }});
-    """)
+    helen.page.add_init_script(WEBSOCKET_ONLY)
     helen.page.goto(f"{base}/c/{slug}/chat")
     expect(helen.page.locator("#chat-status")).to_have_text("Live updates paused, retrying…",
                                                             timeout=5000)
@@ -130,3 +133,38 @@ def test_while_live_updates_are_paused_the_page_says_so_and_keeps_trying(chromiu
     assert len(refusals) == 2
     assert helen.problems == []
     helen.context.close()
+
+
+def test_on_resync_the_page_fetches_what_it_missed(chromium_browser, live):
+    """A lost broadcast and no message after it: the server's `resync` (sent when
+    its Redis listener is back) makes the page fetch it."""
+    from playwright.sync_api import expect
+
+    base, slug = live
+    helen = Member(chromium_browser, base, "helen@example.org")
+    sockets = []
+
+    def handler(ws):
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    helen.page.route_web_socket("**/socket.io/**", handler)
+    helen.page.add_init_script(WEBSOCKET_ONLY)
+    helen.open_chat(base, slug)
+    shown = len(helen.messages())
+    rachel = Listener(base, sign_in(base, "rachel@example.org"))
+    try:
+        sent = rachel.call("send_message", {"circle": slug, "body": "Lost, UNHEARD, last",
+                                            "client_id": "r1"})
+        assert sent["ok"]
+        helen.page.wait_for_timeout(1000)
+        assert len(helen.messages()) == shown  # nothing told the page
+        for ws in sockets:
+            ws.send('42/chat,["resync",{}]')  # as the server sends it
+        expect(helen.page.locator("#chat-messages .chat-msg")).to_have_count(shown + 1,
+                                                                             timeout=5000)
+        assert helen.messages()[-1] == "Lost, UNHEARD, last"
+        assert helen.problems == []
+    finally:
+        rachel.close()
+        helen.context.close()
