@@ -52,6 +52,7 @@
   var ahead = new Set();     // seqs held beyond a gap
   var filling = false;       // a fetch is on its way
   var fillAgain = false;     // ...and another is wanted when it answers
+  var wantAll = false;       // ...of everything after contiguous (a resync)
   var joinTries = 0;
   var gapTimer = null;
   var GAP_GRACE = 700;       // ms a gap may last before we fetch it
@@ -253,33 +254,39 @@
 
   // Fetch what follows contiguous: up to the last seq we hold beyond a gap
   // (every missing range in one answer), or everything (after a resync). One
-  // at a time.
+  // at a time; what is asked for meanwhile is fetched after it.
   function fill(everything) {
-    if (!joined || closed) { return; }
+    if (everything) { wantAll = true; }
+    if (!joined || closed) { return; }  // the next join catches up anyway
     if (filling) { fillAgain = true; return; }
     filling = true;
+    var all = wantAll;
+    wantAll = false;
     var payload = {circle: slug, after_seq: contiguous};
     var lastAhead = null;
     ahead.forEach(function (seq) { if (lastAhead === null || seq > lastAhead) { lastAhead = seq; } });
-    if (!everything && lastAhead !== null) { payload.before_seq = lastAhead; }
+    if (!all && lastAhead !== null) { payload.before_seq = lastAhead; }
     socket.timeout(10000).emit("fetch", payload, function (err, answer) {
       filling = false;
       if (err || !answer.ok) {
-        if (answer && !answer.ok && answer.error !== "rate_limited" && answer.error !== "unavailable") {
+        var code = answer && answer.error;
+        if (code === "not_found" || code === "unauthorised" || code === "pledge_required") {
           handleFailure(answer);
-          if (closed) { return; }
+        } else if (code !== "invalid") {
+          // No answer, or not now (rate_limited, unavailable...): again a little later.
+          setTimeout(function () { fill(all); }, backoff(2));
         }
-        // No answer, or not now: again a little later (with jitter).
-        setTimeout(function () { fill(everything); }, backoff(2));
         return;
       }
       var from = contiguous;
       addMessages(answer.messages);
       heldThrough(answer.through);
-      var more = answer.has_newer || fillAgain;
+      var again = fillAgain;
       fillAgain = false;
-      if (more || (hasGap() && contiguous > from)) {
-        fill(everything && answer.has_newer);
+      if (answer.has_newer) {
+        fill(all);
+      } else if (again || wantAll || (hasGap() && contiguous > from)) {
+        fill();
       } else if (hasGap()) {
         // The server had nothing new for the gap (yet): look again shortly.
         setTimeout(function () { fill(); }, backoff(2));
