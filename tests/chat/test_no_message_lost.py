@@ -289,6 +289,7 @@ def test_a_process_killed_between_commit_and_broadcast_loses_nothing(servers, pg
         # Process one commits Alice's message, then dies before broadcasting it.
         assert alice.send("DIE-HERE please", client_id="fatal", timeout=3) is None
         one.proc.wait(5)
+        crashed = time.monotonic()
         assert one.proc.returncode == 3
         lost_seq = len(stored(postgres_url))
         assert all(lost_seq not in m.held for m in members)  # nobody heard of it
@@ -307,6 +308,7 @@ def test_a_process_killed_between_commit_and_broadcast_loses_nothing(servers, pg
                 member.describe(expected)
         counts = check_every_member(members, expected)
         counts["seconds_to_recover"] = round(time.monotonic() - started, 2)
+        counts["seconds_from_crash_to_all_held"] = round(time.monotonic() - crashed, 2)
         print("killed between commit and broadcast:", counts)
         assert counts["lost"] == counts["duplicated"] == 0
     finally:
