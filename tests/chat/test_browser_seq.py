@@ -20,12 +20,15 @@ from tests.factories import add_member, make_circle, make_user
 from tests.test_server import free_port, wait_for
 
 # An init script: the page's Socket.IO uses WebSocket from the start (as with
-# several workers), so every packet passes the test's route.
+# several workers), so every packet passes the test's route; and the options
+# each io() call was given are kept in window.__ioCalls.
 WEBSOCKET_ONLY = """
+    window.__ioCalls = [];
     Object.defineProperty(window, "io", {configurable: true,
       get: function () { return this.__io; },
       set: function (real) {
         this.__io = function (ns, options) {
+          window.__ioCalls.push([ns, options]);
           return real(ns, Object.assign({}, options, {transports: ["websocket"]}));
         };
       }});
@@ -131,6 +134,12 @@ def test_while_live_updates_are_paused_the_page_says_so_and_keeps_trying(chromiu
                                                             timeout=5000)
     expect(helen.page.locator("#chat-status.chat__status--ok")).to_be_visible(timeout=15000)
     assert len(refusals) == 2
+    # Reconnects back off with jitter (half either way), the bell's as chat's.
+    calls = dict(helen.page.evaluate("window.__ioCalls"))
+    for namespace in ("/chat", "/notifications"):
+        options = calls[namespace]
+        assert (options["reconnectionDelay"], options["reconnectionDelayMax"],
+                options["randomizationFactor"]) == (1000, 10000, 0.5), namespace
     assert helen.problems == []
     helen.context.close()
 
