@@ -92,7 +92,7 @@
       if (socket.active || code === "unauthorised" || code === "forbidden_origin" ||
           /sign in|may not connect/i.test((err && err.message) || "")) { return; }
       tries += 1;
-      var delay = Math.min(1000 * Math.pow(2, tries), 30000) * (0.5 + Math.random());
+      var delay = Math.min(1000 * Math.pow(2, tries - 1), 30000) * (0.5 + Math.random());
       setTimeout(function () { if (!socket.connected) { socket.connect(); } }, delay);
     });
   });

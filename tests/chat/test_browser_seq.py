@@ -9,6 +9,7 @@ numbered one too far, fetches the one it missed, and shows both in order, once.
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -105,24 +106,29 @@ def test_the_page_fetches_a_message_whose_broadcast_was_lost(chromium_browser, l
 
 def test_while_live_updates_are_paused_the_page_says_so_and_keeps_trying(chromium_browser, live):
     """The server refuses the /chat connection with `unavailable` (its Redis is
-    away) twice; the page says so, backs off, tries again and then joins."""
+    away) twice; the page says so, backs off, tries again and then joins. The
+    bell's /notifications connection, refused twice too, tries again as well."""
     from playwright.sync_api import expect
 
     base, slug = live
     helen = Member(chromium_browser, base, "helen@example.org")
-    refusals = []
+    refusals, bell_connects = [], []
 
     def handler(ws):
         server = ws.connect_to_server()
 
         def from_page(message):
-            # Socket.IO's CONNECT to /chat ("40/chat," + auth): refuse the first two
-            # as the server does while Redis is away (CONNECT_ERROR, "44").
-            if isinstance(message, str) and message.startswith("40/chat,") and len(refusals) < 2:
-                refusals.append(message)
-                ws.send('44/chat,{"message":"Live updates are paused; retrying.",'
-                        '"data":{"error":"unavailable"}}')
-                return
+            # Socket.IO's CONNECT to a namespace ("40/chat," + auth): refuse the first
+            # two as the server does while Redis is away (CONNECT_ERROR, "44").
+            for namespace in ("/chat", "/notifications"):
+                if isinstance(message, str) and message.startswith(f"40{namespace},"):
+                    if namespace == "/notifications":
+                        bell_connects.append(message)
+                    if sum(m.startswith(f"40{namespace},") for m in refusals) < 2:
+                        refusals.append(message)
+                        ws.send(f'44{namespace},{{"message":"Live updates are paused; '
+                                'retrying.","data":{"error":"unavailable"}}')
+                        return
             server.send(message)
 
         ws.on_message(from_page)
@@ -133,7 +139,11 @@ def test_while_live_updates_are_paused_the_page_says_so_and_keeps_trying(chromiu
     expect(helen.page.locator("#chat-status")).to_have_text("Live updates paused, retrying…",
                                                             timeout=5000)
     expect(helen.page.locator("#chat-status.chat__status--ok")).to_be_visible(timeout=15000)
-    assert len(refusals) == 2
+    assert len([m for m in refusals if m.startswith("40/chat,")]) == 2
+    deadline = time.monotonic() + 10
+    while len(bell_connects) < 3 and time.monotonic() < deadline:
+        helen.page.wait_for_timeout(200)
+    assert len(bell_connects) == 3  # refused twice, then let through
     # Reconnects back off with jitter (half either way), the bell's as chat's.
     calls = dict(helen.page.evaluate("window.__ioCalls"))
     for namespace in ("/chat", "/notifications"):
