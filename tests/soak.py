@@ -87,17 +87,23 @@ class ChatMember:
         if data.get("circle") == self.slug:
             self.show([data])
 
-    def show(self, messages: list[dict]) -> None:
+    def show(self, messages: list[dict], through: int | None = None) -> None:
+        """Show messages (from a broadcast, an ack or a catch-up); `through`: a
+        catch-up covered every seq up to there (those missing were deleted)."""
         with self.lock:
+            for seq in range(self.contiguous + 1, (through or 0) + 1):
+                self.early.setdefault(seq, None)
             for message in messages:
                 seq = message["seq"]
-                if seq <= self.contiguous or seq in self.early:
+                if seq <= self.contiguous or self.early.get(seq):
                     self.repeats += 1
                     continue
                 self.early[seq] = {"id": message["id"], "body": message["body"]}
             while self.contiguous + 1 in self.early:
                 self.contiguous += 1
-                self.shown[self.contiguous] = self.early.pop(self.contiguous)
+                message = self.early.pop(self.contiguous)
+                if message is not None:
+                    self.shown[self.contiguous] = message
             if self.early:
                 self.wanted.set()  # a seq was skipped: ask for it
 
@@ -148,7 +154,7 @@ class ChatMember:
                 self.wanted.set()
                 time.sleep(0.3)
                 return False
-            self.show(answer["messages"])
+            self.show(answer["messages"], answer.get("through"))
             if not answer.get("has_newer"):
                 self.joined.set()
                 return True
