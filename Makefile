@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install clean constraints bench bench-quick
+.PHONY: run test lint install clean constraints bench bench-quick soak
 
 PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 
@@ -35,6 +35,14 @@ bench-quick: install
 ## BENCH_DATABASE_URL) PostgreSQL; about 20 minutes; rewrites docs/performance.md
 bench: install
 	$(BIN)/python bench/run.py
+
+## make soak: real servers on PostgreSQL and Redis while workers are killed, Redis restarted
+## and hung, a server restarted and the database cut off; five rounds (about 4 minutes; the CI
+## run is one round). Prints the report docs/operations.md quotes (and writes SOAK_REPORT).
+soak: install
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+	SOAK_ROUNDS=$${SOAK_ROUNDS:-5} SOAK_STEADY_SECONDS=$${SOAK_STEADY_SECONDS:-10} \
+	$(BIN)/python -m pytest tests/test_soak.py -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .pytest_cache
