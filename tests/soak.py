@@ -258,9 +258,13 @@ class Browser:
     def _request(self, method: str, path: str, **kwargs) -> requests.Response | None:
         started = time.monotonic()
         try:
+            # A page may send the reader on (a thread to where they left off);
+            # a form's answer is its redirect.
             answer = self.http.request(method, self.base + path, timeout=15,
-                                       allow_redirects=False, **kwargs)
+                                       allow_redirects=method == "GET", **kwargs)
             outcome = str(answer.status_code)
+            if "/auth/login" in answer.url:
+                outcome = "signed out"
         except requests.ConnectionError as exc:
             answer, outcome = None, ("refused" if "refused" in str(exc).lower() else "cut")
         except requests.Timeout:

@@ -114,6 +114,7 @@ def test_members_notice_nothing_lost_through_every_fault(world):
     for name in ("Redis restarted", "Redis hung"):
         assert not by_fault[name].get("500"), (name, by_fault[name])
     assert report["answers"].get("500", 0) == 0, report["answers"]
+    assert report["answers"].get("signed out", 0) == 0, report["answers"]
 
 
 # --- Faults ------------------------------------------------------------------------------
