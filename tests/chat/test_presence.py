@@ -149,6 +149,8 @@ def test_the_control_bus_reaches_every_process(app, redis_url):
         state.handle = handle
         state.start()
         states.append((state, seen))
+    for state, _ in states:
+        assert state.subscribed.wait(5)  # subscribing happens in the background
     try:
         message = {"kind": "membership_ended", "user_id": 7, "circle_id": 1, "slug": "b"}
         states[0][0].publish(message)
