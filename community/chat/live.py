@@ -97,6 +97,12 @@ class ChatState:
     # resubscribes, and presence goes back to Redis, within about this long of
     # Redis answering again.
     RETRY = 1.0
+    # Control messages handled only here while Redis was away are sent again
+    # once it answers, when they are of a kind the sweep can't catch up with:
+    # whose sign-in ended lives in sessions, not in what the sweep reads.
+    # (Removals are left to the sweep: sent late, they could cut off someone
+    # who has been let back in meanwhile.)
+    RESEND = frozenset({"sessions_ended", "browser_signed_out"})
 
     def __init__(self, app: Flask):
         self.app = app
@@ -117,6 +123,8 @@ class ChatState:
         self.subscribed = threading.Event()
         self._presence_lock = threading.Lock()
         self._presence_due: dict[int, str] = {}  # circle id -> slug, broadcast pending
+        self._unsent: deque = deque(maxlen=10_000)  # RESEND kinds not yet sent through Redis
+        self._resend_at = 0.0
 
     @property
     def redis_up(self) -> bool:
@@ -180,6 +188,8 @@ class ChatState:
                         next_try = time.monotonic() + self.RETRY
                         if self.presence.recover():
                             self._caught_up()
+                    if self._unsent and self.presence.up and time.monotonic() >= self._resend_at:
+                        self._send_unsent()
                 except REDIS_DOWN as exc:
                     self.subscribed.clear()
                     self.presence.lost(exc)
@@ -199,6 +209,11 @@ class ChatState:
             self.subscribed.clear()
             self._close(pubsub)
 
+    def _send_unsent(self) -> None:
+        while self._unsent:
+            self.redis.publish(self.control_channel, json.dumps(self._unsent[0]))
+            self._unsent.popleft()
+
     @staticmethod
     def _close(pubsub) -> None:
         if pubsub is not None:
@@ -209,9 +224,13 @@ class ChatState:
         return None
 
     def _caught_up(self) -> None:
-        """After (re)subscribing: presence back in Redis, and every joined socket
-        re-checked for the control messages this process may have missed."""
+        """After (re)subscribing: presence back in Redis, what was handled only
+        here sent on, and every joined socket re-checked for the control
+        messages this process may have missed."""
         self.presence.recover()
+        # Sent on a little later, when the other processes (trying every RETRY s)
+        # are listening again too.
+        self._resend_at = time.monotonic() + 2 * self.RETRY
         if len(self.registry) == 0:
             return
         try:
@@ -245,19 +264,25 @@ class ChatState:
         """Have every process act on a control message (this one included).
 
         While Redis is away, or this process isn't listening yet, it is handled
-        here too; the other processes' sweep catches up with removals. (A
-        message a hung Redis delivers late is then handled twice: each kind is
-        harmless to repeat.)
+        here too; the other processes' sweep catches up with removals, and
+        RESEND kinds are sent on when Redis answers again. (A message a hung
+        Redis delivers late is then handled twice: each kind is harmless to
+        repeat.)
         """
         if self.redis_up:
             try:
                 self.redis.publish(self.control_channel, json.dumps(message))
                 if self.subscribed.is_set():
                     return
+                self.handle(message)
+                return
             except REDIS_DOWN as exc:
                 self.presence.lost(exc)
-                log.warning("chat control message handled in this process only (Redis: %s)",
-                            type(exc).__name__)
+        if self.redis is not None:
+            log.warning("chat control message %s handled in this process only: Redis is away",
+                        message.get("kind"))
+            if message.get("kind") in self.RESEND:
+                self._unsent.append(message)
         self.handle(message)
 
     def handle(self, message: dict) -> None:
