@@ -30,6 +30,7 @@ import time
 from collections import deque
 
 from flask import Flask, current_app
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..accounts.models import User
 from ..extensions import db, socketio
@@ -157,9 +158,14 @@ class ChatState:
         self._stopped.set()
 
     def _subscribe(self):
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        """A subscription to the control channel that Redis has confirmed: from
+        then on, every control message published reaches this process."""
+        pubsub = self.redis.pubsub()
         try:
             pubsub.subscribe(self.control_channel)
+            confirmed = pubsub.get_message(timeout=self.app.config.get("REDIS_TIMEOUT", 0.5))
+            if not confirmed or confirmed.get("type") != "subscribe":
+                raise RedisTimeoutError("Redis did not confirm the subscription")
         except BaseException:
             pubsub.close()
             raise
@@ -175,6 +181,7 @@ class ChatState:
                 try:
                     if pubsub is None:
                         pubsub = self._subscribe()
+                        self.presence.recover()  # before publish() relies on Redis again
                         self.subscribed.set()
                         if away:
                             log.info("chat control bus: Redis answers again, listening")
@@ -224,10 +231,9 @@ class ChatState:
         return None
 
     def _caught_up(self) -> None:
-        """After (re)subscribing: presence back in Redis, what was handled only
-        here sent on, and every joined socket re-checked for the control
-        messages this process may have missed."""
-        self.presence.recover()
+        """Once Redis answers again (and at the first subscription): what was
+        handled only here is sent on, and every joined socket is re-checked for
+        the control messages this process may have missed."""
         # Sent on a little later, when the other processes (trying every RETRY s)
         # are listening again too.
         self._resend_at = time.monotonic() + 2 * self.RETRY

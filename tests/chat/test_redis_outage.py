@@ -34,7 +34,12 @@ def chat(app, own_redis, caplog):
     state = ChatState(app)
     app.extensions["chat"] = state
     yield state
+    stop(state)
+
+
+def stop(state: ChatState) -> None:
     state.stop()
+    wait_until(lambda: not state.subscribed.is_set(), RECOVERY)  # the listener has ended
     state.redis.close()
 
 
@@ -159,6 +164,11 @@ def test_the_control_bus_resubscribes_soon_after_redis_restarts(app, chat, conne
     chat.start()
     try:
         assert listener.subscribed.wait(RECOVERY) and chat.subscribed.wait(RECOVERY)
+        # Idle for longer than REDIS_TIMEOUT: an idle listener doesn't time out.
+        time.sleep(3 * app.config["REDIS_TIMEOUT"])
+        chat.publish({"kind": "pledge_changed", "circle_id": 0})
+        wait_until(lambda: heard == [{"kind": "pledge_changed", "circle_id": 0}], RECOVERY)
+        heard.clear()
         own_redis.kill()
         wait_until(lambda: not listener.subscribed.is_set(), RECOVERY)
         # While down: handled here only. A re-check the other process's sweep
@@ -181,8 +191,7 @@ def test_the_control_bus_resubscribes_soon_after_redis_restarts(app, chat, conne
               f"process {resent:.2f} s later")
         assert sorted(map(str, heard)) == sorted(map(str, [pledge, ended]))
     finally:
-        listener.stop()
-        listener.redis.close()
+        stop(listener)
 
 
 def test_start_never_waits_for_a_hung_redis(chat, own_redis):
