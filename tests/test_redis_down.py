@@ -88,6 +88,7 @@ def test_sign_in_with_redis_down_counts_in_process_and_back_in_redis(limited, ow
     # Answered as usual, the limit still applies (counted afresh in this process),
     # and none waited on the dead Redis.
     assert [status for status, _ in answers] == [400] * LIMIT + [429]
+    print(f"sign-in, Redis down: slowest {max(s for _, s in answers):.3f} s of {len(answers)}")
     assert max(seconds for _, seconds in answers) < SLOW, answers
     assert "falling back to in-memory storage" in caplog.text
     signed_in = client.post("/auth/login", data={"email": make_user().email, "password": PASSWORD})
@@ -109,6 +110,8 @@ def test_sign_in_with_redis_hung_waits_once_then_counts_in_process(limited, own_
     try:
         answers = attempts(client, LIMIT + 1)
         assert [status for status, _ in answers] == [400] * LIMIT + [429]
+        print(f"sign-in, Redis hung: slowest {max(s for _, s in answers):.3f} s, all "
+              f"{len(answers)} {sum(s for _, s in answers):.3f} s")
         # The first waited for Redis's REDIS_TIMEOUT; after it, Redis is asked again
         # only now and then (Flask-Limiter's 1, 2, 4 ... s): not on every request.
         assert max(seconds for _, seconds in answers) < SLOW, answers
@@ -161,6 +164,7 @@ def test_healthz_reports_redis_up_down_hung_and_back(make_app, own_redis):
         own_redis.pause()
         try:
             hung = healthz(app)
+            print(f"/healthz, Redis hung: {hung[2]:.3f} s; down: {down[2]:.3f} s")
             assert hung[:2] == (200, {"status": "degraded", "database": "ok", "redis": "down"})
             assert hung[2] < SLOW, hung
         finally:
