@@ -4,10 +4,10 @@ import logging
 
 from flask import request
 from flask_socketio import ConnectionRefusedError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .extensions import db, socketio
-from .redis_client import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 # the client shows "Live updates paused, retrying…" and tries again.
 UNAVAILABLE = "Live updates are paused; retrying."
 # What a service being away raises: the database (as in error_pages.py), or
-# Redis, down (refused, reset) or hung (timed out).
-SERVICE_AWAY = (OperationalError, InterfaceError, *REDIS_DOWN)
+# Redis, down (refused, reset) or hung (timed out). Other errors are bugs.
+SERVICE_AWAY = (OperationalError, InterfaceError, RedisError, ConnectionError, TimeoutError)
 
 
 def refuse_unavailable(exc: Exception) -> ConnectionRefusedError:
