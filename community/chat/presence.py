@@ -314,20 +314,21 @@ class FailoverPresence:
         """Back to Redis if it answers (True), with this process's sockets in it again."""
         if self._up:
             return True
-        with self._lock:
-            gone = set(self._gone)
+        gone: set[tuple[int, int, str]] = set()
         try:
             self.shared.redis.ping()
-            # Switched first, then re-registered: a socket that joins meanwhile
-            # goes to Redis itself, and the snapshot below has every earlier one.
+            # Switched first, then caught up: a socket that joins or leaves from
+            # now on does so in Redis itself, and these snapshots have the rest.
             self._up = True
+            with self._lock:
+                gone, self._gone = self._gone, set()
             self.shared.forget(gone)
             self.shared.refresh(self.local.entries())
         except REDIS_DOWN as exc:
-            self._up = False
+            with self._lock:
+                self._up = False
+                self._gone |= gone
             log.debug("Redis still unreachable: %s", exc)
             return False
-        with self._lock:
-            self._gone -= gone
         log.info("Redis answers again: chat presence is shared by every process again")
         return True
