@@ -18,14 +18,19 @@ def is_redis_url(url: str | None) -> bool:
     return bool(url) and url.startswith(("redis://", "rediss://", "unix://"))
 
 
+def quick_options(timeout: float) -> dict:
+    """Options for redis.Redis.from_url (or python-socketio's `redis_options`):
+    every call answered or failed within `timeout` seconds (connecting, then
+    reading), never retried there: callers fall back."""
+    return {"socket_connect_timeout": timeout, "socket_timeout": timeout,
+            "socket_keepalive": True, "retry": Retry(NoBackoff(), 0),
+            # A PING now and then on an idle connection (a pub/sub listener's)
+            # finds one that silently died.
+            "health_check_interval": 15}
+
+
 def quick_client(url: str, timeout: float) -> redis.Redis:
-    """A client whose every call is answered or fails within `timeout` seconds
-    (connecting, then reading), and is never retried here: callers fall back."""
-    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
-                                socket_keepalive=True, retry=Retry(NoBackoff(), 0),
-                                # A PING now and then on an idle connection (a
-                                # pub/sub listener's) finds one that silently died.
-                                health_check_interval=15)
+    return redis.Redis.from_url(url, **quick_options(timeout))
 
 
 def answers(client: redis.Redis) -> bool:
