@@ -118,6 +118,11 @@ def from_environment(instance_path: str) -> dict:
     }
 
 
+# Seconds to wait for Redis (connecting, or an answer) before treating it as
+# away: short, so a dead or hung Redis costs a request this long once, and
+# sign-in, pages, chat and /healthz go on without it.
+REDIS_TIMEOUT = 0.5
+
 # Defaults that hold for every run, whatever the environment says.
 DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
@@ -127,6 +132,15 @@ DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     "RATELIMIT_HEADERS_ENABLED": True,
+    # While the rate limits' Redis is away (an error, or no answer in
+    # REDIS_TIMEOUT), count in this process instead of failing the request:
+    # Flask-Limiter logs "Rate limit storage unreachable - falling back to
+    # in-memory storage" and asks Redis again after 1, 2, 4 ... 32 s, one request
+    # at a time, until it answers ("Rate limit storage recovered").
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT,
+                                  "socket_timeout": REDIS_TIMEOUT},
+    "REDIS_TIMEOUT": REDIS_TIMEOUT,
     "LOGIN_RATE_LIMIT": "30 per minute",
     "REGISTER_RATE_LIMIT": "10 per hour",
     "RESET_RATE_LIMIT": "5 per hour",

@@ -1,7 +1,37 @@
-"""What every Socket.IO namespace (chat, the bell) checks when a socket connects."""
-from flask import request
+"""What every Socket.IO namespace (chat, the bell) checks when a socket connects,
+and how it refuses one while a service it needs is away."""
+import logging
 
-from .extensions import socketio
+from flask import request
+from flask_socketio import ConnectionRefusedError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from .extensions import db, socketio
+
+log = logging.getLogger(__name__)
+
+# The words of the `unavailable` error (a refused connection, a chat event's ack);
+# the client shows "Live updates paused, retrying…" and tries again.
+UNAVAILABLE = "Live updates are paused; retrying."
+# What a service being away raises: the database (as in error_pages.py), or
+# Redis, down (refused, reset) or hung (timed out). Other errors are bugs.
+SERVICE_AWAY = (OperationalError, InterfaceError, RedisError, ConnectionError, TimeoutError)
+
+
+def refuse_unavailable(exc: Exception) -> ConnectionRefusedError:
+    """The refusal, {error: "unavailable", message}, of a connection whose handler
+    failed (the database is away, say): never an exception, which the server
+    would answer with silence. Raise what it returns."""
+    if isinstance(exc, SERVICE_AWAY):
+        log.warning("connection refused, a service is away: %s", type(exc).__name__)
+    else:
+        log.exception("connection refused: the connect handler failed")
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the database is away: nothing to roll back
+        log.debug("rollback after a refused connection failed")
+    return ConnectionRefusedError(UNAVAILABLE, {"error": "unavailable", "message": UNAVAILABLE})
 
 
 def origin_allowed(environ: dict, extra) -> bool:

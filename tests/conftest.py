@@ -13,7 +13,8 @@ from sqlalchemy.engine import make_url
 from community import create_app
 from community.extensions import db, socketio
 
-pytest_plugins = ["tests.racing"]  # engine_app: both database engines, for racing actions
+# engine_app: both database engines, for racing actions; own_redis: a redis-server to stop.
+pytest_plugins = ["tests.racing", "tests.redis_server"]
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -82,14 +82,14 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):
 def test_healthz_reports_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok"}
+    assert response.json == {"status": "ok", "database": "ok", "redis": "not configured"}
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
     app = create_app(app_config(f"sqlite:///{tmp_path}/missing-dir/x.sqlite3"))
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.json["database"] == "unreachable"
+    assert response.json == {"status": "error", "database": "down", "redis": "not configured"}
 
 
 @pytest.mark.parametrize("path", ["/auth/login", "/healthz", "/no-such-page"])

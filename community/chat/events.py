@@ -7,10 +7,14 @@ ack. The contract (names, payloads) is in the design notes; on top of it:
   in the ack, and the same, with `event`, as an `error` event to that socket
   (for clients that send without an ack). Codes: unauthorised, invalid,
   too_long, empty, not_found, forbidden, rate_limited, pledge_required,
-  duplicate, gone, server_error. A non-member gets `not_found` for an existing
-  circle exactly as for a missing one.
+  duplicate, gone, unavailable, server_error. A non-member gets `not_found`
+  for an existing circle exactly as for a missing one.
 - A handler never raises: bad input, a removed member or a bug answers that
   socket with an error and leaves every other connection alone.
+- Nor does it hang on Redis (chat/live.py falls back to this process) or the
+  database: what they need being away is `unavailable`, "Live updates are
+  paused; retrying." (the client shows it and tries again), and a connection
+  is refused with the same {error, message} as its data.
 - Additions to the contract: `join` accepts `changed_since` (the `server_time`
   of the previous join's ack) and answers `changed`, `has_older`, `has_newer`
   and `server_time`; `mark_read` {circle, id} moves the read position;
@@ -41,7 +45,7 @@ from werkzeug.exceptions import Forbidden, NotFound
 from ..accounts import sessions
 from ..errors import ActionError
 from ..extensions import db
-from ..sockets import origin_allowed, sent_by_the_client
+from ..sockets import SERVICE_AWAY, UNAVAILABLE, origin_allowed, refuse_unavailable, sent_by_the_client
 from . import actions
 from .live import NAMESPACE, circle_room, state
 
@@ -90,6 +94,7 @@ ERRORS = {
     "not_found": "There is no such circle or message, or you are not a member of the circle.",
     "rate_limited": "You're doing that too often. Wait a few seconds and try again.",
     "server_error": "Something went wrong on our side. Try again in a moment.",
+    "unavailable": UNAVAILABLE,
 }
 
 
@@ -106,6 +111,9 @@ def _as_error(exc: Exception) -> dict:
         return _error("forbidden", exc.description)
     if isinstance(exc, ActionError):
         return _error(exc.code, exc.message)
+    if isinstance(exc, SERVICE_AWAY):
+        log.warning("chat event refused, a service is away: %s", type(exc).__name__)
+        return _error("unavailable")
     log.exception("chat handler failed")
     return _error("server_error")
 
@@ -206,11 +214,15 @@ def on_connect(auth=None):
     if not origin_allowed(request.environ, current_app.config.get("CORS_ALLOWED_ORIGINS")):
         raise ConnectionRefusedError("This page may not connect to chat.",
                                      {"error": "forbidden_origin"})
-    if not current_user.is_authenticated:
+    try:
+        signed_in = current_user.is_authenticated  # loads the user: the database
+    except Exception as exc:  # noqa: BLE001 - refuse clearly, never raise or hang
+        raise refuse_unavailable(exc) from None
+    if not signed_in:
         raise ConnectionRefusedError(ERRORS["unauthorised"], {"error": "unauthorised"})
     chat = state()
     chat.registry.connect(request.sid, current_user.id, sessions.current_id())
-    chat.start()
+    chat.start()  # never waits for Redis
 
 
 @handles("disconnect")

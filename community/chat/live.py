@@ -14,6 +14,14 @@ sockets of that user (when sessions end or a browser signs out, the bell's
 /notifications sockets too). A sweep every RedisPresence.HEARTBEAT seconds
 re-checks every joined socket's membership as a backstop (a process that died
 between its commit and its publish, a Redis hiccup).
+
+Redis is optional for correctness. Every call to it gives up after
+REDIS_TIMEOUT (half a second), and after one failure chat stops asking it on
+the way of an event: presence counts this process's sockets (FailoverPresence),
+control messages are handled in the process that sends them (the others' sweep
+catches up), and chat within a process goes on. The listener tries Redis again
+every RETRY seconds in the background; once it answers, this process's sockets
+are put back into the shared presence and a sweep runs at once.
 """
 import json
 import logging
@@ -22,12 +30,14 @@ import time
 from collections import deque
 
 from flask import Flask, current_app
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..accounts.models import User
 from ..extensions import db, socketio
 from ..policy import active_members, reading_pairs
+from ..redis_client import REDIS_DOWN, is_redis_url, quick_client
 from ..signals import browser_signed_out, membership_ended, pledge_changed, sessions_ended
-from .presence import LocalPresence, RedisPresence, SocketRegistry
+from .presence import FailoverPresence, LocalPresence, RedisPresence, SocketRegistry
 
 NAMESPACE = "/chat"
 log = logging.getLogger(__name__)
@@ -84,72 +94,156 @@ class Throttle:
 class ChatState:
     """Per app: this process's sockets, presence, throttles and the control bus."""
 
+    # Seconds between tries to reach Redis again while it is away: the listener
+    # resubscribes, and presence goes back to Redis, within about this long of
+    # Redis answering again.
+    RETRY = 1.0
+    # Control messages handled only here while Redis was away are sent again
+    # once it answers, when they are of a kind the sweep can't catch up with:
+    # whose sign-in ended lives in sessions, not in what the sweep reads.
+    # (Removals are left to the sweep: sent late, they could cut off someone
+    # who has been let back in meanwhile.)
+    RESEND = frozenset({"sessions_ended", "browser_signed_out"})
+
     def __init__(self, app: Flask):
         self.app = app
         self.prefix = app.config.get("SOCKETIO_CHANNEL", "flask-socketio")
         self.control_channel = f"{self.prefix}:chat:control"
-        url = app.config.get("SOCKETIO_MESSAGE_QUEUE") or ""
+        url = app.config.get("SOCKETIO_MESSAGE_QUEUE")
         self.redis = None
-        if url.startswith(("redis://", "rediss://", "unix://")):
-            import redis
-
-            self.redis = redis.Redis.from_url(url)
+        if is_redis_url(url):
+            self.redis = quick_client(url, app.config.get("REDIS_TIMEOUT", 0.5))
         self.registry = SocketRegistry()
-        self.presence = RedisPresence(self.redis, self.prefix) if self.redis else LocalPresence()
+        self.presence = (FailoverPresence(RedisPresence(self.redis, self.prefix)) if self.redis
+                         else LocalPresence())
         self.throttle = Throttle()
         self._start_lock = threading.Lock()
         self._started = False
         self._stopped = threading.Event()
-        self._pubsub = None
+        # Set while the listener is subscribed to the control channel.
+        self.subscribed = threading.Event()
         self._presence_lock = threading.Lock()
         self._presence_due: dict[int, str] = {}  # circle id -> slug, broadcast pending
+        self._unsent: deque = deque(maxlen=10_000)  # RESEND kinds not yet sent through Redis
+        self._resend_at = 0.0
+
+    @property
+    def redis_up(self) -> bool:
+        """Redis is configured and, as far as we know, answering."""
+        return self.redis is not None and self.presence.up
 
     # --- Background work (only with Redis: one process needs none) -------------
 
     def start(self) -> None:
-        """Subscribe to the control channel and start the heartbeat, once.
+        """Start listening to the control channel, and the heartbeat, once.
 
         Called on the first connection, so CLI commands and tests that never
-        open a socket start nothing. The subscription is made before this
-        returns, so a removal published from now on reaches this process.
+        open a socket start nothing. Never waits for Redis (a connect handler
+        calls it): the subscription is made in the background, and a sweep
+        right after it re-checks every joined socket, so a removal published
+        before the subscription took effect is still acted on.
         """
         if self.redis is None or self._started:
             return
         with self._start_lock:
             if self._started:
                 return
-            self._pubsub = self._subscribe()
+            self._started = True
             socketio.start_background_task(self._listen)
             socketio.start_background_task(self._heartbeat)
-            self._started = True
 
     def stop(self) -> None:
-        """End the background work (tests; a process shutting down)."""
+        """End the background work (tests; a process shutting down). The
+        listener notices within RETRY seconds."""
         self._stopped.set()
-        if self._pubsub is not None:
-            self._pubsub.close()
 
     def _subscribe(self):
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(self.control_channel)
+        """A subscription to the control channel that Redis has confirmed: from
+        then on, every control message published reaches this process."""
+        pubsub = self.redis.pubsub()
+        try:
+            pubsub.subscribe(self.control_channel)
+            confirmed = pubsub.get_message(timeout=self.app.config.get("REDIS_TIMEOUT", 0.5))
+            if not confirmed or confirmed.get("type") != "subscribe":
+                raise RedisTimeoutError("Redis did not confirm the subscription")
+        except BaseException:
+            pubsub.close()
+            raise
         return pubsub
 
     def _listen(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                for item in self._pubsub.listen():
-                    if item.get("type") == "message":
+        """Hear control messages; while Redis is away, try it again every RETRY s."""
+        pubsub = None
+        away = False
+        next_try = 0.0
+        try:
+            while not self._stopped.is_set():
+                try:
+                    if pubsub is None:
+                        pubsub = self._subscribe()
+                        self.presence.recover()  # before publish() relies on Redis again
+                        self.subscribed.set()
+                        if away:
+                            log.info("chat control bus: Redis answers again, listening")
+                            away = False
+                        self._caught_up()
+                    # Wakes every RETRY s even when idle: to stop, and to retry presence.
+                    item = pubsub.get_message(timeout=self.RETRY)
+                    if item is not None and item.get("type") == "message":
                         self._dispatch(item["data"])
-            except Exception:  # noqa: BLE001 - keep listening whatever happens
-                if not self._stopped.is_set():
-                    log.exception("chat control listener failed; resubscribing")
-            if self._stopped.is_set():
-                return
-            socketio.sleep(1)
+                    if not self.presence.up and time.monotonic() >= next_try:
+                        next_try = time.monotonic() + self.RETRY
+                        if self.presence.recover():
+                            self._caught_up()
+                    if self._unsent and self.presence.up and time.monotonic() >= self._resend_at:
+                        self._send_unsent()
+                except REDIS_DOWN as exc:
+                    self.subscribed.clear()
+                    self.presence.lost(exc)
+                    if not away:
+                        log.warning("chat control bus lost Redis (%s: %s): control messages "
+                                    "are handled where they are sent, and re-checked by each "
+                                    "process's sweep, until it answers", type(exc).__name__, exc)
+                        away = True
+                    pubsub = self._close(pubsub)
+                    socketio.sleep(self.RETRY)
+                except Exception:  # noqa: BLE001 - keep listening whatever happens
+                    log.exception("chat control listener failed; listening again")
+                    self.subscribed.clear()
+                    pubsub = self._close(pubsub)
+                    socketio.sleep(self.RETRY)
+        finally:
+            self.subscribed.clear()
+            self._close(pubsub)
+
+    def _send_unsent(self) -> None:
+        while self._unsent:
+            self.redis.publish(self.control_channel, json.dumps(self._unsent[0]))
+            self._unsent.popleft()
+
+    @staticmethod
+    def _close(pubsub) -> None:
+        if pubsub is not None:
             try:
-                self._pubsub = self._subscribe()
-            except Exception:  # noqa: BLE001
-                log.exception("chat control resubscribe failed")
+                pubsub.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection may fail too
+                log.debug("closing the control bus's connection failed")
+        return None
+
+    def _caught_up(self) -> None:
+        """Once Redis answers again (and at the first subscription): what was
+        handled only here is sent on, and every joined socket is re-checked for
+        the control messages this process may have missed."""
+        # Sent on a little later, when the other processes (trying every RETRY s)
+        # are listening again too.
+        self._resend_at = time.monotonic() + 2 * self.RETRY
+        if len(self.registry) == 0:
+            return
+        try:
+            with self.app.app_context():
+                self.sweep()
+        except Exception:  # noqa: BLE001 - the heartbeat's sweep tries again
+            log.exception("chat sweep after subscribing failed")
 
     def _dispatch(self, raw) -> None:
         try:
@@ -173,11 +267,29 @@ class ChatState:
     # --- Control messages ----------------------------------------------------------
 
     def publish(self, message: dict) -> None:
-        """Have every process act on a control message (this one included)."""
-        if self.redis is None:
-            self.handle(message)
-        else:
-            self.redis.publish(self.control_channel, json.dumps(message))
+        """Have every process act on a control message (this one included).
+
+        While Redis is away, or this process isn't listening yet, it is handled
+        here too; the other processes' sweep catches up with removals, and
+        RESEND kinds are sent on when Redis answers again. (A message a hung
+        Redis delivers late is then handled twice: each kind is harmless to
+        repeat.)
+        """
+        if self.redis_up:
+            try:
+                self.redis.publish(self.control_channel, json.dumps(message))
+                if self.subscribed.is_set():
+                    return
+                self.handle(message)
+                return
+            except REDIS_DOWN as exc:
+                self.presence.lost(exc)
+        if self.redis is not None:
+            log.warning("chat control message %s handled in this process only: Redis is away",
+                        message.get("kind"))
+            if message.get("kind") in self.RESEND:
+                self._unsent.append(message)
+        self.handle(message)
 
     def handle(self, message: dict) -> None:
         kind = message.get("kind")

@@ -4,12 +4,20 @@
 circles they joined); it is what lets a process cut off a removed member's
 sockets. `LocalPresence` (one process) and `RedisPresence` (several processes
 sharing Redis) answer "who is online in this circle", counting a person once
-however many tabs or processes they are connected through.
+however many tabs or processes they are connected through. `FailoverPresence`
+is what a process with Redis uses: RedisPresence while Redis answers, this
+process's own LocalPresence while it doesn't (chat goes on, showing who is
+connected here), and back to Redis once it answers again.
 """
+import logging
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+
+from ..redis_client import REDIS_DOWN
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -128,6 +136,12 @@ class LocalPresence:
         """Nothing expires in one process."""
         return {}
 
+    def entries(self) -> list[tuple[int, int, str]]:
+        """Every (circle id, user id, sid) online here."""
+        with self._lock:
+            return [(circle_id, user_id, sid) for circle_id, users in self._online.items()
+                    for user_id, sids in users.items() for sid in sids]
+
 
 # Atomic in Redis, so two processes adding or removing one person's sockets
 # at once still agree on whether that person came or went. Each returns 1
@@ -190,6 +204,14 @@ class RedisPresence:
         return bool(self._remove(keys=[self.key(circle_id)],
                                  args=[f"{user_id}:{sid}", self.clock(), f"{user_id}:"]))
 
+    def forget(self, entries) -> None:
+        """Remove these (circle id, user id, sid) at once (sockets that left while
+        Redis was away), without asking who is still online."""
+        pipe = self.redis.pipeline(transaction=False)
+        for circle_id, user_id, sid in entries:
+            pipe.zrem(self.key(circle_id), f"{user_id}:{sid}")
+        pipe.execute()
+
     def online(self, circle_id: int) -> set[int]:
         members = self.redis.zrangebyscore(self.key(circle_id), self.clock(), "+inf")
         return {int(m.split(b":", 1)[0]) for m in members}
@@ -215,3 +237,98 @@ class RedisPresence:
             if results[3 * i]:
                 dropped[circle_id] = results[3 * i]
         return dropped
+
+
+class FailoverPresence:
+    """RedisPresence while Redis answers; this process's LocalPresence while it doesn't.
+
+    The local copy is always kept (it is this process's sockets only, and
+    cheap), so when Redis fails in the middle of a join nothing is lost. After
+    a failure Redis is not asked again on the way of an event: `recover()`,
+    called in the background (ChatState's listener, about every second), puts
+    this process's sockets back into Redis, removes those that left meanwhile,
+    and only then switches back. So a dead or hung Redis costs an event one
+    short timeout (REDIS_TIMEOUT) once, not on every event.
+    """
+
+    def __init__(self, shared: RedisPresence):
+        self.shared = shared
+        self.local = LocalPresence()
+        self._lock = threading.Lock()
+        self._up = True
+        self._gone: set[tuple[int, int, str]] = set()  # left while Redis was away
+
+    @property
+    def up(self) -> bool:
+        return self._up
+
+    def lost(self, exc: BaseException) -> None:
+        """Redis failed: use the local presence until recover() succeeds."""
+        with self._lock:
+            was_up, self._up = self._up, False
+        if was_up:
+            log.warning("Redis unreachable (%s: %s): chat presence counts this process's "
+                        "sockets only until it answers again", type(exc).__name__, exc)
+
+    def add(self, circle_id: int, user_id: int, sid: str) -> bool:
+        came = self.local.add(circle_id, user_id, sid)
+        with self._lock:
+            self._gone.discard((circle_id, user_id, sid))
+        if self._up:
+            try:
+                return self.shared.add(circle_id, user_id, sid)
+            except REDIS_DOWN as exc:
+                self.lost(exc)
+        return came
+
+    def remove(self, circle_id: int, user_id: int, sid: str) -> bool:
+        went = self.local.remove(circle_id, user_id, sid)
+        if self._up:
+            try:
+                # Or the local answer: a socket that joined while Redis was away
+                # isn't in Redis, yet its person has gone.
+                return self.shared.remove(circle_id, user_id, sid) or went
+            except REDIS_DOWN as exc:
+                self.lost(exc)
+        with self._lock:
+            self._gone.add((circle_id, user_id, sid))
+        return went
+
+    def online(self, circle_id: int) -> set[int]:
+        if self._up:
+            try:
+                return self.shared.online(circle_id)
+            except REDIS_DOWN as exc:
+                self.lost(exc)
+        return self.local.online(circle_id)
+
+    def refresh(self, entries) -> dict[int, int]:
+        if self._up:
+            try:
+                return self.shared.refresh(entries)
+            except REDIS_DOWN as exc:
+                self.lost(exc)
+        return {}
+
+    def recover(self) -> bool:
+        """Back to Redis if it answers (True), with this process's sockets in it again."""
+        if self._up:
+            return True
+        gone: set[tuple[int, int, str]] = set()
+        try:
+            self.shared.redis.ping()
+            # Switched first, then caught up: a socket that joins or leaves from
+            # now on does so in Redis itself, and these snapshots have the rest.
+            self._up = True
+            with self._lock:
+                gone, self._gone = self._gone, set()
+            self.shared.forget(gone)
+            self.shared.refresh(self.local.entries())
+        except REDIS_DOWN as exc:
+            with self._lock:
+                self._up = False
+                self._gone |= gone
+            log.debug("Redis still unreachable: %s", exc)
+            return False
+        log.info("Redis answers again: chat presence is shared by every process again")
+        return True

@@ -1,5 +1,5 @@
 """The dashboard and the health check."""
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -8,6 +8,7 @@ from ..circles.actions import my_circles, pending_requests_of
 from ..extensions import db
 from ..panels import DASHBOARD, render_panels
 from ..policy import member_counts, readable
+from ..redis_client import answers, is_redis_url, quick_client
 
 bp = Blueprint("main", __name__)
 
@@ -26,10 +27,39 @@ def dashboard():
 
 @bp.route("/healthz")
 def healthz():
-    """JSON status of the app and its database; 503 when the database is down."""
+    """Each dependency's state, as JSON: {status, database, redis}.
+
+    database: "ok" or "down"; redis: "ok", "down" (any Redis it is configured
+    with doesn't answer within REDIS_TIMEOUT) or "not configured". 503 only when
+    the database is down (status "error"): the site works without Redis, so
+    then it is 200, status "degraded".
+    """
+    database = _database_state()
+    redis = _redis_state()
+    if database != "ok":
+        return jsonify(status="error", database=database, redis=redis), 503
+    return jsonify(status="degraded" if redis == "down" else "ok", database=database, redis=redis)
+
+
+def _database_state() -> str:
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         db.session.rollback()
-        return jsonify(status="error", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+        return "down"
+    return "ok"
+
+
+def _redis_state() -> str:
+    urls = {url for url in (current_app.config.get("SOCKETIO_MESSAGE_QUEUE"),
+                            current_app.config.get("RATELIMIT_STORAGE_URI")) if is_redis_url(url)}
+    if not urls:
+        return "not configured"
+    # One quick client per URL, kept: a check shouldn't open a connection each time.
+    clients = current_app.extensions.setdefault("healthz_redis", {})
+    for url in sorted(urls):
+        if url not in clients:
+            clients[url] = quick_client(url, current_app.config["REDIS_TIMEOUT"])
+        if not answers(clients[url]):
+            return "down"
+    return "ok"

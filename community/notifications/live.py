@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ..accounts import sessions
 from ..after_commit import after_commit
 from ..extensions import socketio
-from ..sockets import origin_allowed, sent_by_the_client
+from ..sockets import origin_allowed, refuse_unavailable, sent_by_the_client
 
 NAMESPACE = "/notifications"
 
@@ -68,13 +68,19 @@ def on_connect(auth=None):
         return  # an event named "connect" on an open socket
     if not origin_allowed(request.environ, current_app.config.get("CORS_ALLOWED_ORIGINS")):
         raise ConnectionRefusedError("This page may not connect.")
-    if not current_user.is_authenticated:
+    try:
+        signed_in = current_user.is_authenticated  # loads the user: the database
+    except Exception as exc:  # noqa: BLE001 - refuse clearly ("unavailable"), never raise
+        raise refuse_unavailable(exc) from None
+    if not signed_in:
         raise ConnectionRefusedError("Sign in first.")
     join_room(user_room(current_user.id))
     bell_sockets().add(request.sid, current_user.id, sessions.current_id())
     chat = current_app.extensions.get("chat")
     if chat is not None:
-        chat.start()  # listen to the control bus, even on a process with no chat socket
+        # Listen to the control bus, even on a process with no chat socket (in
+        # the background: never waits for Redis).
+        chat.start()
 
 
 def on_disconnect(*reason):

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from community.chat.live import ChatState, Throttle
-from community.chat.presence import LocalPresence, RedisPresence, SocketRegistry
+from community.chat.presence import FailoverPresence, LocalPresence, RedisPresence, SocketRegistry
 
 
 @pytest.fixture
@@ -31,12 +31,15 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["local", "redis"])
+@pytest.fixture(params=["local", "redis", "failover"])
 def presence(request):
+    """Each kind answers alike (FailoverPresence: while Redis answers; while it
+    doesn't, see tests/chat/test_redis_outage.py)."""
     if request.param == "local":
         return LocalPresence()
     client, prefix = request.getfixturevalue("redis_client")
-    return RedisPresence(client, prefix)
+    shared = RedisPresence(client, prefix)
+    return shared if request.param == "redis" else FailoverPresence(shared)
 
 
 def test_a_person_is_online_once_however_many_tabs(presence):
@@ -149,6 +152,8 @@ def test_the_control_bus_reaches_every_process(app, redis_url):
         state.handle = handle
         state.start()
         states.append((state, seen))
+    for state, _ in states:
+        assert state.subscribed.wait(5)  # subscribing happens in the background
     try:
         message = {"kind": "membership_ended", "user_id": 7, "circle_id": 1, "slug": "b"}
         states[0][0].publish(message)
