@@ -26,7 +26,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from tests.faults import RedisServer, TcpProxy
+from tests.database_proxy import TcpProxy
+from tests.redis_server import OwnRedis
 from tests.soak import Browser, ChatMember, Fault, page_answers, sign_in, wait_until_delivered
 from tests.soak_site import Site, seed
 
@@ -40,8 +41,8 @@ REPORT = os.environ.get("SOAK_REPORT")  # a path: the report as JSON, for docs/o
 
 
 @pytest.fixture
-def world(postgres_url, tmp_path):
-    redis = RedisServer().start()
+def world(postgres_url, own_redis, tmp_path):
+    redis = own_redis
     target = make_url(postgres_url)
     proxy = TcpProxy((target.host or "127.0.0.1", target.port or 5432))
     through_proxy = target.set(host="127.0.0.1", port=proxy.port).render_as_string(
@@ -54,7 +55,6 @@ def world(postgres_url, tmp_path):
                "database_url": postgres_url}
     finally:
         site.stop()
-        redis.stop()
         proxy.close()
         print(site.logs())
 
@@ -131,13 +131,13 @@ def inject(name: str, fault, members: list[ChatMember], site: Site) -> Fault:
     return record
 
 
-def restart(redis: RedisServer) -> None:
-    redis.stop()
+def restart(redis: OwnRedis) -> None:
+    redis.kill()
     time.sleep(OUTAGE)
     redis.start()
 
 
-def hang(redis: RedisServer) -> None:
+def hang(redis: OwnRedis) -> None:
     redis.pause()
     time.sleep(OUTAGE)
     redis.resume()

@@ -23,7 +23,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.chat.live_servers import ROOT, sign_in
-from tests.chat.redis_server import own_redis  # noqa: F401  (fixture)
 from tests.test_server import free_port, wait_for
 
 pytestmark = pytest.mark.postgres
@@ -66,7 +65,7 @@ class Server:
 
 
 @pytest.fixture
-def servers(postgres_url, pg_world, own_redis, tmp_path):  # noqa: F811
+def servers(postgres_url, pg_world, own_redis, tmp_path):
     """Two app processes (unstarted: each test starts them with its own faults)."""
     env = {**os.environ, "HOST": "127.0.0.1", "ACCESS_LOG": "0", "LOG_LEVEL": "WARNING",
            "DATABASE_URL": postgres_url, "SOCKETIO_MESSAGE_QUEUE": own_redis.url,
@@ -327,7 +326,7 @@ def send_steadily(member: Member, tag: str, stop: threading.Event, sent: list) -
 
 @pytest.mark.parametrize("fault", ["killed", "hung"])
 def test_redis_away_while_both_sides_send_loses_nothing(servers, pg_world, postgres_url,
-                                                        own_redis, fault):  # noqa: F811
+                                                        own_redis, fault):
     one, two = servers
     one.start()
     two.start()
@@ -346,7 +345,7 @@ def test_redis_away_while_both_sides_send_loses_nothing(servers, pg_world, postg
         for member in members:
             member.acks.clear()
         if fault == "killed":
-            own_redis.stop()
+            own_redis.kill()
         else:
             own_redis.pause()
         time.sleep(3)

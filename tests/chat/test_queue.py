@@ -13,11 +13,10 @@ import socketio
 from socketio.manager import Manager
 
 from community.chat.queue import ChatQueueManager
-from tests.chat.redis_server import own_redis  # noqa: F401  (fixture)
 
 
 @pytest.fixture
-def queue(own_redis, monkeypatch):  # noqa: F811
+def queue(own_redis, monkeypatch):
     """(manager, delivered): a ChatQueueManager on a Socket.IO server of its own,
     its listener subscribed; delivered lists (event, data, namespace, room) of
     every event handed to this process's own sockets."""
@@ -89,7 +88,7 @@ def published_events(pubsub, seconds: float) -> list[str]:
     return events
 
 
-def test_with_redis_hung_publishes_give_up_fast_deliver_here_then_all_resync(queue, own_redis):  # noqa: F811
+def test_with_redis_hung_publishes_give_up_fast_deliver_here_then_all_resync(queue, own_redis):
     manager, delivered = queue
     others = subscriber(own_redis.url, manager.channel)  # another process, as it were
     own_redis.pause()
@@ -113,9 +112,9 @@ def test_with_redis_hung_publishes_give_up_fast_deliver_here_then_all_resync(que
     others.close()
 
 
-def test_after_redis_restarts_the_listener_is_back_within_seconds_and_resyncs(queue, own_redis):  # noqa: F811
+def test_after_redis_restarts_the_listener_is_back_within_seconds_and_resyncs(queue, own_redis):
     manager, delivered = queue
-    own_redis.stop()
+    own_redis.kill()
     time.sleep(3)  # the library would now wait 1, 2, then 4 seconds between tries
     own_redis.start()
     back = time.monotonic()
@@ -127,7 +126,7 @@ def test_after_redis_restarts_the_listener_is_back_within_seconds_and_resyncs(qu
     wait_until(lambda: ("message_created", {"seq": 7}, "/chat", "circle:1") in delivered, 3)
 
 
-def test_an_idle_listener_neither_times_out_nor_resyncs(queue, own_redis):  # noqa: F811
+def test_an_idle_listener_neither_times_out_nor_resyncs(queue, own_redis):
     manager, delivered = queue
     time.sleep(ChatQueueManager.TIMEOUT * 2.5)  # quiet for longer than any timeout
     publish_from_elsewhere(own_redis.url, manager.channel, {"seq": 1})

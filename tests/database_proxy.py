@@ -1,68 +1,15 @@
-"""Faults to inject into real processes: a Redis server of the test's own (stopped,
-restarted, paused), and a TCP proxy in front of PostgreSQL that can go away.
+"""A TCP proxy in front of PostgreSQL that can go away (Redis's counterpart is
+tests/redis_server.py).
 
-Neither touches the machine's shared services: the Redis is started on a free
-port of its own, and the proxy stands between the app and the shared
-PostgreSQL, so "the database stops" means every connection through it is cut
-and new ones are refused, as the app would see a database restart.
+The proxy stands between the app and the shared PostgreSQL, so "the database
+stops" cuts every connection through it and refuses new ones, as the app would
+see a database restart, without touching the service other tests use.
 """
-import os
 import selectors
-import shutil
-import signal
 import socket
-import subprocess
 import threading
-import time
 
 from tests.test_server import free_port
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-class RedisServer:
-    """redis-server on 127.0.0.1:<port>, no persistence; stop, start, pause, resume."""
-
-    def __init__(self, port: int | None = None):
-        self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "RedisServer":
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not self.answers():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {self.port} did not start")
-            time.sleep(0.05)
-        return self
-
-    def answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        """Gone at once, as a crash would take it (SIGKILL)."""
-        if self.process is not None:
-            self.resume()
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-    def pause(self) -> None:
-        """Hung: the port accepts, nothing answers (SIGSTOP)."""
-        os.kill(self.process.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        if self.process is not None:
-            os.kill(self.process.pid, signal.SIGCONT)
 
 
 class TcpProxy:
