@@ -36,6 +36,7 @@ from functools import wraps
 from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, disconnect, emit, join_room
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import Forbidden, NotFound
 
 from ..accounts import sessions
@@ -90,6 +91,7 @@ ERRORS = {
     "not_found": "There is no such circle or message, or you are not a member of the circle.",
     "rate_limited": "You're doing that too often. Wait a few seconds and try again.",
     "server_error": "Something went wrong on our side. Try again in a moment.",
+    "busy": "Chat is busy just now. Try again in a moment.",
 }
 
 
@@ -106,6 +108,9 @@ def _as_error(exc: Exception) -> dict:
         return _error("forbidden", exc.description)
     if isinstance(exc, ActionError):
         return _error(exc.code, exc.message)
+    if isinstance(exc, PoolTimeout):  # every database connection in use (DB_POOL_TIMEOUT)
+        log.warning("chat event refused, database pool exhausted: %s", exc)
+        return _error("busy")
     log.exception("chat handler failed")
     return _error("server_error")
 
