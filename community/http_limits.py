@@ -1,14 +1,20 @@
-"""Socket.IO long-polling POSTs: refused by size before anything reads them.
+"""Socket.IO long-polling POSTs: judged before Engine.IO reads them.
 
-python-engineio refuses a POST larger than max_http_buffer_size by closing the
-Engine.IO session, and that close waits for a polling GET to take the session's
-last packet: a GET that never comes when the POST was an attack, so the request
-was never answered and its connection never released (issue 19). Nothing in a
-POST needs the session to judge its size, so this middleware, in front of
-Engine.IO, answers 413 from Content-Length alone and ends the connection
-without reading the body.
+python-engineio answers a POST it can't take (too large, or carrying a packet a
+client never sends) by closing the Engine.IO session, and that close waits for
+a polling GET to take the session's last packet: a GET that never comes when
+the POST was an attack. The request was never answered and its connection never
+released (issue 19: twenty such POSTs, twenty descriptors gone for good). No
+sign-in is needed to open a session, so this middleware, in front of Engine.IO,
+refuses those POSTs itself: by Content-Length alone (413, without reading the
+body), and by the packets' types (400).
 """
+import io
+
 SOCKETIO_PATH = "/socket.io/"
+# Engine.IO packets a client sends in a POST: close, pong, message, upgrade, and
+# "b" (a binary message, base64). Engine.IO 4 separates them with \x1e.
+CLIENT_PACKETS = ("1", "3", "4", "5", "b")
 
 
 def _refuse(environ, start_response, status: str, text: str):
@@ -28,9 +34,15 @@ def _refuse(environ, start_response, status: str, text: str):
     return [body]
 
 
+def _only_client_packets(body: bytes) -> bool:
+    return not body or all(packet.startswith(CLIENT_PACKETS)
+                           for packet in body.decode("utf-8", "replace").split("\x1e"))
+
+
 def limit_socketio_posts(wsgi_app, max_bytes: int):
     """Answer a POST to /socket.io/ whose body is over max_bytes (by its
-    Content-Length) with 413, and one without a length (chunked) with 411.
+    Content-Length) with 413, one without a length (chunked) with 411, and one
+    with a packet no client sends with 400.
 
     A body longer than its Content-Length is never read past it: the server
     reads exactly that many bytes, and the rest is read as the next request (and
@@ -50,6 +62,13 @@ def limit_socketio_posts(wsgi_app, max_bytes: int):
             return wsgi_app(environ, start_response)  # no body at all
         if not length.isdigit() or int(length) > max_bytes:
             return _refuse(environ, start_response, "413 Content Too Large", too_large)
+        # Within the limit: read here (Engine.IO would read it all anyway) to look
+        # at the packets, and hand Engine.IO the same bytes.
+        body = environ["wsgi.input"].read(int(length))
+        if not _only_client_packets(body):
+            return _refuse(environ, start_response, "400 Bad Request",
+                           "That is no Engine.IO packet a client sends.\n")
+        environ["wsgi.input"] = io.BytesIO(body)
         return wsgi_app(environ, start_response)
 
     return app

@@ -1,6 +1,7 @@
 """Socket.IO's body limit: a long-polling POST over it is answered 413 at once,
 and leaves no open descriptor behind (it used to hang for good, python-engineio
-waiting for a GET that never came); nginx lets through exactly as much."""
+waiting for a GET that never came; so did a POST with a packet no client sends);
+nginx lets through exactly as much."""
 import json
 import os
 import re
@@ -63,6 +64,10 @@ def test_an_oversized_polling_post_is_refused_before_engine_io(make_app):
     assert answer.status_code == 413 and answer.headers["Connection"] == "close"
     # A body of the limit itself still reaches Engine.IO (which answers it).
     assert client.post(f"{HANDSHAKE}&sid={sid}", data=b"x" * LIMIT).status_code != 413
+    # A packet no client sends (here a noop) used to close the session the same
+    # way, waiting for a GET: a one-byte POST hung for good.
+    answer = within(5, lambda: client.post(f"{HANDSHAKE}&sid={sid}", data=b"6"))
+    assert answer.status_code == 400
     # Pages keep their own, larger limit (MAX_CONTENT_LENGTH).
     assert client.post("/auth/login", data={"email": "a" * (2 * LIMIT)}).status_code != 413
 
@@ -128,24 +133,30 @@ def settle(pid: int, baseline: int, timeout: float = 5) -> int:
     return count
 
 
-def test_oversized_polling_posts_get_413_at_once_and_leak_nothing(server):
+def test_oversized_or_unknown_polling_posts_are_refused_at_once_and_leak_nothing(server):
     base, pid, _ = server
-    sid = polling_session(base)
+    sessions = [polling_session(base) for _ in range(30)]  # as the operator did: one each
     baseline = settle(pid, open_descriptors(pid), timeout=1)
     conns, waits = [], []
-    for _ in range(20):
+    for sid in sessions[:20]:
         started = time.monotonic()
         # Half a megabyte sent of the 2 MB announced: the answer must not wait for the rest.
         conn = post(base, sid, 2_000_000, b"4" + b"x" * 500_000)
         assert status_of(conn) == 413
         waits.append(time.monotonic() - started)
         conns.append(conn)
+    for sid in sessions[20:]:  # a packet no client sends: the same hang, from one byte
+        started = time.monotonic()
+        conn = post(base, sid, 1, b"6")
+        assert status_of(conn) == 400
+        waits.append(time.monotonic() - started)
+        conns.append(conn)
     assert open_descriptors(pid) <= baseline + 1 + len(conns)
     for conn in conns:
         conn.close()
     after = settle(pid, baseline)
-    print(f"fds: baseline {baseline}, after 20 refused POSTs {after}; "
-          f"slowest 413 {max(waits) * 1000:.0f} ms")
+    print(f"fds: baseline {baseline}, after {len(conns)} refused POSTs {after}; "
+          f"slowest refusal {max(waits) * 1000:.0f} ms")
     assert max(waits) < 1.0
     assert after <= baseline + 1
 
