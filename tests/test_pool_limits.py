@@ -91,3 +91,39 @@ def test_pool_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("DB_POOL_TIMEOUT", "1.5")
     assert engine_options() == {"pool_pre_ping": True, "pool_size": 4, "max_overflow": 0,
                                 "pool_timeout": 1.5}
+
+
+def test_a_join_storm_queues_in_memory_and_leaves_the_pool_to_pages(tight_app):
+    """At most CHAT_JOIN_CONCURRENCY joins read at once; the others wait without
+    holding a connection, are let in as places free up, or answer busy after
+    CHAT_JOIN_WAIT seconds."""
+    import threading
+
+    from community.chat.admission import _gate
+
+    app, engine, slug = tight_app
+    app.config.update(CHAT_JOIN_CONCURRENCY=1, CHAT_JOIN_WAIT=0.5)
+    http = app.test_client()
+    assert AuthActions(http).login("rachel@example.org").status_code == 302
+    sc = socketio.test_client(app, namespace="/chat", flask_test_client=http)
+    with app.app_context():
+        gate = _gate()
+    assert gate.acquire(timeout=1)  # the one place: taken, as by a join in progress
+    try:
+        ack, took = timed(lambda: sc.emit("join", {"circle": slug}, namespace="/chat",
+                                          callback=True))
+        assert ack["ok"] is False and ack["error"] == "busy" and WAIT - 0.1 < took < WAIT + 1
+        app.config["CHAT_JOIN_WAIT"] = 5
+        acks = []
+        waiting = threading.Thread(target=lambda: acks.append(
+            sc.emit("join", {"circle": slug}, namespace="/chat", callback=True)))
+        waiting.start()
+        time.sleep(0.3)
+        # The waiting join holds no connection: the pool's only one serves a page.
+        assert http.get(f"/c/{slug}/").status_code == 200
+        assert not acks
+    finally:
+        gate.release()
+    waiting.join(5)
+    assert acks and acks[0]["ok"]
+    sc.disconnect("/chat")

@@ -44,6 +44,7 @@ from ..errors import ActionError
 from ..extensions import db
 from ..sockets import origin_allowed, sent_by_the_client
 from . import actions
+from .admission import BUSY, few_at_a_time
 from .live import NAMESPACE, circle_room, state
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ ERRORS = {
     "not_found": "There is no such circle or message, or you are not a member of the circle.",
     "rate_limited": "You're doing that too often. Wait a few seconds and try again.",
     "server_error": "Something went wrong on our side. Try again in a moment.",
-    "busy": "Chat is busy just now. Try again in a moment.",
+    "busy": BUSY,
 }
 
 
@@ -238,6 +239,7 @@ def on_disconnect(*reason):
 # --- Events ----------------------------------------------------------------------------
 
 @chat_event("join")
+@few_at_a_time  # a reconnect storm queues in memory, not on the database pool
 def on_join(user, data):
     """Join a circle's room: history (or catch-up) and who is online."""
     slug = _slug(data)
