@@ -170,6 +170,10 @@ DEFAULTS = {
     # answered 413 before it is read (http_limits.py). Not read from the
     # environment: tests/test_polling_limits.py holds nginx's number to this one.
     "SOCKETIO_MAX_HTTP_BUFFER_SIZE": 64 * 1024,
+    # Chat joins reading history at once per process (None: half of the pool's
+    # pool_size), and how long others wait their turn before "busy" (chat/admission.py).
+    "CHAT_JOIN_CONCURRENCY": None,
+    "CHAT_JOIN_WAIT": 10,
     # Email (see community/notifications): links in mail are built on SITE_URL.
     "SITE_URL": "http://127.0.0.1:5000",
     "MAIL_SERVER": None,

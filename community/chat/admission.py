@@ -38,7 +38,7 @@ def few_at_a_time(handler):
         # (the user is read again, by id, once admitted).
         db.session.commit()
         gate = _gate()
-        if not gate.acquire(timeout=current_app.config.get("CHAT_JOIN_WAIT", 10)):
+        if not gate.acquire(timeout=current_app.config["CHAT_JOIN_WAIT"]):
             raise ActionError(BUSY, code="busy")
         try:
             return handler(user, data)
