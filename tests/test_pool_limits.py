@@ -83,6 +83,24 @@ def test_a_chat_join_answers_busy_while_the_pool_is_full(tight_app):
         sc.disconnect("/chat")
 
 
+def test_a_chat_connection_is_refused_not_left_unanswered_while_the_pool_is_full(tight_app):
+    app, engine, _ = tight_app
+    http = app.test_client()
+    assert AuthActions(http).login("rachel@example.org").status_code == 302
+    held = engine.connect()
+    try:
+        # Raised from the connect handler, the error left a real client with no
+        # answer at all; refused, the client is told at once and tries again.
+        sc, took = timed(lambda: socketio.test_client(app, namespace="/chat",
+                                                      flask_test_client=http))
+        assert not sc.is_connected("/chat") and took < WAIT + 1
+    finally:
+        held.close()
+    sc = socketio.test_client(app, namespace="/chat", flask_test_client=http)
+    assert sc.is_connected("/chat")
+    sc.disconnect("/chat")
+
+
 def test_pool_settings_come_from_the_environment(monkeypatch):
     assert engine_options() == {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10,
                                 "pool_timeout": 3.0}

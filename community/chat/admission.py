@@ -1,4 +1,5 @@
-"""A few joins at a time per process: a reconnect storm queues here, in memory.
+"""A few joins at a time per process: a reconnect storm queues here, in memory;
+and a connection refused as busy, not left unanswered, when the pool is full.
 
 When a worker dies, every socket it held rejoins within seconds, and each join
 reads history from the database. Unchecked they took every pooled connection
@@ -12,6 +13,8 @@ import threading
 from functools import wraps
 
 from flask import current_app
+from flask_socketio import ConnectionRefusedError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..errors import ActionError
 from ..extensions import db
@@ -45,3 +48,18 @@ def few_at_a_time(handler):
         finally:
             gate.release()
     return admitted
+
+
+def refused_when_busy(connect_handler):
+    """Wrap the connect handler: every pooled connection in use (DB_POOL_TIMEOUT)
+    refuses the connection as busy. Raised, it would leave the client with no
+    answer at all (python-socketio only logs it), as 6 were in the issue's storm.
+    """
+    @wraps(connect_handler)
+    def connect(*args):
+        try:
+            return connect_handler(*args)
+        except PoolTimeout:
+            db.session.rollback()
+            raise ConnectionRefusedError(BUSY, {"error": "busy"}) from None
+    return connect

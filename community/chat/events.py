@@ -44,7 +44,7 @@ from ..errors import ActionError
 from ..extensions import db
 from ..sockets import origin_allowed, sent_by_the_client
 from . import actions
-from .admission import BUSY, few_at_a_time
+from .admission import BUSY, few_at_a_time, refused_when_busy
 from .live import NAMESPACE, circle_room, state
 
 log = logging.getLogger(__name__)
@@ -205,6 +205,7 @@ def _moment(data: dict, key: str) -> datetime | None:
 # --- Connection ------------------------------------------------------------------------
 
 @handles("connect")
+@refused_when_busy
 def on_connect(auth=None):
     """Only signed-in people, from our own pages (or configured origins), connect."""
     if sent_by_the_client():
