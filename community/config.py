@@ -131,7 +131,7 @@ def from_environment(instance_path: str) -> dict:
 # x 20 stay under PostgreSQL's default max_connections of 100, leaving room for
 # the CLI, backups and an administrator. Past that a request waits at most
 # DB_POOL_TIMEOUT seconds for a connection, then gets "busy, try again"
-# (error_pages.pool_exhausted; chat's "busy" error) instead of queueing for 30 s.
+# (error_pages.pool_exhausted; chat's "unavailable", retried) instead of queueing 30 s.
 # pool_pre_ping: one round trip per checkout (~0.1 ms on loopback, measured),
 # so a restarted PostgreSQL costs no failed request; off for SQLite (create_app).
 POOL = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "pool_timeout": 3.0}

@@ -6,7 +6,7 @@ reads history from the database. Unchecked they took every pooled connection
 (issue 19: "QueuePool limit ... reached" x23, pages waiting 9.5 s). Here at most
 CHAT_JOIN_CONCURRENCY joins (default: half of DB_POOL_SIZE) read at once; the
 rest wait their turn without holding a connection, up to CHAT_JOIN_WAIT seconds,
-then are answered `busy` (the client tries again later). Pages, sends and the
+then are answered `unavailable` (not now: the page tries again, backing off). Pages, sends and the
 other half of the pool are left alone.
 """
 import threading
@@ -42,7 +42,7 @@ def few_at_a_time(handler):
         db.session.commit()
         gate = _gate()
         if not gate.acquire(timeout=current_app.config["CHAT_JOIN_WAIT"]):
-            raise ActionError(BUSY, code="busy")
+            raise ActionError(BUSY, code="unavailable")
         try:
             return handler(user, data)
         finally:
@@ -52,8 +52,9 @@ def few_at_a_time(handler):
 
 def refused_when_busy(connect_handler):
     """Wrap the connect handler: every pooled connection in use (DB_POOL_TIMEOUT)
-    refuses the connection as busy. Raised, it would leave the client with no
-    answer at all (python-socketio only logs it), as 6 were in the issue's storm.
+    refuses the connection, `unavailable` (the page tries again, backing off).
+    Raised, the error left the client with no answer at all (python-socketio
+    only logs it), as 6 were in the issue's storm.
     """
     @wraps(connect_handler)
     def connect(*args):
@@ -61,5 +62,5 @@ def refused_when_busy(connect_handler):
             return connect_handler(*args)
         except PoolTimeout:
             db.session.rollback()
-            raise ConnectionRefusedError(BUSY, {"error": "busy"}) from None
+            raise ConnectionRefusedError(BUSY, {"error": "unavailable"}) from None
     return connect

@@ -92,7 +92,6 @@ ERRORS = {
     "not_found": "There is no such circle or message, or you are not a member of the circle.",
     "rate_limited": "You're doing that too often. Wait a few seconds and try again.",
     "server_error": "Something went wrong on our side. Try again in a moment.",
-    "busy": BUSY,
 }
 
 
@@ -111,7 +110,7 @@ def _as_error(exc: Exception) -> dict:
         return _error(exc.code, exc.message)
     if isinstance(exc, PoolTimeout):  # every database connection in use (DB_POOL_TIMEOUT)
         log.warning("chat event refused, database pool exhausted: %s", exc)
-        return _error("busy")
+        return _error("unavailable", BUSY)  # the code clients retry on: not now
     log.exception("chat handler failed")
     return _error("server_error")
 
