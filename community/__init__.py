@@ -8,6 +8,7 @@ from werkzeug.routing import IntegerConverter
 from . import config as config_module
 from . import http
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+from .http_limits import limit_socketio_posts
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -89,8 +90,13 @@ def configure_extensions(app: Flask) -> None:
         cors_allowed_origins=app.config.get("CORS_ALLOWED_ORIGINS"),
         # Always passed: init_app keeps options from an earlier app otherwise.
         transports=app.config.get("SOCKETIO_TRANSPORTS"),
+        # One limit for a long-polling POST and a WebSocket message (config.py).
+        max_http_buffer_size=app.config["SOCKETIO_MAX_HTTP_BUFFER_SIZE"],
         manage_session=False,
     )
+    # In front of Engine.IO (which init_app just put in front of Flask), so
+    # every server of the app, `python app.py` or another, gets it.
+    app.wsgi_app = limit_socketio_posts(app.wsgi_app, app.config["SOCKETIO_MAX_HTTP_BUFFER_SIZE"])
 
 
 # One blueprint per area; each area's views.py defines `bp`.

@@ -19,6 +19,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 class SettingError(ValueError):
     """A setting in the environment that can't work; the message says which and why."""
 
@@ -86,6 +91,7 @@ def from_environment(instance_path: str) -> dict:
     return {
         "SECRET_KEY": load_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_db),
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(),
         "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_SECURE": https,
         "PREFERRED_URL_SCHEME": "https" if https else "http",
@@ -123,13 +129,35 @@ def from_environment(instance_path: str) -> dict:
 # sign-in, pages, chat and /healthz go on without it.
 REDIS_TIMEOUT = 0.5
 
+
+# The database pool, per serving process (README, "Settings"). Under gevent one
+# process runs any number of requests and sockets at once, but only one of them
+# on the CPU: a connection is busy for the few milliseconds of a request's
+# queries, so 10 (+10 at a peak) cover what one core can use, and 4 processes
+# x 20 stay under PostgreSQL's default max_connections of 100, leaving room for
+# the CLI, backups and an administrator. Past that a request waits at most
+# DB_POOL_TIMEOUT seconds for a connection, then gets "busy, try again"
+# (error_pages.pool_exhausted; chat's "unavailable", retried) instead of queueing 30 s.
+# pool_pre_ping: one round trip per checkout (~0.1 ms on loopback, measured),
+# so a restarted PostgreSQL costs no failed request; off for SQLite (create_app).
+POOL = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "pool_timeout": 3.0}
+
+
+def engine_options() -> dict:
+    """SQLAlchemy's pool settings: DB_POOL_SIZE, DB_MAX_OVERFLOW, DB_POOL_TIMEOUT."""
+    return {"pool_pre_ping": True,
+            "pool_size": _int("DB_POOL_SIZE", POOL["pool_size"]),
+            "max_overflow": _int("DB_MAX_OVERFLOW", POOL["max_overflow"]),
+            "pool_timeout": _float("DB_POOL_TIMEOUT", POOL["pool_timeout"])}
+
+
 # Defaults that hold for every run, whatever the environment says.
 DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SQLALCHEMY_ENGINE_OPTIONS": dict(POOL),
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     "RATELIMIT_HEADERS_ENABLED": True,
     # While the rate limits' Redis is away (an error, or no answer in
@@ -147,6 +175,20 @@ DEFAULTS = {
     "LOCKOUT_THRESHOLD": 5,
     "LOCKOUT_MINUTES": 15,
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # 1 MiB: far above any form, far below harm
+    # Largest Engine.IO packet or long-polling POST body, in bytes (and nginx's
+    # client_max_body_size for /socket.io/, deploy/nginx-locations.conf). The
+    # largest event is a 4,000-character message or report: at worst 6 bytes a
+    # character once JSON-escaped (\u001f; a browser sends other text as UTF-8,
+    # at most 3 bytes per UTF-16 unit), about 24 KB with its framing. 64 KiB
+    # holds that twice over; the browser's client, told this in the handshake
+    # (maxPayload), splits a batch of queued events to fit. A larger POST is
+    # answered 413 before it is read (http_limits.py). Not read from the
+    # environment: tests/test_polling_limits.py holds nginx's number to this one.
+    "SOCKETIO_MAX_HTTP_BUFFER_SIZE": 64 * 1024,
+    # Chat joins reading history at once per process (None: half of the pool's
+    # pool_size), and how long others wait their turn before "busy" (chat/admission.py).
+    "CHAT_JOIN_CONCURRENCY": None,
+    "CHAT_JOIN_WAIT": 10,
     # Email (see community/notifications): links in mail are built on SITE_URL.
     "SITE_URL": "http://127.0.0.1:5000",
     "MAIL_SERVER": None,

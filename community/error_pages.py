@@ -9,6 +9,7 @@ import logging
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
 
 from .errors import ActionError
@@ -16,6 +17,7 @@ from .extensions import db
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = 30  # seconds: what a client is told to wait while the database is away
+BUSY_RETRY_AFTER = 5  # seconds, while every pooled connection is in use: a storm passes quickly
 
 TITLES = {
     400: ("Something in that request wasn't right", "Check what you entered and try again."),
@@ -45,24 +47,29 @@ def render_error(status: int, detail: str | None = None):
     try:
         return render_template("errors/error.html", status=status, title=title,
                                hint=detail or hint), status
-    except SQLAlchemyError:  # the layout needs the database, and it has gone
-        return database_unavailable()
+    except SQLAlchemyError as err:  # the layout needs the database, and it has gone (or is full)
+        return database_unavailable(busy=isinstance(err, PoolTimeout))
 
 
-def database_unavailable():
-    """503, "we'll be back shortly", drawn without the database."""
+def database_unavailable(busy: bool = False):
+    """503, "we'll be back shortly" (or, busy, "try again in a moment"), drawn
+    without the database."""
     try:
         db.session.rollback()
     except SQLAlchemyError:
         pass  # the connection is gone already; the pool replaces it when it can
     # no-store also spares the security headers' look at current_user (the database).
-    headers = {"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"}
+    headers = {"Retry-After": str(BUSY_RETRY_AFTER if busy else RETRY_AFTER),
+               "Cache-Control": "no-store"}
     if _wants_json():
+        if busy:
+            return jsonify(error="busy", message="The site is busy just now. "
+                           "Try again in a moment."), 503, headers
         return jsonify(error="unavailable", message="The site can't reach its database just now. "
                        "Try again in a minute."), 503, headers
     # Not render_template: its context processors (Flask-Login's current_user
     # among them) would ask the database again.
-    page = current_app.jinja_env.get_template("errors/unavailable.html").render()
+    page = current_app.jinja_env.get_template("errors/unavailable.html").render(busy=busy)
     return page, 503, headers
 
 
@@ -89,6 +96,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def server_error(err):
         return render_error(500)
+
+    @app.errorhandler(PoolTimeout)
+    def pool_exhausted(err):
+        # Every pooled connection stayed in use for DB_POOL_TIMEOUT seconds (a
+        # reconnect storm, a burst): refuse at once rather than queue, and ask
+        # the database nothing more while refusing.
+        log.warning("database pool exhausted: %s", err)
+        return database_unavailable(busy=True)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

@@ -37,7 +37,7 @@ def test_connections_are_pinged_before_use_except_to_a_local_sqlite_file(tmp_pat
         assert db.engine.pool._pre_ping is False
     with postgresql.app_context():
         assert db.engine.pool._pre_ping is True  # a server restart must not fail the next request
-    assert DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True}
+    assert DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
 
 
 def test_environment_configuration(tmp_path, monkeypatch):

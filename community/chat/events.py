@@ -40,6 +40,7 @@ from functools import wraps
 from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, disconnect, emit, join_room
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import Forbidden, NotFound
 
 from ..accounts import sessions
@@ -47,6 +48,7 @@ from ..errors import ActionError
 from ..extensions import db
 from ..sockets import SERVICE_AWAY, UNAVAILABLE, origin_allowed, refuse_unavailable, sent_by_the_client
 from . import actions
+from .admission import BUSY, few_at_a_time, refused_when_busy
 from .live import NAMESPACE, circle_room, state
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,9 @@ def _as_error(exc: Exception) -> dict:
         return _error("forbidden", exc.description)
     if isinstance(exc, ActionError):
         return _error(exc.code, exc.message)
+    if isinstance(exc, PoolTimeout):  # every database connection in use (DB_POOL_TIMEOUT)
+        log.warning("chat event refused, database pool exhausted: %s", exc)
+        return _error("unavailable", BUSY)  # the code clients retry on: not now
     if isinstance(exc, SERVICE_AWAY):
         log.warning("chat event refused, a service is away: %s", type(exc).__name__)
         return _error("unavailable")
@@ -207,6 +212,7 @@ def _moment(data: dict, key: str) -> datetime | None:
 # --- Connection ------------------------------------------------------------------------
 
 @handles("connect")
+@refused_when_busy
 def on_connect(auth=None):
     """Only signed-in people, from our own pages (or configured origins), connect."""
     if sent_by_the_client():
@@ -245,6 +251,7 @@ def on_disconnect(*reason):
 # --- Events ----------------------------------------------------------------------------
 
 @chat_event("join")
+@few_at_a_time  # a reconnect storm queues in memory, not on the database pool
 def on_join(user, data):
     """Join a circle's room: history (or catch-up) and who is online."""
     slug = _slug(data)

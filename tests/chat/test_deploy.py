@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.chat.live_servers import Listener, sign_in
 from tests.conftest import IN_CI
@@ -89,6 +90,13 @@ http {{
             assert sent["ok"]
             assert bob.wait_for(lambda n, d, sent=sent: n == "message_created"
                                 and d["id"] == sent["message"]["id"])
+        # Socket.IO bodies stop at the app's own 64 KiB (nginx answers 413 itself);
+        # a page's form may still send more (the app's MAX_CONTENT_LENGTH judges it).
+        big = b"x" * (64 * 1024 + 1)
+        refused = requests.post(f"{base}/socket.io/?EIO=4&transport=polling&sid=x", data=big,
+                                timeout=5)
+        assert refused.status_code == 413 and "nginx" in refused.text
+        assert requests.post(f"{base}/auth/login", data=big, timeout=5).status_code != 413
     finally:
         closing = [threading.Thread(target=listener.close) for listener in listeners]
         for thread in closing:
