@@ -76,8 +76,9 @@ def end_connection_after_websocket(wsgi_app):
 def start_background_work() -> None:
     """Meeting reminders every minute; notifications to email, digests and the
     outbox every MAIL_WORKER_INTERVAL seconds. In every serving process (each
-    gunicorn worker, through served()): each pass claims its rows in the database (FOR UPDATE SKIP LOCKED on PostgreSQL,
-    BEGIN IMMEDIATE on SQLite), so nothing goes twice."""
+    gunicorn worker, through served()): each pass claims its rows in the
+    database (FOR UPDATE SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite),
+    so nothing goes twice."""
     from community.meetings.reminders import start_reminder_loop
     from community.notifications.worker import start_mail_loop
 

@@ -1,8 +1,8 @@
 """The production server, measured side by side: gunicorn (deploy/gunicorn.conf.py)
 against `python app.py`'s own server, with 1 and 2 worker processes.
 
-    .venv/bin/python bench/servers.py                      # about 4 minutes; needs wrk and redis-server
-    .venv/bin/python bench/servers.py --homemade /path/to/checkout   # + a checkout's `WORKERS=N python app.py`
+    .venv/bin/python bench/servers.py                  # about 4 minutes; needs wrk, redis-server
+    .venv/bin/python bench/servers.py --homemade DIR   # + DIR's `WORKERS=N python app.py`
 
 For each server, two apps: hello-world (bench/hello.py, the ceiling) and the
 app's thread page (the quick dataset's 2,000-post thread, page 1, signed in).
@@ -80,7 +80,8 @@ def servers(homemade: Path | None, db_url: str, redis_url: str) -> dict[str, tup
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--homemade", type=Path, help="a checkout with WORKERS (the pre-fork supervisor)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3)
@@ -123,11 +124,11 @@ def figures(windows: dict[str, list[dict]]) -> dict:
     for name, runs in windows.items():
         results[name] = {"rps": round(statistics.median(r["rps"] for r in runs), 1),
                          "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
-                         "errors": sum(r["non_2xx"] for r in runs) + sum(bool(r["socket_errors"]) for r in runs)}
+                         "errors": sum(r["non_2xx"] + bool(r["socket_errors"]) for r in runs)}
         if name.endswith("thread"):
             hello = windows[name.replace("thread", "hello")]
             results[name]["of_hello"] = round(statistics.median(
-                page["rps"] / ceiling["rps"] for page, ceiling in zip(runs, hello)), 4)
+                page["rps"] / ceiling["rps"] for page, ceiling in zip(runs, hello, strict=True)), 4)
     return results
 
 

@@ -102,25 +102,29 @@ def start_draining() -> None:
 
 
 def close_live_sockets() -> int:
-    """Close every Socket.IO session this process holds, as when it goes away.
+    """Drop every Socket.IO session this process holds, as if its connection broke.
 
-    Engine.IO sends each client a close packet and ends its transport; the
-    client (socket.io-client, python-socketio) sees the transport closed, not a
-    disconnect by the server, so it reconnects by itself — to another process
-    through nginx, or to this port's new worker after a reload — and catches
-    up on what it missed. Returns how many were closed.
+    Each session's disconnect handlers run here (chat presence and the like),
+    then its transport is ended without Engine.IO's close packet: a client
+    told "close" by the server takes it as final (python-socketio does not
+    reconnect), while one whose connection drops reconnects by itself (both
+    socket.io-client and python-socketio) — to another process through nginx,
+    or to this port's new worker after a reload — and catches up on what it
+    missed. Returns how many were dropped.
     """
     from community.extensions import socketio
 
     server = getattr(socketio, "server", None)
     if server is None:
         return 0
-    sessions = list(server.eio.sockets)
-    for sid in sessions:
+    eio = server.eio
+    sessions = list(eio.sockets.items())
+    for sid, session in sessions:
         try:
-            server.eio.disconnect(sid)
+            session.close(wait=False, abort=True, reason=eio.reason.SERVER_DISCONNECT)
         except Exception:  # one broken session must not keep the others open
             log.exception("closing Socket.IO session %s", sid)
+        eio.sockets.pop(sid, None)
     return len(sessions)
 
 

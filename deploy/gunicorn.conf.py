@@ -21,7 +21,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
+from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
 ROOT = Path(__file__).resolve().parent.parent
 chdir = str(ROOT)  # where app.py is, whatever the caller's directory
@@ -55,10 +55,23 @@ class Worker(GeventPyWSGIWorker):
     kinds of connection would hold it to the end of that wait and then be cut:
     WebSockets (Socket.IO keeps one open as long as the page) and idle
     keep-alive connections (nginx keeps some to every process). So this one
-    also closes its Socket.IO sessions (their clients reconnect to another
-    process, or to the new worker after a reload, and catch up) and its idle
-    keep-alive connections, while the requests in flight finish.
+    stops accepting at once (gunicorn's loop would take up to a second, and a
+    client told to reconnect could land back here), then drops its Socket.IO
+    sessions (their clients reconnect to another process, or to the new worker
+    after a reload, and catch up) and closes its idle keep-alive connections,
+    while the requests in flight finish.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        servers = self.servers = []
+
+        class Server(PyWSGIServer):
+            def start(self):
+                servers.append(self)
+                super().start()
+
+        self.server_class = Server
 
     def patch(self):
         super().patch()  # gevent's monkey patch: before the app's modules are imported
@@ -78,6 +91,12 @@ class Worker(GeventPyWSGIWorker):
         super().handle_exit(sig, frame)
 
     def drain(self):
+        # Closing this worker's copy of the listening socket: after a reload the
+        # master's and the new worker's copies keep it open (new connections go
+        # there); on a stop the master has closed its own, so they are refused
+        # (nginx tries the next process). gunicorn closes it again later: harmless.
+        for listening in self.servers:
+            listening.close()
         self.server_module.start_draining()
         closed = self.server_module.close_live_sockets()
         self.log.info("Worker draining (pid:%s): %d live socket(s) told to reconnect", self.pid, closed)
