@@ -10,6 +10,7 @@ import http.client
 import os
 import re
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.chat.live_servers import make_world, sign_in
-from tests.conftest import app_config
+from tests.conftest import IN_CI, app_config
 from tests.test_server import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,10 +51,10 @@ def systemd_default_limit():
 
 
 class Gunicorn:
-    def __init__(self, tmp_path: Path, db_url: str, **settings):
+    def __init__(self, tmp_path: Path, db_url: str, name: str = "gunicorn", **settings):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp_path / "gunicorn.log"
+        self.log = tmp_path / f"{name}.log"
         env = {key: value for key, value in os.environ.items() if key != "SOCKETIO_ASYNC_MODE"}
         env.update({"HOST": "127.0.0.1", "PORT": str(self.port), "DATABASE_URL": db_url,
                     "SECRET_KEY": "graceful-" + "s" * 32, "ACCESS_LOG": "0", "LOG_LEVEL": "INFO",
@@ -318,3 +319,75 @@ def test_the_master_loads_none_of_the_app():
             " if m.split('.')[0] in {'community', 'app', 'flask', 'tests'}))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.fixture
+def nginx_binary():
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        if IN_CI:
+            pytest.fail("nginx is missing: .ci/run installs nginx-light for this test")
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    return nginx
+
+
+def test_restarting_one_of_two_behind_nginx_cuts_nothing(tmp_path, world, nginx_binary):
+    """deploy/'s layout: nginx (ip_hash) in front of two instances. The one serving
+    this client gets SIGTERM with requests in flight and a stream of new ones
+    coming: those in flight finish there, the new ones go to the other instance."""
+    instances = [Gunicorn(tmp_path, world["db_url"], name=f"instance{n}", ACCESS_LOG="1") for n in range(2)]
+    port = free_port()
+    upstream = "".join(f"server 127.0.0.1:{instance.port};" for instance in instances)
+    (tmp_path / "nginx.conf").write_text(f"""
+pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;
+events {{ worker_connections 512; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp_path}/body; proxy_temp_path {tmp_path}/proxy;
+  upstream alumni_circles {{ ip_hash; {upstream} keepalive 8; }}
+  map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
+  server {{ listen 127.0.0.1:{port}; include {ROOT}/deploy/nginx-locations.conf; }}
+}}
+""")
+    proxy = subprocess.Popen([nginx_binary, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path),
+                              "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+    stop = threading.Event()
+    stream = []
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz?via=nginx").close()
+        # ip_hash puts every loopback client on one instance: that one is restarted.
+        deadline = time.monotonic() + 5
+        while not (serving := [i for i in instances if "via=nginx" in i.output()]):
+            assert time.monotonic() < deadline, "no instance logged the request through nginx"
+            time.sleep(0.05)
+        (serving,) = serving
+        slow = [lambda: fetch(port, "GET", "/healthz", {"X-Test-Delay": "1.5"}) for _ in range(10)]
+        threads, in_flight = in_threads(slow)
+
+        def keep_asking():
+            while not stop.is_set():
+                stream.append(fetch(port, "GET", "/healthz", {})[0])
+
+        askers = [threading.Thread(target=keep_asking) for _ in range(3)]
+        for asker in askers:
+            asker.start()
+        time.sleep(0.7)
+        signalled = time.monotonic()
+        serving.proc.send_signal(signal.SIGTERM)
+        assert serving.proc.wait(GRACE) == 0
+        took = time.monotonic() - signalled
+        time.sleep(0.5)
+        stop.set()
+        for thread in threads + askers:
+            thread.join(10)
+        failed = [status for status in stream if status != 200]
+        print(f"behind nginx: {len(in_flight)} in flight all {set(s for s, _ in in_flight)}; "
+              f"{len(stream)} more during the stop, {len(failed)} failed; stopped in {took:.2f} s")
+        assert [status for status, _ in in_flight] == [200] * 10
+        assert len(stream) > 20 and failed == []
+    finally:
+        stop.set()
+        proxy.terminate()
+        proxy.wait(10)
+        for instance in instances:
+            instance.stop()
