@@ -105,7 +105,7 @@ class Server:
 
     def rss_mb(self) -> dict:
         """Resident memory of the serving process now and at its peak, from /proc (Linux):
-        with WORKERS, of the largest worker (the supervisor serves nothing)."""
+        of the largest worker (gunicorn's master serves nothing)."""
         pids = _children(self.proc.pid) or [self.proc.pid]
         sizes = []
         for pid in pids:
