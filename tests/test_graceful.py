@@ -391,3 +391,12 @@ http {{
         proxy.wait(10)
         for instance in instances:
             instance.stop()
+
+
+def test_a_bad_timeout_setting_stops_the_start_with_one_line():
+    env = {**os.environ, "GRACEFUL_TIMEOUT": "soon", "PORT": str(free_port())}
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    assert done.stderr.strip() == ("Alumni Circles can't start: GRACEFUL_TIMEOUT must be a whole number "
+                                   "of seconds, 1 or more, not 'soon'")
