@@ -400,3 +400,33 @@ def test_a_bad_timeout_setting_stops_the_start_with_one_line():
     assert done.returncode != 0
     assert done.stderr.strip() == ("Alumni Circles can't start: GRACEFUL_TIMEOUT must be a whole number "
                                    "of seconds, 1 or more, not 'soon'")
+
+
+def test_the_chat_page_reconnects_by_itself_after_a_reload(server, world, chromium_browser):
+    """socket.io-client (the page's chat.js) takes the dropped connection as a
+    transport closing, not a server's farewell, so it reconnects to the new
+    worker without the page reloading, and chat goes on."""
+    from playwright.sync_api import expect
+
+    from tests.chat.live_servers import Member
+
+    alice = Member(chromium_browser, server.url, "alice@example.org")
+    try:
+        alice.open_chat(server.url, world["slug"])
+        alice.page.evaluate("window.notReloaded = true")  # gone if the page reloads
+        first = server.worker()
+        server.proc.send_signal(signal.SIGHUP)
+        server.worker(other_than=first)
+        deadline = time.monotonic() + 15
+        while len([url for url in alice.websockets if "/socket.io/" in url]) < 2:
+            assert time.monotonic() < deadline, (alice.websockets, server.output())
+            time.sleep(0.1)
+        expect(alice.page.locator("#chat-status.chat__status--ok")).to_be_visible(timeout=10_000)
+        alice.page.fill("#chat-body", "Sent after the reload")
+        alice.page.press("#chat-body", "Enter")
+        expect(alice.page.locator("#chat-messages .chat-msg--pending")).to_have_count(0, timeout=10_000)
+        assert alice.messages()[-1] == "Sent after the reload"
+        assert alice.page.evaluate("window.notReloaded") is True
+        assert "1 live socket(s) told to reconnect" in server.output()
+    finally:
+        alice.context.close()
