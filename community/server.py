@@ -1,5 +1,5 @@
 """What gevent's WSGI server needs to serve this app well, under gunicorn
-(production: community/gunicorn_conf.py, deploy/) and under `python app.py`
+(production: deploy/gunicorn.conf.py) and under `python app.py`
 (one process, `make run`).
 
 - TCP_NODELAY on every connection. gevent writes a response's headers and its
@@ -14,7 +14,7 @@
 - Draining (`start_draining`): on SIGTERM a worker finishes the requests in
   flight, closes kept-alive connections between requests rather than waiting
   for their next one, and closes its Socket.IO sessions so their clients
-  reconnect to another process (community/gunicorn_worker.py).
+  reconnect to another process (deploy/gunicorn.conf.py's Worker).
 """
 import gc
 import logging
