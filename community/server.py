@@ -65,13 +65,26 @@ def fair_handler(access_log: bool = True, base=None):
         def read_requestline(self):
             # A connection's first request is always waited for (the client
             # connected to be served); a later one only if it has arrived.
-            if _draining and self.served and not _has_data(self.socket):
+            if _draining and self.served and not self.next_request_arrived():
                 return ""
             _between_requests.add(self)
             try:
                 return super().read_requestline()
             finally:
                 _between_requests.discard(self)
+
+        def next_request_arrived(self) -> bool:
+            """Bytes of a next request in the socket, or already read into the
+            connection's buffer (a client pipelining requests)."""
+            if _has_data(self.socket):
+                return True
+            try:
+                # peek() returns what is buffered at once, or reads the socket:
+                # nothing there (checked above), so that read times out at once.
+                with gevent.Timeout(0.001):
+                    return bool(self.rfile.peek(1))
+            except (gevent.Timeout, OSError, ValueError):
+                return False
 
         if not access_log:
             def log_request(self):
@@ -94,7 +107,7 @@ def start_draining() -> None:
     global _draining
     _draining = True
     for handler in list(_between_requests):
-        if handler.served and not _has_data(handler.socket):
+        if handler.served and not _has_data(handler.socket):  # blocked in its read: no whole request buffered
             try:
                 handler.socket.shutdown(socket.SHUT_RDWR)  # its read returns: the handler ends
             except OSError:

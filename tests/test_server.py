@@ -190,3 +190,48 @@ def test_a_log_line_is_made_only_with_an_access_log(monkeypatch, access_log):
     finally:
         server.stop()
     assert lines == ([1] if access_log else [])
+
+
+def test_draining_serves_what_has_arrived_and_closes_idle_connections(monkeypatch):
+    """On a drain, a kept-alive connection idle between requests is closed at once;
+    one with a request in flight gets it answered, and its next request too if
+    already sent (pipelined), then is closed; nothing sent is left unanswered."""
+    import gevent
+    from gevent import pywsgi
+    from gevent import socket as green
+
+    from community import server as serving
+
+    monkeypatch.setattr(serving, "_draining", False)
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/slow":
+            gevent.sleep(0.3)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    def read_to_end(sock):
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+        return data
+
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=serving.fair_handler(False), log=None)
+    server.start()
+    try:
+        idle = green.create_connection(("127.0.0.1", server.server_port))
+        idle.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(65536).startswith(b"HTTP/1.1 200")  # answered; kept alive
+        busy = green.create_connection(("127.0.0.1", server.server_port))
+        busy.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert busy.recv(65536).startswith(b"HTTP/1.1 200")
+        busy.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        gevent.sleep(0.1)  # /slow in flight, /after sent behind it
+        serving.start_draining()
+        assert gevent.spawn(read_to_end, idle).get(timeout=2) == b""  # closed, not waited for
+        answers = gevent.spawn(read_to_end, busy).get(timeout=5)
+        assert answers.count(b"HTTP/1.1 200") == 2, answers
+        idle.close()
+        busy.close()
+    finally:
+        server.stop()
