@@ -1,7 +1,8 @@
 """Entry point.
 
-`python app.py` serves the app (pages and Socket.IO) with gevent on HOST:PORT,
-from one process, or from WORKERS forked processes sharing that port.
+`python app.py` serves the app (pages and Socket.IO) with gevent on HOST:PORT
+from one process: `make run`, development, trying it out.
+In production gunicorn serves `served()` (deploy/gunicorn.conf.py, deploy/).
 `flask --app app <command>` finds `app` here for the CLI (db upgrade, seed-demo...).
 """
 import errno
@@ -74,9 +75,10 @@ def end_connection_after_websocket(wsgi_app):
 
 def start_background_work() -> None:
     """Meeting reminders every minute; notifications to email, digests and the
-    outbox every MAIL_WORKER_INTERVAL seconds. In every serving process, as in
-    deploy/'s layout: each pass claims its rows in the database (FOR UPDATE SKIP
-    LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite), so nothing goes twice."""
+    outbox every MAIL_WORKER_INTERVAL seconds. In every serving process (each
+    gunicorn worker, through served()): each pass claims its rows in the
+    database (FOR UPDATE SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite),
+    so nothing goes twice."""
     from community.meetings.reminders import start_reminder_loop
     from community.notifications.worker import start_mail_loop
 
@@ -84,47 +86,34 @@ def start_background_work() -> None:
     start_mail_loop(app)
 
 
-def start_worker(number: int) -> None:
-    """In a worker just forked by community.server.serve_workers, before it serves."""
-    import uuid
+_served = []
 
-    from community.extensions import db, socketio
 
-    # Pooled database connections made before the fork would be shared with the
-    # parent and the other workers (one socket, several readers): forget them
-    # without closing them (closing would end them for the others too).
-    with app.app_context():
-        db.engine.dispose(close=False)
-    # Socket.IO's queue manager ignores messages carrying its own host id, made
-    # when the app was built, before the fork: the same in every worker, so each
-    # would ignore the others' broadcasts. Each worker gets its own.
-    socketio.server.manager.host_id = uuid.uuid4().hex
-    # Nothing else holds a connection yet: Redis clients (chat, Socket.IO's
-    # queue, rate limits) connect on first use, here, after the fork.
-    start_background_work()
+def served():
+    """The app as a server serves it (gunicorn: `app:served()`, in each worker
+    after the fork; `python app.py`): with the WebSocket middleware above and
+    the background work started, once however often it is asked for."""
+    if not _served:
+        app.wsgi_app = end_connection_after_websocket(app.wsgi_app)
+        start_background_work()
+        _served.append(app)
+    return app
 
 
 if __name__ == "__main__":
-    from community.server import listener, serve, serve_workers
-
-    app.wsgi_app = end_connection_after_websocket(app.wsgi_app)
+    from community.limits import raise_and_describe
+    from community.server import listener, serve
 
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     access_log = os.environ.get("ACCESS_LOG", "1") not in {"0", "false", "no"}
-    workers = app.config["WORKERS"]
     try:
-        if workers == 1:
-            sock = listener(host, port)  # first: a port in use must stop the start
-            start_background_work()
-            print(f"Alumni Circles serving on http://{host}:{port}  (Ctrl-C to stop)", flush=True)
-            serve(app, sock, access_log)
-        else:
-            print(f"Alumni Circles serving on http://{host}:{port} from {workers} worker processes"
-                  "  (Ctrl-C to stop)", flush=True)
-            serve_workers(app, host, port, workers, start_worker, access_log)
+        sock = listener(host, port)  # first: a port in use must stop the start
     except OSError as error:
         if error.errno != errno.EADDRINUSE:
             raise
         print(f"Alumni Circles can't start: {host}:{port} is in use (another server?)", file=sys.stderr)
         sys.exit(2)
+    print(raise_and_describe()[1], flush=True)
+    print(f"Alumni Circles serving on http://{host}:{port}  (Ctrl-C to stop)", flush=True)
+    serve(served(), sock, access_log)

@@ -1,8 +1,10 @@
-"""The ceiling: a hello-world Flask app served exactly as `python app.py` serves ours
-(gevent monkey-patched, Flask-SocketIO on gevent, community.server.serve, no access log;
-WORKERS processes on one port, as for the app).
+"""The ceiling: a hello-world Flask app served as ours is (gevent monkey-patched,
+Flask-SocketIO on gevent, no access log): by `python bench/hello.py` as by
+`python app.py` (community.server.serve), or by gunicorn with deploy/'s settings,
+as in production.
 
-    PORT=5001 WORKERS=2 .venv/bin/python bench/hello.py
+    PORT=5001 .venv/bin/python bench/hello.py
+    PORT=5001 ACCESS_LOG=0 .venv/bin/gunicorn -c deploy/gunicorn.conf.py bench.hello:app
 """
 import os
 import sys
@@ -16,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask import Flask  # noqa: E402
 from flask_socketio import SocketIO  # noqa: E402
 
-from community.server import listener, serve, serve_workers  # noqa: E402
+from community.server import listener, serve  # noqa: E402
 
 app = Flask("hello")
 socketio = SocketIO(app, async_mode="gevent")
@@ -33,8 +35,4 @@ def healthz():
 
 
 if __name__ == "__main__":
-    port, workers = int(os.environ["PORT"]), int(os.environ.get("WORKERS") or 1)
-    if workers > 1:
-        serve_workers(app, "127.0.0.1", port, workers, start_worker=lambda number: None, access_log=False)
-    else:
-        serve(app, listener("127.0.0.1", port), access_log=False)
+    serve(app, listener("127.0.0.1", int(os.environ["PORT"])), access_log=False)

@@ -6,9 +6,9 @@
 
 For each scale and database: the synthetic dataset (bench/dataset.py, through
 the migrations and bulk inserts; SQLite files are kept in bench/.data/ and
-reused), then `python app.py` as the README runs it in production (one gevent
-process) and, in the same run, a hello-world Flask app served the same way
-(bench/hello.py): the ceiling. `wrk` loads each page from loopback, signed in as
+reused), then the app as deploy/ runs it in production (one gunicorn instance:
+deploy/gunicorn.conf.py, one gevent worker) and, in the same run, a hello-world
+Flask app served the same way (bench/hello.py): the ceiling. `wrk` loads each page from loopback, signed in as
 the bench member, and chat history is loaded over the socket by a small
 Socket.IO client (bench/sockets.py). SQL statements per request are counted
 in-process with the same database. The full run then reads the thread page's
@@ -105,7 +105,7 @@ class Server:
 
     def rss_mb(self) -> dict:
         """Resident memory of the serving process now and at its peak, from /proc (Linux):
-        with WORKERS, of the largest worker (the supervisor serves nothing)."""
+        of the largest worker (gunicorn's master serves nothing)."""
         pids = _children(self.proc.pid) or [self.proc.pid]
         sizes = []
         for pid in pids:
@@ -130,22 +130,32 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
+
+
+def hello_server(name: str, logdir: Path, workers: "Workers") -> Server:
+    return Server(name, GUNICORN + ["-w", str(workers.count), "bench.hello:app"],
+                  {"ACCESS_LOG": "0", "LOG_LEVEL": "WARNING"}, logdir)
+
+
 def app_server(url: str, logdir: Path, name: str, workers: "Workers") -> Server:
-    return Server(name, [sys.executable, "app.py"], {
+    return Server(name, GUNICORN + ["-w", str(workers.count)], {
         "DATABASE_URL": url, "SECRET_KEY": SECRET, "ACCESS_LOG": "0", "LOG_LEVEL": "WARNING",
         "MAIL_WORKER_INTERVAL": "3600", "CHAT_READ_LIMIT": "1000000000", **workers.env}, logdir)
 
 
 class Workers:
-    """How many processes serve (README: WORKERS, one per core), and the Redis they share.
+    """How many gunicorn workers serve the port, and the Redis they share.
 
-    WORKERS > 1 needs Redis (Socket.IO's queue, rate limits); on a database of
-    its own, emptied afterwards. Without Redis the bench runs one process and says so.
+    Production (deploy/) runs one worker per instance, so one is the default:
+    the figures are one process's. More (--workers) share the port's socket,
+    and need Redis (Socket.IO's queue, rate limits); on a database of its own,
+    emptied afterwards. Without Redis the bench runs one worker and says so.
     """
 
     def __init__(self, count: int | None):
         self.count, self.env, self.redis = 1, {"SOCKETIO_MESSAGE_QUEUE": ""}, None
-        wanted = count or os.cpu_count() or 1
+        wanted = count or 1
         if wanted == 1:
             return
         base = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379"
@@ -160,14 +170,14 @@ class Workers:
             self.redis = None
             return
         self.count = wanted
-        self.env = {"WORKERS": str(wanted), "SOCKETIO_MESSAGE_QUEUE": shared,
+        self.env = {"SOCKETIO_MESSAGE_QUEUE": shared,
                     "RATELIMIT_STORAGE_URI": shared, "SOCKETIO_CHANNEL": f"bench-{os.getpid()}"}
 
     def describe(self) -> str:
         if self.count == 1:
-            return "one process"
-        return (f"WORKERS={self.count} (one process per core, sharing the port; "
-                "Redis for Socket.IO and limits)")
+            return "one gunicorn instance, one gevent worker (as each of deploy/'s instances)"
+        return (f"one gunicorn instance, {self.count} gevent workers sharing the port; "
+                "Redis for Socket.IO and limits")
 
     def clean(self) -> None:
         if self.redis is not None:
@@ -270,8 +280,7 @@ def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdi
             workers: Workers) -> dict:
     """Every page (and chat history) against one app server, with the ceiling in the same run."""
     print(f"\n== {label}: {world.posts:,} posts, {workers.describe()}", flush=True)
-    hello = Server(f"hello-{label}", [sys.executable, str(BENCH / "hello.py")],
-                   {"WORKERS": str(workers.count)}, logdir)
+    hello = hello_server(f"hello-{label}", logdir, workers)
     app = app_server(db_url, logdir, f"app-{label}", workers)
     try:
         cookie = sign_in(app.url)
@@ -313,9 +322,9 @@ def alternating(small: tuple[str, dataset.World], big: tuple[str, dataset.World]
 
     A window's figures move with the minute it was taken in. Its p99 is decided
     by a few requests in a hundred: on two shared cores, those that waited out
-    another process's time slice, or landed on the worker that the kernel's
-    SO_REUSEPORT hash gave more of wrk's 8 connections (a new draw with every
-    wrk run); and the shared host's speed drifts, by half within minutes at
+    another process's time slice (with several workers on a port, also those
+    on the worker that took more of wrk's 8 connections); and the shared
+    host's speed drifts, by half within minutes at
     times, which moves throughput (bench/findings.md, 23). So each server
     gets `rounds` windows, in turns (ABBA: none always goes first), and the
     budgets take medians: of each scale's p99s, and of the page's throughput
@@ -323,8 +332,7 @@ def alternating(small: tuple[str, dataset.World], big: tuple[str, dataset.World]
     """
     servers = {}
     try:
-        hello = Server("hello-alternating", [sys.executable, str(BENCH / "hello.py")],
-                       {"WORKERS": str(workers.count)}, logdir)
+        hello = hello_server("hello-alternating", logdir, workers)
         servers["hello"] = (hello, None, {"hello": "/"})
         for (url, world), label in ((small, "small"), (big, "big")):
             app = app_server(url, logdir, f"alternating-{label}", workers)
@@ -455,7 +463,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 posts on SQLite only")
     parser.add_argument("--seconds", type=float, help="seconds per page (quick 4, full 10)")
     parser.add_argument("--no-chat", action="store_true", help="skip the chat fan-out part")
-    parser.add_argument("--workers", type=int, help="processes serving (default: one per core)")
+    parser.add_argument("--workers", type=int, help="gunicorn workers on the port (default 1, as deployed)")
     parser.add_argument("--rounds", type=int, default=7,
                         help="full run: rounds of alternating windows for the thread page's budgets")
     parser.add_argument("--markdown", action="store_true",
@@ -495,7 +503,7 @@ def main() -> None:
     main_run = runs["sqlite_10k" if args.quick else "sqlite_1m"]
     result = {
         "machine": machine(),
-        "server": f"python app.py, as the README runs it in production: {workers.describe()}, "
+        "server": f"gunicorn as deploy/ runs it in production: {workers.describe()}, "
                   "gevent's WSGI server (community/server.py: TCP_NODELAY, connections take turns)",
         "workers": workers.count,
         "scale": "quick" if args.quick else "full",

@@ -28,29 +28,6 @@ class SettingError(ValueError):
     """A setting in the environment that can't work; the message says which and why."""
 
 
-def _workers() -> int:
-    """WORKERS: how many processes `python app.py` serves from (README, "The production server").
-
-    :raise SettingError: not a whole number of 1 or more, or more than one
-        without the Redis settings that make the processes act as one site.
-    """
-    value = os.environ.get("WORKERS") or "1"
-    try:
-        workers = int(value)
-    except ValueError:
-        workers = 0
-    if workers < 1:
-        raise SettingError(f"WORKERS must be a whole number, 1 or more (one per core), not {value!r}")
-    # Without these each process would have its own chat rooms and presence,
-    # and its own rate-limit counters (N times the limit, in effect).
-    missing = [name for name in ("SOCKETIO_MESSAGE_QUEUE", "RATELIMIT_STORAGE_URI")
-               if (os.environ.get(name) or "memory://").startswith("memory://")]
-    if workers > 1 and missing:
-        raise SettingError(f"WORKERS={workers} needs {' and '.join(missing)} set to a Redis URL "
-                           "(redis://...) that all the worker processes share")
-    return workers
-
-
 def load_secret_key(instance_path: str) -> str:
     """SECRET_KEY from the environment, else one generated once and kept in instance/.
 
@@ -86,7 +63,6 @@ def _served_at(https: bool) -> str:
 def from_environment(instance_path: str) -> dict:
     """The configuration for a real run of the app."""
     https = _bool("HTTPS", False)
-    workers = _workers()
     default_db = "sqlite:///" + str(Path(instance_path) / "community.sqlite3")
     return {
         "SECRET_KEY": load_secret_key(instance_path),
@@ -101,10 +77,6 @@ def from_environment(instance_path: str) -> dict:
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE") or None,
         "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL") or DEFAULTS["SOCKETIO_CHANNEL"],
-        "WORKERS": workers,
-        # Several processes on one port, no sticky sessions: a long-polling
-        # session's requests would land on different processes, so WebSocket only.
-        "SOCKETIO_TRANSPORTS": ["websocket"] if workers > 1 else None,
         "CHAT_RATE_LIMIT": _int("CHAT_RATE_LIMIT", DEFAULTS["CHAT_RATE_LIMIT"]),
         "CHAT_RATE_WINDOW": _int("CHAT_RATE_WINDOW", DEFAULTS["CHAT_RATE_WINDOW"]),
         "CHAT_READ_LIMIT": _int("CHAT_READ_LIMIT", DEFAULTS["CHAT_READ_LIMIT"]),
@@ -200,8 +172,10 @@ DEFAULTS = {
     # Redis pub/sub channel of the Socket.IO message queue; chat's own keys in
     # Redis start with it too, so two deployments can share one Redis.
     "SOCKETIO_CHANNEL": "flask-socketio",
-    # Engine.IO transports the server accepts (None: long-polling and WebSocket);
-    # ["websocket"] under WORKERS > 1. templates/base.html tells the browser.
+    # Engine.IO transports the server accepts (None: long-polling and WebSocket).
+    # ["websocket"] suits processes behind a front with no sticky sessions (a
+    # long-polling session's requests must all reach one process); deploy/'s
+    # nginx is sticky, so it keeps both. templates/base.html tells the browser.
     "SOCKETIO_TRANSPORTS": None,
     # Chat: at most CHAT_RATE_LIMIT messages per user in CHAT_RATE_WINDOW seconds.
     "CHAT_RATE_LIMIT": 10,

@@ -1,45 +1,47 @@
-"""The production server: gevent's WSGI server on a listening socket of our own.
+"""What gevent's WSGI server needs to serve this app well, under gunicorn
+(production: deploy/gunicorn.conf.py) and under `python app.py`
+(one process, `make run`).
 
-Flask-SocketIO's `socketio.run` does the same for gevent, but binds the port
-itself, and so leaves Nagle's algorithm on. gevent writes a response's headers
-and its body in separate sends; with Nagle on, the body waits for the client to
-acknowledge the headers, and clients delay that acknowledgement by 40 ms
-(delayed ACK). Every response then took at least 40 ms, and one process served
-about 180 requests a second however light the page (bench/: a hello-world app
-went from 183 to 2,300 requests/s with TCP_NODELAY). Linux hands the listener's
-TCP_NODELAY to every accepted connection.
-
-With WORKERS > 1, `serve_workers` forks worker processes, restarting any that
-die: a small pre-fork supervisor, like gunicorn's arbiter, so one port uses
-every core. Each worker accepts from a listening socket of its own on the
-port (SO_REUSEPORT), and the kernel spreads new connections across them. One
-socket shared by all was tried first: gevent accepts every waiting connection
-when the socket turns readable, so the first worker awake took a whole burst
-while the others idled (two workers served no more than one); accepting one
-at a time spread them, but left connections waiting to be accepted for up to
-a second (p99) while the worker served the ones it had.
+- TCP_NODELAY on every connection. gevent writes a response's headers and its
+  body in separate sends; with Nagle's algorithm on, the body waits for the
+  client to acknowledge the headers, which clients delay by 40 ms (delayed
+  ACK): one process served about 180 requests a second however light the page
+  (bench/: a hello-world app went from 183 to 2,300 requests/s with it). Linux
+  hands the listener's TCP_NODELAY to every accepted connection; gunicorn sets
+  it on its listeners too (gunicorn/sock.py, TCPSocket.set_options).
+- Connections take turns (FairHandler), and no access-log line is formatted
+  when there is no access log.
+- Draining (`start_draining`): on SIGTERM a worker finishes the requests in
+  flight, closes kept-alive connections between requests rather than waiting
+  for their next one, and closes its Socket.IO sessions so their clients
+  reconnect to another process (deploy/gunicorn.conf.py's Worker).
 """
 import gc
 import logging
-import os
-import signal
+import select
 import socket
-import sys
-import time
-import traceback
+import weakref
 
 log = logging.getLogger(__name__)
 
+# Handlers blocked reading the next request of a kept-alive connection: on a
+# drain they are closed rather than waited for (nginx keeps up to 32 such
+# connections to each process, and would keep a draining worker alive until
+# its grace period ends).
+_between_requests: "weakref.WeakSet" = weakref.WeakSet()
+_draining = False
 
-def listener(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+
+def listener(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=1024, reuse_port=reuse_port)
+    sock = socket.create_server((host, port), family=family, backlog=1024)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
 
-def fair_handler(access_log: bool = True):
-    """gevent's request handler, taking turns between connections.
+def fair_handler(access_log: bool = True, base=None):
+    """gevent's request handler (or `base`, a subclass of it: gunicorn's), taking
+    turns between connections and closing kept-alive ones once draining.
 
     A greenlet serving a keep-alive connection reads the next request without
     yielding if it has already arrived, so one busy connection could be served
@@ -51,10 +53,38 @@ def fair_handler(access_log: bool = True):
     import gevent
     from gevent import pywsgi
 
-    class FairHandler(pywsgi.WSGIHandler):
+    class FairHandler(base or pywsgi.WSGIHandler):
+        served = 0  # requests answered on this connection so far
+
         def handle_one_request(self):
             gevent.sleep(0)
-            return super().handle_one_request()
+            result = super().handle_one_request()
+            self.served += 1
+            return result
+
+        def read_requestline(self):
+            # A connection's first request is always waited for (the client
+            # connected to be served); a later one only if it has arrived.
+            if _draining and self.served and not self.next_request_arrived():
+                return ""
+            _between_requests.add(self)
+            try:
+                return super().read_requestline()
+            finally:
+                _between_requests.discard(self)
+
+        def next_request_arrived(self) -> bool:
+            """Bytes of a next request in the socket, or already read into the
+            connection's buffer (a client pipelining requests)."""
+            if _has_data(self.socket):
+                return True
+            try:
+                # peek() returns what is buffered at once, or reads the socket:
+                # nothing there (checked above), so that read times out at once.
+                with gevent.Timeout(0.001):
+                    return bool(self.rfile.peek(1))
+            except (gevent.Timeout, OSError, ValueError):
+                return False
 
         if not access_log:
             def log_request(self):
@@ -63,135 +93,68 @@ def fair_handler(access_log: bool = True):
     return FairHandler
 
 
+def _has_data(sock) -> bool:
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):  # closed meanwhile
+        return False
+
+
+def start_draining() -> None:
+    """From now on, a kept-alive connection is closed once its request in
+    flight is answered, and those idle between requests are closed now (unless
+    their next request has just arrived: that one is served)."""
+    global _draining
+    _draining = True
+    for handler in list(_between_requests):
+        if handler.served and not _has_data(handler.socket):  # blocked in its read: no whole request buffered
+            try:
+                handler.socket.shutdown(socket.SHUT_RDWR)  # its read returns: the handler ends
+            except OSError:
+                pass
+
+
+def close_live_sockets() -> int:
+    """Drop every Socket.IO session this process holds, as if its connection broke.
+
+    Each session's disconnect handlers run here (chat presence and the like),
+    then its transport is ended without Engine.IO's close packet: a client
+    told "close" by the server takes it as final (python-socketio does not
+    reconnect), while one whose connection drops reconnects by itself (both
+    socket.io-client and python-socketio) — to another process through nginx,
+    or to this port's new worker after a reload — and catches up on what it
+    missed. Returns how many were dropped.
+    """
+    from community.extensions import socketio
+
+    server = getattr(socketio, "server", None)
+    if server is None:
+        return 0
+    eio = server.eio
+    sessions = list(eio.sockets.items())
+    for sid, session in sessions:
+        try:
+            session.close(wait=False, abort=True, reason=eio.reason.SERVER_DISCONNECT)
+        except Exception:  # one broken session must not keep the others open
+            log.exception("closing Socket.IO session %s", sid)
+        eio.sockets.pop(sid, None)
+    return len(sessions)
+
+
 def freeze_what_exists() -> None:
     """Move what exists now (modules, the app, templates, the ORM's mappings) out
     of the collector's sight: it lives as long as the process, so a full
     collection then scans only what requests made (gc.freeze, as Instagram's
-    servers do). Before a fork it also keeps the collector from writing to those
-    objects, so the workers go on sharing their memory pages with the parent."""
+    servers do)."""
     gc.collect()
     gc.freeze()
 
 
-def _server(sock: socket.socket, wsgi_app, access_log: bool):
-    from gevent import pywsgi
-
-    return pywsgi.WSGIServer(sock, wsgi_app, handler_class=fair_handler(access_log),
-                             log="default" if access_log else None)
-
-
 def serve(wsgi_app, sock: socket.socket, access_log: bool = True) -> None:
     """Serve HTTP and WebSockets (simple-websocket) on a `listener()` until
-    stopped; needs gevent's monkey patch."""
+    stopped, from this one process; needs gevent's monkey patch."""
+    from gevent import pywsgi
+
     freeze_what_exists()
-    _server(sock, wsgi_app, access_log).serve_forever()
-
-
-def serve_workers(wsgi_app, host: str, port: int, workers: int, start_worker,
-                  access_log: bool = True) -> None:
-    """Serve from `workers` forked processes, each on its own listening socket on
-    the port, until SIGTERM or SIGINT; a worker that dies is replaced.
-
-    start_worker(number) runs in each new worker before it serves: whatever
-    holds connections or runs in the background must begin there, never in the
-    parent, or every worker would share the parent's (one socket, N readers).
-    """
-    socks = _worker_sockets(host, port, workers)
-    freeze_what_exists()
-    children: dict[int, tuple[int, float]] = {}  # pid -> (worker number, started at)
-    due: dict[int, float] = dict.fromkeys(range(workers), 0.0)  # worker number -> start after
-    backoff = dict.fromkeys(range(workers), 0.0)
-    stopping = []
-
-    def stop(signum, frame):
-        stopping.append(signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    while not stopping:
-        for number, after in list(due.items()):
-            if after <= time.monotonic():
-                del due[number]
-                pid = os.fork()
-                if pid == 0:
-                    for other in socks[:number] + socks[number + 1:]:
-                        other.close()
-                    _worker(socks[number], wsgi_app, access_log, number, start_worker)
-                children[pid] = (number, time.monotonic())
-        for pid, (number, started) in list(children.items()):
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if not done:
-                continue
-            del children[pid]
-            # One that dies soon after starting will likely die again: wait
-            # before the next try, twice as long each time (at most 30 s).
-            young = time.monotonic() - started < 30
-            backoff[number] = min(max(backoff[number] * 2, 1), 30) if young else 0
-            due[number] = time.monotonic() + backoff[number]
-            log.error("worker %d (pid %d) ended (%s); starting another in %.0f s", number, pid,
-                      _how_it_ended(status), backoff[number])
-        time.sleep(0.2)  # gevent's sleep, under the monkey patch: its loop reaps children
-    for pid in children:
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while children and time.monotonic() < deadline:
-        for pid in list(children):
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                del children[pid]
-        time.sleep(0.05)
-    for pid in children:  # still there after 10 s
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    for sock in socks:
-        sock.close()
-
-
-def _worker_sockets(host: str, port: int, count: int) -> list[socket.socket]:
-    """One listening socket per worker on the port, made (and kept) here: a
-    replacement takes over its predecessor's, with the connections queued meanwhile.
-
-    SO_REUSEPORT would also let them join sockets another server holds on the
-    port (say, a second copy started by mistake), so the port is first bound
-    plainly: that fails, as a single process would, if anything holds it.
-    """
-    with listener(host, port) as probe:
-        port = probe.getsockname()[1]  # PORT=0: the one port the kernel picked, for all
-    return [listener(host, port, reuse_port=True) for _ in range(count)]
-
-
-def _worker(sock, wsgi_app, access_log: bool, number: int, start_worker) -> None:
-    """A forked worker's whole life; it never returns into the parent's loop."""
-    parent = os.getppid()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # Ctrl-C reaches the whole process group; the parent stops the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    status = 1
-    try:
-        import gevent
-
-        start_worker(number)
-        gevent.spawn(_exit_with, parent)
-        log.info("worker %d (pid %d) serving", number, os.getpid())
-        _server(sock, wsgi_app, access_log).serve_forever()
-        status = 0
-    except BaseException:  # whatever it was, the parent will start another
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)  # not SystemExit: the parent's code up the stack must not run here
-
-
-def _exit_with(parent: int) -> None:
-    """End this worker when its parent is gone (say, kill -9): nothing would
-    restart it or stop it, and it would keep the port."""
-    import gevent
-
-    while os.getppid() == parent:
-        gevent.sleep(1)
-    os._exit(0)
-
-
-def _how_it_ended(status: int) -> str:
-    code = os.waitstatus_to_exitcode(status)
-    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+    pywsgi.WSGIServer(sock, wsgi_app, handler_class=fair_handler(access_log),
+                      log="default" if access_log else None).serve_forever()

@@ -80,7 +80,7 @@ class LayoutState(NamedTuple):
     signed_in: bool
     site_admin: bool
     unread: int  # the bell's count
-    transports: tuple[str, ...] | None  # Socket.IO's, when WORKERS > 1
+    transports: tuple[str, ...] | None  # Socket.IO's, when SOCKETIO_TRANSPORTS limits them
 
 
 def layout_state() -> LayoutState:

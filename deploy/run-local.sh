@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Run Alumni Circles as N app processes sharing PostgreSQL and Redis, on one
-# machine, optionally with nginx in front (the scaled-out layout of deploy/).
+# Run Alumni Circles as in production (deploy/): N gunicorn instances sharing
+# PostgreSQL and Redis, on one machine, optionally with nginx in front.
 #
-#   deploy/run-local.sh start [N]     # N processes on ports 5001.. (default 2)
+#   deploy/run-local.sh start [N]     # N instances on ports 5001.. (default 2)
 #   deploy/run-local.sh nginx         # nginx on http://127.0.0.1:8080 in front of them
+#   deploy/run-local.sh reload        # new code: each instance replaces its worker (SIGHUP)
 #   deploy/run-local.sh status
-#   deploy/run-local.sh stop
+#   deploy/run-local.sh stop          # each drains (SIGTERM), up to GRACEFUL_TIMEOUT
 #
 # Settings come from the environment, with these defaults:
 #   DATABASE_URL            postgresql+psycopg://$USER@127.0.0.1:5432/circles
@@ -43,9 +44,9 @@ start() {
     if [ -s "$RUN/app-$port.pid" ] && kill -0 "$(cat "$RUN/app-$port.pid")" 2>/dev/null; then
       echo "port $port: already running (pid $(cat "$RUN/app-$port.pid"))"; continue
     fi
-    # One single-process gevent server per port; nginx (or any sticky balancer) spreads clients.
+    # One gunicorn instance (master + one gevent worker) per port; nginx's ip_hash spreads clients.
     PORT=$port HOST=127.0.0.1 PROXY_COUNT=${PROXY_COUNT:-1} \
-      nohup "$PY" app.py >"$RUN/app-$port.log" 2>&1 &
+      nohup "$PY" -m gunicorn -c deploy/gunicorn.conf.py >"$RUN/app-$port.log" 2>&1 &
     echo $! >"$RUN/app-$port.pid"
   done
   for i in $(seq 0 $((n - 1))); do
@@ -95,14 +96,25 @@ status() {
   done
 }
 
+reload() {
+  for pidfile in "$RUN"/app-*.pid; do
+    [ -e "$pidfile" ] || continue
+    kill -HUP "$(cat "$pidfile")" 2>/dev/null && echo "$(basename "$pidfile" .pid): reloading"
+  done
+}
+
 stop() {
   if [ -s "$RUN/nginx.pid" ] && kill -0 "$(cat "$RUN/nginx.pid")" 2>/dev/null; then
     nginx -c "$RUN/nginx.conf" -p "$RUN" -s quit || true
   fi
+  local pids=()
   for pidfile in "$RUN"/app-*.pid; do
     [ -e "$pidfile" ] || continue
-    kill "$(cat "$pidfile")" 2>/dev/null || true
+    kill "$(cat "$pidfile")" 2>/dev/null && pids+=("$(cat "$pidfile")")
     rm -f "$pidfile"
+  done
+  for pid in "${pids[@]}"; do  # each finishes what it is serving first
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
   done
   echo "stopped"
 }
@@ -110,7 +122,8 @@ stop() {
 case "${1:-}" in
   start) start "${2:-2}" ;;
   nginx) nginx_front ;;
+  reload) reload ;;
   status) status ;;
   stop) stop ;;
-  *) sed -n '2,17p' "$0"; exit 2 ;;
+  *) sed -n '2,18p' "$0"; exit 2 ;;
 esac

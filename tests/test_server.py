@@ -1,5 +1,6 @@
 """`python app.py` serves pages and Socket.IO with the production server."""
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -36,7 +37,7 @@ def test_python_app_py_serves_with_gevent(tmp_path):
     env.pop("SOCKETIO_ASYNC_MODE", None)
     subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
                    cwd=ROOT, env=env, check=True, capture_output=True)
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, preexec_fn=systemd_default_limit,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         health = wait_for(f"http://127.0.0.1:{port}/healthz")
@@ -49,6 +50,61 @@ def test_python_app_py_serves_with_gevent(tmp_path):
         output = server.communicate(timeout=10)[0].decode()
     assert "serving on http://127.0.0.1" in output
     assert "Traceback" not in output
+    # Started with systemd's default soft limit (1,024), it raised its own (community/limits.py).
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert f"open files: limit {hard}, room for about {(hard - 64) // 2} live sockets" in output
+
+
+def systemd_default_limit():
+    """In a child before exec: the soft open-file limit of a unit without LimitNOFILE."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+
+
+def test_a_port_in_use_stops_the_start(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {**os.environ, "PORT": str(taken.getsockname()[1]), "HOST": "127.0.0.1",
+               "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3", "SECRET_KEY": "s" * 32}
+        done = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("Alumni Circles can't start: 127.0.0.1:")
+    assert "is in use" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_gunicorn_listeners_send_without_waiting_for_acks():
+    """The production server's listening socket (gunicorn's) has TCP_NODELAY too."""
+    import logging
+
+    from gunicorn.config import Config
+    from gunicorn.sock import create_sockets
+
+    config = Config()
+    config.set("bind", ["127.0.0.1:0"])
+    (listening,) = create_sockets(config, logging.getLogger("test"))
+    try:
+        client = socket.create_connection(listening.sock.getsockname())
+        accepted, _ = listening.sock.accept()
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        accepted.close()
+        client.close()
+    finally:
+        listening.close()
+
+
+@pytest.mark.parametrize("transports", [None, ["websocket"]])
+def test_the_page_and_engine_io_follow_socketio_transports(make_app, transports):
+    client = make_app(SOCKETIO_TRANSPORTS=transports).test_client()
+    page = client.get("/auth/login").get_data(as_text=True)
+    handshake = client.get("/socket.io/?EIO=4&transport=polling")
+    if transports is None:  # the default: long-polling first, as always
+        assert "socketio-transports" not in page
+        assert handshake.status_code == 200 and b'"sid"' in handshake.data
+    else:
+        assert '<meta name="socketio-transports" content="websocket">' in page
+        assert handshake.status_code == 400
 
 
 def test_served_connections_send_without_waiting_for_acks():
@@ -134,3 +190,48 @@ def test_a_log_line_is_made_only_with_an_access_log(monkeypatch, access_log):
     finally:
         server.stop()
     assert lines == ([1] if access_log else [])
+
+
+def test_draining_serves_what_has_arrived_and_closes_idle_connections(monkeypatch):
+    """On a drain, a kept-alive connection idle between requests is closed at once;
+    one with a request in flight gets it answered, and its next request too if
+    already sent (pipelined), then is closed; nothing sent is left unanswered."""
+    import gevent
+    from gevent import pywsgi
+    from gevent import socket as green
+
+    from community import server as serving
+
+    monkeypatch.setattr(serving, "_draining", False)
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/slow":
+            gevent.sleep(0.3)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    def read_to_end(sock):
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+        return data
+
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=serving.fair_handler(False), log=None)
+    server.start()
+    try:
+        idle = green.create_connection(("127.0.0.1", server.server_port))
+        idle.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(65536).startswith(b"HTTP/1.1 200")  # answered; kept alive
+        busy = green.create_connection(("127.0.0.1", server.server_port))
+        busy.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert busy.recv(65536).startswith(b"HTTP/1.1 200")
+        busy.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        gevent.sleep(0.1)  # /slow in flight, /after sent behind it
+        serving.start_draining()
+        assert gevent.spawn(read_to_end, idle).get(timeout=2) == b""  # closed, not waited for
+        answers = gevent.spawn(read_to_end, busy).get(timeout=5)
+        assert answers.count(b"HTTP/1.1 200") == 2, answers
+        idle.close()
+        busy.close()
+    finally:
+        server.stop()

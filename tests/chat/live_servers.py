@@ -3,10 +3,10 @@ PostgreSQL and Redis, with clients that sign in over HTTP like a browser.
 
 Fixtures: redis_url, world (schema and a circle on a fresh PostgreSQL
 database), servers (two app processes). Needs TEST_DATABASE_URL and
-TEST_REDIS_URL: skipped without them, failed in CI. tests/test_workers.py
-uses redis_url and the helpers (make_world, sign_in, Listener) too.
+TEST_REDIS_URL: skipped without them, failed in CI. tests/test_graceful.py
+uses make_world and sign_in too.
 
-In a browser (tests/chat/test_browser.py, tests/test_workers.py): chromium()
+In a browser (tests/chat/test_browser.py): chromium()
 launches Debian's Chromium through Playwright, skipped when it is not
 installed (failed in CI), and a Member signs in through the real form in a
 page of their own, keeping the page's errors and the requests it made.
