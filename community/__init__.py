@@ -48,6 +48,7 @@ def configure_extensions(app: Flask) -> None:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
                                                    "pool_pre_ping": False}
     db.init_app(app)
+    database.end_sessions_quietly(app)
     migrate.init_app(app, db, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -5,15 +5,38 @@ BEGIN ourselves (pysqlite's own handling can't do BEGIN IMMEDIATE), so an
 action that reads then writes can take the write lock before it reads.
 PostgreSQL: the same actions lock the rows they depend on with FOR UPDATE.
 """
+import logging
 import sqlite3
 
-from flask import g, has_app_context, has_request_context, request
+from flask import Flask, g, has_app_context, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
 
 IMMEDIATE = "sqlite_immediate"
+log = logging.getLogger(__name__)
+
+
+def end_sessions_quietly(app: Flask) -> None:
+    """End each request's session without failing the answer already made.
+
+    Flask-SQLAlchemy ends it with a rollback; when the database went away
+    mid-request, that rollback raises on the dead connection, after the 503
+    page was made, and the visitor got a 500 instead (the soak's "database
+    stopped"). Registered after db.init_app, so it runs first (teardowns run
+    last-registered first); a session it has removed leaves nothing for
+    Flask-SQLAlchemy's own to do.
+    """
+    @app.teardown_appcontext
+    def _remove_session(exc):
+        try:
+            db.session.remove()
+        except SQLAlchemyError as error:
+            log.warning("database connection lost at the end of a request: %s", type(error).__name__)
+            db.session().invalidate()  # drop the connection unused: no rollback on a dead line
+            db.session.remove()
 
 
 @event.listens_for(Engine, "connect")

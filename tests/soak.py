@@ -35,6 +35,7 @@ def sign_in(base: str, email: str, attempts: int = 50) -> requests.Session:
                 return http
         except (requests.RequestException, AttributeError):
             pass
+        http.close()
         time.sleep(0.2 + 0.05 * attempt)
     raise RuntimeError(f"{email} could not sign in at {base}")
 
@@ -197,6 +198,7 @@ class ChatMember:
             self.sio.disconnect()
         except Exception:  # noqa: BLE001
             pass
+        self.http.close()
 
 
 @dataclass
@@ -275,6 +277,7 @@ class Browser:
     def stop(self) -> None:
         self.stopping.set()
         self.thread.join(timeout=20)
+        self.http.close()
 
 
 @dataclass

@@ -1,6 +1,8 @@
-"""The soak's site: two app servers on loopback sharing PostgreSQL and Redis, and
-the people in it. It plays the part systemd plays in deploy/: it starts each
-server, restarts a server whose process was killed, and stops them with SIGTERM."""
+"""The soak's site: the production layout of deploy/ on loopback (two gunicorn
+instances, one gevent worker each, on ports of their own, sharing PostgreSQL and
+Redis), and the people in it. It plays systemd's part: starts each instance,
+and restarts one with SIGTERM then a new start. A killed worker is gunicorn's
+to replace."""
 import os
 import signal
 import subprocess
@@ -13,6 +15,7 @@ from community import create_app
 from community.extensions import db
 from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_thread, make_user
+from tests.test_graceful import children
 from tests.test_server import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +47,7 @@ def seed(database_url: str) -> dict:
 
 
 class Site:
-    """Two servers, each `python app.py` on a port of its own."""
+    """Two gunicorn instances, each `gunicorn -c deploy/gunicorn.conf.py` on a port of its own."""
 
     def __init__(self, tmp_path: Path, database_url: str, redis_url: str, count: int = 2):
         self.tmp_path = tmp_path
@@ -70,16 +73,25 @@ class Site:
     def _start(self, n: int) -> None:
         with open(self.log_paths[n], "ab") as log:
             self.processes[n] = subprocess.Popen(
-                [sys.executable, "app.py"], cwd=ROOT, env={**self.env, "PORT": str(self.ports[n])},
-                stdout=log, stderr=subprocess.STDOUT)
+                [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"], cwd=ROOT,
+                env={**self.env, "PORT": str(self.ports[n])}, stdout=log, stderr=subprocess.STDOUT)
 
     def kill_worker(self, n: int) -> None:
-        """SIGKILL the process serving; started again after a second, as systemd would."""
-        self.processes[n].kill()
-        self.processes[n].wait()
-        time.sleep(1)
-        self._start(n)
+        """SIGKILL instance n's worker (an out-of-memory kill, say); its master starts another."""
+        master = self.processes[n].pid
+        worker = self._worker(master)
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while self._worker(master) in (None, worker):
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not replace the killed worker")
+            time.sleep(0.05)
         wait_for(f"{self.urls[n]}/healthz", timeout=30).close()
+
+    @staticmethod
+    def _worker(master: int) -> int | None:
+        pids = children(master)
+        return pids[0] if pids else None
 
     def restart(self, n: int) -> None:
         """`systemctl restart`: SIGTERM, wait for the exit, start again."""

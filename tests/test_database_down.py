@@ -87,3 +87,38 @@ def test_another_error_while_the_database_is_down_still_gets_our_page(make_app):
         client.post("/auth/login", data={"email": email, "password": "correct horse battery"})
         with database_down(app):
             looks_like_our_page(client.get("/boom"))
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_mid_request_still_gets_its_answer(postgres_url, monkeypatch):
+    """The database went away during the request: ending its session (a rollback)
+    fails on the dead connection, after the answer was made. The visitor still
+    gets that answer, not a 500, and the next request works. (PostgreSQL: the
+    SQLite driver's connections end without a rollback.)"""
+    import psycopg
+
+    from community import create_app
+    from tests.conftest import AuthActions, app_config
+
+    app = create_app(app_config(postgres_url))
+    with app.app_context():
+        db.create_all()
+        owner = make_user()
+        circle = make_circle(owner)
+        db.session.commit()
+        email, slug = owner.email, circle.slug
+    client = app.test_client()
+    AuthActions(client).login(email)
+    with app.app_context():
+        dialect = db.engine.dialect
+    working_rollback = dialect.do_rollback
+
+    def connection_lost(dbapi_connection):
+        raise psycopg.OperationalError("consuming input failed: server closed the connection")
+
+    monkeypatch.setattr(dialect, "do_rollback", connection_lost)
+    assert client.get(f"/c/{slug}/").status_code == 200
+    monkeypatch.setattr(dialect, "do_rollback", working_rollback)
+    assert client.get(f"/c/{slug}/").status_code == 200
+    with app.app_context():
+        db.engine.dispose()

@@ -1,11 +1,12 @@
 """The soak (issue 19): the real servers, PostgreSQL and Redis, members chatting and
 browsing, and one fault after another; then what the members noticed.
 
-Two app servers share a fresh PostgreSQL database (through a proxy that can cut
-it off) and a Redis server of the test's own. Six members chat (three on each
+Two gunicorn instances (deploy/'s layout, one gevent worker each) share a fresh
+PostgreSQL database (through a proxy that can cut it off) and a Redis server of
+the test's own. Six members chat (three on each
 server, each sending twice a second) and four browse and reply, while the test:
 
-1. kills a worker (SIGKILL),
+1. kills a worker (SIGKILL; gunicorn starts another),
 2. stops Redis and starts it again,
 3. pauses Redis (SIGSTOP) and resumes it,
 4. restarts one server gracefully (SIGTERM, then starts it again),
@@ -196,6 +197,11 @@ def tally(database_url: str, slug: str, thread_id: int, members, browsers, fault
             "stored_twice": sorted(t for t, n in replies.items() if n > 1),
         },
         "answers": dict(answers),
+        # Anything a reader would notice, with seconds since the first fault began.
+        "problems": [(round(answer.at - faults[0].started, 1), answer.method, answer.path,
+                      answer.outcome)
+                     for browser in browsers for answer in browser.answers
+                     if answer.outcome in ("500", "cut", "timeout", "signed out")][:20],
         "faults": [{"name": fault.name,
                     "seconds": round(fault.ended - fault.started, 1),
                     "recovered_in": None if fault.recovered_in is None

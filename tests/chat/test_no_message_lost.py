@@ -71,7 +71,7 @@ def servers(postgres_url, pg_world, own_redis, tmp_path):
            "DATABASE_URL": postgres_url, "SOCKETIO_MESSAGE_QUEUE": own_redis.url,
            "SOCKETIO_CHANNEL": f"lost-test-{uuid.uuid4().hex[:12]}",
            "SECRET_KEY": "no-message-lost-" + uuid.uuid4().hex, "CHAT_RATE_LIMIT": "1000"}
-    for name in ("SOCKETIO_ASYNC_MODE", "CHAT_TEST_FAULT", "WORKERS"):
+    for name in ("SOCKETIO_ASYNC_MODE", "CHAT_TEST_FAULT"):
         env.pop(name, None)
     pair = [Server(env, tmp_path / f"server{n}.log") for n in range(2)]
     try:
