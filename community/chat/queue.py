@@ -19,6 +19,10 @@ what happens when it isn't:
   reconnects every RETRY seconds while Redis is away; after it reconnects it
   sends `resync` to this process's sockets, which may have missed broadcasts
   while it was away.
+- When a process first subscribes (it started, perhaps replacing a worker
+  that was killed between a commit and its broadcast), it sends `resync` to
+  every process: their sockets would otherwise hear of that message only when
+  the next one showed them the gap.
 """
 import logging
 import time
@@ -84,11 +88,14 @@ class ChatQueueManager(socketio.RedisManager):
                 continue
             self.down = False
             log.warning("Redis answers again; telling every chat client to resync")
-            for namespace in self.resync_namespaces:
-                # To this process's sockets, then (publishing) to every other's. Should
-                # this publish fail, _publish starts another watcher.
-                self.emit("resync", {}, namespace=namespace)
+            self._resync_everywhere()
             return
+
+    def _resync_everywhere(self) -> None:
+        for namespace in self.resync_namespaces:
+            # To this process's sockets, then (publishing) to every other's. Should
+            # this publish fail, _publish starts a watcher, which sends it again.
+            self.emit("resync", {}, namespace=namespace)
 
     def _answers(self) -> bool:
         try:
@@ -113,7 +120,7 @@ class ChatQueueManager(socketio.RedisManager):
 
     def _redis_listen_with_retries(self):
         """Messages on the channel, forever; reconnecting every RETRY seconds."""
-        pubsub, broken = None, False
+        pubsub, broken, first = None, False, True
         while not self.closed:
             try:
                 if pubsub is None:
@@ -122,9 +129,17 @@ class ChatQueueManager(socketio.RedisManager):
                 if message is None:
                     continue
                 if message["type"] == "subscribe":
+                    if first:
+                        # This process has just started: the one it replaces may
+                        # have died between a commit and its broadcast, which the
+                        # other processes' sockets would then never hear of.
+                        log.info("Redis listener subscribed; telling every chat client "
+                                 "to resync")
+                        self._resync_everywhere()
+                        first = False
                     # Subscribed again after a break: from now on nothing is
                     # missed, and what was missed before, clients fetch.
-                    if broken:
+                    elif broken:
                         log.warning("Redis listener reconnected; telling this process's chat "
                                     "clients to resync")
                         self._resync_local()

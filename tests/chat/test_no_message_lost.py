@@ -298,7 +298,11 @@ def test_a_process_killed_between_commit_and_broadcast_loses_nothing(servers, pg
         # Alice's page sends it again (same client_id): stored once, same number.
         again = alice.send("DIE-HERE please", client_id="fatal")
         assert again["duplicate"] is True and again["message"]["seq"] == lost_seq
-        # Bob never disconnected: the next message shows him the gap, and he fetches it.
+        # Bob never disconnected: the restarted process tells every process's
+        # sockets to resync when it first subscribes, and he fetches it, though
+        # nobody has sent anything since.
+        assert bob.wait(lambda: lost_seq in bob.held, RECOVERY_BUDGET), bob.describe(
+            stored(postgres_url))
         assert bob.send("after the crash") and alice.send("all good?")
         expected = stored(postgres_url)
         started = time.monotonic()

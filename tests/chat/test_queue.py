@@ -37,8 +37,32 @@ def queue(own_redis, monkeypatch):
     client = redis.Redis.from_url(own_redis.url)
     wait_until(lambda: client.pubsub_numsub(manager.channel)[0][1] == 1)
     client.close()
+    # A process's first subscription has every process resync (a test of its own,
+    # below); what the tests look at comes after it.
+    wait_until(lambda: "resync" in events(delivered))
+    delivered.clear()
     yield manager, delivered
     manager.close()
+
+
+def test_a_process_starting_has_every_process_resync(own_redis, monkeypatch):
+    """The worker it replaces may have died between a commit and its broadcast:
+    the other processes' sockets would hear of that message only when a later
+    one showed them the gap."""
+    delivered = []
+    monkeypatch.setattr(Manager, "emit", lambda self, event, *args, **kwargs:
+                        delivered.append(event))
+    manager = ChatQueueManager(own_redis.url, channel=f"queue-test-{uuid.uuid4().hex[:8]}",
+                               resync_namespaces=("/chat",))
+    others = subscriber(own_redis.url, manager.channel)  # another process, as it were
+    socketio.Server(async_mode="threading", client_manager=manager)
+    manager.initialize()
+    try:
+        wait_until(lambda: "resync" in delivered)
+        assert "resync" in published_events(others, 1.0)
+    finally:
+        manager.close()
+        others.close()
 
 
 def events(delivered) -> list[str]:
