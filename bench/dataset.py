@@ -270,7 +270,8 @@ class _Builder:
                     n += 1
                     body = self.sentence(self.rng.randint(3, 15))
                     at = start + timedelta(minutes=i * 30)
-                    yield {"id": n, "circle_id": circle, "author_id": self.rng.choice(authors),
+                    yield {"id": n, "circle_id": circle, "seq": i + 1,
+                           "author_id": self.rng.choice(authors),
                            "client_id": f"bench-{n}", "source": body, "html": f"<p>{body}</p>",
                            "created_at": at, "edited_at": None, "deleted_at": None,
                            "deleted_by_id": None, "changed_at": at}

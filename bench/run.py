@@ -48,7 +48,7 @@ from databases import SECRET, FreshPostgres, migrated_app  # noqa: E402
 DATA = BENCH / ".data"
 USER_AGENT = "alumni-circles-bench"
 CONNECTIONS = 8            # concurrent connections of the load generator
-DATASET_VERSION = 3        # bump when dataset.py changes what it builds
+DATASET_VERSION = 4        # bump when dataset.py changes what it builds
 
 
 def pages(world: dataset.World) -> dict[str, str]:
