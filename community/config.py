@@ -184,4 +184,10 @@ DEFAULTS = {
     "CHAT_READ_LIMIT": 30,
     # Chat presence broadcasts are coalesced per circle over this many seconds.
     "CHAT_PRESENCE_DELAY": 0.5,
+    # Files (community/files): the kinds members may share, by content (kinds.KINDS;
+    # never SVG or HTML), and the largest image canvas decoded (a decompression bomb's
+    # header says billions of pixels; it is refused before any is decoded).
+    "FILE_KINDS": ("pdf", "jpeg", "png", "gif", "webp", "docx", "xlsx", "pptx", "doc", "xls", "ppt",
+                   "odt", "ods", "odp", "text", "csv"),
+    "FILE_IMAGE_MAX_PIXELS": 50_000_000,
 }

@@ -1,0 +1,72 @@
+"""Files built in code for the hostile tests: nothing binary is committed."""
+import io
+import struct
+import zipfile
+import zlib
+
+from PIL import Image
+
+
+def image_bytes(fmt: str, size=(8, 8), color="red", mode="RGB", **save) -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size, color).save(out, fmt, **save)
+    return out.getvalue()
+
+
+def noisy_jpeg(size=(200, 200)) -> bytes:
+    """A JPEG with real entropy-coded data, so cutting it leaves the decoder short."""
+    out = io.BytesIO()
+    Image.effect_noise(size, 64).convert("RGB").save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def zip_bytes(members: dict[str, bytes], stored_first: str | None = None) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        if stored_first:
+            zf.writestr(stored_first, members.pop(stored_first), compress_type=zipfile.ZIP_STORED)
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+def docx_bytes() -> bytes:
+    """The smallest zip that is a Word document by its parts."""
+    return zip_bytes({"[Content_Types].xml": b'<?xml version="1.0"?><Types/>',
+                      "word/document.xml": b"<w:document/>"})
+
+
+def odf_bytes(mimetype: bytes) -> bytes:
+    """ODF: a stored `mimetype` member first, as the standard requires."""
+    return zip_bytes({"mimetype": mimetype, "content.xml": b"<office:document-content/>"},
+                     stored_first="mimetype")
+
+
+def ole_bytes(*streams: str) -> bytes:
+    """An OLE compound file (old Office) whose first directory sector names `streams`."""
+    header = bytearray(512)
+    header[:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    struct.pack_into("<HH", header, 28, 0xFFFE, 9)  # byte order, 512-byte sectors
+    struct.pack_into("<I", header, 48, 0)           # the directory starts at sector 0
+    directory = bytearray()
+    for name in ("Root Entry", *streams):
+        entry = bytearray(128)
+        encoded = (name + "\0").encode("utf-16-le")
+        entry[:len(encoded)] = encoded
+        struct.pack_into("<H", entry, 64, len(encoded))
+        directory += entry
+    return bytes(header) + bytes(directory.ljust(512, b"\0"))
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_bomb(side: int) -> bytes:
+    """A valid one-colour 1-bit PNG of side x side pixels: kilobytes on disk, a huge canvas."""
+    row = b"\0" * (1 + (side + 7) // 8)  # filter byte and the row's bits, all zero
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", data)
+            + _chunk(b"IEND", b""))
