@@ -213,7 +213,7 @@ _CONTROLS = set(range(32)) - {9, 10, 12, 13}  # tab, newline, form feed, carriag
 
 def _text_kind(head: bytes, name: str, whole: bool) -> Kind:
     if b"\x00" in head:
-        raise refuse("This file is not text and not a kind this site can share. " + allowed_sentence(ALL_KINDS))
+        raise refuse("This file is not a document, an image or text, so it can't be shared here.")
     try:
         # final=whole: a character cut at the end of the head is fine, one cut at the end of the file is not.
         codecs.getincrementaldecoder("utf-8")().decode(head, final=whole)

@@ -151,7 +151,8 @@ def test_old_office_files_by_their_streams(stream, kind):
 
 def test_another_compound_file_is_refused():
     # The same container holds installers (.msi) and Outlook messages.
-    assert refusal(ole_bytes("\x05SummaryInformation", "!_StringData"), "setup.doc").code == "unsupported_type"
+    msi = ole_bytes("\x05SummaryInformation", "!_StringData")
+    assert refusal(msi, "setup.doc").code == "unsupported_type"
 
 
 def test_a_kind_left_out_of_the_setting_is_refused():
