@@ -70,3 +70,36 @@ def png_bomb(side: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", data)
             + _chunk(b"IEND", b""))
+
+
+def _s15(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+def _xyz(x: float, y: float, z: float) -> bytes:
+    return b"XYZ \0\0\0\0" + _s15(x) + _s15(y) + _s15(z)
+
+
+def swapped_rgb_profile() -> bytes:
+    """An ICC v2 RGB display profile whose red and green primaries are sRGB's swapped:
+    a pixel's colour under it differs plainly from the same numbers read as sRGB."""
+    gamma = b"curv\0\0\0\0" + struct.pack(">IH", 1, 0x0233) + b"\0\0"  # gamma 2.2
+    text = b"swapped\0"
+    desc = (b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + b"\0" * 8
+            + b"\0\0\0" + b"\0" * 67)
+    tags = [(b"desc", desc), (b"wtpt", _xyz(0.9642, 1.0, 0.8249)), (b"cprt", b"text\0\0\0\0none\0"),
+            (b"rXYZ", _xyz(0.3851, 0.7169, 0.0971)), (b"gXYZ", _xyz(0.4361, 0.2225, 0.0139)),
+            (b"bXYZ", _xyz(0.1431, 0.0606, 0.7141)),
+            (b"rTRC", gamma), (b"gTRC", gamma), (b"bTRC", gamma)]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for signature, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"lcms" + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
+              + struct.pack(">6H", 2026, 1, 1, 0, 0, 0) + b"acsp" + b"\0" * 24 + struct.pack(">I", 0)
+              + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"lcms" + b"\0" * 44)
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + body
