@@ -6,6 +6,11 @@ import zlib
 
 from PIL import Image
 
+# Names an attacker or a careless machine uploads with.
+HOSTILE = ["../../x", "..\\..\\x", "C:\\evil.exe", "C:evil.exe", "/etc/passwd", "a\r\nb.txt",
+           "a\x00b.txt", "\u202egpj.exe", "x" * 500 + ".pdf", "CON", "", None, ".htaccess", "...",
+           "..", "report.pdf\u200b", "na\u0308me.txt", 'a";b=c.pdf', "line\u2028break.pdf", " . "]
+
 
 def image_bytes(fmt: str, size=(8, 8), color="red", mode="RGB", **save) -> bytes:
     out = io.BytesIO()

@@ -8,11 +8,7 @@ from werkzeug.http import parse_options_header
 
 from community.files.kinds import KINDS
 from community.files.names import MAX_NAME_BYTES, MAX_NAME_CHARS, content_disposition, safe_filename
-from community.files.safety import FILE_CSP, file_headers
-
-HOSTILE = ["../../x", "..\\..\\x", "C:\\evil.exe", "C:evil.exe", "/etc/passwd", "a\r\nb.txt",
-           "a\x00b.txt", "\u202egpj.exe", "x" * 500 + ".pdf", "CON", "", None, ".htaccess", "...",
-           "..", "report.pdf\u200b", "na\u0308me.txt", 'a";b=c.pdf', "line\u2028break.pdf", " . "]
+from tests.files.builders import HOSTILE
 
 
 def assert_safe(name: str):
@@ -102,6 +98,13 @@ def test_the_ascii_fallback_keeps_letters_under_accents():
     assert 'filename="naive cafe.txt"' in content_disposition("naïve café.txt")
 
 
+def test_the_ascii_fallback_has_no_percent_or_semicolon():
+    # Some browsers percent-decode `filename`, and a lax parser ends the value at ";".
+    header = content_disposition("100%20done;final.pdf")
+    assert 'filename="100_20done_final.pdf"' in header
+    assert parse_options_header(header)[1]["filename"] == "100%20done;final.pdf"
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_any_name_gives_a_safe_name_and_header(raw):
@@ -109,41 +112,3 @@ def test_any_name_gives_a_safe_name_and_header(raw):
     header = content_disposition(raw)
     assert header.isascii() and "\n" not in header and "\r" not in header
     assert parse_options_header(header)[1] == {"filename": safe_filename(raw)}
-
-
-@pytest.mark.parametrize("kind", ["jpeg", "png", "gif", "webp"])
-def test_a_raster_image_is_shown_inline(kind):
-    headers = file_headers(KINDS[kind], "photo")
-    assert headers["Content-Disposition"].startswith("inline;")
-    assert headers["Content-Type"] == KINDS[kind].mime
-
-
-@pytest.mark.parametrize("kind", ["pdf", "docx", "xlsx", "pptx", "doc", "odt", "text", "csv"])
-def test_everything_else_is_a_download(kind):
-    headers = file_headers(KINDS[kind], "file")
-    assert headers["Content-Disposition"].startswith("attachment;")
-    assert headers["Cache-Control"] == "private, no-store"
-
-
-def test_every_file_response_is_locked_down():
-    for kind in KINDS.values():
-        headers = file_headers(kind, "x")
-        assert headers["X-Content-Type-Options"] == "nosniff"
-        assert headers["Content-Security-Policy"] == FILE_CSP
-        assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
-        assert headers["Cache-Control"].startswith("private,")
-    directives = [d.strip() for d in FILE_CSP.split(";")]
-    assert "sandbox" in directives and "default-src 'none'" in directives
-
-
-def test_the_type_and_extension_come_from_the_kind_not_the_name():
-    headers = file_headers(KINDS["png"], "invoice.html")
-    assert headers["Content-Type"] == "image/png"
-    assert parse_options_header(headers["Content-Disposition"])[1]["filename"] == "invoice.png"
-
-
-@pytest.mark.parametrize("raw", HOSTILE)
-def test_no_header_value_can_break_a_line(raw):
-    for kind in KINDS.values():
-        for value in file_headers(kind, raw).values():
-            assert value.isascii() and not set(value) & {"\r", "\n", "\0"}
