@@ -13,6 +13,7 @@ Decisions:
 - Thumbnails are WebP (alpha kept, small), at most THUMBNAIL_SIZE px a side.
 """
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -54,10 +55,25 @@ def clean_image(stream, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES
         raise refuse(f"The image is larger than {max_bytes // (1024 * 1024)} MB.", code="too_large")
     image = _decode(stream, max_pixels)
     kind = KINDS[_FORMATS[image.format]]
-    pixels = _pixels_only(image)
-    data = _encode(pixels, kind)
+    try:
+        pixels = _pixels_only(image)  # reads the EXIF, which may be as damaged as anything else
+        data, thumbnail = _encode(pixels, kind), _thumbnail(pixels)
+    except _DAMAGED as error:
+        raise _damaged() from error
+    finally:
+        image.close()
     return CleanImage(data=data, kind=kind, width=pixels.width, height=pixels.height,
-                      thumbnail=_thumbnail(pixels), thumbnail_kind=KINDS["webp"])
+                      thumbnail=thumbnail, thumbnail_kind=KINDS["webp"])
+
+
+# What Pillow raises for a truncated ("image file is truncated"), corrupt or foreign file.
+_DAMAGED = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError,
+            TypeError, KeyError, struct.error)
+
+
+def _damaged():
+    return refuse("This image is damaged or incomplete, so it can't be shared. Try saving it again.",
+                  code="invalid")
 
 
 def _too_large(max_pixels: int):
@@ -78,11 +94,8 @@ def _decode(stream, max_pixels: int) -> Image.Image:
             image.load()  # the first frame only
         except (Image.DecompressionBombWarning, Image.DecompressionBombError):
             raise _too_large(max_pixels) from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
-                IndexError, TypeError) as error:
-            # Truncated ("image file is truncated"), corrupt, or not an image at all.
-            raise refuse("This image is damaged or incomplete, so it can't be shared. "
-                         "Try saving it again.", code="invalid") from error
+        except _DAMAGED as error:
+            raise _damaged() from error
     return image
 
 
@@ -118,6 +131,8 @@ def _encode(image: Image.Image, kind: Kind) -> bytes:
             image = image.convert("RGB")
         image.save(out, "JPEG", quality=90, optimize=True)
     elif kind.name == "png":
+        if image.mode not in ("1", "L", "LA", "I;16", "P", "RGB", "RGBA"):
+            image = image.convert("RGBA")  # what Pillow reads but can't write as PNG
         image.save(out, "PNG", optimize=True, **_transparency(image))
     elif kind.name == "gif":
         image.save(out, "GIF", **_transparency(image))
