@@ -52,6 +52,17 @@ def test_gps_and_exif_are_gone():
     assert b"Exif" not in result.thumbnail and b"PhoneMaker" not in result.thumbnail
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])  # PNG's XMP is an iTXt chunk: test_png_text_chunks_are_gone
+def test_xmp_is_gone(fmt):
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description exif:GPSLatitude="51,30.4N" '
+           b'dc:description="&lt;script&gt;"/></x:xmpmeta>')
+    original = image_bytes(fmt, (16, 16), "white", xmp=xmp)
+    assert b"GPSLatitude" in original
+    result = clean(original)
+    assert b"GPSLatitude" not in result.data and b"xmpmeta" not in result.data
+    assert "xmp" not in reopen(result.data).info
+
+
 def test_orientation_is_applied():
     # 2 x 1, left pixel red, right blue; orientation 6: "turn 90 degrees clockwise to view".
     image = Image.new("RGB", (2, 1))
