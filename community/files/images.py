@@ -105,10 +105,7 @@ def _pixels_only(image: Image.Image) -> Image.Image:
     # In place: a 12 MP photo is 36 MB of pixels; a copy per step is what would add up.
     ImageOps.exif_transpose(image, in_place=True)
     upright = _to_srgb(image, icc)
-    transparency = upright.info.get("transparency")
-    if upright.mode == "P" and transparency is not None and image.format != "GIF":
-        upright = upright.convert("RGBA")  # keep transparency without keeping info
-        transparency = None
+    transparency = upright.info.get("transparency")  # a palette's see-through colour(s)
     # Everything Pillow carried over (exif, comment, text chunks, xmp, icc) is forgotten:
     # save() writes some of these back from .info by default.
     upright.info = {} if transparency is None else {"transparency": transparency}

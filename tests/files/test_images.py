@@ -122,8 +122,12 @@ def test_the_format_is_kept(fmt, mode):
     assert (result.width, result.height) == (40, 30)
 
 
-def test_transparency_is_kept():
-    result = clean(image_bytes("PNG", (4, 4), (0, 0, 0, 0), "RGBA"))
+@pytest.mark.parametrize(("fmt", "mode", "save"), [("PNG", "RGBA", {}), ("WEBP", "RGBA", {}),
+                                                   ("PNG", "P", {"transparency": 0}),
+                                                   ("GIF", "P", {"transparency": 0})])
+def test_transparency_is_kept(fmt, mode, save):
+    color = (0, 0, 0, 0) if mode == "RGBA" else 0
+    result = clean(image_bytes(fmt, (4, 4), color, mode, **save))
     assert reopen(result.data).convert("RGBA").getpixel((0, 0))[3] == 0
     assert reopen(result.thumbnail).convert("RGBA").getpixel((0, 0))[3] == 0
 
