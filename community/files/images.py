@@ -134,17 +134,12 @@ def _encode(image: Image.Image, kind: Kind) -> bytes:
     elif kind.name == "png":
         if image.mode not in ("1", "L", "LA", "I;16", "P", "RGB", "RGBA"):
             image = image.convert("RGBA")  # what Pillow reads but can't write as PNG
-        image.save(out, "PNG", **_transparency(image))
+        image.save(out, "PNG")  # a palette's transparency comes from .info, kept for it
     elif kind.name == "gif":
-        image.save(out, "GIF", **_transparency(image))
+        image.save(out, "GIF")
     else:
         image.save(out, "WEBP", quality=90)
     return out.getvalue()
-
-
-def _transparency(image: Image.Image) -> dict:
-    value = image.info.get("transparency")
-    return {} if value is None else {"transparency": value}
 
 
 def _thumbnail(image: Image.Image) -> bytes:
