@@ -104,12 +104,12 @@ def _pixels_only(image: Image.Image) -> Image.Image:
     icc = image.info.get("icc_profile")
     # In place: a 12 MP photo is 36 MB of pixels; a copy per step is what would add up.
     ImageOps.exif_transpose(image, in_place=True)
-    upright = _to_srgb(image, icc)
-    transparency = upright.info.get("transparency")  # a palette's see-through colour(s)
+    image = _to_srgb(image, icc)
+    transparency = image.info.get("transparency")  # a palette's see-through colour(s)
     # Everything Pillow carried over (exif, comment, text chunks, xmp, icc) is forgotten:
     # save() writes some of these back from .info by default.
-    upright.info = {} if transparency is None else {"transparency": transparency}
-    return upright
+    image.info = {} if transparency is None else {"transparency": transparency}
+    return image
 
 
 def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:

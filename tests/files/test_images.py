@@ -8,7 +8,7 @@ from PIL import Image, PngImagePlugin
 from community.errors import ActionError
 from community.files.images import THUMBNAIL_SIZE, clean_image
 from community.files.kinds import sniff
-from tests.files.builders import image_bytes, noisy_jpeg, png_bomb, swapped_rgb_profile
+from tests.files.builders import docx_bytes, image_bytes, noisy_jpeg, png_bomb, swapped_rgb_profile
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
@@ -90,6 +90,14 @@ def test_a_polyglot_jpeg_html_comes_out_as_pure_image(where):
     for data in (result.data, result.thumbnail):
         assert b"<script" not in data.lower() and b"<html" not in data.lower()
     assert reopen(result.data).format == "JPEG"
+
+
+def test_a_png_that_is_also_a_zip_loses_the_zip():
+    # A zip is read from its end, so image + zip is both (the old "GIFAR" trick).
+    polyglot = image_bytes("PNG", (8, 8)) + docx_bytes()
+    assert sniff(polyglot, "x.png").name == "png"
+    data = clean(polyglot).data
+    assert b"PK\x03\x04" not in data and b"word/document.xml" not in data
 
 
 def test_png_text_chunks_are_gone():
