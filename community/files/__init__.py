@@ -1,0 +1,1 @@
+"""Files shared in circles: kinds, safety and storage."""
