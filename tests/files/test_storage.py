@@ -318,3 +318,15 @@ def test_the_app_stores_under_instance_by_default(app):
     assert isinstance(storage, LocalStorage)
     assert storage.root == storage_from_url(f"file://{app.instance_path}/files").root
     assert storage_for(app) is storage  # made once per app
+
+
+def test_the_setting_is_read_from_the_environment(tmp_path, monkeypatch, aws_env, make_app):
+    from community.config import from_environment
+
+    monkeypatch.delenv("FILE_STORAGE_URL", raising=False)
+    assert from_environment(str(tmp_path))["FILE_STORAGE_URL"] is None  # storage_for's default
+    monkeypatch.setenv("FILE_STORAGE_URL", "s3://circle-files/uploads?region=eu-west-2")
+    assert from_environment(str(tmp_path))["FILE_STORAGE_URL"] == "s3://circle-files/uploads?region=eu-west-2"
+
+    app = make_app(FILE_STORAGE_URL=f"file://{tmp_path}/elsewhere")
+    assert storage_for(app).root == tmp_path / "elsewhere"
