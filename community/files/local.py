@@ -25,11 +25,10 @@ def _private_dir(path: Path) -> None:
         return
     _private_dir(path.parent)
     try:
+        # The umask can only narrow 0700, never widen it.
         path.mkdir(mode=0o700)
     except FileExistsError:  # another process made it just now
         pass
-    # mkdir's mode is cut by the umask; set it exactly, never wider than 0700.
-    os.chmod(path, 0o700)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -71,7 +70,8 @@ class LocalStorage(Storage):
                 os.fsync(out.fileno())
             final = self.path(key)
             if final.exists():
-                # Already stored (same bytes, same key): keep the one there.
+                # Already stored (same bytes, same key): keep the one there, so
+                # a download reading it (nginx's sendfile) is left alone.
                 temp.unlink()
             else:
                 _private_dir(final.parent)

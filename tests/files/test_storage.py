@@ -259,7 +259,25 @@ def test_sweep_removes_only_old_temp_files(tmp_path):
     assert LocalStorage(tmp_path / "never-used").sweep_temp() == 0
 
 
+def test_local_keeps_the_first_copy_of_the_same_bytes(tmp_path):
+    storage = LocalStorage(tmp_path / "files")
+    first = storage.save(io.BytesIO(b"agenda"), max_bytes=MB)
+    inode = storage.path(first.key).stat().st_ino
+    storage.save(io.BytesIO(b"agenda"), max_bytes=MB)
+    # Not replaced by the second upload's copy: a download reading it goes on.
+    assert storage.path(first.key).stat().st_ino == inode
+    assert os.listdir(storage.temp_dir) == []
+
+
 # --- S3 ----------------------------------------------------------------------
+
+def test_s3_sends_the_same_bytes_only_once(s3_storage):
+    puts = []
+    s3_storage.client.meta.events.register("before-call.s3.PutObject", lambda **kw: puts.append(kw))
+    s3_storage.save(io.BytesIO(b"slides"), max_bytes=MB)
+    s3_storage.save(io.BytesIO(b"slides"), max_bytes=MB)
+    assert len(puts) == 1
+
 
 def test_s3_objects_are_private(s3_storage):
     stored = s3_storage.save(io.BytesIO(b"for the circle only"), max_bytes=MB)
