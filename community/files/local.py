@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from community.files.storage import Storage, Stored, check_key, copy_hashing
+from community.files.base import Storage, Stored, check_key, copy_hashing
 
 TEMP_SUFFIX = ".part"
 

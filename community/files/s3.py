@@ -24,7 +24,7 @@ route, which streams them or redirects to a presigned URL valid for seconds.
 import tempfile
 from typing import BinaryIO
 
-from community.files.storage import Storage, Stored, check_key, content_disposition, copy_hashing
+from community.files.base import Storage, Stored, check_key, content_disposition, copy_hashing
 
 
 class S3Storage(Storage):

@@ -15,14 +15,9 @@ import uuid
 import pytest
 
 from community.errors import ActionError
+from community.files.base import CHUNK, FileTooLarge, content_disposition
 from community.files.local import LocalStorage
-from community.files.storage import (
-    CHUNK,
-    FileTooLarge,
-    content_disposition,
-    storage_for,
-    storage_from_url,
-)
+from community.files.storage import storage_for, storage_from_url
 from tests.conftest import IN_CI
 from tests.test_server import free_port
 
