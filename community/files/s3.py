@@ -106,9 +106,16 @@ class S3Storage(Storage):
     def presigned_url(self, key: str, seconds: int, filename: str, inline: bool = False,
                       content_type: str | None = None) -> str:
         """A GET URL valid for `seconds`, whose answer names `filename` and is an
-        attachment unless `inline` (the route decides, from the sniffed kind)."""
+        attachment unless `inline` (the route decides, from the sniffed kind).
+
+        The store can't add our nosniff and CSP headers to its answer; it is on
+        the store's origin, not ours, so a script in a file can't reach our
+        cookies, but routes should still stream (not redirect) what they show
+        inline. `private, no-store`: no shared cache keeps a copy.
+        """
         params = {"Bucket": self.bucket, "Key": self.object_name(key),
-                  "ResponseContentDisposition": content_disposition(filename, inline)}
+                  "ResponseContentDisposition": content_disposition(filename, inline),
+                  "ResponseCacheControl": "private, no-store"}
         if content_type:
             params["ResponseContentType"] = content_type
         return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=int(seconds))

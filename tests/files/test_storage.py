@@ -237,6 +237,8 @@ def test_local_files_are_fanned_out_and_private(tmp_path):
     for directory in (storage.root, path.parent, path.parent.parent, storage.temp_dir):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert storage.accel_redirect(stored.key) == f"/_files/{stored.key[:2]}/{stored.key[2:4]}/{stored.key}"
+    # No URL of its own to redirect to: the route streams it or hands it to nginx.
+    assert storage.presigned_url(stored.key, 60, "note.txt") is None
 
 
 def test_sweep_removes_only_old_temp_files(tmp_path):
@@ -274,6 +276,21 @@ def test_s3_sends_the_same_bytes_only_once(s3_storage):
     assert len(puts) == 1
 
 
+def test_s3_upload_failing_half_way_leaves_nothing(s3_storage):
+    parts = []
+
+    def network_drops_on_the_second_part(**kwargs):
+        parts.append(kwargs)
+        if len(parts) == 2:
+            raise ConnectionError("network unreachable")
+
+    s3_storage.client.meta.events.register("before-call.s3.UploadPart", network_drops_on_the_second_part)
+    with pytest.raises(ConnectionError):
+        s3_storage.save(Generated(20 * MB), max_bytes=25 * MB)
+    # The multipart upload was aborted (no parts kept), the spool removed.
+    assert everything_stored(s3_storage) == []
+
+
 def test_s3_objects_are_private(s3_storage):
     stored = s3_storage.save(io.BytesIO(b"for the circle only"), max_bytes=MB)
     name = s3_storage.object_name(stored.key)
@@ -298,6 +315,7 @@ def test_s3_presigned_url_downloads_as_an_attachment_with_the_name(s3_storage):
         assert answer.read() == b"slide 1\nslide 2\n"
         assert answer.headers["Content-Type"] == "text/plain"
         assert answer.headers["Content-Disposition"] == content_disposition('Q3 "plan"\r\n.txt')
+        assert answer.headers["Cache-Control"] == "private, no-store"
     assert "X-Amz-Expires=60" in url
 
 
