@@ -35,6 +35,7 @@ class S3Storage(Storage):
         import boto3
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config
+        from botocore.exceptions import ClientError
 
         if addressing not in (None, "path", "virtual"):
             raise ValueError("FILE_STORAGE_URL: addressing is path or virtual")
@@ -54,8 +55,6 @@ class S3Storage(Storage):
         # 2, 5-7 MB with 4), and 2 already keep a fast link busy.
         self.transfer = TransferConfig(multipart_threshold=8 * 1024 * 1024,
                                        multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
-        from botocore.exceptions import ClientError
-
         self._client_error = ClientError
 
     def object_name(self, key: str) -> str:
