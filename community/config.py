@@ -93,6 +93,8 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Alumni Circles <no-reply@localhost>"),
         "DIGEST_HOUR": _int("DIGEST_HOUR", 8),
         "MAIL_WORKER_INTERVAL": _int("MAIL_WORKER_INTERVAL", 10),
+        # Unset: file://<instance>/files (community/files/storage.py, storage_for).
+        "FILE_STORAGE_URL": os.environ.get("FILE_STORAGE_URL") or None,
     }
 
 
