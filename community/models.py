@@ -3,6 +3,7 @@ from .accounts import models as accounts  # noqa: F401
 from .accounts import security_log  # noqa: F401
 from .chat import models as chat  # noqa: F401
 from .circles import models as circles  # noqa: F401
+from .files import models as files  # noqa: F401
 from .meetings import models as meetings  # noqa: F401
 from .moderation import models as moderation  # noqa: F401
 from .notifications import models as notifications  # noqa: F401
