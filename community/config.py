@@ -95,6 +95,9 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_WORKER_INTERVAL": _int("MAIL_WORKER_INTERVAL", 10),
         # Unset: file://<instance>/files (community/files/storage.py, storage_for).
         "FILE_STORAGE_URL": os.environ.get("FILE_STORAGE_URL") or None,
+        # The largest file one upload may be, and all of a circle's files together.
+        "FILE_MAX_BYTES": _int("FILE_MAX_BYTES", DEFAULTS["FILE_MAX_BYTES"]),
+        "FILE_CIRCLE_QUOTA": _int("FILE_CIRCLE_QUOTA", DEFAULTS["FILE_CIRCLE_QUOTA"]),
     }
 
 
@@ -192,4 +195,7 @@ DEFAULTS = {
     "FILE_KINDS": ("pdf", "jpeg", "png", "gif", "webp", "docx", "xlsx", "pptx", "doc", "xls", "ppt",
                    "odt", "ods", "odp", "text", "csv"),
     "FILE_IMAGE_MAX_PIXELS": 50_000_000,
+    # Per upload, and per circle for all its files (both read from the environment too).
+    "FILE_MAX_BYTES": 25 * 1024 * 1024,
+    "FILE_CIRCLE_QUOTA": 2 * 1024 ** 3,
 }

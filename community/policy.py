@@ -420,6 +420,24 @@ def access_post(user: User, slug: str, post_id: int):
     return circle, membership, _row_in_circle(Post, circle, post_id)
 
 
+def access_attachment(user: User, slug: str, public_id: str):
+    """(circle, attachment) for a file in a circle whose content the user may read.
+
+    :raise NotFound: no such circle or file, the file is another circle's, or the
+        user is not an active member who has accepted the pledge — one error for all.
+    """
+    from .files.models import Attachment
+
+    circle, membership = access_circle(user, slug)
+    if needs_pledge(circle, membership):
+        raise NotFound()
+    attachment = db.session.scalar(select(Attachment).where(
+        Attachment.public_id == public_id, Attachment.circle_id == circle.id))
+    if attachment is None:
+        raise NotFound()
+    return circle, attachment
+
+
 def can_reply(membership: Membership, thread) -> bool:
     """Members reply to open threads; staff may still add to a locked one."""
     return membership.is_active and (not thread.locked or is_staff(membership))

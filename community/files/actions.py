@@ -1,0 +1,117 @@
+"""Sharing files: upload (checked, cleaned, stored, counted) and the orphan sweep.
+
+Bytes are stored before the row is written, so the circle's lock is held only
+for the quota check and the insert, never while a large file is copied. Any
+refusal after that deletes the bytes this call stored, unless another row
+already points at the same content (same SHA-256, same key).
+"""
+import io
+import tempfile
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, exists, func, or_, select
+
+from ..accounts.models import User
+from ..database import begin_write
+from ..errors import ActionError, NotFound
+from ..extensions import db
+from ..policy import access_circle, needs_pledge
+from ..timeutil import utcnow
+from .base import copy_hashing, describe_size
+from .models import Attachment
+from .safety import clean_image, safe_filename, sniff_file
+from .storage import storage_for
+
+
+def upload(actor: User, slug: str, stream, name: str) -> Attachment:
+    """Share a file in a circle; the row is not attached to anything yet.
+
+    :raise NotFound: not an active member who has accepted the pledge.
+    :raise ActionError: too large ("too_large", 413), a kind not allowed
+        ("unsupported_type"), a damaged image ("invalid"), over the circle's
+        quota ("quota"). Nothing is left behind by any refusal.
+    """
+    circle, membership = access_circle(actor, slug)
+    if needs_pledge(circle, membership):
+        raise NotFound()
+    config = current_app.config
+    max_bytes = config["FILE_MAX_BYTES"]
+    with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as copy:
+        # Our own copy: the size limit holds whatever the request said, and the
+        # sniffing and decoding below may seek in it.
+        copy_hashing(stream, copy, max_bytes)
+        kind = sniff_file(copy, name, allowed=config["FILE_KINDS"])
+        thumbnail = None
+        if kind.inline:
+            # Only the re-encoded pixels are kept: no EXIF (GPS), no trailing payload.
+            image = clean_image(copy, max_pixels=config["FILE_IMAGE_MAX_PIXELS"], max_bytes=max_bytes)
+            copy, thumbnail = io.BytesIO(image.data), image.thumbnail
+        return _store(actor, slug, kind, safe_filename(name, kind), copy, thumbnail)
+
+
+def _store(actor, slug, kind, name, content, thumbnail) -> Attachment:
+    storage = storage_for(current_app)
+    stored_here: list[str] = []  # keys new in storage because of this call
+
+    try:
+        main = _save_new(storage, content, stored_here)
+        thumb = _save_new(storage, io.BytesIO(thumbnail), stored_here) if thumbnail else None
+        begin_write()
+        # The circle's row, locked: two uploads can't both fit the last of the quota.
+        circle, _ = access_circle(actor, slug, for_update=True)
+        used = db.session.scalar(select(func.coalesce(func.sum(Attachment.size), 0))
+                                 .where(Attachment.circle_id == circle.id))
+        quota = current_app.config["FILE_CIRCLE_QUOTA"]
+        if used + main.size > quota:
+            raise ActionError(f"This circle's files have used their space of {describe_size(quota)}; "
+                              "the file was not shared.", code="quota", field="file")
+        attachment = Attachment(circle_id=circle.id, uploader_id=actor.id, storage_key=main.key,
+                                thumbnail_key=thumb.key if thumb else None, name=name,
+                                kind=kind.name, size=main.size)
+        db.session.add(attachment)
+        db.session.commit()
+        return attachment
+    except BaseException:
+        db.session.rollback()
+        _delete_unused(storage, stored_here)
+        raise
+
+
+def _save_new(storage, stream, stored_here: list[str]):
+    stream.seek(0)
+    stored = storage.save(stream, current_app.config["FILE_MAX_BYTES"])
+    if stored.key not in stored_here and not _referenced(stored.key):
+        stored_here.append(stored.key)
+    return stored
+
+
+def _referenced(key: str) -> bool:
+    return bool(db.session.scalar(select(exists().where(
+        or_(Attachment.storage_key == key, Attachment.thumbnail_key == key)))))
+
+
+def _delete_unused(storage, keys) -> None:
+    for key in keys:
+        if not _referenced(key):
+            storage.delete(key)
+    db.session.rollback()  # end the read transaction the checks opened
+
+
+def sweep_orphans(older_than: timedelta = timedelta(days=1)) -> int:
+    """Delete files uploaded but never attached (or whose place went away) before
+    `older_than` ago, and their bytes where no other row uses them. Returns rows deleted."""
+    begin_write()
+    cutoff = utcnow() - older_than
+    orphans = db.session.execute(
+        select(Attachment.id, Attachment.storage_key, Attachment.thumbnail_key).where(
+            Attachment.created_at < cutoff, Attachment.post_id.is_(None),
+            Attachment.chat_message_id.is_(None), Attachment.meeting_id.is_(None))).all()
+    if not orphans:
+        db.session.rollback()
+        return 0
+    db.session.execute(delete(Attachment).where(Attachment.id.in_([row.id for row in orphans])))
+    db.session.commit()
+    keys = {key for row in orphans for key in (row.storage_key, row.thumbnail_key) if key}
+    _delete_unused(storage_for(current_app), keys)
+    return len(orphans)

@@ -1,0 +1,96 @@
+"""Files: upload into a circle (JSON) and download, checked on every request.
+
+URLs: POST /c/<slug>/files, GET /c/<slug>/files/<public_id>/<name> and
+/c/<slug>/files/<public_id>/thumbnail. Whatever is not allowed is the same 404
+as a missing file (community/policy.py, access_attachment).
+"""
+from flask import Blueprint, current_app, jsonify, redirect, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
+
+from ..errors import ActionError
+from ..policy import access_attachment
+from . import actions
+from .base import CHUNK, FileTooLarge
+from .kinds import KINDS
+from .safety import file_headers
+from .storage import storage_for
+
+bp = Blueprint("files", __name__)
+
+# Room for the multipart envelope (boundaries, the CSRF field) around the file itself.
+ENVELOPE = 64 * 1024
+
+
+@bp.url_value_preprocessor
+def _raise_body_limit(endpoint, values):
+    # The site-wide MAX_CONTENT_LENGTH (1 MiB) suits forms; an upload may be
+    # FILE_MAX_BYTES. This runs before any before_request (the CSRF check reads
+    # the body), so the larger limit is in place when the body is first parsed.
+    if endpoint == "files.upload":
+        request.max_content_length = current_app.config["FILE_MAX_BYTES"] + ENVELOPE
+
+
+def _error(err: ActionError):
+    return jsonify(error=err.code, message=err.message, field=err.field), err.status
+
+
+def describe(slug: str, attachment) -> dict:
+    """What the upload answers, and what a composer needs to show the file."""
+    return {
+        "id": attachment.public_id, "name": attachment.name, "kind": attachment.kind,
+        "size": attachment.size,
+        "url": url_for("files.download", slug=slug, public_id=attachment.public_id, name=attachment.name),
+        "thumbnail_url": (url_for("files.thumbnail", slug=slug, public_id=attachment.public_id)
+                          if attachment.thumbnail_key else None),
+    }
+
+
+@bp.post("/c/<slug>/files")
+@login_required
+def upload(slug):
+    try:
+        sent = request.files.get("file")
+    except RequestEntityTooLarge:
+        return _error(FileTooLarge(current_app.config["FILE_MAX_BYTES"]))
+    if sent is None:
+        return _error(ActionError("Choose a file to share.", code="required", field="file"))
+    try:
+        attachment = actions.upload(current_user, slug, sent.stream, sent.filename or "")
+    except ActionError as err:
+        return _error(err)
+    return jsonify(describe(slug, attachment)), 201
+
+
+@bp.get("/c/<slug>/files/<public_id>/<name>")
+@login_required
+def download(slug, public_id, name):
+    circle, attachment = access_attachment(current_user, slug, public_id)
+    if name != attachment.name:
+        # The name is cosmetic; the stored one is what the link should say.
+        return redirect(url_for("files.download", slug=circle.slug, public_id=public_id,
+                                name=attachment.name))
+    return _stream(attachment.storage_key, KINDS[attachment.kind], attachment.name)
+
+
+@bp.get("/c/<slug>/files/<public_id>/thumbnail")
+@login_required
+def thumbnail(slug, public_id):
+    _, attachment = access_attachment(current_user, slug, public_id)
+    if not attachment.thumbnail_key:
+        raise NotFound()
+    return _stream(attachment.thumbnail_key, KINDS["webp"], "thumbnail.webp")
+
+
+def _stream(key: str, kind, name: str):
+    try:
+        stream = storage_for(current_app).open(key)
+    except FileNotFoundError:
+        raise NotFound() from None  # the row outlived its bytes: nothing to serve
+
+    def chunks():
+        with stream:
+            while chunk := stream.read(CHUNK):
+                yield chunk
+
+    return current_app.response_class(chunks(), headers=file_headers(kind, name))
