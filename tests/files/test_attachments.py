@@ -47,8 +47,9 @@ def post_file(client, slug, data: bytes, name: str):
     # The body built here, in memory: the test client spools a large one to a
     # temporary file it never closes when the app stops reading early.
     boundary = "----upload-boundary-7e3f"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n")
+    body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
     return client.post(f"/c/{slug}/files", data=body,
                        content_type=f"multipart/form-data; boundary={boundary}")
 
