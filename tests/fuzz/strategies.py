@@ -220,6 +220,8 @@ FORMS: dict[str, Form] = {
     "threads.edit": Form({"title": "text", "body": "text"}),
     "threads.delete": Form(),
     "threads.react": Form({"emoji": list(REACTIONS)}),
+    # Fields only: a form value named "file" is not an upload (tests/files/test_attachments.py sends files).
+    "files.upload": Form({"file": "text"}),
     "threads.report": Form({"reason": "text"}),
     "threads.moderate": Form(),
     "threads.subscription": Form({"subscription": ["following", "muted", ""]}),
