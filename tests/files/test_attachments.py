@@ -205,3 +205,16 @@ def test_download_costs_few_queries_whatever_the_circle_holds(app, client, auth,
     with count_queries() as many:
         assert client.get(url).status_code == 200
     assert few.count == many.count <= 4
+
+
+@pytest.mark.parametrize("who", ["outsider", "pledge"])
+def test_only_members_who_may_read_can_upload(app, client, auth, world, who):
+    circle, _, member = world
+    viewer = make_user() if who == "outsider" else member
+    if who == "pledge":
+        db.session.execute(update(Circle).where(Circle.id == circle.id).values(
+            pledge_required=True, pledge_updated_at=utcnow()))
+        db.session.commit()
+    auth.login(viewer)
+    assert post_file(client, circle.slug, b"hello\n", "a.txt").status_code == 404
+    assert rows() == 0 and stored_files(app) == []
