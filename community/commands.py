@@ -76,3 +76,10 @@ def init_app(app: Flask) -> None:
         result = run_once()
         click.echo("Routed {routed} notifications, queued {digests} digests, sent {sent} emails."
                    .format(**result))
+
+    @app.cli.command("sweep-files")
+    def sweep_files():
+        """Delete files uploaded over a day ago and never attached, and their unused bytes."""
+        from .files.actions import sweep_orphans
+
+        click.echo(f"Deleted {sweep_orphans()} unattached file(s).")

@@ -218,3 +218,13 @@ def test_only_members_who_may_read_can_upload(app, client, auth, world, who):
     auth.login(viewer)
     assert post_file(client, circle.slug, b"hello\n", "a.txt").status_code == 404
     assert rows() == 0 and stored_files(app) == []
+
+
+def test_the_sweep_runs_from_the_command_line(app, runner, world):
+    circle, owner, _ = world
+    actions.upload(owner, circle.slug, io.BytesIO(b"old\n"), "old.txt")
+    db.session.execute(update(Attachment).values(created_at=utcnow() - timedelta(days=2)))
+    db.session.commit()
+    result = runner.invoke(args=["sweep-files"])
+    assert "Deleted 1 unattached file(s)." in result.output
+    assert rows() == 0 and stored_files(app) == []
