@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import delete, exists, func, or_, select
 
 from ..accounts.models import User
+from ..after_commit import after_commit
 from ..database import begin_write
 from ..errors import ActionError, NotFound
 from ..extensions import db
@@ -22,6 +23,9 @@ from .base import copy_hashing, describe_size
 from .models import Attachment
 from .safety import clean_image, safe_filename, sniff_file
 from .storage import storage_for
+
+MAX_PER_PLACE = 10  # files on one post, chat message or meeting
+PLACES = ("post_id", "chat_message_id", "meeting_id")
 
 
 def upload(actor: User, slug: str, stream, name: str) -> Attachment:
@@ -105,8 +109,7 @@ def sweep_orphans(older_than: timedelta = timedelta(days=1)) -> int:
     cutoff = utcnow() - older_than
     orphans = db.session.execute(
         select(Attachment.id, Attachment.storage_key, Attachment.thumbnail_key).where(
-            Attachment.created_at < cutoff, Attachment.post_id.is_(None),
-            Attachment.chat_message_id.is_(None), Attachment.meeting_id.is_(None))).all()
+            Attachment.created_at < cutoff, *_unattached())).all()
     if not orphans:
         db.session.rollback()
         return 0
@@ -115,3 +118,63 @@ def sweep_orphans(older_than: timedelta = timedelta(days=1)) -> int:
     keys = {key for row in orphans for key in (row.storage_key, row.thumbnail_key) if key}
     _delete_unused(storage_for(current_app), keys)
     return len(orphans)
+
+
+def attach(actor: User, circle_id: int, public_ids, **place) -> list[Attachment]:
+    """Attach the actor's own uploads, not yet attached, in this circle to one
+    place (post_id=, chat_message_id= or meeting_id=), in the caller's write
+    transaction. Returns them in the order given.
+
+    :raise ActionError: more than MAX_PER_PLACE files ("too_many"), or an id that
+        is not such an upload ("attachment_gone": swept, someone else's, another
+        circle's, already attached); nothing is attached then.
+    """
+    (column, place_id), = place.items()
+    if column not in PLACES:
+        raise ValueError(f"not a place for files: {column}")
+    ids = list(dict.fromkeys(_clean_ids(public_ids)))
+    if len(ids) > MAX_PER_PLACE:
+        raise ActionError(f"Attach at most {MAX_PER_PLACE} files at once.", code="too_many",
+                          field="attachments")
+    if not ids:
+        return []
+    rows = {row.public_id: row for row in db.session.scalars(select(Attachment).where(
+        Attachment.public_id.in_(ids), Attachment.circle_id == circle_id,
+        Attachment.uploader_id == actor.id, *_unattached()).with_for_update())}
+    if len(rows) != len(ids):
+        raise ActionError("One of the files is no longer there to attach; please add it again.",
+                          code="attachment_gone", field="attachments")
+    for row in rows.values():
+        setattr(row, column, place_id)
+    return [rows[public_id] for public_id in ids]
+
+
+def _clean_ids(public_ids) -> list[str]:
+    if public_ids is None:
+        return []
+    if isinstance(public_ids, str) or not isinstance(public_ids, list | tuple):
+        public_ids = [public_ids]
+    if not all(isinstance(public_id, str) for public_id in public_ids):
+        raise ActionError("The attached files were not understood.", code="invalid", field="attachments")
+    return [public_id for public_id in public_ids if public_id]
+
+
+def _unattached():
+    return [Attachment.post_id.is_(None), Attachment.chat_message_id.is_(None),
+            Attachment.meeting_id.is_(None)]
+
+
+def discard(*where) -> int:
+    """Delete the files matching `where` (e.g. Attachment.post_id == post.id) in
+    the caller's write transaction; their bytes go once it commits, where no
+    other row uses them. Returns how many rows were deleted."""
+    rows = db.session.execute(select(Attachment.id, Attachment.storage_key, Attachment.thumbnail_key)
+                              .where(*where)).all()
+    if not rows:
+        return 0
+    db.session.execute(delete(Attachment).where(Attachment.id.in_([row.id for row in rows]))
+                       .execution_options(synchronize_session=False))
+    keys = {key for row in rows for key in (row.storage_key, row.thumbnail_key) if key}
+    app = current_app._get_current_object()
+    after_commit(lambda: _delete_unused(storage_for(app), keys))
+    return len(rows)

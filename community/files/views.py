@@ -13,6 +13,7 @@ from ..policy import access_attachment
 from . import actions
 from .base import CHUNK, FileTooLarge
 from .kinds import KINDS
+from .present import describe
 from .safety import file_headers
 from .storage import storage_for
 
@@ -33,17 +34,6 @@ def _raise_body_limit(endpoint, values):
 
 def _error(err: ActionError):
     return jsonify(error=err.code, message=err.message, field=err.field), err.status
-
-
-def describe(slug: str, attachment) -> dict:
-    """What the upload answers, and what a composer needs to show the file."""
-    return {
-        "id": attachment.public_id, "name": attachment.name, "kind": attachment.kind,
-        "size": attachment.size,
-        "url": url_for("files.download", slug=slug, public_id=attachment.public_id, name=attachment.name),
-        "thumbnail_url": (url_for("files.thumbnail", slug=slug, public_id=attachment.public_id)
-                          if attachment.thumbnail_key else None),
-    }
 
 
 @bp.post("/c/<slug>/files")

@@ -13,24 +13,9 @@ from community.files import actions
 from community.files.models import Attachment
 from community.files.storage import storage_for
 from community.timeutil import utcnow
-from tests.factories import add_member, make_circle, make_user
+from tests.factories import make_circle, make_user
 from tests.files.builders import docx_bytes, image_bytes
 from tests.files.test_images import photo_with_gps
-
-
-@pytest.fixture
-def app(make_app, tmp_path):
-    app = make_app(FILE_STORAGE_URL=f"file://{tmp_path}/files")
-    with app.app_context():
-        yield app
-
-
-@pytest.fixture
-def world(app):
-    owner = make_user()
-    circle = make_circle(owner)
-    member = add_member(circle)
-    return circle, owner, member
 
 
 def stored_files(app) -> list[str]:

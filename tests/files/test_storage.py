@@ -338,7 +338,8 @@ def test_storage_from_url(tmp_path, aws_env):
             storage_from_url(bad)
 
 
-def test_the_app_stores_under_instance_by_default(app):
+def test_the_app_stores_under_instance_by_default(make_app):
+    app = make_app()  # the files tests' own app stores under tmp_path
     storage = storage_for(app)
     assert isinstance(storage, LocalStorage)
     assert storage.root == storage_from_url(f"file://{app.instance_path}/files").root
