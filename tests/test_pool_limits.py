@@ -112,6 +112,15 @@ def test_pool_settings_come_from_the_environment(monkeypatch):
                                 "pool_timeout": 1.5}
 
 
+def queued_at_the_gate(gate, within: float = 10.0) -> None:
+    """Wait until a join is waiting for the gate (a fixed sleep was too short on
+    a loaded machine: the join still held its connection when the page asked)."""
+    deadline = time.monotonic() + within
+    while not gate._cond._waiters:  # CPython's Semaphore keeps its waiters there
+        assert time.monotonic() < deadline, "the join never reached the gate"
+        time.sleep(0.02)
+
+
 def test_a_join_storm_queues_in_memory_and_leaves_the_pool_to_pages(tight_app):
     """At most CHAT_JOIN_CONCURRENCY joins read at once; the others wait without
     holding a connection, are let in as places free up, or answer busy after
@@ -137,7 +146,7 @@ def test_a_join_storm_queues_in_memory_and_leaves_the_pool_to_pages(tight_app):
         waiting = threading.Thread(target=lambda: acks.append(
             sc.emit("join", {"circle": slug}, namespace="/chat", callback=True)))
         waiting.start()
-        time.sleep(0.3)
+        queued_at_the_gate(gate)
         # The waiting join holds no connection: the pool's only one serves a page.
         assert http.get(f"/c/{slug}/").status_code == 200
         assert not acks
