@@ -101,5 +101,6 @@ def kept_uploads(actor: User, circle_id: int, public_ids, slug: str) -> list[dic
 def _composer_item(slug: str, attachment: Attachment) -> dict:
     face = face_of(attachment)
     return {"id": face.public_id, "name": face.name, "size": face.size, "label": face.label,
+            "badge": face.badge,
             "thumbnail_url": (url_for("files.thumbnail", slug=slug, public_id=face.public_id)
                               if face.image else None)}

@@ -153,7 +153,9 @@
   Picker.prototype.item = function (file) {
     var item = element("li", "attachment attachment--uploading");
     item.setAttribute("data-attachment", "");
-    var icon = element("span", "attachment__icon", file.type.indexOf("image/") === 0 ? "🖼" : "📄");
+    // The name's extension stands for the kind until the server says (and shows a thumbnail).
+    var extension = /\.([a-z0-9]{1,4})$/i.exec(file.name);
+    var icon = element("span", "attachment__icon", extension ? extension[1].toUpperCase() : "FILE");
     icon.setAttribute("aria-hidden", "true");
     var about = element("span", "attachment__about");
     about.appendChild(element("span", "attachment__name", file.name));
