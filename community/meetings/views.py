@@ -15,6 +15,9 @@ from .. import timefmt
 from ..circles.pages import circle_page
 from ..errors import ActionError, NotFound
 from ..extensions import db
+from ..files.models import Attachment
+from ..files.places import faces_of, kept_uploads
+from ..files.present import files_of
 from ..forms import apply_error
 from ..panels import circle_home_panel, dashboard_panel
 from ..policy import (
@@ -166,9 +169,10 @@ def new(circle, membership):
     if request.method == "GET":
         form.timezone.data = current_user.timezone or DEFAULT_TIMEZONE
         _prefill_offer(form, circle)
+    attachments = request.form.getlist("attachments")
     if form.validate_on_submit():
         try:
-            meeting = scheduling.schedule_meeting(current_user, circle.slug,
+            meeting = scheduling.schedule_meeting(current_user, circle.slug, attachments=attachments,
                                                   **form.data_for_action())
         except ActionError as err:
             db.session.rollback()
@@ -177,7 +181,9 @@ def new(circle, membership):
             flash("Your meeting is scheduled; the circle has been told.", "success")
             return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id))
     return render_template("meetings/form.html", circle=circle, membership=membership, form=form,
-                           meeting=None, begun=False), 400 if form.errors else 200
+                           meeting=None, begun=False, files=(), removing=set(),
+                           kept=kept_uploads(current_user, circle.id, attachments, circle.slug)), \
+        400 if form.errors else 200
 
 
 def _prefill_offer(form: MeetingForm, circle) -> None:
@@ -212,10 +218,12 @@ def edit(circle, membership, meeting):
     begun = meeting.is_series and db.session.scalar(select(MeetingOccurrence.id).where(
         MeetingOccurrence.meeting_id == meeting.id,
         MeetingOccurrence.starts_at <= utcnow()).limit(1)) is not None
+    attachments = request.form.getlist("attachments")
+    remove = request.form.getlist("remove_files")
     if form.validate_on_submit():
         try:
-            scheduling.update_meeting(current_user, circle.slug, meeting.id,
-                                      **form.data_for_action())
+            scheduling.update_meeting(current_user, circle.slug, meeting.id, attachments=attachments,
+                                      remove_files=remove, **form.data_for_action())
         except ActionError as err:
             db.session.rollback()
             apply_error(form, err)
@@ -224,7 +232,38 @@ def edit(circle, membership, meeting):
                   "success")
             return redirect(page)
     return render_template("meetings/form.html", circle=circle, membership=membership, form=form,
-                           meeting=meeting, begun=begun), 400 if form.errors else 200
+                           meeting=meeting, begun=begun, files=_files_of(meeting), removing=set(remove),
+                           kept=kept_uploads(current_user, circle.id, attachments, circle.slug)), \
+        400 if form.errors else 200
+
+
+def _files_of(meeting: Meeting) -> tuple:
+    """The meeting's files as its pages show them (files.places.FileFace), in one statement."""
+    return faces_of(files_of(Attachment.meeting_id, [meeting.id]).get(meeting.id, ()))
+
+
+@bp.post(f"/c/<slug>/m/<{ID}:meeting_id>/files")
+@login_required
+@loaded_page(access_meeting)
+def files(circle, membership, meeting):
+    """Add files to a meeting or take some off (its page's Files card): those
+    who may manage it, before or after it happened. Refused, the page comes
+    back with the message and the uploads."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    attachments = request.form.getlist("attachments")
+    remove = request.form.getlist("remove_files")
+    try:
+        scheduling.change_meeting_files(current_user, circle.slug, meeting.id,
+                                        attachments=attachments, remove_files=remove)
+    except ActionError as err:
+        db.session.rollback()
+        date = queries.default_date(meeting, utcnow())
+        return _meeting_page(circle, membership, meeting, date, error=err.message, status=400,
+                             kept=kept_uploads(current_user, circle.id, attachments, circle.slug))
+    flash("Files removed." if remove and not attachments else "The meeting's files are saved.",
+          "success")
+    return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id) + "#files")
 
 
 class _FormData:
@@ -292,7 +331,7 @@ def meeting(circle, membership, meeting, date):
 
 
 def _meeting_page(circle, membership, meeting, occurrence, error: str | None = None,
-                  status: int = 200):
+                  status: int = 200, kept=()):
     now = utcnow()
     people = queries.attendance(occurrence)
     mine = next((r for rows in people.values() for r in rows if r.user_id == current_user.id),
@@ -307,6 +346,7 @@ def _meeting_page(circle, membership, meeting, occurrence, error: str | None = N
         "meetings/meeting.html", circle=circle, membership=membership, meeting=meeting,
         occurrence=occurrence, people=people, mine=mine, position=position, dates=dates,
         coming=coming, total=total, answers=ANSWERS, now=now, error=error,
+        files=_files_of(meeting), kept=kept,
         can_answer=can_rsvp(membership, occurrence, now),
         can_manage=can_manage_meeting(membership, meeting)), status
 

@@ -10,6 +10,9 @@ from ..content import plain_excerpt, plain_text
 from ..database import begin_write
 from ..errors import ActionError, NotFound
 from ..extensions import db
+from ..files.actions import discard
+from ..files.models import Attachment
+from ..files.places import change_files
 from ..mentions import notify_mentions, render_with_mentions
 from ..moderation.actions import file_report
 from ..moderation.audit import record
@@ -134,19 +137,39 @@ def _just_posted(actor: User, thread: Thread, body: str) -> Post | None:
         .order_by(Post.id.desc()).limit(1))
 
 
-def start_thread(actor: User, slug: str, title: str, body: str) -> Thread:
-    """Open a new thread with its first post; the circle's members hear of it.
-    The same thread sent twice in a row is stored once (RESUBMIT_WINDOW).
+def _same_files(post_id: int, attachments) -> bool:
+    """Whether the post holds exactly these files: the same text with other
+    files is a new post, not the same form sent twice."""
+    held = set(db.session.scalars(select(Attachment.public_id).where(Attachment.post_id == post_id)))
+    return held == {public_id for public_id in (attachments or ()) if public_id}
+
+
+def _attach(actor: User, circle: Circle, post: Post, attachments) -> None:
+    """The post's files, in the transaction that writes it: refused, nothing is written."""
+    try:
+        change_files(actor, circle.id, add=attachments, post_id=post.id)
+    except ActionError:
+        db.session.rollback()
+        raise
+
+
+def start_thread(actor: User, slug: str, title: str, body: str, attachments=()) -> Thread:
+    """Open a new thread with its first post and the actor's uploads `attachments`
+    (public ids) on it; the circle's members hear of it. The same thread sent
+    twice in a row is stored once (RESUBMIT_WINDOW).
 
     :raise NotFound: not an active member.
-    :raise ActionError: empty or too long title or body.
+    :raise ActionError: empty or too long title or body; a file that can't be
+        attached (files.actions.attach): then nothing is written.
     """
     title, body = _clean_title(title), _clean_body(body)
     begin_write()
     # The circle's row, locked: two copies of one form are looked at one at a time.
     circle, _ = access_circle(actor, slug, for_update=True)
     earlier = _just_started(actor, circle, title, body)
-    if earlier is not None:
+    if earlier is not None and _same_files(
+            db.session.scalar(select(Post.id).where(Post.thread_id == earlier.id, Post.number == 1)),
+            attachments):
         db.session.commit()
         return earlier
     thread = Thread(circle_id=circle.id, author_id=actor.id, title=title, post_count=0,
@@ -154,6 +177,7 @@ def start_thread(actor: User, slug: str, title: str, body: str) -> Thread:
     db.session.add(thread)
     db.session.flush()
     post, mentioned = _add_post(actor, circle, thread, body)
+    _attach(actor, circle, post, attachments)
     members = set(db.session.scalars(active_member_ids(circle.id)))
     told = _notify_mentions(actor, circle, thread, post, mentioned, members)
     url = post_url(circle, thread, 1)
@@ -165,13 +189,15 @@ def start_thread(actor: User, slug: str, title: str, body: str) -> Thread:
     return thread
 
 
-def post_reply(actor: User, slug: str, thread_id: int, body: str) -> Post:
-    """Reply to a thread; its followers and anyone mentioned are told. The same
-    reply sent twice in a row is stored once (RESUBMIT_WINDOW).
+def post_reply(actor: User, slug: str, thread_id: int, body: str, attachments=()) -> Post:
+    """Reply to a thread, with the actor's uploads `attachments` (public ids) on
+    the reply; its followers and anyone mentioned are told. The same reply sent
+    twice in a row is stored once (RESUBMIT_WINDOW).
 
     :raise NotFound: the thread doesn't exist or actor can't see its circle.
     :raise Forbidden: the thread is locked.
-    :raise ActionError: empty or too long.
+    :raise ActionError: empty or too long; a file that can't be attached
+        (files.actions.attach): then nothing is written.
     """
     body = _clean_body(body)
     begin_write()
@@ -179,10 +205,11 @@ def post_reply(actor: User, slug: str, thread_id: int, body: str) -> Post:
     require(can_reply(membership, thread),
             "This thread is locked: a moderator has closed it to new replies.")
     earlier = _just_posted(actor, thread, body)
-    if earlier is not None:
+    if earlier is not None and _same_files(earlier.id, attachments):
         db.session.commit()
         return earlier
     post, mentioned = _add_post(actor, circle, thread, body)
+    _attach(actor, circle, post, attachments)
     followers = _followers(circle, thread)
     told = _notify_mentions(actor, circle, thread, post, mentioned, followers) | {actor.id}
     for user_id in followers:
@@ -194,19 +221,30 @@ def post_reply(actor: User, slug: str, thread_id: int, body: str) -> Post:
     return post
 
 
-def edit_post(actor: User, slug: str, post_id: int, body: str, title: str | None = None) -> Post:
-    """Edit one's own post (and the title, for the opening post). Marked as edited.
+def edit_post(actor: User, slug: str, post_id: int, body: str, title: str | None = None,
+              attachments=(), remove_files=()) -> Post:
+    """Edit one's own post (and the title, for the opening post): add the actor's
+    uploads `attachments` and take away the post's files named in `remove_files`
+    (public ids; their bytes go too). Marked as edited.
 
     :raise NotFound: no such post in a circle the actor is in.
     :raise Forbidden: not the author, or the post was removed.
-    :raise ActionError: empty or too long.
+    :raise ActionError: empty or too long; a file that can't be attached, or more
+        than ten in all: then nothing is changed.
     """
+    body = _clean_body(body)
+    begin_write()
     circle, membership, post = access_post(actor, slug, post_id)
     require(can_edit_post(membership, post), "You can only edit your own posts.")
-    body = _clean_body(body)
     thread = db.session.get(Thread, post.thread_id)
-    if title is not None and post.number == 1:
-        thread.title = _clean_title(title)
+    try:
+        new_title = _clean_title(title) if title is not None and post.number == 1 else None
+        change_files(actor, circle.id, add=attachments, remove=remove_files, post_id=post.id)
+    except ActionError:
+        db.session.rollback()
+        raise
+    if new_title is not None:
+        thread.title = new_title
         db.session.execute(update(SearchEntry).where(SearchEntry.post_id == post.id)
                            .values(title=thread.title))
     post.source = body
@@ -241,6 +279,7 @@ def _remove(actor: User, circle: Circle, post: Post) -> None:
     db.session.execute(update(Thread).where(Thread.id == post.thread_id)
                        .values(removed_count=Thread.removed_count + 1))
     db.session.execute(delete(SearchEntry).where(SearchEntry.post_id == post.id))
+    discard(Attachment.post_id == post.id)  # the files go with the post (bytes after the commit)
     if post.author_id != actor.id:
         record(circle.id, actor.id, "post.deleted", target_user_id=post.author_id,
                detail=f"post #{post.id}")

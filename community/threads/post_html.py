@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from .. import timefmt
 from ..fast.fragments import Parts, clean, parts_of
+from ..files.places import FileFace
 from .models import REACTION_LABELS, REACTIONS
 
 
@@ -42,6 +43,7 @@ class PostFace(NamedTuple):
     edited: bool
     html: str
     reactions: tuple[Reacted, ...]  # a short key: most posts have none (the buttons: _context)
+    files: tuple[FileFace, ...]  # attached files (files.places), oldest first
     can_quote: bool
     can_edit: bool
     can_delete: bool
@@ -51,16 +53,17 @@ class PostFace(NamedTuple):
     first_unread: bool  # the first of those: the page opens here
 
 
-def face(post, reactions: tuple[Reacted, ...], rights: tuple[bool, bool, bool, bool],
-         place: tuple[str, int, int], first_unread: int | None) -> PostFace:
-    """A post's key. A removed post keeps nothing of its content or author."""
+def face(post, reactions: tuple[Reacted, ...], files: tuple[FileFace, ...],
+         rights: tuple[bool, bool, bool, bool], place: tuple[str, int, int],
+         first_unread: int | None) -> PostFace:
+    """A post's key. A removed post keeps nothing of its content, files or author."""
     unread = (first_unread is not None and post.number >= first_unread, post.number == first_unread)
     if post.removed:
-        return PostFace(post.id, post.number, True, None, None, None, False, "", (),
+        return PostFace(post.id, post.number, True, None, None, None, False, "", (), (),
                         False, False, False, False, place, *unread)
     author = (post.author_name, post.job_title or "", post.organisation or "") if post.author_id else None
     return PostFace(post.id, post.number, False, post.author_id, author, post.created_at,
-                    post.edited_at is not None, post.html, reactions, *rights, place, *unread)
+                    post.edited_at is not None, post.html, reactions, files, *rights, place, *unread)
 
 
 def post_parts(view: PostFace) -> Parts:
@@ -83,7 +86,8 @@ def time_slots(post, number: int, zone: str | None, clock: str, slots: dict[str,
 def _context(view: PostFace) -> dict:
     return {"post": view._replace(html=clean(view.html),
                                   author=tuple(map(clean, view.author)) if view.author else None,
-                                  reactions=_buttons(view.reactions))}
+                                  reactions=_buttons(view.reactions),
+                                  files=tuple(f._replace(name=clean(f.name)) for f in view.files))}
 
 
 def _buttons(reacted: tuple[Reacted, ...]) -> tuple[ReactionButton, ...]:

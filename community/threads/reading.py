@@ -14,6 +14,8 @@ from werkzeug.exceptions import NotFound
 
 from ..accounts.models import User
 from ..fast.prepared import prepared
+from ..files.models import Attachment
+from ..files.places import FileFace, file_face
 from .actions import PER_PAGE
 from .models import REACTIONS, Post, Reaction, Thread, ThreadState
 from .post_html import Reacted
@@ -107,3 +109,24 @@ def _reactions():
     return (select(Reaction.post_id, Reaction.emoji, Reaction.user_id, User.display_name)
             .join(User, User.id == Reaction.user_id)
             .where(Reaction.post_id.in_(page)).order_by(Reaction.id))
+
+
+def files_for(thread_id: int, first: int) -> dict[int, tuple[FileFace, ...]]:
+    """post id -> its files, oldest first, for the page of the thread's posts
+    from number `first`, in one query whatever their number (as
+    files.present.files_of, prepared like the page's other reads). Posts
+    without files are left out."""
+    found: dict[int, list[FileFace]] = {}
+    for post_id, *row in _files.rows({"thread_id": thread_id, "first": first,
+                                      "last": first + PER_PAGE - 1}):
+        found.setdefault(post_id, []).append(file_face(*row))
+    return {post_id: tuple(faces) for post_id, faces in found.items()}
+
+
+@prepared
+def _files():
+    page = (select(Post.id).where(Post.thread_id == bindparam("thread_id"),
+                                  Post.number.between(bindparam("first"), bindparam("last"))))
+    return (select(Attachment.post_id, Attachment.public_id, Attachment.name, Attachment.kind,
+                   Attachment.size, Attachment.thumbnail_key)
+            .where(Attachment.post_id.in_(page)).order_by(Attachment.id))

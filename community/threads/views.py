@@ -12,6 +12,9 @@ from ..circles.pages import CircleHead, circle_head, circle_page
 from ..errors import ActionError
 from ..extensions import db
 from ..fast.fragments import SLOT_MARKS, clean, kept_page, numbered, parts_of
+from ..files.models import Attachment
+from ..files.places import faces_of, kept_uploads
+from ..files.present import files_of
 from ..forms import apply_error
 from ..pagination import page_number
 from ..panels import circle_home_panel, dashboard_panel
@@ -95,15 +98,18 @@ def dashboard_threads(user, circles):
 @circle_page(keep="body")
 def new(circle, membership):
     form = ThreadForm()
+    attachments = request.form.getlist("attachments")
     if form.validate_on_submit():
         try:
-            thread = actions.start_thread(current_user, circle.slug, form.title.data, form.body.data)
+            thread = actions.start_thread(current_user, circle.slug, form.title.data, form.body.data,
+                                          attachments=attachments)
         except ActionError as err:
             apply_error(form, err)
         else:
             return redirect(url_for("threads.show", slug=circle.slug, thread_id=thread.id))
-    return render_template("threads/new.html", circle=circle, membership=membership,
-                           form=form), 400 if form.errors else 200
+    return render_template("threads/new.html", circle=circle, membership=membership, form=form,
+                           kept=kept_uploads(current_user, circle.id, attachments, circle.slug)), \
+        400 if form.errors else 200
 
 
 @bp.route("/c/<slug>/t/<int:thread_id>")
@@ -123,7 +129,9 @@ def show(circle, membership, thread_id):
     first_unread = read + 1 if read < thread.post_count else None
     frame = _frame(circle, membership, thread, page, pages, posts, first_unread)
     reactions = reading.reactions_for(thread.id, first, membership.user_id) if posts else {}
-    faces = _faces(posts, reactions, membership, thread, (circle.slug, thread.id, page), first_unread)
+    files = reading.files_for(thread.id, first) if posts else {}
+    faces = _faces(posts, reactions, files, membership, thread, (circle.slug, thread.id, page),
+                   first_unread)
     slots = {"csrf": csrf_token(), **layout_slots()}
     zone, clock = viewer_zone(), viewer_clock()
     for number, post in enumerate(posts):
@@ -167,11 +175,11 @@ def _frame(circle, membership, thread, page: int, pages: int, posts: list[readin
         last_number if first_unread and last_number >= first_unread else None)
 
 
-def _faces(posts: list[reading.PagePost], reactions: dict, membership: Membership, thread, place,
-           first_unread: int | None) -> tuple[PostFace, ...]:
+def _faces(posts: list[reading.PagePost], reactions: dict, files: dict, membership: Membership,
+           thread, place, first_unread: int | None) -> tuple[PostFace, ...]:
     """What each of the page's posts shows this viewer (see post_html)."""
     replies = can_reply(membership, thread)
-    return tuple(face(post, reactions.get(post.id, ()),
+    return tuple(face(post, reactions.get(post.id, ()), files.get(post.id, ()),
                       (replies, can_edit_post(membership, post), can_delete_post(membership, post),
                        can_report(membership, post.author_id)),
                       place, first_unread)
@@ -200,16 +208,19 @@ def _quote_of(thread: Thread, post_id: int | None) -> str:
 @login_required
 @circle_page(keep="body")
 def reply(circle, membership, thread_id):
+    """Post a reply. Refused, the reply comes back on a page of its own with the
+    message, the text and the files, to be sent again."""
     form = ReplyForm()
     body = form.body.data or ""
+    attachments = request.form.getlist("attachments")
     try:
-        post = actions.post_reply(current_user, circle.slug, thread_id, body)
+        post = actions.post_reply(current_user, circle.slug, thread_id, body, attachments=attachments)
     except ActionError as err:
-        flash(err.message, "error")
         _, _, thread = access_thread(current_user, circle.slug, thread_id)
-        pages = max(1, -(-thread.post_count // actions.PER_PAGE))
-        return redirect(url_for("threads.show", slug=circle.slug, thread_id=thread_id,
-                                page=pages) + "#reply"), 303
+        apply_error(form, err)
+        return render_template("threads/reply.html", circle=circle, membership=membership,
+                               thread=thread, form=form,
+                               kept=kept_uploads(current_user, circle.id, attachments, circle.slug)), 400
     thread = db.session.get(Thread, post.thread_id)
     return redirect(actions.post_url(circle, thread, post.number))
 
@@ -224,17 +235,23 @@ def edit(circle, membership, post_id):
     form = EditForm(data={"body": post.source, "title": thread.title} if request.method == "GET" else None)
     if post.number != 1:
         del form.title  # only the opening post has one: its errors would show nowhere
+    attachments = request.form.getlist("attachments")
+    remove = request.form.getlist("remove_files")
     if form.validate_on_submit():
         try:
             actions.edit_post(current_user, circle.slug, post.id, form.body.data,
-                              title=form.title.data if post.number == 1 else None)
+                              title=form.title.data if post.number == 1 else None,
+                              attachments=attachments, remove_files=remove)
         except ActionError as err:
             apply_error(form, err)
         else:
             flash("Your post is updated.", "success")
             return redirect(actions.post_url(circle, thread, post.number))
+    files = faces_of(files_of(Attachment.post_id, [post.id]).get(post.id, ()))
     return render_template("threads/edit.html", circle=circle, membership=membership, post=post,
-                           thread=thread, form=form), 400 if form.errors else 200
+                           thread=thread, form=form, files=files, removing=set(remove),
+                           kept=kept_uploads(current_user, circle.id, attachments, circle.slug)), \
+        400 if form.errors else 200
 
 
 @bp.post("/c/<slug>/p/<int:post_id>/delete")

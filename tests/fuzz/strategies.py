@@ -215,9 +215,9 @@ FORMS: dict[str, Form] = {
     "circles.leave": Form(),
     "circles.accept_invite": Form(paths={"token": "invite_token"}),
     # Threads
-    "threads.new": Form({"title": "text", "body": "text"}),
-    "threads.reply": Form({"body": "text"}),
-    "threads.edit": Form({"title": "text", "body": "text"}),
+    "threads.new": Form({"title": "text", "body": "text", "attachments": "text"}),
+    "threads.reply": Form({"body": "text", "attachments": "text"}),
+    "threads.edit": Form({"title": "text", "body": "text", "attachments": "text", "remove_files": "text"}),
     "threads.delete": Form(),
     "threads.react": Form({"emoji": list(REACTIONS)}),
     # Fields only: a form value named "file" is not an upload (tests/files/test_attachments.py sends files).
@@ -228,9 +228,10 @@ FORMS: dict[str, Form] = {
     "threads.read": Form({"number": "int"}),
     "threads.read_all": Form(),
     # Meetings
-    "meetings.new": Form(MEETING),
-    "meetings.edit": Form(MEETING),
+    "meetings.new": Form({**MEETING, "attachments": "text"}),
+    "meetings.edit": Form({**MEETING, "attachments": "text", "remove_files": "text"}),
     "meetings.cancel": Form({"reason": "text"}),
+    "meetings.files": Form({"attachments": "text", "remove_files": "text"}),
     "meetings.rsvp": Form({"answer": list(ANSWERS)}),
     "meetings.move_date": Form({"start": "datetime", "duration": "minutes", "end": "datetime"}),
     "meetings.cancel_date": Form({"reason": "text"}),

@@ -15,6 +15,7 @@ from ...content import render
 from ...database import begin_write
 from ...errors import ActionError, Conflict
 from ...extensions import db
+from ...files.places import change_files
 from ...notifications.actions import notify
 from ...policy import (
     access_circle,
@@ -36,8 +37,9 @@ from .visits import open_offer
 MANAGERS_ONLY = "Only the organiser and the circle's moderators can change this meeting."
 
 
-def schedule_meeting(actor: User, slug: str, **fields) -> Meeting:
-    """Schedule a meeting (one-off or a series); every other member is told.
+def schedule_meeting(actor: User, slug: str, attachments=(), **fields) -> Meeting:
+    """Schedule a meeting (one-off or a series) with the actor's uploads
+    `attachments` (public ids: an agenda, slides) on it; every other member is told.
 
     A visit planned from an offer to host takes the offer up: its host and
     organiser are going to every date, and the host is told their visit is planned.
@@ -49,8 +51,10 @@ def schedule_meeting(actor: User, slug: str, **fields) -> Meeting:
     host_organisation, host_offer_id.
 
     :raise NotFound: not an active member; no such open host offer here.
-    :raise ActionError: a field is invalid (the error names it).
+    :raise ActionError: a field is invalid (the error names it); a file can't be
+        attached (files.actions.attach): then nothing is written.
     """
+    begin_write()
     circle, membership = access_circle(actor, slug)
     require(can_propose_meeting(membership))
     offer = None
@@ -66,6 +70,7 @@ def schedule_meeting(actor: User, slug: str, **fields) -> Meeting:
         raise ActionError("The start is in the past. Choose a time that is still to come.",
                           field="start")
     meeting = create_meeting(circle, actor.id, details, plan)
+    _change_files(actor, circle, meeting, attachments)
     url = meeting_path(circle, meeting)
     told = set()
     if offer is not None:
@@ -80,6 +85,34 @@ def schedule_meeting(actor: User, slug: str, **fields) -> Meeting:
                    f"{going}", url, circle_id=circle.id, actor_id=actor.id)
     text = f"{actor.display_name} scheduled a meeting in {circle.name}: {short(details['title'])}"
     tell_circle(circle, actor, "meeting_created", text, url, exclude=told)
+    db.session.commit()
+    return meeting
+
+
+def _change_files(actor: User, circle: Circle, meeting: Meeting, add=(), remove=()) -> tuple:
+    """change_files on the meeting, in its action's transaction: refused, nothing is written.
+    Whoever may manage the meeting may take any of its files off it."""
+    try:
+        return change_files(actor, circle.id, add=add, remove=remove, own_only=False,
+                            meeting_id=meeting.id)
+    except ActionError:
+        db.session.rollback()
+        raise
+
+
+def change_meeting_files(actor: User, slug: str, meeting_id: int, attachments=(),
+                         remove_files=()) -> Meeting:
+    """Add files to a meeting (an agenda before, notes and slides after it
+    happened, or after it was cancelled) and take files off it. Nobody is told.
+
+    :raise NotFound: not a member, or no such meeting here.
+    :raise Forbidden: neither the organiser nor staff.
+    :raise ActionError: as files.places.change_files; nothing is changed then.
+    """
+    begin_write()
+    circle, membership, meeting = access_meeting(actor, slug, meeting_id, for_update=True)
+    require(can_manage_meeting(membership, meeting), MANAGERS_ONLY)
+    _change_files(actor, circle, meeting, attachments, remove_files)
     db.session.commit()
     return meeting
 
@@ -112,8 +145,11 @@ def create_meeting(circle: Circle, organiser_id: int, details: dict, plan) -> Me
     return meeting
 
 
-def update_meeting(actor: User, slug: str, meeting_id: int, **fields) -> Meeting:
+def update_meeting(actor: User, slug: str, meeting_id: int, attachments=(), remove_files=(),
+                   **fields) -> Meeting:
     """Edit or reschedule a meeting; those coming to the dates it changes are told.
+    Files: the actor's uploads `attachments` are added, and the meeting's files
+    named in `remove_files` taken away (quietly: nobody is told of files).
 
     Takes the same fields as schedule_meeting. A series that has begun keeps
     its pattern; only where it ends may change (single dates move on their own).
@@ -143,13 +179,18 @@ def update_meeting(actor: User, slug: str, meeting_id: int, **fields) -> Meeting
             retimed, dropped = _reschedule(meeting, occurrences, plan, now)
         upcoming = [o for o in coming if o not in dropped]
         _check_capacity(details["capacity"], upcoming)
+        attached, removed = change_files(actor, circle.id, add=attachments, remove=remove_files,
+                                         own_only=False, meeting_id=meeting.id)
     except ActionError:
         db.session.rollback()  # nothing half-changed stays in the session
         raise
     changed = rescheduled or any(
         getattr(meeting, key) != value for key, value in details.items())
     if not changed:
-        db.session.rollback()
+        if attached or removed:
+            db.session.commit()
+        else:
+            db.session.rollback()
         return meeting
     old_capacity = meeting.capacity
     for key, value in details.items():
