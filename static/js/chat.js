@@ -711,7 +711,9 @@
     event.preventDefault();
     if (closed) { return; }
     if (uploading()) {
-      setStatus("Wait for the files to finish uploading, then send.");
+      var wait = "Wait for the files to finish uploading, then send.";
+      setStatus(wait);
+      setTimeout(function () { if (statusEl.textContent === wait) { setStatus(""); } }, 4000);
       return;
     }
     var body = input.value.trim();

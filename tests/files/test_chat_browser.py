@@ -93,7 +93,18 @@ def test_files_sent_from_the_composer_show_for_another_member(chromium_browser, 
         connection.execute("UPDATE attachments SET name = ? WHERE public_id = ?", (HOSTILE, doc["id"]))
     connection.close()
 
+    # While an upload runs (the picker disables Send), Enter sends nothing.
+    send_button = "document.querySelector('#chat-composer button[type=submit]').disabled = "
+    helen.page.evaluate(send_button + "true")
+    helen.page.fill("#chat-body", "Too soon")
+    helen.page.press("#chat-body", "Enter")
+    expect(helen.page.locator("#chat-status")).to_contain_text("finish uploading")
+    assert helen.page.input_value("#chat-body") == "Too soon"
+    assert helen.page.locator("#chat-messages .chat-msg").count() == 0
+    helen.page.evaluate(send_button + "false")
+
     # No text: the files alone make the message.
+    helen.page.fill("#chat-body", "")
     helen.page.press("#chat-body", "Enter")
 
     tom.page.wait_for_selector("#chat-messages .chat-msg .chat-msg__files")
