@@ -26,6 +26,9 @@ from ..content import plain_excerpt
 from ..database import begin_write
 from ..errors import ActionError, TooManyAttempts
 from ..extensions import db
+from ..files import actions as files
+from ..files import present
+from ..files.models import Attachment
 from ..mentions import notify_mentions, render_with_mentions
 from ..moderation.actions import file_report
 from ..moderation.audit import record
@@ -56,6 +59,7 @@ CHANGED_MAX = 500   # edits and deletions per catch-up answer
 # margin covers clocks of different servers that disagree a little.
 CLOCK_MARGIN = timedelta(seconds=5)
 CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an upload's id (files.models.new_public_id)
 # Characters clean_text() would silently drop: C0/C1 controls (but tab and
 # newlines) and bidi embeddings, overrides and isolates, which can disguise
 # text. Chat refuses them, so what is stored is exactly what the sender sees.
@@ -69,10 +73,13 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="milliseconds") if moment else None
 
 
-def message_payload(message: ChatMessage, slug: str, author: dict | None = None) -> dict:
+def message_payload(message: ChatMessage, slug: str, author: dict | None = None,
+                    attachments=()) -> dict:
     """What clients get for a message (the Socket.IO contract).
 
     :param author: {id, name} when the caller has it (saves loading the user).
+    :param attachments: the message's files (from present.files_of); a deleted
+        message has none.
     """
     if author is None:
         user = message.author
@@ -90,7 +97,20 @@ def message_payload(message: ChatMessage, slug: str, author: dict | None = None)
         "edited_at": iso(message.edited_at),
         "deleted": removed,
         "client_id": message.client_id,
+        "attachments": [] if removed else [present.describe(slug, a) for a in attachments],
     }
+
+
+def payloads(messages, slug: str) -> list[dict]:
+    """The payloads of many messages, their files loaded in one statement."""
+    messages = list(messages)
+    found = present.files_of(Attachment.chat_message_id,
+                             [m.id for m in messages if not m.removed])
+    return [message_payload(m, slug, attachments=found.get(m.id, ())) for m in messages]
+
+
+def _files_of(message: ChatMessage) -> list[Attachment]:
+    return present.files_of(Attachment.chat_message_id, [message.id]).get(message.id, [])
 
 
 def _access_chat(actor: User, slug, for_update: bool = False) -> tuple[Circle, Membership]:
@@ -110,12 +130,15 @@ def _require_pledge(circle: Circle, membership: Membership) -> None:
         raise ActionError(PLEDGE_FIRST, code="pledge_required")
 
 
-def clean_body(body) -> str:
+def clean_body(body, may_be_empty: bool = False) -> str:
     """A message's Markdown source as it will be stored.
 
+    :param may_be_empty: the message carries files, so the text is optional.
     :raise ActionError: not text, empty, too long, or with control or
         text-direction characters.
     """
+    if body is None and may_be_empty:
+        body = ""
     if not isinstance(body, str):
         raise ActionError("A message must be text.", code="invalid", field="body")
     if len(body) > BODY_MAX * 4:  # don't even normalise something this big
@@ -128,10 +151,29 @@ def clean_body(body) -> str:
         body = clean_text(body, field="body", label="A message", max_len=BODY_MAX, multiline=True)
     except ActionError as err:
         raise ActionError(err.message, code="too_long", field="body") from None
-    if not body:
+    if not body and not may_be_empty:
         raise ActionError("Write something first: the message is empty.", code="empty",
                           field="body")
     return body
+
+
+def _clean_attachment_ids(attachments) -> list[str]:
+    """The upload ids a message carries: a list of ids, or none.
+
+    :raise ActionError: not a list of ids (code invalid), or more than
+        files.MAX_PER_PLACE of them (too_many).
+    """
+    if attachments is None:
+        return []
+    if not isinstance(attachments, list) or not all(
+            isinstance(public_id, str) and PUBLIC_ID.fullmatch(public_id) for public_id in attachments):
+        raise ActionError("The attached files were not understood.", code="invalid",
+                          field="attachments")
+    ids = list(dict.fromkeys(attachments))
+    if len(ids) > files.MAX_PER_PLACE:
+        raise ActionError(f"Attach at most {files.MAX_PER_PLACE} files to a message.",
+                          code="too_many", field="attachments")
+    return ids
 
 
 def _clean_client_id(client_id) -> str:
@@ -157,17 +199,20 @@ def _check_rate(user_id: int) -> None:
 
 # --- Sending, editing, deleting ----------------------------------------------------------
 
-def send_message(actor: User, slug: str, body, client_id) -> tuple[dict, bool]:
-    """Store a message, then broadcast it. A resend with the same client_id
-    returns the stored message and creates nothing.
+def send_message(actor: User, slug: str, body, client_id, attachments=None) -> tuple[dict, bool]:
+    """Store a message with the actor's uploads attached (its text may then be
+    empty), then broadcast it. A resend with the same client_id returns the
+    stored message and creates (and attaches) nothing.
 
     Returns (the message's payload, whether it was created now).
 
     :raise NotFound: no such circle, or the actor is not an active member.
-    :raise ActionError: bad body or client_id; pledge not accepted.
+    :raise ActionError: bad body, client_id or attachments (invalid, too_many,
+        attachment_gone: nothing is stored then); pledge not accepted.
     :raise TooManyAttempts: over the rate limit (code rate_limited).
     """
-    body = clean_body(body)
+    ids = _clean_attachment_ids(attachments)
+    body = clean_body(body, may_be_empty=bool(ids))
     client_id = _clean_client_id(client_id)
     author = {"id": actor.id, "name": actor.display_name}  # before begin_write expires actor
     # Sending holds the circle's lock (as membership changes do): ids are then
@@ -184,7 +229,7 @@ def send_message(actor: User, slug: str, body, client_id) -> tuple[dict, bool]:
             if existing.circle_id != circle_id:
                 raise ActionError("That client_id was already used for another message.",
                                   code="invalid", field="client_id")
-            payload = message_payload(existing, circle.slug, author)
+            payload = message_payload(existing, circle.slug, author, _files_of(existing))
             db.session.commit()
             return payload, False
         _check_rate(author["id"])
@@ -194,8 +239,9 @@ def send_message(actor: User, slug: str, body, client_id) -> tuple[dict, bool]:
                               source=body, html=html, created_at=utcnow())
         db.session.add(message)
         db.session.flush()
+        attached = files.attach(actor, circle_id, ids, chat_message_id=message.id)
         _notify_mentions(author, circle, message, mentioned)
-        payload = message_payload(message, circle.slug, author)
+        payload = message_payload(message, circle.slug, author, attached)
         db.session.commit()
     except IntegrityError:
         # The same client_id raced in from another circle's lock.
@@ -254,7 +300,8 @@ def edit_message(actor: User, message_id: int, body) -> dict:
         message.edited_at = message.changed_at = now
         # Only people the edit newly mentions hear of it (notify_mentions tells each once).
         _notify_mentions({"id": actor.id, "name": actor.display_name}, circle, message, mentioned)
-    payload, circle_id = message_payload(message, circle.slug), circle.id
+    payload = message_payload(message, circle.slug, attachments=_files_of(message))
+    circle_id = circle.id
     db.session.commit()
     broadcast("message_edited", payload, circle_id)
     return payload
@@ -295,6 +342,8 @@ def _notify_mentions(author: dict, circle: Circle, message: ChatMessage, mention
 
 
 def _wipe(message: ChatMessage, actor: User) -> None:
+    """Empty a message and discard its files (their bytes go after the commit)."""
+    files.discard(Attachment.chat_message_id == message.id)
     now = utcnow()
     message.source = message.html = ""
     message.deleted_at = message.changed_at = now
@@ -334,7 +383,7 @@ def history(actor: User, slug, after_id: int | None = None,
     result = {"has_older": False, "has_newer": False, "changed": []}
     held = None  # which of the circle's messages the client already has
     if after_seq is not None:
-        result.update(_after_seq(circle, after_seq))
+        result.update(_after_seq(circle, after_seq, payload=False))
         held = ChatMessage.seq <= after_seq
     elif after_id is None:
         # The last number first, then the page up to it: a message committed in
@@ -343,20 +392,22 @@ def history(actor: User, slug, after_id: int | None = None,
         rows = db.session.scalars(live.where(ChatMessage.seq <= result["through"])
                                   .order_by(ChatMessage.id.desc()).limit(PAGE + 1)).all()
         result["has_older"] = len(rows) > PAGE
-        rows = rows[:PAGE][::-1]
-        result["messages"] = [message_payload(m, circle.slug) for m in rows]
+        result["messages"] = rows[:PAGE][::-1]
     else:
         rows = db.session.scalars(live.where(ChatMessage.id > after_id)
                                   .order_by(ChatMessage.id).limit(CATCH_UP + 1)).all()
         result["has_newer"] = len(rows) > CATCH_UP
-        result["messages"] = [message_payload(m, circle.slug) for m in rows[:CATCH_UP]]
+        result["messages"] = rows[:CATCH_UP]
         held = ChatMessage.id <= after_id
     if held is not None and changed_since is not None:
-        changed = db.session.scalars(select(ChatMessage).where(
+        result["changed"] = db.session.scalars(select(ChatMessage).where(
             ChatMessage.circle_id == circle.id, held,
             ChatMessage.changed_at >= changed_since - CLOCK_MARGIN)
-            .order_by(ChatMessage.changed_at).limit(CHANGED_MAX))
-        result["changed"] = [message_payload(m, circle.slug) for m in changed]
+            .order_by(ChatMessage.changed_at).limit(CHANGED_MAX)).all()
+    # Every message's files in one statement, however many messages and files.
+    both = payloads([*result["messages"], *result["changed"]], circle.slug)
+    count = len(result["messages"])
+    result["messages"], result["changed"] = both[:count], both[count:]
     result["server_time"] = iso(server_time)
     result["circle_id"] = circle.id
     return result
@@ -375,9 +426,11 @@ def catch_up(actor: User, slug, after_seq: int, before_seq: int | None = None) -
     return _after_seq(circle, after_seq, before_seq)
 
 
-def _after_seq(circle: Circle, after_seq: int, before_seq: int | None = None) -> dict:
+def _after_seq(circle: Circle, after_seq: int, before_seq: int | None = None,
+               payload: bool = True) -> dict:
     # Deleted messages are read too (their seq is covered) but not sent: the
     # client has no use for them, and `through` tells it nothing is missing.
+    # payload=False leaves the messages as rows, for the caller to describe.
     query = select(ChatMessage).where(ChatMessage.circle_id == circle.id,
                                       ChatMessage.seq > after_seq)
     if before_seq is not None:
@@ -385,7 +438,8 @@ def _after_seq(circle: Circle, after_seq: int, before_seq: int | None = None) ->
     rows = db.session.scalars(query.order_by(ChatMessage.seq).limit(CATCH_UP + 1)).all()
     has_newer = len(rows) > CATCH_UP
     rows = rows[:CATCH_UP]
-    return {"messages": [message_payload(m, circle.slug) for m in rows if not m.removed],
+    messages = [m for m in rows if not m.removed]
+    return {"messages": payloads(messages, circle.slug) if payload else messages,
             "has_newer": has_newer, "through": rows[-1].seq if rows else after_seq}
 
 
@@ -404,7 +458,7 @@ def older_messages(actor: User, slug, before_id: int) -> dict:
         select(ChatMessage).where(ChatMessage.circle_id == circle.id,
                                   ChatMessage.deleted_at.is_(None), ChatMessage.id < before_id)
         .order_by(ChatMessage.id.desc()).limit(PAGE + 1)).all()
-    return {"messages": [message_payload(m, circle.slug) for m in rows[:PAGE][::-1]],
+    return {"messages": payloads(rows[:PAGE][::-1], circle.slug),
             "has_older": len(rows) > PAGE}
 
 

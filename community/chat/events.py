@@ -19,6 +19,11 @@ ack. The contract (names, payloads) is in the design notes; on top of it:
   of the previous join's ack) and answers `changed`, `has_older`, `has_newer`
   and `server_time`; `mark_read` {circle, id} moves the read position;
   `report_message` {id, reason} files a report for the moderators.
+- Files: `send_message` accepts `attachments`, a list of up to 10 upload ids
+  (POST /c/<slug>/files), attached with the message (whose body may then be
+  empty); refused ones answer invalid, too_many or attachment_gone and store
+  nothing. Every message payload has `attachments`: [{id, name, kind, size,
+  url, thumbnail_url}] (none for a deleted message).
 - No message lost: every message payload has `seq`, its number in its circle
   (1, 2, 3... without gaps). `join` accepts `after_seq` (the last seq the
   client holds without a gap; preferred to the older `after_id`) and answers
@@ -285,7 +290,7 @@ def on_send_message(user, data):
     limit = current_app.config["CHAT_RATE_LIMIT"] * SEND_BURST
     _throttled(("send", user.id), limit, current_app.config["CHAT_RATE_WINDOW"])
     message, created = actions.send_message(user, _slug(data), data.get("body"),
-                                            data.get("client_id"))
+                                            data.get("client_id"), data.get("attachments"))
     return {"message": message, "duplicate": not created}
 
 

@@ -16,6 +16,11 @@
 // - reconnects back off with jitter, so a thousand pages don't all come back
 //   in the same second; while the server says live updates are paused (its
 //   Redis is away: error `unavailable`) we say so and keep trying.
+//
+// Files: the composer's picker (templates/files/_picker.html) uploads them and
+// keeps a hidden input name="attachments" per file in the form; a message
+// carries their ids (and may then have no text), and once the server has the
+// message the form is reset, which clears the picker.
 (function () {
   "use strict";
 
@@ -45,7 +50,8 @@
   var onlineCount = document.getElementById("chat-online-count");
 
   var messages = new Map();  // id -> {data, el}
-  var outbox = new Map();    // client_id -> {body, el, failed}
+  var outbox = new Map();    // client_id -> {body, attachments, el, failed}
+  var attached = new Set();  // upload ids the server has attached to a message of ours
   var newestId = null;
   var oldestId = null;
   var contiguous = null;     // last seq held with none missing before it (null: not joined yet)
@@ -144,6 +150,7 @@
     // (community/content.py), and the page's CSP forbids inline script.
     body.innerHTML = data.html;
     li.appendChild(body);
+    if (data.attachments && data.attachments.length) { li.appendChild(renderFiles(data.attachments)); }
 
     var tools = document.createElement("div");
     tools.className = "chat-msg__tools";
@@ -153,6 +160,58 @@
     if (!mine) { tools.appendChild(button("Report", function () { startReport(data.id); })); }
     li.appendChild(tools);
     return li;
+  }
+
+  // A message's files: images as thumbnails linking to the image, other files as
+  // a link with name and size. Names are text (textContent, alt), never markup.
+  function renderFiles(files) {
+    var list = document.createElement("ul");
+    list.className = "chat-msg__files";
+    files.forEach(function (file) {
+      if (!file || !sitePath(file.url)) { return; }
+      var name = String(file.name || "file");
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = file.url;
+      if (sitePath(file.thumbnail_url)) {
+        item.className = "chat-file chat-file--image";
+        link.target = "_blank";  // an image opens beside the chat, not instead of it
+        link.rel = "noopener";
+        var img = document.createElement("img");
+        img.src = file.thumbnail_url;
+        img.alt = name;
+        img.loading = "lazy";
+        link.appendChild(img);
+      } else {
+        item.className = "chat-file";
+        link.className = "chat-file__name";
+        link.textContent = name;
+      }
+      item.appendChild(link);
+      if (!item.classList.contains("chat-file--image")) {
+        var size = document.createElement("span");
+        size.className = "chat-file__size";
+        size.textContent = " " + sizeText(file.size);
+        item.appendChild(size);
+      }
+      list.appendChild(item);
+    });
+    return list;
+  }
+
+  // Only our own paths ("/c/..."): never another host, nor a javascript: URL.
+  function sitePath(url) {
+    return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/" && url.charAt(1) !== "\\";
+  }
+
+  // As the server writes sizes (files/base.py describe_size): "512 KB", "1.5 MB".
+  function sizeText(bytes) {
+    bytes = Number(bytes) || 0;
+    var units = [["GB", 1073741824], ["MB", 1048576], ["KB", 1024]];
+    for (var i = 0; i < units.length; i += 1) {
+      if (bytes >= units[i][1]) { return Number((bytes / units[i][1]).toPrecision(3)) + " " + units[i][0]; }
+    }
+    return bytes + " bytes";
   }
 
   function nearBottom() {
@@ -183,6 +242,7 @@
         var pending = outbox.get(data.client_id);
         pending.el.remove();
         outbox.delete(data.client_id);
+        if (pending.attachments.length) { filesSent(pending.attachments); }
       }
       var el = renderMessage(data);
       var next = null;
@@ -540,7 +600,7 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  function pendingElement(body) {
+  function pendingElement(body, files) {
     var li = document.createElement("li");
     li.className = "chat-msg chat-msg--mine chat-msg--pending";
     var head = document.createElement("div");
@@ -558,12 +618,18 @@
     text.textContent = body;  // shown as typed until the server's rendering arrives
     li.appendChild(head);
     li.appendChild(text);
+    if (files.length) {
+      var note = document.createElement("p");
+      note.className = "chat-msg__state";
+      note.textContent = files.length === 1 ? "With 1 file" : "With " + files.length + " files";
+      li.appendChild(note);
+    }
     return li;
   }
 
-  function send(body) {
+  function send(body, files) {
     var clientId = newClientId();
-    var item = {body: body, el: pendingElement(body), failed: false};
+    var item = {body: body, attachments: files, el: pendingElement(body, files), failed: false};
     outbox.set(clientId, item);
     listEl.appendChild(item.el);
     emptyEl.hidden = true;
@@ -577,7 +643,8 @@
     item.failed = false;
     item.el.classList.remove("chat-msg--failed");
     item.el.querySelector(".chat-msg__state").textContent = "Sending…";
-    socket.timeout(10000).emit("send_message", {circle: slug, body: item.body, client_id: clientId},
+    socket.timeout(10000).emit("send_message",
+      {circle: slug, body: item.body, client_id: clientId, attachments: item.attachments},
       function (err, answer) {
         if (!outbox.has(clientId)) { return; }  // the broadcast arrived first
         if (err) { return; }  // no answer: it goes again, same client_id, after reconnecting
@@ -606,6 +673,36 @@
     if (answer.error === "not_found" || answer.error === "unauthorised") { handleFailure(answer); }
   }
 
+  // The ids in the composer's picker not yet given to a message: those of a
+  // message waiting to go, or already stored, are not sent again.
+  function composerFiles() {
+    var ids = [];
+    form.querySelectorAll('input[name="attachments"]').forEach(function (el) {
+      var id = el.value;
+      if (!id || attached.has(id) || ids.indexOf(id) !== -1) { return; }
+      var queued = false;
+      outbox.forEach(function (item) { if (item.attachments.indexOf(id) !== -1) { queued = true; } });
+      if (!queued) { ids.push(id); }
+    });
+    return ids;
+  }
+
+  // The server has a message with these files: clear the picker (form.reset),
+  // unless it holds files added since, not yet sent (they go with the next
+  // message, and the picker is cleared then). What is typed meanwhile stays.
+  function filesSent(ids) {
+    ids.forEach(function (id) { attached.add(id); });
+    if (composerFiles().length) { return; }
+    var typed = input.value;
+    form.reset();
+    input.value = typed;
+  }
+
+  function uploading() {
+    var sendButton = form.querySelector("button[type=submit]");
+    return Boolean(sendButton && sendButton.disabled);  // the picker disables it during uploads
+  }
+
   function flushOutbox() {
     outbox.forEach(function (item, clientId) { if (!item.failed) { deliver(clientId); } });
   }
@@ -613,11 +710,18 @@
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     if (closed) { return; }
+    if (uploading()) {
+      var wait = "Wait for the files to finish uploading, then send.";
+      setStatus(wait);
+      setTimeout(function () { if (statusEl.textContent === wait) { setStatus(""); } }, 4000);
+      return;
+    }
     var body = input.value.trim();
-    if (!body) { return; }
+    var files = composerFiles();
+    if (!body && !files.length) { return; }
     input.value = "";
     input.dispatchEvent(new Event("mentions:changed"));  // mentions.js: no warning for an empty box
-    send(body);
+    send(body, files);
     input.focus();
   });
 
