@@ -17,7 +17,8 @@ from ..after_commit import after_commit
 from ..database import begin_write
 from ..errors import ActionError, NotFound
 from ..extensions import db
-from ..policy import access_circle, needs_pledge
+from ..moderation.audit import record
+from ..policy import access_circle, access_file, can_remove_file, needs_pledge, require
 from ..timeutil import utcnow
 from .base import copy_hashing, describe_size
 from .models import Attachment
@@ -178,3 +179,22 @@ def discard(*where) -> int:
     app = current_app._get_current_object()
     after_commit(lambda: _delete_unused(storage_for(app), keys))
     return len(rows)
+
+
+def remove_file(actor: User, slug: str, public_id: str) -> str:
+    """Remove a shared file from the circle (and from its post, message or
+    meeting), its bytes once no row uses them. Audited when a moderator
+    removes someone else's. Returns the file's name.
+
+    :raise NotFound: no such file in a circle whose content the actor may read.
+    :raise Forbidden: not the sharer, nor an owner or moderator.
+    """
+    begin_write()
+    circle, membership, attachment = access_file(actor, slug, public_id, for_update=True)
+    require(can_remove_file(membership, attachment), "You can only remove files you shared.")
+    name, uploader_id = attachment.name, attachment.uploader_id
+    if uploader_id != actor.id:
+        record(circle.id, actor.id, "file.deleted", target_user_id=uploader_id, detail=f"“{name}”")
+    discard(Attachment.id == attachment.id)
+    db.session.commit()
+    return name
