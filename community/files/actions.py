@@ -108,9 +108,12 @@ def sweep_orphans(older_than: timedelta = timedelta(days=1)) -> int:
     `older_than` ago, and their bytes where no other row uses them. Returns rows deleted."""
     begin_write()
     cutoff = utcnow() - older_than
+    # Rows another process's sweep holds are its to delete (PostgreSQL; SQLite's
+    # write lock already makes sweeps take turns).
     orphans = db.session.execute(
         select(Attachment.id, Attachment.storage_key, Attachment.thumbnail_key).where(
-            Attachment.created_at < cutoff, *_unattached())).all()
+            Attachment.created_at < cutoff, *_unattached())
+        .with_for_update(skip_locked=True)).all()
     if not orphans:
         db.session.rollback()
         return 0
