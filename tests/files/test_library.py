@@ -330,3 +330,14 @@ def test_a_deleted_accounts_files_stay_as_former_members(app, client, auth, worl
     auth.login(owner)
     page = listing(client, circle)
     assert names_in(page) == ["agenda.txt"] and "Former member" in page and name not in page
+
+
+def test_deleting_an_account_takes_the_files_of_circles_it_was_alone_in(app, world):
+    circle, owner, member = world
+    alone = make_circle(member, name="Just me")
+    share(member, alone, "post", image_bytes("PNG"), "mine.png")
+    kept = share(member, circle, "post", b"kept\n", "kept.txt")
+    kept_id = kept.id
+    delete_account(member, PASSWORD)
+    assert [a.id for a in db.session.scalars(select(Attachment))] == [kept_id]
+    assert sorted(stored_files(app)) == [kept.storage_key]
