@@ -31,13 +31,14 @@ def init_app(app: Flask) -> None:
     @app.cli.command("backup")
     @click.argument("path")
     def backup_command(path):
-        """Copy the embedded database to PATH, safely, even while the app runs."""
+        """Back up the embedded database, and the stored files when they are on
+        this host's disk, into the new directory PATH, safely, even while the app runs."""
         from flask import current_app
 
         from .backup import backup
 
         try:
-            target = backup(current_app.config["SQLALCHEMY_DATABASE_URI"], path)
+            target = backup(current_app.config["SQLALCHEMY_DATABASE_URI"], path, _files_root(current_app))
         except ActionError as err:
             raise click.ClickException(err.message) from err
         click.echo(f"Backed up to {target}.")
@@ -45,16 +46,19 @@ def init_app(app: Flask) -> None:
     @app.cli.command("restore")
     @click.argument("path")
     def restore_command(path):
-        """Replace the embedded database with the backup at PATH (stop the server first)."""
+        """Replace the embedded database, and local stored files, with the backup at PATH
+        (stop the server first)."""
         from flask import current_app
 
         from .backup import restore
 
         try:
-            database = restore(current_app.config["SQLALCHEMY_DATABASE_URI"], path)
+            database, files = restore(current_app.config["SQLALCHEMY_DATABASE_URI"], path,
+                                      _files_root(current_app))
         except ActionError as err:
             raise click.ClickException(err.message) from err
-        click.echo(f"Restored {path} into {database}. Run `flask --app app db upgrade` if it is older.")
+        click.echo(f"Restored {path} into {database} ({files} stored file(s) copied back). "
+                   "Run `flask --app app db upgrade` if it is older.")
 
     @app.cli.command("create-admin")
     @click.argument("email")
@@ -83,3 +87,12 @@ def init_app(app: Flask) -> None:
         from .files.actions import sweep_orphans
 
         click.echo(f"Deleted {sweep_orphans()} unattached file(s).")
+
+
+def _files_root(app: Flask):
+    """The directory of the stored files, if they are on this host's disk (None for S3)."""
+    from .files.local import LocalStorage
+    from .files.storage import storage_for
+
+    storage = storage_for(app)
+    return storage.root if isinstance(storage, LocalStorage) else None

@@ -98,6 +98,7 @@ def from_environment(instance_path: str) -> dict:
         # The largest file one upload may be, and all of a circle's files together.
         "FILE_MAX_BYTES": _int("FILE_MAX_BYTES", DEFAULTS["FILE_MAX_BYTES"]),
         "FILE_CIRCLE_QUOTA": _int("FILE_CIRCLE_QUOTA", DEFAULTS["FILE_CIRCLE_QUOTA"]),
+        "FILE_SWEEP_INTERVAL": _int("FILE_SWEEP_INTERVAL", DEFAULTS["FILE_SWEEP_INTERVAL"]),
     }
 
 
@@ -198,4 +199,6 @@ DEFAULTS = {
     # Per upload, and per circle for all its files (both read from the environment too).
     "FILE_MAX_BYTES": 25 * 1024 * 1024,
     "FILE_CIRCLE_QUOTA": 2 * 1024 ** 3,
+    # Seconds between passes of the orphan sweep in each serving process (files/sweep.py).
+    "FILE_SWEEP_INTERVAL": 3600,
 }

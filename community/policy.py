@@ -426,16 +426,37 @@ def access_attachment(user: User, slug: str, public_id: str):
     :raise NotFound: no such circle or file, the file is another circle's, or the
         user is not an active member who has accepted the pledge — one error for all.
     """
+    circle, _, attachment = access_file(user, slug, public_id)
+    return circle, attachment
+
+
+def access_file(user: User, slug: str, public_id: str, for_update: bool = False):
+    """(circle, membership, attachment), as access_attachment, with the viewer's
+    membership (for the rules on changing it); the file's row locked, if asked.
+
+    :raise NotFound: as access_attachment.
+    """
     from .files.models import Attachment
 
     circle, membership = access_circle(user, slug)
     if needs_pledge(circle, membership):
         raise NotFound()
-    attachment = db.session.scalar(select(Attachment).where(
-        Attachment.public_id == public_id, Attachment.circle_id == circle.id))
+    query = select(Attachment).where(Attachment.public_id == public_id,
+                                     Attachment.circle_id == circle.id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    attachment = db.session.scalar(query)
     if attachment is None:
         raise NotFound()
-    return circle, attachment
+    return circle, membership, attachment
+
+
+def can_remove_file(membership: Membership, attachment) -> bool:
+    """The sharer removes their own file; owners and moderators anyone's shared one."""
+    if not membership.is_active:
+        return False
+    return attachment.uploader_id == membership.user_id or (
+        attachment.attached and can_moderate_content(membership))
 
 
 def can_reply(membership: Membership, thread) -> bool:

@@ -413,6 +413,8 @@ def delete_account(user: User, password: str) -> None:
     """
     from ..circles.actions import my_circles
     from ..circles.models import Circle
+    from ..files.actions import discard as discard_files
+    from ..files.models import Attachment
     from ..meetings.actions.rsvps import release_places
     from ..notifications.models import OutboxMail
 
@@ -431,6 +433,8 @@ def delete_account(user: User, password: str) -> None:
         release_places(circle, user.id, commit=False)
     security_log.record("account_deleted", email=user.email)  # no user id: it is going
     if alone:
+        # Their rows go with the circles (ON DELETE CASCADE); the bytes go after the commit.
+        discard_files(Attachment.circle_id.in_([c.id for c in alone]))
         db.session.execute(delete(Circle).where(Circle.id.in_([c.id for c in alone])))
     # Mail not yet sent to the address would reach someone who is no longer here.
     db.session.execute(delete(OutboxMail).where(OutboxMail.to_address == user.email,

@@ -5,9 +5,10 @@ the cost doesn't grow with how much the member wrote. Only the member's own rows
 are read; the things around them (a thread's title, a circle's name) are those
 of threads and circles the member wrote in or belonged to.
 """
+import zipfile
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 
 from ..extensions import db
 from ..policy import membership_history
@@ -109,8 +110,95 @@ def collect(user: User) -> dict:
             for kind, channel in channels_for(user).items()],
         "calendar_feed": _rows(
             select(CalendarFeed.created_at).where(CalendarFeed.user_id == uid)),
+        "files": _shared_files(uid, circle),
     }
     return data
+
+
+def _shared_files(uid: int, circle) -> list[dict]:
+    """The files the member shared (attached somewhere), each with the path it
+    has in the zip download: files/<circle>/<name>, numbered where names repeat."""
+    from ..circles.models import Circle
+    from ..files.models import Attachment
+
+    place = case((Attachment.post_id.is_not(None), "post"),
+                 (Attachment.meeting_id.is_not(None), "meeting"), else_="chat message")
+    rows = _rows(
+        select(Attachment.name, Attachment.kind, Attachment.size, Attachment.created_at,
+               place.label("shared_in"), *circle, Attachment.storage_key)
+        .join(Circle, Circle.id == Attachment.circle_id)
+        .where(Attachment.uploader_id == uid,
+               or_(Attachment.post_id.is_not(None), Attachment.meeting_id.is_not(None),
+                   Attachment.chat_message_id.is_not(None)))
+        .order_by(Attachment.created_at, Attachment.id))
+    taken: set[str] = set()
+    for row in rows:
+        row["file"] = _unique(f"files/{row['circle_slug']}/{row['name']}", taken)
+    return rows
+
+
+def _unique(path: str, taken: set[str]) -> str:
+    """`path`, or "name (2).ext", "name (3).ext"... if an earlier file has it."""
+    stem, dot, ext = path.rpartition(".")
+    if not dot or "/" in ext:
+        stem, dot, ext = path, "", ""
+    candidate, n = path, 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{stem} ({n}){dot}{ext}"
+    taken.add(candidate.lower())
+    return candidate
+
+
+def public(data: dict) -> dict:
+    """The data as the member downloads it: without the storage's own keys."""
+    return {**data, "files": [{k: v for k, v in row.items() if k != "storage_key"}
+                              for row in data["files"]]}
+
+
+class _Chunks:
+    """A write-only file that keeps what is written until it is taken: zipfile
+    writes a zip into it (with data descriptors, as it can't seek), and the
+    response sends each piece as soon as it is made."""
+
+    def __init__(self):
+        self._parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        out, self._parts = b"".join(self._parts), []
+        return out
+
+
+def zip_chunks(data_json: bytes, files: list[dict], storage, chunk: int = 256 * 1024):
+    """The export as a zip, piece by piece: data.json, then each shared file at
+    its "file" path, read from storage a chunk at a time, so no file is ever
+    held whole in memory. A file whose bytes are gone is left out (the JSON
+    still lists it)."""
+    sink = _Chunks()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data.json", data_json)
+        yield sink.take()
+        for row in files:
+            try:
+                stream = storage.open(row["storage_key"])
+            except FileNotFoundError:
+                continue
+            entry = zipfile.ZipInfo(row["file"], date_time=row["created_at"].timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            with stream, archive.open(entry, "w", force_zip64=row["size"] > 2 ** 31) as out:
+                while piece := stream.read(chunk):
+                    out.write(piece)
+                    if part := sink.take():
+                        yield part
+            yield sink.take()
+    yield sink.take()
 
 
 def as_json(value):

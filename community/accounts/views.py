@@ -166,10 +166,11 @@ def password():
 @login_required
 def data():
     """Your data: everything the member wrote or set, on one page."""
+    from ..files.base import describe_size
     from ..meetings.models import ANSWERS, VOTES
 
     return render_template("accounts/data.html", data=export.collect(current_user),
-                           active=_active_slugs(), vote_labels=VOTES,
+                           size=describe_size, active=_active_slugs(), vote_labels=VOTES,
                            rsvp_labels={**ANSWERS, "waitlisted": "On the waiting list"})
 
 
@@ -185,10 +186,29 @@ def _active_slugs() -> set[str]:
 def data_json():
     """The same, as a JSON file to keep."""
     now = utcnow()
-    body = json.dumps({"exported_at": now, **export.collect(current_user)},
-                      default=export.as_json, ensure_ascii=False, indent=2)
+    body = _data_json(now, export.collect(current_user))
     name = f"alumni-circles-data-{now.date().isoformat()}.json"
     return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _data_json(now, data: dict) -> str:
+    return json.dumps({"exported_at": now, **export.public(data)},
+                      default=export.as_json, ensure_ascii=False, indent=2)
+
+
+@bp.route("/settings/data.zip")
+@login_required
+def data_zip():
+    """The same JSON and every file the member shared, as a zip streamed as it is made."""
+    from ..files.storage import storage_for
+
+    now = utcnow()
+    data = export.collect(current_user)
+    chunks = export.zip_chunks(_data_json(now, data).encode(), data["files"],
+                               storage_for(current_app))
+    name = f"alumni-circles-data-{now.date().isoformat()}.zip"
+    return Response(chunks, mimetype="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

@@ -155,12 +155,14 @@ def leave_circle(actor: User, slug: str, anonymise: bool = False) -> Circle:
 def _anonymise_author(circle_id: int, user_id: int) -> None:
     """Detach a person's name from everything they wrote or set up in one circle
     (in the caller's transaction): threads, posts, chat messages, meetings and
-    date polls they organised or host, their offers to host, their reactions,
+    date polls they organised or host, the files they shared (which stay),
+    their offers to host, their reactions,
     past RSVPs and poll answers, their reports, and the notifications others got
     about them. The audit log is append-only: it hides the name when it is read
     (moderation.audit.audit_lines). Search entries hold no author.
     """
     from ..chat.models import ChatMessage
+    from ..files.models import Attachment
     from ..meetings.models import RSVP, DatePoll, HostOffer, Meeting, MeetingOccurrence, PollVote
     from ..moderation.models import Report
     from ..threads.models import Post, Reaction, Thread
@@ -169,7 +171,8 @@ def _anonymise_author(circle_id: int, user_id: int) -> None:
     for model, column in ((Thread, Thread.author_id), (Thread, Thread.last_poster_id),
                           (Post, Post.author_id), (ChatMessage, ChatMessage.author_id),
                           (Meeting, Meeting.organiser_id), (Meeting, Meeting.host_user_id),
-                          (DatePoll, DatePoll.organiser_id), (DatePoll, DatePoll.host_user_id)):
+                          (DatePoll, DatePoll.organiser_id), (DatePoll, DatePoll.host_user_id),
+                          (Attachment, Attachment.uploader_id)):
         db.session.execute(update(model).where(model.circle_id == circle_id, column == user_id)
                            .values({column: None}).execution_options(**mine))
     # These rows can't be ownerless, so they go.

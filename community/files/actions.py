@@ -17,7 +17,8 @@ from ..after_commit import after_commit
 from ..database import begin_write
 from ..errors import ActionError, NotFound
 from ..extensions import db
-from ..policy import access_circle, needs_pledge
+from ..moderation.audit import record
+from ..policy import access_circle, access_file, can_remove_file, needs_pledge, require
 from ..timeutil import utcnow
 from .base import copy_hashing, describe_size
 from .models import Attachment
@@ -107,9 +108,12 @@ def sweep_orphans(older_than: timedelta = timedelta(days=1)) -> int:
     `older_than` ago, and their bytes where no other row uses them. Returns rows deleted."""
     begin_write()
     cutoff = utcnow() - older_than
+    # Rows another process's sweep holds are its to delete (PostgreSQL; SQLite's
+    # write lock already makes sweeps take turns).
     orphans = db.session.execute(
         select(Attachment.id, Attachment.storage_key, Attachment.thumbnail_key).where(
-            Attachment.created_at < cutoff, *_unattached())).all()
+            Attachment.created_at < cutoff, *_unattached())
+        .with_for_update(skip_locked=True)).all()
     if not orphans:
         db.session.rollback()
         return 0
@@ -178,3 +182,22 @@ def discard(*where) -> int:
     app = current_app._get_current_object()
     after_commit(lambda: _delete_unused(storage_for(app), keys))
     return len(rows)
+
+
+def remove_file(actor: User, slug: str, public_id: str) -> str:
+    """Remove a shared file from the circle (and from its post, message or
+    meeting), its bytes once no row uses them. Audited when a moderator
+    removes someone else's. Returns the file's name.
+
+    :raise NotFound: no such file in a circle whose content the actor may read.
+    :raise Forbidden: not the sharer, nor an owner or moderator.
+    """
+    begin_write()
+    circle, membership, attachment = access_file(actor, slug, public_id, for_update=True)
+    require(can_remove_file(membership, attachment), "You can only remove files you shared.")
+    name, uploader_id = attachment.name, attachment.uploader_id
+    if uploader_id != actor.id:
+        record(circle.id, actor.id, "file.deleted", target_user_id=uploader_id, detail=f"“{name}”")
+    discard(Attachment.id == attachment.id)
+    db.session.commit()
+    return name

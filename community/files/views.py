@@ -84,3 +84,6 @@ def _stream(key: str, kind, name: str):
                 yield chunk
 
     return current_app.response_class(chunks(), headers=file_headers(kind, name))
+
+
+from . import library  # noqa: E402,F401  (the Files page's routes, on this blueprint)

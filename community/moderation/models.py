@@ -24,6 +24,7 @@ AUDIT_ACTIONS = {
     "member.banned": "banned",
     "member.unbanned": "lifted the ban on",
     "post.deleted": "removed a post by",
+    "file.deleted": "removed a file shared by",
     "thread.pinned": "pinned a thread",
     "thread.unpinned": "unpinned a thread",
     "thread.locked": "locked a thread",

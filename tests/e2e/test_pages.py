@@ -50,6 +50,7 @@ def main_pages(slug: str, thread_id: int, meeting_id: int | None) -> dict[str, s
         "leave": f"/c/{slug}/leave",
         "meetings": f"/c/{slug}/meetings/",
         "chat": f"/c/{slug}/chat",
+        "files": f"/c/{slug}/files",
         "manage": f"/c/{slug}/manage/invitations",
         "audit": f"/c/{slug}/manage/audit",
     }

@@ -7,6 +7,7 @@ pristine copy is put back (engine disposed, file copied: a few milliseconds).
 CSRF protection is on, as in production: every client holds a real token.
 A statement carrying a NUL character fails, as it would on PostgreSQL.
 """
+import io
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -76,6 +77,8 @@ def _populate(world: World) -> None:
     from community.accounts import actions as accounts
     from community.chat import actions as chat
     from community.circles import actions as circles
+    from community.database import begin_write
+    from community.files import actions as files
     from community.meetings.actions import polls, scheduling, visits
     from community.meetings.models import MeetingOccurrence, PollOption
     from community.moderation import actions as moderation
@@ -119,6 +122,14 @@ def _populate(world: World) -> None:
     offer = visits.offer_to_host(member, slug, "Kennet Valley GP Practice", "Come and see")
     invitation, invite_token = moderation.create_invitation(owner, slug, days=7)
 
+    shared = []  # a file on Gareth's post and one on Rachel's reply
+    for author, post_id, text in ((member, opening, b"Gareth's notes\n"), (owner, own_reply.id, b"Agenda\n")):
+        upload = files.upload(author, slug, io.BytesIO(text), "notes.txt")
+        begin_write()
+        files.attach(author, circle.id, [upload.public_id], post_id=post_id)
+        db.session.commit()
+        shared.append(upload.public_id)
+
     messages = [chat.send_message(member, slug, "Morning all", "fuzz-1")[0],
                 chat.send_message(owner, slug, "Morning Gareth", "fuzz-2")[0],
                 chat.send_message(other, slug, "Hello", "fuzz-3")[0]]
@@ -155,6 +166,7 @@ def _populate(world: World) -> None:
                               unsubscribe_token(other.id, "digest")],
         "login_email": [owner.email, other.email, "nobody@example.org"],
         "message_id": s(m["id"] for m in messages),
+        "public_id": [*shared, "x" * 22],
     })
     world.ids.update(owner=owner.id, member=member.id, other=other.id, circle=circle.id)
 
@@ -194,6 +206,7 @@ def _strings(parameters):
 def build_world(tmp_path: Path, schema_template: Path, **config) -> World:
     path = tmp_path / "fuzz.sqlite3"
     shutil.copy(schema_template, path)
+    config.setdefault("FILE_STORAGE_URL", f"file://{tmp_path}/files")
     app = create_app(app_config(f"sqlite:///{path}", WTF_CSRF_ENABLED=True,
                                 CHAT_RATE_LIMIT=1_000_000, CHAT_PRESENCE_DELAY=0, **config))
     world = World(app=app, path=path, pristine=tmp_path / "pristine.sqlite3")

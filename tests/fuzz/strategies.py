@@ -222,6 +222,7 @@ FORMS: dict[str, Form] = {
     "threads.react": Form({"emoji": list(REACTIONS)}),
     # Fields only: a form value named "file" is not an upload (tests/files/test_attachments.py sends files).
     "files.upload": Form({"file": "text"}),
+    "files.remove": Form({"next": "text"}),
     "threads.report": Form({"reason": "text"}),
     "threads.moderate": Form(),
     "threads.subscription": Form({"subscription": ["following", "muted", ""]}),

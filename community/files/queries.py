@@ -1,0 +1,58 @@
+"""The circle's Files page as queries: the files shown where they were shared,
+and how much of the circle's space they use.
+
+Only attached files are listed (an upload not yet posted is its sharer's
+draft), and only where their place is still shown: a removed post's or chat
+message's files are not the circle's any more, whatever became of their bytes.
+"""
+from sqlalchemy import and_, func, literal, select
+
+from ..accounts.models import User
+from ..chat.models import ChatMessage
+from ..extensions import db
+from ..meetings.models import Meeting
+from ..threads.models import Post, Thread
+from .kinds import KINDS
+from .models import Attachment
+
+# The page's filter: "documents" are whatever downloads (documents, text, CSV).
+GROUPS = {
+    "documents": tuple(k.name for k in KINDS.values() if k.group != "image"),
+    "images": tuple(k.name for k in KINDS.values() if k.group == "image"),
+}
+
+
+def contains(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own % _ and \\ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def library(circle_id: int, group: str = "", name: str = ""):
+    """A select of the circle's attached files, newest first, each with its
+    sharer's name (None: a former member) and its place: the post's thread
+    and number, the meeting's title, or the chat. Narrowed to a GROUPS key and
+    to names containing `name` (any case), if given. One statement to run."""
+    query = (
+        select(Attachment, User.display_name.label("sharer"), Post.thread_id, Post.number,
+               Thread.title.label("thread_title"), Meeting.title.label("meeting_title"),
+               ChatMessage.id.label("chat_message"))
+        .outerjoin(User, User.id == Attachment.uploader_id)
+        .outerjoin(Post, and_(Post.id == Attachment.post_id, Post.deleted_at.is_(None)))
+        .outerjoin(Thread, Thread.id == Post.thread_id)
+        .outerjoin(Meeting, Meeting.id == Attachment.meeting_id)
+        .outerjoin(ChatMessage, and_(ChatMessage.id == Attachment.chat_message_id,
+                                     ChatMessage.deleted_at.is_(None)))
+        .where(Attachment.circle_id == circle_id,
+               (Post.id.is_not(None)) | (Meeting.id.is_not(None)) | (ChatMessage.id.is_not(None)))
+        .order_by(Attachment.created_at.desc(), Attachment.id.desc()))
+    if group in GROUPS:
+        query = query.where(Attachment.kind.in_(GROUPS[group]))
+    if name:
+        query = query.where(Attachment.name.ilike(contains(name), escape="\\"))
+    return query
+
+
+def space_used(circle_id: int) -> int:
+    """Bytes the circle's files take against its quota (drafts count too: they are stored)."""
+    return db.session.scalar(select(func.coalesce(func.sum(Attachment.size), literal(0)))
+                             .where(Attachment.circle_id == circle_id))
