@@ -98,6 +98,9 @@ def from_environment(instance_path: str) -> dict:
         # The largest file one upload may be, and all of a circle's files together.
         "FILE_MAX_BYTES": _int("FILE_MAX_BYTES", DEFAULTS["FILE_MAX_BYTES"]),
         "FILE_CIRCLE_QUOTA": _int("FILE_CIRCLE_QUOTA", DEFAULTS["FILE_CIRCLE_QUOTA"]),
+        # How downloads leave, after the access check (community/files/views.py).
+        "FILE_ACCEL_REDIRECT": _bool("FILE_ACCEL_REDIRECT", DEFAULTS["FILE_ACCEL_REDIRECT"]),
+        "FILE_S3_REDIRECT": _bool("FILE_S3_REDIRECT", DEFAULTS["FILE_S3_REDIRECT"]),
     }
 
 
@@ -198,4 +201,12 @@ DEFAULTS = {
     # Per upload, and per circle for all its files (both read from the environment too).
     "FILE_MAX_BYTES": 25 * 1024 * 1024,
     "FILE_CIRCLE_QUOTA": 2 * 1024 ** 3,
+    # Behind deploy/'s nginx: local files are handed to nginx (X-Accel-Redirect to its
+    # internal /_protected_files/ location) once the route has checked access, so the
+    # worker is free at once; and files are written group-readable (0640) for nginx.
+    "FILE_ACCEL_REDIRECT": False,
+    # With S3 storage: a download (not an image shown inline) is a redirect to a
+    # presigned URL valid for a minute, once the route has checked access; off, the
+    # app streams the object itself.
+    "FILE_S3_REDIRECT": False,
 }
