@@ -43,7 +43,7 @@ def member(base: str, email: str, slug: str):
     return http
 
 
-def multipart(name: str, size: int | None = None, data: bytes | None = None) -> tuple[bytes, bytes, str]:
+def multipart(name: str) -> tuple[bytes, bytes, str]:
     """(head, tail, content type) of a one-file multipart body; the file goes between."""
     head = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
             "Content-Type: application/octet-stream\r\n\r\n").encode()

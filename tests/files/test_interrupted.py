@@ -7,8 +7,15 @@ import time
 
 import pytest
 
-from tests.files.live import (make_files_world, member, multipart, open_deleted_files, start_server,
-                              stored, upload)
+from tests.files.live import (
+    make_files_world,
+    member,
+    multipart,
+    open_deleted_files,
+    start_server,
+    stored,
+    upload,
+)
 
 MB = 1024 * 1024
 
