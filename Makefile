@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install clean constraints bench bench-quick soak
+.PHONY: run test lint install clean constraints bench bench-quick bench-files soak
 
 PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 
@@ -35,6 +35,12 @@ bench-quick: install
 ## BENCH_DATABASE_URL) PostgreSQL; about 20 minutes; rewrites docs/performance.md
 bench: install
 	$(BIN)/python bench/run.py
+
+## make bench-files: a 25 MB upload and download (and a 12 MP photo) through one gunicorn
+## worker, its peak memory growth, and the download routes' statements (about 30 s);
+## results in bench/results/files.json
+bench-files: install
+	$(BIN)/python bench/files.py
 
 ## make soak: real servers on PostgreSQL and Redis while workers are killed, Redis restarted
 ## and hung, a server restarted and the database cut off; five rounds (about 6 minutes; the CI

@@ -99,6 +99,9 @@ def from_environment(instance_path: str) -> dict:
         "FILE_MAX_BYTES": _int("FILE_MAX_BYTES", DEFAULTS["FILE_MAX_BYTES"]),
         "FILE_CIRCLE_QUOTA": _int("FILE_CIRCLE_QUOTA", DEFAULTS["FILE_CIRCLE_QUOTA"]),
         "FILE_SWEEP_INTERVAL": _int("FILE_SWEEP_INTERVAL", DEFAULTS["FILE_SWEEP_INTERVAL"]),
+        # How downloads leave, after the access check (community/files/views.py).
+        "FILE_ACCEL_REDIRECT": _bool("FILE_ACCEL_REDIRECT", DEFAULTS["FILE_ACCEL_REDIRECT"]),
+        "FILE_S3_REDIRECT": _bool("FILE_S3_REDIRECT", DEFAULTS["FILE_S3_REDIRECT"]),
     }
 
 
@@ -201,4 +204,12 @@ DEFAULTS = {
     "FILE_CIRCLE_QUOTA": 2 * 1024 ** 3,
     # Seconds between passes of the orphan sweep in each serving process (files/sweep.py).
     "FILE_SWEEP_INTERVAL": 3600,
+    # Behind deploy/'s nginx: local files are handed to nginx (X-Accel-Redirect to its
+    # internal /_protected_files/ location) once the route has checked access, so the
+    # worker is free at once; and files are written group-readable (0640) for nginx.
+    "FILE_ACCEL_REDIRECT": False,
+    # With S3 storage: a download (not an image shown inline) is a redirect to a
+    # presigned URL valid for a minute, once the route has checked access; off, the
+    # app streams the object itself.
+    "FILE_S3_REDIRECT": False,
 }

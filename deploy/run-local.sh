@@ -75,9 +75,12 @@ nginx_front() {
     echo "    keepalive 32; }"
     echo "  map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }"
     echo "  server { listen 127.0.0.1:${NGINX_PORT:-8080}; client_max_body_size 2m;"
-    echo "    include $ROOT/deploy/nginx-locations.conf; }"
+    echo "    include $RUN/nginx-files.conf; include $ROOT/deploy/nginx-locations.conf; }"
     echo "}"
   } >"$conf"
+  # Files: the storage root of this checkout (FILE_ACCEL_REDIRECT=true for nginx to send them).
+  sed "s|/srv/alumni-circles/instance/files/|$ROOT/instance/files/|" \
+    "$ROOT/deploy/nginx-files.conf" >"$RUN/nginx-files.conf"
   nginx -t -c "$conf" -p "$RUN" 2>&1 | grep -v "^$" || true
   if [ -s "$RUN/nginx.pid" ] && kill -0 "$(cat "$RUN/nginx.pid")" 2>/dev/null; then
     nginx -c "$conf" -p "$RUN" -s reload

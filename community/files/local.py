@@ -5,8 +5,11 @@ holds more than a few thousand entries), and `<root>/tmp/` for uploads being
 written. An upload goes to a temp file in that same tree (same filesystem, so
 the rename is atomic), is fsynced, then renamed into place: a reader sees the
 whole file or none, and a crash leaves only a temp file, which `sweep_temp`
-removes. Directories are 0700 and files 0600: only the app's user reads them.
-The root is outside static/, so nothing here is ever served without our route.
+removes. Directories are 0700 and files 0600: only the app's user reads them;
+behind nginx with X-Accel-Redirect (FILE_ACCEL_REDIRECT) they are 0750 and 0640,
+for nginx's workers in the app user's group (deploy/README.md), and nobody else.
+The root is outside static/, so nothing here is ever served without our route
+(nginx's location for it is `internal`: only our route's answer reaches it).
 """
 import os
 import secrets
@@ -19,16 +22,18 @@ from community.files.base import Storage, Stored, check_key, copy_hashing
 TEMP_SUFFIX = ".part"
 
 
-def _private_dir(path: Path) -> None:
-    """Make `path` (and missing parents up to it) with mode 0700."""
+def _private_dir(path: Path, mode: int = 0o700) -> None:
+    """Make `path` (and missing parents up to it) with `mode` (0700, or 0750)."""
     if path.is_dir():
         return
-    _private_dir(path.parent)
+    _private_dir(path.parent, mode)
     try:
-        # The umask can only narrow 0700, never widen it.
-        path.mkdir(mode=0o700)
+        path.mkdir(mode=mode)
     except FileExistsError:  # another process made it just now
-        pass
+        return
+    if mode != 0o700:
+        # The umask can only narrow 0700; a group's bits are set whatever it is.
+        os.chmod(path, mode)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -41,9 +46,11 @@ def _fsync_dir(path: Path) -> None:
 
 
 class LocalStorage(Storage):
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, group_readable: bool = False):
         self.root = Path(root)
         self.temp_dir = self.root / "tmp"
+        # For nginx (X-Accel-Redirect): its workers read the files through the group.
+        self.dir_mode, self.file_mode = (0o750, 0o640) if group_readable else (0o700, 0o600)
 
     def path(self, key: str) -> Path:
         """Where the bytes of `key` are (or would be) on disk."""
@@ -59,12 +66,15 @@ class LocalStorage(Storage):
         return location.rstrip("/") + "/" + self.path(key).relative_to(self.root).as_posix()
 
     def save(self, stream: BinaryIO, max_bytes: int) -> Stored:
-        _private_dir(self.temp_dir)
+        _private_dir(self.root, self.dir_mode)
+        _private_dir(self.temp_dir)  # 0700 always: nothing there is ever served
         temp = self.temp_dir / (secrets.token_hex(16) + TEMP_SUFFIX)
         # O_EXCL and 0600 from the start: the bytes are never readable by others.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as out:
+                if self.file_mode != 0o600:
+                    os.fchmod(out.fileno(), self.file_mode)
                 key, size = copy_hashing(stream, out, max_bytes)
                 out.flush()
                 os.fsync(out.fileno())
@@ -74,7 +84,7 @@ class LocalStorage(Storage):
                 # a download reading it (nginx's sendfile) is left alone.
                 temp.unlink()
             else:
-                _private_dir(final.parent)
+                _private_dir(final.parent, self.dir_mode)
                 os.replace(temp, final)
                 _fsync_dir(final.parent)
         except BaseException:

@@ -18,19 +18,20 @@ from community.files.local import LocalStorage
 from community.files.s3 import S3Storage
 
 
-def storage_from_url(url: str) -> Storage:
+def storage_from_url(url: str, group_readable: bool = False) -> Storage:
     """The backend a FILE_STORAGE_URL names.
 
     `file:///abs/dir`, or `s3://bucket/optional/prefix?endpoint=URL&region=NAME&addressing=path`
     (all three query parameters optional; credentials come from the usual AWS
     environment variables or files, never from the URL, so it can be logged).
+    `group_readable`: local files for nginx's workers too (FILE_ACCEL_REDIRECT).
     :raise ValueError: a scheme or form we don't know.
     """
     parts = urlsplit(url)
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise ValueError("FILE_STORAGE_URL: a file:// URL needs an absolute path, file:///dir")
-        return LocalStorage(unquote(parts.path))
+        return LocalStorage(unquote(parts.path), group_readable=group_readable)
     if parts.scheme == "s3":
         if not parts.netloc or parts.username or parts.password:
             raise ValueError("FILE_STORAGE_URL: s3://bucket/prefix, with no credentials in it")
@@ -53,5 +54,6 @@ def storage_for(app) -> Storage:
     storage = app.extensions.get("file_storage")
     if storage is None:
         url = app.config.get("FILE_STORAGE_URL") or default_url(app.instance_path)
-        storage = app.extensions["file_storage"] = storage_from_url(url)
+        storage = app.extensions["file_storage"] = storage_from_url(
+            url, group_readable=bool(app.config.get("FILE_ACCEL_REDIRECT")))
     return storage

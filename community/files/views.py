@@ -3,6 +3,17 @@
 URLs: POST /c/<slug>/files, GET /c/<slug>/files/<public_id>/<name> and
 /c/<slug>/files/<public_id>/thumbnail. Whatever is not allowed is the same 404
 as a missing file (community/policy.py, access_attachment).
+
+How the bytes leave, once the check has passed (`_serve`):
+- by default the worker streams them, a chunk at a time;
+- FILE_ACCEL_REDIRECT (local storage behind deploy/'s nginx): an empty answer
+  carrying the file's headers and `X-Accel-Redirect: /_protected_files/ab/cd/<key>`;
+  nginx sends the file from its `internal` location (deploy/nginx-files.conf)
+  with those headers, and the worker is free at once;
+- FILE_S3_REDIRECT (S3 storage): a download is a 302 to a presigned URL valid for
+  PRESIGNED_SECONDS, whose answer names the file as an attachment with our type.
+  The store can't add nosniff and the sandbox CSP, so what is shown inline (images,
+  thumbnails) is still streamed, with them.
 """
 from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
@@ -12,15 +23,22 @@ from ..errors import ActionError
 from ..policy import access_attachment
 from . import actions
 from .base import CHUNK, FileTooLarge
-from .kinds import KINDS
+from .kinds import KINDS, Kind
+from .local import LocalStorage
 from .present import describe
-from .safety import file_headers
+from .safety import file_headers, safe_filename
 from .storage import storage_for
 
 bp = Blueprint("files", __name__)
 
 # Room for the multipart envelope (boundaries, the CSRF field) around the file itself.
+# deploy/nginx-files.conf lets exactly FILE_MAX_BYTES + ENVELOPE through.
 ENVELOPE = 64 * 1024
+# nginx's internal location aliasing the local storage root (deploy/nginx-files.conf).
+ACCEL_LOCATION = "/_protected_files/"
+# A presigned S3 URL is good for this long: enough to follow the redirect, too
+# short for a link copied out of the browser to outlive a member's access.
+PRESIGNED_SECONDS = 60
 
 
 @bp.url_value_preprocessor
@@ -60,7 +78,7 @@ def download(slug, public_id, name):
         # The name is cosmetic; the stored one is what the link should say.
         return redirect(url_for("files.download", slug=circle.slug, public_id=public_id,
                                 name=attachment.name))
-    return _stream(attachment.storage_key, KINDS[attachment.kind], attachment.name)
+    return _serve(attachment.storage_key, KINDS[attachment.kind], attachment.name)
 
 
 @bp.get("/c/<slug>/files/<public_id>/thumbnail")
@@ -69,12 +87,32 @@ def thumbnail(slug, public_id):
     _, attachment = access_attachment(current_user, slug, public_id)
     if not attachment.thumbnail_key:
         raise NotFound()
-    return _stream(attachment.thumbnail_key, KINDS["webp"], "thumbnail.webp")
+    return _serve(attachment.thumbnail_key, KINDS["webp"], "thumbnail.webp")
 
 
-def _stream(key: str, kind, name: str):
+def _serve(key: str, kind: Kind, name: str):
+    """The answer that sends the bytes of `key`, access having been checked."""
+    storage = storage_for(current_app)
+    config = current_app.config
+    if config["FILE_ACCEL_REDIRECT"] and isinstance(storage, LocalStorage):
+        headers = file_headers(kind, name)
+        headers["X-Accel-Redirect"] = storage.accel_redirect(key, ACCEL_LOCATION)
+        return current_app.response_class(b"", headers=headers)
+    if config["FILE_S3_REDIRECT"] and not kind.inline:
+        url = storage.presigned_url(key, PRESIGNED_SECONDS, safe_filename(name, kind),
+                                    inline=False, content_type=kind.mime)
+        if url:
+            response = redirect(url)
+            # Not kept by any cache: the next click is checked again, and gets a fresh URL.
+            response.headers["Cache-Control"] = "private, no-store"
+            response.headers["Referrer-Policy"] = "no-referrer"
+            return response
+    return _stream(storage, key, kind, name)
+
+
+def _stream(storage, key: str, kind: Kind, name: str):
     try:
-        stream = storage_for(current_app).open(key)
+        stream = storage.open(key)
     except FileNotFoundError:
         raise NotFound() from None  # the row outlived its bytes: nothing to serve
 
