@@ -12,13 +12,11 @@ from ..urls import safe_next
 from . import actions, queries
 from .base import describe_size
 from .kinds import KINDS
-from .views import bp
 
 FILES_PER_PAGE = 30
 FILTERS = (("", "All"), ("documents", "Documents"), ("images", "Images"))
 
 
-@bp.get("/c/<slug>/files")
 @login_required
 @circle_page
 def library(circle, membership):
@@ -56,7 +54,6 @@ def _shown(circle, row) -> dict:
                            name=attachment.name)}
 
 
-@bp.post("/c/<slug>/files/<public_id>/delete")
 @login_required
 def remove(slug, public_id):
     """Remove a file: its sharer, or an owner or moderator (audited)."""

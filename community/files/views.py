@@ -21,7 +21,7 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from ..errors import ActionError
 from ..policy import access_attachment
-from . import actions
+from . import actions, library
 from .base import CHUNK, FileTooLarge
 from .kinds import KINDS, Kind
 from .local import LocalStorage
@@ -124,4 +124,6 @@ def _stream(storage, key: str, kind: Kind, name: str):
     return current_app.response_class(chunks(), headers=file_headers(kind, name))
 
 
-from . import library  # noqa: E402,F401  (the Files page's routes, on this blueprint)
+# The Files page (community/files/library.py), on this blueprint.
+bp.add_url_rule("/c/<slug>/files", view_func=library.library, methods=["GET"])
+bp.add_url_rule("/c/<slug>/files/<public_id>/delete", view_func=library.remove, methods=["POST"])
