@@ -8,9 +8,8 @@ one pass by hand.
 """
 import logging
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from ..extensions import db, socketio
+from ..background import repeat
+from ..extensions import socketio
 from .actions import sweep_orphans
 
 log = logging.getLogger(__name__)
@@ -19,25 +18,10 @@ START_DELAY = 30  # seconds: let the server start listening, and reminders go fi
 
 
 def run_forever(app) -> None:
-    """Sweep orphan uploads every FILE_SWEEP_INTERVAL seconds, for as long as
-    the server runs. Errors are logged and the loop carries on."""
-    socketio.sleep(START_DELAY)
-    while True:
-        with app.app_context():
-            try:
-                count = sweep_orphans()
-                if count:
-                    log.info("Deleted %d unattached file(s)", count)
-            except SQLAlchemyError as exc:
-                db.session.rollback()
-                # One line: a database not yet migrated would repeat a traceback each pass.
-                log.error("File sweep failed: %s", str(exc).splitlines()[0])
-            except Exception:  # noqa: BLE001 - logged, and the loop must survive
-                db.session.rollback()
-                log.exception("File sweep failed")
-            finally:
-                db.session.remove()
-        socketio.sleep(app.config["FILE_SWEEP_INTERVAL"])
+    """Sweep orphan uploads every FILE_SWEEP_INTERVAL seconds, for as long as the server runs."""
+    repeat(app, lambda: sweep_orphans(), first_delay=START_DELAY,
+           interval=lambda: app.config["FILE_SWEEP_INTERVAL"], log=log,
+           done="Deleted %d unattached file(s)", failed="File sweep failed")
 
 
 def start_sweep_loop(app) -> None:

@@ -11,8 +11,8 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
+from ..background import repeat
 from ..circles.models import Circle
 from ..database import begin_write
 from ..extensions import db, socketio
@@ -66,28 +66,10 @@ def send_due_reminders(now: datetime | None = None) -> int:
 
 
 def run_forever(app) -> None:
-    """Send due reminders every minute, for as long as the server runs.
-
-    Errors are logged and the loop carries on: a database that is briefly
-    away, or not yet migrated, must not stop reminders for good.
-    """
-    socketio.sleep(5)  # let the server start listening first
-    while True:
-        with app.app_context():
-            try:
-                count = send_due_reminders()
-                if count:
-                    log.info("Sent %d meeting reminder(s)", count)
-            except SQLAlchemyError as exc:
-                db.session.rollback()
-                # One line: a database not yet migrated would repeat a traceback a minute.
-                log.error("Meeting reminders failed: %s", str(exc).splitlines()[0])
-            except Exception:  # noqa: BLE001 - logged, and the loop must survive
-                db.session.rollback()
-                log.exception("Meeting reminders failed")
-            finally:
-                db.session.remove()
-        socketio.sleep(INTERVAL_SECONDS)
+    """Send due reminders every minute, for as long as the server runs."""
+    repeat(app, lambda: send_due_reminders(), first_delay=5,  # the server listens first
+           interval=lambda: INTERVAL_SECONDS, log=log,
+           done="Sent %d meeting reminder(s)", failed="Meeting reminders failed")
 
 
 def start_reminder_loop(app) -> None:
