@@ -4,6 +4,11 @@ Bytes are stored before the row is written, so the circle's lock is held only
 for the quota check and the insert, never while a large file is copied. Any
 refusal after that deletes the bytes this call stored, unless another row
 already points at the same content (same SHA-256, same key).
+
+Deleting bytes and pointing a new row at them both hold the key's lock
+(`_lock_keys`) from their check to their commit, so the last row of some
+content going away while the same content is uploaded again never leaves the
+new row pointing at nothing.
 """
 import io
 import tempfile
@@ -65,6 +70,12 @@ def _store(actor, slug, kind, name, content, thumbnail) -> Attachment:
         begin_write()
         # The circle's row, locked: two uploads can't both fit the last of the quota.
         circle, _ = access_circle(actor, slug, for_update=True)
+        _lock_keys([main.key] + ([thumb.key] if thumb else []))
+        # Bytes that were already there when saved may have been deleted since,
+        # with the last row that used them: store them again.
+        _restore_if_gone(storage, main, content, stored_here)
+        if thumb:
+            _restore_if_gone(storage, thumb, io.BytesIO(thumbnail), stored_here)
         used = db.session.scalar(select(func.coalesce(func.sum(Attachment.size), 0))
                                  .where(Attachment.circle_id == circle.id))
         quota = current_app.config["FILE_CIRCLE_QUOTA"]
@@ -91,16 +102,43 @@ def _save_new(storage, stream, stored_here: list[str]):
     return stored
 
 
+def _restore_if_gone(storage, stored, stream, stored_here: list[str]) -> None:
+    if not storage.exists(stored.key):
+        _save_new(storage, stream, stored_here)
+
+
+def _lock_keys(keys) -> None:
+    """Hold these keys, until the transaction ends, against another transaction
+    deleting their bytes or pointing a new row at them.
+
+    PostgreSQL: a transaction-scoped advisory lock per key (the first 64 bits of
+    the SHA-256, which no two files share in practice; sharing would only make
+    two uploads take turns). SQLite: `begin_write` holds the whole database.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):
+        db.session.execute(select(func.pg_advisory_xact_lock(int(key[:16], 16) - 2 ** 63)))
+
+
 def _referenced(key: str) -> bool:
     return bool(db.session.scalar(select(exists().where(
         or_(Attachment.storage_key == key, Attachment.thumbnail_key == key)))))
 
 
 def _delete_unused(storage, keys) -> None:
-    for key in keys:
-        if not _referenced(key):
-            storage.delete(key)
-    db.session.rollback()  # end the read transaction the checks opened
+    """Delete the bytes of those keys no row uses, each checked and deleted
+    under its lock, so no upload of the same content can start using it between."""
+    if not keys:
+        return
+    begin_write()
+    try:
+        _lock_keys(keys)
+        for key in keys:
+            if not _referenced(key):
+                storage.delete(key)
+    finally:
+        db.session.rollback()  # nothing was written: end the transaction, free the locks
 
 
 def sweep_orphans(older_than: timedelta = timedelta(days=1)) -> int:
