@@ -55,7 +55,8 @@ def live_server(tmp_path_factory):
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "ACCESS_LOG": "0",
            "DATABASE_URL": f"sqlite:///{home}/live.sqlite3", "SECRET_KEY": "e2e-" + "k" * 40,
            "RATELIMIT_ENABLED": "false", "SITE_URL": f"http://127.0.0.1:{port}",
-           "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "MAIL_WORKER_INTERVAL": "1"}
+           "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "MAIL_WORKER_INTERVAL": "1",
+           "FILE_STORAGE_URL": f"file://{home}/files"}  # never the project's instance/
     for key in ("SOCKETIO_ASYNC_MODE", "SOCKETIO_MESSAGE_QUEUE", "MAIL_SERVER"):
         env.pop(key, None)
     subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=ROOT,
