@@ -6,11 +6,18 @@ nothing needs reading back. One member, "the bench member", is what the load
 generator signs in as: a member of a few circles, one of which holds a
 2,000-post thread, with read positions, RSVPs, unread notifications and a
 personal calendar feed, like a long-standing member.
+
+Files are rows only (their bytes are never read by the pages measured): on
+every 5th post of the big thread and every 5th chat message of circle 1, on
+the meeting the bench opens, and, for files_constant in run.py, on places alike
+but for their number of files (a thread page of posts with 3 files each beside
+one with none, a meeting with 10 beside one with none, 50 chat messages with 3
+each beside 50 with none, circle 1's Files page beside circle 2's single file).
 """
 import hashlib
 import random
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
@@ -19,6 +26,13 @@ BENCH_CIRCLES = 5          # circles the bench member belongs to
 BATCH = 10_000
 PASSWORD = "bench-password"
 FEED_TOKEN = "bench-calendar-feed-token"
+FILE_QUERY = "budget"      # a word in some files' names: the Files page's search
+CHAT_FEW_FILES = 51        # circle 1's chat messages before this id have no files,
+CHAT_MANY_FILES = 101      # and those from CHAT_FEW_FILES to before this one have 3 each
+# A file's kind, its extension, whether it has a thumbnail, and a range of sizes.
+FILE_KINDS = (("jpeg", "jpg", True, (200_000, 4_000_000)), ("png", "png", True, (50_000, 2_000_000)),
+              ("pdf", "pdf", False, (50_000, 8_000_000)), ("docx", "docx", False, (20_000, 2_000_000)),
+              ("xlsx", "xlsx", False, (10_000, 1_000_000)), ("pptx", "pptx", False, (500_000, 20_000_000)))
 
 COMMON = "the and of to a in that is for it with as was on be at by this have from".split()
 TOPICS = ("leadership trust prison radio charity psychiatry practice budget board governor "
@@ -83,6 +97,16 @@ class World:
     feed_token: str
     search_query: str
     posts: int
+    meeting_id: int = 0             # the meeting page measured: a few files
+    file_query: str = FILE_QUERY
+    # Places alike but for their files, none then many (run.files_constant):
+    few_files_thread_id: int = 0    # posts 1-20 without files
+    many_files_thread_id: int = 0   # posts 1-20 with 3 files each
+    few_files_meeting_id: int = 0   # no files
+    many_files_meeting_id: int = 0  # 10 files (files.actions.MAX_PER_PLACE)
+    few_files_chat_before_id: int = CHAT_FEW_FILES    # "load older" from here: no files
+    many_files_chat_before_id: int = CHAT_MANY_FILES  # 50 messages, 3 files each
+    few_files_circle_slug: str = "circle-2"           # one file, beside circle 1's hundreds
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -95,21 +119,25 @@ def build(app, scale: Scale, seed: int = 7) -> World:
     rng = random.Random(seed)
     with app.app_context():
         with db.engine.begin() as conn:
-            builder = _Builder(conn, scale, rng, db.engine.dialect.name)
+            # Files draw from their own generator: the rest is as it was before files.
+            builder = _Builder(conn, scale, rng, db.engine.dialect.name, random.Random(seed + 1))
             world = builder.run()
         db.engine.dispose()
     return world
 
 
 class _Builder:
-    def __init__(self, conn, scale: Scale, rng: random.Random, dialect: str):
+    def __init__(self, conn, scale: Scale, rng: random.Random, dialect: str, file_rng: random.Random):
         from community import models  # noqa: F401  (every table on the metadata)
         from community.extensions import db
 
         self.conn, self.scale, self.rng, self.dialect = conn, scale, rng, dialect
+        self.file_rng = file_rng
         self.tables = db.metadata.tables
         self.now = _now()
         self.members: dict[int, list[int]] = {}   # circle id -> member ids
+        self.files: list[dict] = []               # attachment rows, inserted last
+        self.places: dict[str, int] = {}          # World's fields for the places with files
 
     def insert(self, table: str, rows) -> int:
         """Insert an iterable of dicts in batches; returns how many."""
@@ -135,12 +163,14 @@ class _Builder:
         big_thread = self.threads_and_posts()
         oldest_chat = self.chat()
         self.meetings()
+        self.insert("attachments", self.files)
         self.bench_member_extras()
         self._fix_sequences()
         return World(scale=self.scale.name, user_id=1, circle_slug="circle-1",
                      big_thread_id=big_thread, big_thread_last_page=-(-BIG_THREAD_POSTS // 20),
                      chat_circle_slug="circle-1", oldest_chat_id=oldest_chat,
-                     feed_token=FEED_TOKEN, search_query="burnout coaching", posts=self.scale.posts)
+                     feed_token=FEED_TOKEN, search_query="burnout coaching", posts=self.scale.posts,
+                     **self.places)
 
     # --- People and circles -----------------------------------------------------
 
@@ -224,7 +254,24 @@ class _Builder:
         titles = {t["id"]: t["title"] for t in threads}
         self.insert("posts", self._post_rows(posts))
         self._search_entries(posts, titles)
+        self._post_files(posts, threads, big)
         return big
+
+    def _post_files(self, posts, threads, big: int) -> None:
+        """1-3 files on every 5th post of the big thread; 3 on each post of a
+        thread's first page, another thread's left without; circle 2's one file."""
+        from community.threads.actions import PER_PAGE
+
+        few, many = [t["id"] for t in threads
+                     if t["circle_id"] == 1 and t["id"] != big and t["post_count"] >= PER_PAGE][:2]
+        self.places.update(few_files_thread_id=few, many_files_thread_id=many)
+        circle_2 = next(p for p in posts if p[2] == 2)
+        self.add_files(1, circle_2[2], circle_2[3], circle_2[5], post_id=circle_2[0])
+        for post_id, thread_id, circle, author, number, at, _ in posts:
+            if thread_id == big and number % 5 == 0:
+                self.add_files(self.file_rng.randint(1, 3), circle, author, at, post_id=post_id)
+            elif thread_id == many and number <= PER_PAGE:
+                self.add_files(3, circle, author, at, post_id=post_id)
 
     def _post_rows(self, posts):
         for post_id, thread_id, circle, author, number, at, body in posts:
@@ -257,10 +304,16 @@ class _Builder:
     # --- Chat ---------------------------------------------------------------------
 
     def chat(self) -> int:
-        """Chat messages spread over every circle; returns an id deep in circle 1's history."""
+        """Chat messages spread over every circle; returns an id deep in circle 1's history.
+
+        Circle 1's messages (ids 1..per_circle) have no files before CHAT_FEW_FILES,
+        3 each up to CHAT_MANY_FILES, then 1-3 on every 5th.
+        """
         s = self.scale
         per_circle = s.chat_messages // s.circles
+        assert per_circle >= CHAT_MANY_FILES + 50, "circle 1's chat is too short for its files"
         start = self.now - timedelta(days=300)
+        authors_1 = {}  # circle 1's messages' authors, by id
 
         def rows():
             n = 0
@@ -270,12 +323,20 @@ class _Builder:
                     n += 1
                     body = self.sentence(self.rng.randint(3, 15))
                     at = start + timedelta(minutes=i * 30)
-                    yield {"id": n, "circle_id": circle, "seq": i + 1,
-                           "author_id": self.rng.choice(authors),
+                    author = self.rng.choice(authors)
+                    if circle == 1:
+                        authors_1[n] = author
+                    yield {"id": n, "circle_id": circle, "seq": i + 1, "author_id": author,
                            "client_id": f"bench-{n}", "source": body, "html": f"<p>{body}</p>",
                            "created_at": at, "edited_at": None, "deleted_at": None,
                            "deleted_by_id": None, "changed_at": at}
         self.insert("chat_messages", rows())
+        for n in range(CHAT_FEW_FILES, per_circle + 1):
+            many = n < CHAT_MANY_FILES
+            if many or n % 5 == 0:
+                count = 3 if many else self.file_rng.randint(1, 3)
+                self.add_files(count, 1, authors_1[n], start + timedelta(minutes=(n - 1) * 30),
+                               chat_message_id=n)
         return per_circle  # circle 1 holds ids 1..per_circle: load older before its newest
 
     # --- Meetings -------------------------------------------------------------------
@@ -311,6 +372,29 @@ class _Builder:
         self.insert("meetings", meetings)
         self.insert("meeting_occurrences", occurrences)
         self.insert("meeting_rsvps", rsvps)
+        # Circle 1's first three meetings to come (ids 1..per_circle): the one
+        # the bench opens, with 3 files; one with none; one with 10.
+        assert per_circle // 2 + 3 <= per_circle, "too few meetings in circle 1 for its files"
+        shown, few, many = range(per_circle // 2 + 1, per_circle // 2 + 4)
+        self.places.update(meeting_id=shown, few_files_meeting_id=few, many_files_meeting_id=many)
+        organiser, created = self.members[1][0], self.now - timedelta(days=30)
+        self.add_files(3, 1, organiser, created, meeting_id=shown)
+        self.add_files(10, 1, organiser, created, meeting_id=many)
+
+    # --- Files --------------------------------------------------------------------------
+
+    def add_files(self, count: int, circle: int, uploader: int, at: datetime, **place) -> None:
+        """`count` attachment rows on one place (post_id=, chat_message_id= or meeting_id=)."""
+        for _ in range(count):
+            n = len(self.files) + 1
+            kind, extension, image, (low, high) = self.file_rng.choice(FILE_KINDS)
+            key = hashlib.sha256(f"bench-file-{n}".encode()).hexdigest()
+            name = f"{self.file_rng.choice(TOPICS)} {self.file_rng.choice(TOPICS)} {n}.{extension}"
+            self.files.append({
+                "id": n, "public_id": f"bench{n:017d}", "circle_id": circle, "uploader_id": uploader,
+                "storage_key": key, "name": name, "kind": kind, "size": self.file_rng.randint(low, high),
+                "thumbnail_key": hashlib.sha256(key.encode()).hexdigest() if image else None,
+                "created_at": at, "post_id": None, "chat_message_id": None, "meeting_id": None, **place})
 
     # --- The bench member's own state -------------------------------------------------
 

@@ -5,9 +5,13 @@ FINDINGS = Path(__file__).resolve().parent / "findings.md"
 PAGE_NAMES = {
     "dashboard": "Dashboard", "circle_home": "Circle home", "thread_list": "Thread list",
     "thread": "Thread, first page (of 2,000 posts)", "thread_last": "Thread, last page",
-    "meetings": "Meetings list", "ics_feed": "Personal .ics feed", "search": "Search",
-    "chat_history": "Chat history (socket)",
+    "meetings": "Meetings list", "meeting": "Meeting (3 files)", "ics_feed": "Personal .ics feed",
+    "search": "Search", "files": "Files", "files_images": "Files, images only",
+    "files_search": "Files, a name searched", "chat_history": "Chat history (socket)",
 }
+# The pages that show files, measured on places with few and many files (run.files_constant).
+FILE_PAGE_NAMES = {"thread": "Thread page", "meeting": "Meeting", "files": "Files, first page",
+                   "chat_history": "Chat history (socket)"}
 TAIL_NAMES = {"thread": "first page", "thread_last": "last page"}  # the pages whose p99 is compared
 MAX_QUERIES = 8
 MIN_THREAD_SHARE = 0.12  # of hello-world's req/s
@@ -28,6 +32,9 @@ def budgets(result: dict) -> list[dict]:
     add("SQL statements per page", f"≤ {MAX_QUERIES} on every page",
         f"at most {pages[worst]['queries']} ({PAGE_NAMES[worst]})",
         pages[worst]["queries"] <= MAX_QUERIES)
+    if result.get("files_constant"):
+        add("SQL statements with few and many files", f"≤ {MAX_QUERIES} and the same on both",
+            *_files_budget(result["files_constant"]))
     if "sqlite_10k" in runs and "sqlite_1m" in runs:
         small, big = runs["sqlite_10k"]["pages"], runs["sqlite_1m"]["pages"]
         differ = [n for n in small if small[n]["queries"] != big[n]["queries"]]
@@ -43,6 +50,26 @@ def budgets(result: dict) -> list[dict]:
         add("Worker memory at full scale", "< 150 MB", f"{result['rss_mb']:.0f} MB peak RSS",
             result["rss_mb"] < 150)
     return out
+
+
+def _files_budget(constant: dict) -> tuple[str, bool]:
+    """Each page that shows files, on a place with few files and on one with many:
+    its statements may not exceed MAX_QUERIES nor grow with the files."""
+    measured, ok = [], True
+    for name, pair in constant.items():
+        few, many = pair["few"]["queries"], pair["many"]["queries"]
+        ok = ok and few == many and max(few, many) <= MAX_QUERIES
+        measured.append(f"{FILE_PAGE_NAMES.get(name, name)} {few} / {many}")
+    return "; ".join(measured) + " (few files / many)", ok
+
+
+def files_rows(constant: dict) -> list[tuple[str, str, str]]:
+    """A row per page that shows files: (page, statements and files with few, with many)."""
+    def side(counted: dict) -> str:
+        return f"{counted['queries']} ({counted['files']} files)"
+
+    return [(FILE_PAGE_NAMES.get(name, name), side(pair["few"]), side(pair["many"]))
+            for name, pair in constant.items()]
 
 
 def _throughput_budget(result: dict) -> tuple[str, bool]:
@@ -114,6 +141,11 @@ def table(result: dict) -> str:
             lines.append(f"  {name:18} p50 {c['p50_ms']:7.2f} ms  p99 {c['p99_ms']:7.2f} ms  "
                          f"{c['per_s']:7d}/s  lost {c['lost']}{extra}")
         lines.append("")
+    if result.get("files_constant"):
+        lines.append("SQL statements with few and with many files on the page:")
+        for name, few, many in files_rows(result["files_constant"]):
+            lines.append(f"  {name:38} {few:>16} {many:>18}")
+        lines.append("")
     if result.get("alternating"):
         lines.append("Thread page in alternating windows (10k: 10,000 posts, 1M: 1,000,000):")
         for name, small, big, ratio in alternating_rows(result):
@@ -160,6 +192,12 @@ def write_markdown(result: dict, path: Path) -> None:
         parts += [f"| {PAGE_NAMES[n]} | {p['rps']:,.0f} | {p['p50_ms']:.1f} | {p['p99_ms']:.1f} | "
                   f"{p['bytes'] or 0:,} | {p['queries']} | {p['ratio']:.1%} |"
                   for n, p in run["pages"].items()]
+    if result.get("files_constant"):
+        parts += ["", "## Statements with few and many files", "",
+                  "Each page that shows files, on two places alike but for their files "
+                  "(bench/dataset.py): SQL statements (files shown).", "",
+                  "| page | few files | many files |", "|---|---:|---:|"]
+        parts += [f"| {' | '.join(row)} |" for row in files_rows(result["files_constant"])]
     if result.get("alternating"):
         turns = result["alternating"]
         parts += ["", "## The thread page in alternating windows", "",

@@ -48,7 +48,7 @@ from databases import SECRET, FreshPostgres, migrated_app  # noqa: E402
 DATA = BENCH / ".data"
 USER_AGENT = "alumni-circles-bench"
 CONNECTIONS = 8            # concurrent connections of the load generator
-DATASET_VERSION = 4        # bump when dataset.py changes what it builds
+DATASET_VERSION = 5        # bump when dataset.py changes what it builds
 
 
 def pages(world: dataset.World) -> dict[str, str]:
@@ -61,8 +61,24 @@ def pages(world: dataset.World) -> dict[str, str]:
         "thread": f"/c/{c}/t/{t}?page=1",
         "thread_last": f"/c/{c}/t/{t}?page={world.big_thread_last_page}",
         "meetings": f"/c/{c}/meetings/",
+        "meeting": f"/c/{c}/m/{world.meeting_id}",
         "ics_feed": f"/calendar/{world.feed_token}.ics",
         "search": "/search?" + urlencode({"q": world.search_query}),
+        "files": f"/c/{c}/files",
+        "files_images": f"/c/{c}/files?kind=images",
+        "files_search": f"/c/{c}/files?" + urlencode({"q": world.file_query}),
+    }
+
+
+def file_places(world: dataset.World) -> dict[str, tuple[str, str]]:
+    """The pages that show files, each on two places alike but for their files:
+    (few, many). Chat history's two are in files_constant."""
+    c = world.circle_slug
+    return {
+        "thread": (f"/c/{c}/t/{world.few_files_thread_id}?page=1",
+                   f"/c/{c}/t/{world.many_files_thread_id}?page=1"),
+        "meeting": (f"/c/{c}/m/{world.few_files_meeting_id}", f"/c/{c}/m/{world.many_files_meeting_id}"),
+        "files": (f"/c/{world.few_files_circle_slug}/files", f"/c/{c}/files"),
     }
 
 
@@ -233,47 +249,95 @@ def response_bytes(url: str, cookie: str | None) -> int:
     return len(response.read())
 
 
-def count_queries(db_url: str, world: dataset.World, paths: dict[str, str], cookie: str) -> dict:
-    """SQL statements per request, counted in-process on the same database (after a warm-up)."""
-    from sqlalchemy import event
+class InProcess:
+    """The app in this process on a bench database, signed in as the bench member
+    through the real form: the SQL statements one request sends, and the files
+    it shows. Needs no server, so tests/test_bench_report.py counts the same way."""
 
-    from community import create_app
-    from community.extensions import db
+    def __init__(self, db_url: str):
+        from sqlalchemy import event
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": SECRET,
-                      "SOCKETIO_ASYNC_MODE": "threading", "RATELIMIT_ENABLED": False,
-                      "CHAT_READ_LIMIT": 10**9})
-    counts = {}
-    client = app.test_client()
-    for part in cookie.split("; "):
-        name, _, value = part.partition("=")
-        client.set_cookie(name, value)
-    headers = {"User-Agent": USER_AGENT}
-    # Requests run outside any app context of ours, each in its own, as served:
-    # inside one, Flask-Login's user and the bell's count would be remembered
-    # in `g` from the first request and their statements not counted.
-    with app.app_context():
-        engine = db.engine
-    statements = []
+        from community import create_app
+        from community.extensions import db
 
-    # Transaction control is not counted: SQLite's BEGIN is a statement we send
-    # (database.py), PostgreSQL's is implicit in the driver; the queries are the same.
-    def listener(conn, cursor, statement, *args):
+        self.app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": SECRET,
+                               "SOCKETIO_ASYNC_MODE": "threading", "RATELIMIT_ENABLED": False,
+                               "RATELIMIT_STORAGE_URI": "memory://", "CHAT_READ_LIMIT": 10**9})
+        self.client = self.app.test_client()
+        # Requests run outside any app context of ours, each in its own, as served:
+        # inside one, Flask-Login's user and the bell's count would be remembered
+        # in `g` from the first request and their statements not counted.
+        with self.app.app_context():
+            self.engine = db.engine
+        self.statements: list[str] = []
+        event.listen(self.engine, "before_cursor_execute", self._listener)
+        self._sign_in()
+
+    def _listener(self, conn, cursor, statement, *args) -> None:
+        # Transaction control is not counted: SQLite's BEGIN is a statement we send
+        # (database.py), PostgreSQL's is implicit in the driver; the queries are the same.
         if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
-            statements.append(statement)
-    event.listen(engine, "before_cursor_execute", listener)
+            self.statements.append(statement)
+
+    def _request(self, path: str, **form):
+        headers, remote = {"User-Agent": USER_AGENT}, {"REMOTE_ADDR": "127.0.0.1"}
+        if form:
+            return self.client.post(path, data=form, headers=headers, environ_base=remote)
+        return self.client.get(path, headers=headers, environ_base=remote)
+
+    def _sign_in(self) -> None:
+        form = self._request("/auth/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+        answer = self._request("/auth/login", csrf_token=token, email="member1@bench.example",
+                               password=dataset.PASSWORD)
+        assert answer.status_code == 302, "the bench member did not sign in"
+
+    def page(self, path: str) -> dict:
+        """One GET of `path` after a warm-up: its statements and the files it shows."""
+        self._request(path)
+        self.statements.clear()
+        response = self._request(path)
+        assert response.status_code == 200, (path, response.status_code)
+        return {"queries": len(self.statements), "files": files_shown(response.get_data(as_text=True))}
+
+    def history(self, slug: str, before_id: int) -> dict:
+        """One "load older" over the socket (after a warm-up): its statements and files."""
+        count, answer = sockets.count_history_queries(self.app, self.client, slug, before_id, self.statements)
+        return {"queries": count, "files": sum(len(m["attachments"]) for m in answer["messages"])}
+
+    def close(self) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._listener)
+        self.engine.dispose()
+
+
+def files_shown(html: str) -> int:
+    """How many files a page links to (a download or a thumbnail, counted once)."""
+    return len(set(re.findall(r"/c/[\w-]+/files/([\w-]+)/", html)))
+
+
+def count_queries(db_url: str, world: dataset.World, paths: dict[str, str]) -> tuple[dict, dict]:
+    """SQL statements per request, counted in-process on the same database (after a
+    warm-up): each page of `paths` and chat history, then files_constant's."""
+    counter = InProcess(db_url)
     try:
-        for name, path in paths.items():
-            client.get(path, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
-            statements.clear()
-            response = client.get(path, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
-            assert response.status_code == 200, (name, response.status_code)
-            counts[name] = len(statements)
-        counts["chat_history"] = sockets.count_history_queries(app, client, world, statements)
+        counts = {name: counter.page(path) for name, path in paths.items()}
+        counts["chat_history"] = counter.history(world.chat_circle_slug, world.oldest_chat_id)
+        return counts, files_constant(counter, world)
     finally:
-        event.remove(engine, "before_cursor_execute", listener)
-        engine.dispose()
-    return counts
+        counter.close()
+
+
+def files_constant(counter: InProcess, world: dataset.World) -> dict:
+    """Each page that shows files on a place with few files and on one alike with
+    many (file_places): report.py's budget wants the same statements on both."""
+    out = {name: {"few": counter.page(few), "many": counter.page(many)}
+           for name, (few, many) in file_places(world).items()}
+    out["chat_history"] = {
+        "few": counter.history(world.chat_circle_slug, world.few_files_chat_before_id),
+        "many": counter.history(world.chat_circle_slug, world.many_files_chat_before_id)}
+    return out
 
 
 def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdir: Path,
@@ -306,10 +370,11 @@ def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdi
     finally:
         app.stop()
         hello.stop()
-    for name, n in count_queries(db_url, world, pages(world), cookie).items():
-        results[name]["queries"] = n
+    counts, constant = count_queries(db_url, world, pages(world))
+    for name, counted in counts.items():
+        results[name].update(counted)
     return {"label": label, "posts": world.posts, "ceiling_rps": ceiling["rps"],
-            "ceiling": ceiling, "pages": results, "rss_mb": rss}
+            "ceiling": ceiling, "pages": results, "rss_mb": rss, "files_constant": constant}
 
 
 TAIL_PAGES = tuple(report.TAIL_NAMES)  # the thread's first and last page
@@ -510,6 +575,7 @@ def main() -> None:
         "database": "sqlite",
         "ceiling_rps": main_run["ceiling_rps"],
         "pages": main_run["pages"],
+        "files_constant": main_run["files_constant"],
         "chat": {} if args.no_chat else chat_fanout(args.quick),
         "rss_mb": max(r["rss_mb"]["peak"] for r in runs.values()),
         "runs": runs,

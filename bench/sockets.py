@@ -69,21 +69,20 @@ def load_history(url: str, cookie: str, world, seconds: float, agent: str) -> di
             "bytes": size, "failures": failures}
 
 
-def count_history_queries(app, http_client, world, statements: list) -> int:
-    """SQL statements of one "load older" call (after a warm-up), in-process."""
+def count_history_queries(app, http_client, slug: str, before_id: int, statements: list) -> tuple[int, dict]:
+    """SQL statements of one "load older" call (after a warm-up), in-process, and its answer."""
     from community.extensions import socketio
 
     io = socketio.test_client(app, namespace="/chat", flask_test_client=http_client)
-    request = _request(world.as_dict())
-    assert io.emit("join", {"circle": request["circle"]}, namespace="/chat", callback=True)["ok"]
+    request = {"circle": slug, "before_id": before_id}
+    assert io.emit("join", {"circle": slug}, namespace="/chat", callback=True)["ok"]
     io.emit("load_older", request, namespace="/chat", callback=True)
     statements.clear()
     answer = io.emit("load_older", request, namespace="/chat", callback=True)
     assert answer["ok"] and answer["messages"], answer
     count = len(statements)
     io.disconnect(namespace="/chat")
-    return count
-
+    return count, answer
 
 if __name__ == "__main__":
     client(sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), float(sys.argv[5]))

@@ -159,3 +159,63 @@ def test_the_servers_take_turns_and_the_budgets_read_medians(bench, monkeypatch,
     assert out["p99"]["thread_last"]["small_p99_ms"] == [10.0, 10.0, 10.0]
     assert out["throughput"]["ratios"] == [0.13, 0.1, 0.14]
     assert out["throughput"]["median_ratio"] == 0.13
+
+
+# --- Files: the same statements with few files and with many ---------------------------------
+
+def constant(**pairs: tuple[int, int]) -> dict:
+    return {name: {"few": {"queries": few, "files": 0}, "many": {"queries": many, "files": 30}}
+            for name, (few, many) in pairs.items()}
+
+
+def test_a_page_whose_statements_grow_with_its_files_misses_the_budget(bench):
+    _, report = bench
+    data = result(10.0, 10.0)
+    data["files_constant"] = constant(thread=(7, 7), files=(6, 6))
+    judged = budget(report, data, "SQL statements with few and many files")
+    assert judged["ok"]
+    assert judged["measured"] == "Thread page 7 / 7; Files, first page 6 / 6 (few files / many)"
+    data["files_constant"] = constant(thread=(7, 8), files=(6, 6))
+    assert not budget(report, data, "SQL statements with few and many files")["ok"]
+    data["files_constant"] = constant(thread=(9, 9))
+    assert not budget(report, data, "SQL statements with few and many files")["ok"]
+
+
+def test_the_table_and_the_markdown_show_few_and_many_files(bench, tmp_path):
+    _, report = bench
+    data = result(10.0, 10.0)
+    data["files_constant"] = constant(meeting=(7, 7))
+    data.update(budgets=report.budgets(data), chat={},
+                machine={"cpus": 2, "cpu": "x", "memory_gb": 24, "os": "Linux", "python": "3.11",
+                         "wrk": "-t1 -c8"}, server="python app.py", when="today")
+    assert "Meeting" in report.table(data) and "7 (30 files)" in report.table(data)
+    report.write_markdown(data, tmp_path / "performance.md")
+    assert "| Meeting | 7 (0 files) | 7 (30 files) |" in (tmp_path / "performance.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def quick_dataset(bench, tmp_path_factory):
+    """The quick dataset (10,000 posts), built as the bench builds it: through the
+    migrations and dataset.py's bulk inserts (about 2 s)."""
+    run, _ = bench
+    from databases import migrated_app
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('bench') / 'quick.sqlite3'}"
+    world = run.dataset.build(migrated_app(url, RATELIMIT_STORAGE_URI="memory://"),
+                              run.dataset.SCALES["quick"])
+    return url, world
+
+
+def test_the_pages_with_files_send_the_same_few_statements_with_few_and_many_files(bench, quick_dataset):
+    run, report = bench
+    url, world = quick_dataset
+    counts, constant = run.count_queries(url, world, run.pages(world))
+    # The bench's own pages show files: it measures them with files.
+    for name in ("thread", "thread_last", "meeting", "files", "files_images", "files_search",
+                 "chat_history"):
+        assert counts[name]["files"] > 0, name
+        assert counts[name]["queries"] <= report.MAX_QUERIES, (name, counts[name])
+    assert set(constant) == {"thread", "meeting", "files", "chat_history"}
+    for name, pair in constant.items():
+        assert pair["few"]["files"] <= 1 and pair["many"]["files"] >= 10, (name, pair)
+        assert pair["few"]["queries"] == pair["many"]["queries"] <= report.MAX_QUERIES, (name, pair)
