@@ -222,6 +222,16 @@ def discard(*where) -> int:
     return len(rows)
 
 
+def record_removals(actor: User, circle_id: int, *where) -> None:
+    """Put in the circle's audit log each file matching `where` that someone
+    other than the actor shared (a moderator's or a meeting manager's removal),
+    in the caller's write transaction, before the files are discarded."""
+    others = or_(Attachment.uploader_id.is_(None), Attachment.uploader_id != actor.id)
+    for name, uploader_id in db.session.execute(select(Attachment.name, Attachment.uploader_id)
+                                                .where(*where, others).order_by(Attachment.id)):
+        record(circle_id, actor.id, "file.deleted", target_user_id=uploader_id, detail=f"“{name}”")
+
+
 def remove_file(actor: User, slug: str, public_id: str) -> str:
     """Remove a shared file from the circle (and from its post, message or
     meeting), its bytes once no row uses them. Audited when a moderator
@@ -233,9 +243,8 @@ def remove_file(actor: User, slug: str, public_id: str) -> str:
     begin_write()
     circle, membership, attachment = access_file(actor, slug, public_id, for_update=True)
     require(can_remove_file(membership, attachment), "You can only remove files you shared.")
-    name, uploader_id = attachment.name, attachment.uploader_id
-    if uploader_id != actor.id:
-        record(circle.id, actor.id, "file.deleted", target_user_id=uploader_id, detail=f"“{name}”")
+    name = attachment.name
+    record_removals(actor, circle.id, Attachment.id == attachment.id)
     discard(Attachment.id == attachment.id)
     db.session.commit()
     return name

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from ..accounts.models import User
 from ..errors import ActionError
 from ..extensions import db
-from .actions import MAX_PER_PLACE, PLACES, _unattached, attach, discard
+from .actions import MAX_PER_PLACE, PLACES, _unattached, attach, discard, record_removals
 from .base import describe_size
 from .kinds import KINDS
 from .models import PUBLIC_ID_LENGTH, Attachment
@@ -48,8 +48,12 @@ def change_files(actor: User, circle_id: int, add=(), remove=(), *, own_only: bo
     removed = 0
     gone = _ids(remove)
     if gone:
-        mine = [Attachment.uploader_id == actor.id] if own_only else []
-        removed = discard(column == place_id, Attachment.public_id.in_(gone), *mine)
+        where = [column == place_id, Attachment.public_id.in_(gone)]
+        if own_only:
+            where.append(Attachment.uploader_id == actor.id)
+        else:
+            record_removals(actor, circle_id, *where)
+        removed = discard(*where)
     attached = attach(actor, circle_id, add, **place)
     if attached:
         held = db.session.scalar(select(func.count(Attachment.id)).where(column == place_id))

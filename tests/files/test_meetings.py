@@ -15,6 +15,7 @@ from community.timeutil import utcnow
 from tests.factories import add_member, make_circle
 from tests.files.builders import docx_bytes, image_bytes
 from tests.files.test_attachments import post_file
+from tests.files.test_library import audit_actions
 from tests.meetings.conftest import meeting_fields
 from tests.meetings.test_views import form
 
@@ -172,3 +173,25 @@ def test_the_meeting_page_runs_as_many_statements_with_10_files_as_with_none(
     db.session.commit()
     assert text(client.get(url)).count('class="file') >= 10
     assert statements() == none and max(none) <= 12, none
+
+
+def test_a_meeting_manager_taking_off_someone_elses_file_is_audited(client, auth, world):
+    circle, owner, member = world
+    meeting = schedule(member, circle)  # member organises it
+    other = add_member(circle)
+    slides = upload(other, circle, b"Slides\n", "slides.txt")
+    mine = upload(member, circle, b"Agenda\n", "agenda.txt")
+    # Another member's slides on it (as if they had organised it before) and the organiser's agenda.
+    db.session.execute(update(Attachment).where(Attachment.id.in_([slides.id, mine.id]))
+                       .values(meeting_id=meeting.id))
+    db.session.commit()
+    auth.login(member)
+    response = client.post(f"/c/{circle.slug}/m/{meeting.id}/files",
+                           data={"remove_files": [slides.public_id, mine.public_id]})
+    assert response.status_code == 302 and files_on(meeting.id) == []
+    # Only the file someone else shared is recorded, with whose it was.
+    assert audit_actions(circle) == [("file.deleted", other.id, "“slides.txt”")]
+    auth.logout()
+    auth.login(owner)
+    log = text(client.get(f"/c/{circle.slug}/manage/audit"))
+    assert "slides.txt" in log and "agenda.txt" not in log
