@@ -16,7 +16,6 @@ from community.files.models import Attachment
 from community.files.storage import storage_for
 from tests.factories import add_member, make_circle, make_user
 from tests.files.builders import docx_bytes, image_bytes
-from tests.racing import engine_app  # noqa: F401  (a fixture)
 
 
 def discard_now(attachment_id: int) -> None:
