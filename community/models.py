@@ -1,5 +1,6 @@
 """Every model module, imported in one place so Alembic and create_app see the whole schema."""
 from .accounts import models as accounts  # noqa: F401
+from .accounts import factor_models  # noqa: F401
 from .accounts import security_log  # noqa: F401
 from .chat import models as chat  # noqa: F401
 from .circles import models as circles  # noqa: F401

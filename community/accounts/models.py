@@ -40,6 +40,10 @@ class User(UserMixin, db.Model):
     clock: Mapped[str] = mapped_column(String(2), default="24", server_default="24")
     is_site_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the person's first second factor (a confirmed authenticator app or a
+    # passkey) came on; None without one. Kept by accounts/factors.py with the
+    # factor rows, so the read rules can ask it without another statement.
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Part of the session's user id: changing it ends every session at once.
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -50,6 +54,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:
         return self.suspended_at is None
+
+    @property
+    def has_second_factor(self) -> bool:
+        return self.second_factor_at is not None
 
     @property
     def sector_label(self) -> str:

@@ -1,7 +1,7 @@
 """Circles and who is in them: memberships, invitations, join requests."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
@@ -36,6 +36,8 @@ class Circle(db.Model):
     pledge_text: Mapped[str] = mapped_column(Text, default=DEFAULT_PLEDGE)
     # Members must accept again when the text changes after they accepted it.
     pledge_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Members read the circle only once they sign in with a second factor.
+    require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     audit_visible_to_members: Mapped[bool] = mapped_column(Boolean, default=False)
     # Emails never carry what members wrote, unless an owner allows a short excerpt.
     email_excerpts: Mapped[bool] = mapped_column(Boolean, default=False)
