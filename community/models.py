@@ -1,7 +1,9 @@
 """Every model module, imported in one place so Alembic and create_app see the whole schema."""
+from .accounts import (
+    factor_models,  # noqa: F401
+    security_log,  # noqa: F401
+)
 from .accounts import models as accounts  # noqa: F401
-from .accounts import factor_models  # noqa: F401
-from .accounts import security_log  # noqa: F401
 from .chat import models as chat  # noqa: F401
 from .circles import models as circles  # noqa: F401
 from .files import models as files  # noqa: F401
