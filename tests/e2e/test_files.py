@@ -10,7 +10,7 @@ import re
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.e2e.test_journeys import join_via_signup, make_invite_link, start_circle
+from tests.e2e.test_journeys import join_by_invite, start_circle
 from tests.files.builders import docx_bytes, image_bytes, noisy_jpeg
 
 # Given the bytes (base64), a name and a type, an event's DataTransfer holding that file.
@@ -55,10 +55,7 @@ def test_drop_paste_progress_preview_and_download_by_members_only(people):
     amara, helen, olive = people("Amara Okafor", "Helen Marsh", "Olive Outside")
     amara.register(display_name="Dr Amara Okafor")
     slug = start_circle(amara, "Sharing Leaders")
-    helen.page.goto(make_invite_link(amara, slug))
-    join_via_signup(helen)
-    helen.page.click("button:has-text('Join')")
-    helen.page.wait_for_url(f"**/c/{slug}/")
+    join_by_invite(amara, helen, slug)
     olive.register()
 
     amara.go(f"/c/{slug}/threads/new")

@@ -25,6 +25,14 @@ def join_via_signup(person) -> None:
     person.page.wait_for_url("**/invite/**")
 
 
+def join_by_invite(owner, person, slug: str) -> None:
+    """The owner makes an invite link; the person opens it, signs up and joins."""
+    person.page.goto(make_invite_link(owner, slug))
+    join_via_signup(person)
+    person.page.click("button:has-text('Join')")
+    person.page.wait_for_url(f"**/c/{slug}/")
+
+
 def make_invite_link(owner, slug: str) -> str:
     owner.go(f"/c/{slug}/manage/invitations")
     owner.page.click("button:has-text('Make link')")

@@ -6,17 +6,14 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.test_journeys import join_via_signup, make_invite_link, open_chat, start_circle
+from tests.e2e.test_journeys import join_by_invite, open_chat, start_circle
 
 
 def test_mentions_in_chat_and_threads(people):
     amara, helen = people("Amara Okafor", "Helen Marsh")
     amara.register(display_name="Dr Amara Okafor")
     slug = start_circle(amara, "Mentioning Leaders")
-    helen.page.goto(make_invite_link(amara, slug))
-    join_via_signup(helen)
-    helen.page.click("button:has-text('Join')")
-    helen.page.wait_for_url(f"**/c/{slug}/")
+    join_by_invite(amara, helen, slug)
 
     # Chat: "@Hel" suggests Helen Marsh; Enter picks her (and doesn't send); Enter sends.
     open_chat(amara, slug)
