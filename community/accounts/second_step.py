@@ -103,15 +103,19 @@ def verify(user: User, code: str, remember_browser: bool = False) -> str:
     :raise ActionError: the code is wrong (one message for every kind of wrong).
     """
     refuse_if_locked(user)
-    kind = factors.check_second_factor(user, code)
-    if kind is None:
-        db.session.rollback()
-        security_log.record("second_step_failed", user=user)
-        _record_failure(throttle_key(user), utcnow())  # commits
+    if factors.check_second_factor(user, code) is None:
+        record_failure(user)
         raise ActionError(WRONG_CODE, field="code", code="bad_code")
     goto = next_url()
     finish(user, remember_browser=remember_browser)
     return goto
+
+
+def record_failure(user: User) -> None:
+    """A wrong code (or passkey assertion): logged and counted towards the lockout."""
+    db.session.rollback()
+    security_log.record("second_step_failed", user=user)
+    _record_failure(throttle_key(user), utcnow())  # commits
 
 
 def finish(user: User, remember_browser: bool = False) -> None:

@@ -27,7 +27,7 @@ EVENTS = {
     "account_restored": "Account restored by a site admin",
     "account_deleted": "Deleted their account",
     # Second factors (accounts/factors.py, accounts/second_step.py).
-    "password_accepted": "Password accepted; second step asked",  # nosec B105  # a label
+    "password_accepted": "Password accepted; second step asked",
     "second_step_failed": "Failed second step (wrong code)",
     "second_step_locked": "Second step refused: too many failures",
     "totp_enabled": "Turned on an authenticator app",

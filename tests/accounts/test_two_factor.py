@@ -98,7 +98,8 @@ def test_set_up_shows_a_local_qr_code_and_the_secret_and_needs_a_code_to_turn_on
     assert no_password.status_code == 400
     db.session.expire_all()
     assert not db.session.get(User, user.id).has_second_factor
-    on = client.post("/settings/security/authenticator", data={"code": code_now(secret), "password": PASSWORD})
+    on = client.post("/settings/security/authenticator",
+                     data={"code": code_now(secret), "password": PASSWORD})
     assert on.status_code == 200 and on.headers["Cache-Control"] == "no-store"
     shown = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", text(on))
     assert len(shown) == 10 and len(set(shown)) == 10
@@ -222,6 +223,17 @@ def made_up(rule, name: str):
     """A value the rule's converter takes: one of an any(...)'s words, a number for ids."""
     items = getattr(rule._converters[name], "items", None)
     return sorted(items)[0] if items else (1 if name.endswith("id") else "x")
+
+
+def test_a_code_that_signed_in_once_does_not_sign_in_again(app, client, auth, helen):
+    user, secret, _ = helen
+    code = code_now(secret)
+    auth.login(user)
+    assert enter_code(client, code).status_code == 302
+    thief = app.test_client()  # saw the code over the shoulder, and has the password
+    AuthActions(thief).login(user)
+    replayed = enter_code(thief, code)
+    assert replayed.status_code == 400 and not signed_in(thief)
 
 
 def every_route(app):
