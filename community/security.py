@@ -16,6 +16,7 @@ PUBLIC_ENDPOINTS = {
     "accounts.register",
     "accounts.reset_request",
     "accounts.reset_password",
+    "accounts.second_step_page",  # a code after the password; the browser isn't signed in yet
     "circles.invite",  # shows the circle's name to whoever holds a valid link
     "notifications.unsubscribe",  # the signed token in the email is the key
     "meetings.calendar_feed",  # calendar apps fetch it without a session; the token is the key

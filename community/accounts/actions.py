@@ -148,7 +148,8 @@ def authenticate(email: str, password: str) -> User:
         raise ActionError(BAD_CREDENTIALS, code="bad_credentials")
     if throttle:
         db.session.delete(throttle)
-    security_log.record("sign_in", user=user)
+    # With a second factor the sign-in is whole only after it (accounts/second_step.py).
+    security_log.record("password_accepted" if user.has_second_factor else "sign_in", user=user)
     db.session.commit()
     return user
 
@@ -218,7 +219,7 @@ def change_password(user: User, current: str, new: str) -> None:
     _check_password_rules(new)
     user.password_hash = hash_password(new)
     user.session_token = new_session_token()
-    security_log.record("password_changed", user=user)
+    security_log.record_and_tell("password_changed", user)
     db.session.commit()
     sessions_ended.send(user)
 
@@ -344,7 +345,7 @@ def reset_password(token: str, new: str) -> User:
 def sign_out_everywhere(user: User) -> None:
     """End every session of the account (the caller signs this browser in again)."""
     user.session_token = new_session_token()
-    security_log.record("signed_out_everywhere", user=user)
+    security_log.record_and_tell("signed_out_everywhere", user)
     db.session.commit()
     sessions_ended.send(user)
 

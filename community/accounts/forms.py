@@ -77,3 +77,23 @@ class ResetPasswordForm(FlaskForm):
 class DeleteAccountForm(FlaskForm):
     password = PasswordField("Your password", validators=[DataRequired(), Length(max=1000)],
                              description="To be sure it is you.")
+
+
+class SecondStepForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=64)],
+                       description="The 6-digit code your authenticator app shows now, "
+                                   "or one of your recovery codes.")
+    remember_browser = BooleanField("Don't ask for a code on this browser for 30 days")
+
+
+class TotpConfirmForm(FlaskForm):
+    code = StringField("Code from the app", validators=[DataRequired(), Length(max=64)],
+                       description="The 6 digits it shows now.")
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=1000)],
+                             description="To be sure it is you.")
+
+
+class ConfirmPasswordForm(FlaskForm):
+    """A change to one's factors: the password again, so an open session isn't enough."""
+
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=1000)])

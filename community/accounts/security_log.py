@@ -5,7 +5,7 @@ It never holds content: who, what, when, and from which address. Site admins rea
 from datetime import datetime
 
 from flask import has_request_context, request
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -26,6 +26,25 @@ EVENTS = {
     "account_suspended": "Account suspended by a site admin",
     "account_restored": "Account restored by a site admin",
     "account_deleted": "Deleted their account",
+    # Second factors (accounts/factors.py, accounts/second_step.py).
+    "password_accepted": "Password accepted; second step asked",
+    "second_step_failed": "Failed second step (wrong code)",
+    "second_step_locked": "Second step refused: too many failures",
+    "totp_enabled": "Turned on an authenticator app",
+    "totp_disabled": "Turned off the authenticator app",
+    "recovery_codes_generated": "Made a new set of recovery codes",
+    "recovery_code_used": "Signed in with a recovery code",
+}
+
+# Changes the person is told about by email, whoever made them: a stranger who
+# got in would otherwise change them unseen. subject -> what the email says.
+TOLD_BY_EMAIL = {
+    "password_changed": "Your password was changed",  # nosec B105  # a label
+    "signed_out_everywhere": "Your account was signed out on every other device",
+    "totp_enabled": "An authenticator app was turned on for your account",
+    "totp_disabled": "The authenticator app was turned off for your account",
+    "recovery_codes_generated": "New recovery codes were made for your account",
+    "recovery_code_used": "A recovery code was used to sign in to your account",
 }
 
 
@@ -61,3 +80,44 @@ def record(kind: str, user: User | None = None, email: str = "") -> SecurityEven
                           email=(email or (user.email if user else ""))[:254], ip=ip, user_agent=agent)
     db.session.add(event)
     return event
+
+
+def record_and_tell(kind: str, user: User, **details) -> SecurityEvent:
+    """Record a change to the account and queue an email telling its owner, in the
+    caller's transaction (the mail goes only if the change is committed)."""
+    from ..notifications.mailer import queue_mail, site_url
+    from ..urls import path_for
+
+    event = record(kind, user=user)
+    queue_mail(user.email, TOLD_BY_EMAIL[kind], "security_notice", user=user, event=event,
+               what=TOLD_BY_EMAIL[kind], details=details, browser_of=browser_of,
+               security_link=site_url(path_for("accounts.security")),
+               reset_link=site_url(path_for("accounts.reset_request")),
+               settings_link=site_url(path_for("accounts.profile")))
+    return event
+
+
+def recent_sign_ins(user: User, limit: int = 10) -> list[SecurityEvent]:
+    """The account's last sign-ins, newest first (time, browser, address)."""
+    return list(db.session.scalars(
+        select(SecurityEvent).where(SecurityEvent.user_id == user.id, SecurityEvent.kind == "sign_in")
+        .order_by(SecurityEvent.id.desc()).limit(limit)))
+
+
+def browser_of(user_agent: str) -> str:
+    """'Chrome on Windows' from a User-Agent header: enough for a person to
+    recognise their own devices, no more (the order matters: Edge and Chrome
+    both say Safari, Chrome on Android says Linux)."""
+    agent = user_agent or ""
+    browser = next((name for token, name in (("Edg/", "Edge"), ("OPR/", "Opera"),
+                                             ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+                                             ("Chromium/", "Chromium"), ("Safari/", "Safari"))
+                    if token in agent), "")
+    system = next((name for token, name in (("Android", "Android"), ("iPhone", "iPhone"),
+                                            ("iPad", "iPad"), ("Windows", "Windows"),
+                                            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"),
+                                            ("Linux", "Linux"))
+                   if token in agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "An unknown browser"

@@ -20,8 +20,9 @@ from ..forms import apply_error
 from ..timefmt import clock_for_language
 from ..timeutil import utcnow
 from ..urls import safe_next
-from . import actions, export, sessions
+from . import actions, export, factors, second_step, security_log, sessions
 from .forms import (
+    ConfirmPasswordForm,
     DeleteAccountForm,
     LoginForm,
     PasswordForm,
@@ -29,6 +30,8 @@ from .forms import (
     RegisterForm,
     ResetPasswordForm,
     ResetRequestForm,
+    SecondStepForm,
+    TotpConfirmForm,
 )
 
 bp = Blueprint("accounts", __name__)
@@ -89,11 +92,19 @@ def login():
     if form.validate_on_submit():
         try:
             user = actions.authenticate(form.email.data, form.password.data)
+            if user.has_second_factor:
+                second_step.refuse_if_locked(user)
         except ActionError as err:
             form.form_errors.append(err.message)
             status = err.status
         else:
-            sessions.start(user, remember=form.remember.data)
+            if not user.has_second_factor:
+                sessions.start(user, remember=form.remember.data)
+                return redirect(next_url)
+            second_step.begin(user, remember=form.remember.data, next_url=next_url)
+            if second_step.needed(user):
+                return redirect(url_for("accounts.second_step_page"))
+            second_step.finish(user)  # this browser is remembered
             return redirect(next_url)
     elif form.errors:
         status = 400
@@ -141,7 +152,7 @@ def end_other_sessions():
     actions.sign_out_everywhere(user)
     login_user(user)  # this browser carries on with the new session token
     flash("Every other device has been signed out.", "success")
-    return redirect(url_for("accounts.password"))
+    return redirect(url_for("accounts.security"))
 
 
 @bp.route("/settings/password", methods=["GET", "POST"])
@@ -264,9 +275,164 @@ def reset_password(token):
         except ActionError as err:
             apply_error(form, err)
         else:
+            if user.has_second_factor:
+                # A reset link proves the mailbox, not the second factor: it is still asked.
+                second_step.begin(user, next_url=url_for("main.dashboard"))
+                flash("Your password is changed. Other devices were signed out. To sign in, "
+                      "enter a code.", "success")
+                return redirect(url_for("accounts.second_step_page"))
             sessions.start(user)
             flash("Your password is changed, and you are signed in. Other devices were signed out.",
                   "success")
             return redirect(url_for("main.dashboard"))
     return render_template("accounts/reset_password.html", form=form, token=token), \
         400 if form.errors else 200
+
+
+# --- The second sign-in step --------------------------------------------------------------
+
+@bp.route("/auth/second-step", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def second_step_page():
+    """The code after the password (accounts/second_step.py). Public: the browser isn't
+    signed in yet, and this page is all the half-signed-in note opens."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    user = second_step.pending_user()
+    if user is None:
+        second_step.abandon()
+        flash("That sign-in took too long, or was ended. Sign in again.", "info")
+        return redirect(url_for("accounts.login"))
+    form = SecondStepForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            goto = second_step.verify(user, form.code.data, form.remember_browser.data)
+        except ActionError as err:
+            apply_error(form, err)
+            status = err.status
+        else:
+            return redirect(goto)
+    elif form.errors:
+        status = 400
+    response = current_app.make_response((render_template(
+        "accounts/second_step.html", form=form, has_totp=factors.totp_of(user) is not None), status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Account security ----------------------------------------------------------------------
+
+PASSKEYS_PATH = "/settings/security/passkeys"
+
+
+def _passkeys_url() -> str | None:
+    """The passkeys page (accounts/passkeys.py), once it is there."""
+    return PASSKEYS_PATH if any(rule.rule == PASSKEYS_PATH
+                                for rule in current_app.url_map.iter_rules()) else None
+
+
+def _security_page(off_form=None, codes_form=None, status: int = 200):
+    from sqlalchemy import func, select
+
+    from ..extensions import db
+    from .factor_models import Passkey
+
+    user = current_user._get_current_object()
+    totp = factors.totp_of(user)
+    passkeys = db.session.scalar(select(func.count(Passkey.id)).where(Passkey.user_id == user.id))
+    return render_template(
+        "accounts/security.html", totp=totp if totp and totp.confirmed_at else None,
+        passkeys=passkeys, passkeys_url=_passkeys_url(),
+        codes_left=factors.recovery_codes_left(user) if user.has_second_factor else 0,
+        sign_ins=security_log.recent_sign_ins(user), browser_of=security_log.browser_of,
+        off_form=off_form or ConfirmPasswordForm(prefix="off"),
+        codes_form=codes_form or ConfirmPasswordForm(prefix="codes")), status
+
+
+@bp.route("/settings/security")
+@login_required
+def security():
+    """Second factors, recovery codes, recent sign-ins, signing out other devices."""
+    return _security_page()
+
+
+@bp.post("/settings/security/authenticator/new")
+@login_required
+def totp_new():
+    """Make a secret to set up (a GET writes nothing, so this is a POST)."""
+    try:
+        factors.start_totp(current_user._get_current_object())
+    except ActionError as err:
+        flash(err.message, "error")
+        return redirect(url_for("accounts.security"))
+    return redirect(url_for("accounts.totp_setup"))
+
+
+def _recovery_codes_page(codes: list[str]):
+    response = current_app.make_response(render_template("accounts/recovery_codes.html",
+                                                         codes=codes))
+    response.headers["Cache-Control"] = "no-store"  # shown once: not even the back button
+    return response
+
+
+@bp.route("/settings/security/authenticator", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@login_required
+def totp_setup():
+    """The QR code and the secret as text; a code from the app turns it on."""
+    user = current_user._get_current_object()
+    factor = factors.pending_totp(user)
+    if factor is None:
+        flash("Start the set-up from here.", "info")
+        return redirect(url_for("accounts.security"))
+    form = TotpConfirmForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            codes = factors.confirm_totp(user, form.password.data, form.code.data)
+        except ActionError as err:
+            apply_error(form, err)
+            status = err.status
+        else:
+            flash("Your authenticator app is on. Keep these recovery codes somewhere safe.",
+                  "success")
+            return _recovery_codes_page(codes)
+    elif form.errors:
+        status = 400
+    return render_template("accounts/security_totp.html", form=form, secret=factor.secret,
+                           qr=factors.setup_qr(user, factor)), status
+
+
+@bp.post("/settings/security/authenticator/off")
+@limiter.limit(_login_limit)
+@login_required
+def totp_off():
+    form = ConfirmPasswordForm(prefix="off")
+    if form.validate_on_submit():
+        try:
+            factors.disable_totp(current_user._get_current_object(), form.password.data)
+        except ActionError as err:
+            apply_error(form, err)
+            return _security_page(off_form=form, status=err.status)
+        flash("Your authenticator app is off.", "success")
+        return redirect(url_for("accounts.security"))
+    return _security_page(off_form=form, status=400)
+
+
+@bp.post("/settings/security/recovery-codes")
+@limiter.limit(_login_limit)
+@login_required
+def recovery_codes():
+    """A new set of ten, shown once; the old set stops working."""
+    form = ConfirmPasswordForm(prefix="codes")
+    if form.validate_on_submit():
+        try:
+            codes = factors.regenerate_recovery_codes(current_user._get_current_object(),
+                                                      form.password.data)
+        except ActionError as err:
+            apply_error(form, err)
+            return _security_page(codes_form=form, status=err.status)
+        flash("Here are your new recovery codes. The old ones no longer work.", "success")
+        return _recovery_codes_page(codes)
+    return _security_page(codes_form=form, status=400)

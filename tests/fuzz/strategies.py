@@ -189,6 +189,8 @@ FORMS: dict[str, Form] = {
     "accounts.reset_request": Form({"email": "login_email"}, anonymous=True),
     "accounts.reset_password": Form({"new_password": "password"}, anonymous=True,
                                     paths={"token": "reset_token"}),
+    # Without a half-signed-in note it sends the browser back to sign in.
+    "accounts.second_step_page": Form({"code": "text", "remember_browser": "bool"}, anonymous=True),
     "notifications.unsubscribe": Form({}, anonymous=True, csrf_exempt=True,
                                       paths={"token": "unsubscribe_token"}),
     # Settings
@@ -196,6 +198,10 @@ FORMS: dict[str, Form] = {
     "accounts.profile": Form({**PROFILE, "bio": "text"}),
     "accounts.password": Form({"current_password": "password", "new_password": "password"}),
     "accounts.end_other_sessions": Form(),
+    "accounts.totp_new": Form(),
+    "accounts.totp_setup": Form({"code": "text", "password": "password"}),
+    "accounts.totp_off": Form({"off-password": "password"}),
+    "accounts.recovery_codes": Form({"codes-password": "password"}),
     "accounts.delete_account": Form({"password": "password"}),
     "meetings.calendar_settings": Form(),
     "meetings.calendar_off": Form(),
