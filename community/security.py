@@ -16,6 +16,11 @@ PUBLIC_ENDPOINTS = {
     "accounts.register",
     "accounts.reset_request",
     "accounts.reset_password",
+    # Signing in with a passkey (password-less, or as the second step after the password).
+    "accounts.passkeys.sign_in_options",
+    "accounts.passkeys.sign_in",
+    "accounts.passkeys.second_step_options",
+    "accounts.passkeys.second_step",
     "circles.invite",  # shows the circle's name to whoever holds a valid link
     "notifications.unsubscribe",  # the signed token in the email is the key
     "meetings.calendar_feed",  # calendar apps fetch it without a session; the token is the key

@@ -26,6 +26,9 @@ EVENTS = {
     "account_suspended": "Account suspended by a site admin",
     "account_restored": "Account restored by a site admin",
     "account_deleted": "Deleted their account",
+    "passkey_added": "Added a passkey",
+    "passkey_removed": "Removed a passkey",
+    "passkey_clone_suspected": "Passkey refused: its use counter went backwards (a copy?)",
 }
 
 
