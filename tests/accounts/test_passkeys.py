@@ -408,3 +408,16 @@ def test_a_sign_in_challenge_does_not_serve_the_second_step(client, helen):
     answer = client.post("/auth/passkey/second-step", data={"credential": key.get(options, ORIGIN)})
     assert answer.status_code == 303
     assert not signed_in(client)
+
+
+def test_the_page_costs_the_same_few_queries_for_one_passkey_or_many(client, helen, count_queries):
+    sign_in(client, helen)
+    add_passkey(client, "Laptop")
+    counts = []
+    for n in range(2):
+        with count_queries() as q:
+            assert client.get(PAGE).status_code == 200
+        counts.append(q.count)
+        for i in range(3):
+            add_passkey(client, f"Key {n}-{i}")
+    assert counts[0] <= 8 and counts[1] <= counts[0], counts
