@@ -67,6 +67,7 @@ def test_add_a_passkey_sign_out_and_sign_in_with_it(browser, localhost_server):
         assert page.locator("[data-passkey-name]").all_inner_texts() == ["Work laptop"]
         stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
         assert [c["isResidentCredential"] for c in stored["credentials"]] == [True]
+        helen.screenshot("passkeys-settings")
 
         page.click("button:has-text('Sign out')")
         page.wait_for_selector("text=You have signed out")
