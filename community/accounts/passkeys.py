@@ -355,7 +355,12 @@ def sign_in_with_passkey(raw_credential) -> User:
         security_log.record("sign_in_failed", user=user)
         db.session.commit()
         raise ActionError(NOT_ACCEPTED, code="not_accepted")
-    _verify_assertion(user, passkey, data, state, require_user_verification=True)
+    try:
+        _verify_assertion(user, passkey, data, state, require_user_verification=True)
+    except ActionError:
+        security_log.record("sign_in_failed", user=user)  # in the person's recent sign-ins
+        db.session.commit()
+        raise
     security_log.record("sign_in", user=user)
     db.session.commit()
     return user

@@ -219,6 +219,7 @@ def test_password_less_sign_in_needs_user_verification(client, helen):
     assert answer.status_code == 400
     assert passkeys.NOT_ACCEPTED in text(answer)
     assert not signed_in(client)
+    assert events("sign_in_failed") == 1  # the person sees it among their recent sign-ins
 
 
 def test_an_assertion_for_another_origin_or_rp_id_is_refused(client, helen):
