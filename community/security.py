@@ -17,6 +17,11 @@ PUBLIC_ENDPOINTS = {
     "accounts.reset_request",
     "accounts.reset_password",
     "accounts.second_step_page",  # a code after the password; the browser isn't signed in yet
+    # Signing in with a passkey (password-less, or as the second step after the password).
+    "accounts.passkeys.sign_in_options",
+    "accounts.passkeys.sign_in",
+    "accounts.passkeys.second_step_options",
+    "accounts.passkeys.second_step",
     "circles.invite",  # shows the circle's name to whoever holds a valid link
     "notifications.unsubscribe",  # the signed token in the email is the key
     "meetings.calendar_feed",  # calendar apps fetch it without a session; the token is the key

@@ -125,6 +125,7 @@ def test_session_cookie_is_secure_when_configured_for_https(make_app):
 # Every private path — real or not — sends a signed-out visitor to sign in, so
 # a stranger can't tell which paths exist.
 PRIVATE_PATHS = ["/", "/settings/", "/settings/profile", "/settings/password",
+                 "/settings/security/passkeys",
                  "/c/berkshire-2025/", "/c/no-such-circle/threads/new", "/people/1",
                  "/definitely/not/a/page"]
 

@@ -34,6 +34,9 @@ EVENTS = {
     "totp_disabled": "Turned off the authenticator app",
     "recovery_codes_generated": "Made a new set of recovery codes",
     "recovery_code_used": "Signed in with a recovery code",
+    "passkey_added": "Added a passkey",
+    "passkey_removed": "Removed a passkey",
+    "passkey_clone_suspected": "Passkey refused: its use counter went backwards (a copy?)",
 }
 
 # Changes the person is told about by email, whoever made them: a stranger who

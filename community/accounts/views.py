@@ -20,7 +20,7 @@ from ..forms import apply_error
 from ..timefmt import clock_for_language
 from ..timeutil import utcnow
 from ..urls import safe_next
-from . import actions, export, factors, second_step, security_log, sessions
+from . import actions, export, factors, passkey_views, second_step, security_log, sessions
 from .forms import (
     ConfirmPasswordForm,
     DeleteAccountForm,
@@ -35,6 +35,8 @@ from .forms import (
 )
 
 bp = Blueprint("accounts", __name__)
+# Passkeys' pages and sign-in routes: accounts.passkeys.* (accounts/passkey_views.py).
+bp.register_blueprint(passkey_views.bp)
 
 
 @bp.before_app_request

@@ -48,6 +48,7 @@ def main_pages(slug: str, thread_id: int, meeting_id: int | None) -> dict[str, s
         "security": "/settings/security",
         "your-data": "/settings/data",
         "delete-account": "/settings/delete",
+        "passkeys": "/settings/security/passkeys",
         "leave": f"/c/{slug}/leave",
         "meetings": f"/c/{slug}/meetings/",
         "chat": f"/c/{slug}/chat",

@@ -142,6 +142,8 @@ def _populate(world: World) -> None:
     notes = db.session.scalars(db.select(Notification.id).where(
         Notification.user_id == owner.id)).all()
     user_ids = [owner.id, moderator.id, member.id, other.id, banned.id, outsider.id]
+    with world.app.test_request_context():
+        own_passkey, others_passkey = _add_passkey(owner), _add_passkey(other)
     s = lambda values: [str(v) for v in values]  # noqa: E731
     world.pools.update({
         "slug": [slug],
@@ -167,8 +169,19 @@ def _populate(world: World) -> None:
         "login_email": [owner.email, other.email, "nobody@example.org"],
         "message_id": s(m["id"] for m in messages),
         "public_id": [*shared, "x" * 22],
+        "passkey_id": s([own_passkey.id, others_passkey.id]),
     })
     world.ids.update(owner=owner.id, member=member.id, other=other.id, circle=circle.id)
+
+
+def _add_passkey(user):
+    """A passkey for user, through the actions, made by a soft authenticator."""
+    from community.accounts import passkeys
+    from tests.accounts.soft_authenticator import SoftAuthenticator
+
+    options = passkeys.registration_options(user, "Laptop", PASSWORD)
+    return passkeys.add_passkey(user, SoftAuthenticator().create(options,
+                                                                 passkeys.relying_party()[1]))
 
 
 def _sign_in(app, email: str | None) -> tuple[str, str]:

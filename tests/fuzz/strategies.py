@@ -203,6 +203,16 @@ FORMS: dict[str, Form] = {
     "accounts.totp_off": Form({"off-password": "password"}),
     "accounts.recovery_codes": Form({"codes-password": "password"}),
     "accounts.delete_account": Form({"password": "password"}),
+    # Passkeys: the settings page, and signing in with one (accounts/passkey_views.py)
+    "accounts.passkeys.registration_options": Form({"name": "text", "password": "password"}),
+    "accounts.passkeys.add": Form({"credential": "text"}),
+    "accounts.passkeys.rename": Form({"name": "text"}),
+    "accounts.passkeys.remove": Form(),
+    "accounts.passkeys.sign_in_options": Form(anonymous=True),
+    "accounts.passkeys.sign_in": Form({"credential": "text", "next": "text"}, anonymous=True,
+                                      refusal_writes=frozenset({"security_events"})),
+    "accounts.passkeys.second_step_options": Form(anonymous=True),
+    "accounts.passkeys.second_step": Form({"credential": "text"}, anonymous=True),
     "meetings.calendar_settings": Form(),
     "meetings.calendar_off": Form(),
     "notifications.settings": Form({kind: list(CHANNELS) for kind in KINDS}
