@@ -37,9 +37,11 @@ RECOVERY_LENGTH = 16
 WRONG_CODE = "That code isn't right, or it has been used already. Try the next one your app shows."
 
 
-def _require_password(user: User, password: str) -> None:
-    """:raise ActionError: the password is wrong."""
-    if not check_password_hash(user.password_hash, password or ""):
+def require_password(user: User, password: str) -> None:
+    """Ask for the password again before a change to how one signs in.
+
+    :raise ActionError: the password is wrong."""
+    if not isinstance(password, str) or not check_password_hash(user.password_hash, password):
         raise ActionError("That password isn't right.", field="password", code="bad_password")
 
 
@@ -58,6 +60,10 @@ def sync_second_factor(user: User) -> None:
     elif not has_one and user.second_factor_at is not None:
         user.second_factor_at = None
         db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+
+
+def passkey_count(user: User) -> int:
+    return db.session.scalar(select(func.count(Passkey.id)).where(Passkey.user_id == user.id))
 
 
 # --- Authenticator app -------------------------------------------------------------------
@@ -135,7 +141,7 @@ def confirm_totp(user: User, password: str, code: str, now: float | None = None)
 
     :raise ActionError: the password or the code is wrong, or set-up was not started.
     """
-    _require_password(user, password)
+    require_password(user, password)
     factor = pending_totp(user)
     if factor is None:
         raise ActionError("Start the set-up again: there is no authenticator app waiting to be "
@@ -167,7 +173,7 @@ def disable_totp(user: User, password: str) -> None:
 
     :raise ActionError: the password is wrong, or no app is on.
     """
-    _require_password(user, password)
+    require_password(user, password)
     factor = totp_of(user)
     if factor is None or factor.confirmed_at is None:
         raise ActionError("No authenticator app is on.", code="not_on")
@@ -201,7 +207,7 @@ def regenerate_recovery_codes(user: User, password: str) -> list[str]:
 
     :raise ActionError: the password is wrong, or the person has no second factor.
     """
-    _require_password(user, password)
+    require_password(user, password)
     if not user.has_second_factor:
         raise ActionError("Turn on an authenticator app or add a passkey first: recovery codes "
                           "stand in for one of those.", code="no_factor")

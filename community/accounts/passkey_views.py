@@ -7,14 +7,13 @@ the answer in the form's hidden `credential` field and submits the form, so the
 answer is an ordinary page. Without JavaScript the form arrives with no
 credential and the page says passkeys need it.
 """
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..errors import ActionError
 from ..extensions import db, limiter
 from ..urls import safe_next
-from . import passkeys, sessions
-from .models import User
+from . import passkeys, second_step, sessions
 
 bp = Blueprint("passkeys", __name__)
 
@@ -143,27 +142,9 @@ def _login_page(err: ActionError, next_url: str):
     return render_template("accounts/login.html", form=form, next=next_url), err.status
 
 
-# TODO(merge): second_step.pending_user() and second_step's completion — the
-# half-signed-in state after the password is helper tfa's (accounts/second_step.py).
-# Until it lands these two read and finish a stand-in: the pending account's id
-# under PENDING_KEY in the session.
-PENDING_KEY = "second_step_user"
-
-
-def _pending_user() -> User | None:
-    user_id = session.get(PENDING_KEY)
-    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
-    return user if user is not None and user.is_active else None
-
-
-def _finish_second_step(user: User):
-    next_url = safe_next(session.get("second_step_next"))
-    sessions.start(user)
-    return redirect(next_url)
-
-
 def _no_second_step():
-    flash("Sign in with your email and password first.", "info")
+    second_step.abandon()
+    flash("That sign-in took too long, or was ended. Sign in again.", "info")
     return redirect(url_for("accounts.login"))
 
 
@@ -171,23 +152,27 @@ def _no_second_step():
 @limiter.limit(_login_limit)
 def second_step_options():
     """navigator.credentials.get()'s options for the half-signed-in account's passkeys."""
-    user = _pending_user()
+    user = second_step.pending_user()
     if user is None:
         return _refused(ActionError("Sign in with your email and password first.", code="signed_out"))
     return _options(lambda: passkeys.second_step_options(user))
 
 
-@bp.post("/auth/passkey/second-step")
+@bp.post("/auth/passkey/second-step", endpoint="second_step")
 @limiter.limit(_login_limit)
-def second_step():
+def finish_second_step():
     """The second step with a passkey: on success the account is signed in."""
-    user = _pending_user()
+    user = second_step.pending_user()
     if user is None:
         return _no_second_step()
     try:
+        second_step.refuse_if_locked(user)
         passkeys.verify_second_factor(user, request.form.get("credential"))
     except ActionError as err:
-        # TODO(merge): count the refusal against the second step's attempts (second_step.py).
+        if err.code != "locked":
+            second_step.record_failure(user)  # counted with wrong codes, towards the same lockout
         flash(err.message, "error")
-        return redirect(url_for("accounts.login"), code=303)
-    return _finish_second_step(user)
+        return redirect(url_for("accounts.second_step_page"), code=303)
+    goto = second_step.next_url()
+    second_step.finish(user)
+    return redirect(goto)

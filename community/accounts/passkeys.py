@@ -51,15 +51,14 @@ from webauthn.helpers.structs import (
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
-from werkzeug.security import check_password_hash
 
 from ..errors import ActionError, NotFound
 from ..extensions import db
 from ..text import clean_text
 from ..timeutil import utcnow
-from ..urls import path_for
 from . import security_log
 from .factor_models import Passkey, TotpFactor
+from .factors import require_password, sync_second_factor
 from .models import User
 
 CHALLENGE_KEY = "passkey_challenge"
@@ -162,32 +161,6 @@ def _descriptors(passkeys) -> list[PublicKeyCredentialDescriptor]:
 
 # --- Second factor bookkeeping --------------------------------------------------------------
 
-def sync_second_factor(user: User) -> None:
-    """Set or clear users.second_factor_at to match the factor rows (caller commits).
-
-    TODO(merge): factors.sync_second_factor — the one copy lives in helper tfa's
-    community/accounts/factors.py; this stand-in does the same and goes at merge.
-    """
-    db.session.flush()
-    has_factor = db.session.scalar(select(
-        select(Passkey.id).where(Passkey.user_id == user.id).exists()
-        | select(TotpFactor.user_id).where(TotpFactor.user_id == user.id,
-                                           TotpFactor.confirmed_at.is_not(None)).exists()))
-    if has_factor and user.second_factor_at is None:
-        user.second_factor_at = utcnow()
-    elif not has_factor:
-        user.second_factor_at = None
-
-
-def _tell(user: User, subject: str, what: str, name: str) -> None:
-    """Email the person about a change to their passkeys (queued in the caller's transaction)."""
-    from ..notifications.mailer import queue_mail, site_url
-
-    queue_mail(user.email, subject, "passkey_changed", user=user, what=what, name=name,
-               link=site_url(path_for("accounts.passkeys.index")),
-               settings_link=site_url(path_for("accounts.profile")))
-
-
 # --- Adding, listing, renaming, removing --------------------------------------------------
 
 def list_passkeys(user: User) -> list[Passkey]:
@@ -208,8 +181,7 @@ def registration_options(user: User, name, password) -> str:
         account has MAX_PASSKEYS already.
     """
     name = _clean_name(name)
-    if not isinstance(password, str) or not check_password_hash(user.password_hash, password):
-        raise ActionError("That password isn't right.", field="password", code="bad_password")
+    require_password(user, password)
     existing = list_passkeys(user)
     if len(existing) >= MAX_PASSKEYS:
         raise ActionError(f"You have {MAX_PASSKEYS} passkeys, the most an account can have. "
@@ -253,8 +225,7 @@ def add_passkey(user: User, raw_credential) -> Passkey:
                       transports=",".join(t for t in transports if t in known)[:200])
     db.session.add(passkey)
     sync_second_factor(user)
-    security_log.record("passkey_added", user=user)
-    _tell(user, "A passkey was added to your Alumni Circles account", "added", passkey.name)
+    security_log.record_and_tell("passkey_added", user, name=passkey.name)
     try:
         db.session.commit()
     except IntegrityError:
@@ -304,8 +275,7 @@ def remove_passkey(user: User, passkey_id: int) -> Passkey:
     passkey = access_passkey(user, passkey_id)
     db.session.delete(passkey)
     sync_second_factor(user)
-    security_log.record("passkey_removed", user=user)
-    _tell(user, "A passkey was removed from your Alumni Circles account", "removed", passkey.name)
+    security_log.record_and_tell("passkey_removed", user, name=passkey.name)
     db.session.commit()
     return passkey
 

@@ -48,6 +48,8 @@ TOLD_BY_EMAIL = {
     "totp_disabled": "The authenticator app was turned off for your account",
     "recovery_codes_generated": "New recovery codes were made for your account",
     "recovery_code_used": "A recovery code was used to sign in to your account",
+    "passkey_added": "A passkey was added to your account",
+    "passkey_removed": "A passkey was removed from your account",
 }
 
 

@@ -318,34 +318,21 @@ def second_step_page():
     elif form.errors:
         status = 400
     response = current_app.make_response((render_template(
-        "accounts/second_step.html", form=form, has_totp=factors.totp_of(user) is not None), status))
+        "accounts/second_step.html", form=form, has_totp=factors.totp_of(user) is not None,
+        has_passkey=factors.passkey_count(user) > 0), status))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 # --- Account security ----------------------------------------------------------------------
 
-PASSKEYS_PATH = "/settings/security/passkeys"
-
-
-def _passkeys_url() -> str | None:
-    """The passkeys page (accounts/passkeys.py), once it is there."""
-    return PASSKEYS_PATH if any(rule.rule == PASSKEYS_PATH
-                                for rule in current_app.url_map.iter_rules()) else None
-
-
 def _security_page(off_form=None, codes_form=None, status: int = 200):
-    from sqlalchemy import func, select
-
-    from ..extensions import db
-    from .factor_models import Passkey
-
     user = current_user._get_current_object()
     totp = factors.totp_of(user)
-    passkeys = db.session.scalar(select(func.count(Passkey.id)).where(Passkey.user_id == user.id))
+    passkeys = factors.passkey_count(user)
     return render_template(
         "accounts/security.html", totp=totp if totp and totp.confirmed_at else None,
-        passkeys=passkeys, passkeys_url=_passkeys_url(),
+        passkeys=passkeys, passkeys_url=url_for("accounts.passkeys.index"),
         codes_left=factors.recovery_codes_left(user) if user.has_second_factor else 0,
         sign_ins=security_log.recent_sign_ins(user), browser_of=security_log.browser_of,
         off_form=off_form or ConfirmPasswordForm(prefix="off"),

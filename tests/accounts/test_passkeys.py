@@ -91,7 +91,7 @@ def test_a_named_passkey_is_added_listed_logged_and_told_by_email(client, helen)
     assert refreshed(helen).has_second_factor
     assert events("passkey_added") == 2
     mails = db.session.scalars(select(OutboxMail).where(OutboxMail.to_address == helen.email)).all()
-    assert ['A passkey named "Work laptop" was added' in m.text_body for m in mails] == [True, False]
+    assert ['A passkey was added to your account: "Work laptop".' in m.text_body for m in mails] == [True, False]
 
 
 def test_adding_a_passkey_needs_the_password_again(client, helen):
@@ -167,7 +167,7 @@ def test_removing_the_last_factor_clears_the_second_factor(client, helen):
     assert not refreshed(helen).has_second_factor
     assert events("passkey_removed") == 2
     assert db.session.scalar(select(func.count(OutboxMail.id)).where(
-        OutboxMail.text_body.contains("was removed from your Alumni Circles account"))) == 2
+        OutboxMail.text_body.contains("A passkey was removed from your account"))) == 2
 
 
 def test_an_authenticator_app_keeps_the_second_factor_when_the_last_passkey_goes(client, helen):
@@ -352,11 +352,12 @@ def test_the_sign_in_page_offers_a_passkey(client):
 # --- The second step after the password --------------------------------------------------------
 
 def half_signed_in(client, user):
-    """TODO(merge): through tfa's second step; until then its stand-in in the session."""
-    from community.accounts.passkey_views import PENDING_KEY
-
-    with client.session_transaction() as session:
-        session[PENDING_KEY] = user.id
+    """The password typed for an account with a passkey: the second step is asked."""
+    answer = client.post("/auth/login", data={"email": user.email, "password": PASSWORD})
+    assert answer.status_code == 302 and answer.location.endswith("/auth/second-step")
+    assert not signed_in(client)
+    page = text(client.get("/auth/second-step"))
+    assert "Use a passkey" in page and 'data-passkey="second_step"' in page
 
 
 def second_step_options(client) -> str:
@@ -391,6 +392,24 @@ def test_the_second_step_refuses_another_accounts_passkey(client, helen):
     answer = client.post("/auth/passkey/second-step", data={
         "credential": helens_key.get(second_step_options(client), ORIGIN)})
     assert answer.status_code == 303
+    assert not signed_in(client)
+
+
+def test_wrong_passkeys_at_the_second_step_lock_it_as_wrong_codes_do(app, client, helen):
+    sign_in(client, helen)
+    key = add_passkey(client)
+    client.post("/auth/logout")
+    stranger = SoftAuthenticator()  # never registered: each answer is refused
+    half_signed_in(client, helen)
+    for _ in range(app.config["LOCKOUT_THRESHOLD"]):
+        answer = client.post("/auth/passkey/second-step", data={
+            "credential": stranger.get(second_step_options(client), ORIGIN)})
+        assert answer.status_code == 303 and answer.location.endswith("/auth/second-step")
+    assert events("second_step_failed") == app.config["LOCKOUT_THRESHOLD"]
+    # Locked now: even the right passkey is refused, in the password lockout's words.
+    answer = client.post("/auth/passkey/second-step", follow_redirects=True, data={
+        "credential": key.get(second_step_options(client), ORIGIN)})
+    assert "Too many failed sign-ins" in text(answer)
     assert not signed_in(client)
 
 
