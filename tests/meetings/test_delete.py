@@ -15,7 +15,7 @@ from community.timeutil import utcnow
 from tests.conftest import AuthActions
 from tests.factories import add_member, make_circle, make_user
 
-from .conftest import LONDON, at, dates_of, day, notes_for, schedule
+from .conftest import LONDON, at, dates_of, day, meeting_fields, notes_for, race, schedule
 
 
 def text(response) -> str:
@@ -223,3 +223,27 @@ def test_a_deleted_meeting_leaves_calendar_feeds_at_once(app, world):
     assert after.status_code == 200 and after.headers["ETag"] != with_it.headers["ETag"]
     assert gone.uid.encode() not in after.get_data() and b"Stays" in after.get_data()
     assert after.get_data() == before.get_data()  # the same feed as before it existed
+
+
+def test_a_delete_racing_answers_edits_and_a_cancel_leaves_nothing_behind(engine_app):
+    """Deleting while members answer and staff edit or cancel: each of those
+    finishes first or is refused (the meeting gone, or cancelled); none crashes
+    or deadlocks (race fails on either), and no date or reply of it is left.
+    Both engines: on PostgreSQL the delete locks the meeting, then its dates."""
+    owner = make_user()
+    circle = make_circle(owner)
+    people = [add_member(circle, make_user(f"Racer {i}")) for i in range(6)]
+    meeting = schedule(owner, circle, repeat="weekly", count="3", capacity="2")
+    dates = [d.id for d in dates_of(meeting)]
+    slug, meeting_id = circle.slug, meeting.id  # plain values: the threads have their own sessions
+    edit = meeting_fields(title="Renamed", repeat="weekly", count="3", capacity="2")
+    calls = [(scheduling.delete_meeting, owner.id, slug, meeting_id),
+             (lambda actor: scheduling.update_meeting(actor, slug, meeting_id, **edit), owner.id),
+             (scheduling.cancel_meeting, owner.id, slug, meeting_id, "Snow")]
+    calls += [(rsvps.rsvp, p.id, slug, dates[i % 3], "going") for i, p in enumerate(people)]
+    outcomes = race(engine_app, *calls)
+    assert not isinstance(outcomes[0], Exception)  # the delete itself always goes through
+    db.session.expire_all()
+    assert count(Meeting, Meeting.id == meeting_id) == 0
+    assert count(MeetingOccurrence, MeetingOccurrence.meeting_id == meeting_id) == 0
+    assert count(RSVP, RSVP.occurrence_id.in_(dates)) == 0

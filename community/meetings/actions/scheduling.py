@@ -343,6 +343,8 @@ def delete_meeting(actor: User, slug: str, meeting_id: int) -> str:
     require(can_manage_meeting(membership, meeting),
             "Only the organiser and the circle's moderators can delete this meeting.")
     title = meeting.title
+    # Its dates too (the package's order): an answer being given now is in, or refused.
+    _lock_occurrences(meeting)
     told = {} if meeting.is_cancelled else coming_attendees(meeting, exclude=actor.id)
     _tell_cancelled(circle, meeting, actor, told, circle_meetings_path(circle))
     if meeting.organiser_id != actor.id:
