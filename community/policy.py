@@ -572,7 +572,7 @@ def can_propose_meeting(membership: Membership) -> bool:
 
 
 def can_manage_meeting(membership: Membership, meeting) -> bool:
-    """Edit, reschedule, move or cancel: the organiser, and the circle's staff."""
+    """Edit, reschedule, move, cancel or delete: the organiser, and the circle's staff."""
     return membership.is_active and (meeting.organiser_id == membership.user_id
                                      or is_staff(membership))
 

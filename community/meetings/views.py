@@ -314,6 +314,28 @@ def cancel(circle, membership, meeting):
         (400 if form.errors else 200)
 
 
+@bp.route(f"/c/<slug>/m/<{ID}:meeting_id>/delete", methods=["GET", "POST"])
+@login_required
+@loaded_page(access_meeting)
+def delete(circle, membership, meeting):
+    """Confirm, then delete the meeting for good (scheduling.delete_meeting): the
+    page says who will be told and what goes with it, and offers Cancel instead."""
+    require(can_manage_meeting(membership, meeting),  # the action checks a send; the page too
+            "Only the organiser and the circle's moderators can delete this meeting.")
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        title = scheduling.delete_meeting(current_user, circle.slug, meeting.id)
+        flash(f"“{title}” is deleted, with its dates, replies and files.", "success")
+        return redirect(url_for("meetings.index", slug=circle.slug))
+    if request.method == "POST":
+        abort(400)  # only a missing or stale CSRF token fails a form with no fields
+    told = scheduling.coming_attendees(meeting, exclude=current_user.id) \
+        if not meeting.is_cancelled else {}
+    return render_template("meetings/delete.html", circle=circle, membership=membership,
+                           form=form, meeting=meeting, told=len(told),
+                           files=len(_files_of(meeting)))
+
+
 # --- A meeting's page, its dates, and RSVPs ------------------------------------------------
 
 @bp.route(f"/c/<slug>/m/<{ID}:meeting_id>")

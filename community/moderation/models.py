@@ -25,6 +25,7 @@ AUDIT_ACTIONS = {
     "member.unbanned": "lifted the ban on",
     "post.deleted": "removed a post by",
     "file.deleted": "removed a file shared by",
+    "meeting.deleted": "deleted a meeting organised by",
     "thread.pinned": "pinned a thread",
     "thread.unpinned": "unpinned a thread",
     "thread.locked": "locked a thread",

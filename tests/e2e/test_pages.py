@@ -177,6 +177,7 @@ def staff_pages(slug: str, ids: dict[str, int]) -> dict[str, str]:
         "circle-settings": f"{c}/manage/settings",
         "edit-meeting": f"{m}/edit",
         "cancel-meeting": f"{m}/cancel",
+        "delete-meeting": f"{m}/delete",
         "move-date": f"{m}/dates/{ids['date']}/move",
         "cancel-date": f"{m}/dates/{ids['date']}/cancel",
     }

@@ -248,6 +248,7 @@ FORMS: dict[str, Form] = {
     "meetings.new": Form({**MEETING, "attachments": "text"}),
     "meetings.edit": Form({**MEETING, "attachments": "text", "remove_files": "text"}),
     "meetings.cancel": Form({"reason": "text"}),
+    "meetings.delete": Form(),
     "meetings.files": Form({"attachments": "text", "remove_files": "text"}),
     "meetings.rsvp": Form({"answer": list(ANSWERS)}),
     "meetings.move_date": Form({"start": "datetime", "duration": "minutes", "end": "datetime"}),

@@ -1,6 +1,7 @@
 """What members do with meetings, one module per journey:
 
-- scheduling: schedule, change, reschedule and cancel a meeting or one date of a series
+- scheduling: schedule, change, reschedule and cancel a meeting or one date of a series;
+  delete a meeting
 - rsvps: answer for a date; seats, the waitlist, and places given back on leaving
 - polls: ask the circle when it can meet, answer, and turn the answer into a meeting
 - visits: offer to host the circle at one's organisation

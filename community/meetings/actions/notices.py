@@ -29,6 +29,11 @@ def meeting_path(circle: Circle, meeting: Meeting, occurrence: MeetingOccurrence
                     date=occurrence.id)
 
 
+def circle_meetings_path(circle: Circle) -> str:
+    """Where a note about a meeting that no longer exists leads: the circle's meetings."""
+    return path_for("meetings.index", slug=circle.slug)
+
+
 def tell_circle(circle: Circle, actor: User, kind: str, text: str, url: str,
                 exclude: set[int] = frozenset()) -> None:
     """Notify every active member but the actor and those excluded (told otherwise),

@@ -1,5 +1,5 @@
-"""Proposing, changing, rescheduling and cancelling meetings: one-offs, series,
-and single dates of a series. Those coming to a date that changes are told.
+"""Proposing, changing, rescheduling, cancelling and deleting meetings: one-offs,
+series, and single dates of a series. Those coming to a date that changes are told.
 
 Locks: see the package's docstring (the meeting first, then its dates by id).
 """
@@ -15,7 +15,10 @@ from ...content import render
 from ...database import begin_write
 from ...errors import ActionError, Conflict
 from ...extensions import db
+from ...files.actions import discard
+from ...files.models import Attachment
 from ...files.places import change_files
+from ...moderation.audit import record
 from ...notifications.actions import notify
 from ...policy import (
     access_circle,
@@ -30,7 +33,7 @@ from ...text import clean_text
 from ...timeutil import DEFAULT_TIMEZONE, utcnow
 from .. import inputs
 from ..models import RSVP, Meeting, MeetingOccurrence
-from .notices import meeting_path, short, tell_circle, when
+from .notices import circle_meetings_path, meeting_path, short, tell_circle, when
 from .rsvps import attendees, promote_waitlisted, record_answer
 from .visits import open_offer
 
@@ -308,20 +311,67 @@ def cancel_meeting(actor: User, slug: str, meeting_id: int, reason: str) -> Meet
     reason = _reason(reason)
     if meeting.is_cancelled:
         raise Conflict("This meeting is already cancelled.", code="cancelled")
+    told = coming_attendees(meeting, exclude=actor.id)
     now = utcnow()
-    upcoming = list(db.session.scalars(select(MeetingOccurrence.id).where(
-        MeetingOccurrence.meeting_id == meeting.id, MeetingOccurrence.ends_at > now,
-        MeetingOccurrence.cancelled_at.is_(None))))
     meeting.cancelled_at, meeting.cancel_reason = now, reason
     meeting.sequence += 1
     meeting.updated_at = now
-    for user in attendees(upcoming, exclude=actor.id).values():
-        text = (f"{short(meeting.title)} is cancelled (every date)" if meeting.is_series else
-                f"{short(meeting.title)} on {when(meeting.starts_at, user)} is cancelled")
-        notify(user.id, "meeting_cancelled", text, meeting_path(circle, meeting),
-               circle_id=circle.id, actor_id=actor.id)
+    _tell_cancelled(circle, meeting, actor, told, meeting_path(circle, meeting))
     db.session.commit()
     return meeting
+
+
+def delete_meeting(actor: User, slug: str, meeting_id: int) -> str:
+    """Delete a meeting for good: every date, everyone's replies, and its files
+    (their bytes once the commit is done, where no other file row uses them).
+    Audited when staff delete a meeting someone else organised. Returns its title.
+
+    As on Meetup, deleting takes the event off the group's calendar and out of
+    members' calendar feeds; but nobody going should find a date quietly gone,
+    so those still coming to a date (going, maybe or waitlisted; not if it was
+    cancelled already) are told it is cancelled, as cancel_meeting tells them,
+    with a link to the circle's meetings since the meeting's page is gone. The
+    confirmation page says so, and offers Cancel instead to keep the page and
+    files as a record. A date poll that scheduled it, and an offer to host it
+    took up, stay (their link is cleared): the offer is open again, to plan anew.
+
+    :raise NotFound: as update_meeting (so a second delete is a 404).
+    :raise Forbidden: neither the organiser nor staff.
+    """
+    begin_write()
+    circle, membership, meeting = access_meeting(actor, slug, meeting_id, for_update=True)
+    require(can_manage_meeting(membership, meeting),
+            "Only the organiser and the circle's moderators can delete this meeting.")
+    title = meeting.title
+    # Its dates too (the package's order): an answer being given now is in, or refused.
+    _lock_occurrences(meeting)
+    told = {} if meeting.is_cancelled else coming_attendees(meeting, exclude=actor.id)
+    _tell_cancelled(circle, meeting, actor, told, circle_meetings_path(circle))
+    if meeting.organiser_id != actor.id:
+        record(circle.id, actor.id, "meeting.deleted", target_user_id=meeting.organiser_id,
+               detail=f"“{short(title)}”")
+    discard(Attachment.meeting_id == meeting.id)  # before the row: its FK would only clear them
+    # Dates and replies go by ON DELETE CASCADE; polls' and offers' links by SET NULL.
+    db.session.delete(meeting)
+    db.session.commit()
+    return title
+
+
+def coming_attendees(meeting: Meeting, exclude: int | None = None) -> dict[int, User]:
+    """Who is going, maybe or waitlisted for a date of the meeting still to come
+    and not cancelled: whom cancelling or deleting it tells. One statement each."""
+    upcoming = list(db.session.scalars(select(MeetingOccurrence.id).where(
+        MeetingOccurrence.meeting_id == meeting.id, MeetingOccurrence.ends_at > utcnow(),
+        MeetingOccurrence.cancelled_at.is_(None))))
+    return attendees(upcoming, exclude=exclude)
+
+
+def _tell_cancelled(circle: Circle, meeting: Meeting, actor: User, people: dict[int, User],
+                    url: str) -> None:
+    for user in people.values():
+        text = (f"{short(meeting.title)} is cancelled (every date)" if meeting.is_series else
+                f"{short(meeting.title)} on {when(meeting.starts_at, user)} is cancelled")
+        notify(user.id, "meeting_cancelled", text, url, circle_id=circle.id, actor_id=actor.id)
 
 
 def _reason(reason) -> str:
