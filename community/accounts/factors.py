@@ -151,7 +151,7 @@ def confirm_totp(user: User, password: str, code: str, now: float | None = None)
         raise ActionError(WRONG_CODE, field="code", code="bad_code")
     factor.confirmed_at = utcnow()
     factor.last_step = step
-    codes = _new_recovery_codes(user)
+    codes = new_recovery_codes(user)
     sync_second_factor(user)
     security_log.record_and_tell("totp_enabled", user)
     db.session.commit()
@@ -190,7 +190,7 @@ def _hash_code(user_id: int, code: str) -> str:
     return hashlib.sha256(f"{user_id}:{_clean_code(code)}".encode()).hexdigest()
 
 
-def _new_recovery_codes(user: User) -> list[str]:
+def new_recovery_codes(user: User) -> list[str]:
     """Replace every recovery code with ten new ones (the caller commits); only
     their hashes are kept."""
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
@@ -211,7 +211,7 @@ def regenerate_recovery_codes(user: User, password: str) -> list[str]:
     if not user.has_second_factor:
         raise ActionError("Turn on an authenticator app or add a passkey first: recovery codes "
                           "stand in for one of those.", code="no_factor")
-    codes = _new_recovery_codes(user)
+    codes = new_recovery_codes(user)
     security_log.record_and_tell("recovery_codes_generated", user)
     db.session.commit()
     return codes

@@ -14,6 +14,7 @@ from ..errors import ActionError
 from ..extensions import db, limiter
 from ..urls import safe_next
 from . import passkeys, second_step, sessions
+from .recovery_page import recovery_codes_page
 
 bp = Blueprint("passkeys", __name__)
 
@@ -76,11 +77,13 @@ def registration_options():
 def add():
     """Keep the passkey the browser made for the options above."""
     try:
-        passkey = passkeys.add_passkey(current_user._get_current_object(),
-                                       request.form.get("credential"))
+        passkey, codes = passkeys.add_passkey(current_user._get_current_object(),
+                                              request.form.get("credential"))
     except ActionError as err:
         return _page(err.status, error=err)
     flash(f"Your passkey “{passkey.name}” is added. You can sign in with it.", "success")
+    if codes:  # the first second factor: its recovery codes, shown this once
+        return recovery_codes_page(codes)
     return redirect(url_for(".index"))
 
 

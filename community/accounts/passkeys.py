@@ -58,7 +58,7 @@ from ..text import clean_text
 from ..timeutil import utcnow
 from . import security_log
 from .factor_models import Passkey, TotpFactor
-from .factors import require_password, sync_second_factor
+from .factors import new_recovery_codes, require_password, sync_second_factor
 from .models import User
 
 CHALLENGE_KEY = "passkey_challenge"
@@ -201,8 +201,10 @@ def registration_options(user: User, name, password) -> str:
     return options_to_json(options)
 
 
-def add_passkey(user: User, raw_credential) -> Passkey:
+def add_passkey(user: User, raw_credential) -> tuple[Passkey, list[str]]:
     """Finish adding a passkey with the browser's answer to the options above.
+    Returns it, and the ten recovery codes made with it when it is the person's
+    first second factor (to be shown once), else no codes.
 
     :raise ActionError: no options were asked for (or they expired), the answer is not
         valid for this site and challenge, or the passkey is already registered.
@@ -224,14 +226,16 @@ def add_passkey(user: User, raw_credential) -> Passkey:
                       public_key=verified.credential_public_key, sign_count=verified.sign_count,
                       transports=",".join(t for t in transports if t in known)[:200])
     db.session.add(passkey)
+    first = not user.has_second_factor
     sync_second_factor(user)
+    codes = new_recovery_codes(user) if first else []
     security_log.record_and_tell("passkey_added", user, name=passkey.name)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         raise ActionError("That passkey is already registered.", code="duplicate") from None
-    return passkey
+    return passkey, codes
 
 
 def access_passkey(user: User, passkey_id: int) -> Passkey:

@@ -33,6 +33,7 @@ from .forms import (
     SecondStepForm,
     TotpConfirmForm,
 )
+from .recovery_page import recovery_codes_page
 
 bp = Blueprint("accounts", __name__)
 # Passkeys' pages and sign-in routes: accounts.passkeys.* (accounts/passkey_views.py).
@@ -358,13 +359,6 @@ def totp_new():
     return redirect(url_for("accounts.totp_setup"))
 
 
-def _recovery_codes_page(codes: list[str]):
-    response = current_app.make_response(render_template("accounts/recovery_codes.html",
-                                                         codes=codes))
-    response.headers["Cache-Control"] = "no-store"  # shown once: not even the back button
-    return response
-
-
 @bp.route("/settings/security/authenticator", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 @login_required
@@ -386,7 +380,7 @@ def totp_setup():
         else:
             flash("Your authenticator app is on. Keep these recovery codes somewhere safe.",
                   "success")
-            return _recovery_codes_page(codes)
+            return recovery_codes_page(codes)
     elif form.errors:
         status = 400
     return render_template("accounts/security_totp.html", form=form, secret=factor.secret,
@@ -423,5 +417,5 @@ def recovery_codes():
             apply_error(form, err)
             return _security_page(codes_form=form, status=err.status)
         flash("Here are your new recovery codes. The old ones no longer work.", "success")
-        return _recovery_codes_page(codes)
+        return recovery_codes_page(codes)
     return _security_page(codes_form=form, status=400)

@@ -64,6 +64,10 @@ def test_add_a_passkey_sign_out_and_sign_in_with_it(browser, localhost_server):
         page.fill("#passkey-password", PASSWORD)
         page.click("form[data-passkey=register] button[type=submit]")
         page.wait_for_selector("text=Your passkey “Work laptop” is added")
+        # Her first second factor: its ten recovery codes, shown this once.
+        assert page.locator("#recovery-codes li").count() == 10
+        page.click("text=I have kept them")
+        helen.go("/settings/security/passkeys")
         assert page.locator("[data-passkey-name]").all_inner_texts() == ["Work laptop"]
         stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
         assert [c["isResidentCredential"] for c in stored["credentials"]] == [True]
@@ -78,6 +82,16 @@ def test_add_a_passkey_sign_out_and_sign_in_with_it(browser, localhost_server):
         assert page.locator("button:has-text('Sign out')").is_visible()
         stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
         assert stored["credentials"][0]["signCount"] >= 1
+
+        # With her password, the passkey is the second step.
+        page.click("button:has-text('Sign out')")
+        page.fill("#email", helen.email)
+        page.fill("#password", PASSWORD)
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        page.wait_for_url("**/auth/second-step")
+        page.click("button:has-text('Use a passkey')")
+        page.wait_for_url(localhost_server + "/")
+        assert page.locator("button:has-text('Sign out')").is_visible()
 
         # Removing it asks first, and the last factor's question says so.
         helen.go("/settings/security/passkeys")
