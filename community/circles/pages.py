@@ -37,13 +37,17 @@ def circle_head(circle, membership) -> CircleHead:
                       can_read_audit(circle, membership))
 
 
-def circle_page(view=None, *, pledge: bool = True, rows: bool = False, keep: str | None = None):
+def circle_page(view=None, *, pledge: bool = True, second_factor: bool = True, rows: bool = False,
+                keep: str | None = None):
     """Load the circle and the viewer's membership, or 404 for anyone not in it.
 
     The view is called as view(circle, membership, **kwargs). With pledge=True
     (the default, for anything showing content) a member with something to do
     before reading (policy.read_gate: set up a second factor the circle
-    requires, accept its confidentiality pledge) is sent to do it first. With
+    requires, accept its confidentiality pledge) is sent to do it first;
+    pledge=False lets through someone who owes the pledge (its own page), and
+    second_factor=False, for pages that show nothing but the circle's name (the
+    set-up page, leaving), someone without the factor. With
     rows=True, for a page that only shows them, they are plain rows
     (policy.access_circle_rows), not ORM objects. With keep (a form field's
     name, for pages where people write), someone whose membership ended while
@@ -63,10 +67,9 @@ def circle_page(view=None, *, pledge: bool = True, rows: bool = False, keep: str
                     if ended is not None:
                         return _ended_page(*ended, request.form.get(keep, ""))
                 raise
-            if pledge:
-                gate = read_gate(circle, membership, current_user)
-                if gate is not None:
-                    return redirect(gate_url(gate, circle.slug))
+            gate = read_gate(circle, membership, current_user)
+            if (gate == "second_factor" and second_factor) or (gate == "pledge" and pledge):
+                return redirect(gate_url(gate, circle.slug))
             return view(circle, membership, **kwargs)
         return wrapper
 

@@ -149,7 +149,7 @@ def pledge(circle, membership):
 
 @bp.route("/c/<slug>/second-factor")
 @login_required
-@circle_page(pledge=False)
+@circle_page(pledge=False, second_factor=False)
 def second_factor(circle, membership):
     """The circle requires two-factor sign-in and the member has no second factor:
     its name and where to set one up, nothing else. Once they have one, on to
@@ -163,7 +163,7 @@ def second_factor(circle, membership):
 
 @bp.route("/c/<slug>/leave", methods=["GET", "POST"])
 @login_required
-@circle_page(pledge=False)
+@circle_page(pledge=False, second_factor=False)
 def leave(circle, membership):
     """Confirm leaving, with a choice: keep one's name on what one wrote, or not.
 
