@@ -59,9 +59,9 @@ def test_a_reset_second_factor_cuts_off_the_members_sockets(connect, people):
     circle, owner, member = people["circle"], people["owner"], people["member"]
     admin = make_user("Site Admin")
     admin.is_site_admin = True
+    sc = connect(member)  # signed in first: the sign-in's second step is not what is tested
     give_factor(owner, member, admin)
     circles.update_circle(owner, circle.slug, **SETTINGS, require_two_factor=True)
-    sc = connect(member)
     join(sc, circle)
     received(sc)
     reset_second_factor(admin, member.id, "Lost their phone; called from the number we hold.")
@@ -75,9 +75,9 @@ def test_the_sweep_catches_up_with_a_factor_gone_without_a_signal(app, connect, 
     """The backstop: a factor cleared with no control message (another process
     died between its commit and its publish) still cuts the socket off."""
     circle, owner, member = people["circle"], people["owner"], people["member"]
+    sc = connect(member)
     give_factor(owner, member)
     circles.update_circle(owner, circle.slug, **SETTINGS, require_two_factor=True)
-    sc = connect(member)
     join(sc, circle)
     received(sc)
     member.second_factor_at = None
