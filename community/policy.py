@@ -29,8 +29,8 @@ def require(allowed: bool, message: str = "Your role in this circle doesn't allo
 # --- Read rules, as query clauses -----------------------------------------------
 # Every query that lists or counts across circles is built from these, so "a
 # member" and "may read" mean the same on every page, panel, feed, email and
-# socket. No other module spells a membership status or the pledge rule
-# (tests/test_read_rules.py keeps it so).
+# socket. No other module spells a membership status, the pledge rule or the
+# second-factor rule (tests/test_read_rules.py keeps it so).
 
 MEMBERSHIP_STATUSES = ("active", "left", "removed", "banned")
 
@@ -45,6 +45,14 @@ def pledge_kept(circle=Circle, membership=Membership):
     return or_(not_(circle.pledge_required),
                and_(membership.pledge_accepted_at.is_not(None),
                     membership.pledge_accepted_at >= circle.pledge_updated_at))
+
+
+def second_factor_kept(circle=Circle, user=User):
+    """Clause: the circle requires no second factor, or this person has one.
+
+    `users.second_factor_at` says so without a join to the factor tables: the
+    user row is at hand on every page (accounts/factors.py keeps it in step)."""
+    return or_(not_(circle.require_two_factor), user.second_factor_at.is_not(None))
 
 
 def active_membership(user_id, circle_id, membership=Membership):
@@ -73,9 +81,12 @@ def is_staff_somewhere(user_id: int) -> bool:
 
 def readable_circle_ids(user_id):
     """A subquery: the ids of the circles whose content the user may read now
-    (an active member, the pledge accepted where the circle asks it)."""
+    (an active member, the pledge accepted where the circle asks it, a second
+    factor where it requires one)."""
     return (select(Membership.circle_id).join(Circle, Circle.id == Membership.circle_id)
-            .where(Membership.user_id == user_id, is_active_row(), pledge_kept()).correlate(None))
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.user_id == user_id, is_active_row(), pledge_kept(),
+                   second_factor_kept()).correlate(None))
 
 
 def may_read(user_id, circle_column):
@@ -116,8 +127,9 @@ def reading_pairs(pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
         return set()
     rows = db.session.execute(
         select(Membership.circle_id, Membership.user_id).join(Circle, Circle.id == Membership.circle_id)
+        .join(User, User.id == Membership.user_id)
         .where(Membership.circle_id.in_({c for c, _ in pairs}), Membership.user_id.in_({u for _, u in pairs}),
-               is_active_row(), pledge_kept()))
+               is_active_row(), pledge_kept(), second_factor_kept()))
     return {(row.circle_id, row.user_id) for row in rows} & pairs
 
 
@@ -160,9 +172,17 @@ def member_list(circle_id: int):
             .where(Membership.circle_id == circle_id, is_active_row()))
 
 
-def readable(circles):
-    """Of [(circle, membership)], those whose content the member may read now."""
-    return [(c, m) for c, m in circles if may_read_circle(c, m)]
+def readable(circles, user: User):
+    """Of the user's [(circle, membership)], those whose content they may read now."""
+    return [(c, m) for c, m in circles if may_read_circle(c, m, user)]
+
+
+def members_without_second_factor(circle_id: int) -> int:
+    """How many of the circle's active members have no second factor (for its
+    owners, before they require one)."""
+    return db.session.scalar(
+        select(func.count(Membership.id)).join(User, User.id == Membership.user_id)
+        .where(Membership.circle_id == circle_id, is_active_row(), User.second_factor_at.is_(None)))
 
 
 # --- Loaders -----------------------------------------------------------------
@@ -361,9 +381,30 @@ def is_owner(membership: Membership | None) -> bool:
     return bool(membership and membership.status == "active" and membership.role == "owner")
 
 
-def may_read_circle(circle: Circle, membership: Membership | None) -> bool:
-    """An active member who has accepted the circle's pledge, where it asks one."""
-    return bool(membership and membership.is_active) and not needs_pledge(circle, membership)
+def may_read_circle(circle: Circle, membership: Membership | None, user: User) -> bool:
+    """An active member (user, whose membership it is) with nothing to do first
+    (read_gate): the pledge accepted, a second factor where the circle requires one."""
+    return bool(membership and membership.is_active) and read_gate(circle, membership, user) is None
+
+
+def read_gate(circle: Circle, membership: Membership, user: User) -> str | None:
+    """What an active member must do before seeing anything of the circle but
+    its name: "second_factor" (set one up: who is reading comes before what
+    they promise), "pledge" (accept it), or None.
+
+    :param user: the member (the membership's own user; passed in, as the
+        caller holds it, so that asking costs no query).
+    """
+    if needs_second_factor(circle, user):
+        return "second_factor"
+    if needs_pledge(circle, membership):
+        return "pledge"
+    return None
+
+
+def needs_second_factor(circle: Circle, user: User) -> bool:
+    """True when the circle requires two-factor sign-in and the person has no second factor."""
+    return bool(circle.require_two_factor) and user.second_factor_at is None
 
 
 def is_banned(membership: Membership | None) -> bool:
@@ -424,7 +465,8 @@ def access_attachment(user: User, slug: str, public_id: str):
     """(circle, attachment) for a file in a circle whose content the user may read.
 
     :raise NotFound: no such circle or file, the file is another circle's, or the
-        user is not an active member who has accepted the pledge — one error for all.
+        user is not an active member who may read it (the pledge accepted, a
+        second factor where the circle requires one) — one error for all.
     """
     circle, _, attachment = access_file(user, slug, public_id)
     return circle, attachment
@@ -439,7 +481,7 @@ def access_file(user: User, slug: str, public_id: str, for_update: bool = False)
     from .files.models import Attachment
 
     circle, membership = access_circle(user, slug)
-    if needs_pledge(circle, membership):
+    if read_gate(circle, membership, user) is not None:
         raise NotFound()
     query = select(Attachment).where(Attachment.public_id == public_id,
                                      Attachment.circle_id == circle.id)
@@ -521,8 +563,15 @@ def can_request_to_join(circle: Circle, membership: Membership | None,
     return request is None or request.status != "pending"
 
 
-def can_administer_site(user: User) -> bool:
+def is_site_admin(user: User) -> bool:
+    """A site administrator's account, second factor or not (the admin pages
+    tell one without a factor to set it up; to anyone else they are a 404)."""
     return bool(user and user.is_authenticated and user.is_site_admin)
+
+
+def can_administer_site(user: User) -> bool:
+    """Use the admin pages and their actions: a site admin with a second factor."""
+    return is_site_admin(user) and user.second_factor_at is not None
 
 
 # --- Meetings ----------------------------------------------------------------------

@@ -84,11 +84,11 @@ class LayoutState(NamedTuple):
 
 
 def layout_state() -> LayoutState:
-    from .policy import can_administer_site
+    from .policy import is_site_admin
 
     signed_in = current_user.is_authenticated
     transports = current_app.config.get("SOCKETIO_TRANSPORTS")
-    return LayoutState(request.endpoint, signed_in, signed_in and can_administer_site(current_user),
+    return LayoutState(request.endpoint, signed_in, signed_in and is_site_admin(current_user),
                        unread_notifications(), tuple(transports) if transports else None)
 
 

@@ -37,6 +37,7 @@ EVENTS = {
     "passkey_added": "Added a passkey",
     "passkey_removed": "Removed a passkey",
     "passkey_clone_suspected": "Passkey refused: its use counter went backwards (a copy?)",
+    "second_factor_reset": "Second factor reset by a site admin",
 }
 
 # Changes the person is told about by email, whoever made them: a stranger who
@@ -52,6 +53,8 @@ TOLD_BY_EMAIL = {
     "passkey_removed": "A passkey was removed from your account",
 }
 
+DETAIL_MAX = 500
+
 
 class SecurityEvent(db.Model):
     __tablename__ = "security_events"
@@ -64,6 +67,8 @@ class SecurityEvent(db.Model):
     email: Mapped[str] = mapped_column(String(254), default="")
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(200), default="")
+    # Who did it and why, where someone else acted on the account (never content).
+    detail: Mapped[str] = mapped_column(String(DETAIL_MAX), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User | None] = relationship(lazy="joined")
@@ -73,7 +78,7 @@ class SecurityEvent(db.Model):
         return EVENTS.get(self.kind, self.kind)
 
 
-def record(kind: str, user: User | None = None, email: str = "") -> SecurityEvent:
+def record(kind: str, user: User | None = None, email: str = "", detail: str = "") -> SecurityEvent:
     """Add an event in the caller's transaction; the request's address if there is one."""
     if kind not in EVENTS:  # not an assert: it must hold under python -O too
         raise ValueError(f"unknown security event {kind!r}")
@@ -82,7 +87,8 @@ def record(kind: str, user: User | None = None, email: str = "") -> SecurityEven
         ip = (request.remote_addr or "")[:64]
         agent = (request.user_agent.string or "")[:200]
     event = SecurityEvent(kind=kind, user_id=user.id if user else None,
-                          email=(email or (user.email if user else ""))[:254], ip=ip, user_agent=agent)
+                          email=(email or (user.email if user else ""))[:254], ip=ip, user_agent=agent,
+                          detail=detail[:DETAIL_MAX])
     db.session.add(event)
     return event
 

@@ -1,19 +1,27 @@
-"""Site administration: every circle's name and size, and account suspension.
+"""Site administration: every circle's name and size, account suspension, and
+resetting a member's second factor.
 
 Site admins never read a circle's content through these pages: they see only
-names, sizes and dates, and enter a circle only as its members do.
+names, sizes and dates, and enter a circle only as its members do. They use
+these pages only with a second factor of their own: an admin's password alone
+could suspend accounts and strip others' second factors.
 """
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
 
 from ..accounts.actions import set_suspended
+from ..accounts.factor_reset import reset_second_factor, target_of_reset
 from ..accounts.models import User
 from ..accounts.security_log import SecurityEvent
 from ..circles.models import Circle
-from ..errors import NotFound
+from ..errors import ActionError, NotFound
+from ..extensions import db
+from ..forms import apply_error
 from ..pagination import paginate
-from ..policy import can_administer_site, member_counts
+from ..policy import can_administer_site, is_site_admin, member_counts
+from ..urls import security_settings_url
+from .forms import ResetSecondFactorForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -23,8 +31,12 @@ PER_PAGE = 50
 @bp.before_request
 def only_site_admins():
     # A plain 404 (signed-out visitors never get here: the sign-in gate runs first).
-    if not can_administer_site(current_user):
+    if not is_site_admin(current_user):
         raise NotFound()
+    if not can_administer_site(current_user):
+        # Every admin page and action, GET or POST: set up a second factor first.
+        return render_template("admin/second_factor.html",
+                               security_url=security_settings_url()), 403
 
 
 @bp.route("/")
@@ -56,3 +68,22 @@ def suspend(user_id, verb):
     user = set_suspended(current_user, user_id, verb == "suspend")
     flash(f"{user.display_name} is {'suspended' if verb == 'suspend' else 'restored'}.", "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/second-factor", methods=["GET", "POST"])
+def reset_factor(user_id):
+    """Reset a member's second factor, with a reason (recorded, and told to them)."""
+    user = target_of_reset(current_user, user_id)
+    form = ResetSecondFactorForm()
+    if form.validate_on_submit():
+        try:
+            reset_second_factor(current_user, user.id, form.reason.data)
+        except ActionError as err:
+            db.session.rollback()
+            apply_error(form, err)
+        else:
+            flash(f"{user.display_name}'s second factor is reset; they have been told by email.",
+                  "success")
+            return redirect(url_for("admin.users", q=user.email))
+    return render_template("admin/reset_factor.html", person=user, form=form), \
+        400 if form.errors or form.form_errors else 200

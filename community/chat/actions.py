@@ -42,7 +42,7 @@ from ..policy import (
     can_edit_message,
     can_report_message,
     may_read,
-    needs_pledge,
+    read_gate,
     require,
 )
 from ..text import clean_text
@@ -65,6 +65,8 @@ PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an upload's id (files.models.n
 # text. Chat refuses them, so what is stored is exactly what the sender sees.
 FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 PLEDGE_FIRST = "Accept the circle's confidentiality pledge (on the circle's page) before using chat."
+SECOND_FACTOR_FIRST = ("This circle requires two-factor sign-in: set it up (in your account's "
+                       "security settings) before using chat.")
 
 
 # --- Helpers ------------------------------------------------------------------------
@@ -114,19 +116,23 @@ def _files_of(message: ChatMessage) -> list[Attachment]:
 
 
 def _access_chat(actor: User, slug, for_update: bool = False) -> tuple[Circle, Membership]:
-    """The circle and membership, for a member who has accepted the pledge.
+    """The circle and membership, for a member who may read it (policy.read_gate).
 
     :raise NotFound: as access_circle.
-    :raise ActionError: the pledge must be accepted first (code pledge_required).
+    :raise ActionError: a second factor the circle requires must be set up first
+        (code second_factor_required), or the pledge accepted (pledge_required).
     """
     circle, membership = access_circle(actor, slug if isinstance(slug, str) else "",
                                        for_update=for_update)
-    _require_pledge(circle, membership)
+    _require_reading(circle, membership, actor)
     return circle, membership
 
 
-def _require_pledge(circle: Circle, membership: Membership) -> None:
-    if needs_pledge(circle, membership):
+def _require_reading(circle: Circle, membership: Membership, actor: User) -> None:
+    gate = read_gate(circle, membership, actor)
+    if gate == "second_factor":
+        raise ActionError(SECOND_FACTOR_FIRST, code="second_factor_required")
+    if gate == "pledge":
         raise ActionError(PLEDGE_FIRST, code="pledge_required")
 
 
@@ -291,7 +297,7 @@ def edit_message(actor: User, message_id: int, body) -> dict:
     """
     body = clean_body(body)
     circle, membership, message = access_chat_message(actor, message_id)
-    _require_pledge(circle, membership)
+    _require_reading(circle, membership, actor)
     require(can_edit_message(membership, message), "You can only edit your own messages.")
     if body != message.source:
         now = utcnow()
@@ -316,7 +322,7 @@ def delete_message(actor: User, message_id: int) -> dict:
     :raise Forbidden: someone else's message and not staff, or already deleted.
     """
     circle, membership, message = access_chat_message(actor, message_id)
-    _require_pledge(circle, membership)
+    _require_reading(circle, membership, actor)
     require(can_delete_message(membership, message),
             "You can only delete your own messages." if not message.removed
             else "That message is already deleted.")
@@ -544,7 +550,7 @@ def report_message(actor: User, message_id: int, reason) -> Report:
     :raise ActionError: deleted (code gone), no reason, or already reported (duplicate).
     """
     circle, membership, message = access_chat_message(actor, message_id)
-    _require_pledge(circle, membership)
+    _require_reading(circle, membership, actor)
     if message.removed:
         raise ActionError("That message has been deleted.", code="gone")
     require(can_report_message(membership, message), "You can't report your own message.")

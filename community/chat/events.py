@@ -7,7 +7,7 @@ ack. The contract (names, payloads) is in the design notes; on top of it:
   in the ack, and the same, with `event`, as an `error` event to that socket
   (for clients that send without an ack). Codes: unauthorised, invalid,
   too_long, empty, not_found, forbidden, rate_limited, pledge_required,
-  duplicate, gone, unavailable, server_error. A non-member gets `not_found`
+  second_factor_required, duplicate, gone, unavailable, server_error. A non-member gets `not_found`
   for an existing circle exactly as for a missing one.
 - A handler never raises: bad input, a removed member or a bug answers that
   socket with an error and leaves every other connection alone.

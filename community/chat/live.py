@@ -36,7 +36,14 @@ from ..accounts.models import User
 from ..extensions import db, socketio
 from ..policy import active_members, reading_pairs
 from ..redis_client import REDIS_DOWN, is_redis_url, quick_client
-from ..signals import browser_signed_out, membership_ended, pledge_changed, sessions_ended
+from ..signals import (
+    browser_signed_out,
+    membership_ended,
+    pledge_changed,
+    second_factor_removed,
+    second_factor_required,
+    sessions_ended,
+)
 from .presence import FailoverPresence, LocalPresence, RedisPresence, SocketRegistry
 
 NAMESPACE = "/chat"
@@ -296,8 +303,10 @@ class ChatState:
         if kind == "membership_ended":
             self.cut_off(int(message["user_id"]), int(message["circle_id"]), str(message["slug"]),
                          str(message.get("message") or ""))
-        elif kind == "pledge_changed":
+        elif kind in ("pledge_changed", "second_factor_required"):
             self.recheck(int(message["circle_id"]))
+        elif kind == "second_factor_removed":
+            self.recheck(user_id=int(message["user_id"]))
         elif kind == "sessions_ended":
             self.disconnect_user(int(message["user_id"]))
         elif kind == "browser_signed_out":
@@ -315,12 +324,12 @@ class ChatState:
         if changed:
             self.announce_presence(circle_id, slug)
 
-    def recheck(self, circle_id: int | None = None, entries=None) -> None:
-        """Cut off this process's sockets (of one circle, or all) whose user may
-        no longer read the circle."""
+    def recheck(self, circle_id: int | None = None, entries=None, user_id: int | None = None) -> None:
+        """Cut off this process's sockets (of one circle, or one user's, or all)
+        whose user may no longer read the circle."""
         slugs = self.registry.circles()
         pairs = {(c, u) for c, u, _ in (entries or self.registry.entries())
-                 if circle_id is None or c == circle_id}
+                 if (circle_id is None or c == circle_id) and (user_id is None or u == user_id)}
         for c, user_id in pairs - reading_pairs(pairs):
             self.cut_off(user_id, c, slugs.get(c, ""))
 
@@ -390,7 +399,8 @@ class ChatState:
 
     def sweep(self) -> None:
         """Refresh this process's presence, and cut off anyone who may no longer
-        read the circle (left, removed, banned, or a changed pledge to accept)."""
+        read the circle (left, removed, banned, a changed pledge to accept, a
+        second factor now required)."""
         entries = self.registry.entries()
         slugs = self.registry.circles()
         dropped = self.presence.refresh(entries)
@@ -430,6 +440,31 @@ def _on_pledge_changed(circle, **_):
         chat.publish({"kind": "pledge_changed", "circle_id": circle.id})
     except Exception:  # noqa: BLE001 - the change is committed; the sweep backs up
         log.exception("could not re-check circle %s's chat after its pledge changed", circle.id)
+
+
+@second_factor_required.connect
+def _on_second_factor_required(circle, **_):
+    """The circle now requires a second factor: the sockets of members without one leave."""
+    chat = _chat_state_or_none()
+    if chat is None:
+        return
+    try:
+        chat.publish({"kind": "second_factor_required", "circle_id": circle.id})
+    except Exception:  # noqa: BLE001 - the change is committed; the sweep backs up
+        log.exception("could not re-check circle %s's chat after it required a second factor",
+                      circle.id)
+
+
+@second_factor_removed.connect
+def _on_second_factor_removed(user, **_):
+    """The person has no second factor now: their sockets leave the circles that require one."""
+    chat = _chat_state_or_none()
+    if chat is None:
+        return
+    try:
+        chat.publish({"kind": "second_factor_removed", "user_id": user.id})
+    except Exception:  # noqa: BLE001 - the change is committed; the sweep backs up
+        log.exception("could not re-check user %s's chat after their second factor went", user.id)
 
 
 @browser_signed_out.connect

@@ -25,7 +25,7 @@ from ..policy import (
     require,
     staff_ids,
 )
-from ..signals import membership_ended, pledge_changed
+from ..signals import membership_ended, pledge_changed, second_factor_required
 from ..text import clean_text, slugify
 from ..timeutil import utcnow
 from ..urls import path_for
@@ -98,6 +98,16 @@ def update_circle(actor: User, slug: str, **fields) -> Circle:
     if fields.get("pledge_required") and not pledge_text:
         raise ActionError("Write the pledge members will accept, or turn it off.",
                           field="pledge_text")
+    # Left as it is by callers that don't mention it (older forms, scripts).
+    requires_factor = bool(fields.get("require_two_factor", circle.require_two_factor))
+    changes_factor = requires_factor != circle.require_two_factor
+    if changes_factor and requires_factor and not actor.has_second_factor:
+        # Else the owner's next page would be the set-up page, these settings
+        # (to turn it off again) out of reach too.
+        raise ActionError("Set up two-factor sign-in for your own account first: a circle that "
+                          "requires it is closed to everyone without it, its owners too.",
+                          field="require_two_factor")
+    circle.require_two_factor = requires_factor
     now = utcnow()
     if pledge_text and pledge_text != circle.pledge_text:
         circle.pledge_text = pledge_text
@@ -113,9 +123,14 @@ def update_circle(actor: User, slug: str, **fields) -> Circle:
     membership.pledge_accepted_at = now
     asks_again = circle.pledge_required and circle.pledge_updated_at == now
     record(circle.id, actor.id, "circle.settings_changed")
+    if changes_factor:
+        record(circle.id, actor.id, "circle.second_factor_required" if requires_factor
+               else "circle.second_factor_optional")
     db.session.commit()
     if asks_again:
         pledge_changed.send(circle)
+    if changes_factor and requires_factor:
+        second_factor_required.send(circle)
     return circle
 
 

@@ -20,6 +20,10 @@ class CircleForm(FlaskForm):
 class CircleSettingsForm(CircleForm):
     pledge_required = BooleanField("Members must accept a confidentiality pledge before they see anything")
     pledge_text = TextAreaField("The pledge", validators=[Length(max=4000)])
+    require_two_factor = BooleanField(
+        "Members must sign in with a second factor to see anything",
+        description="An authenticator app or a passkey, as well as their password. Members "
+                    "without one see only the circle's name and how to set one up.")
     audit_visible_to_members = BooleanField("Let every member read the audit log")
     email_excerpts = BooleanField("Let notification emails quote a few words of the post",
                                   description="Off by default: emails then say only what happened, "

@@ -15,7 +15,7 @@ from ..policy import (
     former_membership,
     is_banned,
     is_staff,
-    needs_pledge,
+    read_gate,
 )
 
 KEPT_MAX = 20_000  # characters of unsent text shown back
@@ -37,12 +37,17 @@ def circle_head(circle, membership) -> CircleHead:
                       can_read_audit(circle, membership))
 
 
-def circle_page(view=None, *, pledge: bool = True, rows: bool = False, keep: str | None = None):
+def circle_page(view=None, *, pledge: bool = True, second_factor: bool = True, rows: bool = False,
+                keep: str | None = None):
     """Load the circle and the viewer's membership, or 404 for anyone not in it.
 
     The view is called as view(circle, membership, **kwargs). With pledge=True
-    (the default, for anything showing content) a member who hasn't accepted
-    the circle's confidentiality pledge is sent to accept it first. With
+    (the default, for anything showing content) a member with something to do
+    before reading (policy.read_gate: set up a second factor the circle
+    requires, accept its confidentiality pledge) is sent to do it first;
+    pledge=False lets through someone who owes the pledge (its own page), and
+    second_factor=False, for pages that show nothing but the circle's name (the
+    set-up page, leaving), someone without the factor. With
     rows=True, for a page that only shows them, they are plain rows
     (policy.access_circle_rows), not ORM objects. With keep (a form field's
     name, for pages where people write), someone whose membership ended while
@@ -62,13 +67,19 @@ def circle_page(view=None, *, pledge: bool = True, rows: bool = False, keep: str
                     if ended is not None:
                         return _ended_page(*ended, request.form.get(keep, ""))
                 raise
-            if pledge and needs_pledge(circle, membership):
-                return redirect(url_for("circles.pledge", slug=circle.slug,
-                                        next=request.full_path.rstrip("?")))
+            gate = read_gate(circle, membership, current_user)
+            if (gate == "second_factor" and second_factor) or (gate == "pledge" and pledge):
+                return redirect(gate_url(gate, circle.slug))
             return view(circle, membership, **kwargs)
         return wrapper
 
     return decorate(view) if view is not None else decorate
+
+
+def gate_url(gate: str, slug: str) -> str:
+    """Where a member goes to pass policy.read_gate's gate, then back to this page."""
+    endpoint = "circles.second_factor" if gate == "second_factor" else "circles.pledge"
+    return url_for(endpoint, slug=slug, next=request.full_path.rstrip("?"))
 
 
 def _ended_page(circle, membership, text: str):

@@ -1,4 +1,4 @@
-"""Circle pages: list, create, home, members, pledge, join, leave, invites, profiles."""
+"""Circle pages: list, create, home, members, pledge, second factor, join, leave, invites, profiles."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import case, func, or_, select
@@ -18,10 +18,11 @@ from ..policy import (
     is_staff,
     member_list,
     owner_count,
+    read_gate,
     readable,
 )
 from ..timeutil import utcnow
-from ..urls import safe_next
+from ..urls import safe_next, security_settings_url
 from . import actions
 from .forms import LEAVE_CHOICES, CircleForm, JoinRequestForm, LeaveForm
 from .models import Circle, JoinRequest, Membership
@@ -146,9 +147,23 @@ def pledge(circle, membership):
                            next=next_url)
 
 
+@bp.route("/c/<slug>/second-factor")
+@login_required
+@circle_page(pledge=False, second_factor=False)
+def second_factor(circle, membership):
+    """The circle requires two-factor sign-in and the member has no second factor:
+    its name and where to set one up, nothing else. Once they have one, on to
+    the page they asked for (or the pledge, if that is next)."""
+    next_url = safe_next(request.args.get("next"), url_for("circles.home", slug=circle.slug))
+    if read_gate(circle, membership, current_user) != "second_factor":
+        return redirect(next_url)
+    return render_template("circles/second_factor.html", circle=circle,
+                           security_url=security_settings_url())
+
+
 @bp.route("/c/<slug>/leave", methods=["GET", "POST"])
 @login_required
-@circle_page(pledge=False)
+@circle_page(pledge=False, second_factor=False)
 def leave(circle, membership):
     """Confirm leaving, with a choice: keep one's name on what one wrote, or not.
 
@@ -203,9 +218,12 @@ def accept_invite(token):
 def profile(user_id):
     """A person's profile, only for people in a circle the viewer may read."""
     person = access_profile(current_user, user_id)
-    mine = {c.id for c, _ in readable(actions.my_circles(current_user))}
+    mine = {c.id for c, _ in readable(actions.my_circles(current_user), current_user)}
     shared = [(c, m) for c, m in actions.my_circles(person) if c.id in mine]
     return render_template("circles/profile.html", person=person, shared=shared)
+
+
+bp.add_app_template_global(security_settings_url)
 
 
 @bp.app_template_global()

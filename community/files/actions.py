@@ -23,7 +23,7 @@ from ..database import begin_write
 from ..errors import ActionError, NotFound
 from ..extensions import db
 from ..moderation.audit import record
-from ..policy import access_circle, access_file, can_remove_file, needs_pledge, require
+from ..policy import access_circle, access_file, can_remove_file, read_gate, require
 from ..timeutil import utcnow
 from .base import copy_hashing, describe_size
 from .models import Attachment
@@ -37,13 +37,13 @@ PLACES = ("post_id", "chat_message_id", "meeting_id")
 def upload(actor: User, slug: str, stream, name: str) -> Attachment:
     """Share a file in a circle; the row is not attached to anything yet.
 
-    :raise NotFound: not an active member who has accepted the pledge.
+    :raise NotFound: not an active member who may read the circle (policy.read_gate).
     :raise ActionError: too large ("too_large", 413), a kind not allowed
         ("unsupported_type"), a damaged image ("invalid"), over the circle's
         quota ("quota"). Nothing is left behind by any refusal.
     """
     circle, membership = access_circle(actor, slug)
-    if needs_pledge(circle, membership):
+    if read_gate(circle, membership, actor) is not None:
         raise NotFound()
     config = current_app.config
     max_bytes = config["FILE_MAX_BYTES"]

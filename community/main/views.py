@@ -18,11 +18,12 @@ bp = Blueprint("main", __name__)
 def dashboard():
     circles = my_circles(current_user)
     # Panels show content, so they get only the circles the viewer may read:
-    # a circle whose pledge is waiting is listed, with a way to accept it.
+    # a circle whose pledge is waiting, or that requires a second factor the
+    # viewer has yet to set up, is listed by name, with what to do first.
     return render_template("main/dashboard.html", circles=circles,
                            member_counts=member_counts([c.id for c, _ in circles]),
                            requests=pending_requests_of(current_user),
-                           panels=render_panels(DASHBOARD, current_user, readable(circles)))
+                           panels=render_panels(DASHBOARD, current_user, readable(circles, current_user)))
 
 
 @bp.route("/healthz")

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from .. import timefmt
-from ..circles.pages import circle_page
+from ..circles.pages import circle_page, gate_url
 from ..errors import ActionError, NotFound
 from ..extensions import db
 from ..files.models import Attachment
@@ -28,7 +28,7 @@ from ..policy import (
     can_manage_poll,
     can_rsvp,
     can_vote,
-    needs_pledge,
+    read_gate,
     readable,
     require,
 )
@@ -53,15 +53,15 @@ def loaded_page(load):
     """As circle_page, for a page about one meeting, date or poll: load(user,
     slug, **path arguments) is a policy loader giving (circle, membership,
     *rows), and the view is called as view(circle, membership, *rows). A member
-    yet to accept the circle's pledge is sent to accept it first.
+    with something to do before reading (policy.read_gate) is sent to do it first.
     """
     def decorate(view):
         @wraps(view)
         def wrapper(slug, **kwargs):
             circle, membership, *rows = load(current_user, slug, **kwargs)
-            if needs_pledge(circle, membership):
-                return redirect(url_for("circles.pledge", slug=circle.slug,
-                                        next=request.full_path.rstrip("?")))
+            gate = read_gate(circle, membership, current_user)
+            if gate is not None:
+                return redirect(gate_url(gate, circle.slug))
             return view(circle, membership, *rows)
         return wrapper
     return decorate
@@ -105,7 +105,7 @@ def next_in_circle(circle, membership) -> dict:
 @dashboard_panel("meetings/_dashboard_panel.html", order=20)
 def next_across_circles(user, circles) -> dict:
     """The next three dates across all the viewer's circles."""
-    return {"dates": queries.next_dates([c.id for c, _ in readable(circles)], utcnow())}
+    return {"dates": queries.next_dates([c.id for c, _ in readable(circles, user)], utcnow())}
 
 
 # --- Template helpers --------------------------------------------------------------------

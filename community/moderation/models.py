@@ -11,6 +11,8 @@ from ..timeutil import UTCDateTime, utcnow
 AUDIT_ACTIONS = {
     "circle.created": "created the circle",
     "circle.settings_changed": "changed the circle's settings",
+    "circle.second_factor_required": "required two-factor sign-in of every member",
+    "circle.second_factor_optional": "stopped requiring two-factor sign-in",
     "member.joined_by_invite": "joined with an invite link",
     "member.left": "left the circle",
     "member.pledge_accepted": "accepted the confidentiality pledge",

@@ -16,6 +16,7 @@ from ..policy import (
     can_moderate_content,
     can_read_audit,
     is_staff,
+    members_without_second_factor,
     require,
 )
 from ..timeutil import utcnow
@@ -49,7 +50,7 @@ def settings(circle, membership):
     if form.validate_on_submit():
         fields = {name: form[name].data for name in (
             "name", "cohort", "description", "join_policy", "pledge_required", "pledge_text",
-            "audit_visible_to_members", "email_excerpts")}
+            "require_two_factor", "audit_visible_to_members", "email_excerpts")}
         try:
             circle_actions.update_circle(current_user, circle.slug, **fields)
         except ActionError as err:
@@ -59,7 +60,8 @@ def settings(circle, membership):
             flash("The circle's settings are saved.", "success")
             return redirect(url_for("moderation.settings", slug=circle.slug))
     return render_template("moderation/settings.html", circle=circle, membership=membership,
-                           form=form), 400 if form.errors else 200
+                           form=form, without_factor=members_without_second_factor(circle.id)), \
+        400 if form.errors else 200
 
 
 @bp.route("/c/<slug>/manage/invitations", methods=["GET", "POST"])

@@ -330,7 +330,8 @@
       filling = false;
       if (err || !answer.ok) {
         var code = answer && answer.error;
-        if (code === "not_found" || code === "unauthorised" || code === "pledge_required") {
+        if (code === "not_found" || code === "unauthorised" || code === "pledge_required" ||
+            code === "second_factor_required") {
           handleFailure(answer);
         } else if (code !== "invalid") {
           // No answer, or not now (rate_limited, unavailable...): again a little later.
@@ -478,7 +479,7 @@
       close("This chat is no longer available to you.");
     } else if (answer.error === "unauthorised") {
       close("Your session has ended.", true);
-    } else if (answer.error === "pledge_required") {
+    } else if (answer.error === "pledge_required" || answer.error === "second_factor_required") {
       close(answer.message);
     } else {
       setStatus(errorText(answer), "error");

@@ -91,7 +91,8 @@ def _set_status(user, circle, status):
     db.session.commit()
 
 
-@pytest.mark.parametrize("who", ["outsider", "removed", "banned", "left", "pledge", "other_circle"])
+@pytest.mark.parametrize("who", ["outsider", "removed", "banned", "left", "pledge", "second_factor",
+                                 "other_circle"])
 def test_everyone_not_allowed_gets_the_404_of_a_missing_file(app, client, auth, world, who):
     circle, owner, member = world
     attachment = actions.upload(owner, circle.slug, io.BytesIO(b"notes\n"), "notes.txt")
@@ -105,6 +106,9 @@ def test_everyone_not_allowed_gets_the_404_of_a_missing_file(app, client, auth, 
     elif who == "pledge":
         db.session.execute(update(Circle).where(Circle.id == circle.id).values(
             pledge_required=True, pledge_updated_at=utcnow()))
+        db.session.commit()
+    elif who == "second_factor":  # the circle requires one; the member has none
+        db.session.execute(update(Circle).where(Circle.id == circle.id).values(require_two_factor=True))
         db.session.commit()
     elif who == "other_circle":
         other = make_circle(member, name="Elsewhere")
@@ -192,13 +196,16 @@ def test_download_costs_few_queries_whatever_the_circle_holds(app, client, auth,
     assert few.count == many.count == 3, few.statements
 
 
-@pytest.mark.parametrize("who", ["outsider", "pledge"])
+@pytest.mark.parametrize("who", ["outsider", "pledge", "second_factor"])
 def test_only_members_who_may_read_can_upload(app, client, auth, world, who):
     circle, _, member = world
     viewer = make_user() if who == "outsider" else member
     if who == "pledge":
         db.session.execute(update(Circle).where(Circle.id == circle.id).values(
             pledge_required=True, pledge_updated_at=utcnow()))
+        db.session.commit()
+    elif who == "second_factor":
+        db.session.execute(update(Circle).where(Circle.id == circle.id).values(require_two_factor=True))
         db.session.commit()
     auth.login(viewer)
     assert post_file(client, circle.slug, b"hello\n", "a.txt").status_code == 404

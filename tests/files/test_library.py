@@ -192,6 +192,18 @@ def test_a_member_owing_the_pledge_is_sent_to_accept_it(app, client, auth, world
     assert got.status_code == 302 and "/pledge" in got.headers["Location"]
 
 
+def test_a_member_without_a_second_factor_the_circle_requires_is_sent_to_set_one_up(
+        app, client, auth, world):
+    circle, owner, member = world
+    share(owner, circle, "post", name="budget-cuts.txt")
+    db.session.execute(update(Circle).where(Circle.id == circle.id).values(require_two_factor=True))
+    db.session.commit()
+    auth.login(member)
+    got = client.get(f"/c/{circle.slug}/files")
+    assert got.status_code == 302 and f"/c/{circle.slug}/second-factor" in got.headers["Location"]
+    assert "budget-cuts" not in client.get(got.headers["Location"]).get_data(as_text=True)
+
+
 def test_signed_out_visitors_are_sent_to_sign_in(app, client, world):
     circle, _, _ = world
     got = client.get(f"/c/{circle.slug}/files")
@@ -261,7 +273,7 @@ def test_a_plain_member_cannot_remove_anothers_file(app, client, auth, world):
     assert db.session.get(Attachment, theirs.id) is not None
 
 
-@pytest.mark.parametrize("who", ["outsider", "other_circle", "missing", "pledge"])
+@pytest.mark.parametrize("who", ["outsider", "other_circle", "missing", "pledge", "second_factor"])
 def test_removal_by_anyone_outside_is_the_404_of_a_missing_file(app, client, auth, world, who):
     circle, owner, member = world
     theirs = share(owner, circle, "post")
@@ -275,6 +287,10 @@ def test_removal_by_anyone_outside_is_the_404_of_a_missing_file(app, client, aut
         viewer = add_member(circle, role="moderator")
         db.session.execute(update(Circle).where(Circle.id == circle.id).values(
             pledge_required=True, pledge_updated_at=utcnow()))
+        db.session.commit()
+    elif who == "second_factor":  # a moderator without one, in a circle that requires it
+        viewer = add_member(circle, role="moderator")
+        db.session.execute(update(Circle).where(Circle.id == circle.id).values(require_two_factor=True))
         db.session.commit()
     auth.login(viewer)
     assert client.post(f"/c/{slug}/files/{public_id}/delete").status_code == 404

@@ -223,6 +223,7 @@ FORMS: dict[str, Form] = {
     "notifications.seen": Form({"ids": "text"}),
     "notifications.read_all": Form(),
     "admin.suspend": Form(),
+    "admin.reset_factor": Form({"reason": "text"}),
     # Circles
     "circles.new": Form(CIRCLE),
     "circles.request_to_join": Form({"message": "text"}, paths={"slug": "listed_slug"}),
@@ -261,6 +262,7 @@ FORMS: dict[str, Form] = {
     "meetings.withdraw_offer": Form(),
     # Managing a circle
     "moderation.settings": Form({**CIRCLE, "pledge_required": "bool", "pledge_text": "text",
+                                 "require_two_factor": "bool",
                                  "audit_visible_to_members": "bool", "email_excerpts": "bool"}),
     "moderation.invitations": Form({"days": "int", "max_uses": "int", "email": "email",
                                     "note": "text"}),

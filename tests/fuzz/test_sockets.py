@@ -18,7 +18,7 @@ from tests.fuzz.strategies import SOCKET_EVENTS, json_value, socket_payload
 
 # The codes events.py documents; server_error is left out on purpose.
 ERROR_CODES = {"unauthorised", "invalid", "too_long", "empty", "not_found", "forbidden",
-               "rate_limited", "pledge_required", "duplicate", "gone"}
+               "rate_limited", "pledge_required", "second_factor_required", "duplicate", "gone"}
 # Names a client may send that have no handler of their own, or belong to the protocol.
 STRAY_EVENTS = ["connect", "disconnect", "message", "error", "presence", "history", "*", ""]
 

@@ -165,3 +165,23 @@ def test_no_reminder_until_a_new_pledge_is_accepted(world):
     circles.accept_pledge(p["Gina Going"], circle.slug)
     assert reminders.send_due_reminders(due) == 1
     assert len(notes_for(p["Gina Going"], "meeting_reminder")) == 1
+
+
+def test_no_reminder_without_a_second_factor_the_circle_requires(world):
+    from community.circles import actions as circles
+    from community.timeutil import utcnow
+
+    circle, owner, p = world
+    [date] = dates_of(schedule(owner, circle))
+    rsvps.rsvp(p["Gina Going"], circle.slug, date.id, "going")
+    owner.second_factor_at = utcnow()
+    circles.update_circle(owner, circle.slug, name=circle.name, cohort=circle.cohort,
+                          description=circle.description, join_policy=circle.join_policy,
+                          require_two_factor=True)
+    due = date.starts_at - timedelta(hours=2)
+    reminders.send_due_reminders(due)
+    assert notes_for(p["Gina Going"], "meeting_reminder") == []
+    p["Gina Going"].second_factor_at = utcnow()  # TODO(merge): accounts.factors
+    db.session.commit()
+    assert reminders.send_due_reminders(due) == 1
+    assert len(notes_for(p["Gina Going"], "meeting_reminder")) == 1
