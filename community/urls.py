@@ -27,19 +27,3 @@ def path_for(endpoint: str, **values) -> str:
     from flask import current_app
 
     return current_app.url_map.bind("localhost").build(endpoint, values)
-
-
-
-def security_settings_url() -> str:
-    """The account security page, where a person sets up a second factor.
-
-    TODO(merge): the accounts area's /settings/security (helper "tfa") names the
-    endpoint; until then the path of the URL contract (docs DESIGN.md) stands in.
-    """
-    from flask import request, url_for
-    from werkzeug.routing import BuildError
-
-    try:
-        return url_for("accounts.security")
-    except BuildError:
-        return request.script_root + "/settings/security"

@@ -136,8 +136,27 @@ class AuthActions:
             data["csrf_token"] = csrf_token_from(self._client, "/auth/login")
         return self._client.post("/auth/login", data=data)
 
+    def login_past_second_step(self, user):
+        """Sign in with the password and, for an account with a second factor, be let
+        through the second step as its code or passkey would let it through (tests
+        of the second step itself are in tests/accounts)."""
+        answer = self.login(user)
+        if answer.status_code == 302 and answer.location.endswith("/auth/second-step"):
+            pass_second_step(self._client, user)
+        return answer
+
     def logout(self):
         return self._client.post("/auth/logout")
+
+
+def pass_second_step(client, user) -> None:
+    """Sign `user` in on this test client, as finishing the second step does."""
+    from community.accounts import sessions
+
+    with client.session_transaction() as session:
+        session.clear()
+        session["_user_id"], session["_fresh"] = user.get_id(), True
+        session[sessions.KEY] = sessions.new_sign_in_id()
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ def same_page(a, b) -> bool:
 def signed_in_client(app, world, role):
     client = app.test_client()
     if role != "signed_out":
-        AuthActions(client).login(world["people"][role])
+        AuthActions(client).login_past_second_step(world["people"][role])
     return client
 
 

@@ -12,11 +12,11 @@ from sqlalchemy import delete
 from ..errors import ActionError, NotFound
 from ..extensions import db
 from ..policy import can_administer_site, require
-from ..signals import second_factor_removed
 from ..text import clean_text
 from ..urls import path_for
 from . import security_log
 from .factor_models import Passkey, RecoveryCode, TotpFactor
+from .factors import sync_second_factor
 from .models import User
 
 REASON_MIN = 10
@@ -65,12 +65,11 @@ def reset_second_factor(admin: User, user_id: int, reason) -> User:
     reason = clean_reason(reason)
     for model in (TotpFactor, Passkey, RecoveryCode):
         db.session.execute(delete(model).where(model.user_id == user.id))
-    user.second_factor_at = None  # TODO(merge): factors.sync_second_factor(user)
+    sync_second_factor(user)  # cleared: circles that require one close to them
     security_log.record("second_factor_reset", user=user,
                         detail=f"By {admin.display_name} <{admin.email}>: {reason}")
     queue_mail(user.email, "Your second factor was reset", "second_factor_reset", user=user,
-               reason=reason, link=site_url("/settings/security"),  # TODO(merge): path_for
+               reason=reason, link=site_url(path_for("accounts.security")),
                settings_link=site_url(path_for("accounts.profile")))
     db.session.commit()
-    second_factor_removed.send(user)
     return user

@@ -19,8 +19,10 @@ from markupsafe import Markup
 from sqlalchemy import delete, exists, func, or_, select, update
 from werkzeug.security import check_password_hash
 
+from ..after_commit import after_commit
 from ..errors import ActionError, Conflict
 from ..extensions import db
+from ..signals import second_factor_removed
 from ..timeutil import utcnow
 from . import security_log
 from .factor_models import Passkey, RecoveryCode, TotpFactor
@@ -60,6 +62,8 @@ def sync_second_factor(user: User) -> None:
     elif not has_one and user.second_factor_at is not None:
         user.second_factor_at = None
         db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+        # Once committed, live chat in circles that require a factor ends at once.
+        after_commit(lambda: second_factor_removed.send(user))
 
 
 def passkey_count(user: User) -> int:

@@ -20,7 +20,6 @@ from ..extensions import db
 from ..forms import apply_error
 from ..pagination import paginate
 from ..policy import can_administer_site, is_site_admin, member_counts
-from ..urls import security_settings_url
 from .forms import ResetSecondFactorForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -36,7 +35,7 @@ def only_site_admins():
     if not can_administer_site(current_user):
         # Every admin page and action, GET or POST: set up a second factor first.
         return render_template("admin/second_factor.html",
-                               security_url=security_settings_url()), 403
+                               security_url=url_for("accounts.security")), 403
 
 
 @bp.route("/")

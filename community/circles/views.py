@@ -22,7 +22,7 @@ from ..policy import (
     readable,
 )
 from ..timeutil import utcnow
-from ..urls import safe_next, security_settings_url
+from ..urls import safe_next
 from . import actions
 from .forms import LEAVE_CHOICES, CircleForm, JoinRequestForm, LeaveForm
 from .models import Circle, JoinRequest, Membership
@@ -158,7 +158,7 @@ def second_factor(circle, membership):
     if read_gate(circle, membership, current_user) != "second_factor":
         return redirect(next_url)
     return render_template("circles/second_factor.html", circle=circle,
-                           security_url=security_settings_url())
+                           security_url=url_for("accounts.security"))
 
 
 @bp.route("/c/<slug>/leave", methods=["GET", "POST"])
@@ -223,7 +223,6 @@ def profile(user_id):
     return render_template("circles/profile.html", person=person, shared=shared)
 
 
-bp.add_app_template_global(security_settings_url)
 
 
 @bp.app_template_global()

@@ -253,7 +253,7 @@ def test_site_admin_suspends_an_account(app, client, auth):
     victim_client = app.test_client()
     AuthActions(victim_client).login(victim)
     assert victim_client.get("/").status_code == 200
-    auth.login(admin)
+    auth.login_past_second_step(admin)
     response = client.post(f"/admin/users/{victim.id}/suspend")
     assert response.status_code == 302
     assert victim_client.get("/").status_code == 302  # signed out everywhere
@@ -270,7 +270,7 @@ def test_site_admin_sees_names_and_sizes_but_no_content(client, auth):
     db.session.commit()
     circle = make_circle(name="Private Practice Leaders", description="Confidential purpose")
     add_member(circle)
-    auth.login(admin)
+    auth.login_past_second_step(admin)
     listing = text(client.get("/admin/"))
     assert "Private Practice Leaders" in listing and ">2<" in listing
     assert "Confidential purpose" not in listing

@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import event
 
 from community import create_app
+from community.accounts.models import User
 from community.extensions import db
-from tests.conftest import app_config
+from tests.conftest import app_config, pass_second_step
 from tests.factories import PASSWORD, add_member, make_circle, make_thread, make_user
 from tests.fingerprint import snapshot
 
@@ -196,24 +197,11 @@ def _sign_in(app, email: str | None) -> tuple[str, str]:
         answer = client.post("/auth/login", data={"email": email, "password": PASSWORD,
                                                   "csrf_token": token})
         assert answer.status_code == 302, answer.get_data(as_text=True)
-        if answer.location.endswith("/auth/second-step"):
-            _pass_second_step(app, client, email)
+        if answer.location.endswith("/auth/second-step"):  # the owner has a passkey
+            with app.app_context():
+                pass_second_step(client, db.session.scalar(db.select(User).where(User.email == email)))
         token = CSRF_FIELD.search(client.get("/settings/profile").get_data(as_text=True)).group(1)
     return client.get_cookie("session").value, token
-
-
-def _pass_second_step(app, client, email: str) -> None:
-    """The owner has a passkey (to fuzz its routes): finish signing in as its second step
-    would, once its password was right (the fuzz is of the routes, not of the sign-in)."""
-    from community.accounts import sessions
-    from community.accounts.models import User
-
-    with app.app_context():
-        user = db.session.scalar(db.select(User).where(User.email == email))
-        with client.session_transaction() as session:
-            session.clear()
-            session["_user_id"], session["_fresh"] = user.get_id(), True
-            session[sessions.KEY] = sessions.new_sign_in_id()
 
 
 def _refuse_what_postgresql_refuses(conn, cursor, statement, parameters, context, executemany):
