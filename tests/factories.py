@@ -61,3 +61,17 @@ def make_thread(circle, author, title: str = "Getting out of the silo", body: st
     from community.threads import actions as threads
 
     return threads.start_thread(author, circle.slug, title, body)
+
+
+def give_second_factor(user, secret: str = "JBSWY3DPEHPK3PXP"):
+    """A confirmed authenticator app for the user, so users.second_factor_at is set
+    as accounts/factors.py sets it (the app's codes come from `secret`)."""
+    from community.accounts.factor_models import TotpFactor
+    from community.accounts.factors import sync_second_factor
+    from community.extensions import db
+    from community.timeutil import utcnow
+
+    db.session.add(TotpFactor(user_id=user.id, secret=secret, confirmed_at=utcnow()))
+    sync_second_factor(user)
+    db.session.commit()
+    return user

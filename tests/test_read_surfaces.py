@@ -22,7 +22,7 @@ from community.notifications.dispatch import dispatch_notifications, send_digest
 from community.notifications.models import OutboxMail
 from community.threads import actions as threads
 from community.timeutil import utcnow
-from tests.factories import add_member, make_circle, make_user
+from tests.factories import add_member, give_second_factor, make_circle, make_user
 from tests.meetings.conftest import meeting_fields
 
 # Words that appear only in the circle's content: titles, posts, meetings, chat.
@@ -132,9 +132,7 @@ def accept_the_pledge(world):
 
 
 def set_up_a_second_factor(world):
-    # TODO(merge): through accounts/factors.py (a confirmed authenticator app).
-    world["helen"].second_factor_at = utcnow()
-    db.session.commit()
+    give_second_factor(world["helen"])
 
 
 @pytest.mark.parametrize("change, undo", [(pending, accept_the_pledge),

@@ -12,19 +12,16 @@ from community.circles import actions as circles
 from community.errors import ActionError, Forbidden
 from community.extensions import db
 from community.notifications.models import OutboxMail
-from community.timeutil import utcnow
 from tests.conftest import AuthActions
-from tests.factories import add_member, make_circle, make_user
+from tests.factories import add_member, give_second_factor, make_circle, make_user
 
 REASON = "Lost her phone and codes; called from the number on file."
 
 
 def give_factor(user, rows: bool = False):
-    """A second factor (TODO(merge): through accounts.factors); with rows, the
-    factor rows too: a confirmed authenticator app, a passkey, recovery codes."""
-    user.second_factor_at = utcnow()
+    """A confirmed authenticator app; with rows, a passkey and recovery codes too."""
+    give_second_factor(user)
     if rows:
-        db.session.add(TotpFactor(user_id=user.id, secret="JBSWY3DPEHPK3PXP", confirmed_at=utcnow()))
         db.session.add(Passkey(user_id=user.id, name="Laptop", credential_id=f"cred-{user.id}",
                                public_key=b"\x01\x02"))
         db.session.add_all(RecoveryCode(user_id=user.id, code_hash=f"hash-{n}") for n in range(10))

@@ -4,17 +4,15 @@ the owner requires it, or a site admin resets the member's factor."""
 from community.accounts.factor_reset import reset_second_factor
 from community.circles import actions as circles
 from community.extensions import db
-from community.timeutil import utcnow
 from tests.chat.conftest import call, post, received
-from tests.factories import make_user
+from tests.factories import give_second_factor, make_user
 
 SETTINGS = {"name": "Berkshire Leaders", "join_policy": "invite_only"}
 
 
 def give_factor(*users):
     for user in users:
-        user.second_factor_at = utcnow()  # TODO(merge): accounts.factors
-    db.session.commit()
+        give_second_factor(user)
 
 
 def join(sc, circle):

@@ -21,8 +21,7 @@ from community.moderation.models import AuditEvent
 from community.policy import may_read_circle, membership_of, read_gate
 from community.threads import actions as threads
 from community.threads.models import Post, Thread
-from community.timeutil import utcnow
-from tests.factories import add_member, make_circle, make_user
+from tests.factories import add_member, give_second_factor, make_circle, make_user
 from tests.meetings.conftest import meeting_fields
 
 SECRETS = ("Zanzibar", "quagga", "Quokka", "narwhal", "Helen Marsh")
@@ -31,8 +30,7 @@ SETTINGS = {"name": "Thames Valley", "cohort": "Berkshire 2025", "description": 
 
 
 def give_factor(user):
-    user.second_factor_at = utcnow()  # TODO(merge): accounts.factors (a confirmed app)
-    db.session.commit()
+    give_second_factor(user)
 
 
 @pytest.fixture

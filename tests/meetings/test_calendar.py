@@ -15,7 +15,7 @@ from community.extensions import db
 from community.meetings.actions import scheduling
 from community.moderation import actions as moderation
 from tests.conftest import AuthActions
-from tests.factories import add_member, make_circle, make_user
+from tests.factories import add_member, give_second_factor, make_circle, make_user
 
 from .conftest import (
     LONDON,
@@ -346,8 +346,7 @@ def test_circles_that_require_a_second_factor_stay_out_of_the_feed_of_members_wi
                           description=circle.description, join_policy=circle.join_policy,
                           require_two_factor=True)
     assert events(anonymous.get(path).get_data()) == []  # fetched before: not a stale copy
-    member.second_factor_at = utcnow()  # TODO(merge): accounts.factors
-    db.session.commit()
+    give_second_factor(member)
     assert [str(e["UID"]) for e in events(anonymous.get(path).get_data())] == [meeting.uid]
 
 

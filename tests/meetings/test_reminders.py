@@ -8,7 +8,7 @@ from community.extensions import db
 from community.meetings import reminders
 from community.meetings.actions import rsvps, scheduling
 from community.moderation import actions as moderation
-from tests.factories import add_member, make_circle, make_user
+from tests.factories import add_member, give_second_factor, make_circle, make_user
 
 from .conftest import at, dates_of, day, notes_for, schedule
 
@@ -181,7 +181,6 @@ def test_no_reminder_without_a_second_factor_the_circle_requires(world):
     due = date.starts_at - timedelta(hours=2)
     reminders.send_due_reminders(due)
     assert notes_for(p["Gina Going"], "meeting_reminder") == []
-    p["Gina Going"].second_factor_at = utcnow()  # TODO(merge): accounts.factors
-    db.session.commit()
+    give_second_factor(p["Gina Going"])
     assert reminders.send_due_reminders(due) == 1
     assert len(notes_for(p["Gina Going"], "meeting_reminder")) == 1
