@@ -5,7 +5,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from community import create_app
 from community.extensions import db
@@ -122,3 +122,49 @@ def test_the_search_index_gains_each_posts_circle_and_keeps_what_it_held(tmp_pat
         downgrade(directory=MIGRATIONS, revision="8cf1fee30ae7")
         db.engine.dispose()
         assert found('"coaching"') == [8] and found('"rota"') == [7]
+
+
+def insert_chat_world() -> tuple[int, int, int]:
+    """A member, two circles and five chat messages (first, second, first, first,
+    second), in raw SQL that any revision since a7d3e0c45f12 takes (today's models
+    have columns older tables lack). Returns (owner id, first circle id, second's)."""
+    owner_id = db.session.scalar(text(
+        "INSERT INTO users (email, display_name, handle, password_hash, organisation, job_title,"
+        " sector, location, bio, timezone, is_site_admin, session_token, created_at) VALUES"
+        " ('rachel@example.org', 'Rachel Stone', 'rachel', 'x', '', '', 'public', '', '',"
+        " 'Europe/London', false, 'token', CURRENT_TIMESTAMP) RETURNING id"))
+    first_id, second_id = (db.session.scalar(text(
+        "INSERT INTO circles (slug, name, description, cohort, join_policy, pledge_required,"
+        " pledge_text, pledge_updated_at, audit_visible_to_members, email_excerpts, created_at)"
+        " VALUES (:slug, :slug, '', '', 'invite_only', false, '', CURRENT_TIMESTAMP, false, false,"
+        " CURRENT_TIMESTAMP) RETURNING id"), {"slug": slug}) for slug in ("first", "second"))
+    for n, circle_id in enumerate([first_id, second_id, first_id, first_id, second_id]):
+        db.session.execute(text(
+            "INSERT INTO chat_messages (circle_id, author_id, client_id, source, html,"
+            " created_at) VALUES (:c, :a, :k, 'x', '<p>x</p>', CURRENT_TIMESTAMP)"),
+            {"c": circle_id, "a": owner_id, "k": f"k{n}"})
+    db.session.commit()
+    return owner_id, first_id, second_id
+
+
+def test_the_latest_migrations_keep_every_row_both_ways(tmp_path):
+    """On SQLite a batch migration of `circles` or `users` copies the table and drops
+    the old one, and the drop deletes all that cascades from it (foreign keys are on):
+    the second factors' migration did, and lost every chat message."""
+    app = create_app(app_config(f"sqlite:///{tmp_path}/rows.sqlite3"))
+    before = "a7d3e0c45f12"
+
+    def count() -> int:
+        n = db.session.scalar(text("SELECT count(*) FROM chat_messages"))
+        db.session.remove()
+        return n
+
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision=before)
+        insert_chat_world()
+        assert count() == 5
+        upgrade(directory=MIGRATIONS)
+        assert count() == 5
+        downgrade(directory=MIGRATIONS, revision=before)
+        assert count() == 5
+        db.engine.dispose()

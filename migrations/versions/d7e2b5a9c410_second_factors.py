@@ -17,11 +17,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('users') as batch:
-        batch.add_column(sa.Column('second_factor_at', sa.DateTime(), nullable=True))
-    with op.batch_alter_table('circles') as batch:
-        batch.add_column(sa.Column('require_two_factor', sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+    # Plain ALTER TABLE ... ADD COLUMN, never a batch: on SQLite a batch copies the
+    # table and drops the old one, and dropping `circles` or `users` with foreign
+    # keys on deletes every row that cascades from them (messages, posts...).
+    op.add_column('users', sa.Column('second_factor_at', sa.DateTime(), nullable=True))
+    op.add_column('circles', sa.Column('require_two_factor', sa.Boolean(), nullable=False,
+                                       server_default=sa.false()))
     op.create_table(
         'totp_factors',
         sa.Column('user_id', sa.Integer(), nullable=False),
@@ -67,7 +68,6 @@ def downgrade():
     op.drop_index('ix_recovery_codes_user_id', table_name='recovery_codes')
     op.drop_table('recovery_codes')
     op.drop_table('totp_factors')
-    with op.batch_alter_table('circles') as batch:
-        batch.drop_column('require_two_factor')
-    with op.batch_alter_table('users') as batch:
-        batch.drop_column('second_factor_at')
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch copy: see upgrade().
+    op.drop_column('circles', 'require_two_factor')
+    op.drop_column('users', 'second_factor_at')

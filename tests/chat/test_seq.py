@@ -1,7 +1,6 @@
 """No message lost, by design (issue 19, item 1): each circle numbers its
 messages 1, 2, 3... (`seq`) with no gap, and a client catches up after the
 last number it holds (join after_seq), or fetches exactly a range it missed."""
-from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
@@ -16,8 +15,8 @@ from tests.chat.conftest import call, post, received
 from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_user
 from tests.racing import race, succeeded
+from tests.test_migrations import MIGRATIONS, insert_chat_world
 
-MIGRATIONS = str(Path(__file__).resolve().parents[2] / "migrations")
 NOT_FOUND = "not_found"
 
 
@@ -182,16 +181,7 @@ def test_the_migration_numbers_existing_messages_per_circle_in_id_order(db_uri):
     app = create_app(app_config(db_uri))
     with app.app_context():
         upgrade(directory=MIGRATIONS, revision="a7d3e0c45f12")
-        owner = make_user("Rachel Stone")
-        first, second = (make_circle(owner, name="First Circle"),
-                         make_circle(owner, name="Second Circle"))
-        for n, circle in enumerate([first, second, first, first, second]):
-            db.session.execute(text(
-                "INSERT INTO chat_messages (circle_id, author_id, client_id, source, html,"
-                " created_at) VALUES (:c, :a, :k, 'x', '<p>x</p>', CURRENT_TIMESTAMP)"),
-                {"c": circle.id, "a": owner.id, "k": f"k{n}"})
-        first_id, second_id = first.id, second.id
-        db.session.commit()
+        _, first_id, second_id = insert_chat_world()
         db.session.remove()
         upgrade(directory=MIGRATIONS)
         rows = db.session.execute(text(
