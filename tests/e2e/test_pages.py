@@ -92,17 +92,23 @@ def pages(browser, live_server, demo):
     return main_pages(demo, *ids)
 
 
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the open page (its context must
+    bypass the CSP, which rightly refuses the injected script)."""
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate("""async () => {
+        const r = await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']});
+        return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
+    }""")
+
+
 def test_no_serious_accessibility_violations(browser, live_server, pages):
     context, page = sign_in(browser, live_server, OWNER, 1280, 900, bypass_csp=True)
     problems = {}
     for name, path in pages.items():
         page.goto(live_server + path)
-        page.add_script_tag(path=str(AXE))
-        result = page.evaluate("""async () => {
-            const r = await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']});
-            return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-                .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
-        }""")
+        result = serious_violations(page)
         if result:
             problems[name] = result
     context.close()

@@ -6,7 +6,8 @@ import time
 import pyotp
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import PASSWORD, Person
+from tests.e2e.test_pages import fit_problems, serious_violations
 
 
 def test_sign_up_turn_on_an_authenticator_app_and_sign_in_with_a_code(people):
@@ -47,3 +48,43 @@ def test_sign_up_turn_on_an_authenticator_app_and_sign_in_with_a_code(people):
     expect(page.locator("#second-factor")).to_contain_text("On.")
     expect(page.locator("#second-factor")).to_contain_text("10 unused recovery codes left")
     expect(page.locator("#sign-ins tbody tr")).to_have_count(1)  # signing up is not signing in
+
+
+def test_the_two_step_pages_are_accessible_and_fit_a_phone(browser, live_server):
+    """The set-up page (QR code and secret), the recovery codes and the second step,
+    at phone width: no serious axe findings, no sideways scroll."""
+    olu = Person(browser, live_server, "Olu Bankole", width=390, height=844)
+    olu.context.close()  # one that lets axe's script in, as test_pages does
+    olu.context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True,
+                                      timezone_id="Europe/London", locale="en-GB")
+    page = olu.page = olu.context.new_page()
+    problems = {}
+
+    def check(name):
+        found = serious_violations(page) + [f"{k}: {v}" for k, v in fit_problems(page, 390).items()]
+        if found:
+            problems[name] = found
+
+    try:
+        olu.register()
+        olu.go("/settings/security")
+        check("security")
+        page.click("button:has-text('Set up an authenticator app')")
+        page.wait_for_url("**/settings/security/authenticator")
+        check("authenticator-setup")
+        app = pyotp.TOTP(page.locator("#totp-secret").inner_text().strip())
+        page.fill("#code", app.now())
+        page.fill("#password", PASSWORD)
+        page.click("button:has-text('Turn on')")
+        expect(page.locator("#recovery-codes li")).to_have_count(10)
+        check("recovery-codes")
+        page.click("button:has-text('Sign out')")
+        page.wait_for_url("**/auth/login")
+        page.fill("#email", olu.email)
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/auth/second-step")
+        check("second-step")
+    finally:
+        olu.close()
+    assert problems == {}
