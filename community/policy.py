@@ -574,6 +574,21 @@ def can_administer_site(user: User) -> bool:
     return is_site_admin(user) and user.second_factor_at is not None
 
 
+def access_account(admin: User, user_id: int, not_yourself: str) -> User:
+    """Another person's account, for a site admin to act on (suspend, reset a factor).
+
+    :raise Forbidden: not a site admin with a second factor, or their own account
+        (`not_yourself` says why not).
+    :raise NotFound: no such account.
+    """
+    require(can_administer_site(admin), "Only site admins with a second factor can do that.")
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    require(user.id != admin.id, not_yourself)
+    return user
+
+
 # --- Meetings ----------------------------------------------------------------------
 
 def access_meeting(user: User, slug: str, meeting_id: int, for_update: bool = False):

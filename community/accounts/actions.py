@@ -14,7 +14,7 @@ from ..database import begin_write
 from ..errors import ActionError, Conflict, NotFound, TooManyAttempts
 from ..extensions import db
 from ..fast.prepared import as_loaded, every_column_of, prepared
-from ..policy import can_administer_site, require
+from ..policy import access_account
 from ..signals import browser_signed_out, sessions_ended
 from ..text import clean_text
 from ..timefmt import is_clock
@@ -260,11 +260,7 @@ def set_suspended(admin: User, user_id: int, suspended: bool) -> User:
     :raise Forbidden: the actor is not a site admin, or suspends themselves.
     :raise NotFound: no such account.
     """
-    require(can_administer_site(admin), "Only site admins can do that.")
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound()
-    require(user.id != admin.id, "You can't suspend your own account.")
+    user = access_account(admin, user_id, "You can't suspend your own account.")
     ended = suspended and user.suspended_at is None
     if ended:
         user.suspended_at = utcnow()

@@ -9,9 +9,9 @@ require a second factor are closed to them until they set one up again.
 """
 from sqlalchemy import delete
 
-from ..errors import ActionError, NotFound
+from ..errors import ActionError
 from ..extensions import db
-from ..policy import can_administer_site, require
+from ..policy import access_account
 from ..text import clean_text
 from ..urls import path_for
 from . import security_log
@@ -41,13 +41,8 @@ def target_of_reset(admin: User, user_id: int) -> User:
     :raise Forbidden: not a site admin with a second factor, or their own account.
     :raise NotFound: no such account.
     """
-    require(can_administer_site(admin), "Only site admins with a second factor can do that.")
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound()
     # Another admin does it: one who lost their own factor can't vouch for themselves.
-    require(user.id != admin.id, "Another site admin must reset your own second factor.")
-    return user
+    return access_account(admin, user_id, "Another site admin must reset your own second factor.")
 
 
 def reset_second_factor(admin: User, user_id: int, reason) -> User:
