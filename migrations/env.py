@@ -62,9 +62,22 @@ def run_migrations_online():
     conf_args.setdefault("include_name", include_name)
     conf_args.setdefault("include_object", include_object)
     with get_engine().connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration copies a table and drops the old one; with foreign
+            # keys on, SQLite's DROP TABLE first deletes every row that cascades
+            # from it (a circle's members, threads, messages...). Off while
+            # migrating (it can only change outside a transaction), checked after.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            driver = connection.connection.driver_connection
+            broken = driver.execute("PRAGMA foreign_key_check").fetchall()
+            driver.execute("PRAGMA foreign_keys=ON")
+            if broken:  # told, not undone: the migration is committed by now
+                logger.warning("Rows whose foreign keys point at nothing: %s", broken[:5])
 
 
 if context.is_offline_mode():

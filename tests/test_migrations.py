@@ -168,3 +168,41 @@ def test_the_latest_migrations_keep_every_row_both_ways(tmp_path):
         downgrade(directory=MIGRATIONS, revision=before)
         assert count() == 5
         db.engine.dispose()
+
+
+def test_migrations_that_copy_a_circles_table_keep_its_members(tmp_path):
+    """79438f7676c5 copies `circles` (a batch on SQLite): with foreign keys on while
+    migrating, dropping the old table deleted every membership. env.py turns them
+    off for the migration and checks them after."""
+    app = create_app(app_config(f"sqlite:///{tmp_path}/members.sqlite3"))
+    before = "c05984d84bf5"
+
+    def members() -> int:
+        n = db.session.scalar(text("SELECT count(*) FROM memberships"))
+        db.session.remove()
+        return n
+
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision=before)
+        user_id = db.session.scalar(text(
+            "INSERT INTO users (email, display_name, handle, password_hash, organisation, job_title,"
+            " sector, location, bio, timezone, is_site_admin, session_token, created_at) VALUES"
+            " ('rachel@example.org', 'Rachel Stone', 'rachel', 'x', '', '', 'public', '', '',"
+            " 'Europe/London', false, 'token', CURRENT_TIMESTAMP) RETURNING id"))
+        circle_id = db.session.scalar(text(
+            "INSERT INTO circles (slug, name, description, cohort, join_policy, pledge_required,"
+            " pledge_text, pledge_updated_at, audit_visible_to_members, created_at) VALUES ('first',"
+            " 'First', '', '', 'invite_only', false, '', CURRENT_TIMESTAMP, false, CURRENT_TIMESTAMP)"
+            " RETURNING id"))
+        db.session.execute(text(
+            "INSERT INTO memberships (circle_id, user_id, role, status, joined_at)"
+            " VALUES (:c, :u, 'owner', 'active', CURRENT_TIMESTAMP)"), {"c": circle_id, "u": user_id})
+        db.session.commit()
+        assert members() == 1
+        upgrade(directory=MIGRATIONS)
+        assert members() == 1
+        assert db.session.scalar(text("PRAGMA foreign_keys")) == 1  # on again for the app
+        db.session.remove()
+        downgrade(directory=MIGRATIONS, revision=before)
+        assert members() == 1
+        db.engine.dispose()
