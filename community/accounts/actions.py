@@ -36,6 +36,20 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
+def password_matches(password_hash: str, password) -> bool:
+    """Whether `password` is the one hashed. Anything but text that UTF-8 can hold
+    (None, half a surrogate pair from a hostile form) is simply not it, never a 500;
+    it is still hashed, so a refusal takes as long either way."""
+    if not isinstance(password, str):
+        password = ""
+    try:
+        password.encode()
+    except UnicodeEncodeError:
+        check_password_hash(password_hash, "")
+        return False
+    return check_password_hash(password_hash, password)
+
+
 def _check_password_rules(password: str) -> None:
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise ActionError(
@@ -141,7 +155,7 @@ def authenticate(email: str, password: str) -> User:
     user = db.session.scalar(select(User).where(User.email == email))
     password_hash = user.password_hash if user else _DUMMY_HASH.get()
     # Always hash, so an unknown address takes as long as a wrong password.
-    ok = check_password_hash(password_hash, password or "")
+    ok = password_matches(password_hash, password)
     if not ok or user is None or not user.is_active:
         security_log.record("sign_in_failed", user=user, email=email)
         _record_failure(email, now)
@@ -214,7 +228,7 @@ def change_password(user: User, current: str, new: str) -> None:
 
     :raise ActionError: the current password is wrong or the new one too short.
     """
-    if not check_password_hash(user.password_hash, current or ""):
+    if not password_matches(user.password_hash, current):
         raise ActionError("Your current password is not right.", field="current_password")
     _check_password_rules(new)
     user.password_hash = hash_password(new)
@@ -415,7 +429,7 @@ def delete_account(user: User, password: str) -> None:
     from ..meetings.actions.rsvps import release_places
     from ..notifications.models import OutboxMail
 
-    if not check_password_hash(user.password_hash, password or ""):
+    if not password_matches(user.password_hash, password):
         raise ActionError("That password isn't right. Your account has not been deleted.",
                           field="password", code="bad_password")
     # Every check that can refuse, under the lock, before anything is written: the

@@ -17,7 +17,6 @@ import pyotp
 import segno
 from markupsafe import Markup
 from sqlalchemy import delete, exists, func, or_, select, update
-from werkzeug.security import check_password_hash
 
 from ..after_commit import after_commit
 from ..errors import ActionError, Conflict
@@ -25,6 +24,7 @@ from ..extensions import db
 from ..signals import second_factor_removed
 from ..timeutil import utcnow
 from . import security_log
+from .actions import password_matches
 from .factor_models import Passkey, RecoveryCode, TotpFactor
 from .models import User
 
@@ -43,7 +43,7 @@ def require_password(user: User, password: str) -> None:
     """Ask for the password again before a change to how one signs in.
 
     :raise ActionError: the password is wrong."""
-    if not isinstance(password, str) or not check_password_hash(user.password_hash, password):
+    if not password_matches(user.password_hash, password):
         raise ActionError("That password isn't right.", field="password", code="bad_password")
 
 

@@ -44,6 +44,9 @@ class User(UserMixin, db.Model):
     # passkey) came on; None without one. Kept by accounts/factors.py with the
     # factor rows, so the read rules can ask it without another statement.
     second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The opaque id passkeys keep for the account (WebAuthn's user.id), random, made
+    # with the first passkey: not the email nor the row id, and no secret of ours.
+    passkey_handle: Mapped[str | None] = mapped_column(String(43), unique=True, index=True)
     # Part of the session's user id: changing it ends every session at once.
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -27,9 +27,8 @@ user verification is only preferred: the password was the first factor.
 Adding a passkey asks for the account's password again: a passkey signs in on
 its own, so a hijacked session must not be able to plant one.
 """
-import hashlib
-import hmac
 import json
+import secrets
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, session
@@ -90,11 +89,13 @@ def relying_party() -> tuple[str, str]:
 
 
 def user_handle(user: User) -> bytes:
-    """The opaque id the authenticator keeps for the account (not the email, not
-    the row id: an authenticator may show or sync it)."""
-    key = current_app.config["SECRET_KEY"]
-    key = key.encode() if isinstance(key, str) else key
-    return hmac.new(key, f"passkey-user-handle:{user.id}".encode(), hashlib.sha256).digest()
+    """The opaque id the authenticator keeps for the account (WebAuthn's user.id):
+    random, made with the first passkey (the caller commits), so neither the email
+    nor the row id, which an authenticator may show or sync, nor a secret of ours
+    that may change."""
+    if user.passkey_handle is None:
+        user.passkey_handle = bytes_to_base64url(secrets.token_bytes(32))
+    return base64url_to_bytes(user.passkey_handle)
 
 
 def _micros(moment: datetime) -> int:
@@ -198,6 +199,7 @@ def registration_options(user: User, name, password) -> str:
         # The same authenticator twice would only replace its own copy of the key.
         exclude_credentials=_descriptors(existing))
     _remember("register", options.challenge, user, name=name)
+    db.session.commit()  # the account's handle, if this made it
     return options_to_json(options)
 
 
@@ -324,7 +326,7 @@ def sign_in_with_passkey(raw_credential) -> User:
     handle = (data.get("response") or {}).get("userHandle")
     # The spec's check for a sign-in that named no account first: the handle the
     # authenticator keeps must be the owner's. (Not signed, so a check of our own rows.)
-    if not isinstance(handle, str) or handle != bytes_to_base64url(user_handle(user)) \
+    if not isinstance(handle, str) or handle != user.passkey_handle \
             or not user.is_active:
         security_log.record("sign_in_failed", user=user)
         db.session.commit()

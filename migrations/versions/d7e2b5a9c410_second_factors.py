@@ -21,6 +21,8 @@ def upgrade():
     # table and drops the old one, and dropping `circles` or `users` with foreign
     # keys on deletes every row that cascades from them (messages, posts...).
     op.add_column('users', sa.Column('second_factor_at', sa.DateTime(), nullable=True))
+    op.add_column('users', sa.Column('passkey_handle', sa.String(length=43), nullable=True))
+    op.create_index('ix_users_passkey_handle', 'users', ['passkey_handle'], unique=True)
     op.add_column('circles', sa.Column('require_two_factor', sa.Boolean(), nullable=False,
                                        server_default=sa.false()))
     op.create_table(
@@ -70,4 +72,6 @@ def downgrade():
     op.drop_table('totp_factors')
     # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch copy: see upgrade().
     op.drop_column('circles', 'require_two_factor')
+    op.drop_index('ix_users_passkey_handle', table_name='users')
+    op.drop_column('users', 'passkey_handle')
     op.drop_column('users', 'second_factor_at')

@@ -160,6 +160,21 @@ def test_turning_the_app_off_needs_the_password_and_takes_the_recovery_codes(cli
     assert auth.login(user).headers["Location"] == "/"
 
 
+def test_half_a_surrogate_pair_as_a_password_is_a_wrong_password_not_a_500(client, auth, helen):
+    """UTF-8 can't hold it, so hashing it raised (the fuzz found it on turning the app off)."""
+    user, secret, _ = helen
+    client.set_cookie("remembered_browser", "")
+    auth.login(user)
+    enter_code(client, code_now(secret))
+    # Flask-WTF reads a JSON body as the form, and JSON's "\ud800" escape decodes to it.
+    for path, field in (("/settings/security/authenticator/off", "off-password"),
+                        ("/settings/password", "current_password")):
+        body = '{"%s": "\\ud800", "new_password": "a new one, long"}' % field
+        answer = client.post(path, data=body, content_type="application/json")
+        assert answer.status_code == 400, path
+    assert db.session.get(TotpFactor, user.id).confirmed_at is not None
+
+
 # --- Recovery codes -----------------------------------------------------------------------
 
 def test_a_recovery_code_signs_in_once_and_the_person_is_told(client, auth, helen):
