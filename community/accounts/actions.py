@@ -41,7 +41,7 @@ def password_matches(password_hash: str, password) -> bool:
     (None, half a surrogate pair from a hostile form) is simply not it, never a 500;
     it is still hashed, so a refusal takes as long either way."""
     if not isinstance(password, str):
-        password = ""
+        password = ""  # nosec B105  # nothing given: matches no hash
     try:
         password.encode()
     except UnicodeEncodeError:

@@ -169,7 +169,7 @@ def test_half_a_surrogate_pair_as_a_password_is_a_wrong_password_not_a_500(clien
     # Flask-WTF reads a JSON body as the form, and JSON's "\ud800" escape decodes to it.
     for path, field in (("/settings/security/authenticator/off", "off-password"),
                         ("/settings/password", "current_password")):
-        body = '{"%s": "\\ud800", "new_password": "a new one, long"}' % field
+        body = '{"' + field + '": "\\ud800", "new_password": "a new one, long"}'
         answer = client.post(path, data=body, content_type="application/json")
         assert answer.status_code == 400, path
     assert db.session.get(TotpFactor, user.id).confirmed_at is not None
