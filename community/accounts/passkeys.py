@@ -258,7 +258,10 @@ def rename_passkey(user: User, passkey_id: int, name) -> Passkey:
     :raise ActionError: the name is missing or too long.
     """
     passkey = access_passkey(user, passkey_id)
-    passkey.name = _clean_name(name)
+    new_name = _clean_name(name)
+    if new_name != passkey.name:
+        security_log.record_and_tell("passkey_renamed", user, name=f"{passkey.name} → {new_name}")
+        passkey.name = new_name
     db.session.commit()
     return passkey
 

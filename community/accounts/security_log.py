@@ -36,6 +36,7 @@ EVENTS = {
     "recovery_code_used": "Signed in with a recovery code",
     "passkey_added": "Added a passkey",
     "passkey_removed": "Removed a passkey",
+    "passkey_renamed": "Renamed a passkey",
     "passkey_clone_suspected": "Passkey refused: its use counter went backwards (a copy?)",
     "second_factor_reset": "Second factor reset by a site admin",
 }
@@ -51,6 +52,7 @@ TOLD_BY_EMAIL = {
     "recovery_code_used": "A recovery code was used to sign in to your account",
     "passkey_added": "A passkey was added to your account",
     "passkey_removed": "A passkey was removed from your account",
+    "passkey_renamed": "A passkey on your account was renamed",
 }
 
 DETAIL_MAX = 500

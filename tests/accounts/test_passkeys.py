@@ -145,6 +145,10 @@ def test_rename(client, helen):
     passkey = db.session.scalar(select(Passkey))
     assert client.post(f"{PAGE}/{passkey.id}/rename", data={"name": "Old laptop"}).status_code == 302
     assert "Old laptop" in client.get(PAGE).get_data(as_text=True)
+    # A change to how one signs in: logged, and the owner told.
+    assert events("passkey_renamed") == 1
+    told = 'A passkey on your account was renamed: "Laptop → Old laptop".'
+    assert any(told in m.text_body for m in db.session.scalars(select(OutboxMail)))
     answer = client.post(f"{PAGE}/{passkey.id}/rename", data={"name": ""})
     assert answer.status_code == 400
     assert "Enter a name for the passkey." in text(answer)
