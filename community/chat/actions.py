@@ -15,7 +15,6 @@ import re
 from datetime import datetime, timedelta
 from functools import cache
 
-from flask import current_app
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -24,7 +23,7 @@ from ..after_commit import after_commit
 from ..circles.models import Circle, Membership
 from ..content import plain_excerpt
 from ..database import begin_write
-from ..errors import ActionError, TooManyAttempts
+from ..errors import ActionError
 from ..extensions import db
 from ..files import actions as files
 from ..files import present
@@ -45,35 +44,38 @@ from ..policy import (
     read_gate,
     require,
 )
-from ..text import clean_text
 from ..timeutil import utcnow
 from ..urls import path_for
 from .live import broadcast
 from .models import ChatMessage, ChatReadPosition
+from .store import (
+    BODY_MAX,  # noqa: F401  (chat's limit, as tests and forms know it)
+    CATCH_UP,
+    CLIENT_ID_USED,
+    PAGE,
+    check_rate,
+    clean_body,
+    clean_client_id,
+    describe,
+    find_resend,
+    iso,
+    last_seq,
+    latest_page,
+    next_seq,
+)
+from .store import after_seq as store_after_seq
 
-BODY_MAX = 4000
-PAGE = 50           # messages on opening, and per "load older"
-CATCH_UP = 500      # messages per catch-up answer; the client asks again if there are more
 CHANGED_MAX = 500   # edits and deletions per catch-up answer
 # Catch-up asks for changes since the server's time at the previous join; a
 # margin covers clocks of different servers that disagree a little.
 CLOCK_MARGIN = timedelta(seconds=5)
-CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an upload's id (files.models.new_public_id)
-# Characters clean_text() would silently drop: C0/C1 controls (but tab and
-# newlines) and bidi embeddings, overrides and isolates, which can disguise
-# text. Chat refuses them, so what is stored is exactly what the sender sees.
-FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 PLEDGE_FIRST = "Accept the circle's confidentiality pledge (on the circle's page) before using chat."
 SECOND_FACTOR_FIRST = ("This circle requires two-factor sign-in: set it up (in your account's "
                        "security settings) before using chat.")
 
 
 # --- Helpers ------------------------------------------------------------------------
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="milliseconds") if moment else None
-
 
 def message_payload(message: ChatMessage, slug: str, author: dict | None = None,
                     attachments=()) -> dict:
@@ -83,24 +85,9 @@ def message_payload(message: ChatMessage, slug: str, author: dict | None = None,
     :param attachments: the message's files (from present.files_of); a deleted
         message has none.
     """
-    if author is None:
-        user = message.author
-        author = ({"id": user.id, "name": user.display_name} if user
-                  else {"id": None, "name": "Former member"})
     removed = message.removed
-    return {
-        "id": message.id,
-        "seq": message.seq,
-        "circle": slug,
-        "author": author,
-        "html": "" if removed else message.html,
-        "body": "" if removed else message.source,  # the Markdown, for editing
-        "created_at": iso(message.created_at),
-        "edited_at": iso(message.edited_at),
-        "deleted": removed,
-        "client_id": message.client_id,
-        "attachments": [] if removed else [present.describe(slug, a) for a in attachments],
-    }
+    return describe(message, {"circle": slug}, author,
+                    [] if removed else [present.describe(slug, a) for a in attachments])
 
 
 def payloads(messages, slug: str) -> list[dict]:
@@ -136,33 +123,6 @@ def _require_reading(circle: Circle, membership: Membership, actor: User) -> Non
         raise ActionError(PLEDGE_FIRST, code="pledge_required")
 
 
-def clean_body(body, may_be_empty: bool = False) -> str:
-    """A message's Markdown source as it will be stored.
-
-    :param may_be_empty: the message carries files, so the text is optional.
-    :raise ActionError: not text, empty, too long, or with control or
-        text-direction characters.
-    """
-    if body is None and may_be_empty:
-        body = ""
-    if not isinstance(body, str):
-        raise ActionError("A message must be text.", code="invalid", field="body")
-    if len(body) > BODY_MAX * 4:  # don't even normalise something this big
-        raise ActionError(f"A message can be at most {BODY_MAX:,} characters.", code="too_long",
-                          field="body")
-    if FORBIDDEN_CHARS.search(body):
-        raise ActionError("The message contains control or text-direction characters that "
-                          "can't be sent. Remove them and try again.", code="invalid", field="body")
-    try:
-        body = clean_text(body, field="body", label="A message", max_len=BODY_MAX, multiline=True)
-    except ActionError as err:
-        raise ActionError(err.message, code="too_long", field="body") from None
-    if not body and not may_be_empty:
-        raise ActionError("Write something first: the message is empty.", code="empty",
-                          field="body")
-    return body
-
-
 def _clean_attachment_ids(attachments) -> list[str]:
     """The upload ids a message carries: a list of ids, or none.
 
@@ -182,27 +142,6 @@ def _clean_attachment_ids(attachments) -> list[str]:
     return ids
 
 
-def _clean_client_id(client_id) -> str:
-    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
-        raise ActionError("client_id must be 1 to 64 letters, digits or - _ . :",
-                          code="invalid", field="client_id")
-    return client_id
-
-
-def _check_rate(user_id: int) -> None:
-    """At most CHAT_RATE_LIMIT messages per CHAT_RATE_WINDOW seconds, counted in
-    the database, so the limit holds across processes and restarts."""
-    limit = current_app.config["CHAT_RATE_LIMIT"]
-    window = current_app.config["CHAT_RATE_WINDOW"]
-    recent = db.session.scalar(select(func.count(ChatMessage.id)).where(
-        ChatMessage.author_id == user_id,
-        ChatMessage.created_at > utcnow() - timedelta(seconds=window)))
-    if recent >= limit:
-        raise TooManyAttempts(
-            f"You're sending messages too quickly (at most {limit} every {window} seconds). "
-            "Wait a few seconds and send it again.", code="rate_limited")
-
-
 # --- Sending, editing, deleting ----------------------------------------------------------
 
 def send_message(actor: User, slug: str, body, client_id, attachments=None) -> tuple[dict, bool]:
@@ -219,7 +158,7 @@ def send_message(actor: User, slug: str, body, client_id, attachments=None) -> t
     """
     ids = _clean_attachment_ids(attachments)
     body = clean_body(body, may_be_empty=bool(ids))
-    client_id = _clean_client_id(client_id)
+    client_id = clean_client_id(client_id)
     author = {"id": actor.id, "name": actor.display_name}  # before begin_write expires actor
     # Sending holds the circle's lock (as membership changes do): ids are then
     # committed in order within a circle, so catching up "after id N" can't
@@ -229,18 +168,15 @@ def send_message(actor: User, slug: str, body, client_id, attachments=None) -> t
     try:
         circle, _ = _access_chat(actor, slug, for_update=True)
         circle_id = circle.id
-        existing = db.session.scalar(select(ChatMessage).where(
-            ChatMessage.author_id == author["id"], ChatMessage.client_id == client_id))
+        existing = find_resend(ChatMessage, ChatMessage.circle_id, circle_id, author["id"],
+                               client_id)
         if existing is not None:
-            if existing.circle_id != circle_id:
-                raise ActionError("That client_id was already used for another message.",
-                                  code="invalid", field="client_id")
             payload = message_payload(existing, circle.slug, author, _files_of(existing))
             db.session.commit()
             return payload, False
-        _check_rate(author["id"])
+        check_rate(ChatMessage, author["id"])
         html, mentioned = render_with_mentions(circle_id, body)
-        message = ChatMessage(circle_id=circle_id, seq=_next_seq(circle_id),
+        message = ChatMessage(circle_id=circle_id, seq=next_seq(ChatMessage.circle_id, circle_id),
                               author_id=author["id"], client_id=client_id,
                               source=body, html=html, created_at=utcnow())
         db.session.add(message)
@@ -252,8 +188,7 @@ def send_message(actor: User, slug: str, body, client_id, attachments=None) -> t
     except IntegrityError:
         # The same client_id raced in from another circle's lock.
         db.session.rollback()
-        raise ActionError("That client_id was already used for another message.",
-                          code="invalid", field="client_id") from None
+        raise ActionError(CLIENT_ID_USED, code="invalid", field="client_id") from None
     except Exception:
         db.session.rollback()
         raise
@@ -261,14 +196,6 @@ def send_message(actor: User, slug: str, body, client_id, attachments=None) -> t
         return payload, True
     broadcast("message_created", payload, circle_id)
     return payload, True
-
-
-def _next_seq(circle_id: int) -> int:
-    """The circle's next message number. The caller holds the circle's lock
-    until commit, so no other sender reads the same largest number (and the
-    unique (circle_id, seq) constraint would refuse a second one anyway)."""
-    return db.session.scalar(select(func.coalesce(func.max(ChatMessage.seq), 0) + 1)
-                             .where(ChatMessage.circle_id == circle_id))
 
 
 # Test-only fault injection, inert unless CHAT_TEST_FAULT is set in the
@@ -394,11 +321,9 @@ def history(actor: User, slug, after_id: int | None = None,
     elif after_id is None:
         # The last number first, then the page up to it: a message committed in
         # between is after `through` (the client hears of it), never inside it.
-        result["through"] = _last_seq(circle.id)
-        rows = db.session.scalars(live.where(ChatMessage.seq <= result["through"])
-                                  .order_by(ChatMessage.id.desc()).limit(PAGE + 1)).all()
-        result["has_older"] = len(rows) > PAGE
-        result["messages"] = rows[:PAGE][::-1]
+        result["through"] = last_seq(ChatMessage.circle_id, circle.id)
+        result["messages"], result["has_older"] = latest_page(ChatMessage.circle_id, circle.id,
+                                                              result["through"], PAGE)
     else:
         rows = db.session.scalars(live.where(ChatMessage.id > after_id)
                                   .order_by(ChatMessage.id).limit(CATCH_UP + 1)).all()
@@ -434,24 +359,12 @@ def catch_up(actor: User, slug, after_seq: int, before_seq: int | None = None) -
 
 def _after_seq(circle: Circle, after_seq: int, before_seq: int | None = None,
                payload: bool = True) -> dict:
-    # Deleted messages are read too (their seq is covered) but not sent: the
-    # client has no use for them, and `through` tells it nothing is missing.
     # payload=False leaves the messages as rows, for the caller to describe.
-    query = select(ChatMessage).where(ChatMessage.circle_id == circle.id,
-                                      ChatMessage.seq > after_seq)
-    if before_seq is not None:
-        query = query.where(ChatMessage.seq < before_seq)
-    rows = db.session.scalars(query.order_by(ChatMessage.seq).limit(CATCH_UP + 1)).all()
-    has_newer = len(rows) > CATCH_UP
-    rows = rows[:CATCH_UP]
-    messages = [m for m in rows if not m.removed]
-    return {"messages": payloads(messages, circle.slug) if payload else messages,
-            "has_newer": has_newer, "through": rows[-1].seq if rows else after_seq}
-
-
-def _last_seq(circle_id: int) -> int:
-    return db.session.scalar(select(func.coalesce(func.max(ChatMessage.seq), 0))
-                             .where(ChatMessage.circle_id == circle_id))
+    result = store_after_seq(ChatMessage.circle_id, circle.id, after_seq, before_seq,
+                             limit=CATCH_UP)
+    if payload:
+        result["messages"] = payloads(result["messages"], circle.slug)
+    return result
 
 
 def older_messages(actor: User, slug, before_id: int) -> dict:

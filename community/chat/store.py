@@ -1,0 +1,164 @@
+"""The storing side of the chat machinery, shared by circle chat and direct
+messages (community/messages/): checking a message's text and client id,
+finding a resend, numbering without gaps, the rate limit, and reading a page
+or "everything after seq n".
+
+Each function takes the message model and the column that scopes a message
+(ChatMessage.circle_id, DirectMessage.conversation_id), so both kinds of
+message are stored, de-duplicated and read back by the same code; who may do
+it stays with each area's actions and community/policy.py.
+"""
+import re
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..errors import ActionError, TooManyAttempts
+from ..extensions import db
+from ..text import clean_text
+from ..timeutil import utcnow
+
+BODY_MAX = 4000
+PAGE = 50           # messages on opening, and per "load older"
+CATCH_UP = 500      # messages per catch-up answer; the client asks again if there are more
+CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# Characters clean_text() would silently drop: C0/C1 controls (but tab and
+# newlines) and bidi embeddings, overrides and isolates, which can disguise
+# text. Chat refuses them, so what is stored is exactly what the sender sees.
+FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CLIENT_ID_USED = "That client_id was already used for another message."
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="milliseconds") if moment else None
+
+
+def clean_body(body, may_be_empty: bool = False) -> str:
+    """A message's Markdown source as it will be stored.
+
+    :param may_be_empty: the message carries files, so the text is optional.
+    :raise ActionError: not text, empty, too long, or with control or
+        text-direction characters.
+    """
+    if body is None and may_be_empty:
+        body = ""
+    if not isinstance(body, str):
+        raise ActionError("A message must be text.", code="invalid", field="body")
+    if len(body) > BODY_MAX * 4:  # don't even normalise something this big
+        raise ActionError(f"A message can be at most {BODY_MAX:,} characters.", code="too_long",
+                          field="body")
+    if FORBIDDEN_CHARS.search(body):
+        raise ActionError("The message contains control or text-direction characters that "
+                          "can't be sent. Remove them and try again.", code="invalid", field="body")
+    try:
+        body = clean_text(body, field="body", label="A message", max_len=BODY_MAX, multiline=True)
+    except ActionError as err:
+        raise ActionError(err.message, code="too_long", field="body") from None
+    if not body and not may_be_empty:
+        raise ActionError("Write something first: the message is empty.", code="empty",
+                          field="body")
+    return body
+
+
+def clean_client_id(client_id) -> str:
+    """:raise ActionError: not 1 to 64 of the allowed characters (code invalid)."""
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise ActionError("client_id must be 1 to 64 letters, digits or - _ . :",
+                          code="invalid", field="client_id")
+    return client_id
+
+
+def check_rate(model, user_id: int) -> None:
+    """At most CHAT_RATE_LIMIT messages of this kind per CHAT_RATE_WINDOW
+    seconds, counted in the database, so the limit holds across processes and
+    restarts.
+
+    :raise TooManyAttempts: over the limit (code rate_limited).
+    """
+    limit = current_app.config["CHAT_RATE_LIMIT"]
+    window = current_app.config["CHAT_RATE_WINDOW"]
+    recent = db.session.scalar(select(func.count(model.id)).where(
+        model.author_id == user_id, model.created_at > utcnow() - timedelta(seconds=window)))
+    if recent >= limit:
+        raise TooManyAttempts(
+            f"You're sending messages too quickly (at most {limit} every {window} seconds). "
+            "Wait a few seconds and send it again.", code="rate_limited")
+
+
+def find_resend(model, scope, scope_id: int, author_id: int, client_id: str):
+    """The author's message stored under this client_id (a resend), or None.
+
+    :raise ActionError: the client_id was used for a message elsewhere.
+    """
+    existing = db.session.scalar(select(model).where(model.author_id == author_id,
+                                                     model.client_id == client_id))
+    if existing is not None and getattr(existing, scope.key) != scope_id:
+        raise ActionError(CLIENT_ID_USED, code="invalid", field="client_id")
+    return existing
+
+
+def next_seq(scope, scope_id: int) -> int:
+    """The next message number in a circle or conversation. The caller holds
+    that place's lock until commit, so no other sender reads the same largest
+    number (and the unique (place, seq) constraint would refuse it anyway)."""
+    return db.session.scalar(select(func.coalesce(func.max(scope.class_.seq), 0) + 1)
+                             .where(scope == scope_id))
+
+
+def last_seq(scope, scope_id: int) -> int:
+    return db.session.scalar(select(func.coalesce(func.max(scope.class_.seq), 0))
+                             .where(scope == scope_id))
+
+
+def latest_page(scope, scope_id: int, through: int, page: int = PAGE) -> tuple[list, bool]:
+    """The last `page` undeleted messages numbered up to `through`, oldest
+    first, and whether there are older ones."""
+    model = scope.class_
+    rows = db.session.scalars(select(model).where(scope == scope_id, model.deleted_at.is_(None),
+                                                  model.seq <= through)
+                              .order_by(model.id.desc()).limit(page + 1)).all()
+    return rows[:page][::-1], len(rows) > page
+
+
+def after_seq(scope, scope_id: int, after: int, before: int | None = None,
+              limit: int = CATCH_UP) -> dict:
+    """The messages numbered after `after` (and before `before`, if given), in
+    order, up to `limit`, as rows: {messages, has_newer, through}. Deleted
+    messages are read too (their seq is covered: `through`) but not returned."""
+    model = scope.class_
+    query = select(model).where(scope == scope_id, model.seq > after)
+    if before is not None:
+        query = query.where(model.seq < before)
+    rows = db.session.scalars(query.order_by(model.seq).limit(limit + 1)).all()
+    has_newer = len(rows) > limit
+    rows = rows[:limit]
+    return {"messages": [m for m in rows if m.deleted_at is None], "has_newer": has_newer,
+            "through": rows[-1].seq if rows else after}
+
+
+def describe(message, place: dict, author: dict | None = None, attachments=()) -> dict:
+    """What clients get for a message (the Socket.IO contract), in a circle
+    ({"circle": slug}) or a conversation ({"conversation": id}).
+
+    :param author: {id, name} when the caller has it (saves loading the user).
+    :param attachments: the files' descriptions (a deleted message has none).
+    """
+    if author is None:
+        user = message.author
+        author = ({"id": user.id, "name": user.display_name} if user
+                  else {"id": None, "name": "Former member"})
+    removed = message.deleted_at is not None
+    return {
+        "id": message.id,
+        "seq": message.seq,
+        **place,
+        "author": author,
+        "html": "" if removed else message.html,
+        "body": "" if removed else message.source,  # the Markdown, for editing
+        "created_at": iso(message.created_at),
+        "edited_at": iso(message.edited_at),
+        "deleted": removed,
+        "client_id": message.client_id,
+        "attachments": [] if removed else list(attachments),
+    }
