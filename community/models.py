@@ -8,6 +8,7 @@ from .chat import models as chat  # noqa: F401
 from .circles import models as circles  # noqa: F401
 from .files import models as files  # noqa: F401
 from .meetings import models as meetings  # noqa: F401
+from .messages import models as messages  # noqa: F401
 from .moderation import models as moderation  # noqa: F401
 from .notifications import models as notifications  # noqa: F401
 from .threads import models as threads  # noqa: F401
