@@ -16,6 +16,7 @@ from .accounts.models import User
 from .circles.models import Circle, JoinRequest, Membership
 from .extensions import db
 from .fast.prepared import prepared
+from .messages.models import MAX_PEOPLE, MIN_PEOPLE, Block, Conversation, ConversationMember
 
 RANK = {"member": 1, "moderator": 2, "owner": 3}
 
@@ -702,3 +703,147 @@ def can_delete_message(membership: Membership, message) -> bool:
 def can_report_message(membership: Membership, message) -> bool:
     """Members report others' messages (not their own, not deleted ones)."""
     return membership.is_active and not message.removed and message.author_id != membership.user_id
+
+
+# --- Direct messages ---------------------------------------------------------------
+# A conversation is read by its members, past or present, and by no one else:
+# not a site admin, not a moderator of a circle its people share. Writing to it
+# needs more: every other current member must still share an active circle
+# with the sender, and no block stands between them either way.
+
+CANT_MESSAGE = "You can't message this person."
+ONLY_CIRCLE_MATES = "You can only message people who share a circle with you."
+
+
+def shares_a_circle(user_id, other_id):
+    """Clause: both are active members of at least one same circle."""
+    theirs = aliased(Membership)
+    return exists().where(active_membership(other_id, theirs.circle_id, theirs),
+                          theirs.circle_id.in_(active_circle_ids(user_id)))
+
+
+def blocked_by(blocker_id, blocked_id):
+    """Clause: blocker has blocked blocked (both columns or values)."""
+    return exists().where(Block.blocker_id == blocker_id, Block.blocked_id == blocked_id)
+
+
+def circle_mates(user_id: int):
+    """A select of the people (User) who share an active circle with the user,
+    oneself left out: the people one may pick for a conversation."""
+    return select(User).where(User.id != user_id, shares_a_circle(user_id, User.id))
+
+
+def message_facts(user_id: int, other_ids) -> dict[int, dict]:
+    """{other id: {name, mate, blocked, blocked_me}} for each of these people
+    who exists, in one statement: whether they share an active circle with the
+    user, whether the user blocked them, whether they blocked the user."""
+    ids = [i for i in other_ids if i != user_id]
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(User.id, User.display_name, shares_a_circle(user_id, User.id).label("mate"),
+               blocked_by(user_id, User.id).label("blocked"),
+               blocked_by(User.id, user_id).label("blocked_me"))
+        .where(User.id.in_(ids)))
+    return {row.id: {"name": row.display_name, "mate": bool(row.mate),
+                     "blocked": bool(row.blocked), "blocked_me": bool(row.blocked_me)}
+            for row in rows}
+
+
+def _refusal(facts: dict, group: bool) -> str | None:
+    """Why one person can't be written to, by the facts message_facts gives.
+    A block by them reads exactly as "can't message": nothing tells it apart."""
+    if facts["blocked"]:
+        return f"You've blocked {facts['name']}: unblock them first to message them."
+    if facts["blocked_me"]:
+        return f"You can't message {facts['name']}." if group else CANT_MESSAGE
+    return None  # not sharing a circle: the caller has the words that fit
+
+
+def start_refusal(other_ids: list[int], facts: dict[int, dict]) -> str | None:
+    """Why a conversation with these other people can't be started, or None.
+
+    :param other_ids: the people picked, oneself not among them, each once.
+    :param facts: message_facts(actor, other_ids).
+    """
+    if not MIN_PEOPLE - 1 <= len(other_ids) <= MAX_PEOPLE - 1:
+        return (f"A conversation has {MIN_PEOPLE} to {MAX_PEOPLE} people, you included: "
+                f"pick 1 to {MAX_PEOPLE - 1} people.")
+    # Someone who doesn't exist and someone who shares no circle read the same.
+    if any(i not in facts or not facts[i]["mate"] for i in other_ids):
+        return ONLY_CIRCLE_MATES
+    group = len(other_ids) > 1
+    for i in other_ids:
+        refusal = _refusal(facts[i], group)
+        if refusal:
+            return refusal
+    return None
+
+
+def send_refusal(member, others, facts: dict[int, dict]) -> str | None:
+    """Why the member can't write to the conversation now, or None.
+
+    :param member: the sender's ConversationMember.
+    :param others: the other current members (ConversationMember).
+    :param facts: message_facts(sender, their ids).
+    """
+    if member is None or not member.is_current:
+        return "You left this conversation, so you can't write to it."
+    if not others:
+        return "Everyone else has left this conversation."
+    group = len(others) > 1
+    for other in others:
+        fact = facts[other.user_id]
+        refusal = _refusal(fact, group)
+        if refusal:
+            return refusal
+        if not fact["mate"]:
+            return (f"{fact['name']} no longer shares a circle with you, so messages can't be "
+                    "sent here. What was said stays readable.")
+    return None
+
+
+def access_conversation(user: User, conversation_id, for_update: bool = False):
+    """(conversation, the user's ConversationMember) for a conversation the user
+    is or was in. With for_update the conversation's row stays locked until
+    the transaction ends (sending numbers messages one at a time).
+
+    :raise NotFound: no such conversation, or the user was never in it — the
+        same error, whoever asks (a site admin, a moderator of a shared circle).
+    """
+    if (user is None or not user.is_authenticated or not isinstance(conversation_id, int)
+            or isinstance(conversation_id, bool) or not 0 < conversation_id < 2**31):
+        raise NotFound()
+    query = (select(Conversation, ConversationMember)
+             .outerjoin(ConversationMember, and_(ConversationMember.conversation_id == Conversation.id,
+                                                 ConversationMember.user_id == user.id))
+             .where(Conversation.id == conversation_id).options(lazyload(ConversationMember.user)))
+    if for_update:
+        query = query.with_for_update(of=Conversation).execution_options(populate_existing=True)
+    row = db.session.execute(query).first()
+    if row is None or row.ConversationMember is None:
+        raise NotFound()
+    return row.Conversation, row.ConversationMember
+
+
+def can_leave_conversation(member, people: int) -> bool:
+    """A current member leaves a group conversation (of 3 or more); two people
+    who no longer want to talk mute or block instead."""
+    return member.is_current and people > MIN_PEOPLE
+
+
+def access_blockable(user: User, other_id) -> User:
+    """Someone the user may block: a circle-mate, or someone they share a conversation with.
+
+    :raise NotFound: no such person, oneself, or a stranger — the same error.
+    """
+    if not isinstance(other_id, int) or other_id == user.id or not 0 < other_id < 2**31:
+        raise NotFound()
+    mine, theirs = aliased(ConversationMember), aliased(ConversationMember)
+    together = exists().where(mine.user_id == user.id, theirs.user_id == User.id,
+                              theirs.conversation_id == mine.conversation_id)
+    other = db.session.scalar(select(User).where(
+        User.id == other_id, or_(shares_a_circle(user.id, User.id), together)))
+    if other is None:
+        raise NotFound()
+    return other
