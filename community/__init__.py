@@ -102,7 +102,7 @@ def configure_extensions(app: Flask) -> None:
 
 # One blueprint per area; each area's views.py defines `bp`.
 AREAS = ("main", "accounts", "circles", "threads", "meetings", "chat", "moderation",
-         "notifications", "admin", "files")
+         "notifications", "admin", "files", "messages")
 
 
 class BoundedInt(IntegerConverter):

@@ -7,6 +7,7 @@ from ..accounts.models import SECTORS, User
 from ..errors import ActionError
 from ..extensions import db
 from ..forms import apply_error
+from ..messages.actions import has_blocked
 from ..pagination import paginate
 from ..panels import CIRCLE_HOME, render_panels
 from ..policy import (
@@ -220,7 +221,8 @@ def profile(user_id):
     person = access_profile(current_user, user_id)
     mine = {c.id for c, _ in readable(actions.my_circles(current_user), current_user)}
     shared = [(c, m) for c, m in actions.my_circles(person) if c.id in mine]
-    return render_template("circles/profile.html", person=person, shared=shared)
+    blocked = person.id != current_user.id and has_blocked(current_user, person.id)
+    return render_template("circles/profile.html", person=person, shared=shared, blocked=blocked)
 
 
 

@@ -220,7 +220,7 @@ def conversation_page(actor: User, conversation_id) -> dict:
             "messages": [(describe(m, place), m.created_at) for m in messages],
             "has_older": has_older, "through": through, "refusal": send_refusal(me, others, facts),
             "blocked": {i for i, fact in facts.items() if fact["blocked"]},
-            "unread": through > me.last_read_seq,
+            "has_unread": through > me.last_read_seq,
             "can_leave": can_leave_conversation(me, len(members))}
 
 
