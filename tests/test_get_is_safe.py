@@ -25,7 +25,9 @@ def route_values(slug: str) -> dict[str, object]:
         "invitation_id": first_id("SELECT id FROM invitations ORDER BY id"),
         "request_id": first_id("SELECT id FROM join_requests ORDER BY id"),
         "report_id": 1, "notification_id": first_id("SELECT id FROM notifications ORDER BY id"),
-        "offer_id": 1, "message_id": 1, "token": "not-a-real-token", "page": 1,
+        "offer_id": 1, "message_id": 1,
+        "conversation_id": first_id("SELECT id FROM conversations ORDER BY id"),
+        "token": "not-a-real-token", "page": 1,
     }
 
 

@@ -82,6 +82,7 @@ def _populate(world: World) -> None:
     from community.files import actions as files
     from community.meetings.actions import polls, scheduling, visits
     from community.meetings.models import MeetingOccurrence, PollOption
+    from community.messages import actions as dm
     from community.moderation import actions as moderation
     from community.notifications.dispatch import unsubscribe_token
     from community.notifications.models import Notification
@@ -138,6 +139,14 @@ def _populate(world: World) -> None:
                 chat.send_message(other, slug, "Hello", "fuzz-3")[0]]
     chat.delete_message(other, messages[2]["id"])
 
+    # Conversations: the owner's pair and group, and one the owner is not in.
+    pair = dm.start_conversation(owner, [str(member.id)])
+    group = dm.start_conversation(owner, [str(member.id), str(other.id)])
+    theirs = dm.start_conversation(member, [str(other.id)])
+    for conversation in (pair, group, theirs):
+        dm.send_message(member, conversation.id, "About the funding cliff", f"dm-{conversation.id}")
+    dm.block(other, member.id)
+
     reset_token = accounts._reset_serializer().dumps({"u": other.id,
                                                       "h": accounts._hash_tag(other)})
     occurrences = db.session.scalars(db.select(MeetingOccurrence.id)).all()
@@ -173,6 +182,8 @@ def _populate(world: World) -> None:
         "message_id": s(m["id"] for m in messages),
         "public_id": [*shared, "x" * 22],
         "passkey_id": s([own_passkey.id, others_passkey.id]),
+        "conversation_id": s([pair.id, group.id, theirs.id]),
+        "person_id": s([member.id, other.id, moderator.id, outsider.id, owner.id]) + ["", "0"],
     })
     world.ids.update(owner=owner.id, member=member.id, other=other.id, circle=circle.id)
 

@@ -271,6 +271,13 @@ FORMS: dict[str, Form] = {
     "moderation.member_action": Form({"reason": "text"}),
     "moderation.change_role": Form({"role": ["member", "moderator", "owner"]}),
     "moderation.decide_report": Form(),
+    # Direct messages
+    "messages.new": Form({"people": "person_id"}),
+    "messages.send": Form({"body": "text", "client_id": "text"}),
+    "messages.read": Form({"seq": "int"}),
+    "messages.leave": Form(),
+    "messages.block": Form({"next": "text"}),
+    "messages.unblock": Form({"next": "text"}),
 }
 
 
