@@ -77,6 +77,12 @@ def test_a_profile_has_a_message_link_that_preselects_the_person(app, people):
     assert f'value="{other.id}" id="person-{other.id}" checked' in html
 
 
+def test_the_member_list_has_a_message_link_for_everyone_else(app, people):
+    html = text(login(app, people["member"]).get(f"/c/{people['circle'].slug}/members"))
+    assert f'href="/messages/new?to={people["other"].id}"' in html
+    assert f'href="/messages/new?to={people["member"].id}"' not in html
+
+
 def test_starting_by_form_opens_the_conversation_and_reuses_it(app, people):
     client = login(app, people["member"])
     ids = [str(people["other"].id), str(people["third"].id)]
