@@ -9,7 +9,26 @@ from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 
 
-class ChatMessage(db.Model):
+class MessageText:
+    """The columns a circle's chat message and a direct message share: the
+    sender's id for the message (a resend finds it), its Markdown and HTML, and
+    when it was written, edited, deleted and last changed (for catch-up)."""
+
+    client_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Last edit or deletion: a reconnecting client asks for what changed since.
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def removed(self) -> bool:
+        return self.deleted_at is not None
+
+
+class ChatMessage(MessageText, db.Model):
     """One chat message. `seq` numbers a circle's messages 1, 2, 3... with no
     gap (sending holds the circle's lock and takes the circle's largest + 1), so
     a client that holds 1..n and sees n+2 knows exactly what it missed, and
@@ -37,21 +56,9 @@ class ChatMessage(db.Model):
     circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    client_id: Mapped[str] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(Text)
-    html: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    # Last edit or deletion: a reconnecting client asks for what changed since.
-    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     author: Mapped[User | None] = relationship(foreign_keys=[author_id], lazy="joined")
-
-    @property
-    def removed(self) -> bool:
-        return self.deleted_at is not None
 
 
 class ChatReadPosition(db.Model):

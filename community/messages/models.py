@@ -8,12 +8,12 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
+from ..chat.models import MessageText
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 
@@ -66,7 +66,7 @@ class ConversationMember(db.Model):
         return self.left_at is None
 
 
-class DirectMessage(db.Model):
+class DirectMessage(MessageText, db.Model):
     """One message of a conversation: chat_messages' columns with the
     conversation in place of the circle (see the package's docstring)."""
 
@@ -83,19 +83,8 @@ class DirectMessage(db.Model):
         ForeignKey("conversations.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    client_id: Mapped[str] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(Text)
-    html: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     author: Mapped[User | None] = relationship(foreign_keys=[author_id], lazy="joined")
-
-    @property
-    def removed(self) -> bool:
-        return self.deleted_at is not None
 
 
 class Block(db.Model):
