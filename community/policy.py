@@ -6,6 +6,7 @@ take explicit objects and never read the request, so views, Socket.IO handlers
 and templates (through the `policy` template global) apply the same rules.
 """
 from collections import namedtuple
+from datetime import datetime
 from functools import cache
 
 from sqlalchemy import and_, bindparam, exists, func, not_, or_, select
@@ -16,7 +17,7 @@ from .accounts.models import User
 from .circles.models import Circle, JoinRequest, Membership
 from .extensions import db
 from .fast.prepared import prepared
-from .messages.models import MAX_PEOPLE, MIN_PEOPLE, Block, Conversation, ConversationMember
+from .messages.models import MAX_PEOPLE, MIN_PEOPLE, Block, Conversation, ConversationMember, DirectMessage
 
 RANK = {"member": 1, "moderator": 2, "owner": 3}
 
@@ -801,6 +802,20 @@ def send_refusal(member, others, facts: dict[int, dict]) -> str | None:
             return (f"{fact['name']} no longer shares a circle with you, so messages can't be "
                     "sent here. What was said stays readable.")
     return None
+
+
+def readable_message(left_at, message=DirectMessage):
+    """Clause: a message of a conversation its member may read: every one while
+    they are in it; once they left, those written before they left.
+
+    :param left_at: the member's left_at: a column (ConversationMember.left_at,
+        or an alias's) or the value itself (None: still in it).
+    """
+    if left_at is None:
+        return message.created_at.is_not(None)  # every message
+    if isinstance(left_at, datetime):
+        return message.created_at <= left_at
+    return or_(left_at.is_(None), message.created_at <= left_at)
 
 
 def access_conversation(user: User, conversation_id, for_update: bool = False):

@@ -8,10 +8,11 @@ of threads and circles the member wrote in or belonged to.
 import zipfile
 from datetime import datetime
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..policy import membership_history
+from ..policy import membership_history, readable_message
 from .models import User
 
 
@@ -111,8 +112,45 @@ def collect(user: User) -> dict:
         "calendar_feed": _rows(
             select(CalendarFeed.created_at).where(CalendarFeed.user_id == uid)),
         "files": _shared_files(uid, circle),
+        **_conversations(uid),
     }
     return data
+
+
+def _conversations(uid: int) -> dict:
+    """The person's direct-message conversations (who else was in each, when
+    they joined and left) and every message in them they may read: theirs and
+    the others' (policy.readable_message), as the conversation's page shows them.
+    Three queries, however many conversations and messages."""
+    from ..circles.actions import FORMER_MEMBER
+    from ..messages.models import Conversation, ConversationMember, DirectMessage
+
+    mine, everyone = aliased(ConversationMember), aliased(ConversationMember)
+    people: dict[int, list[str]] = {}
+    for conversation_id, name in db.session.execute(
+            select(everyone.conversation_id, User.display_name)
+            .join(mine, and_(mine.conversation_id == everyone.conversation_id, mine.user_id == uid))
+            .join(User, User.id == everyone.user_id)
+            .where(everyone.user_id != uid).order_by(everyone.conversation_id, everyone.id)):
+        people.setdefault(conversation_id, []).append(name)
+    conversations = [
+        {**row, "people": people.get(row["conversation_id"], [])} for row in _rows(
+            select(Conversation.id.label("conversation_id"), Conversation.created_at,
+                   ConversationMember.joined_at, ConversationMember.left_at)
+            .join(ConversationMember, and_(ConversationMember.conversation_id == Conversation.id,
+                                           ConversationMember.user_id == uid))
+            .order_by(Conversation.id))]
+    author = aliased(User)
+    messages = _rows(
+        select(DirectMessage.conversation_id, DirectMessage.seq,
+               func.coalesce(author.display_name, FORMER_MEMBER).label("author"),
+               (DirectMessage.author_id == uid).label("mine"), DirectMessage.source,
+               DirectMessage.created_at, DirectMessage.edited_at, DirectMessage.deleted_at)
+        .join(mine, and_(mine.conversation_id == DirectMessage.conversation_id, mine.user_id == uid))
+        .outerjoin(author, author.id == DirectMessage.author_id)
+        .where(readable_message(mine.left_at))
+        .order_by(DirectMessage.conversation_id, DirectMessage.seq))
+    return {"conversations": conversations, "direct_messages": messages}
 
 
 def _shared_files(uid: int, circle) -> list[dict]:

@@ -32,6 +32,7 @@ from ..policy import (
     access_conversation,
     can_leave_conversation,
     message_facts,
+    readable_message,
     require,
     send_refusal,
     start_refusal,
@@ -229,7 +230,7 @@ def _visible_through(conversation_id: int, me: ConversationMember) -> int:
     if me.is_current:
         return last_seq(DirectMessage.conversation_id, conversation_id)
     return db.session.scalar(select(func.coalesce(func.max(DirectMessage.seq), 0)).where(
-        DirectMessage.conversation_id == conversation_id, DirectMessage.created_at <= me.left_at))
+        DirectMessage.conversation_id == conversation_id, readable_message(me.left_at)))
 
 
 def mark_read(actor: User, conversation_id, seq) -> int:
@@ -260,7 +261,7 @@ def conversation_list(user: User) -> list[dict]:
               .where(DirectMessage.conversation_id == mine.conversation_id,
                      DirectMessage.seq > mine.last_read_seq, DirectMessage.deleted_at.is_(None),
                      # a former member counts nothing said after they left
-                     (mine.left_at.is_(None)) | (DirectMessage.created_at <= mine.left_at),
+                     readable_message(mine.left_at),
                      (DirectMessage.author_id != mine.user_id) | DirectMessage.author_id.is_(None))
               .correlate(mine).scalar_subquery())
     newest = func.coalesce(Conversation.last_message_at, Conversation.created_at)

@@ -1,5 +1,6 @@
 """Your data: the page and the download hold everything the member wrote or set, and only theirs."""
 import json
+import re
 import uuid
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from community.circles import actions as circles
 from community.extensions import db
 from community.meetings.actions import polls, rsvps, scheduling
 from community.meetings.models import MeetingOccurrence
+from community.messages import actions as dms
 from community.notifications import actions as notifications
 from community.threads import actions as threads
 from community.threads.models import Post
@@ -129,12 +131,54 @@ def test_the_number_of_queries_does_not_grow_with_the_data(client, auth, app, co
         for n in range(extra):
             threads.post_reply(small["member"], small["circle"].slug, small["thread"].id, f"more {n}")
             chat.send_message(small["member"], small["circle"].slug, f"chat {n}", uuid.uuid4().hex)
+            other = add_member(small["circle"])  # a conversation each, with a message
+            talk = dms.start_conversation(small["member"], [other.id])
+            dms.send_message(other, talk.id, f"direct {n}", uuid.uuid4().hex)
         for path in ("/settings/data", "/settings/data.json"):
             with count_queries() as q:
                 assert client.get(path).status_code == 200
             counts.append(q.count)
     assert counts[:2] == counts[2:], counts
     assert counts[0] <= 25, counts
+
+
+def test_conversations_are_exported_as_their_pages_show_them(client, auth, app):
+    """Everything said in one's conversations, the others' messages too, but
+    nothing after one left, and nothing of conversations one was never in."""
+    owner = make_user("Rachel Stone")
+    circle = make_circle(owner)
+    gareth, priya = (add_member(circle, make_user(name)) for name in ("Gareth Lloyd", "Priya Raman"))
+    nina = add_member(circle, make_user("Nina Outside"))
+    group = dms.start_conversation(gareth, [owner.id, priya.id])
+    dms.send_message(gareth, group.id, "Can I call you about the funding cliff?", uuid.uuid4().hex)
+    dms.send_message(priya, group.id, "Yes, Thursday", uuid.uuid4().hex)
+    dms.leave_conversation(priya, group.id)
+    dms.send_message(owner, group.id, "Said after Priya left", uuid.uuid4().hex)
+
+    def export_of(user) -> dict:
+        auth.login(user)
+        data = json.loads(client.get("/settings/data.json").get_data(as_text=True))
+        page = text(client.get("/settings/data"))
+        auth.logout()
+        return {"data": data, "page": page}
+
+    gareths = export_of(gareth)
+    [conversation] = gareths["data"]["conversations"]
+    assert sorted(conversation["people"]) == ["Priya Raman", "Rachel Stone"]
+    assert [(m["author"], m["mine"], m["source"]) for m in gareths["data"]["direct_messages"]] == [
+        ("Gareth Lloyd", True, "Can I call you about the funding cliff?"),
+        ("Priya Raman", False, "Yes, Thursday"),
+        ("Rachel Stone", False, "Said after Priya left")]
+    assert re.search(r"With (Rachel Stone, Priya Raman|Priya Raman, Rachel Stone)<", gareths["page"])
+    priyas = export_of(priya)
+    assert priyas["data"]["conversations"][0]["left_at"] is not None
+    assert [m["source"] for m in priyas["data"]["direct_messages"]] == [
+        "Can I call you about the funding cliff?", "Yes, Thursday"]
+    assert "Said after Priya left" not in priyas["page"]
+    ninas = export_of(nina)
+    assert ninas["data"]["conversations"] == [] and ninas["data"]["direct_messages"] == []
+    assert "You haven't been in any direct-message conversations." in ninas["page"]
+    assert "funding cliff" not in ninas["page"]
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client):
