@@ -5,7 +5,6 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from community import create_app
 from community.chat import actions as chat
 from community.chat.models import ChatMessage
 from community.extensions import db
@@ -14,7 +13,7 @@ from community.files.models import Attachment
 from community.moderation import actions as moderation
 from community.moderation.models import Report
 from tests.chat.conftest import call, connect, no_rate_limit, people, received  # noqa: F401  (fixtures)
-from tests.conftest import AuthActions, app_config
+from tests.conftest import AuthActions
 from tests.factories import add_member, make_circle, make_user
 from tests.files.builders import docx_bytes, image_bytes
 from tests.files.test_attachments import stored_files
@@ -245,23 +244,6 @@ def test_an_outsider_never_receives_a_message_or_its_files(app, client, auth, co
                                       "attachments": [doc.public_id]})["error"] == "not_found"
     auth.login(outsider)
     assert client.get(message["attachments"][0]["url"]).status_code == 404
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine_app(request, tmp_path):
-    """The app on a fresh database of each engine, its files under tmp_path."""
-    options = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_size": 10},
-               "FILE_STORAGE_URL": f"file://{tmp_path}/files"}
-    if request.param == "sqlite":
-        app = request.getfixturevalue("make_app")(**options)
-    else:
-        app = create_app(app_config(request.getfixturevalue("postgres_url"), **options))
-    with app.app_context():
-        if request.param == "postgresql":
-            db.create_all()  # tests only: a fresh PostgreSQL database has no schema
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_two_messages_racing_for_the_same_upload_store_one(engine_app):

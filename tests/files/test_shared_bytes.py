@@ -47,13 +47,12 @@ def test_a_delete_between_saving_the_bytes_and_the_row_is_repaired(app, world, m
     assert storage.exists(second.thumbnail_key)
 
 
-def test_deleting_and_uploading_the_same_content_at_once_keeps_the_bytes(engine_app, tmp_path):
+def test_deleting_and_uploading_the_same_content_at_once_keeps_the_bytes(engine_app):
     """The delete checks "no row uses these bytes", then pauses before deleting
     them, while the same content is uploaded: the upload must wait for the
     delete and store the bytes again (without the lock it finishes first and
     its bytes are then deleted under it)."""
     app = engine_app
-    app.config["FILE_STORAGE_URL"] = f"file://{tmp_path}/files"
     owner = make_user()
     circle = make_circle(owner)
     member = add_member(circle)
