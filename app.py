@@ -74,17 +74,19 @@ def end_connection_after_websocket(wsgi_app):
 
 
 def start_background_work() -> None:
-    """Meeting reminders every minute; notifications to email, digests and the
+    """Meeting reminders and challenge follow-ups every minute; notifications to email, digests and the
     outbox every MAIL_WORKER_INTERVAL seconds; the sweep of files never
     attached every FILE_SWEEP_INTERVAL seconds. In every serving process (each
     gunicorn worker, through served()): each pass claims its rows in the
     database (FOR UPDATE SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite),
     so nothing goes twice."""
+    from community.challenges.actions import start_follow_up_loop
     from community.files.sweep import start_sweep_loop
     from community.meetings.reminders import start_reminder_loop
     from community.notifications.worker import start_mail_loop
 
     start_reminder_loop(app)
+    start_follow_up_loop(app)
     start_mail_loop(app)
     start_sweep_loop(app)
 

@@ -13,6 +13,11 @@ the meeting the bench opens, and, for files_constant in run.py, on places alike
 but for their number of files (a thread page of posts with 3 files each beside
 one with none, a meeting with 10 beside one with none, 50 chat messages with 3
 each beside 50 with none, circle 1's Files page beside circle 2's single file).
+
+Direct messages: the bench member is in DM_CONVERSATIONS conversations of two
+(more than the Messages page's 50, so it has an "Older conversations" page of
+a few), one of LONG_CONVERSATION messages beside one of SHORT_CONVERSATION:
+run.messages_constant wants the same statements on each pair.
 """
 import hashlib
 import random
@@ -29,6 +34,9 @@ FEED_TOKEN = "bench-calendar-feed-token"
 FILE_QUERY = "budget"      # a word in some files' names: the Files page's search
 CHAT_FEW_FILES = 51        # circle 1's chat messages before this id have no files,
 CHAT_MANY_FILES = 101      # and those from CHAT_FEW_FILES to before this one have 3 each
+DM_CONVERSATIONS = 55      # the bench member's: 50 on the Messages page, 5 on the older page
+LONG_CONVERSATION = 600    # messages in conversation 1 (the page shows its last 50)
+SHORT_CONVERSATION = 5     # messages in conversation 2
 # A file's kind, its extension, whether it has a thumbnail, and a range of sizes.
 FILE_KINDS = (("jpeg", "jpg", True, (200_000, 4_000_000)), ("png", "png", True, (50_000, 2_000_000)),
               ("pdf", "pdf", False, (50_000, 8_000_000)), ("docx", "docx", False, (20_000, 2_000_000)),
@@ -40,6 +48,17 @@ TOPICS = ("leadership trust prison radio charity psychiatry practice budget boar
           "mentoring cohort retreat safeguarding commissioning staff culture change council "
           "community resilience inspection waiting list recruitment merger pilot evaluation "
           "trustees courage feedback coaching honesty silence conflict decision").split()
+
+
+# The directory (/people): most people listed, with an organisation, a place, a
+# sector and two or three "can help with" tags; half show their organisation to all alumni.
+DIRECTORY_QUERY = "coaching"   # a tag some have: the directory's search
+DIRECTORY_PLACE = "Reading"
+HELP_TAGS = ("coaching", "budgets", "board recruitment", "children's services", "mental health",
+             "commissioning", "fundraising", "digital", "governance", "volunteering", "estates",
+             "procurement", "media", "safeguarding", "partnerships", "evaluation")
+PLACES = ("Leeds", "Reading", "Slough", "Bracknell", "Newbury", "Oxford", "Swindon", "Basingstoke")
+ORGANISATIONS = ("Trust", "Practice", "Radio", "Prison", "Charity", "Council", "College", "Foundation")
 
 
 def _vocabulary(size: int = 3000) -> tuple[list[str], list[float]]:
@@ -107,6 +126,11 @@ class World:
     few_files_chat_before_id: int = CHAT_FEW_FILES    # "load older" from here: no files
     many_files_chat_before_id: int = CHAT_MANY_FILES  # 50 messages, 3 files each
     few_files_circle_slug: str = "circle-2"           # one file, beside circle 1's hundreds
+    long_conversation_id: int = 0   # LONG_CONVERSATION messages
+    short_conversation_id: int = 0  # SHORT_CONVERSATION messages
+    messages_older: str = ""        # ?before= of the Messages page's second page (5 conversations)
+    directory_query: str = DIRECTORY_QUERY
+    directory_place: str = DIRECTORY_PLACE
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -165,6 +189,7 @@ class _Builder:
         self.meetings()
         self.insert("attachments", self.files)
         self.bench_member_extras()
+        self.direct_messages()
         self._fix_sequences()
         return World(scale=self.scale.name, user_id=1, circle_slug="circle-1",
                      big_thread_id=big_thread, big_thread_last_page=-(-BIG_THREAD_POSTS // 20),
@@ -182,10 +207,29 @@ class _Builder:
         created = self.now - timedelta(days=800)
         self.insert("users", ({
             "id": i, "email": f"member{i}@bench.example", "display_name": f"Member {i}",
-            "handle": f"member{i}", "password_hash": hashed, "organisation": "Bench Trust",
-            "job_title": "Director", "sector": "public", "location": "Leeds", "bio": "",
+            "handle": f"member{i}", "password_hash": hashed,
+            "organisation": f"Bench {ORGANISATIONS[i % len(ORGANISATIONS)]} {i % 97}",
+            "job_title": "Director", "sector": ("public", "private", "non_profit")[i % 3],
+            "location": PLACES[i % len(PLACES)], "bio": "",
             "timezone": "Europe/London", "is_site_admin": False, "session_token": f"tok{i}",
-            "created_at": created} for i in range(1, self.scale.users + 1)))
+            "created_at": created, **self._directory_fields(i)} for i in range(1, self.scale.users + 1)))
+        self.insert("profile_tags", self._help_tags())
+
+    def _directory_fields(self, i: int) -> dict:
+        """Listed but every 10th; audiences varied, so the search's clauses all do work."""
+        audiences = ("circles", "alumni", "alumni", "nobody")
+        fields = ("organisation", "job_title", "sector", "location", "bio", "tags", "photo", "contact")
+        return {"listed_in_directory": i % 10 != 0, "open_to_contact": i % 2 == 0,
+                **{f"{field}_visibility": audiences[(i + n) % len(audiences)]
+                   for n, field in enumerate(fields)}}
+
+    def _help_tags(self):
+        n = 0
+        for user in range(1, self.scale.users + 1):
+            for position in range(2 + user % 2):
+                n += 1
+                tag = HELP_TAGS[(user // 2 + position * 5) % len(HELP_TAGS)]
+                yield {"id": n, "user_id": user, "position": position, "name": tag, "key": tag.casefold()}
 
     def circles(self) -> None:
         s = self.scale
@@ -414,6 +458,41 @@ class _Builder:
         self.insert("chat_read_positions", [{"user_id": 1, "circle_id": 1, "last_read_id": 1}])
         self.insert("calendar_feeds", [{"user_id": 1, "created_at": self.now,
                                         "token_hash": hashlib.sha256(FEED_TOKEN.encode()).hexdigest()}])
+
+    # --- Direct messages ----------------------------------------------------------------
+
+    def direct_messages(self) -> None:
+        """The bench member's conversations, each with another member: the first
+        long, the second short, the rest of two messages; all unread."""
+        assert self.scale.users > DM_CONVERSATIONS, "too few people for the bench member's conversations"
+        start = self.now - timedelta(days=30)
+        conversations, members, messages = [], [], []
+        for c in range(1, DM_CONVERSATIONS + 1):
+            partner = c + 1
+            count = {1: LONG_CONVERSATION, 2: SHORT_CONVERSATION}.get(c, 2)
+            created = start + timedelta(hours=c)
+            conversations.append({"id": c, "people": f"1,{partner}", "created_by_id": 1,
+                                  "created_at": created,
+                                  "last_message_at": created + timedelta(minutes=count - 1)})
+            members += [{"conversation_id": c, "user_id": u, "joined_at": created, "left_at": None,
+                         "muted": False, "last_read_seq": 0 if u == 1 else count}
+                        for u in (1, partner)]
+            for i in range(count):
+                body = self.sentence(self.rng.randint(3, 15))
+                at = created + timedelta(minutes=i)
+                messages.append({"id": len(messages) + 1, "conversation_id": c, "seq": i + 1,
+                                 "author_id": partner if i % 2 == 0 else 1,
+                                 "client_id": f"bench-dm-{len(messages) + 1}", "source": body,
+                                 "html": f"<p>{body}</p>", "created_at": at, "edited_at": None,
+                                 "deleted_at": None, "changed_at": at})
+        self.insert("conversations", conversations)
+        self.insert("conversation_members", members)
+        self.insert("direct_messages", messages)
+        # The Messages page: newest first; the second page starts after its 50th.
+        newest = sorted(conversations, key=lambda r: (r["last_message_at"], r["id"]), reverse=True)
+        last = newest[49]
+        self.places.update(long_conversation_id=1, short_conversation_id=2,
+                           messages_older=f"{last['last_message_at'].isoformat()}_{last['id']}")
 
     def _fix_sequences(self) -> None:
         """PostgreSQL: ids were given explicitly, so move each sequence past them."""

@@ -48,7 +48,7 @@ def main() -> None:
     profiler.stop()
     if args.html:
         Path(args.html).write_text(profiler.output_html())
-    print(profiler.output_text(unicode=True, color=False, show_all=False))
+    print(profiler.output_text(unicode=True, color=False, show_all=bool(__import__("os").environ.get("SHOW_ALL"))))
 
 
 def _dummy_world() -> dataset.World:

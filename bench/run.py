@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -48,7 +49,7 @@ from databases import SECRET, FreshPostgres, migrated_app  # noqa: E402
 DATA = BENCH / ".data"
 USER_AGENT = "alumni-circles-bench"
 CONNECTIONS = 8            # concurrent connections of the load generator
-DATASET_VERSION = 5        # bump when dataset.py changes what it builds
+DATASET_VERSION = 6        # bump when dataset.py changes what it builds
 
 
 def pages(world: dataset.World) -> dict[str, str]:
@@ -67,6 +68,22 @@ def pages(world: dataset.World) -> dict[str, str]:
         "files": f"/c/{c}/files",
         "files_images": f"/c/{c}/files?kind=images",
         "files_search": f"/c/{c}/files?" + urlencode({"q": world.file_query}),
+        "messages": "/messages",
+        "conversation": f"/messages/{world.long_conversation_id}",
+        "directory": "/people",
+        "directory_search": "/people?" + urlencode({"q": world.directory_query,
+                                                    "place": world.directory_place}),
+    }
+
+
+def message_places(world: dataset.World) -> dict[str, tuple[str, str]]:
+    """The direct-message pages, each with little and with much on it: the
+    Messages page's older page (5 conversations) and first (50 of 55); a
+    conversation of 5 messages and one of 600 (the last 50 shown)."""
+    return {
+        "messages": ("/messages?" + urlencode({"before": world.messages_older}), "/messages"),
+        "conversation": (f"/messages/{world.short_conversation_id}",
+                         f"/messages/{world.long_conversation_id}"),
     }
 
 
@@ -270,13 +287,17 @@ class InProcess:
         with self.app.app_context():
             self.engine = db.engine
         self.statements: list[str] = []
+        # The request's own statements: the test clients run it in this thread;
+        # background threads (Socket.IO's, in threading mode) are not the request.
+        self.thread = threading.get_ident()
         event.listen(self.engine, "before_cursor_execute", self._listener)
         self._sign_in()
 
     def _listener(self, conn, cursor, statement, *args) -> None:
         # Transaction control is not counted: SQLite's BEGIN is a statement we send
         # (database.py), PostgreSQL's is implicit in the driver; the queries are the same.
-        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+        if threading.get_ident() == self.thread and \
+                not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
             self.statements.append(statement)
 
     def _request(self, path: str, **form):
@@ -317,14 +338,15 @@ def files_shown(html: str) -> int:
     return len(set(re.findall(r"/c/[\w-]+/files/([\w-]+)/", html)))
 
 
-def count_queries(db_url: str, world: dataset.World, paths: dict[str, str]) -> tuple[dict, dict]:
+def count_queries(db_url: str, world: dataset.World, paths: dict[str, str]) -> tuple[dict, dict, dict]:
     """SQL statements per request, counted in-process on the same database (after a
-    warm-up): each page of `paths` and chat history, then files_constant's."""
+    warm-up): each page of `paths` and chat history, then files_constant's and
+    messages_constant's."""
     counter = InProcess(db_url)
     try:
         counts = {name: counter.page(path) for name, path in paths.items()}
         counts["chat_history"] = counter.history(world.chat_circle_slug, world.oldest_chat_id)
-        return counts, files_constant(counter, world)
+        return counts, files_constant(counter, world), messages_constant(counter, world)
     finally:
         counter.close()
 
@@ -338,6 +360,13 @@ def files_constant(counter: InProcess, world: dataset.World) -> dict:
         "few": counter.history(world.chat_circle_slug, world.few_files_chat_before_id),
         "many": counter.history(world.chat_circle_slug, world.many_files_chat_before_id)}
     return out
+
+
+def messages_constant(counter: InProcess, world: dataset.World) -> dict:
+    """Each direct-message page with little and with much on it (message_places):
+    report.py's budget wants the same statements on both."""
+    return {name: {"few": counter.page(few), "many": counter.page(many)}
+            for name, (few, many) in message_places(world).items()}
 
 
 def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdir: Path,
@@ -370,11 +399,12 @@ def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdi
     finally:
         app.stop()
         hello.stop()
-    counts, constant = count_queries(db_url, world, pages(world))
+    counts, constant, messages = count_queries(db_url, world, pages(world))
     for name, counted in counts.items():
         results[name].update(counted)
     return {"label": label, "posts": world.posts, "ceiling_rps": ceiling["rps"],
-            "ceiling": ceiling, "pages": results, "rss_mb": rss, "files_constant": constant}
+            "ceiling": ceiling, "pages": results, "rss_mb": rss, "files_constant": constant,
+            "messages_constant": messages}
 
 
 TAIL_PAGES = tuple(report.TAIL_NAMES)  # the thread's first and last page
@@ -466,6 +496,15 @@ def sqlite_dataset(scale: dataset.Scale) -> tuple[str, dataset.World]:
     return f"sqlite:///{path}", dataset.World(**json.loads(meta.read_text()))
 
 
+def measure_postgres(label: str, base_url: str, scale: str, seconds: float, logdir: Path,
+                     workers: "Workers") -> dict:
+    store = PostgresDataset(base_url, dataset.SCALES[scale])
+    try:
+        return measure(label, store.url, store.world, seconds, logdir, workers)
+    finally:
+        store.drop()
+
+
 class PostgresDataset(FreshPostgres):
     """A fresh PostgreSQL database at this scale, dropped afterwards."""
 
@@ -485,11 +524,14 @@ class PostgresDataset(FreshPostgres):
 
 # --- Chat fan-out -----------------------------------------------------------------------
 
+CHAT_ROUNDS = 5  # the app against the bare server in turns (chat_fanout.alternate)
+
 def chat_fanout(quick: bool) -> dict:
     """bench/chat_fanout.py in a subprocess, its runs in the shape of our report."""
     out = Path(tempfile.mkdtemp(prefix="bench-fanout-")) / "fanout.json"
     cmd = [sys.executable, str(BENCH / "chat_fanout.py"), "--out", str(out)]
     cmd += ["--quick", "--receivers", "200", "--only", "bare1,app1"] if quick else []
+    cmd += ["--rounds", str(CHAT_ROUNDS)]
     print("\n== Chat fan-out", flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True)
     raw = json.loads(out.read_text())
@@ -505,6 +547,11 @@ def chat_fanout(quick: bool) -> dict:
         if server == "app" and bare:
             entry["ratio_p99"] = round(lat["p99_ms"] / bare["latency_phase"]["p99_ms"], 2)
         chat[name] = entry
+    if "alternating" in raw:
+        turns = raw["alternating"]
+        chat["alternating"] = {"receivers": turns["receivers"], "rounds": turns["rounds"],
+                               "ratios": [round(r, 2) for r in turns["ratios"]],
+                               "median_ratio": round(turns["median_ratio"], 2)}
     chat["database"] = raw["database"]
     return chat
 
@@ -525,7 +572,8 @@ def machine() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="10,000 posts on SQLite only")
+    parser.add_argument("--quick", action="store_true",
+                        help="10,000 posts (on PostgreSQL too with TEST_DATABASE_URL)")
     parser.add_argument("--seconds", type=float, help="seconds per page (quick 4, full 10)")
     parser.add_argument("--no-chat", action="store_true", help="skip the chat fan-out part")
     parser.add_argument("--workers", type=int, help="gunicorn workers on the port (default 1, as deployed)")
@@ -547,20 +595,18 @@ def main() -> None:
     try:
         small = sqlite_dataset(dataset.SCALES["quick"])
         runs["sqlite_10k"] = measure("sqlite_10k", *small, seconds, logdir, workers)
+        pg = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+        if args.quick and pg:
+            runs["postgresql_10k"] = measure_postgres("postgresql_10k", pg, "quick", seconds, logdir, workers)
         if not args.quick:
             big = sqlite_dataset(dataset.SCALES["full"])
             runs["sqlite_1m"] = measure("sqlite_1m", *big, seconds, logdir, workers)
             print(f"\n== Hello-world and the thread pages at both scales: {args.rounds} rounds of "
                   "5-s windows, in turns", flush=True)
             turns = alternating(small, big, logdir, workers, args.rounds, 5)
-            pg = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
             if pg:
-                store = PostgresDataset(pg, dataset.SCALES["full"])
-                try:
-                    runs["postgresql_1m"] = measure("postgresql_1m", store.url, store.world, seconds,
-                                                    logdir, workers)
-                finally:
-                    store.drop()
+                runs["postgresql_1m"] = measure_postgres("postgresql_1m", pg, "full", seconds,
+                                                         logdir, workers)
             else:
                 print("No BENCH_DATABASE_URL / TEST_DATABASE_URL: the PostgreSQL run is skipped.")
     finally:
@@ -576,6 +622,7 @@ def main() -> None:
         "ceiling_rps": main_run["ceiling_rps"],
         "pages": main_run["pages"],
         "files_constant": main_run["files_constant"],
+        "messages_constant": main_run["messages_constant"],
         "chat": {} if args.no_chat else chat_fanout(args.quick),
         "rss_mb": max(r["rss_mb"]["peak"] for r in runs.values()),
         "runs": runs,

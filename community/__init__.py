@@ -40,14 +40,12 @@ def configure_logging(app: Flask) -> None:
 
 
 def configure_extensions(app: Flask) -> None:
-    from . import database, models  # noqa: F401  (engine events; every table on the metadata)
+    from . import database, models, postgres  # noqa: F401  (engine events; every table on the metadata)
 
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # A file on this machine: its connections can't go stale, and the ping
-        # before each request's checkout was ~1% of a thread page.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-                                                   "pool_pre_ping": False}
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        with app.app_context():
+            postgres.install(db.engine)
     database.end_sessions_quietly(app)
     migrate.init_app(app, db, render_as_batch=True)
     csrf.init_app(app)
@@ -102,7 +100,8 @@ def configure_extensions(app: Flask) -> None:
 
 # One blueprint per area; each area's views.py defines `bp`.
 AREAS = ("main", "accounts", "circles", "threads", "meetings", "chat", "moderation",
-         "notifications", "admin", "files", "messages")
+         "notifications", "admin", "files", "messages", "programmes", "directory",
+         "challenges", "agenda")
 
 
 class BoundedInt(IntegerConverter):

@@ -28,6 +28,13 @@ def init_app(app: Flask) -> None:
 
         click.echo(f"Sent {send_due_reminders()} meeting reminder(s).")
 
+    @app.cli.command("send-follow-ups")
+    def send_follow_ups():
+        """Ask presenters how their challenge went, where now due; safe to run again."""
+        from .challenges.actions import send_due_follow_ups
+
+        click.echo(f"Asked {send_due_follow_ups()} presenter(s) how it went.")
+
     @app.cli.command("backup")
     @click.argument("path")
     def backup_command(path):

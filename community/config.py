@@ -93,11 +93,13 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Alumni Circles <no-reply@localhost>"),
         "DIGEST_HOUR": _int("DIGEST_HOUR", 8),
         "MAIL_WORKER_INTERVAL": _int("MAIL_WORKER_INTERVAL", 10),
+        "DM_EMAIL_DELAY": _int("DM_EMAIL_DELAY", DEFAULTS["DM_EMAIL_DELAY"]),
         # Unset: file://<instance>/files (community/files/storage.py, storage_for).
         "FILE_STORAGE_URL": os.environ.get("FILE_STORAGE_URL") or None,
         # The largest file one upload may be, and all of a circle's files together.
         "FILE_MAX_BYTES": _int("FILE_MAX_BYTES", DEFAULTS["FILE_MAX_BYTES"]),
         "FILE_CIRCLE_QUOTA": _int("FILE_CIRCLE_QUOTA", DEFAULTS["FILE_CIRCLE_QUOTA"]),
+        "DM_FILE_QUOTA": _int("DM_FILE_QUOTA", DEFAULTS["DM_FILE_QUOTA"]),
         "FILE_SWEEP_INTERVAL": _int("FILE_SWEEP_INTERVAL", DEFAULTS["FILE_SWEEP_INTERVAL"]),
         # How downloads leave, after the access check (community/files/views.py).
         "FILE_ACCEL_REDIRECT": _bool("FILE_ACCEL_REDIRECT", DEFAULTS["FILE_ACCEL_REDIRECT"]),
@@ -119,14 +121,15 @@ REDIS_TIMEOUT = 0.5
 # the CLI, backups and an administrator. Past that a request waits at most
 # DB_POOL_TIMEOUT seconds for a connection, then gets "busy, try again"
 # (error_pages.pool_exhausted; chat's "unavailable", retried) instead of queueing 30 s.
-# pool_pre_ping: one round trip per checkout (~0.1 ms on loopback, measured),
-# so a restarted PostgreSQL costs no failed request; off for SQLite (create_app).
-POOL = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "pool_timeout": 3.0}
+# No pool_pre_ping: it cost a round trip per checkout; a connection a restarted
+# PostgreSQL has closed is found without one (community/postgres.py), and a
+# local SQLite file's connections can't go stale.
+POOL = {"pool_pre_ping": False, "pool_size": 10, "max_overflow": 10, "pool_timeout": 3.0}
 
 
 def engine_options() -> dict:
     """SQLAlchemy's pool settings: DB_POOL_SIZE, DB_MAX_OVERFLOW, DB_POOL_TIMEOUT."""
-    return {"pool_pre_ping": True,
+    return {"pool_pre_ping": False,
             "pool_size": _int("DB_POOL_SIZE", POOL["pool_size"]),
             "max_overflow": _int("DB_MAX_OVERFLOW", POOL["max_overflow"]),
             "pool_timeout": _float("DB_POOL_TIMEOUT", POOL["pool_timeout"])}
@@ -178,6 +181,9 @@ DEFAULTS = {
     "MAIL_FROM": "Alumni Circles <no-reply@localhost>",
     "DIGEST_HOUR": 8,
     "MAIL_WORKER_INTERVAL": 10,
+    # Seconds a direct message waits unread before it is emailed: a burst becomes
+    # one email, and nothing goes if it is read meanwhile (messages/notify.py).
+    "DM_EMAIL_DELAY": 120,
     # Redis pub/sub channel of the Socket.IO message queue; chat's own keys in
     # Redis start with it too, so two deployments can share one Redis.
     "SOCKETIO_CHANNEL": "flask-socketio",
@@ -191,6 +197,10 @@ DEFAULTS = {
     "CHAT_RATE_WINDOW": 10,
     # Joins and "load older" calls per user in 10 seconds (per process).
     "CHAT_READ_LIMIT": 30,
+    # Direct messages reported to the site's admins: at most this many per person
+    # in DM_REPORT_WINDOW seconds (counted in the database, as chat's limit is).
+    "DM_REPORT_LIMIT": 10,
+    "DM_REPORT_WINDOW": 3600,
     # Chat presence broadcasts are coalesced per circle over this many seconds.
     "CHAT_PRESENCE_DELAY": 0.5,
     # Files (community/files): the kinds members may share, by content (kinds.KINDS;
@@ -202,6 +212,9 @@ DEFAULTS = {
     # Per upload, and per circle for all its files (both read from the environment too).
     "FILE_MAX_BYTES": 25 * 1024 * 1024,
     "FILE_CIRCLE_QUOTA": 2 * 1024 ** 3,
+    # Bytes each person may share in all their direct conversations together
+    # (community/files/conversations.py): a conversation has no owner to charge.
+    "DM_FILE_QUOTA": 1024 ** 3,
     # Seconds between passes of the orphan sweep in each serving process (files/sweep.py).
     "FILE_SWEEP_INTERVAL": 3600,
     # Behind deploy/'s nginx: local files are handed to nginx (X-Accel-Redirect to its

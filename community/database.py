@@ -98,3 +98,19 @@ def begin_write() -> None:
             raise RuntimeError("begin_write() called with unsaved changes")
         session.commit()
     session.connection(execution_options={IMMEDIATE: True})
+
+
+def fresh_read() -> None:
+    """End the current read-only transaction, so the next statement sees
+    everything committed until now (SQLite reads from a snapshot taken at a
+    transaction's first read), keeping what is loaded, e.g. the signed-in
+    user, rather than loading it again. There must be no unsaved changes."""
+    session = db.session()
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("fresh_read() called with unsaved changes")
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep

@@ -112,9 +112,10 @@ def _area_seeders():
     """Each area's demo, in the order a circle's life would build it."""
     from .chat.demo import seed_demo as chat
     from .meetings.demo import seed_demo as meetings
+    from .messages.demo import seed_demo as messages
     from .threads.demo import seed_demo as threads
 
-    return [threads, meetings, chat]
+    return [threads, meetings, chat, messages]
 
 
 def demo_circle() -> Circle | None:

@@ -6,7 +6,7 @@ reads nothing of the viewer: the site's layout would load the signed-in user
 """
 import logging
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -108,6 +108,33 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def database_down(err):
+        if _may_read_again(err):
+            return _read_again()
         # The driver's own words go to the log only: they can name hosts and users.
         log.warning("database unavailable: %s", type(err.orig).__name__ if err.orig else err)
         return database_unavailable()
+
+
+def _may_read_again(err) -> bool:
+    """A page load whose pooled connection turned out dead (the server had
+    just ended it, and the check at checkout came too soon to see it close:
+    community.postgres.alive) may run once more on a new connection. A page
+    load only reads; what it was in the middle of writing, if anything, the
+    server rolled back with the connection."""
+    return (getattr(err, "connection_invalidated", False)
+            and request.method in ("GET", "HEAD")
+            and getattr(request, "sid", None) is None  # a socket event: its handler decides
+            and not g.get("read_again"))
+
+
+def _read_again():
+    g.read_again = True
+    log.info("database connection lost at %s; reading again on a new one", request.path)
+    # The invalidated connection goes; what was loaded is expired, so the
+    # signed-in user and the rest are read again on the new connection.
+    db.session.rollback()
+    app = current_app._get_current_object()
+    try:
+        return app.dispatch_request()
+    except Exception as err:  # noqa: BLE001 - handled as the first try's would have been
+        return app.handle_user_exception(err)

@@ -1,6 +1,10 @@
 """Paginated lists: every list page shows a bounded number of rows."""
+from functools import lru_cache
+
 from flask import request
 from flask_sqlalchemy.pagination import SelectPagination
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import lazyload
 
 from .extensions import db
 
@@ -17,16 +21,34 @@ def paginate(query, per_page: int):
                        max_per_page=per_page)
 
 
-class RowPagination(SelectPagination):
-    """A page of whole rows: a select of a model and columns beside it (the
-    stock one keeps only each row's first column)."""
+class BoundPagination(SelectPagination):
+    """A page of a statement built once with bindparams (queries' `@cache`d
+    builders), run with its `params`. Its page and count statements are built
+    once per statement too: building them on every request cost as much as
+    running them (bench/findings.md, 29)."""
 
     def _query_items(self) -> list:
-        query = self._query_args["select"].limit(self.per_page).offset(self._query_offset)
-        return list(self._query_args["session"].execute(query))
+        page, _ = _paging_statements(self._query_args["select"])
+        values = {**self._query_args["params"], "page_limit": self.per_page,
+                  "page_offset": self._query_offset}
+        result = self._query_args["session"].execute(page, values)
+        return list(result) if self._query_args["rows"] else list(result.unique().scalars())
+
+    def _query_count(self) -> int:
+        _, count = _paging_statements(self._query_args["select"])
+        return self._query_args["session"].execute(count, self._query_args["params"]).scalar()
 
 
-def paginate_rows(query, per_page: int) -> RowPagination:
-    """As paginate, for a select of several columns: items are rows."""
-    return RowPagination(select=query, session=db.session(), page=page_number(),
-                         per_page=per_page, error_out=False, max_per_page=per_page)
+@lru_cache(maxsize=64)
+def _paging_statements(statement):
+    page = statement.limit(bindparam("page_limit")).offset(bindparam("page_offset"))
+    rows = statement.options(lazyload("*")).order_by(None).subquery()
+    return page, select(func.count()).select_from(rows)
+
+
+def paginate_bound(statement, params: dict, per_page: int, rows: bool = False) -> BoundPagination:
+    """As paginate, for a statement built once: `params` are its values. With
+    rows=True its items are whole rows (a select of a model and columns beside
+    it, or of columns), not each row's first column."""
+    return BoundPagination(select=statement, params=params, rows=rows, session=db.session(),
+                           page=page_number(), per_page=per_page, error_out=False, max_per_page=per_page)

@@ -9,15 +9,17 @@ from collections import namedtuple
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import and_, bindparam, exists, func, not_, or_, select
+from sqlalchemy import and_, bindparam, case, exists, false, func, not_, or_, select
 from sqlalchemy.orm import aliased, lazyload
 from werkzeug.exceptions import Forbidden, NotFound
 
-from .accounts.models import User
+from .accounts.models import PROFILE_FIELDS, VISIBILITIES, User
 from .circles.models import Circle, JoinRequest, Membership
+from .directory.models import Introduction
 from .extensions import db
 from .fast.prepared import prepared
 from .messages.models import MAX_PEOPLE, MIN_PEOPLE, Block, Conversation, ConversationMember, DirectMessage
+from .programmes.models import Programme, ProgrammeCohort, ProgrammeStaff
 
 RANK = {"member": 1, "moderator": 2, "owner": 3}
 
@@ -111,10 +113,15 @@ def member_counts(circle_ids) -> dict[int, int]:
     """{circle id: number of active members} for these circles (one statement)."""
     if not circle_ids:
         return {}
-    return dict(db.session.execute(
-        select(Membership.circle_id, func.count(Membership.id))
-        .where(Membership.circle_id.in_(list(circle_ids)), is_active_row())
-        .group_by(Membership.circle_id)).all())
+    return dict(db.session.execute(_member_counts(), {"circle_ids": list(circle_ids)}).all())
+
+
+@cache
+def _member_counts():
+    # On every dashboard: built once (building it cost more than running it).
+    return (select(Membership.circle_id, func.count(Membership.id))
+            .where(Membership.circle_id.in_(bindparam("circle_ids", expanding=True)), is_active_row())
+            .group_by(Membership.circle_id))
 
 
 def staff_ids(circle_id) -> list[int]:
@@ -133,6 +140,14 @@ def reading_pairs(pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
         .where(Membership.circle_id.in_({c for c, _ in pairs}), Membership.user_id.in_({u for _, u in pairs}),
                is_active_row(), pledge_kept(), second_factor_kept()))
     return {(row.circle_id, row.user_id) for row in rows} & pairs
+
+
+def members_by_email(circle_id: int, emails: list[str]):
+    """A select of (email, status) of the circle's active and banned members
+    with these addresses (bulk invitations: who is in already, who may not be)."""
+    return (select(User.email, Membership.status).join(Membership, Membership.user_id == User.id)
+            .where(Membership.circle_id == circle_id, Membership.status.in_(("active", "banned")),
+                   User.email.in_(emails)))
 
 
 def active_count(circle, role: str | None = None, besides: int | None = None):
@@ -355,20 +370,174 @@ def access_member(circle: Circle, user_id: int) -> Membership:
     return membership
 
 
-def access_profile(viewer: User, user_id: int) -> User:
-    """A person's profile, if they are an active member of a circle the viewer may read.
+def access_profile(viewer: User, user_id: int) -> tuple[User, dict[str, bool]]:
+    """A person's profile and which of its fields the viewer may see
+    ({field: bool} for each of PROFILE_FIELDS), in one statement.
 
-    :raise NotFound: no such person, or no such circle in common.
+    Open to oneself, to people who share a circle with them (an active member
+    of a circle the viewer may read), and, once they are listed in the
+    directory, to every alumnus (see "Directory" below).
+
+    :raise NotFound: no such person, or none of those — the same error.
     """
-    if viewer.id == user_id:
-        return viewer
-    theirs = aliased(Membership)
-    shared = exists().where(active_membership(User.id, theirs.circle_id, theirs),
-                            theirs.circle_id.in_(readable_circle_ids(viewer.id)))
-    user = db.session.scalar(select(User).where(User.id == user_id, shared))
-    if user is None:
+    if viewer is None or not viewer.is_authenticated or not 0 < user_id < 2**31:
         raise NotFound()
-    return user
+    row = db.session.execute(
+        select(User, *visible_columns(viewer.id))
+        .where(User.id == user_id, may_see_person(viewer.id))).first()
+    if row is None:
+        raise NotFound()
+    return row[0], {field: bool(shown) for field, shown in zip(PROFILE_FIELDS, row[1:], strict=True)}
+
+
+# --- Directory -------------------------------------------------------------------
+# Who sees which profile field, as SQL clauses: the directory's listing shows a
+# field, its search matches on a field, and a profile page shows a field, all
+# by field_visible, so a search never finds anyone by what the searcher may not
+# see. community/directory/__init__.py describes the audiences.
+
+VISIBILITY_VALUES = tuple(VISIBILITIES)
+
+
+def is_alumnus(user_id):
+    """Clause: the person (a column or a value) is an alumnus of this site: an
+    active member of at least one circle."""
+    any_circle = aliased(Membership)
+    return exists().where(any_circle.user_id == user_id, is_active_row(any_circle))
+
+
+# Programmes: who was on which programme and cohort is told only to that
+# programme's own alumni (active members of any of its cohorts' circles), and
+# only of people who listed themselves; other alumni neither see it nor find
+# anyone by it.
+
+def programme_alumnus(viewer_id, programme_id):
+    """Clause: the viewer (a value or parameter) is an active member of a
+    cohort circle of the programme (a column)."""
+    mine, cohort = aliased(Membership), aliased(ProgrammeCohort)
+    return exists().where(active_membership(viewer_id, mine.circle_id, mine),
+                          cohort.circle_id == mine.circle_id, cohort.programme_id == programme_id)
+
+
+def on_programme(viewer_id, name, year=None, person=User):
+    """Clause: the person is an active member of a cohort of the programme
+    called `name` (any case; of cohort `year` if given), and the viewer is an
+    alumnus of that programme (programme_alumnus)."""
+    theirs, cohort = aliased(Membership), aliased(ProgrammeCohort)
+    conditions = [active_membership(person.id, theirs.circle_id, theirs),
+                  cohort.circle_id == theirs.circle_id, Programme.id == cohort.programme_id,
+                  func.lower(Programme.name) == func.lower(name),
+                  programme_alumnus(viewer_id, Programme.id)]
+    if year is not None:
+        conditions.append(cohort.year == year)
+    return exists().where(*conditions)
+
+
+def shared_cohorts(viewer_id: int, person_ids):
+    """A select of (person id, programme name, cohort year) for these people's
+    cohorts of the programmes the viewer is an alumnus of."""
+    theirs = aliased(Membership)
+    return (select(theirs.user_id, Programme.name, ProgrammeCohort.year)
+            .join(ProgrammeCohort, ProgrammeCohort.circle_id == theirs.circle_id)
+            .join(Programme, Programme.id == ProgrammeCohort.programme_id)
+            .where(theirs.user_id.in_(person_ids), is_active_row(theirs),
+                   programme_alumnus(viewer_id, Programme.id))
+            .order_by(theirs.user_id, Programme.name, ProgrammeCohort.year))
+
+
+def viewer_programmes(viewer_id: int):
+    """A select of the programmes (id, name) the viewer is an alumnus of."""
+    return (select(Programme.id, Programme.name).where(programme_alumnus(viewer_id, Programme.id))
+            .order_by(Programme.name))
+
+
+def circle_mate_ids(viewer_id):
+    """A subquery: the ids of the people who share a circle with the viewer
+    (active members of a circle whose content the viewer may read), the viewer too."""
+    theirs = aliased(Membership)
+    return (select(theirs.user_id).where(theirs.circle_id.in_(readable_circle_ids(viewer_id)),
+                                         is_active_row(theirs)).correlate(None))
+
+
+def field_visible(field: str, viewer_id, person=User):
+    """Clause: the viewer may see this profile field of `person` (the User
+    entity or an alias): always their own; "circles" to circle-mates; "alumni"
+    to every alumnus (circle-mates are alumni); "nobody" to no one else."""
+    if field not in PROFILE_FIELDS:
+        raise ValueError(f"not a profile field: {field}")
+    audience = getattr(person, f"{field}_visibility")
+    return or_(person.id == viewer_id,
+               and_(audience == "alumni", is_alumnus(viewer_id)),
+               and_(audience.in_(("circles", "alumni")), person.id.in_(circle_mate_ids(viewer_id))))
+
+
+def visible_columns(viewer_id, person=User) -> list:
+    """A boolean column per profile field (PROFILE_FIELDS' order): may the viewer see it."""
+    return [field_visible(field, viewer_id, person).label(f"show_{field}") for field in PROFILE_FIELDS]
+
+
+def listed(person=User):
+    """Clause: the person is in the directory: opted in, not suspended, an alumnus."""
+    return and_(person.listed_in_directory.is_(True), person.suspended_at.is_(None),
+                is_alumnus(person.id))
+
+
+def may_see_person(viewer_id, person=User):
+    """Clause: the viewer may see that the person exists (their name, and each
+    field field_visible allows): oneself, a circle-mate, or a listed person
+    when the viewer is an alumnus."""
+    return or_(person.id == viewer_id, person.id.in_(circle_mate_ids(viewer_id)),
+               and_(listed(person), is_alumnus(viewer_id)))
+
+
+def shown_to_circle(person: User, field: str, viewer_id: int) -> bool:
+    """Whether a field of someone shown on a circle's pages (its members,
+    attendees, requests to join, the people to message) is shown to the viewer
+    there: what a circle-mate may see (field_visible's "circles" and "alumni"),
+    i.e. all but a field its owner shows to nobody, which only they see."""
+    if field not in PROFILE_FIELDS:
+        raise ValueError(f"not a profile field: {field}")
+    return person.id == viewer_id or getattr(person, f"{field}_visibility") != "nobody"
+
+
+INTRODUCTIONS_PER_DAY = 5
+
+
+def introduction_refusal(viewer: User, person: User, shown: dict[str, bool], facts: dict | None,
+                         asked: bool, asked_today: int) -> str | None:
+    """Why the viewer can't ask for an introduction to this person, or None.
+
+    Asked from the person's profile (access_profile gave `shown`), of someone
+    the viewer shares no circle with (they would just message them), who lets
+    the viewer see they are open to being contacted, and says so; once per
+    person (a declined request reads as still sent); INTRODUCTIONS_PER_DAY a day.
+
+    :param facts: message_facts(viewer, [person])[person.id].
+    :param asked: the viewer asked this person before (whatever came of it).
+    :param asked_today: requests the viewer sent in the last 24 hours.
+    """
+    if person.id == viewer.id or facts is None:
+        return "You can't ask for an introduction to yourself."
+    if facts["mate"]:
+        return "You can already message each other."
+    if not (shown["contact"] and person.open_to_contact):
+        return f"{person.display_name} isn't open to introductions."
+    if facts["blocked"]:
+        return f"You've blocked {person.display_name}: unblock them first."
+    if facts["blocked_me"]:
+        return "You can't ask for an introduction to this person."
+    if asked:
+        return f"You have asked for an introduction to {person.display_name} already."
+    if asked_today >= INTRODUCTIONS_PER_DAY:
+        return (f"You can ask for {INTRODUCTIONS_PER_DAY} introductions a day: "
+                "please try again tomorrow.")
+    return None
+
+
+def in_directory(viewer_id, person=User):
+    """Clause: the person is one of those /people lists to the viewer: listed,
+    and the viewer an alumnus (who then finds themself too, if listed)."""
+    return and_(listed(person), is_alumnus(viewer_id))
 
 
 # --- Predicates ----------------------------------------------------------------
@@ -480,10 +649,10 @@ def access_file(user: User, slug: str, public_id: str, for_update: bool = False)
 
     :raise NotFound: as access_attachment.
     """
-    from .files.models import Attachment
+    from .files.models import Attachment, is_public_id
 
     circle, membership = access_circle(user, slug)
-    if read_gate(circle, membership, user) is not None:
+    if read_gate(circle, membership, user) is not None or not is_public_id(public_id):
         raise NotFound()
     query = select(Attachment).where(Attachment.public_id == public_id,
                                      Attachment.circle_id == circle.id)
@@ -493,6 +662,39 @@ def access_file(user: User, slug: str, public_id: str, for_update: bool = False)
     if attachment is None:
         raise NotFound()
     return circle, membership, attachment
+
+
+def access_conversation_attachment(user: User, conversation_id, public_id):
+    """(conversation, attachment) for a file of a direct conversation that the
+    user may open: one on a message they may read (readable_message: a current
+    member every one, a former member those written before they left), not a
+    deleted one; or their own upload not yet sent, while they are still in it
+    (the composer shows it).
+
+    :raise NotFound: no such conversation or file, the file is another
+        conversation's or a circle's, the user was never in the conversation
+        (a site admin, a moderator of a circle its people share), or the
+        message is one they may not read — one error for all, as access_attachment.
+    """
+    from .files.models import Attachment, is_public_id
+
+    conversation, member = access_conversation(user, conversation_id)
+    if not is_public_id(public_id):
+        raise NotFound()
+    may_open = [and_(DirectMessage.id.is_not(None), DirectMessage.deleted_at.is_(None),
+                     readable_message(member.joined_at, member.left_at))]
+    if member.is_current:
+        may_open.append(and_(Attachment.direct_message_id.is_(None),
+                             Attachment.uploader_id == user.id))
+    attachment = db.session.scalar(
+        select(Attachment)
+        .outerjoin(DirectMessage, and_(DirectMessage.id == Attachment.direct_message_id,
+                                       DirectMessage.conversation_id == conversation.id))
+        .where(Attachment.public_id == public_id, Attachment.conversation_id == conversation.id,
+               or_(*may_open)))
+    if attachment is None:
+        raise NotFound()
+    return conversation, attachment
 
 
 def can_remove_file(membership: Membership, attachment) -> bool:
@@ -591,6 +793,146 @@ def access_account(admin: User, user_id: int, not_yourself: str) -> User:
     return user
 
 
+# --- Challenges -------------------------------------------------------------------
+# A challenge is a thread (kind "challenge") read by whoever may read its thread.
+# Who may post what depends on the phase (challenges/phases.py) and on being its
+# presenter. This one table is used by the page (which composer to show), the
+# action (what to store) and the composer's wording, so they can't disagree.
+#                 presenter         everyone else
+#   questions     answer            question   (an idea is held as a private draft)
+#   ideas         answer            idea
+#   reflection    reflection        -
+#   follow_up     update            comment
+# A locked challenge takes posts from owners and moderators only, as a locked
+# thread does, and still by the phase's rule.
+
+CHALLENGE_POSTS = {
+    "questions": (frozenset({"answer"}), frozenset({"question"})),
+    "ideas": (frozenset({"answer"}), frozenset({"idea"})),
+    "reflection": (frozenset({"reflection"}), frozenset()),
+    "follow_up": (frozenset({"update"}), frozenset({"comment"})),
+}
+
+
+def access_challenge(user: User, slug: str, challenge_id: int, for_update: bool = False):
+    """(circle, membership, challenge, thread) for a challenge in a circle whose
+    content the user may read; with for_update, the thread's row is locked (as
+    a reply locks it), so the challenge's writes happen one at a time.
+
+    :raise NotFound: no such circle or challenge, it is another circle's, the
+        user is not an active member, or has a gate to pass first (pledge,
+        second factor) — one error for all.
+    """
+    from .challenges.models import Challenge
+    from .threads.models import Thread
+
+    circle, membership = access_circle(user, slug)
+    if read_gate(circle, membership, user) is not None:
+        raise NotFound()
+    challenge = _row_in_circle(Challenge, circle, challenge_id)
+    thread = _row_in_circle(Thread, circle, challenge.thread_id, for_update)
+    if for_update:
+        db.session.refresh(challenge)  # read after the lock: a row read while waiting is stale
+    return circle, membership, challenge, thread
+
+
+def is_presenter(membership: Membership | None, presenter_id: int | None) -> bool:
+    return bool(membership and membership.is_active and presenter_id is not None
+                and membership.user_id == presenter_id)
+
+
+def challenge_post_kinds(membership: Membership | None, locked: bool, presenter_id: int | None,
+                         phase: str) -> frozenset[str]:
+    """The kinds of post this member may add to a challenge in this phase (none
+    for anyone not an active member)."""
+    if not (membership and membership.is_active) or (locked and not is_staff(membership)):
+        return frozenset()
+    presenter, others = CHALLENGE_POSTS.get(phase, (frozenset(), frozenset()))
+    return presenter if is_presenter(membership, presenter_id) else others
+
+
+def can_post_in_challenge(membership: Membership | None, locked: bool, presenter_id: int | None,
+                          phase: str, kind: str) -> bool:
+    return kind in challenge_post_kinds(membership, locked, presenter_id, phase)
+
+
+def can_hold_idea(membership: Membership | None, locked: bool, presenter_id: int | None,
+                  phase: str) -> bool:
+    """During Questions, someone who may ask may also write an idea down, held
+    for them alone until Ideas opens."""
+    return phase == "questions" and can_post_in_challenge(membership, locked, presenter_id,
+                                                          phase, "question")
+
+
+def can_move_phase(membership: Membership | None, presenter_id: int | None, phase: str) -> bool:
+    """The presenter, and the circle's owners and moderators, move Questions on
+    to Ideas and Ideas on to Reflection; never back (challenges/phases.py)."""
+    return phase in ("questions", "ideas") and (is_presenter(membership, presenter_id)
+                                                or is_staff(membership))
+
+
+# --- Programmes ----------------------------------------------------------------------
+# Programme staff is a site role below admin (users.is_programme_staff, granted by
+# site admins); a staff member manages the programmes they are staff of. Managing
+# a programme shows its cohorts' names and sizes, never their content: only a
+# circle's members read it, programme staff and site admins included.
+
+def is_programme_staff(user: User) -> bool:
+    return bool(user and user.is_authenticated and user.is_active and user.is_programme_staff)
+
+
+def can_grant_programme_staff(user: User) -> bool:
+    return can_administer_site(user)
+
+
+def can_create_programme(user: User) -> bool:
+    """Programme staff and site admins (with their second factor) start programmes."""
+    return is_programme_staff(user) or can_administer_site(user)
+
+
+def can_manage_programme(user: User, staffs_it: bool) -> bool:
+    """See a programme's cohorts, start a cohort's circle: its staff, or a site admin.
+
+    :param staffs_it: whether the user has a ProgrammeStaff row for it (it counts
+        only while they hold the role).
+    """
+    return can_administer_site(user) or (is_programme_staff(user) and staffs_it)
+
+
+def staffs_programme(user_id: int, programme_id: int) -> bool:
+    return db.session.scalar(select(exists().where(
+        ProgrammeStaff.user_id == user_id, ProgrammeStaff.programme_id == programme_id)))
+
+
+def access_programme(user: User, programme_id: int) -> Programme:
+    """A programme the user manages.
+
+    :raise NotFound: no such programme, or the user doesn't manage it (the same answer).
+    """
+    programme = db.session.get(Programme, programme_id)
+    if programme is None or not can_manage_programme(
+            user, is_programme_staff(user) and staffs_programme(user.id, programme.id)):
+        raise NotFound()
+    return programme
+
+
+def managed_programmes(user: User):
+    """A query of the programmes the user manages, by name."""
+    query = select(Programme).order_by(Programme.name, Programme.start_year)
+    if can_administer_site(user):
+        return query
+    if not is_programme_staff(user):
+        return query.where(false())
+    return query.where(Programme.id.in_(
+        select(ProgrammeStaff.programme_id).where(ProgrammeStaff.user_id == user.id)))
+
+
+def can_bulk_invite(membership: Membership) -> bool:
+    """Invite a list of people by email: the circle's owners and moderators (programme
+    staff who started a cohort's circle are its owner until they hand it over)."""
+    return can_invite(membership)
+
+
 # --- Meetings ----------------------------------------------------------------------
 
 def access_meeting(user: User, slug: str, meeting_id: int, for_update: bool = False):
@@ -666,6 +1008,77 @@ def can_withdraw_host_offer(membership: Membership, offer) -> bool:
             and (offer.user_id == membership.user_id or is_staff(membership)))
 
 
+# --- Agendas and run sheets ------------------------------------------------------------
+# A meeting date's agenda lists challenges, so it is seen by whoever may read
+# the circle's content (the read gate passed), as the challenges themselves.
+#                          facilitator*   presenter of a challenge   other members
+#   see agenda / timer     yes            yes                        yes
+#   put a challenge on     any open one   their own                  their own
+#   take one off           any            their own                  -
+#   order, minutes         yes            -                          -
+#   hand over, step        yes            -                          -
+# * the meeting's organiser, the member the run sheet was handed to, and the
+#   circle's owners and moderators (who can step in if the facilitator drops out).
+# Stepping the run sheet into a challenge's Ideas or Reflection moves the
+# challenge on (forward only): the facilitator runs it there, as its presenter
+# or a moderator could (agenda/__init__.py).
+
+def access_run_sheet(user: User, slug: str, meeting_id: int, occurrence_id: int,
+                     for_update: bool = False):
+    """(circle, membership, occurrence, run sheet or None) for one date of a
+    meeting in a circle whose content the user may read. With for_update the
+    date's row is locked, so a date's agenda and run sheet change one write at
+    a time (and its run sheet is made once).
+
+    :raise NotFound: no such circle, meeting or date, the date is another
+        meeting's, the user is not an active member or has a gate to pass first
+        (pledge, second factor) — one error for all.
+    """
+    from .agenda.models import RunSheet
+
+    circle, membership, occurrence = access_occurrence(user, slug, occurrence_id, for_update)
+    if occurrence.meeting_id != meeting_id or read_gate(circle, membership, user) is not None:
+        raise NotFound()
+    query = select(RunSheet).where(RunSheet.occurrence_id == occurrence.id)
+    if for_update:
+        query = query.execution_options(populate_existing=True)
+    return circle, membership, occurrence, db.session.scalar(query)
+
+
+def facilitator_id(meeting, sheet) -> int | None:
+    """Who facilitates the date: the member it was handed to, else the organiser."""
+    return (sheet.facilitator_id if sheet is not None and sheet.facilitator_id else None) \
+        or meeting.organiser_id
+
+
+def can_facilitate(membership: Membership | None, meeting, sheet) -> bool:
+    """Step the run sheet, order the agenda and set its minutes, hand it over."""
+    if not (membership and membership.is_active):
+        return False
+    return (is_staff(membership) or membership.user_id == meeting.organiser_id
+            or (sheet is not None and membership.user_id == sheet.facilitator_id))
+
+
+def can_put_on_agenda(membership: Membership | None, meeting, sheet,
+                      presenter_id: int | None) -> bool:
+    """A facilitator puts any open challenge on; a presenter their own."""
+    return can_facilitate(membership, meeting, sheet) or is_presenter(membership, presenter_id)
+
+
+def can_take_off_agenda(membership: Membership | None, meeting, sheet,
+                        presenter_id: int | None) -> bool:
+    return can_put_on_agenda(membership, meeting, sheet, presenter_id)
+
+
+def agenda_closed(occurrence, sheet) -> str | None:
+    """Why a date's agenda can't change or its run sheet run now, or None."""
+    if occurrence.is_cancelled:
+        return "This date is cancelled, so its agenda is closed."
+    if sheet is not None and sheet.status == "finished":
+        return "This session is over: its run sheet is finished."
+    return None
+
+
 # --- Chat --------------------------------------------------------------------------
 
 def access_chat_message(user: User, message_id: int):
@@ -710,17 +1123,34 @@ def can_report_message(membership: Membership, message) -> bool:
 # A conversation is read by its members, past or present, and by no one else:
 # not a site admin, not a moderator of a circle its people share. Writing to it
 # needs more: every other current member must still share an active circle
-# with the sender, and no block stands between them either way.
+# with the sender (or have accepted an introduction with them: may_message),
+# and no block stands between them either way.
 
 CANT_MESSAGE = "You can't message this person."
 ONLY_CIRCLE_MATES = "You can only message people who share a circle with you."
 
 
 def shares_a_circle(user_id, other_id):
-    """Clause: both are active members of at least one same circle."""
-    theirs = aliased(Membership)
-    return exists().where(active_membership(other_id, theirs.circle_id, theirs),
-                          theirs.circle_id.in_(active_circle_ids(user_id)))
+    """Clause: both are active members of at least one same circle (each a
+    column or a value: hearing_pairs compares two columns)."""
+    mine, theirs = aliased(Membership), aliased(Membership)
+    return exists().where(active_membership(user_id, mine.circle_id, mine),
+                          active_membership(other_id, mine.circle_id, theirs))
+
+
+def introduced(user_id, other_id):
+    """Clause: an introduction between the two was accepted (either asked it),
+    which lets them message each other as if they shared a circle (each a
+    column or a value)."""
+    return exists().where(Introduction.status == "accepted", or_(
+        and_(Introduction.requester_id == user_id, Introduction.recipient_id == other_id),
+        and_(Introduction.requester_id == other_id, Introduction.recipient_id == user_id)))
+
+
+def may_message(user_id, other_id):
+    """Clause: the two may write to each other, blocks aside: they share an
+    active circle, or an accepted introduction stands between them."""
+    return or_(shares_a_circle(user_id, other_id), introduced(user_id, other_id))
 
 
 def blocked_by(blocker_id, blocked_id):
@@ -741,14 +1171,45 @@ def message_facts(user_id: int, other_ids) -> dict[int, dict]:
     ids = [i for i in other_ids if i != user_id]
     if not ids:
         return {}
-    rows = db.session.execute(
-        select(User.id, User.display_name, shares_a_circle(user_id, User.id).label("mate"),
-               blocked_by(user_id, User.id).label("blocked"),
-               blocked_by(User.id, user_id).label("blocked_me"))
-        .where(User.id.in_(ids)))
-    return {row.id: {"name": row.display_name, "mate": bool(row.mate),
-                     "blocked": bool(row.blocked), "blocked_me": bool(row.blocked_me)}
-            for row in rows}
+    rows = db.session.execute(_facts_statement(), {"user_id": user_id, "ids": ids})
+    return {row.id: _fact(row) for row in rows}
+
+
+# Built once with parameters: on every conversation page, send and join,
+# building these expressions anew cost more than running them (as the bell's).
+@cache
+def _facts_statement():
+    return select(*_fact_columns(bindparam("user_id"))).where(
+        User.id.in_(bindparam("ids", expanding=True)))
+
+
+@cache
+def _others_statement():
+    user_id = bindparam("user_id")
+    return (select(ConversationMember, *_fact_columns(user_id))
+            .join(User, User.id == ConversationMember.user_id)
+            .where(ConversationMember.conversation_id == bindparam("conversation_id"),
+                   ConversationMember.user_id != user_id, ConversationMember.left_at.is_(None))
+            .order_by(ConversationMember.id).options(lazyload(ConversationMember.user)))
+
+
+def _fact_columns(user_id) -> tuple:
+    return (User.id, User.display_name, may_message(user_id, User.id).label("mate"),
+            blocked_by(user_id, User.id).label("blocked"),
+            blocked_by(User.id, user_id).label("blocked_me"))
+
+
+def _fact(row) -> dict:
+    return {"name": row.display_name, "mate": bool(row.mate), "blocked": bool(row.blocked),
+            "blocked_me": bool(row.blocked_me)}
+
+
+def others_with_facts(user_id: int, conversation_id: int) -> tuple[list, dict[int, dict]]:
+    """The other current members of a conversation (ConversationMember) and
+    message_facts about each, in one statement: what send_refusal needs."""
+    rows = db.session.execute(_others_statement(),
+                              {"user_id": user_id, "conversation_id": conversation_id}).all()
+    return [row.ConversationMember for row in rows], {row.id: _fact(row) for row in rows}
 
 
 def _refusal(facts: dict, group: bool) -> str | None:
@@ -804,18 +1265,117 @@ def send_refusal(member, others, facts: dict[int, dict]) -> str | None:
     return None
 
 
-def readable_message(left_at, message=DirectMessage):
-    """Clause: a message of a conversation its member may read: every one while
-    they are in it; once they left, those written before they left.
+def readable_message(joined_at, left_at, message=DirectMessage):
+    """Clause: a message of a conversation its member may read: those written
+    from when they joined (someone added to a group reads nothing said before)
+    until they left (every one after joining while they are still in it).
 
+    :param joined_at: the member's joined_at: a column or the value itself.
     :param left_at: the member's left_at: a column (ConversationMember.left_at,
         or an alias's) or the value itself (None: still in it).
     """
+    since = message.created_at >= joined_at
     if left_at is None:
-        return message.created_at.is_not(None)  # every message
+        return since
     if isinstance(left_at, datetime):
-        return message.created_at <= left_at
-    return or_(left_at.is_(None), message.created_at <= left_at)
+        return and_(since, message.created_at <= left_at)
+    return and_(since, or_(left_at.is_(None), message.created_at <= left_at))
+
+
+def may_read_message(member, message) -> bool:
+    """The same rule as readable_message, for one loaded message and membership."""
+    return (member is not None and message.conversation_id == member.conversation_id
+            and message.created_at >= member.joined_at
+            and (member.left_at is None or message.created_at <= member.left_at))
+
+
+def report_refusal(member, message, actor_id: int) -> str | None:
+    """Why the member can't report this message to the site's administrators, or None.
+
+    Anyone who may read a message (a current or former member, for what they
+    could read) may report someone else's: not their own, not a deleted one.
+    The caller has already checked that the message is one the member may
+    read (access_reportable_message), so nothing here tells a stranger anything.
+    """
+    if message.author_id is not None and message.author_id == actor_id:
+        return "You can't report your own message."
+    if message.deleted_at is not None:
+        return "This message was deleted, so there is nothing to report."
+    return None
+
+
+def access_reportable_message(user: User, conversation_id, message_id):
+    """(conversation, the user's ConversationMember, the DirectMessage) for a
+    message the user may read in a conversation they are or were in.
+
+    :raise NotFound: as access_conversation; or no such message, a message of
+        another conversation, or one written before they joined or after they left.
+    """
+    conversation, member = access_conversation(user, conversation_id)
+    if not isinstance(message_id, int) or isinstance(message_id, bool) or not 0 < message_id < 2**31:
+        raise NotFound()
+    message = db.session.get(DirectMessage, message_id)
+    if message is None or not may_read_message(member, message):
+        raise NotFound()
+    return conversation, member, message
+
+
+# Adding people. A current member who may write to the conversation (send_refusal
+# says nothing) may add people, so that it has at most MAX_PEOPLE in all (former
+# members count: they still read it and may come back). Each person added must:
+# - share an active circle with the one adding them (not with everyone: the
+#   members chose to talk with the adder, who vouches for the newcomer), and
+# - have no block with any current member, either way: a block means "I don't
+#   hear from them", which a shared conversation would break. Whose block it is
+#   is never said (only the adder's own block is named, as when starting one).
+# Added to a group (3 or more), they read what is said from then on only
+# (readable_message). Added to a conversation of two, they are not let into it:
+# the two's conversation stays theirs, and a new one (or the existing one of
+# exactly those people) holds the three or more.
+
+def add_refusal(member, adder_id: int, current_ids: list[int], former_ids: list[int],
+                added: list[int], facts: dict[int, dict], blocked: set[int]) -> str | None:
+    """Why these people can't be added to the conversation, or None.
+
+    :param member: the adder's ConversationMember (current: the caller checked
+        send_refusal).
+    :param current_ids: the current members' ids, the adder included.
+    :param former_ids: those who left.
+    :param added: the ids picked, each once, the adder not among them.
+    :param facts: message_facts(adder, added).
+    :param blocked: those of `added` with a block either way with another
+        current member (blocks_with).
+    """
+    if member is None or not member.is_current:
+        return "You left this conversation, so you can't add people to it."
+    if not added:
+        return "Pick at least one person to add."
+    if any(i in current_ids for i in added):
+        return "Everyone picked is already in this conversation."
+    total = len(set(current_ids) | set(former_ids) | set(added))
+    if total > MAX_PEOPLE:
+        return (f"A conversation can have at most {MAX_PEOPLE} people (those who left "
+                f"included): this one has {len(set(current_ids) | set(former_ids))}.")
+    if any(i not in facts or not facts[i]["mate"] for i in added):
+        return "You can only add people who share a circle with you."
+    for i in added:
+        refusal = _refusal(facts[i], True)
+        if refusal:
+            return refusal
+        if i in blocked:
+            return f"{facts[i]['name']} can't be added to this conversation."
+    return None
+
+
+def blocks_with(user_ids: list[int], member_ids: list[int]) -> set[int]:
+    """Those of user_ids with a block either way with any of member_ids, in one statement."""
+    if not user_ids or not member_ids:
+        return set()
+    rows = db.session.execute(select(Block.blocker_id, Block.blocked_id).where(or_(
+        and_(Block.blocker_id.in_(user_ids), Block.blocked_id.in_(member_ids)),
+        and_(Block.blocked_id.in_(user_ids), Block.blocker_id.in_(member_ids)))))
+    wanted = set(user_ids)
+    return {i for row in rows for i in row if i in wanted}
 
 
 def access_conversation(user: User, conversation_id, for_update: bool = False):
@@ -862,3 +1422,59 @@ def access_blockable(user: User, other_id) -> User:
     if other is None:
         raise NotFound()
     return other
+
+
+# Live: a socket hears a conversation (its messages, edits, typing) while its
+# person is in it, no one in it has blocked them, and they still share a circle
+# with someone in it. A block or a departure from the last shared circle stops
+# their sockets hearing it at once, on every process (chat/live.py re-checks).
+def hearing_pairs(pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Of these (conversation id, user id) pairs, those whose user hears the
+    conversation live, in one statement however many pairs."""
+    if not pairs:
+        return set()
+    me, other = aliased(ConversationMember), aliased(ConversationMember)
+    blocked_me = func.max(case((blocked_by(other.user_id, me.user_id), 1), else_=0))
+    mates = func.max(case((may_message(me.user_id, other.user_id), 1), else_=0))
+    rows = db.session.execute(
+        select(me.conversation_id, me.user_id, func.count(other.id).label("others"),
+               blocked_me.label("blocked_me"), mates.label("mates"))
+        .outerjoin(other, and_(other.conversation_id == me.conversation_id,
+                               other.user_id != me.user_id, other.left_at.is_(None)))
+        .where(me.conversation_id.in_({c for c, _ in pairs}), me.user_id.in_({u for _, u in pairs}),
+               me.left_at.is_(None))
+        .group_by(me.conversation_id, me.user_id))
+    hearing = {(row.conversation_id, row.user_id) for row in rows
+               if row.others == 0 or (not row.blocked_me and row.mates)}
+    return hearing & pairs
+
+
+def access_direct_message(user: User, conversation_id, message_id):
+    """(conversation, the user's ConversationMember, message) for a message the
+    user may read in a conversation they are or were in.
+
+    :raise NotFound: as access_conversation; no such message in it, or one
+        written after they left — the same error.
+    """
+    conversation, me = access_conversation(user, conversation_id)
+    if not isinstance(message_id, int) or isinstance(message_id, bool) or not 0 < message_id < 2**63:
+        raise NotFound()
+    message = db.session.scalar(select(DirectMessage).where(
+        DirectMessage.id == message_id, DirectMessage.conversation_id == conversation.id,
+        readable_message(me.joined_at, me.left_at)))
+    if message is None:
+        raise NotFound()
+    return conversation, me, message
+
+
+def can_edit_direct_message(member, message, refusal: str | None) -> bool:
+    """Authors edit their own messages while they may still write to the
+    conversation (a blocked person can't go on changing what the blocker reads)."""
+    return (member.is_current and refusal is None and message.author_id == member.user_id
+            and message.deleted_at is None)
+
+
+def can_delete_direct_message(member, message) -> bool:
+    """Authors take back their own messages, even after leaving or being blocked.
+    No one else deletes in a conversation: it has no moderators."""
+    return message.author_id == member.user_id and message.deleted_at is None

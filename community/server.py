@@ -11,10 +11,11 @@
   it on its listeners too (gunicorn/sock.py, TCPSocket.set_options).
 - Connections take turns (FairHandler), and no access-log line is formatted
   when there is no access log.
-- Draining (`start_draining`): on SIGTERM a worker finishes the requests in
-  flight, closes kept-alive connections between requests rather than waiting
-  for their next one, and closes its Socket.IO sessions so their clients
-  reconnect to another process (deploy/gunicorn.conf.py's Worker).
+- Draining (`start_draining`, `close_idle_connections`): on SIGTERM a worker
+  finishes the requests in flight, answers each with `Connection: close`, gives
+  kept-alive connections between requests a moment for their next request,
+  then closes those still idle, and closes its Socket.IO sessions so their
+  clients reconnect to another process (deploy/gunicorn.conf.py's Worker).
 """
 import gc
 import logging
@@ -25,11 +26,18 @@ import weakref
 log = logging.getLogger(__name__)
 
 # Handlers blocked reading the next request of a kept-alive connection: on a
-# drain they are closed rather than waited for (nginx keeps up to 32 such
-# connections to each process, and would keep a draining worker alive until
-# its grace period ends).
+# drain they are closed after IDLE_GRACE rather than waited for (nginx keeps up
+# to 32 such connections to each process, and would keep a draining worker
+# alive until its grace period ends).
 _between_requests: "weakref.WeakSet" = weakref.WeakSet()
-_draining = False
+_draining = False  # every answer says Connection: close
+_closing_idle = False  # a connection between requests is closed, not waited on
+# Why wait at all: closing a kept-alive connection races with the client
+# sending its next request on it, which is then lost ("closed without
+# response"; only idempotent ones are retried, by browsers and nginx). A client
+# that sends within this second is answered, told to close, and reconnects
+# elsewhere; only a connection idle all that while is closed under it.
+IDLE_GRACE = 1.0
 
 
 def listener(host: str, port: int) -> socket.socket:
@@ -62,10 +70,20 @@ def fair_handler(access_log: bool = True, base=None):
             self.served += 1
             return result
 
+        def start_response(self, status, headers, exc_info=None):
+            if _draining and not status.startswith("101") and not self.next_request_arrived():
+                # The client learns from this answer that the connection ends,
+                # rather than by sending its next request into a closed one.
+                # (A next request already sent, pipelined, is answered first.)
+                headers = [(name, value) for name, value in headers if name.lower() != "connection"]
+                headers.append(("Connection", "close"))
+            return super().start_response(status, headers, exc_info)
+
         def read_requestline(self):
             # A connection's first request is always waited for (the client
-            # connected to be served); a later one only if it has arrived.
-            if _draining and self.served and not self.next_request_arrived():
+            # connected to be served); a later one, once idle connections are
+            # being closed, only if it has arrived.
+            if _closing_idle and self.served and not self.next_request_arrived():
                 return ""
             _between_requests.add(self)
             try:
@@ -74,17 +92,22 @@ def fair_handler(access_log: bool = True, base=None):
                 _between_requests.discard(self)
 
         def next_request_arrived(self) -> bool:
-            """Bytes of a next request in the socket, or already read into the
-            connection's buffer (a client pipelining requests)."""
-            if _has_data(self.socket):
-                return True
+            """Bytes of a next request already read into the connection's buffer
+            (a client pipelining requests), or waiting in the socket.
+
+            Never waits, so never yields to another greenlet: it runs inside
+            start_response, where a form post may still hold SQLite's write
+            lock, and a greenlet switched to that begins a write would stall
+            the whole process in SQLite's busy wait."""
+            before = self.socket.gettimeout()
+            self.socket.settimeout(0.0)  # a read finding nothing returns at once
             try:
-                # peek() returns what is buffered at once, or reads the socket:
-                # nothing there (checked above), so that read times out at once.
-                with gevent.Timeout(0.001):
-                    return bool(self.rfile.peek(1))
-            except (gevent.Timeout, OSError, ValueError):
+                # peek() returns what is buffered, or what one read gets.
+                return bool(self.rfile.peek(1))
+            except (OSError, ValueError):  # closed meanwhile
                 return False
+            finally:
+                self.socket.settimeout(before)
 
         if not access_log:
             def log_request(self):
@@ -101,11 +124,16 @@ def _has_data(sock) -> bool:
 
 
 def start_draining() -> None:
-    """From now on, a kept-alive connection is closed once its request in
-    flight is answered, and those idle between requests are closed now (unless
-    their next request has just arrived: that one is served)."""
+    """From now on every answer closes its connection (`Connection: close`)."""
     global _draining
     _draining = True
+
+
+def close_idle_connections() -> None:
+    """Close the kept-alive connections idle between requests (unless their next
+    request has just arrived: that one is served), now and from now on."""
+    global _closing_idle
+    _closing_idle = True
     for handler in list(_between_requests):
         if handler.served and not _has_data(handler.socket):  # blocked in its read: no whole request buffered
             try:

@@ -7,24 +7,35 @@ from flask import Flask, current_app, g, get_flashed_messages, request
 from flask_login import current_user
 from jinja2 import StrictUndefined
 from markupsafe import Markup
+from sqlalchemy import bindparam, select
 
 from . import timefmt
 from .fast.fragments import SLOT_MARKS, guard_globals, kept_layout, rendering_kept, template_csrf_token
+from .fast.prepared import prepared
 from .fast.urls import kept_url_for
+from .timeutil import to_zone
+
+
+def viewer_times() -> tuple[str | None, str]:
+    """(zone, clock): the viewer's timezone (None: the site's) and "24" or "12"
+    (community/timefmt.py), asked of the signed-in user once."""
+    if rendering_kept():
+        # Kept HTML goes to other viewers: their times must be slots.
+        raise RuntimeError("a kept fragment can't show times in the viewer's zone or on their clock; "
+                           "use a slot")
+    user = current_user._get_current_object()
+    if user.is_authenticated:
+        return user.timezone, user.clock
+    return None, timefmt.DEFAULT_CLOCK
 
 
 def viewer_zone() -> str | None:
-    if rendering_kept():
-        # Kept HTML goes to other viewers: their times must be slots.
-        raise RuntimeError("a kept fragment can't show times in the viewer's zone; use a slot")
-    return current_user.timezone if current_user.is_authenticated else None
+    return viewer_times()[0]
 
 
 def viewer_clock() -> str:
     """ "24" or "12": the viewer's clock (community/timefmt.py)."""
-    if rendering_kept():
-        raise RuntimeError("a kept fragment can't show times on the viewer's clock; use a slot")
-    return current_user.clock if current_user.is_authenticated else timefmt.DEFAULT_CLOCK
+    return viewer_times()[1]
 
 
 # Times in templates, all written by community/timefmt.py in the viewer's zone and clock.
@@ -49,27 +60,57 @@ def localday(moment: datetime | None) -> str:
     return timefmt.day(moment, viewer_zone()) if moment else ""
 
 
+def localclock(moment: datetime | None) -> str:
+    """ "14:05" (or "2:05 pm") in the viewer's zone: a time within a day already shown."""
+    return timefmt.clock_time(to_zone(moment, viewer_zone()), viewer_clock()) if moment else ""
+
+
 def isotime(moment: datetime | None) -> str:
     """For datetime attributes: whole seconds (HTML allows at most milliseconds)."""
     return moment.isoformat(timespec="seconds") if moment else ""
 
 
+_SHOWN = {"relative": timefmt.relative, "date_time": timefmt.date_time,
+          "day": lambda moment, zone, _clock: timefmt.day(moment, zone),
+          "clock": lambda moment, zone, clock: timefmt.clock_time(to_zone(moment, zone), clock)}
+
+
 def timetag(moment: datetime | None, shown: str = "relative") -> Markup:
     """A <time> with its machine-readable datetime and the full date as its title;
-    it shows the moment `relative`, as a `date_time` or as a `day`."""
+    it shows the moment `relative`, as a `date_time`, as a `day` or as a `clock` time.
+
+    Lists show one per row, so it asks the viewer once and writes the tag
+    itself: timefmt's words and ISO dates hold nothing HTML would read."""
     if moment is None:
         return Markup("")
-    text = {"relative": relative, "date_time": localtime, "day": localday}[shown](moment)
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(isotime(moment), fulltime(moment), text)
+    return time_tag(moment, *viewer_times(), shown)
 
 
-def unread_notifications() -> int:
-    """The bell's count, asked once per request (the layout and its key both show it)."""
-    if "unread_notifications" not in g:
-        from .notifications.actions import unread_count
+def time_tag(moment: datetime, zone: str | None, clock: str, shown: str = "relative") -> Markup:
+    """timetag for a viewer's (zone, clock) already asked: lists ask once for all their rows."""
+    # nosec: an ISO date and timefmt's own words (letters, digits, ",:–"): nothing HTML reads.
+    return Markup(f'<time datetime="{moment.isoformat(timespec="seconds")}" '  # nosec B704
+                  f'title="{timefmt.full(moment, zone, clock)}">{_SHOWN[shown](moment, zone, clock)}</time>')
 
-        g.unread_notifications = unread_count(current_user.id) if current_user.is_authenticated else 0
-    return g.unread_notifications
+
+def header_counts() -> tuple[int, int]:
+    """The bell's count and the unread direct messages', asked once per request
+    in one statement (the layout and its key both show them)."""
+    if "header_counts" not in g:
+        g.header_counts = (_header_counts.first({"user_id": current_user.id})
+                           if current_user.is_authenticated else (0, 0))
+    return g.header_counts
+
+
+@prepared
+def _header_counts():
+    # Built once with a parameter, as every page runs it.
+    from .messages.actions import unread_total_query
+    from .notifications.actions import unread_count_query
+
+    user_id = bindparam("user_id")
+    return select(unread_count_query(user_id).scalar_subquery().label("bell"),
+                  unread_total_query(user_id).label("messages"))
 
 
 class LayoutState(NamedTuple):
@@ -80,16 +121,20 @@ class LayoutState(NamedTuple):
     signed_in: bool
     site_admin: bool
     unread: int  # the bell's count
+    messages_unread: int  # unread direct messages, in unmuted conversations
     transports: tuple[str, ...] | None  # Socket.IO's, when SOCKETIO_TRANSPORTS limits them
+    programmes: bool = False  # the Programmes link (policy.can_create_programme)
 
 
 def layout_state() -> LayoutState:
-    from .policy import is_site_admin
+    from .policy import can_create_programme, is_site_admin
 
     signed_in = current_user.is_authenticated
     transports = current_app.config.get("SOCKETIO_TRANSPORTS")
+    unread, messages_unread = header_counts()
     return LayoutState(request.endpoint, signed_in, signed_in and is_site_admin(current_user),
-                       unread_notifications(), tuple(transports) if transports else None)
+                       unread, messages_unread, tuple(transports) if transports else None,
+                       signed_in and can_create_programme(current_user))
 
 
 def page_layout() -> LayoutState:

@@ -56,10 +56,11 @@ class Worker(GeventPyWSGIWorker):
     WebSockets (Socket.IO keeps one open as long as the page) and idle
     keep-alive connections (nginx keeps some to every process). So this one
     stops accepting at once (gunicorn's loop would take up to a second, and a
-    client told to reconnect could land back here), then drops its Socket.IO
-    sessions (their clients reconnect to another process, or to the new worker
-    after a reload, and catch up) and closes its idle keep-alive connections,
-    while the requests in flight finish.
+    client told to reconnect could land back here), answers every request from
+    then on with `Connection: close`, drops its Socket.IO sessions (their
+    clients reconnect to another process, or to the new worker after a reload,
+    and catch up), and a second later closes the keep-alive connections still
+    idle, while the requests in flight finish.
     """
 
     def __init__(self, *args, **kwargs):
@@ -97,9 +98,14 @@ class Worker(GeventPyWSGIWorker):
         # (nginx tries the next process). gunicorn closes it again later: harmless.
         for listening in self.servers:
             listening.close()
-        self.server_module.start_draining()
-        closed = self.server_module.close_live_sockets()
+        server = self.server_module
+        server.start_draining()
+        closed = server.close_live_sockets()
         self.log.info("Worker draining (pid:%s): %d live socket(s) told to reconnect", self.pid, closed)
+        import gevent
+
+        gevent.sleep(server.IDLE_GRACE)
+        server.close_idle_connections()
 
 
 wsgi_app = "app:served()"

@@ -12,9 +12,16 @@ from sqlalchemy.engine import make_url
 
 from community import create_app
 from community.extensions import db, socketio
+from tests import compiled_sql, route_builders, template_code
 
 # engine_app: both database engines, for racing actions; own_redis: a redis-server to stop.
 pytest_plugins = ["tests.racing", "tests.redis_server"]
+
+# Each test builds its own app; each rule's URL builders, each template and each SQL
+# statement are compiled once for the run.
+route_builders.install()
+template_code.install()
+compiled_sql.install()
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

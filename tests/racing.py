@@ -23,7 +23,7 @@ def engine_app(request, tmp_path):
     """The app on a fresh database of each engine, with an app context pushed;
     shared files under the test's own directory."""
     # A connection for every racing thread at once (the default pool holds 15).
-    pool = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_size": 30,
+    pool = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False, "pool_size": 30,
                                           "max_overflow": 10},
             "FILE_STORAGE_URL": f"file://{tmp_path}/files"}
     if request.param == "sqlite":

@@ -28,16 +28,21 @@ def test_secret_key_differs_between_instances(tmp_path, monkeypatch):
     assert load_secret_key(str(tmp_path / "a")) != load_secret_key(str(tmp_path / "b"))
 
 
-def test_connections_are_pinged_before_use_except_to_a_local_sqlite_file(tmp_path):
+def test_no_connection_is_pinged_and_postgresql_ones_are_looked_at(tmp_path):
+    """A ping was a round trip per request; a PostgreSQL connection the server
+    closed is found by a look at its socket instead (tests/test_postgres_round_trips.py)."""
+    from community import postgres
     from community.config import DEFAULTS
 
     sqlite = create_app(app_config(f"sqlite:///{tmp_path}/x.sqlite3"))
     postgresql = create_app(app_config("postgresql+psycopg://u@127.0.0.1/x"))
     with sqlite.app_context():
         assert db.engine.pool._pre_ping is False
+        assert postgres.alive not in list(db.engine.pool.dispatch.checkout)
     with postgresql.app_context():
-        assert db.engine.pool._pre_ping is True  # a server restart must not fail the next request
-    assert DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+        assert db.engine.pool._pre_ping is False
+        assert postgres.alive in list(db.engine.pool.dispatch.checkout)
+    assert DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is False
 
 
 def test_environment_configuration(tmp_path, monkeypatch):

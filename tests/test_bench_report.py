@@ -1,6 +1,7 @@
 """bench/: how the thread page's p99 budget is measured and judged (no servers: the
 load generator and the servers are stood in for)."""
 import importlib
+import re
 import sys
 from pathlib import Path
 
@@ -209,7 +210,7 @@ def quick_dataset(bench, tmp_path_factory):
 def test_the_pages_with_files_send_the_same_few_statements_with_few_and_many_files(bench, quick_dataset):
     run, report = bench
     url, world = quick_dataset
-    counts, constant = run.count_queries(url, world, run.pages(world))
+    counts, constant, _ = run.count_queries(url, world, run.pages(world))
     # The bench's own pages show files: it measures them with files.
     for name in ("thread", "thread_last", "meeting", "files", "files_images", "files_search",
                  "chat_history"):
@@ -219,3 +220,107 @@ def test_the_pages_with_files_send_the_same_few_statements_with_few_and_many_fil
     for name, pair in constant.items():
         assert pair["few"]["files"] <= 1 and pair["many"]["files"] >= 10, (name, pair)
         assert pair["few"]["queries"] == pair["many"]["queries"] <= report.MAX_QUERIES, (name, pair)
+
+
+# --- Direct messages: the same statements for short and long conversations --------------------
+
+def test_a_messages_page_whose_statements_grow_misses_the_budget(bench):
+    _, report = bench
+    data = result(10.0, 10.0)
+    data["messages_constant"] = constant(messages=(6, 6), conversation=(7, 7))
+    judged = budget(report, data, "SQL statements with short and long conversations")
+    assert judged["ok"]
+    assert judged["measured"] == ("Messages page 6 (5 conversations) / 6 (50 conversations); "
+                                  "Conversation page 7 (5 messages) / 7 (600 messages)")
+    data["messages_constant"] = constant(messages=(6, 7))
+    assert not budget(report, data, "SQL statements with short and long conversations")["ok"]
+    data["messages_constant"] = constant(conversation=(9, 9))
+    assert not budget(report, data, "SQL statements with short and long conversations")["ok"]
+    data.update(budgets=report.budgets(data), chat={},
+                machine={"cpus": 2, "cpu": "x", "memory_gb": 24, "os": "Linux", "python": "3.11",
+                         "wrk": "-t1 -c8"}, server="python app.py", when="today")
+    assert "Conversation page" in report.table(data)
+
+
+def test_the_messages_pages_send_the_same_few_statements_short_and_long(bench, quick_dataset):
+    run, report = bench
+    url, world = quick_dataset
+    counts, _, messages = run.count_queries(url, world, run.pages(world))
+    for name in ("messages", "conversation"):
+        assert counts[name]["queries"] <= report.MAX_QUERIES, (name, counts[name])
+    assert set(messages) == {"messages", "conversation"}
+    for name, pair in messages.items():
+        assert pair["few"]["queries"] == pair["many"]["queries"] <= report.MAX_QUERIES, (name, pair)
+    # The places really are short and long: 5 and 50 listed, 5 and 50 messages shown.
+    counter = run.InProcess(url)
+
+    def count(path: str, pattern: str) -> int:
+        return len(re.findall(pattern, counter._request(path).get_data(as_text=True)))
+
+    try:
+        few, many = run.message_places(world)["messages"]
+        assert (count(few, '<li class="conversation'), count(many, '<li class="conversation')) == (5, 50)
+        short, long = run.message_places(world)["conversation"]
+        assert (count(short, '<li class="chat-msg[" ]'), count(long, '<li class="chat-msg[" ]')) == (5, 50)
+    finally:
+        counter.close()
+
+
+def test_the_directory_search_finds_people_in_few_statements(bench, quick_dataset):
+    """The bench's directory pages list people (so they measure real work), each
+    within the statement budget; run.py compares their counts at 400 and 20,000 people."""
+    run, report = bench
+    url, world = quick_dataset
+    pages = run.pages(world)
+    counter = run.InProcess(url)
+    try:
+        for name in ("directory", "directory_search"):
+            counted = counter.page(pages[name])
+            assert counted["queries"] <= report.MAX_QUERIES, (name, counted)
+            html = counter._request(pages[name]).get_data(as_text=True)
+            assert html.count('class="person"') >= 5, (name, html.count('class="person"'))
+    finally:
+        counter.close()
+
+
+# --- Issue 26: every main page, and PostgreSQL against SQLite -------------------------------------
+
+def test_the_slowest_main_page_decides_and_postgresql_is_read_against_sqlite_page_by_page(bench):
+    _, report = bench
+
+    def run(ratios: dict) -> dict:
+        return {"posts": 10_000, "ceiling_rps": 9000.0, "rss_mb": {"peak": 100.0},
+                "pages": {name: {**page(10.0), "ratio": ratio} for name, ratio in ratios.items()}}
+
+    sqlite = {"thread": 0.14, "dashboard": 0.11, "search": 0.10}
+    data = {"runs": {"sqlite_10k": run(sqlite), "postgresql_10k": run({"thread": 0.10, "dashboard": 0.07,
+                                                                       "search": 0.06})},
+            "pages": run(sqlite)["pages"], "scale": "quick", "rss_mb": 100.0}
+    every = budget(report, data, "Every main page vs hello-world (SQLite)")
+    assert every["ok"] and every["measured"] == "lowest 10.0% (Search)"
+    postgres = budget(report, data, "PostgreSQL vs SQLite, each main page (10k)")
+    assert postgres["ok"] and postgres["measured"] == "lowest 0.60× (Search)"
+    data["runs"]["postgresql_10k"]["pages"]["dashboard"]["ratio"] = 0.06
+    postgres = budget(report, data, "PostgreSQL vs SQLite, each main page (10k)")
+    assert not postgres["ok"] and postgres["measured"] == "lowest 0.55× (Dashboard)"
+    data["runs"]["sqlite_10k"]["pages"]["search"]["ratio"] = 0.09
+    assert not budget(report, data, "Every main page vs hello-world (SQLite)")["ok"]
+
+
+def test_the_chat_budget_reads_the_median_of_rounds_in_turns_with_its_spread(bench):
+    _, report = bench
+    data = result(10.0, 10.0)
+    data["chat"] = {"receivers_200": {"p50_ms": 5.0, "p99_ms": 30.0, "per_s": 1000, "lost": 0,
+                                      "ratio_p99": 3.3},
+                    "ceiling_200": {"p50_ms": 4.0, "p99_ms": 9.0, "per_s": 2000, "lost": 0},
+                    "alternating": {"receivers": 200, "rounds": 5, "ratios": [1.2, 3.4, 1.5, 1.7, 1.4],
+                                    "median_ratio": 1.5}, "database": "sqlite"}
+    judged = budget(report, data, "Chat message to 200 receivers")
+    assert judged["ok"]  # one bad round (3.4×), and the one window's 3.3×, don't decide it
+    assert judged["measured"] == "1.50× (rounds 1.20–3.40×, 5 rounds in turns)"
+    data["chat"]["alternating"].update(ratios=[2.2, 2.4, 1.9, 2.1, 2.6], median_ratio=2.2)
+    assert not budget(report, data, "Chat message to 200 receivers")["ok"]
+    del data["chat"]["alternating"]
+    assert not budget(report, data, "Chat message to 200 receivers")["ok"]  # one window: 3.3× > 2×
+    data["budgets"] = report.budgets(data)
+    assert "Chat fan-out" in report.table(data)

@@ -13,7 +13,7 @@ from tests.conftest import AuthActions, app_config
 from tests.factories import make_circle, make_user
 
 WAIT = 0.5  # the pool's timeout in these tests
-ONE_CONNECTION = {"pool_pre_ping": True, "pool_size": 1, "max_overflow": 0, "pool_timeout": WAIT}
+ONE_CONNECTION = {"pool_pre_ping": False, "pool_size": 1, "max_overflow": 0, "pool_timeout": WAIT}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -103,12 +103,12 @@ def test_a_chat_connection_is_refused_not_left_unanswered_while_the_pool_is_full
 
 
 def test_pool_settings_come_from_the_environment(monkeypatch):
-    assert engine_options() == {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10,
+    assert engine_options() == {"pool_pre_ping": False, "pool_size": 10, "max_overflow": 10,
                                 "pool_timeout": 3.0}
     monkeypatch.setenv("DB_POOL_SIZE", "4")
     monkeypatch.setenv("DB_MAX_OVERFLOW", "0")
     monkeypatch.setenv("DB_POOL_TIMEOUT", "1.5")
-    assert engine_options() == {"pool_pre_ping": True, "pool_size": 4, "max_overflow": 0,
+    assert engine_options() == {"pool_pre_ping": False, "pool_size": 4, "max_overflow": 0,
                                 "pool_timeout": 1.5}
 
 

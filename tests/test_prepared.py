@@ -10,6 +10,7 @@ from community.extensions import db
 from community.fast.prepared import Prepared, prepared
 from community.notifications.actions import _unread_count_statement
 from community.policy import _circle_rows_by_slug
+from community.templating import _header_counts
 from community.threads import actions as threads
 from community.threads.models import Post
 from community.threads.reading import _page_of_posts, _reactions, _thread_in_circle
@@ -38,7 +39,7 @@ def _reads_of(circle, thread, reader, owner) -> list[tuple[Prepared, dict]]:
     return [(_page_of_posts, page), (_reactions, page),
             (_circle_rows_by_slug, {"user_id": reader.id, "slug": circle.slug}),
             (_thread_in_circle, {"thread_id": thread.id, "circle_id": circle.id, "user_id": reader.id}),
-            (_unread_count_statement, {"user_id": owner.id})]
+            (_header_counts, {"user_id": owner.id})]  # the bell's and the messages' counts
 
 
 def _assert_same_as_sqlalchemy(*world):

@@ -193,9 +193,11 @@ def test_a_log_line_is_made_only_with_an_access_log(monkeypatch, access_log):
 
 
 def test_draining_serves_what_has_arrived_and_closes_idle_connections(monkeypatch):
-    """On a drain, a kept-alive connection idle between requests is closed at once;
-    one with a request in flight gets it answered, and its next request too if
-    already sent (pipelined), then is closed; nothing sent is left unanswered."""
+    """On a drain every answer says `Connection: close` and its connection ends
+    after it; one with a request in flight gets it answered, and its next
+    request too if already sent (pipelined); a kept-alive connection idle
+    between requests is still answered if it sends in the grace that follows,
+    and closed when that ends. Nothing sent is left unanswered."""
     import gevent
     from gevent import pywsgi
     from gevent import socket as green
@@ -203,6 +205,7 @@ def test_draining_serves_what_has_arrived_and_closes_idle_connections(monkeypatc
     from community import server as serving
 
     monkeypatch.setattr(serving, "_draining", False)
+    monkeypatch.setattr(serving, "_closing_idle", False)
 
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/slow":
@@ -216,22 +219,34 @@ def test_draining_serves_what_has_arrived_and_closes_idle_connections(monkeypatc
             data += chunk
         return data
 
+    def kept_alive():
+        sock = green.create_connection(("127.0.0.1", server.server_port))
+        sock.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200") and b"Connection: close" not in answer
+        return sock
+
     server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=serving.fair_handler(False), log=None)
     server.start()
     try:
-        idle = green.create_connection(("127.0.0.1", server.server_port))
-        idle.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert idle.recv(65536).startswith(b"HTTP/1.1 200")  # answered; kept alive
-        busy = green.create_connection(("127.0.0.1", server.server_port))
-        busy.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert busy.recv(65536).startswith(b"HTTP/1.1 200")
+        idle, late, busy = kept_alive(), kept_alive(), kept_alive()
         busy.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
         gevent.sleep(0.1)  # /slow in flight, /after sent behind it
         serving.start_draining()
-        assert gevent.spawn(read_to_end, idle).get(timeout=2) == b""  # closed, not waited for
+        gevent.sleep(0.1)
+        # In the grace: an idle connection is still open, and what it sends is
+        # answered with word that the connection ends, then it ends.
+        late.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = gevent.spawn(read_to_end, late).get(timeout=2)
+        assert answer.startswith(b"HTTP/1.1 200") and b"Connection: close\r\n" in answer
         answers = gevent.spawn(read_to_end, busy).get(timeout=5)
         assert answers.count(b"HTTP/1.1 200") == 2, answers
-        idle.close()
-        busy.close()
+        # The pipelined one is answered first; its answer says the connection ends.
+        assert answers.count(b"Connection: close\r\n") == 1, answers
+        assert answers.rindex(b"Connection: close") > answers.rindex(b"HTTP/1.1 200"), answers
+        serving.close_idle_connections()
+        assert gevent.spawn(read_to_end, idle).get(timeout=2) == b""  # closed, not waited for
+        for sock in (idle, late, busy):
+            sock.close()
     finally:
         server.stop()

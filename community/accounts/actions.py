@@ -210,15 +210,22 @@ _DUMMY_HASH = _DummyHash()
 
 
 def update_profile(user: User, **profile) -> User:
-    """Edit one's own profile.
+    """Edit one's own profile, and its directory settings when given (listed,
+    open to contact, tags, each field's audience: directory/actions.py).
 
-    :raise ActionError: a field is invalid.
+    :raise ActionError: a field is invalid; nothing is saved then.
     """
+    from ..directory import actions as directory
+
     clean = _clean_profile(profile)
+    settings = directory.clean_settings({k: v for k, v in profile.items() if k in directory.SETTINGS})
+    begin_write()
     if clean["display_name"] != user.display_name:
         user.handle = _unique_handle(clean["display_name"])
     for key, value in clean.items():
         setattr(user, key, value)
+    if settings:
+        directory.apply_settings(user, settings)
     db.session.commit()
     return user
 
@@ -425,8 +432,11 @@ def delete_account(user: User, password: str) -> None:
     from ..circles.actions import my_circles
     from ..circles.models import Circle
     from ..files.actions import discard as discard_files
+    from ..files.actions import release_keys
+    from ..files.conversations import discard_for_account as discard_message_files
     from ..files.models import Attachment
     from ..meetings.actions.rsvps import release_places
+    from ..messages.actions import retire_people_keys
     from ..notifications.models import OutboxMail
 
     if not password_matches(user.password_hash, password):
@@ -447,9 +457,17 @@ def delete_account(user: User, password: str) -> None:
         # Their rows go with the circles (ON DELETE CASCADE); the bytes go after the commit.
         discard_files(Attachment.circle_id.in_([c.id for c in alone]))
         db.session.execute(delete(Circle).where(Circle.id.in_([c.id for c in alone])))
+    # Their drafts in direct messages, and the files of conversations no one
+    # else is in (bytes after the commit); files others still read stay.
+    discard_message_files(user.id)
     # Mail not yet sent to the address would reach someone who is no longer here.
     db.session.execute(delete(OutboxMail).where(OutboxMail.to_address == user.email,
                                                 OutboxMail.sent_at.is_(None)))
+    # Their id may be given to the next account (SQLite): no conversation may be
+    # found by it again (messages/actions.retire_people_keys).
+    retire_people_keys(user.id)
+    # Their profile photo's bytes, once no row uses them.
+    release_keys((user.photo_key, user.photo_thumbnail_key))
     db.session.delete(user)
     db.session.commit()
     # The deleted object keeps its id, which is all the live side needs.

@@ -46,8 +46,9 @@ def collect(user: User) -> dict:
             "organisation": user.organisation, "job_title": user.job_title,
             "sector": user.sector_label, "location": user.location, "bio": user.bio,
             "timezone": user.timezone, "clock": user.clock, "site_admin": user.is_site_admin,
-            "joined": user.created_at,
+            "joined": user.created_at, **_directory_profile(user),
         },
+        "profile_photo": _photo_file(user),
         "memberships": _rows(membership_history(uid)),
         "join_requests": _rows(
             select(*circle, JoinRequest.message, JoinRequest.status, JoinRequest.created_at)
@@ -58,11 +59,12 @@ def collect(user: User) -> dict:
             .join(Circle, Circle.id == Thread.circle_id)
             .where(Thread.author_id == uid).order_by(Thread.created_at, Thread.id)),
         "posts": _rows(
-            select(Post.id, Post.number, Post.source, Post.created_at, Post.edited_at,
+            select(Post.id, Post.number, Post.kind, Post.source, Post.created_at, Post.edited_at,
                    Post.deleted_at, Thread.id.label("thread_id"), Thread.title.label("thread"),
                    *circle)
             .join(Thread, Thread.id == Post.thread_id).join(Circle, Circle.id == Post.circle_id)
             .where(Post.author_id == uid).order_by(Post.created_at, Post.id)),
+        **_challenges(uid, circle),
         "chat_messages": _rows(
             select(ChatMessage.id, ChatMessage.source, ChatMessage.created_at,
                    ChatMessage.edited_at, ChatMessage.deleted_at, *circle)
@@ -112,9 +114,84 @@ def collect(user: User) -> dict:
         "calendar_feed": _rows(
             select(CalendarFeed.created_at).where(CalendarFeed.user_id == uid)),
         "files": _shared_files(uid, circle),
+        **_introductions(uid),
         **_conversations(uid),
     }
     return data
+
+
+def _directory_profile(user: User) -> dict:
+    """The directory's part of one's profile: tags, flags, the photo's place in
+    the zip, and who sees each field (community/directory)."""
+    from ..directory.actions import tags_of
+    from .models import PROFILE_FIELDS, VISIBILITIES
+
+    return {
+        "tags": tags_of(user.id), "open_to_contact": user.open_to_contact,
+        "listed_in_directory": user.listed_in_directory,
+        "photo": _photo_file(user)[0]["file"] if user.photo_key else None,
+        "visibility": [{"field": field, "label": label, "audience": getattr(user, f"{field}_visibility"),
+                        "audience_label": VISIBILITIES.get(getattr(user, f"{field}_visibility"))}
+                       for field, label in PROFILE_FIELDS.items()],
+    }
+
+
+def _introductions(uid: int) -> dict:
+    """Introductions the person asked (to whom, their words, "accepted" or
+    "sent": a decline is never told) and those asked of them (by whom, the
+    asker's words, what they decided). Two queries."""
+    from ..directory.models import Introduction
+
+    other = aliased(User)
+    sent = _rows(select(other.display_name.label("to"), Introduction.message, Introduction.created_at,
+                        case((Introduction.status == "accepted", "accepted"), else_="sent").label("status"))
+                 .join(other, other.id == Introduction.recipient_id)
+                 .where(Introduction.requester_id == uid).order_by(Introduction.created_at))
+    received = _rows(select(other.display_name.label("from"), Introduction.message, Introduction.created_at,
+                            Introduction.status, Introduction.decided_at)
+                     .join(other, other.id == Introduction.requester_id)
+                     .where(Introduction.recipient_id == uid).order_by(Introduction.created_at))
+    return {"introductions_asked": sent, "introductions_received": received}
+
+
+def _photo_file(user: User) -> list[dict]:
+    """The profile photo as the zip holds it (profile/photo.<ext>), or nothing."""
+    from ..files.kinds import KINDS
+
+    if not user.photo_key:
+        return []
+    kind = KINDS.get(user.photo_kind or "")
+    extension = kind.extension if kind else "img"
+    return [{"file": f"profile/photo.{extension}", "storage_key": user.photo_key,
+             "created_at": user.created_at, "size": 0}]
+
+
+def _challenges(uid: int, circle) -> dict:
+    """The challenges they presented, with their commitments, and the ideas they
+    hold back (their posts in challenges are among "posts", with their kind)."""
+    from ..challenges.models import Challenge, Commitment, IdeaDraft
+    from ..circles.models import Circle
+    from ..threads.models import Thread
+
+    return {
+        "challenges": _rows(
+            select(Challenge.id.label("challenge_id"), Thread.id.label("thread_id"), Thread.title,
+                   Challenge.phase, Challenge.created_at, Challenge.reflected_at, *circle)
+            .join(Thread, Thread.id == Challenge.thread_id).join(Circle, Circle.id == Challenge.circle_id)
+            .where(Challenge.presenter_id == uid).order_by(Challenge.id)),
+        "commitments": _rows(
+            select(Commitment.text, Commitment.due_on, Challenge.id.label("challenge_id"),
+                   Thread.title.label("challenge"), *circle)
+            .join(Challenge, Challenge.id == Commitment.challenge_id)
+            .join(Thread, Thread.id == Challenge.thread_id).join(Circle, Circle.id == Challenge.circle_id)
+            .where(Challenge.presenter_id == uid).order_by(Challenge.id, Commitment.position)),
+        "held_ideas": _rows(
+            select(IdeaDraft.source, IdeaDraft.created_at, Challenge.id.label("challenge_id"),
+                   Thread.title.label("challenge"), *circle)
+            .join(Challenge, Challenge.id == IdeaDraft.challenge_id)
+            .join(Thread, Thread.id == Challenge.thread_id).join(Circle, Circle.id == Challenge.circle_id)
+            .where(IdeaDraft.author_id == uid).order_by(IdeaDraft.id)),
+    }
 
 
 def _conversations(uid: int) -> dict:
@@ -148,30 +225,35 @@ def _conversations(uid: int) -> dict:
                DirectMessage.created_at, DirectMessage.edited_at, DirectMessage.deleted_at)
         .join(mine, and_(mine.conversation_id == DirectMessage.conversation_id, mine.user_id == uid))
         .outerjoin(author, author.id == DirectMessage.author_id)
-        .where(readable_message(mine.left_at))
+        .where(readable_message(mine.joined_at, mine.left_at))
         .order_by(DirectMessage.conversation_id, DirectMessage.seq))
     return {"conversations": conversations, "direct_messages": messages}
 
 
 def _shared_files(uid: int, circle) -> list[dict]:
     """The files the member shared (attached somewhere), each with the path it
-    has in the zip download: files/<circle>/<name>, numbered where names repeat."""
+    has in the zip download: files/<circle>/<name>, or for a direct message
+    files/messages/<conversation id>/<name>, numbered where names repeat."""
     from ..circles.models import Circle
     from ..files.models import Attachment
 
     place = case((Attachment.post_id.is_not(None), "post"),
-                 (Attachment.meeting_id.is_not(None), "meeting"), else_="chat message")
+                 (Attachment.meeting_id.is_not(None), "meeting"),
+                 (Attachment.direct_message_id.is_not(None), "direct message"),
+                 else_="chat message")
     rows = _rows(
         select(Attachment.name, Attachment.kind, Attachment.size, Attachment.created_at,
-               place.label("shared_in"), *circle, Attachment.storage_key)
-        .join(Circle, Circle.id == Attachment.circle_id)
+               place.label("shared_in"), *circle, Attachment.conversation_id, Attachment.storage_key)
+        .outerjoin(Circle, Circle.id == Attachment.circle_id)
         .where(Attachment.uploader_id == uid,
                or_(Attachment.post_id.is_not(None), Attachment.meeting_id.is_not(None),
-                   Attachment.chat_message_id.is_not(None)))
+                   Attachment.chat_message_id.is_not(None), Attachment.direct_message_id.is_not(None)))
         .order_by(Attachment.created_at, Attachment.id))
     taken: set[str] = set()
     for row in rows:
-        row["file"] = _unique(f"files/{row['circle_slug']}/{row['name']}", taken)
+        folder = (row["circle_slug"] if row["conversation_id"] is None
+                  else f"messages/{row['conversation_id']}")
+        row["file"] = _unique(f"files/{folder}/{row['name']}", taken)
     return rows
 
 
@@ -190,8 +272,8 @@ def _unique(path: str, taken: set[str]) -> str:
 
 def public(data: dict) -> dict:
     """The data as the member downloads it: without the storage's own keys."""
-    return {**data, "files": [{k: v for k, v in row.items() if k != "storage_key"}
-                              for row in data["files"]]}
+    return {**{k: v for k, v in data.items() if k != "profile_photo"},
+            "files": [{k: v for k, v in row.items() if k != "storage_key"} for row in data["files"]]}
 
 
 class _Chunks:

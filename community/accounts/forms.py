@@ -6,7 +6,7 @@ from wtforms.validators import DataRequired, Email, Length
 from ..forms import choices
 from ..timeutil import DEFAULT_TIMEZONE, timezone_names
 from .actions import MIN_PASSWORD_LENGTH
-from .models import SECTORS
+from .models import PROFILE_FIELDS, SECTORS, VISIBILITIES
 
 PASSWORD_RULE = Length(min=MIN_PASSWORD_LENGTH, max=1000,
                        message=f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.")
@@ -51,9 +51,36 @@ class ProfileForm(ProfileFields, FlaskForm):
     clock = SelectField("Clock", choices=choices([("24", "24-hour (14:05)"), ("12", "12-hour (2:05 pm)")]),
                         default="24")
     bio = TextAreaField("About you", validators=[Length(max=2000)])
+    # The directory's part (community/directory/actions.py checks it).
+    tags = TextAreaField("Can help with", validators=[Length(max=2000)],
+                         description="Up to 10 things, separated by commas, e.g. "
+                                     "“board recruitment, budgets, children's services”.")
+    open_to_contact = BooleanField("I'm open to being contacted by alumni",
+                                   description="Alumni you share no circle with may then ask to be "
+                                               "introduced to you.")
+    introduction_excerpts = BooleanField("Put the words of a request for an introduction in its email",
+                                         description="Off: the email only says someone asked.")
+    listed_in_directory = BooleanField("List me in the alumni directory",
+                                       description="Off until you turn it on. Alumni then find your name, "
+                                                   "and each detail below as you choose.")
 
     def profile_data(self) -> dict:
-        return {**super().profile_data(), "clock": self.clock.data, "bio": self.bio.data}
+        return {**super().profile_data(), "clock": self.clock.data, "bio": self.bio.data,
+                "tags": self.tags.data, "open_to_contact": self.open_to_contact.data,
+                "introduction_excerpts": self.introduction_excerpts.data,
+                "listed_in_directory": self.listed_in_directory.data,
+                "visibility": {field: getattr(self, f"{field}_visibility").data for field in PROFILE_FIELDS}}
+
+    def visibility_fields(self) -> list:
+        return [getattr(self, f"{field}_visibility") for field in PROFILE_FIELDS]
+
+
+# "Who sees it": a select per profile field, named <field>_visibility like its column.
+for _field, _label in PROFILE_FIELDS.items():
+    setattr(ProfileForm, f"{_field}_visibility",
+            SelectField(_label, choices=choices(VISIBILITIES.items()), default="circles"))
+
+
 
 
 class PasswordForm(FlaskForm):

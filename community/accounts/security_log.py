@@ -39,6 +39,8 @@ EVENTS = {
     "passkey_renamed": "Renamed a passkey",
     "passkey_clone_suspected": "Passkey refused: its use counter went backwards (a copy?)",
     "second_factor_reset": "Second factor reset by a site admin",
+    "programme_staff_granted": "Made programme staff by a site admin",
+    "programme_staff_revoked": "Programme staff role taken away by a site admin",
 }
 
 # Changes the person is told about by email, whoever made them: a stranger who

@@ -134,7 +134,11 @@ def settings():
 @bp.route("/settings/profile", methods=["GET", "POST"])
 @login_required
 def profile():
+    from ..directory.actions import tags_of
+
     form = ProfileForm(obj=current_user)
+    if request.method == "GET":
+        form.tags.data = ", ".join(tags_of(current_user.id))
     if form.validate_on_submit():
         try:
             actions.update_profile(current_user, **form.profile_data())
@@ -144,7 +148,7 @@ def profile():
             flash("Your profile is saved.", "success")
             return redirect(url_for("accounts.profile"))
     status = 400 if form.errors else 200
-    return render_template("accounts/profile.html", form=form), status
+    return render_template("accounts/profile.html", form=form, photo_error=None), status
 
 
 @bp.post("/settings/sessions/end")
@@ -219,7 +223,7 @@ def data_zip():
 
     now = utcnow()
     data = export.collect(current_user)
-    chunks = export.zip_chunks(_data_json(now, data).encode(), data["files"],
+    chunks = export.zip_chunks(_data_json(now, data).encode(), data["files"] + data["profile_photo"],
                                storage_for(current_app))
     name = f"alumni-circles-data-{now.date().isoformat()}.zip"
     return Response(chunks, mimetype="application/zip",

@@ -11,8 +11,7 @@ reconnects or is told to `resync` asks for what follows the last number it
 holds without a gap (catch_up). Broadcasts are only the fast path.
 """
 import os
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
@@ -62,14 +61,11 @@ from .store import (
     last_seq,
     latest_page,
     next_seq,
+    older_than,
 )
 from .store import after_seq as store_after_seq
+from .store import changed_since as store_changed_since
 
-CHANGED_MAX = 500   # edits and deletions per catch-up answer
-# Catch-up asks for changes since the server's time at the previous join; a
-# margin covers clocks of different servers that disagree a little.
-CLOCK_MARGIN = timedelta(seconds=5)
-PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an upload's id (files.models.new_public_id)
 PLEDGE_FIRST = "Accept the circle's confidentiality pledge (on the circle's page) before using chat."
 SECOND_FACTOR_FIRST = ("This circle requires two-factor sign-in: set it up (in your account's "
                        "security settings) before using chat.")
@@ -123,23 +119,8 @@ def _require_reading(circle: Circle, membership: Membership, actor: User) -> Non
         raise ActionError(PLEDGE_FIRST, code="pledge_required")
 
 
-def _clean_attachment_ids(attachments) -> list[str]:
-    """The upload ids a message carries: a list of ids, or none.
-
-    :raise ActionError: not a list of ids (code invalid), or more than
-        files.MAX_PER_PLACE of them (too_many).
-    """
-    if attachments is None:
-        return []
-    if not isinstance(attachments, list) or not all(
-            isinstance(public_id, str) and PUBLIC_ID.fullmatch(public_id) for public_id in attachments):
-        raise ActionError("The attached files were not understood.", code="invalid",
-                          field="attachments")
-    ids = list(dict.fromkeys(attachments))
-    if len(ids) > files.MAX_PER_PLACE:
-        raise ActionError(f"Attach at most {files.MAX_PER_PLACE} files to a message.",
-                          code="too_many", field="attachments")
-    return ids
+# The upload ids a message carries: the same check for chat and direct messages.
+_clean_attachment_ids = files.clean_attachment_ids
 
 
 # --- Sending, editing, deleting ----------------------------------------------------------
@@ -331,10 +312,8 @@ def history(actor: User, slug, after_id: int | None = None,
         result["messages"] = rows[:CATCH_UP]
         held = ChatMessage.id <= after_id
     if held is not None and changed_since is not None:
-        result["changed"] = db.session.scalars(select(ChatMessage).where(
-            ChatMessage.circle_id == circle.id, held,
-            ChatMessage.changed_at >= changed_since - CLOCK_MARGIN)
-            .order_by(ChatMessage.changed_at).limit(CHANGED_MAX)).all()
+        result["changed"] = store_changed_since(ChatMessage.circle_id, circle.id, held,
+                                                changed_since)
     # Every message's files in one statement, however many messages and files.
     both = payloads([*result["messages"], *result["changed"]], circle.slug)
     count = len(result["messages"])
@@ -373,12 +352,8 @@ def older_messages(actor: User, slug, before_id: int) -> dict:
     :raise NotFound / ActionError: as open_chat.
     """
     circle, _ = _access_chat(actor, slug)
-    rows = db.session.scalars(
-        select(ChatMessage).where(ChatMessage.circle_id == circle.id,
-                                  ChatMessage.deleted_at.is_(None), ChatMessage.id < before_id)
-        .order_by(ChatMessage.id.desc()).limit(PAGE + 1)).all()
-    return {"messages": payloads(rows[:PAGE][::-1], circle.slug),
-            "has_older": len(rows) > PAGE}
+    rows, has_older = older_than(ChatMessage.circle_id, circle.id, before_id, PAGE)
+    return {"messages": payloads(rows, circle.slug), "has_older": has_older}
 
 
 def mark_read(actor: User, slug, message_id: int) -> int:
@@ -410,32 +385,43 @@ def mark_read(actor: User, slug, message_id: int) -> int:
     return newest
 
 
+# Unread counts are shown up to this ("99+" beyond): counting stops there, so a
+# circle whose chat someone never opens costs no more than one they read daily.
+UNREAD_SHOWN = 100
+
+
 def unread_counts(user: User, circle_ids: list[int]) -> dict[int, int]:
     """Messages by others after the user's read position (or, before they first
-    read the chat, since they joined), per circle, in one query. Circles
-    without any are left out."""
+    read the chat, since they joined), per circle, in one query, each counted
+    up to UNREAD_SHOWN. Circles without any are left out."""
     if not circle_ids:
         return {}
-    rows = db.session.execute(_unread_counts(), {"user_id": user.id, "circle_ids": circle_ids})
-    return {circle_id: count for circle_id, count in rows}
+    rows = db.session.execute(_unread_counts(), {"user_id": user.id, "circle_ids": circle_ids,
+                                                 "shown": UNREAD_SHOWN})
+    return {circle_id: count for circle_id, count in rows if count}
 
 
 @cache
 def _unread_counts():
     # On every dashboard: built once (building it cost more than running it).
+    # Per circle, the first UNREAD_SHOWN unread ids are counted, from the
+    # (circle_id, id) index after the read position; counting them all cost
+    # the dashboard more than any other of its statements (bench/findings.md, 29).
     user_id = bindparam("user_id")
-    return (select(ChatMessage.circle_id, func.count(ChatMessage.id))
-            .join(Membership, active_membership(user_id, ChatMessage.circle_id))
-            .outerjoin(ChatReadPosition, and_(ChatReadPosition.circle_id == ChatMessage.circle_id,
+    unread = (select(ChatMessage.id)
+              .where(ChatMessage.circle_id == Circle.id,
+                     ChatMessage.id > func.coalesce(ChatReadPosition.last_read_id, 0),
+                     # Never opened the chat: only what was said since joining counts.
+                     or_(ChatReadPosition.id.is_not(None), ChatMessage.created_at > Membership.joined_at),
+                     ChatMessage.deleted_at.is_(None),
+                     or_(ChatMessage.author_id != user_id, ChatMessage.author_id.is_(None)))
+              .correlate(Circle, Membership, ChatReadPosition)  # the row's, below
+              .order_by(ChatMessage.id).limit(bindparam("shown")).subquery())
+    return (select(Circle.id, select(func.count()).select_from(unread).scalar_subquery())
+            .join(Membership, active_membership(user_id, Circle.id))
+            .outerjoin(ChatReadPosition, and_(ChatReadPosition.circle_id == Circle.id,
                                               ChatReadPosition.user_id == user_id))
-            .where(ChatMessage.circle_id.in_(bindparam("circle_ids", expanding=True)),
-                   may_read(user_id, ChatMessage.circle_id),
-                   ChatMessage.id > func.coalesce(ChatReadPosition.last_read_id, 0),
-                   # Never opened the chat: only what was said since joining counts.
-                   or_(ChatReadPosition.id.is_not(None), ChatMessage.created_at > Membership.joined_at),
-                   ChatMessage.deleted_at.is_(None),
-                   or_(ChatMessage.author_id != user_id, ChatMessage.author_id.is_(None)))
-            .group_by(ChatMessage.circle_id))
+            .where(Circle.id.in_(bindparam("circle_ids", expanding=True)), may_read(user_id, Circle.id)))
 
 
 def typing(actor: User, slug, skip_sid: str | None = None, allow=lambda circle_id: True) -> bool:

@@ -16,6 +16,7 @@ from flask import current_app
 from flask_socketio import ConnectionRefusedError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from ..database import fresh_read
 from ..errors import ActionError
 from ..extensions import db
 
@@ -37,9 +38,10 @@ def few_at_a_time(handler):
     """Wrap a chat handler `handler(user, data)` so that only a few run at once."""
     @wraps(handler)
     def admitted(user, data):
-        # Hand back the connection the user was loaded on while this join waits
-        # (the user is read again, by id, once admitted).
-        db.session.commit()
+        # Hand back the connection the user was loaded on while this join waits,
+        # keeping the user as loaded (every rule the handler checks reads the
+        # database afresh; reloading the user cost a statement per join).
+        fresh_read()
         gate = _gate()
         if not gate.acquire(timeout=current_app.config["CHAT_JOIN_WAIT"]):
             raise ActionError(BUSY, code="unavailable")

@@ -7,8 +7,8 @@ ack. The contract (names, payloads) is in the design notes; on top of it:
   in the ack, and the same, with `event`, as an `error` event to that socket
   (for clients that send without an ack). Codes: unauthorised, invalid,
   too_long, empty, not_found, forbidden, rate_limited, pledge_required,
-  second_factor_required, duplicate, gone, unavailable, server_error. A non-member gets `not_found`
-  for an existing circle exactly as for a missing one.
+  second_factor_required, duplicate, gone, cant_send, stale, unavailable, server_error.
+  A non-member gets `not_found` for an existing circle exactly as for a missing one.
 - A handler never raises: bad input, a removed member or a bug answers that
   socket with an error and leaves every other connection alone.
 - Nor does it hang on Redis (chat/live.py falls back to this process) or the
@@ -35,6 +35,12 @@ ack. The contract (names, payloads) is in the design notes; on top of it:
   `resync` {} when a broadcast may have been lost (its message-queue listener
   reconnected, or a publish failed and Redis is back: community/chat/queue.py);
   clients then fetch after their last seq in every circle they joined.
+- Meeting run sheets: `join_run_sheet` and `step_run_sheet` {circle, meeting,
+  date, ...}, and the server's `run_sheet_changed` (community/agenda/events.py).
+- Direct messages: join, send_message, fetch, load_older, typing,
+  edit_message, delete_message and mark_read also take `conversation` (an id)
+  where they take `circle`, and are then answered by community/messages/events.py
+  (see there what differs); a message payload has `conversation` in place of `circle`.
 """
 import logging
 import re
@@ -77,6 +83,9 @@ TYPING_FLOOD = (20, 10) # typing events a person may send at all
 # register(): Flask-SocketIO attaches handlers to the server that exists when
 # they are declared, and every create_app() makes a new one.
 HANDLERS: list[tuple[str, Callable]] = []
+# event -> handler(user, data) for payloads naming a `conversation` instead of a
+# circle: direct messages (community/messages/events.py) speak the same protocol.
+CONVERSATION_HANDLERS: dict[str, Callable] = {}
 
 
 def register(sio) -> None:
@@ -136,13 +145,19 @@ def _user():
     return user
 
 
-def chat_event(name: str):
+def chat_event(name: str, place: str = "circle"):
     """Register a handler `handler(user, data) -> dict | None` for event `name`.
 
     The wrapper loads the user, insists on an object payload, turns every
     exception into an error answer, and rolls back whatever was left open.
+    With place="conversation" the handler answers the event's payloads that
+    carry `conversation` (an id) instead of `circle`, behind the same wrapper.
     """
     def decorate(handler):
+        if place == "conversation":
+            CONVERSATION_HANDLERS[name] = handler
+            return handler
+
         @wraps(handler)
         def wrapper(*args):
             data = args[0] if args else None
@@ -154,7 +169,8 @@ def chat_event(name: str):
                        for value in data.values()):
                     raise ActionError("The event's text has a character that can't be "
                                       "stored (NUL, or half a surrogate pair).", code="invalid")
-                result = handler(user, data)
+                chosen = CONVERSATION_HANDLERS.get(name) if "conversation" in data else None
+                result = (chosen or handler)(user, data)
                 return {"ok": True, **(result or {})}
             except Exception as exc:  # noqa: BLE001 - every failure becomes an answer
                 try:
@@ -172,7 +188,7 @@ def chat_event(name: str):
     return decorate
 
 
-def _throttled(key: tuple, limit: int, window: float) -> None:
+def throttled(key: tuple, limit: int, window: float) -> None:
     if not state().throttle.allow(key, limit, window):
         raise ActionError(ERRORS["rate_limited"], code="rate_limited")
 
@@ -186,7 +202,7 @@ def _slug(data: dict) -> str:
     return slug
 
 
-def _id(data: dict, key: str, required: bool = True) -> int | None:
+def id_of(data: dict, key: str, required: bool = True) -> int | None:
     value = data.get(key)
     if value is None and not required:
         return None
@@ -197,7 +213,7 @@ def _id(data: dict, key: str, required: bool = True) -> int | None:
     return value
 
 
-def _moment(data: dict, key: str) -> datetime | None:
+def moment_of(data: dict, key: str) -> datetime | None:
     value = data.get(key)
     if value is None:
         return None
@@ -260,10 +276,10 @@ def on_disconnect(*reason):
 def on_join(user, data):
     """Join a circle's room: history (or catch-up) and who is online."""
     slug = _slug(data)
-    after_id = _id(data, "after_id", required=False)
-    after_seq = _id(data, "after_seq", required=False)
-    changed_since = _moment(data, "changed_since")
-    _throttled(("read", user.id), current_app.config["CHAT_READ_LIMIT"], READ_WINDOW)
+    after_id = id_of(data, "after_id", required=False)
+    after_seq = id_of(data, "after_seq", required=False)
+    changed_since = moment_of(data, "changed_since")
+    throttled(("read", user.id), current_app.config["CHAT_READ_LIMIT"], READ_WINDOW)
     circle = actions.open_chat(user, slug)
     # Into the room first, then read: a message committed in between arrives
     # twice (clients keep one per id) rather than not at all.
@@ -288,7 +304,7 @@ def on_join(user, data):
 @chat_event("send_message")
 def on_send_message(user, data):
     limit = current_app.config["CHAT_RATE_LIMIT"] * SEND_BURST
-    _throttled(("send", user.id), limit, current_app.config["CHAT_RATE_WINDOW"])
+    throttled(("send", user.id), limit, current_app.config["CHAT_RATE_WINDOW"])
     message, created = actions.send_message(user, _slug(data), data.get("body"),
                                             data.get("client_id"), data.get("attachments"))
     return {"message": message, "duplicate": not created}
@@ -296,8 +312,8 @@ def on_send_message(user, data):
 
 @chat_event("load_older")
 def on_load_older(user, data):
-    slug, before_id = _slug(data), _id(data, "before_id")
-    _throttled(("read", user.id), current_app.config["CHAT_READ_LIMIT"], READ_WINDOW)
+    slug, before_id = _slug(data), id_of(data, "before_id")
+    throttled(("read", user.id), current_app.config["CHAT_READ_LIMIT"], READ_WINDOW)
     return actions.older_messages(user, slug, before_id)
 
 
@@ -305,9 +321,9 @@ def on_load_older(user, data):
 def on_fetch(user, data):
     """The messages numbered after after_seq (and before before_seq): a gap's."""
     slug = _slug(data)
-    after_seq = _id(data, "after_seq")
-    before_seq = _id(data, "before_seq", required=False)
-    _throttled(("read", user.id), current_app.config["CHAT_READ_LIMIT"], READ_WINDOW)
+    after_seq = id_of(data, "after_seq")
+    before_seq = id_of(data, "before_seq", required=False)
+    throttled(("read", user.id), current_app.config["CHAT_READ_LIMIT"], READ_WINDOW)
     return actions.catch_up(user, slug, after_seq, before_seq)
 
 
@@ -315,7 +331,7 @@ def on_fetch(user, data):
 def on_typing(user, data):
     slug = _slug(data)
     throttle = state().throttle
-    _throttled(("typing-in", user.id), *TYPING_FLOOD)
+    throttled(("typing-in", user.id), *TYPING_FLOOD)
     # Membership is checked on every typing event; the broadcast is then
     # throttled per person and circle, extra events simply dropped.
     actions.typing(user, slug, skip_sid=request.sid,
@@ -326,21 +342,21 @@ def on_typing(user, data):
 
 @chat_event("edit_message")
 def on_edit_message(user, data):
-    message_id = _id(data, "id")
-    _throttled(("edit", user.id), *EDIT_LIMIT)
+    message_id = id_of(data, "id")
+    throttled(("edit", user.id), *EDIT_LIMIT)
     return {"message": actions.edit_message(user, message_id, data.get("body"))}
 
 
 @chat_event("delete_message")
 def on_delete_message(user, data):
-    message_id = _id(data, "id")
-    _throttled(("edit", user.id), *EDIT_LIMIT)
+    message_id = id_of(data, "id")
+    throttled(("edit", user.id), *EDIT_LIMIT)
     return {"message": actions.delete_message(user, message_id)}
 
 
 @chat_event("mark_read")
 def on_mark_read(user, data):
-    slug, message_id = _slug(data), _id(data, "id")
+    slug, message_id = _slug(data), id_of(data, "id")
     if not state().throttle.allow(("mark", user.id), *MARK_LIMIT):
         return None  # harmless to drop: a later one moves the position anyway
     return {"last_read_id": actions.mark_read(user, slug, message_id)}
@@ -348,11 +364,11 @@ def on_mark_read(user, data):
 
 @chat_event("report_message")
 def on_report_message(user, data):
-    message_id = _id(data, "id")
+    message_id = id_of(data, "id")
     reason = data.get("reason")
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
         raise ActionError(f"Give a reason of at most {MAX_REASON:,} characters.",
                           code="invalid", field="reason")
-    _throttled(("report", user.id), *REPORT_LIMIT)
+    throttled(("report", user.id), *REPORT_LIMIT)
     report = actions.report_message(user, message_id, reason)
     return {"report_id": report.id}

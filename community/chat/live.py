@@ -1,7 +1,9 @@
 """The live side of chat, on every process: rooms, presence, cutting people off.
 
 Each circle has a Socket.IO room, "circle:<id>", joined only by the `join`
-handler after the policy lets the user in. Broadcasts go through
+handler after the policy lets the user in. A circle's other rooms (a meeting
+date's run sheet: community/agenda/live.py) are recorded with their circle,
+and left with it when someone is cut off. Broadcasts go through
 `socketio.emit`, which the message queue (Redis) carries to every process.
 
 Rooms are per process, so when someone is removed, banned or signed out
@@ -34,7 +36,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..accounts.models import User
 from ..extensions import db, socketio
-from ..policy import active_members, reading_pairs
+from ..policy import active_members, hearing_pairs, reading_pairs
 from ..redis_client import REDIS_DOWN, is_redis_url, quick_client
 from ..signals import (
     browser_signed_out,
@@ -54,6 +56,11 @@ def circle_room(circle_id: int) -> str:
     return f"circle:{circle_id}"
 
 
+def conversation_room(conversation_id: int) -> str:
+    """A direct conversation's room: joined by members who hear it (policy.hearing_pairs)."""
+    return f"conversation:{conversation_id}"
+
+
 def state() -> "ChatState":
     """This app's chat state (created when the chat blueprint is registered)."""
     return current_app.extensions["chat"]
@@ -62,6 +69,13 @@ def state() -> "ChatState":
 def broadcast(event: str, payload: dict, circle_id: int, skip_sid: str | None = None) -> None:
     """Send an event to everyone in a circle's room, on every process."""
     socketio.emit(event, payload, to=circle_room(circle_id), namespace=NAMESPACE,
+                  skip_sid=skip_sid)
+
+
+def broadcast_conversation(event: str, payload: dict, conversation_id: int,
+                           skip_sid: str | None = None) -> None:
+    """Send an event to everyone in a conversation's room, on every process."""
+    socketio.emit(event, payload, to=conversation_room(conversation_id), namespace=NAMESPACE,
                   skip_sid=skip_sid)
 
 
@@ -303,6 +317,10 @@ class ChatState:
         if kind == "membership_ended":
             self.cut_off(int(message["user_id"]), int(message["circle_id"]), str(message["slug"]),
                          str(message.get("message") or ""))
+            # Sharing no circle any more may end hearing a conversation, theirs and their partners'.
+            self.recheck_conversations()
+        elif kind == "conversations":
+            self.recheck_conversations(message.get("conversation_id"), message.get("user_id"))
         elif kind in ("pledge_changed", "second_factor_required"):
             self.recheck(int(message["circle_id"]))
         elif kind == "second_factor_removed":
@@ -320,6 +338,8 @@ class ChatState:
             if self.registry.leave(sid, circle_id):
                 socketio.server.leave_room(sid, circle_room(circle_id), namespace=NAMESPACE)
                 changed |= self.presence.remove(circle_id, user_id, sid)
+            for room in self.registry.leave_circle_rooms(sid, circle_id):
+                socketio.server.leave_room(sid, room, namespace=NAMESPACE)
             emit_local("removed", {"circle": slug, "message": text} if text else {"circle": slug}, sid)
         if changed:
             self.announce_presence(circle_id, slug)
@@ -328,10 +348,24 @@ class ChatState:
         """Cut off this process's sockets (of one circle, or one user's, or all)
         whose user may no longer read the circle."""
         slugs = self.registry.circles()
-        pairs = {(c, u) for c, u, _ in (entries or self.registry.entries())
+        pairs = {(c, u) for c, u, _ in [*(entries or self.registry.entries()),
+                                        *self.registry.circle_room_entries()]
                  if (circle_id is None or c == circle_id) and (user_id is None or u == user_id)}
         for c, user_id in pairs - reading_pairs(pairs):
             self.cut_off(user_id, c, slugs.get(c, ""))
+
+    def recheck_conversations(self, conversation_id: int | None = None,
+                              user_id: int | None = None) -> None:
+        """Take this process's sockets (in one conversation, or one user's, or
+        all) out of the conversations their user no longer hears, telling each."""
+        pairs = {(c, u) for c, u, _ in self.registry.conversation_entries()
+                 if conversation_id in (None, c) and user_id in (None, u)}
+        for c, u in pairs - hearing_pairs(pairs):
+            for sid in self.registry.sids_of(u):
+                if self.registry.leave_conversation(sid, c):
+                    socketio.server.leave_room(sid, conversation_room(c), namespace=NAMESPACE)
+                    # The client joins again, and the answer says why it can't write.
+                    emit_local("removed", {"conversation": c}, sid)
 
     def disconnect_user(self, user_id: int, session_id: str | None = None) -> None:
         """Close the user's sockets on this process, chat's and the bell's: every one
@@ -405,6 +439,7 @@ class ChatState:
         slugs = self.registry.circles()
         dropped = self.presence.refresh(entries)
         self.recheck(entries=entries)
+        self.recheck_conversations()
         for circle_id in dropped:
             if circle_id in slugs:
                 self.announce_presence(circle_id, slugs[circle_id])
@@ -477,6 +512,20 @@ def _on_browser_signed_out(user, session_id: str, **_):
         chat.publish({"kind": "browser_signed_out", "user_id": user.id, "session_id": session_id})
     except Exception:  # noqa: BLE001 - the sign-out itself has happened
         log.exception("could not disconnect a signed-out browser of user %s", user.id)
+
+
+def recheck_conversations_everywhere(conversation_id: int | None = None,
+                                     user_id: int | None = None) -> None:
+    """After a commit that may end someone hearing a conversation (they left,
+    were blocked): every process re-checks its sockets of it (or of them)."""
+    chat = _chat_state_or_none()
+    if chat is None:
+        return
+    try:
+        chat.publish({"kind": "conversations", "conversation_id": conversation_id,
+                      "user_id": user_id})
+    except Exception:  # noqa: BLE001 - the change is committed; the sweep backs up
+        log.exception("could not re-check conversation sockets (%s, %s)", conversation_id, user_id)
 
 
 @sessions_ended.connect

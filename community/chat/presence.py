@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 class SocketInfo:
     user_id: int
     circles: dict[int, str] = field(default_factory=dict)  # circle id -> slug
+    conversations: set[int] = field(default_factory=set)  # direct messages' (no presence)
+    # Other rooms a circle's content is heard in (a meeting date's run sheet):
+    # room -> the circle whose members may hear it. Left with the circle.
+    rooms: dict[str, int] = field(default_factory=dict)
     # The browser's sign-in id (accounts/sessions.py), so signing out of one
     # browser ends only its sockets.
     session_id: str | None = None
@@ -68,6 +72,56 @@ class SocketRegistry:
         with self._lock:
             info = self._sockets.get(sid)
             return info is not None and info.circles.pop(circle_id, None) is not None
+
+    def join_conversation(self, sid: str, conversation_id: int) -> bool:
+        """Record that a socket joined a conversation's room; False if it is gone."""
+        with self._lock:
+            info = self._sockets.get(sid)
+            if info is None:
+                return False
+            info.conversations.add(conversation_id)
+            return True
+
+    def leave_conversation(self, sid: str, conversation_id: int) -> bool:
+        """Record that a socket left a conversation's room; True if it was in it."""
+        with self._lock:
+            info = self._sockets.get(sid)
+            if info is None or conversation_id not in info.conversations:
+                return False
+            info.conversations.discard(conversation_id)
+            return True
+
+    def join_circle_room(self, sid: str, room: str, circle_id: int) -> bool:
+        """Record that a socket joined a room of a circle's (not its chat); False if it is gone."""
+        with self._lock:
+            info = self._sockets.get(sid)
+            if info is None:
+                return False
+            info.rooms[room] = circle_id
+            return True
+
+    def leave_circle_rooms(self, sid: str, circle_id: int) -> list[str]:
+        """Forget the socket's rooms of this circle; returns them, to leave."""
+        with self._lock:
+            info = self._sockets.get(sid)
+            if info is None:
+                return []
+            rooms = [room for room, c in info.rooms.items() if c == circle_id]
+            for room in rooms:
+                del info.rooms[room]
+            return rooms
+
+    def circle_room_entries(self) -> list[tuple[int, int, str]]:
+        """Every (circle id, user id, sid) of a circle's other rooms on this process."""
+        with self._lock:
+            return [(circle_id, info.user_id, sid) for sid, info in self._sockets.items()
+                    for circle_id in set(info.rooms.values())]
+
+    def conversation_entries(self) -> list[tuple[int, int, str]]:
+        """Every (conversation id, user id, sid) joined on this process."""
+        with self._lock:
+            return [(cid, info.user_id, sid) for sid, info in self._sockets.items()
+                    for cid in info.conversations]
 
     def joined(self, sid: str, circle_id: int) -> bool:
         with self._lock:

@@ -22,6 +22,10 @@ from ..timeutil import utcnow
 BODY_MAX = 4000
 PAGE = 50           # messages on opening, and per "load older"
 CATCH_UP = 500      # messages per catch-up answer; the client asks again if there are more
+CHANGED_MAX = 500   # edits and deletions per catch-up answer
+# Catch-up asks for changes since the server's time at the previous join; a
+# margin covers clocks of different servers that disagree a little.
+CLOCK_MARGIN = timedelta(seconds=5)
 CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 # Characters clean_text() would silently drop: C0/C1 controls (but tab and
 # newlines) and bidi embeddings, overrides and isolates, which can disguise
@@ -111,12 +115,14 @@ def last_seq(scope, scope_id: int) -> int:
                              .where(scope == scope_id))
 
 
-def latest_page(scope, scope_id: int, through: int, page: int = PAGE) -> tuple[list, bool]:
-    """The last `page` undeleted messages numbered up to `through`, oldest
+def latest_page(scope, scope_id: int, through: int, page: int = PAGE,
+                after: int = 0) -> tuple[list, bool]:
+    """The last `page` undeleted messages numbered up to `through` (and after
+    `after`: someone added to a conversation reads from then on), oldest
     first, and whether there are older ones."""
     model = scope.class_
     rows = db.session.scalars(select(model).where(scope == scope_id, model.deleted_at.is_(None),
-                                                  model.seq <= through)
+                                                  model.seq <= through, model.seq > after)
                               .order_by(model.id.desc()).limit(page + 1)).all()
     return rows[:page][::-1], len(rows) > page
 
@@ -135,6 +141,27 @@ def after_seq(scope, scope_id: int, after: int, before: int | None = None,
     rows = rows[:limit]
     return {"messages": [m for m in rows if m.deleted_at is None], "has_newer": has_newer,
             "through": rows[-1].seq if rows else after}
+
+
+def changed_since(scope, scope_id: int, held, since: datetime) -> list:
+    """The messages a returning client holds (`held`, a clause) that were
+    edited or deleted since `since` (the server's time at its previous join)."""
+    model = scope.class_
+    return list(db.session.scalars(select(model).where(
+        scope == scope_id, held, model.changed_at >= since - CLOCK_MARGIN)
+        .order_by(model.changed_at).limit(CHANGED_MAX)))
+
+
+def older_than(scope, scope_id: int, before_id: int, page: int = PAGE,
+               where=None) -> tuple[list, bool]:
+    """The `page` undeleted messages before an id ("load older"), oldest first,
+    and whether there are more; `where` narrows what may be read."""
+    model = scope.class_
+    query = select(model).where(scope == scope_id, model.deleted_at.is_(None), model.id < before_id)
+    if where is not None:
+        query = query.where(where)
+    rows = db.session.scalars(query.order_by(model.id.desc()).limit(page + 1)).all()
+    return rows[:page][::-1], len(rows) > page
 
 
 def describe(message, place: dict, author: dict | None = None, attachments=()) -> dict:

@@ -59,8 +59,9 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
-def create_circle(actor: User, **fields) -> Circle:
-    """Start a circle; the creator becomes its owner.
+def create_circle(actor: User, cohort_of: tuple[int, int] | None = None, **fields) -> Circle:
+    """Start a circle; the creator becomes its owner. With cohort_of (programme id,
+    year; checked by programmes.actions.create_cohort) it is that programme's cohort.
 
     :raise ActionError: a field is invalid.
     """
@@ -76,6 +77,11 @@ def create_circle(actor: User, **fields) -> Circle:
             continue
         db.session.add(Membership(circle_id=circle.id, user_id=actor.id, role="owner",
                                   pledge_accepted_at=utcnow()))
+        if cohort_of is not None:
+            from ..programmes.models import ProgrammeCohort
+
+            db.session.add(ProgrammeCohort(circle_id=circle.id, programme_id=cohort_of[0],
+                                           year=cohort_of[1]))
         record(circle.id, actor.id, "circle.created")
         db.session.commit()
         return circle
@@ -169,13 +175,15 @@ def leave_circle(actor: User, slug: str, anonymise: bool = False) -> Circle:
 
 def _anonymise_author(circle_id: int, user_id: int) -> None:
     """Detach a person's name from everything they wrote or set up in one circle
-    (in the caller's transaction): threads, posts, chat messages, meetings and
+    (in the caller's transaction): threads, posts, challenges they presented
+    (no one is then asked how it went; ideas they held back go), chat messages, meetings and
     date polls they organised or host, the files they shared (which stay),
     their offers to host, their reactions,
     past RSVPs and poll answers, their reports, and the notifications others got
     about them. The audit log is append-only: it hides the name when it is read
     (moderation.audit.audit_lines). Search entries hold no author.
     """
+    from ..challenges.models import Challenge, IdeaDraft
     from ..chat.models import ChatMessage
     from ..files.models import Attachment
     from ..meetings.models import RSVP, DatePoll, HostOffer, Meeting, MeetingOccurrence, PollVote
@@ -187,10 +195,15 @@ def _anonymise_author(circle_id: int, user_id: int) -> None:
                           (Post, Post.author_id), (ChatMessage, ChatMessage.author_id),
                           (Meeting, Meeting.organiser_id), (Meeting, Meeting.host_user_id),
                           (DatePoll, DatePoll.organiser_id), (DatePoll, DatePoll.host_user_id),
-                          (Attachment, Attachment.uploader_id)):
+                          (Attachment, Attachment.uploader_id),
+                          (Challenge, Challenge.presenter_id)):
         db.session.execute(update(model).where(model.circle_id == circle_id, column == user_id)
                            .values({column: None}).execution_options(**mine))
-    # These rows can't be ownerless, so they go.
+    # These rows can't be ownerless, so they go (an idea held back was theirs alone).
+    db.session.execute(delete(IdeaDraft).where(
+        IdeaDraft.author_id == user_id,
+        IdeaDraft.challenge_id.in_(select(Challenge.id).where(Challenge.circle_id == circle_id)))
+                       .execution_options(**mine))
     db.session.execute(delete(HostOffer).where(HostOffer.circle_id == circle_id,
                                                HostOffer.user_id == user_id)
                        .execution_options(**mine))
@@ -291,9 +304,15 @@ def withdraw_request(actor: User, slug: str) -> JoinRequest:
 
 def pending_requests_of(user: User) -> list[JoinRequest]:
     """The person's own requests still waiting for a moderator, newest first."""
-    return list(db.session.scalars(select(JoinRequest).where(
-        JoinRequest.user_id == user.id, JoinRequest.status == "pending")
-        .order_by(JoinRequest.created_at.desc())))
+    return list(db.session.scalars(_pending_requests_of(), {"user_id": user.id}))
+
+
+@cache
+def _pending_requests_of():
+    # On every dashboard: built once.
+    return (select(JoinRequest).where(JoinRequest.user_id == bindparam("user_id"),
+                                      JoinRequest.status == "pending")
+            .order_by(JoinRequest.created_at.desc()))
 
 
 def _notify_staff_of_request(circle: Circle, requester: User) -> None:

@@ -1,7 +1,10 @@
 """Circle pages: list, create, home, members, pledge, second factor, join, leave, invites, profiles."""
+from functools import cache
+from typing import NamedTuple
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select
 
 from ..accounts.models import SECTORS, User
 from ..errors import ActionError
@@ -14,7 +17,9 @@ from ..policy import (
     access_listed_circle,
     access_profile,
     active_count,
+    active_members,
     can_leave,
+    field_visible,
     is_active_member,
     is_staff,
     member_list,
@@ -26,7 +31,7 @@ from ..timeutil import utcnow
 from ..urls import safe_next
 from . import actions
 from .forms import LEAVE_CHOICES, CircleForm, JoinRequestForm, LeaveForm
-from .models import Circle, JoinRequest, Membership
+from .models import ROLE_LABELS, Circle, JoinRequest, Membership
 from .pages import circle_page
 
 bp = Blueprint("circles", __name__)
@@ -102,19 +107,45 @@ def withdraw_request(slug):
 @login_required
 @circle_page
 def home(circle, membership):
-    members = db.session.scalars(
-        member_list(circle.id).order_by(ROLE_ORDER, Membership.joined_at).limit(12)).all()
-    # Both counts in one statement: the home page runs on a fixed, small budget.
-    member_count, pending = db.session.execute(select(
-        active_count(circle.id),
-        select(func.count(JoinRequest.id)).where(JoinRequest.circle_id == circle.id,
-                                                 JoinRequest.status == "pending").scalar_subquery(),
-    )).one()
+    members = [HomeMember(*row) for row in db.session.execute(_home_members(), {"circle_id": circle.id})]
+    member_count, pending = db.session.execute(_home_counts(), {"circle_id": circle.id}).one()
     if not is_staff(membership):
         pending = 0
     return render_template("circles/home.html", circle=circle, membership=membership,
                            members=members, member_count=member_count, pending=pending,
                            panels=render_panels(CIRCLE_HOME, circle, membership))
+
+
+class HomeMember(NamedTuple):
+    """A person in the circle home's member list: what it shows (a plain row)."""
+
+    id: int
+    display_name: str
+    organisation: str | None  # shown as policy.shown_to_circle says (directory.views.circle_field)
+    organisation_visibility: str
+    role: str
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+
+@cache
+def _home_members():
+    # Built once, as every circle home runs it (building it cost more than running it).
+    return (active_members(bindparam("circle_id"))
+            .with_only_columns(User.id, User.display_name, User.organisation, User.organisation_visibility,
+                               Membership.role, maintain_column_froms=True)
+            .order_by(ROLE_ORDER, Membership.joined_at).limit(12))
+
+
+@cache
+def _home_counts():
+    """Both counts in one statement: the home page runs on a fixed, small budget."""
+    circle_id = bindparam("circle_id")
+    return select(active_count(circle_id),
+                  select(func.count(JoinRequest.id)).where(JoinRequest.circle_id == circle_id,
+                                                           JoinRequest.status == "pending").scalar_subquery())
 
 
 @bp.route("/c/<slug>/members")
@@ -125,12 +156,14 @@ def members(circle, membership):
     sector = request.args.get("sector", "")
     q = (request.args.get("q") or "").strip()[:100]
     query = member_list(circle.id)
+    # Never found by a field its owner hides from the viewer (policy.field_visible).
     if sector in SECTORS:
-        query = query.where(User.sector == sector)
+        query = query.where(User.sector == sector, field_visible("sector", current_user.id))
     if q:
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(User.display_name.ilike(like, escape="\\"),
-                                User.organisation.ilike(like, escape="\\")))
+                                and_(User.organisation.ilike(like, escape="\\"),
+                                     field_visible("organisation", current_user.id))))
     page = paginate(query.order_by(ROLE_ORDER, User.display_name), MEMBERS_PER_PAGE)
     return render_template("circles/members.html", circle=circle, membership=membership,
                            page=page, sector=sector, q=q, sectors=SECTORS)
@@ -216,13 +249,25 @@ def accept_invite(token):
 
 @bp.route("/people/<int:user_id>")
 @login_required
-def profile(user_id):
-    """A person's profile, only for people in a circle the viewer may read."""
-    person = access_profile(current_user, user_id)
+def profile(user_id, introduction_error: str | None = None, status: int = 200):
+    """A person's profile: for people in a circle the viewer may read, and for
+    every alumnus once the person is listed in the directory; each field only
+    to its audience (policy.access_profile)."""
+    from ..directory.actions import introduction_facts
+    from ..directory.queries import card, profile_tags
+
+    person, shown = access_profile(current_user, user_id)
     mine = {c.id for c, _ in readable(actions.my_circles(current_user), current_user)}
     shared = [(c, m) for c, m in actions.my_circles(person) if c.id in mine]
     blocked = person.id != current_user.id and has_blocked(current_user, person.id)
-    return render_template("circles/profile.html", person=person, shared=shared, blocked=blocked)
+    tags = profile_tags([person.id]).get(person.id) if shown["tags"] else None
+    # Someone listed whom the viewer shares no circle with: the way to reach them.
+    introduce = None
+    if not shared and person.id != current_user.id and shown["contact"] and person.open_to_contact:
+        introduce = introduction_facts(current_user, person, shown) or "ok"
+    return render_template("circles/profile.html", person=card(person, shown, tags), shared=shared,
+                           blocked=blocked, introduce=introduce,
+                           introduction_error=introduction_error), status
 
 
 

@@ -255,6 +255,22 @@ def _spliced(parts: Parts, inner: dict[str, Callable[[], Parts]]) -> Parts:
     return tuple(out)
 
 
+def kept_row(template: str, context_of: Callable[[tuple], dict], key: tuple,
+             slots: dict[str, str]) -> Markup:
+    """One row of a list, drawn once per key (parts_of), its slots filled for
+    this request: lists of threads, files... in pages rendered as usual."""
+    return filled(parts_of(template, context_of, key), slots)
+
+
+def filled(parts: Parts, slots: dict[str, str]) -> Markup:
+    """A kept fragment with each slot's value, escaped (a Markup value is
+    already safe): for a fragment placed in a page rendered as usual."""
+    out = list(parts)
+    out[1::2] = (slots[name] if type(slots[name]) is Markup else escape(slots[name])
+                 for name in parts[1::2])
+    return Markup("".join(out))  # nosec B704  # our templates' output, and the slots escaped above
+
+
 def _filled_utf8(parts: tuple, slots: dict[str, str]) -> bytes:
     """The page: its _encoded parts with each slot's value, escaped (a Markup
     value is already safe), in UTF-8."""

@@ -11,6 +11,7 @@ content going away while the same content is uploaded again never leaves the
 new row pointing at nothing.
 """
 import io
+import re
 import tempfile
 from datetime import timedelta
 
@@ -30,8 +31,9 @@ from .models import Attachment
 from .safety import clean_image, safe_filename, sniff_file
 from .storage import storage_for
 
-MAX_PER_PLACE = 10  # files on one post, chat message or meeting
-PLACES = ("post_id", "chat_message_id", "meeting_id")
+MAX_PER_PLACE = 10  # files on one post, chat message, meeting or direct message
+PLACES = ("post_id", "chat_message_id", "meeting_id", "direct_message_id")
+PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an upload's id (models.new_public_id)
 
 
 def upload(actor: User, slug: str, stream, name: str) -> Attachment:
@@ -45,6 +47,32 @@ def upload(actor: User, slug: str, stream, name: str) -> Attachment:
     circle, membership = access_circle(actor, slug)
     if read_gate(circle, membership, actor) is not None:
         raise NotFound()
+
+    def owner(size: int) -> dict:
+        # The circle's row, locked: two uploads can't both fit the last of the quota.
+        circle, _ = access_circle(actor, slug, for_update=True)
+        used = db.session.scalar(select(func.coalesce(func.sum(Attachment.size), 0))
+                                 .where(Attachment.circle_id == circle.id))
+        quota = current_app.config["FILE_CIRCLE_QUOTA"]
+        if used + size > quota:
+            raise ActionError(f"This circle's files have used their space of {describe_size(quota)}; "
+                              "the file was not shared.", code="quota", field="file")
+        return {"circle_id": circle.id}
+
+    return receive(actor, stream, name, owner)
+
+
+def receive(actor: User, stream, name: str, owner) -> Attachment:
+    """Check, clean and store an upload, then write its row: the checks every
+    upload passes, wherever it is shared (a circle, a conversation).
+
+    :param owner: called with the file's size inside the write transaction,
+        after the bytes are stored: checks access and quota again (raising to
+        refuse) and returns the row's owner columns ({"circle_id": ...}).
+    :raise ActionError: too large ("too_large", 413), a kind not allowed
+        ("unsupported_type"), a damaged image ("invalid"), and what `owner`
+        raises. Nothing is left behind by any refusal.
+    """
     config = current_app.config
     max_bytes = config["FILE_MAX_BYTES"]
     with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as copy:
@@ -57,32 +85,26 @@ def upload(actor: User, slug: str, stream, name: str) -> Attachment:
             # Only the re-encoded pixels are kept: no EXIF (GPS), no trailing payload.
             image = clean_image(copy, max_pixels=config["FILE_IMAGE_MAX_PIXELS"], max_bytes=max_bytes)
             copy, thumbnail = io.BytesIO(image.data), image.thumbnail
-        return _store(actor, slug, kind, safe_filename(name, kind), copy, thumbnail)
+        return _store(actor, owner, kind, safe_filename(name, kind), copy, thumbnail)
 
 
-def _store(actor, slug, kind, name, content, thumbnail) -> Attachment:
+def _store(actor, owner, kind, name, content, thumbnail) -> Attachment:
     storage = storage_for(current_app)
     stored_here: list[str] = []  # keys new in storage because of this call
+    actor_id = actor.id  # before begin_write expires actor
 
     try:
         main = _save_new(storage, content, stored_here)
         thumb = _save_new(storage, io.BytesIO(thumbnail), stored_here) if thumbnail else None
         begin_write()
-        # The circle's row, locked: two uploads can't both fit the last of the quota.
-        circle, _ = access_circle(actor, slug, for_update=True)
+        columns = owner(main.size)
         _lock_keys([main.key] + ([thumb.key] if thumb else []))
         # Bytes that were already there when saved may have been deleted since,
         # with the last row that used them: store them again.
         _restore_if_gone(storage, main, content, stored_here)
         if thumb:
             _restore_if_gone(storage, thumb, io.BytesIO(thumbnail), stored_here)
-        used = db.session.scalar(select(func.coalesce(func.sum(Attachment.size), 0))
-                                 .where(Attachment.circle_id == circle.id))
-        quota = current_app.config["FILE_CIRCLE_QUOTA"]
-        if used + main.size > quota:
-            raise ActionError(f"This circle's files have used their space of {describe_size(quota)}; "
-                              "the file was not shared.", code="quota", field="file")
-        attachment = Attachment(circle_id=circle.id, uploader_id=actor.id, storage_key=main.key,
+        attachment = Attachment(**columns, uploader_id=actor_id, storage_key=main.key,
                                 thumbnail_key=thumb.key if thumb else None, name=name,
                                 kind=kind.name, size=main.size)
         db.session.add(attachment)
@@ -122,8 +144,40 @@ def _lock_keys(keys) -> None:
 
 
 def _referenced(key: str) -> bool:
-    return bool(db.session.scalar(select(exists().where(
-        or_(Attachment.storage_key == key, Attachment.thumbnail_key == key)))))
+    # Profile photos (community/directory) keep their bytes in the same storage.
+    return bool(db.session.scalar(select(or_(
+        exists().where(or_(Attachment.storage_key == key, Attachment.thumbnail_key == key)),
+        exists().where(or_(User.photo_key == key, User.photo_thumbnail_key == key))))))
+
+
+def keep_image(image, write) -> None:
+    """Store a cleaned image (safety.CleanImage) and its thumbnail, then run
+    `write(main_key, thumbnail_key)` in a write transaction holding both keys,
+    to point a row that is not an attachment (a profile photo) at them; the
+    caller's `write` commits. A failure deletes the bytes this call stored."""
+    storage = storage_for(current_app)
+    stored_here: list[str] = []
+    try:
+        main = _save_new(storage, io.BytesIO(image.data), stored_here)
+        thumb = _save_new(storage, io.BytesIO(image.thumbnail), stored_here)
+        begin_write()
+        _lock_keys([main.key, thumb.key])
+        _restore_if_gone(storage, main, io.BytesIO(image.data), stored_here)
+        _restore_if_gone(storage, thumb, io.BytesIO(image.thumbnail), stored_here)
+        write(main.key, thumb.key)
+    except BaseException:
+        db.session.rollback()
+        _delete_unused(storage, stored_here)
+        raise
+
+
+def release_keys(keys) -> None:
+    """Delete the bytes of these keys once the caller's transaction commits,
+    where no row uses them any more (a profile photo replaced or removed)."""
+    keys = {key for key in keys if key}
+    if keys:
+        app = current_app._get_current_object()
+        after_commit(lambda: _delete_unused(storage_for(app), keys))
 
 
 def _delete_unused(storage, keys) -> None:
@@ -172,8 +226,21 @@ def attach(actor: User, circle_id: int, public_ids, **place) -> list[Attachment]
         circle's, already attached); nothing is attached then.
     """
     (column, place_id), = place.items()
-    if column not in PLACES:
-        raise ValueError(f"not a place for files: {column}")
+    if column not in PLACES or column == "direct_message_id":
+        raise ValueError(f"not a place for a circle's files: {column}")
+    return _attach(actor, Attachment.circle_id == circle_id, public_ids, column, place_id)
+
+
+def attach_to_direct_message(actor: User, conversation_id: int, public_ids,
+                             message_id: int) -> list[Attachment]:
+    """Attach the actor's own unattached uploads in this conversation to one of
+    its messages, in the caller's write transaction; as attach (same refusals:
+    another conversation's or a circle's upload is "attachment_gone")."""
+    return _attach(actor, Attachment.conversation_id == conversation_id, public_ids,
+                   "direct_message_id", message_id)
+
+
+def _attach(actor: User, owned, public_ids, column: str, place_id: int) -> list[Attachment]:
     ids = list(dict.fromkeys(_clean_ids(public_ids)))
     if len(ids) > MAX_PER_PLACE:
         raise ActionError(f"Attach at most {MAX_PER_PLACE} files at once.", code="too_many",
@@ -181,7 +248,7 @@ def attach(actor: User, circle_id: int, public_ids, **place) -> list[Attachment]
     if not ids:
         return []
     rows = {row.public_id: row for row in db.session.scalars(select(Attachment).where(
-        Attachment.public_id.in_(ids), Attachment.circle_id == circle_id,
+        Attachment.public_id.in_(ids), owned,
         Attachment.uploader_id == actor.id, *_unattached()).with_for_update())}
     if len(rows) != len(ids):
         raise ActionError("One of the files is no longer there to attach; please add it again.",
@@ -189,6 +256,26 @@ def attach(actor: User, circle_id: int, public_ids, **place) -> list[Attachment]
     for row in rows.values():
         setattr(row, column, place_id)
     return [rows[public_id] for public_id in ids]
+
+
+def clean_attachment_ids(attachments) -> list[str]:
+    """The upload ids a message carries (chat's or a direct message's): a list
+    of ids, or none.
+
+    :raise ActionError: not a list of ids (code invalid), or more than
+        MAX_PER_PLACE of them (too_many).
+    """
+    if attachments is None:
+        return []
+    if not isinstance(attachments, list) or not all(
+            isinstance(public_id, str) and PUBLIC_ID.fullmatch(public_id) for public_id in attachments):
+        raise ActionError("The attached files were not understood.", code="invalid",
+                          field="attachments")
+    ids = list(dict.fromkeys(attachments))
+    if len(ids) > MAX_PER_PLACE:
+        raise ActionError(f"Attach at most {MAX_PER_PLACE} files to a message.",
+                          code="too_many", field="attachments")
+    return ids
 
 
 def _clean_ids(public_ids) -> list[str]:
@@ -203,7 +290,7 @@ def _clean_ids(public_ids) -> list[str]:
 
 def _unattached():
     return [Attachment.post_id.is_(None), Attachment.chat_message_id.is_(None),
-            Attachment.meeting_id.is_(None)]
+            Attachment.meeting_id.is_(None), Attachment.direct_message_id.is_(None)]
 
 
 def discard(*where) -> int:
@@ -248,3 +335,9 @@ def remove_file(actor: User, slug: str, public_id: str) -> str:
     discard(Attachment.id == attachment.id)
     db.session.commit()
     return name
+
+
+def discard_files_of(message) -> int:
+    """Delete a direct message's files, in the caller's write transaction
+    (deleting the message); their bytes go after the commit, unless shared."""
+    return discard(Attachment.direct_message_id == message.id)

@@ -12,7 +12,8 @@ from .models import Attachment
 
 def files_of(column, ids) -> dict[int, list[Attachment]]:
     """{place id: [attachments, oldest first]} for the places in `ids`, where
-    `column` is Attachment.post_id, .chat_message_id or .meeting_id. One statement."""
+    `column` is Attachment.post_id, .chat_message_id, .meeting_id or
+    .direct_message_id. One statement."""
     found: dict[int, list[Attachment]] = defaultdict(list)
     ids = [place for place in ids if place is not None]
     if not ids:
@@ -23,12 +24,33 @@ def files_of(column, ids) -> dict[int, list[Attachment]]:
     return found
 
 
-def describe(slug: str, attachment: Attachment) -> dict:
-    """What the upload answers, and what a composer or a chat message needs to show the file."""
+def direct_message_files(messages) -> dict[int, list[dict]]:
+    """{message id: its files as the message's payload carries them} for these
+    direct messages (deleted ones carry none): one statement for all."""
+    found = files_of(Attachment.direct_message_id, [m.id for m in messages if not m.removed])
+    return {message_id: [describe(None, a) for a in attachments]
+            for message_id, attachments in found.items()}
+
+
+def describe(slug: str | None, attachment: Attachment) -> dict:
+    """What the upload answers, and what a composer or a chat message needs to
+    show the file. A direct conversation's file (slug None) links to the
+    conversation's routes, a circle's to the circle's."""
+    url, thumbnail_url = file_urls(slug, attachment)
     return {
         "id": attachment.public_id, "name": attachment.name, "kind": attachment.kind,
-        "size": attachment.size,
-        "url": url_for("files.download", slug=slug, public_id=attachment.public_id, name=attachment.name),
-        "thumbnail_url": (url_for("files.thumbnail", slug=slug, public_id=attachment.public_id)
-                          if attachment.thumbnail_key else None),
+        "size": attachment.size, "url": url, "thumbnail_url": thumbnail_url,
     }
+
+
+def file_urls(slug: str | None, attachment: Attachment) -> tuple[str, str | None]:
+    """(download URL, thumbnail URL or None): both checked on every request."""
+    public_id = attachment.public_id
+    if attachment.conversation_id is not None:
+        where = {"conversation_id": attachment.conversation_id}
+        download, thumbnail = "files.conversation_download", "files.conversation_thumbnail"
+    else:
+        where = {"slug": slug}
+        download, thumbnail = "files.download", "files.thumbnail"
+    return (url_for(download, **where, public_id=public_id, name=attachment.name),
+            url_for(thumbnail, **where, public_id=public_id) if attachment.thumbnail_key else None)

@@ -5,7 +5,9 @@ Only attached files are listed (an upload not yet posted is its sharer's
 draft), and only where their place is still shown: a removed post's or chat
 message's files are not the circle's any more, whatever became of their bytes.
 """
-from sqlalchemy import and_, func, literal, select
+from functools import cache
+
+from sqlalchemy import and_, bindparam, func, literal, select
 
 from ..accounts.models import User
 from ..chat.models import ChatMessage
@@ -27,13 +29,28 @@ def contains(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def library(circle_id: int, group: str = "", name: str = ""):
-    """A select of the circle's attached files, newest first, each with its
-    sharer's name (None: a former member) and its place: the post's thread
-    and number, the meeting's title, or the chat. Narrowed to a GROUPS key and
-    to names containing `name` (any case), if given. One statement to run."""
+def library(circle_id: int, group: str = "", name: str = "") -> tuple:
+    """(a select of the circle's attached files (plain rows: what the page
+    shows of each), newest first, each with its sharer's name (None: a former
+    member) and its place: the post's thread and number, the meeting's title,
+    or the chat; its values). Narrowed to a GROUPS key and to names containing
+    `name` (any case), if given. One statement to run, built once per kind of
+    narrowing."""
+    values = {"circle_id": circle_id}
+    if group in GROUPS:
+        values["kinds"] = list(GROUPS[group])
+    if name:
+        values["name"] = contains(name)
+    return _library("kinds" in values, "name" in values), values
+
+
+@cache
+def _library(by_kind: bool, by_name: bool):
     query = (
-        select(Attachment, User.display_name.label("sharer"), Post.thread_id, Post.number,
+        select(Attachment.public_id, Attachment.name, Attachment.kind, Attachment.size,
+               Attachment.uploader_id, Attachment.created_at, Attachment.meeting_id,
+               literal(True).label("attached"),  # each listed file is (policy.can_remove_file)
+               User.display_name.label("sharer"), Post.thread_id, Post.number,
                Thread.title.label("thread_title"), Meeting.title.label("meeting_title"),
                ChatMessage.id.label("chat_message"))
         .outerjoin(User, User.id == Attachment.uploader_id)
@@ -42,13 +59,13 @@ def library(circle_id: int, group: str = "", name: str = ""):
         .outerjoin(Meeting, Meeting.id == Attachment.meeting_id)
         .outerjoin(ChatMessage, and_(ChatMessage.id == Attachment.chat_message_id,
                                      ChatMessage.deleted_at.is_(None)))
-        .where(Attachment.circle_id == circle_id,
+        .where(Attachment.circle_id == bindparam("circle_id"),
                (Post.id.is_not(None)) | (Meeting.id.is_not(None)) | (ChatMessage.id.is_not(None)))
         .order_by(Attachment.created_at.desc(), Attachment.id.desc()))
-    if group in GROUPS:
-        query = query.where(Attachment.kind.in_(GROUPS[group]))
-    if name:
-        query = query.where(Attachment.name.ilike(contains(name), escape="\\"))
+    if by_kind:
+        query = query.where(Attachment.kind.in_(bindparam("kinds", expanding=True)))
+    if by_name:
+        query = query.where(Attachment.name.ilike(bindparam("name"), escape="\\"))
     return query
 
 

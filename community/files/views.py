@@ -1,8 +1,10 @@
 """Files: upload into a circle (JSON) and download, checked on every request.
 
 URLs: POST /c/<slug>/files, GET /c/<slug>/files/<public_id>/<name> and
-/c/<slug>/files/<public_id>/thumbnail. Whatever is not allowed is the same 404
-as a missing file (community/policy.py, access_attachment).
+/c/<slug>/files/<public_id>/thumbnail; for a direct conversation the same under
+/messages/<conversation_id>/files (files/conversations.py). Whatever is not
+allowed is the same 404 as a missing file (community/policy.py,
+access_attachment and access_conversation_attachment).
 
 How the bytes leave, once the check has passed (`_serve`):
 - by default the worker streams them, a chunk at a time;
@@ -20,8 +22,8 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from ..errors import ActionError
-from ..policy import access_attachment
-from . import actions, library
+from ..policy import access_attachment, access_conversation_attachment
+from . import actions, conversations, library
 from .base import CHUNK, FileTooLarge
 from .kinds import KINDS, Kind
 from .local import LocalStorage
@@ -46,7 +48,7 @@ def _raise_body_limit(endpoint, values):
     # The site-wide MAX_CONTENT_LENGTH (1 MiB) suits forms; an upload may be
     # FILE_MAX_BYTES. This runs before any before_request (the CSRF check reads
     # the body), so the larger limit is in place when the body is first parsed.
-    if endpoint == "files.upload":
+    if endpoint in ("files.upload", "files.conversation_upload"):
         request.max_content_length = current_app.config["FILE_MAX_BYTES"] + ENVELOPE
 
 
@@ -57,6 +59,19 @@ def _error(err: ActionError):
 @bp.post("/c/<slug>/files")
 @login_required
 def upload(slug):
+    return _upload(lambda sent: actions.upload(current_user, slug, sent.stream, sent.filename or ""),
+                   slug)
+
+
+@bp.post("/messages/<int:conversation_id>/files")
+@login_required
+def conversation_upload(conversation_id):
+    """The same answers as upload: static/js/attachments.js takes either."""
+    return _upload(lambda sent: conversations.upload(current_user, conversation_id, sent.stream,
+                                                     sent.filename or ""))
+
+
+def _upload(store, slug: str | None = None):
     try:
         sent = request.files.get("file")
     except RequestEntityTooLarge:
@@ -64,7 +79,7 @@ def upload(slug):
     if sent is None:
         return _error(ActionError("Choose a file to share.", code="required", field="file"))
     try:
-        attachment = actions.upload(current_user, slug, sent.stream, sent.filename or "")
+        attachment = store(sent)
     except ActionError as err:
         return _error(err)
     return jsonify(describe(slug, attachment)), 201
@@ -85,6 +100,25 @@ def download(slug, public_id, name):
 @login_required
 def thumbnail(slug, public_id):
     _, attachment = access_attachment(current_user, slug, public_id)
+    if not attachment.thumbnail_key:
+        raise NotFound()
+    return _serve(attachment.thumbnail_key, KINDS["webp"], "thumbnail.webp")
+
+
+@bp.get("/messages/<int:conversation_id>/files/<public_id>/<name>")
+@login_required
+def conversation_download(conversation_id, public_id, name):
+    _, attachment = access_conversation_attachment(current_user, conversation_id, public_id)
+    if name != attachment.name:
+        return redirect(url_for("files.conversation_download", conversation_id=conversation_id,
+                                public_id=public_id, name=attachment.name))
+    return _serve(attachment.storage_key, KINDS[attachment.kind], attachment.name)
+
+
+@bp.get("/messages/<int:conversation_id>/files/<public_id>/thumbnail")
+@login_required
+def conversation_thumbnail(conversation_id, public_id):
+    _, attachment = access_conversation_attachment(current_user, conversation_id, public_id)
     if not attachment.thumbnail_key:
         raise NotFound()
     return _serve(attachment.thumbnail_key, KINDS["webp"], "thumbnail.webp")

@@ -1,13 +1,17 @@
 """The dashboard and the health check."""
+from typing import NamedTuple
+
 from flask import Blueprint, current_app, jsonify, render_template
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..circles.actions import my_circles, pending_requests_of
 from ..extensions import db
+from ..fast.fragments import clean, kept_row
 from ..panels import DASHBOARD, render_panels
-from ..policy import member_counts, readable
+from ..policy import member_counts, read_gate, readable
 from ..redis_client import answers, is_redis_url, quick_client
 
 bp = Blueprint("main", __name__)
@@ -21,9 +25,34 @@ def dashboard():
     # a circle whose pledge is waiting, or that requires a second factor the
     # viewer has yet to set up, is listed by name, with what to do first.
     return render_template("main/dashboard.html", circles=circles,
-                           member_counts=member_counts([c.id for c, _ in circles]),
+                           cards=circle_cards(circles, member_counts([c.id for c, _ in circles])),
                            requests=pending_requests_of(current_user),
                            panels=render_panels(DASHBOARD, current_user, readable(circles, current_user)))
+
+
+class CircleCard(NamedTuple):
+    """A circle's card on the dashboard: everything it shows (its kept row's key)."""
+
+    slug: str
+    name: str
+    cohort: str | None
+    members: int
+    role_label: str | None  # the viewer's role, unless a plain member
+    gate: str | None  # what the viewer must do first (policy.read_gate)
+
+
+def circle_cards(circles, counts: dict[int, int]) -> Markup:
+    """The viewer's circles as cards, each kept per look (fast.fragments.kept_row)."""
+    return Markup("").join(
+        kept_row("main/_circle_card.html", _card_context,
+                 CircleCard(circle.slug, circle.name, circle.cohort, counts.get(circle.id, 0),
+                            membership.role_label if membership.role != "member" else None,
+                            read_gate(circle, membership, current_user)), {})
+        for circle, membership in circles)
+
+
+def _card_context(card: CircleCard) -> dict:
+    return {"card": card._replace(name=clean(card.name), cohort=card.cohort and clean(card.cohort))}
 
 
 @bp.route("/healthz")

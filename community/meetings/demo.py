@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from ..accounts.models import User
+from ..agenda import actions as agenda
 from ..circles.models import Circle
 from ..extensions import db
 from ..timeutil import utcnow
@@ -56,6 +57,13 @@ def seed_demo(circle: Circle, people: dict[str, User]) -> None:
         rsvps.rsvp(people[name], circle.slug, first_dates[0].id, answer)
     rsvps.rsvp(rachel, circle.slug, first_dates[0].id, "going")
     rsvps.rsvp(people["Marcus Bell"], circle.slug, first_dates[1].id, "going")
+    # The problem Helen brings to the first meetup: a challenge on its agenda.
+    agenda.bring_challenge(
+        people["Helen Marsh"], circle.slug, meetup.id, first_dates[0].id,
+        "Two practices, one rota",
+        "We merge with the practice next door in April. Their receptionists and ours have "
+        "worked very different rotas for years, and both teams think theirs is the fair one.",
+        "How do I get both teams to design the new rota together, rather than fight over it?")
 
     offer = visits.offer_to_host(
         gareth, circle.slug, organisation="HMP Thameside Reading",

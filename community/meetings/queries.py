@@ -3,13 +3,15 @@ number of queries, whatever the number of meetings, dates or people."""
 from collections import defaultdict
 from datetime import datetime, timedelta
 from functools import cache
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, func, or_, select, true
+from sqlalchemy.orm import raiseload
 
 from ..accounts.models import User
 from ..circles.models import Circle, Membership
 from ..extensions import db
-from ..pagination import paginate
+from ..pagination import paginate_bound
 from ..policy import active_members, active_membership, may_read
 from .models import (
     RSVP,
@@ -28,19 +30,32 @@ FEED_HISTORY = timedelta(days=365)
 FEED_LIMIT = 500
 
 
+# The lists of dates (meetings/_macros.html's date_list) show no one's name:
+# their meetings' organiser and host are not joined in (each a whole users row),
+# and a template that reached for them would raise rather than ask per row.
+LISTED_ONLY = (raiseload(MeetingOccurrence.meeting, Meeting.organiser),
+               raiseload(MeetingOccurrence.meeting, Meeting.host))
+
+
 def upcoming(circle: Circle, now: datetime):
     """Meetings not yet over, soonest first, a page at a time: a one-off by its date
     (cancelled too, marked), a series once, by its next date that is not cancelled
     (or, if all are, its next)."""
+    return paginate_bound(_upcoming(), {"circle_id": circle.id, "now": now}, PER_PAGE)
+
+
+@cache
+def _upcoming():
     first = (select(MeetingOccurrence.id, func.row_number().over(
         partition_by=MeetingOccurrence.meeting_id,
         order_by=(MeetingOccurrence.cancelled_at.is_not(None), MeetingOccurrence.starts_at,
                   MeetingOccurrence.id)).label("rank"))
-        .where(MeetingOccurrence.circle_id == circle.id, MeetingOccurrence.ends_at > now)
+        .where(MeetingOccurrence.circle_id == bindparam("circle_id"),
+               MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type))
         .subquery())
-    return paginate(select(MeetingOccurrence).join(first, first.c.id == MeetingOccurrence.id)
-                    .where(first.c.rank == 1)
-                    .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id), PER_PAGE)
+    return (select(MeetingOccurrence).join(first, first.c.id == MeetingOccurrence.id)
+            .where(first.c.rank == 1).options(*LISTED_ONLY)
+            .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id))
 
 
 def folded_dates(meeting_ids: list[int], now: datetime) -> tuple[
@@ -60,7 +75,7 @@ def folded_dates(meeting_ids: list[int], now: datetime) -> tuple[
               .subquery())
     rows = db.session.execute(
         select(MeetingOccurrence, ranked.c.coming).join(ranked, ranked.c.id == MeetingOccurrence.id)
-        .where(ranked.c.rank <= SERIES_DATES_FOLDED)
+        .where(ranked.c.rank <= SERIES_DATES_FOLDED).options(*LISTED_ONLY)
         .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id))
     dates: dict[int, list[MeetingOccurrence]] = defaultdict(list)
     coming: dict[int, int] = {}
@@ -72,24 +87,51 @@ def folded_dates(meeting_ids: list[int], now: datetime) -> tuple[
 
 def past(circle: Circle, now: datetime):
     """Dates that are over, latest first, a page at a time."""
-    return paginate(select(MeetingOccurrence)
-                    .where(MeetingOccurrence.circle_id == circle.id,
-                           MeetingOccurrence.ends_at <= now)
-                    .order_by(MeetingOccurrence.starts_at.desc(), MeetingOccurrence.id.desc()),
-                    PER_PAGE)
+    return paginate_bound(_past(), {"circle_id": circle.id, "now": now}, PER_PAGE)
 
 
-def next_dates(circle_ids: list[int], now: datetime, limit: int = 3) -> list[MeetingOccurrence]:
-    """The next dates that will happen (not cancelled) in these circles."""
+@cache
+def _past():
+    return (select(MeetingOccurrence).options(*LISTED_ONLY)
+            .where(MeetingOccurrence.circle_id == bindparam("circle_id"),
+                   MeetingOccurrence.ends_at <= bindparam("now", type_=MeetingOccurrence.ends_at.type))
+            .order_by(MeetingOccurrence.starts_at.desc(), MeetingOccurrence.id.desc()))
+
+
+class NextDate(NamedTuple):
+    """A date in the short lists of the circle home and the dashboard: what they show."""
+
+    id: int
+    meeting_id: int
+    starts_at: datetime
+    ends_at: datetime
+    title: str
+    timezone: str  # the meeting's own (meetings/_macros.html's `when` shows both)
+    is_series: bool  # a series' date links to itself
+    circle_slug: str
+    circle_name: str
+
+
+def next_dates(circle_ids: list[int], now: datetime, limit: int = 3) -> list[NextDate]:
+    """The next dates that will happen (not cancelled) in these circles: plain
+    rows, as every dashboard and circle home shows them and nothing more
+    (loading each as a date joined to its meeting, circle and people cost
+    more than the page's other lists: bench/findings.md, 29)."""
     if not circle_ids:
         return []
-    return list(db.session.scalars(_next_dates(), {"circle_ids": circle_ids, "now": now, "limit": limit}))
+    rows = db.session.execute(_next_dates(), {"circle_ids": circle_ids, "now": now, "limit": limit})
+    return [NextDate(id_, meeting_id, starts, ends, title, zone, rrule is not None, slug, name)
+            for id_, meeting_id, starts, ends, title, zone, rrule, slug, name in rows]
 
 
 @cache
 def _next_dates():
     # On every dashboard and circle home: built once (building it cost more than running it).
-    return (select(MeetingOccurrence).join(Meeting, Meeting.id == MeetingOccurrence.meeting_id)
+    return (select(MeetingOccurrence.id, MeetingOccurrence.meeting_id, MeetingOccurrence.starts_at,
+                   MeetingOccurrence.ends_at, Meeting.title, Meeting.timezone, Meeting.rrule,
+                   Circle.slug, Circle.name)
+            .join(Meeting, Meeting.id == MeetingOccurrence.meeting_id)
+            .join(Circle, Circle.id == Meeting.circle_id)
             .where(MeetingOccurrence.circle_id.in_(bindparam("circle_ids", expanding=True)),
                    MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type),
                    MeetingOccurrence.cancelled_at.is_(None), Meeting.cancelled_at.is_(None))
@@ -105,18 +147,23 @@ def answers(viewer: User, occurrence_ids: list[int]) -> tuple[dict[int, dict[str
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     mine: dict[int, str] = {}
     if occurrence_ids:
-        rows = db.session.execute(
-            select(RSVP.occurrence_id, RSVP.answer, func.count(RSVP.id),
-                   func.max(case((RSVP.user_id == viewer.id, 1), else_=0)))
-            .join(MeetingOccurrence, MeetingOccurrence.id == RSVP.occurrence_id)
-            .join(Membership, active_membership(RSVP.user_id, MeetingOccurrence.circle_id))
-            .where(RSVP.occurrence_id.in_(occurrence_ids))
-            .group_by(RSVP.occurrence_id, RSVP.answer))
+        rows = db.session.execute(_answers(), {"viewer_id": viewer.id, "ids": occurrence_ids})
         for occurrence_id, answer, n, is_mine in rows:
             counts[occurrence_id][answer] = n
             if is_mine:
                 mine[occurrence_id] = answer
     return counts, mine
+
+
+@cache
+def _answers():
+    # On every meetings list and meeting page: built once.
+    return (select(RSVP.occurrence_id, RSVP.answer, func.count(RSVP.id),
+                   func.max(case((RSVP.user_id == bindparam("viewer_id"), 1), else_=0)))
+            .join(MeetingOccurrence, MeetingOccurrence.id == RSVP.occurrence_id)
+            .join(Membership, active_membership(RSVP.user_id, MeetingOccurrence.circle_id))
+            .where(RSVP.occurrence_id.in_(bindparam("ids", expanding=True)))
+            .group_by(RSVP.occurrence_id, RSVP.answer))
 
 
 def default_date(meeting: Meeting, now: datetime) -> MeetingOccurrence:
@@ -162,23 +209,37 @@ def attendance(occurrence: MeetingOccurrence) -> dict[str, list[RSVP]]:
 
 def open_polls(circle: Circle, limit: int = 10) -> tuple[list[DatePoll], dict[int, int]]:
     """Open polls, newest first, and how many people have answered each."""
-    polls = list(db.session.scalars(
-        select(DatePoll).where(DatePoll.circle_id == circle.id, DatePoll.status == "open")
-        .order_by(DatePoll.created_at.desc()).limit(limit)))
+    polls = list(db.session.scalars(_open_polls(), {"circle_id": circle.id, "limit": limit}))
     voters = {}
     if polls:
-        voters = dict(db.session.execute(
-            select(PollVote.poll_id, func.count(func.distinct(PollVote.user_id)))
-            .where(PollVote.poll_id.in_([p.id for p in polls])).group_by(PollVote.poll_id)).all())
+        voters = dict(db.session.execute(_voters(), {"ids": [p.id for p in polls]}).all())
     return polls, voters
 
 
 def open_offers(circle: Circle, limit: int = 20) -> list[HostOffer]:
-    return list(db.session.scalars(
-        select(HostOffer).join(Membership, active_membership(HostOffer.user_id, HostOffer.circle_id))
-        .where(HostOffer.circle_id == circle.id, HostOffer.withdrawn_at.is_(None),
-               HostOffer.meeting_id.is_(None))
-        .order_by(HostOffer.created_at).limit(limit)))
+    return list(db.session.scalars(_open_offers(), {"circle_id": circle.id, "limit": limit}))
+
+
+# The meetings list's statements, built once (building one cost more than running it).
+
+@cache
+def _open_polls():
+    return (select(DatePoll).where(DatePoll.circle_id == bindparam("circle_id"), DatePoll.status == "open")
+            .order_by(DatePoll.created_at.desc()).limit(bindparam("limit")))
+
+
+@cache
+def _voters():
+    return (select(PollVote.poll_id, func.count(func.distinct(PollVote.user_id)))
+            .where(PollVote.poll_id.in_(bindparam("ids", expanding=True))).group_by(PollVote.poll_id))
+
+
+@cache
+def _open_offers():
+    return (select(HostOffer).join(Membership, active_membership(HostOffer.user_id, HostOffer.circle_id))
+            .where(HostOffer.circle_id == bindparam("circle_id"), HostOffer.withdrawn_at.is_(None),
+                   HostOffer.meeting_id.is_(None))
+            .order_by(HostOffer.created_at).limit(bindparam("limit")))
 
 
 def poll_grid(poll: DatePoll) -> dict:

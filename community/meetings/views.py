@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import timefmt
+from ..agenda.present import agenda_card, sheet_of
 from ..circles.pages import circle_page, gate_url
 from ..errors import ActionError, NotFound
 from ..extensions import db
@@ -32,9 +32,9 @@ from ..policy import (
     readable,
     require,
 )
-from ..templating import viewer_clock, viewer_zone
+from ..templating import viewer_times
 from ..timeutil import DEFAULT_TIMEZONE, to_zone, utcnow
-from . import feed_cache, queries
+from . import feed_cache, queries, rows
 from .actions import feeds, polls, rsvps, scheduling, visits
 from .forms import CancelForm, ConfirmForm, HostOfferForm, MeetingForm, MoveForm, PollForm
 from .ical import build_calendar
@@ -113,13 +113,10 @@ def next_across_circles(user, circles) -> dict:
 @bp.app_template_global()
 def meeting_times(start, end, zone_name: str) -> dict:
     """A date's times on the viewer's clock and, if it differs, on the meeting's own."""
-    viewer = viewer_zone() or DEFAULT_TIMEZONE
-    clock = viewer_clock()
-    own = None
-    if zone_name != viewer:
-        own = (f"{timefmt.span(start, end, zone_name, clock)} {to_zone(start, zone_name):%Z} "
-               f"({zone_name.replace('_', ' ')})")
-    return {"local": timefmt.span(start, end, viewer, clock), "own": own}
+    return rows.times(start, end, zone_name, *viewer_times())
+
+
+bp.add_app_template_global(rows.date_rows)
 
 
 @bp.app_template_global()
@@ -259,7 +256,7 @@ def files(circle, membership, meeting):
     except ActionError as err:
         db.session.rollback()
         date = queries.default_date(meeting, utcnow())
-        return _meeting_page(circle, membership, meeting, date, error=err.message, status=400,
+        return meeting_page(circle, membership, meeting, date, error=err.message, status=400,
                              kept=kept_uploads(current_user, circle.id, attachments, circle.slug))
     flash("Files removed." if remove and not attachments else "The meeting's files are saved.",
           "success")
@@ -349,10 +346,10 @@ def meeting(circle, membership, meeting, date):
     """
     if date is None:
         date = queries.default_date(meeting, utcnow())
-    return _meeting_page(circle, membership, meeting, date)
+    return meeting_page(circle, membership, meeting, date)
 
 
-def _meeting_page(circle, membership, meeting, occurrence, error: str | None = None,
+def meeting_page(circle, membership, meeting, occurrence, error: str | None = None,
                   status: int = 200, kept=()):
     now = utcnow()
     people = queries.attendance(occurrence)
@@ -364,8 +361,10 @@ def _meeting_page(circle, membership, meeting, occurrence, error: str | None = N
     dates, coming, total = ([], 0, 1)
     if meeting.is_series:
         dates, coming, total = queries.series_dates(meeting, now)
+    # The date's agenda and run sheet (agenda/present.py): one statement, two once it has one.
+    agenda = agenda_card(circle, membership, meeting, occurrence, sheet_of(occurrence.id), now)
     return render_template(
-        "meetings/meeting.html", circle=circle, membership=membership, meeting=meeting,
+        "meetings/meeting.html", circle=circle, membership=membership, meeting=meeting, agenda=agenda,
         occurrence=occurrence, people=people, mine=mine, position=position, dates=dates,
         coming=coming, total=total, answers=ANSWERS, now=now, error=error,
         files=_files_of(meeting), kept=kept,
@@ -384,7 +383,7 @@ def rsvp(circle, membership, date):
         row = rsvps.rsvp(current_user, circle.slug, date.id, request.form.get("answer", ""))
     except ActionError as err:
         db.session.rollback()
-        return _meeting_page(circle, membership, date.meeting, date, error=err.message,
+        return meeting_page(circle, membership, date.meeting, date, error=err.message,
                              status=err.status)
     messages = {"going": "You're going. See you there.",
                 "waitlisted": "It's full, so you're on the waitlist. If a place opens up, "

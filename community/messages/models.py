@@ -8,7 +8,9 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -58,8 +60,11 @@ class ConversationMember(db.Model):
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
     # The newest seq the member has read: unread is what others wrote after it.
     last_read_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Who added them to a group already under way (None: there from the start,
+    # or the one who added them has since deleted their account).
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined", foreign_keys=[user_id])
 
     @property
     def is_current(self) -> bool:
@@ -100,3 +105,46 @@ class Block(db.Model):
     blocker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     blocked_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+REPORT_STATUSES = ("open", "resolved")
+
+
+class DirectMessageReport(db.Model):
+    """A message reported to the site's administrators by someone who could
+    read it, with their consent to share it: a copy of that message alone (its
+    text as it was, who wrote it and when) and the reason. Administrators read
+    the copy; they never get into the conversation, so the conversation's id is
+    not kept here, and the message's id only so the same person can't report
+    the same message twice while a report of theirs is open."""
+
+    __tablename__ = "direct_message_reports"
+    __table_args__ = (
+        # One open report per person and message; resolved ones may pile up.
+        Index("uq_direct_message_reports_open", "reporter_id", "message_id", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        Index("ix_direct_message_reports_status", "status", "id"),
+        Index("ix_direct_message_reports_reporter_created", "reporter_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("direct_messages.id", ondelete="SET NULL"))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text)
+    # The snapshot: what the message said when it was reported, and by whom.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author_name: Mapped[str] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # open | resolved
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolution_note: Mapped[str] = mapped_column(Text, default="")
+
+    reporter: Mapped[User | None] = relationship(foreign_keys=[reporter_id], lazy="joined")
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id], lazy="joined")
+    resolved_by: Mapped[User | None] = relationship(foreign_keys=[resolved_by_id], lazy="joined")

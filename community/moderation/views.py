@@ -19,6 +19,7 @@ from ..policy import (
     members_without_second_factor,
     require,
 )
+from ..programmes.actions import invitation_counts
 from ..timeutil import utcnow
 from . import actions
 from .audit import audit_lines
@@ -87,7 +88,7 @@ def invitations(circle, membership):
     circle, links = actions.list_invitations(current_user, circle.slug)
     return render_template("moderation/invitations.html", circle=circle, membership=membership,
                            form=form, links=links, new_link=new_link, emailed_to=emailed_to,
-                           now=utcnow()), status
+                           now=utcnow(), counts=invitation_counts(circle.id)), status
 
 
 @bp.post("/c/<slug>/manage/invitations/<int:invitation_id>/revoke")

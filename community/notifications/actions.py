@@ -59,12 +59,16 @@ def unread_count(user_id: int) -> int:
     return _unread_count_statement.scalar({"user_id": user_id})
 
 
+def unread_count_query(user_id):
+    """A select of the bell's number for a user (an id or a parameter)."""
+    query = visible(user_id).where(Notification.read_at.is_(None), Notification.seen_at.is_(None))
+    return select(func.count()).select_from(query.subquery())
+
+
 @prepared
 def _unread_count_statement():
     # Built once with a parameter: building the expression anew cost more than running it.
-    query = visible(bindparam("user_id")).where(Notification.read_at.is_(None),
-                                                Notification.seen_at.is_(None))
-    return select(func.count()).select_from(query.subquery())
+    return unread_count_query(bindparam("user_id"))
 
 
 def open_notification(actor: User, notification_id: int) -> Notification:
@@ -135,10 +139,11 @@ def digest_choice(user: User) -> tuple[str, int | None]:
 
 
 def save_settings(actor: User, preset: str, grid: dict[str, str], frequency: str,
-                  hour: str) -> None:
+                  hour: str, dm_excerpts: bool | None = None) -> None:
     """Save the notification settings page at once: a preset (every kind) or, for
-    "custom", the grid's channel for each kind the person receives; and the
-    digest's frequency and hour (0-23, their time).
+    "custom", the grid's channel for each kind the person receives; the
+    digest's frequency and hour (0-23, their time); and whether emails about
+    direct messages may quote them (None: as it was).
 
     :raise ActionError: an unknown preset, channel, frequency or hour.
     """
@@ -155,6 +160,8 @@ def save_settings(actor: User, preset: str, grid: dict[str, str], frequency: str
     _check(choices)
     begin_write()
     _write_preferences(actor, choices)
+    if dm_excerpts is not None:
+        actor.dm_email_excerpts = dm_excerpts
     state = db.session.get(DigestState, actor.id)
     if state is None:
         state = DigestState(user_id=actor.id)
@@ -165,6 +172,8 @@ def save_settings(actor: User, preset: str, grid: dict[str, str], frequency: str
     except IntegrityError:  # the mail worker made the digest row just now: write over it
         db.session.rollback()
         _write_preferences(actor, choices)
+        if dm_excerpts is not None:
+            actor.dm_email_excerpts = dm_excerpts
         db.session.execute(update(DigestState).where(DigestState.user_id == actor.id)
                            .values(frequency=frequency, hour=int(hour)))
         db.session.commit()

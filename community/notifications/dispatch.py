@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import timefmt
@@ -18,6 +18,8 @@ from ..accounts.models import User
 from ..circles.models import Circle
 from ..database import begin_write
 from ..extensions import db
+from ..messages.models import MAX_PEOPLE
+from ..messages.notify import names, waiting_for
 from ..policy import may_read, reading_pairs
 from ..timeutil import to_zone
 from ..urls import path_for
@@ -83,7 +85,8 @@ def preferences_of(user_ids) -> dict[int, dict[str, str]]:
 def dispatch_notifications(now: datetime) -> int:
     """Decide where each new notification goes; queue email for the at-once ones."""
     begin_write()
-    query = (select(Notification).where(Notification.dispatched_at.is_(None))
+    query = (select(Notification).where(Notification.dispatched_at.is_(None),
+                                        or_(Notification.due_at.is_(None), Notification.due_at <= now))
              .order_by(Notification.id).limit(BATCH))
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Notification)
@@ -106,9 +109,11 @@ def dispatch_notifications(now: datetime) -> int:
             channel = "dropped"
         elif user is None or not user.is_active:
             channel = "dropped"
+        elif note.conversation_id is not None and channel != "off":
+            channel = _direct_message(user, note, channel)
         elif channel == "email":
             _email_one(user, note, circles.get(note.circle_id))
-        elif channel == "digest" and user.id in no_digest:
+        if channel == "digest" and user.id in no_digest:
             channel = "in_app"
         note.dispatched_at, note.channel = now, channel
     db.session.commit()
@@ -117,12 +122,36 @@ def dispatch_notifications(now: datetime) -> int:
 
 def _email_one(user: User, note: Notification, circle: Circle | None) -> None:
     subject = note.text if not circle or circle.name in note.text else f"{note.text} ({circle.name})"
-    excerpt = note.excerpt if circle is not None and circle.email_excerpts else None
+    # A circle's words are emailed if the circle allows it; an introduction's
+    # only if its recipient chose to (users.introduction_excerpts).
+    excerpt = note.excerpt if ((circle is not None and circle.email_excerpts)
+                               or (note.kind == "introduction" and user.introduction_excerpts)) else None
     queue_mail(user.email, subject, "notification",
                unsubscribe_url=unsubscribe_url(user.id, note.kind), user=user, note=note,
                circle=circle, excerpt=excerpt, link=site_url(note.url),
                when=timefmt.date_time(note.created_at, user.timezone, user.clock),
                settings_link=site_url(path_for("notifications.settings")))
+
+
+def _direct_message(user: User, note: Notification, channel: str) -> str:
+    """Route a direct message's notification, due now that it has waited: nowhere
+    if the person left or muted the conversation since, only in the app if they
+    read it meanwhile; else by their choice, an email without what was written
+    unless they asked for excerpts (messages/notify.py)."""
+    waiting = waiting_for(user, note.conversation_id)
+    if waiting is None:
+        return "dropped"
+    if not waiting.count or note.read_at is not None:
+        return "in_app"
+    if channel == "email":
+        note.text = waiting.line[:300]
+        queue_mail(user.email, note.text, "direct_message",
+                   unsubscribe_url=unsubscribe_url(user.id, note.kind), user=user,
+                   waiting=waiting, people=names(["you", *waiting.others], most=MAX_PEOPLE),
+                   link=site_url(note.url),
+                   when=timefmt.date_time(note.created_at, user.timezone, user.clock),
+                   settings_link=site_url(path_for("notifications.settings")))
+    return channel
 
 
 # --- The digest -------------------------------------------------------------------

@@ -11,13 +11,21 @@ CHANNELS = {
     "off": "Off",
 }
 
-# kind -> (label in settings, default channel). Mentions, changes to meetings
+# kind -> (label in settings, default channel). Mentions, direct messages, changes to meetings
 # you are going to and the answer to your own request come at once; the rest
 # waits for the digest.
 KINDS = {
     "mention": ("Someone mentions you", "email"),
+    # Emailed a few minutes after the first unread one (DM_EMAIL_DELAY), once for a
+    # burst, and never with what was written unless one asks (messages/notify.py).
+    "direct_message": ("Direct messages", "email"),
     "reply": ("Replies in threads you follow", "digest"),
     "new_thread": ("New threads in your circles", "digest"),
+    "new_challenge": ("Someone brings a challenge to your circle", "digest"),
+    # Ideas opening (to a challenge's followers), and the presenter's turn to reflect.
+    "challenge_phase": ("A challenge you follow moves on to its next phase", "digest"),
+    "challenge_follow_up": ("“How did it go?” after your own challenge", "email"),
+    "challenge_update": ("A presenter's update on their challenge", "digest"),
     "meeting_created": ("New meetings in your circles", "digest"),
     "meeting_changed": ("Changes to meetings you're going to", "email"),
     "meeting_cancelled": ("Cancelled meetings you were going to", "email"),
@@ -33,6 +41,8 @@ KINDS = {
     "invitation_accepted": ("Someone joins with your invite link", "digest"),
     "report_filed": ("Something is reported in a circle you moderate", "email"),
     "report_outcome": ("The outcome of your report", "digest"),
+    "introduction": ("Someone asks to be introduced to you", "email"),
+    "introduction_accepted": ("Your request for an introduction is accepted", "email"),
 }
 DEFAULT_CHANNEL = "digest"
 

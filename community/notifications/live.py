@@ -105,3 +105,11 @@ def remember(session: Session, user_id: int) -> None:
     after_commit(lambda: socketio.emit("notification", {}, to=user_room(user_id),
                                        namespace=NAMESPACE),
                  key=("bell", user_id), session=session)
+
+
+def nudge(user_ids, event: str) -> None:
+    """Tell these people's open pages that something they count changed (e.g.
+    "messages": their unread direct messages); the page asks for the number,
+    so nothing private travels over the socket."""
+    for user_id in user_ids:
+        socketio.emit(event, {}, to=user_room(user_id), namespace=NAMESPACE)

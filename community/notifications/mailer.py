@@ -60,6 +60,7 @@ def send_due(now: datetime, limit: int = 50) -> int:
             try:
                 transport.send(message)
             except (OSError, smtplib.SMTPException) as err:
+                _bounced(mail, err)
                 _failed([mail], now, str(err))
             else:
                 begin_write()
@@ -97,6 +98,22 @@ def _failed(mails: list[OutboxMail], now: datetime, error: str) -> None:
             next_attempt_at=now + min(timedelta(minutes=2 ** (tries - 1)), MAX_BACKOFF)))
     db.session.commit()
     log.warning("mail not sent, will retry: %s", error)
+
+
+def _bounced(mail: OutboxMail, err: Exception) -> None:
+    """Note an address the server refused for good (5xx), for bulk invitations to
+    know (notifications/bounces.py). The mail itself is retried as any other."""
+    if not isinstance(err, smtplib.SMTPRecipientsRefused):
+        return
+    answers = list(err.recipients.values())
+    if answers and all(500 <= code < 600 for code, _text in answers):
+        from .bounces import record_bounce
+
+        code, text = answers[0]
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        begin_write()
+        record_bounce(mail.to_address, f"{code} {text}")
+        db.session.commit()
 
 
 def _message(mail: OutboxMail, now: datetime) -> EmailMessage:

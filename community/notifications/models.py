@@ -32,6 +32,12 @@ class Notification(db.Model):
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     channel: Mapped[str | None] = mapped_column(String(10))
     digested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Not routed (nor emailed) before this time; None: at the worker's next pass.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A direct message's conversation: one unread row per person and conversation,
+    # updated as messages arrive (community/messages/notify.py).
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"))
 
 
 class NotificationPreference(db.Model):

@@ -85,11 +85,13 @@ def settings():
         grid = {kind: form.get(kind, "") for kind in kinds}
         preset, frequency = form.get("preset", "custom"), form.get("digest_frequency", frequency)
         hour = form.get("digest_hour", hour)
+        # An unticked box sends nothing: the page says it showed the box.
+        excerpts = "dm_excerpts" in form if "dm_excerpts_shown" in form else None
         try:
-            actions.save_settings(current_user, preset, grid, frequency, hour)
+            actions.save_settings(current_user, preset, grid, frequency, hour, excerpts)
         except ActionError as err:
             flash(err.message, "error")
-            return _settings_page(kinds, grid, preset, frequency, hour), 400
+            return _settings_page(kinds, grid, preset, frequency, hour, excerpts), 400
         flash("Your notification settings are saved.", "success")
         return redirect(url_for("notifications.settings"))
     channels = actions.channels_for(current_user)
@@ -97,11 +99,13 @@ def settings():
 
 
 def _settings_page(kinds: list[str], channels: dict[str, str], preset: str, frequency: str,
-                   hour: str) -> str:
+                   hour: str, dm_excerpts: bool | None = None) -> str:
+    if dm_excerpts is None:
+        dm_excerpts = current_user.dm_email_excerpts
     return render_template("notifications/settings.html", channels=channels,
                            kinds={kind: KINDS[kind] for kind in kinds}, names=CHANNELS,
                            presets=PRESETS, preset=preset, frequencies=DIGEST_FREQUENCIES,
-                           frequency=frequency, hour=hour)
+                           frequency=frequency, hour=hour, dm_excerpts=dm_excerpts)
 
 
 @bp.route("/notifications/unsubscribe/<token>", methods=["GET", "POST"])

@@ -204,6 +204,8 @@ def post_reply(actor: User, slug: str, thread_id: int, body: str, attachments=()
     circle, membership, thread = access_thread(actor, slug, thread_id, for_update=True)
     require(can_reply(membership, thread),
             "This thread is locked: a moderator has closed it to new replies.")
+    # A challenge's posts each have a kind its phase allows (challenges.actions).
+    require(thread.kind != "challenge", "Post to a challenge with its own form, as its phase allows.")
     earlier = _just_posted(actor, thread, body)
     if earlier is not None and _same_files(earlier.id, attachments):
         db.session.commit()

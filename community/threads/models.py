@@ -21,6 +21,8 @@ class Thread(db.Model):
     circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(200))
+    # "discussion", or "challenge" (a peer consultation: challenges.models.Challenge).
+    kind: Mapped[str] = mapped_column(String(12), default="discussion", server_default="discussion")
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -51,6 +53,8 @@ class Post(db.Model):
     circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     number: Mapped[int] = mapped_column(Integer)
+    # None in a discussion; in a challenge, what the post is (challenges.models.POST_KINDS).
+    kind: Mapped[str | None] = mapped_column(String(12))
     source: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -51,6 +51,7 @@ class PostFace(NamedTuple):
     place: tuple[str, int, int]  # circle slug, thread id, page: its links
     unread: bool  # new to the viewer
     first_unread: bool  # the first of those: the page opens here
+    kind: str | None = None  # in a challenge: a question, an idea... (shown as a label)
 
 
 def face(post, reactions: tuple[Reacted, ...], files: tuple[FileFace, ...],
@@ -60,10 +61,11 @@ def face(post, reactions: tuple[Reacted, ...], files: tuple[FileFace, ...],
     unread = (first_unread is not None and post.number >= first_unread, post.number == first_unread)
     if post.removed:
         return PostFace(post.id, post.number, True, None, None, None, False, "", (), (),
-                        False, False, False, False, place, *unread)
+                        False, False, False, False, place, *unread, getattr(post, "kind", None))
     author = (post.author_name, post.job_title or "", post.organisation or "") if post.author_id else None
     return PostFace(post.id, post.number, False, post.author_id, author, post.created_at,
-                    post.edited_at is not None, post.html, reactions, files, *rights, place, *unread)
+                    post.edited_at is not None, post.html, reactions, files, *rights, place, *unread,
+                    getattr(post, "kind", None))
 
 
 def post_parts(view: PostFace) -> Parts:

@@ -24,7 +24,7 @@ from .post_html import Reacted
 def thread_in(circle, thread_id: int, viewer_id: int):
     """A thread of a circle the viewer has already been let into (by circle_page),
     without loading the circle and membership a second time: a row of the
-    thread's id, circle_id, title, pinned, locked and post_count, with the
+    thread's id, circle_id, title, kind, pinned, locked and post_count, with the
     viewer's last_read_number and subscription (None before their first visit).
 
     :raise NotFound: no such thread in this circle.
@@ -39,7 +39,7 @@ def thread_in(circle, thread_id: int, viewer_id: int):
 def _thread_in_circle():
     # A row, not an ORM object (a thread page only shows it), with the viewer's
     # place joined in: one statement where the page had two.
-    return (select(Thread.id, Thread.circle_id, Thread.title, Thread.pinned, Thread.locked,
+    return (select(Thread.id, Thread.circle_id, Thread.title, Thread.kind, Thread.pinned, Thread.locked,
                    Thread.post_count, ThreadState.last_read_number, ThreadState.subscription)
             .outerjoin(ThreadState, (ThreadState.thread_id == Thread.id)
                        & (ThreadState.user_id == bindparam("user_id")))
@@ -52,6 +52,7 @@ class PagePost(NamedTuple):
 
     id: int
     number: int
+    kind: str | None  # in a challenge, what the post is (challenges.models.POST_KINDS)
     author_id: int | None
     html: str
     created_at: datetime
@@ -74,8 +75,8 @@ def page_of_posts(thread_id: int, first: int) -> list[PagePost]:
 
 @prepared
 def _page_of_posts():
-    return (select(Post.id, Post.number, Post.author_id, Post.html, Post.created_at, Post.edited_at,
-                   Post.deleted_at, User.display_name, User.job_title, User.organisation)
+    return (select(Post.id, Post.number, Post.kind, Post.author_id, Post.html, Post.created_at,
+                   Post.edited_at, Post.deleted_at, User.display_name, User.job_title, User.organisation)
             .outerjoin(User, User.id == Post.author_id)
             .where(Post.thread_id == bindparam("thread_id"),
                    Post.number.between(bindparam("first"), bindparam("last")))

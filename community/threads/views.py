@@ -1,12 +1,13 @@
 """Thread pages: the list, a thread, posting, editing, reactions, reports, search."""
-from functools import cache
 from typing import NamedTuple
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from .. import mentions as mentions_module
+from .. import timefmt
+from ..challenges.present import ChallengeFace, challenge_face, composer_context
 from ..circles.models import Membership
 from ..circles.pages import CircleHead, circle_head, circle_page
 from ..errors import ActionError
@@ -29,43 +30,18 @@ from ..policy import (
 )
 from ..security import csrf_token
 from ..templating import layout_slots, layout_state, viewer_clock, viewer_zone
+from ..timeutil import utcnow
 from . import actions, reading
 from . import search as search_module
 from .forms import EditForm, ReplyForm, ReportForm, ThreadForm
-from .models import Post, Thread, ThreadState
+from .models import Post, Thread
 from .post_html import PostFace, face, post_parts, time_slots
+from .rows import home_rows, listing, thread_rows
 
 bp = Blueprint("threads", __name__)
+bp.add_app_template_global(thread_rows)
 
 THREADS_PER_PAGE = 25
-
-
-def _listing(circle_ids: list[int], user_id: int, limit: int, offset: int = 0) -> list:
-    """A page of threads (pinned first, then by last activity) with the viewer's read state:
-    (thread, last read number) rows."""
-    return db.session.execute(_listing_statement(), {"circle_ids": circle_ids, "user_id": user_id,
-                                                    "limit": limit, "offset": offset}).all()
-
-
-@cache
-def _listing_statement():
-    """The page's ids are chosen first and only those threads are joined to their
-    authors and read state: joined before the LIMIT, PostgreSQL hash-joined every
-    person on the site to every thread of the circles (bench/findings.md, 8).
-    Built once: dashboards, circle homes and lists all run it.
-    """
-    order = (Thread.pinned.desc(), Thread.last_post_at.desc(), Thread.id.desc())
-    page = (select(Thread.id).where(Thread.circle_id.in_(bindparam("circle_ids", expanding=True)))
-            .order_by(*order).limit(bindparam("limit")).offset(bindparam("offset")).subquery())
-    return (select(Thread, ThreadState.last_read_number)
-            .join(page, page.c.id == Thread.id)
-            .outerjoin(ThreadState, (ThreadState.thread_id == Thread.id)
-                       & (ThreadState.user_id == bindparam("user_id")))
-            .order_by(*order))
-
-
-def _with_unread(rows):
-    return [(thread, max(0, thread.post_count - (read or 0))) for thread, read in rows]
 
 
 @bp.route("/c/<slug>/threads")
@@ -74,23 +50,27 @@ def _with_unread(rows):
 def index(circle, membership):
     total = db.session.scalar(select(db.func.count(Thread.id)).where(Thread.circle_id == circle.id))
     page = page_number()
-    rows = _listing([circle.id], current_user.id, THREADS_PER_PAGE, (page - 1) * THREADS_PER_PAGE)
+    rows = listing([circle.id], current_user.id, THREADS_PER_PAGE, (page - 1) * THREADS_PER_PAGE)
     pages = max(1, -(-total // THREADS_PER_PAGE))
     return render_template("threads/index.html", circle=circle, membership=membership,
-                           threads=_with_unread(rows), page=page, pages=pages, total=total)
+                           threads=rows, page=page, pages=pages, total=total)
 
 
 @circle_home_panel("threads/_home_panel.html", order=10)
 def home_panel(circle, membership):
-    rows = _listing([circle.id], membership.user_id, 5)
-    return {"threads": _with_unread(rows)}
+    """The latest five threads, and the circle's open challenges and those waiting for an update."""
+    rows = home_rows(circle.id, membership.user_id, 5)
+    # The latest five rank above every other thread, so they are the first five rows.
+    challenges = [row for row in rows if row.phase and (row.phase != "follow_up" or row.awaiting_update)]
+    return {"threads": rows[:5],
+            "open_challenges": [row for row in challenges if row.phase != "follow_up"],
+            "awaiting_update": [row for row in challenges if row.phase == "follow_up"]}
 
 
 @dashboard_panel("threads/_dashboard_panel.html", order=10)
 def dashboard_threads(user, circles):
     names = {c.id: c for c, _ in circles}
-    rows = _listing(list(names), user.id, 8) if names else []
-    return {"threads": _with_unread(rows), "circles": names}
+    return {"threads": listing(list(names), user.id, 8) if names else [], "circles": names}
 
 
 @bp.route("/c/<slug>/threads/new", methods=["GET", "POST"])
@@ -127,13 +107,16 @@ def show(circle, membership, thread_id):
     posts = reading.page_of_posts(thread.id, first)
     quote = _quote_of(thread, request.args.get("quote", type=int))
     first_unread = read + 1 if read < thread.post_count else None
-    frame = _frame(circle, membership, thread, page, pages, posts, first_unread)
+    challenge = challenge_face(thread, membership, utcnow()) if thread.kind == "challenge" else None
+    frame = _frame(circle, membership, thread, page, pages, posts, first_unread, challenge)
     reactions = reading.reactions_for(thread.id, first, membership.user_id) if posts else {}
     files = reading.files_for(thread.id, first) if posts else {}
     faces = _faces(posts, reactions, files, membership, thread, (circle.slug, thread.id, page),
-                   first_unread)
+                   first_unread, frame.can_reply)
     slots = {"csrf": csrf_token(), **layout_slots()}
     zone, clock = viewer_zone(), viewer_clock()
+    if challenge is not None and challenge.ends_at is not None:
+        slots["phase_ends"] = timefmt.full(challenge.ends_at, zone, clock)
     for number, post in enumerate(posts):
         time_slots(post, number, zone, clock, slots)
     # The page may show nothing per viewer but its key (frame, faces, quote),
@@ -146,7 +129,9 @@ def show(circle, membership, thread_id):
         slots,
         inner={"posts": lambda: numbered([post_parts(view) for view in faces]),
                "reply": lambda: parts_of("threads/_reply_form.html", _reply_form_context,
-                                         (circle.slug, thread.id, quote))},
+                                         (circle.slug, thread.id, quote)) if challenge is None
+               else parts_of("challenges/_composer.html", composer_context,
+                             (circle.slug, thread.id, challenge, quote))},
         layout=layout_state())
 
 
@@ -164,21 +149,24 @@ class ThreadFrame(NamedTuple):
     page: int
     pages: int
     mark_read: int | None  # the noscript "mark read" form's number, when the page has unread posts
+    challenge: ChallengeFace | None  # a challenge's phase, and what the viewer may post in it
 
 
 def _frame(circle, membership, thread, page: int, pages: int, posts: list[reading.PagePost],
-           first_unread: int | None) -> ThreadFrame:
+           first_unread: int | None, challenge: ChallengeFace | None) -> ThreadFrame:
     last_number = posts[-1].number if posts else 0
+    # In a challenge the phase says who may post what (policy.challenge_post_kinds).
+    replies = can_reply(membership, thread) if challenge is None else bool(
+        challenge.kinds or challenge.may_hold)
     return ThreadFrame(
         circle_head(circle, membership), thread.id, thread.title, thread.pinned, thread.locked,
-        can_reply(membership, thread), thread.subscription, page, pages,
-        last_number if first_unread and last_number >= first_unread else None)
+        replies, thread.subscription, page, pages,
+        last_number if first_unread and last_number >= first_unread else None, challenge)
 
 
 def _faces(posts: list[reading.PagePost], reactions: dict, files: dict, membership: Membership,
-           thread, place, first_unread: int | None) -> tuple[PostFace, ...]:
+           thread, place, first_unread: int | None, replies: bool) -> tuple[PostFace, ...]:
     """What each of the page's posts shows this viewer (see post_html)."""
-    replies = can_reply(membership, thread)
     return tuple(face(post, reactions.get(post.id, ()), files.get(post.id, ()),
                       (replies, can_edit_post(membership, post), can_delete_post(membership, post),
                        can_report(membership, post.author_id)),

@@ -69,19 +69,23 @@
                     { transports: only ? only.content.split(",") : ["websocket", "polling"],
                       reconnectionDelay: 1000, reconnectionDelayMax: 10000,
                       randomizationFactor: 0.5 });
-    function refresh() {
-      fetch(bell.getAttribute("data-unread-url"), { credentials: "same-origin",
+    // The Messages link's badge works as the bell's: nudged by "messages".
+    var inbox = document.querySelector("a.messages-link[data-unread-url]");
+    function refresh(link) {
+      if (!link) { return; }
+      fetch(link.getAttribute("data-unread-url"), { credentials: "same-origin",
                                                   headers: { "Accept": "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (data) { if (data) { setCount(bell, data.unread); } })
+        .then(function (data) { if (data) { setCount(link, data.unread); } })
         .catch(function () {});
     }
-    socket.on("notification", refresh);
+    socket.on("notification", function () { refresh(bell); });
+    socket.on("messages", function () { refresh(inbox); });
     // Back after a break: a nudge may have been missed meanwhile.
     var connects = 0;
     var tries = 0;
     socket.on("connect", function () {
-      if (connects++ > 0) { refresh(); }
+      if (connects++ > 0) { refresh(bell); refresh(inbox); }
       tries = 0;
     });
     // A refusal (signed out; "unavailable" while the server's Redis is away) ends

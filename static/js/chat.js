@@ -1,5 +1,8 @@
-// Live chat for /c/<slug>/chat. Plain JavaScript, no build step; talks to the
-// Socket.IO namespace /chat with the vendored client (static/vendor/socket.io).
+// Live chat for /c/<slug>/chat and for a direct conversation, /messages/<id>.
+// Plain JavaScript, no build step; talks to the Socket.IO namespace /chat with
+// the vendored client (static/vendor/socket.io). The page's #chat says which
+// place: data-circle (a slug) or data-conversation (an id); every event names
+// it the same way ({circle: slug} or {conversation: id}).
 //
 // What it keeps working across a dropped connection or a server restart:
 // - every message we send carries a client_id; until the server acks it, it
@@ -34,6 +37,9 @@
   }
 
   var slug = root.getAttribute("data-circle");
+  var conversation = Number(root.getAttribute("data-conversation")) || null;
+  var place = conversation ? {conversation: conversation} : {circle: slug};
+  var reportUrl = root.getAttribute("data-report-url");  // conversations: a page per report
   var me = Number(root.getAttribute("data-me"));
   var isModerator = root.getAttribute("data-moderator") === "true";
   var zone = root.getAttribute("data-timezone") || undefined;
@@ -69,6 +75,20 @@
   var lastTypingSent = 0;
   var readTimer = null;
   var lastReadSent = 0;
+  var refusal = null;        // why we can't write here (a conversation), or null
+
+  // An event's payload, naming our place.
+  function at(extra) {
+    var payload = {};
+    Object.keys(place).forEach(function (key) { payload[key] = place[key]; });
+    Object.keys(extra || {}).forEach(function (key) { payload[key] = extra[key]; });
+    return payload;
+  }
+
+  // Whether an event from the server is about our place.
+  function here(data) {
+    return Boolean(data) && (conversation ? data.conversation === conversation : data.circle === slug);
+  }
 
   // --- Time, in the viewer's own timezone and on their clock -------------------------
   // Written as the server writes every other time (static/js/timefmt.js mirrors
@@ -157,7 +177,13 @@
     var mine = data.author && data.author.id === me;
     if (mine) { tools.appendChild(button("Edit", function () { startEdit(data.id); })); }
     if (mine || isModerator) { tools.appendChild(button("Delete", function () { deleteMessage(data.id); })); }
-    if (!mine) { tools.appendChild(button("Report", function () { startReport(data.id); })); }
+    if (!mine && reportUrl) {
+      var report = document.createElement("a");
+      report.className = "link-button";
+      report.href = reportUrl.replace("{id}", String(data.id));
+      report.textContent = "Report";
+      tools.appendChild(report);
+    } else if (!mine) { tools.appendChild(button("Report", function () { startReport(data.id); })); }
     li.appendChild(tools);
     return li;
   }
@@ -322,7 +348,7 @@
     filling = true;
     var all = wantAll;
     wantAll = false;
-    var payload = {circle: slug, after_seq: contiguous};
+    var payload = at({after_seq: contiguous});
     var lastAhead = null;
     ahead.forEach(function (seq) { if (lastAhead === null || seq > lastAhead) { lastAhead = seq; } });
     if (!all && lastAhead !== null) { payload.before_seq = lastAhead; }
@@ -390,6 +416,7 @@
   }
 
   function renderOnline(people) {
+    if (!onlineEl) { return; }  // a conversation shows no presence
     onlineEl.textContent = "";
     (people || []).forEach(function (person) {
       var li = document.createElement("li");
@@ -436,7 +463,7 @@
 
   function join() {
     if (closed) { return; }
-    var payload = {circle: slug};
+    var payload = at();
     var catchingUp = contiguous !== null;
     if (catchingUp) {
       payload.after_seq = contiguous;
@@ -467,11 +494,31 @@
       if (answer.has_newer) { join(); return; }
       joined = true;
       emptyEl.hidden = messages.size > 0 || outbox.size > 0;
-      setStatus("Connected.", "ok");
-      flushOutbox();
+      if (conversation) { writable(answer.refusal || null); }
+      if (!refusal) {
+        setStatus(answer.live === false ? "Connected; new messages show when you reload." : "Connected.", "ok");
+        flushOutbox();
+      }
       noteSeqs([]);  // anything that came beyond a gap while joining
       if (!catchingUp) { showTarget(); }
     });
+  }
+
+  // A conversation may stop taking messages (a block, someone left, no circle
+  // shared any more) and start again: the composer says why, and what was
+  // typed stays in the box.
+  function writable(why) {
+    refusal = why;
+    input.readOnly = Boolean(why);
+    var sendButton = form.querySelector("button[type=submit]");
+    if (sendButton) { sendButton.disabled = Boolean(why); }
+    if (why) {
+      form.setAttribute("aria-disabled", "true");
+      setStatus(why, "error");
+      outbox.forEach(function (item, clientId) { failed(clientId, {message: why}); });
+    } else {
+      form.removeAttribute("aria-disabled");
+    }
   }
 
   function handleFailure(answer) {
@@ -562,27 +609,33 @@
   });
 
   socket.on("message_created", function (data) {
-    if (data.circle !== slug) { return; }
+    if (!here(data)) { return; }
     if (data.author) { typers.delete(data.author.id); renderTyping(); }
     addMessages([data]);
     noteSeqs([data]);
   });
   socket.on("message_edited", function (data) {
-    if (data.circle === slug && messages.has(data.id)) { addMessages([data]); }
+    if (here(data) && messages.has(data.id)) { addMessages([data]); }
   });
   socket.on("message_deleted", function (data) {
-    if (data.circle === slug) { removeMessage(data.id); }
+    if (here(data)) { removeMessage(data.id); }
   });
   socket.on("presence", function (data) {
-    if (data.circle === slug) { renderOnline(data.online); }
+    if (here(data)) { renderOnline(data.online); }
   });
   socket.on("typing", function (data) {
-    if (data.circle !== slug || !data.user || data.user.id === me) { return; }
+    if (!here(data) || !data.user || data.user.id === me) { return; }
     typers.set(data.user.id, {name: data.user.name, until: Date.now() + 5000});
     renderTyping();
   });
   socket.on("removed", function (data) {
-    if (data.circle !== slug) { return; }
+    if (!here(data)) { return; }
+    if (conversation) {
+      // We no longer hear it live: join again, and its answer says why.
+      joined = false;
+      join();
+      return;
+    }
     // A moderator's reason comes as the whole sentence ("You are no longer a member of X. ...").
     var said = data.message || "You are no longer a member of this circle.";
     close(said + (/[.!?…]$/.test(said) ? "" : ".") + " Its chat is closed.");
@@ -645,7 +698,7 @@
     item.el.classList.remove("chat-msg--failed");
     item.el.querySelector(".chat-msg__state").textContent = "Sending…";
     socket.timeout(10000).emit("send_message",
-      {circle: slug, body: item.body, client_id: clientId, attachments: item.attachments},
+      at({body: item.body, client_id: clientId, attachments: item.attachments}),
       function (err, answer) {
         if (!outbox.has(clientId)) { return; }  // the broadcast arrived first
         if (err) { return; }  // no answer: it goes again, same client_id, after reconnecting
@@ -655,6 +708,7 @@
           return;
         }
         failed(clientId, answer);
+        if (answer.error === "cant_send") { writable(answer.message); }
       });
   }
 
@@ -738,7 +792,7 @@
     var now = Date.now();
     if (joined && input.value.trim() && now - lastTypingSent > 3000) {
       lastTypingSent = now;
-      socket.emit("typing", {circle: slug});
+      socket.emit("typing", at());
     }
   });
 
@@ -800,13 +854,13 @@
     var known = messages.get(id);
     if (!known || known.el.querySelector("form")) { return; }
     var box = inlineForm(known, "chat-msg__edit", "Edit your message", known.data.body, "Save", function (body, finish) {
-      socket.timeout(10000).emit("edit_message", {id: id, body: body}, ackOrTimeout(function (answer) {
+      socket.timeout(10000).emit("edit_message", at({id: id, body: body}), ackOrTimeout(function (answer) {
         if (answer.ok) { addMessages([answer.message]); }
         finish(answer);
       }));
     });
     var area = box.querySelector("textarea");
-    if (window.Mentions) {
+    if (window.Mentions && input.getAttribute("data-mentions")) {
       area.setAttribute("data-mentions", input.getAttribute("data-mentions"));
       window.Mentions.attach(area);
     }
@@ -835,7 +889,7 @@
     var question = known.data.author && known.data.author.id === me
       ? "Delete your message for everyone?" : "Delete this message for everyone? This is recorded in the audit log.";
     if (!window.confirm(question)) { return; }
-    socket.timeout(10000).emit("delete_message", {id: id}, ackOrTimeout(function (answer) {
+    socket.timeout(10000).emit("delete_message", at({id: id}), ackOrTimeout(function (answer) {
       if (answer.ok) { removeMessage(id); } else { setStatus(errorText(answer), "error"); }
     }));
   }
@@ -844,7 +898,7 @@
   olderBtn.addEventListener("click", function () {
     if (oldestId === null) { return; }
     olderBtn.disabled = true;
-    socket.timeout(10000).emit("load_older", {circle: slug, before_id: oldestId}, ackOrTimeout(function (answer) {
+    socket.timeout(10000).emit("load_older", at({before_id: oldestId}), ackOrTimeout(function (answer) {
       olderBtn.disabled = false;
       if (!answer.ok) { setStatus(errorText(answer), "error"); return; }
       addMessages(answer.messages, {prepended: true});
@@ -865,7 +919,8 @@
       readTimer = null;
       if (!joined || document.visibilityState !== "visible" || !nearBottom()) { return; }
       var upTo = newestId;
-      socket.emit("mark_read", {circle: slug, id: upTo}, function (answer) {
+      var newest = messages.get(upTo);
+      socket.emit("mark_read", at({id: upTo, seq: newest ? newest.data.seq : 0}), function (answer) {
         if (answer && answer.ok) { lastReadSent = upTo; }
       });
     }, 1500);

@@ -139,7 +139,7 @@ def test_the_number_of_queries_does_not_grow_with_the_data(client, auth, app, co
                 assert client.get(path).status_code == 200
             counts.append(q.count)
     assert counts[:2] == counts[2:], counts
-    assert counts[0] <= 25, counts
+    assert counts[0] <= 30, counts  # a statement or two per kind of thing kept, none per row
 
 
 def test_conversations_are_exported_as_their_pages_show_them(client, auth, app):

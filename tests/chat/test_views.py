@@ -117,6 +117,27 @@ def test_the_circle_home_shows_unread_chat_messages(app, people):
                      text(client.get(f"/c/{circle.slug}/")))
 
 
+def test_unread_counting_stops_where_the_badge_says_99_plus(app, people):
+    """A chat never opened costs the dashboard no more than one read daily: the
+    count stops at UNREAD_SHOWN, and the badge reads "99+" from there."""
+    circle, member = people["circle"], people["member"]
+    first = post(people["other"], circle, "m0")
+    start = db.session.get(ChatMessage, first["id"])
+    later = [ChatMessage(circle_id=circle.id, seq=start.seq + i, author_id=people["other"].id,
+                         client_id=uuid.uuid4().hex, source=f"m{i}", html=f"<p>m{i}</p>",
+                         created_at=start.created_at + timedelta(seconds=i))
+             for i in range(1, chat.UNREAD_SHOWN + 5)]  # past the rate limit: stored as sending would
+    db.session.add_all(later)
+    db.session.commit()
+    ids = [first["id"], *(message.id for message in later)]
+    assert chat.unread_counts(member, [circle.id]) == {circle.id: chat.UNREAD_SHOWN}
+    client = login(app, member)
+    for page in ("/", f"/c/{circle.slug}/"):
+        assert '<span class="badge">99+</span>' in text(client.get(page)), page
+    chat.mark_read(member, circle.slug, ids[10])  # 94 left: counted exactly again
+    assert chat.unread_counts(member, [circle.id]) == {circle.id: chat.UNREAD_SHOWN - 6}
+
+
 def test_messages_from_before_someone_joined_are_not_unread(app, people):
     circle = people["circle"]
     post(people["other"], circle, "before you came")

@@ -142,7 +142,17 @@ def ids() -> dict[str, int]:
         "date": db.session.scalar(select(MeetingOccurrence.id).where(
             MeetingOccurrence.meeting_id == meeting.id).order_by(MeetingOccurrence.starts_at)),
         "person": db.session.scalar(select(User.id).where(User.display_name == CROWD[0][0])),
+        "conversation": _demo_conversation("Helen Marsh", "Rachel Stone"),
     }
+
+
+def _demo_conversation(*names) -> int:
+    """The demo's direct conversation between exactly these people."""
+    from community.messages.models import Conversation, people_key
+
+    ids = db.session.scalars(select(User.id).where(
+        User.email.in_([demo_email(name) for name in names]))).all()
+    return db.session.scalar(select(Conversation.id).where(Conversation.people == people_key(ids)))
 
 
 if __name__ == "__main__":

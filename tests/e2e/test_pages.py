@@ -19,20 +19,54 @@ MEMBER = "helen.marsh@demo.alumni-circles.test"
 OWNER = "rachel.stone@demo.alumni-circles.test"
 
 
-@pytest.fixture(scope="module")
-def demo(live_server):
-    """The live server's database, with the demo loaded; returns the circle's slug."""
+def on_live_database(*args: str) -> str:
+    """Run `python <args>` against the live server's database (the demo's
+    loader, a script that adds to it); its output. A failure fails the test."""
     from tests.e2e import conftest as e2e
 
     env = {**os.environ, "DATABASE_URL": e2e.LIVE_DATABASE_URL,
            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "seed-demo"], cwd=ROOT,
-                            env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def last_json_line(output: str):
+    return json.loads(output.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def demo(live_server):
+    """The live server's database, with the demo loaded; returns the circle's slug."""
+    on_live_database("-m", "flask", "--app", "app", "seed-demo")
     return "berkshire-leaders-2025"
 
 
-def main_pages(slug: str, thread_id: int, meeting_id: int | None) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def challenge_ids(live_server, demo) -> dict[str, int]:
+    """Challenges in each phase in the demo circle (tests/e2e/challenges.py): their thread ids."""
+    return last_json_line(on_live_database("-m", "tests.e2e.challenges"))
+
+
+def challenge_pages(slug: str, ids: dict[str, int], viewer: str) -> dict[str, str]:
+    """The challenge pages as `viewer` ("owner" or "member") sees them: the list, the
+    form, one challenge in each phase, and the two the viewer presents (their
+    reflection's form, their update's composer); someone else's follow-up (a comment)."""
+    c = f"/c/{slug}"
+    other = "member" if viewer == "owner" else "owner"
+    return {
+        "challenges": f"{c}/challenges",
+        "new-challenge": f"{c}/challenges/new",
+        "challenge-questions": f"{c}/t/{ids['questions']}?page=1",
+        "challenge-ideas": f"{c}/t/{ids['ideas']}?page=1",
+        "challenge-reflection": f"{c}/t/{ids['reflection-' + viewer]}?page=1",
+        "challenge-update": f"{c}/t/{ids['follow-up-' + viewer]}?page=1",
+        "challenge-comment": f"{c}/t/{ids['follow-up-' + other]}?page=1",
+    }
+
+
+def main_pages(slug: str, thread_id: int, meeting_id: int | None,
+               conversation_id: int) -> dict[str, str]:
     pages = {
         "dashboard": "/",
         "circles": "/circles/",
@@ -53,6 +87,8 @@ def main_pages(slug: str, thread_id: int, meeting_id: int | None) -> dict[str, s
         "meetings": f"/c/{slug}/meetings/",
         "chat": f"/c/{slug}/chat",
         "files": f"/c/{slug}/files",
+        "messages": "/messages",
+        "conversation": f"/messages/{conversation_id}",
         "manage": f"/c/{slug}/manage/invitations",
         "audit": f"/c/{slug}/manage/audit",
     }
@@ -81,15 +117,29 @@ def first_ids(page, base, slug):
     meeting_href = meeting.get_attribute("href") if meeting.count() else None
     thread_id = int(thread.split("/t/")[1].split("?")[0])
     meeting_id = int(meeting_href.split("/m/")[1].split("?")[0].split(".")[0]) if meeting_href else None
-    return thread_id, meeting_id
+    page.goto(f"{base}/messages")
+    conversation = page.locator("a[href^='/messages/']", has_text="Helen Marsh").first.get_attribute("href")
+    return thread_id, meeting_id, int(conversation.rsplit("/", 1)[1])
+
+
+def agenda_pages(page, base, slug: str, meeting_id: int | None) -> dict[str, str]:
+    """The agenda's own pages of the meeting's date (the owner may facilitate)."""
+    if not meeting_id:
+        return {}
+    page.goto(f"{base}/c/{slug}/m/{meeting_id}")
+    bring = page.locator("a[href$='/agenda/bring']").first.get_attribute("href")
+    agenda = bring.rsplit("/", 1)[0]
+    return {"agenda-bring": bring, "agenda-add": f"{agenda}/add",
+            "agenda-facilitator": f"{agenda}/facilitator"}
 
 
 @pytest.fixture(scope="module")
-def pages(browser, live_server, demo):
+def pages(browser, live_server, demo, challenge_ids):
     context, page = sign_in(browser, live_server, OWNER, 1280, 900)
     ids = first_ids(page, live_server, demo)
+    agenda = agenda_pages(page, live_server, demo, ids[1])
     context.close()
-    return main_pages(demo, *ids)
+    return {**main_pages(demo, *ids), **challenge_pages(demo, challenge_ids, "owner"), **agenda}
 
 
 def serious_violations(page) -> list[str]:
@@ -118,14 +168,7 @@ def test_no_serious_accessibility_violations(browser, live_server, pages):
 @pytest.fixture(scope="module")
 def crowd(live_server, demo) -> dict[str, int]:
     """The demo circle made crowded (tests/e2e/crowd.py); returns the ids its pages need."""
-    from tests.e2e import conftest as e2e
-
-    env = {**os.environ, "DATABASE_URL": e2e.LIVE_DATABASE_URL,
-           "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
-    result = subprocess.run([sys.executable, "-m", "tests.e2e.crowd"], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return last_json_line(on_live_database("-m", "tests.e2e.crowd"))
 
 
 def member_pages(slug: str, ids: dict[str, int]) -> dict[str, str]:
@@ -153,6 +196,9 @@ def member_pages(slug: str, ids: dict[str, int]) -> dict[str, str]:
         "new-poll": f"{c}/polls/new",
         "offer-to-host": f"{c}/meetings/host",
         "chat": f"{c}/chat",
+        "messages": "/messages",
+        "new-message": "/messages/new",
+        "conversation": f"/messages/{ids['conversation']}",
         "notifications": "/notifications",
         "settings": "/settings/profile",
         "password": "/settings/password",
@@ -237,11 +283,17 @@ def fit_problems(page, width: int) -> dict[str, object]:
 
 @pytest.mark.parametrize("width,height,label", [(1280, 900, "desktop"), (390, 844, "phone")])
 def test_every_page_fits_the_screen_and_is_screenshotted(browser, live_server, demo, crowd,
-                                                        artifacts, width, height, label):
+                                                        challenge_ids, artifacts, width, height,
+                                                        label):
     """No sideways scroll and no name broken mid-word, on every page a member or a
-    moderator opens, with a crowded circle: long names, 8-date poll, 60 chat messages."""
+    moderator opens, with a crowded circle: long names, 8-date poll, 60 chat messages;
+    and a challenge in each phase, with each composer."""
     problems = {}
-    for who, pages in ((MEMBER, member_pages(demo, crowd)), (OWNER, staff_pages(demo, crowd))):
+    staff = {**staff_pages(demo, crowd), **{
+        f"{name}-staff": path for name, path in challenge_pages(demo, challenge_ids, "owner").items()}}
+    for who, pages in ((MEMBER, {**member_pages(demo, crowd),
+                                 **challenge_pages(demo, challenge_ids, "member")}),
+                       (OWNER, staff)):
         context, page = sign_in(browser, live_server, who, width, height)
         for name, path in pages.items():
             response = page.goto(live_server + path)
@@ -295,7 +347,8 @@ def test_main_pages_are_valid_html(browser, live_server, pages, tmp_path):
 def test_keyboard_focus_is_always_visible(browser, live_server, pages):
     context, page = sign_in(browser, live_server, MEMBER, 1280, 900)
     invisible = []
-    for name in ("dashboard", "circle", "thread", "members"):
+    for name in ("dashboard", "circle", "thread", "members", "challenges", "new-challenge",
+                 "challenge-questions", "challenge-ideas"):
         page.goto(live_server + pages[name])
         for _ in range(15):
             page.keyboard.press("Tab")

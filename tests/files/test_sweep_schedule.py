@@ -55,7 +55,7 @@ def test_the_loop_starts_with_the_servers_background_work(app, monkeypatch):
                         lambda target, *args: started.append((target, args)))
     monkeypatch.setattr(app_module, "app", app)
     app_module.start_background_work()
-    assert (sweep.run_forever, (app,)) in started and len(started) == 3
+    assert (sweep.run_forever, (app,)) in started and len(started) == 4
 
 
 def test_the_interval_is_a_setting(monkeypatch, tmp_path):

@@ -7,6 +7,7 @@ pristine copy is put back (engine disposed, file copied: a few milliseconds).
 CSRF protection is on, as in production: every client holds a real token.
 A statement carrying a NUL character fails, as it would on PostgreSQL.
 """
+import filecmp
 import io
 import re
 import shutil
@@ -23,7 +24,7 @@ from community.accounts.models import User
 from community.extensions import db
 from tests.conftest import app_config, pass_second_step
 from tests.factories import PASSWORD, add_member, make_circle, make_thread, make_user
-from tests.fingerprint import snapshot
+from tests.fingerprint import changed_tables, snapshot
 
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -57,6 +58,20 @@ class World:
         with self.app.app_context():
             return snapshot()
 
+    def changed_tables(self) -> list[str]:
+        """The tables whose rows differ from the built world's (tests/fingerprint.py).
+
+        Nothing committed since the reset leaves the file as the pristine copy and
+        its write-ahead log empty (SQLite appends every commit there first, and a
+        checkpoint writes the file only after a commit): then the rows are the
+        built world's, and no table is read again. Else every table is compared.
+        """
+        wal = Path(f"{self.path}-wal")
+        if ((not wal.exists() or wal.stat().st_size == 0)
+                and filecmp.cmp(self.path, self.pristine, shallow=False)):
+            return []
+        return changed_tables(self.fingerprint, self.snapshot())
+
     def reset(self) -> None:
         """Put the database back as it was built."""
         with self.app.app_context():
@@ -83,6 +98,7 @@ def _populate(world: World) -> None:
     from community.meetings.actions import polls, scheduling, visits
     from community.meetings.models import MeetingOccurrence, PollOption
     from community.messages import actions as dm
+    from community.messages import reports as dm_reports
     from community.moderation import actions as moderation
     from community.notifications.dispatch import unsubscribe_token
     from community.notifications.models import Notification
@@ -112,6 +128,16 @@ def _populate(world: World) -> None:
     opening = db.session.scalar(db.select(Post.id).where(Post.thread_id == thread.id,
                                                           Post.number == 1))
     report = threads.report_post(other, slug, opening, "Off topic")
+    from community.challenges import actions as challenges
+
+    asking = challenges.open_challenge(member, slug, "Merging two teams", "Two teams, one budget",
+                                       "How do I start?")
+    reflecting = challenges.open_challenge(other, slug, "A hard conversation", "A board member",
+                                           "What would you say?")
+    challenges.move_phase(other, slug, reflecting.id, "questions")
+    challenges.move_phase(other, slug, reflecting.id, "ideas")
+    held = challenges.hold_idea(owner, slug, asking.id, "Start with a shared goal")
+    others_held = challenges.hold_idea(moderator, slug, asking.id, "Ask HR first")
 
     one_off = scheduling.schedule_meeting(member, slug, title="Breakfast", start=_local(10),
                                           duration="90", timezone="Europe/London",
@@ -125,6 +151,12 @@ def _populate(world: World) -> None:
                              options=[_local(20), _local(21), _local(22)])
     offer = visits.offer_to_host(member, slug, "Kennet Valley GP Practice", "Come and see")
     invitation, invite_token = moderation.create_invitation(owner, slug, days=7)
+    from community.programmes import actions as programmes
+    programme = programmes.create_programme(owner, "Berkshire Leadership", "Reading", 2020)
+    programmes.grant_programme_staff(owner, member.email, programme.id)
+    batch = programmes.preview_invitations(owner, slug, text="New Person, new.person@example.org\n"
+                                                           "Bad Row, not-an-address")
+    mailed, _ = moderation.create_invitation(owner, slug, days=7, email="invited@example.org")
 
     shared = []  # a file on Gareth's post and one on Rachel's reply
     for author, post_id, text in ((member, opening, b"Gareth's notes\n"), (owner, own_reply.id, b"Agenda\n")):
@@ -143,10 +175,28 @@ def _populate(world: World) -> None:
     pair = dm.start_conversation(owner, [str(member.id)])
     group = dm.start_conversation(owner, [str(member.id), str(other.id)])
     theirs = dm.start_conversation(member, [str(other.id)])
-    for conversation in (pair, group, theirs):
-        dm.send_message(member, conversation.id, "About the funding cliff", f"dm-{conversation.id}")
+    said = [dm.send_message(member, conversation.id, "About the funding cliff",
+                            f"dm-{conversation.id}")[0] for conversation in (pair, group, theirs)]
+    said.append(dm.send_message(owner, pair.id, "Rachel's own", "dm-own")[0])
+    dm_report = dm_reports.report_message(moderator, *_moderators_pair(dm, moderator, member),
+                                          "Not kind", True)
     dm.block(other, member.id)
 
+    # Introductions: the outsider (no circle in common) asks the owner, the owner asks them.
+    from community.directory import actions as directory
+    from tests.directory.conftest import set_profile
+
+    for person in (owner, outsider):
+        set_profile(person, listed_in_directory=True, open_to_contact=True,
+                    visibility={"contact": "alumni"})
+    asked_of_owner = directory.ask_introduction(outsider, owner.id, "We met at the summit.")
+    asked_by_owner = directory.ask_introduction(owner, outsider.id, "Hello from the trust.")
+
+    from community.agenda import actions as agenda_actions
+
+    first_date = db.session.scalar(db.select(MeetingOccurrence.id).where(
+        MeetingOccurrence.meeting_id == one_off.id))
+    on_agenda = agenda_actions.put_on_agenda(member, slug, one_off.id, first_date, asking.id)
     reset_token = accounts._reset_serializer().dumps({"u": other.id,
                                                       "h": accounts._hash_tag(other)})
     occurrences = db.session.scalars(db.select(MeetingOccurrence.id)).all()
@@ -164,13 +214,18 @@ def _populate(world: World) -> None:
         "user_id": s(user_ids),
         "member_id": s([member.id, other.id, outsider.id, banned.id]) + ["", "0"],
         "thread_id": s([thread.id]),
+        "challenge_id": s([asking.id, reflecting.id]),
+        "draft_id": s([held.id, others_held.id]),
         "post_id": s([opening, own_reply.id, other_reply.id]),
         "meeting_id": s([one_off.id, series.id]),
         "occurrence_id": s(occurrences),
         "poll_id": s([poll.id]),
         "option_id": s(options),
         "offer_id": s([offer.id]),
-        "invitation_id": s([invitation.id]),
+        "item_id": s([on_agenda.id]),
+        "invitation_id": s([invitation.id, mailed.id]),
+        "programme_id": s([programme.id]) + ["", "0"],
+        "batch_key": [batch.key, "x" * 43],
         "request_id": s([join_request.id]),
         "report_id": s([report.id]),
         "notification_id": s(notes),
@@ -183,9 +238,20 @@ def _populate(world: World) -> None:
         "public_id": [*shared, "x" * 22],
         "passkey_id": s([own_passkey.id, others_passkey.id]),
         "conversation_id": s([pair.id, group.id, theirs.id]),
+        # the member's in each conversation, the owner's own, one of the moderator's
+        "dm_message_id": s([*(m["id"] for m in said), dm_report.message_id]),
+        "dm_report_id": s([dm_report.id]),
+        "introduction_id": s([asked_of_owner.id, asked_by_owner.id]) + ["0"],
         "person_id": s([member.id, other.id, moderator.id, outsider.id, owner.id]) + ["", "0"],
     })
     world.ids.update(owner=owner.id, member=member.id, other=other.id, circle=circle.id)
+
+
+def _moderators_pair(dm, moderator, member) -> tuple[int, int]:
+    """(conversation, message) of a message by the member to the moderator."""
+    conversation = dm.start_conversation(moderator, [str(member.id)])
+    message, _ = dm.send_message(member, conversation.id, "Between us two", "dm-mod")
+    return conversation.id, message["id"]
 
 
 def _add_passkey(user):

@@ -13,7 +13,7 @@ from urllib.parse import quote_from_bytes
 
 from hypothesis import strategies as st
 
-from community.accounts.models import SECTORS
+from community.accounts.models import PROFILE_FIELDS, SECTORS, VISIBILITIES
 from community.circles.models import JOIN_POLICIES
 from community.meetings.models import ANSWERS, VOTES
 from community.notifications.kinds import CHANNELS, DIGEST_FREQUENCIES, KINDS, PRESETS
@@ -195,7 +195,14 @@ FORMS: dict[str, Form] = {
                                       paths={"token": "unsubscribe_token"}),
     # Settings
     "accounts.logout": Form(),
-    "accounts.profile": Form({**PROFILE, "bio": "text"}),
+    "accounts.profile": Form({**PROFILE, "bio": "text", "tags": "text", "open_to_contact": "bool",
+                              "listed_in_directory": "bool", "introduction_excerpts": "bool",
+                              **{f"{f}_visibility": list(VISIBILITIES) for f in PROFILE_FIELDS}}),
+    # Fields only: a form value named "photo" is not an upload (tests/directory sends photos).
+    "directory.upload_photo": Form({"photo": "text"}),
+    "directory.remove_photo": Form(),
+    "directory.ask_introduction": Form({"message": "text"}),
+    "directory.decide_introduction": Form(),
     "accounts.password": Form({"current_password": "password", "new_password": "password"}),
     "accounts.end_other_sessions": Form(),
     "accounts.totp_new": Form(),
@@ -218,7 +225,8 @@ FORMS: dict[str, Form] = {
     "notifications.settings": Form({kind: list(CHANNELS) for kind in KINDS}
                                    | {"preset": [*PRESETS, "custom"],
                                       "digest_frequency": list(DIGEST_FREQUENCIES),
-                                      "digest_hour": "int"}),
+                                      "digest_hour": "int", "dm_excerpts_shown": "bool",
+                                      "dm_excerpts": "bool"}),
     "notifications.open": Form(),
     "notifications.seen": Form({"ids": "text"}),
     "notifications.read_all": Form(),
@@ -245,6 +253,19 @@ FORMS: dict[str, Form] = {
     "threads.subscription": Form({"subscription": ["following", "muted", ""]}),
     "threads.read": Form({"number": "int"}),
     "threads.read_all": Form(),
+    # Challenges
+    "challenges.new": Form({"title": "text", "situation": "text", "ask": "text",
+                            "questions_amount": "int", "questions_unit": ["minutes", "hours", "days"],
+                            "ideas_amount": "int", "ideas_unit": ["minutes", "hours", "days"],
+                            "follow_up_days": ["7", "28", "84", "3"], "attachments": "text"}),
+    "challenges.post": Form({"kind": ["question", "answer", "idea", "comment", "update", "reflection"],
+                             "body": "text", "hold": ["1", ""], "attachments": "text"}),
+    "challenges.post_held": Form(),
+    "challenges.discard_held": Form(),
+    "challenges.move": Form({"seen_phase": ["questions", "ideas", "reflection", "follow_up"]}),
+    "challenges.reflect": Form({"takeaways": "text", "commitment": "text",
+                                "commitment_date": ["2027-01-10", "", "2020-01-01", "31/12/2027"],
+                                "attachments": "text"}),
     # Meetings
     "meetings.new": Form({**MEETING, "attachments": "text"}),
     "meetings.edit": Form({**MEETING, "attachments": "text", "remove_files": "text"}),
@@ -259,6 +280,17 @@ FORMS: dict[str, Form] = {
     "meetings.schedule_poll": Form({"option_id": "option_id"}),
     "meetings.close_poll": Form(),
     "meetings.offer_to_host": Form({"organisation": "text", "note": "text", "places": "int"}),
+    # A meeting date's agenda and run sheet
+    "agenda.add": Form({"challenge_id": "challenge_id"}),
+    "agenda.bring": Form({"title": "text", "situation": "text", "ask": "text",
+                          "follow_up_days": ["7", "14", "28", "42"]}),
+    "agenda.remove": Form(),
+    "agenda.move": Form({"direction": ["up", "down"]}),
+    "agenda.minutes": Form({"check_in": "int", "check_out": "int", "questions-1": "int",
+                            "ideas-1": "int", "reflection-1": "int"}),
+    "agenda.facilitator": Form({"user_id": "user_id"}),
+    "agenda.step": Form({"command": ["start", "next", "back", "pause", "resume", "add_minute"],
+                         "version": "int"}),
     "meetings.withdraw_offer": Form(),
     # Managing a circle
     "moderation.settings": Form({**CIRCLE, "pledge_required": "bool", "pledge_text": "text",
@@ -273,11 +305,27 @@ FORMS: dict[str, Form] = {
     "moderation.decide_report": Form(),
     # Direct messages
     "messages.new": Form({"people": "person_id"}),
-    "messages.send": Form({"body": "text", "client_id": "text"}),
+    "messages.send": Form({"body": "text", "client_id": "text", "attachments": "text"}),
+    "files.conversation_upload": Form({"file": "text"}),
     "messages.read": Form({"seq": "int"}),
+    # Programmes and bulk invitations (the owner is a site admin: every programme is theirs)
+    "admin.programme_staff": Form({"email": "login_email", "programme": "programme_id"}),
+    "admin.revoke_programme_staff": Form(),
+    "programmes.new": Form({"name": "text", "place": "text", "start_year": "int",
+                            "end_year": "int"}),
+    "programmes.new_cohort": Form({**CIRCLE, "year": "int"}),
+    "programmes.bulk": Form({"lines": "text", "csv_file": "text", "days": "int"}),
+    "programmes.send": Form(paths={"key": "batch_key"}),
+    "programmes.people": Form({"verb": ["resend", "revoke", ""], "invitation": "invitation_id"}),
     "messages.leave": Form(),
+    "messages.mute": Form(),
+    "messages.unmute": Form(),
     "messages.block": Form({"next": "text"}),
     "messages.unblock": Form({"next": "text"}),
+    "messages.add": Form({"people": "person_id"}),
+    "messages.report": Form({"reason": "text", "consent": ["yes", "", "no", "on"]},
+                            paths={"message_id": "dm_message_id"}),
+    "admin.resolve_message_report": Form({"note": "text"}, paths={"report_id": "dm_report_id"}),
 }
 
 
@@ -414,10 +462,17 @@ def socket_value(kind, world) -> st.SearchStrategy:
     plausible = {
         "circle": st.sampled_from(world.pools["chat_slug"]),
         "message_id": st.sampled_from([int(i) for i in world.pools["message_id"]]),
+        "conversation": st.sampled_from([int(i) for i in world.pools["conversation_id"]]),
+        "dm_id": st.sampled_from([int(i) for i in world.pools["dm_message_id"]]),
+        "seq": st.integers(0, 5),
+        "consent": st.booleans(),
         "body": plain_text,
         "client_id": st.from_regex(r"[A-Za-z0-9_.:-]{1,64}", fullmatch=True),
         "time": st.sampled_from(ISO_TIMES),
         "reason": plain_text,
+        "meeting": st.sampled_from([int(i) for i in world.pools["meeting_id"]]),
+        "date": st.sampled_from([int(i) for i in world.pools["occurrence_id"]]),
+        "command": st.sampled_from(["start", "next", "back", "pause", "resume", "add_minute"]),
     }[kind]
     return mostly(plausible, st.one_of(nasty_text, json_value))
 
@@ -434,6 +489,22 @@ SOCKET_EVENTS = {
     "delete_message": {"id": "message_id"},
     "mark_read": {"circle": "circle", "id": "message_id"},
     "report_message": {"id": "message_id", "reason": "reason"},
+    "join_run_sheet": {"circle": "circle", "meeting": "meeting", "date": "date"},
+    "step_run_sheet": {"circle": "circle", "meeting": "meeting", "date": "date",
+                       "command": "command", "version": "seq"},
+}
+# The same events about a direct conversation (community/messages/events.py).
+CONVERSATION_EVENTS = {
+    "join": {"conversation": "conversation", "after_seq": "seq", "changed_since": "time"},
+    "fetch": {"conversation": "conversation", "after_seq": "seq", "before_seq": "seq"},
+    "send_message": {"conversation": "conversation", "body": "body", "client_id": "client_id"},
+    "load_older": {"conversation": "conversation", "before_id": "dm_id"},
+    "typing": {"conversation": "conversation"},
+    "edit_message": {"conversation": "conversation", "id": "dm_id", "body": "body"},
+    "delete_message": {"conversation": "conversation", "id": "dm_id"},
+    "mark_read": {"conversation": "conversation", "seq": "seq"},
+    "report_message": {"conversation": "conversation", "id": "dm_id", "reason": "reason",
+                       "consent": "consent"},
 }
 
 
@@ -442,6 +513,8 @@ def socket_payload(draw, event: str, world):
     """The arguments of one emit: usually an object with the event's fields (some
     missing, wrong or hostile), sometimes no argument, several, or not an object."""
     fields = SOCKET_EVENTS.get(event, {})
+    if event in CONVERSATION_EVENTS and draw(st.booleans()):
+        fields = CONVERSATION_EVENTS[event]
     shape = draw(st.sampled_from(["object"] * 8 + ["none", "scalar", "list", "many", "nested"]))
     if shape == "none":
         return ()

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from community.extensions import db
-from tests.fingerprint import changed_tables, inconsistencies
+from tests.fingerprint import inconsistencies
 from tests.fuzz.strategies import FORMS, form_request
 
 # What every refusal page shows: a form's field error or alert, or the error page.
@@ -92,7 +92,7 @@ def test_hostile_post(world, routes, endpoint, data):
             assert CSRF_TEXT in response.get_data(as_text=True)
         if 400 <= status < 500 and status != 404:
             assert says_what_is_wrong(response), f"a {status} page that doesn't say why"
-        changed = changed_tables(world.fingerprint, world.snapshot())
+        changed = world.changed_tables()
         if status >= 400:
             wrote = sorted(set(changed) - form.refusal_writes)
             assert wrote == [], f"a refused request ({status}) wrote to {wrote}"

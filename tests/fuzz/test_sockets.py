@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 from community.chat import events
 from community.chat.live import Throttle
 from community.extensions import socketio
-from tests.fingerprint import changed_tables, inconsistencies
+from tests.fingerprint import inconsistencies
 from tests.fuzz.strategies import SOCKET_EVENTS, json_value, socket_payload
 
 # The codes events.py documents; server_error is left out on purpose.
 ERROR_CODES = {"unauthorised", "invalid", "too_long", "empty", "not_found", "forbidden",
-               "rate_limited", "pledge_required", "second_factor_required", "duplicate", "gone"}
+               "rate_limited", "pledge_required", "second_factor_required", "duplicate", "gone",
+               "cant_send", "no_consent", "stale"}
 # Names a client may send that have no handler of their own, or belong to the protocol.
 STRAY_EVENTS = ["connect", "disconnect", "message", "error", "presence", "history", "*", ""]
 
@@ -71,14 +72,14 @@ def test_hostile_chat_event(world, sockets, event, data):
         errors = [e["args"][0] for e in sc.get_received("/chat") if e["name"] == "error"]
         if event not in SOCKET_EVENTS:
             assert errors == []
-            assert changed_tables(world.fingerprint, world.snapshot()) == []
+            assert world.changed_tables() == []
             return
         assert isinstance(ack, dict) and isinstance(ack.get("ok"), bool), ack
         if not ack["ok"]:
             assert ack["error"] in ERROR_CODES, ack
             assert isinstance(ack["message"], str) and ack["message"].strip(), ack
             assert errors == [{**ack, "event": event}]
-        changed = changed_tables(world.fingerprint, world.snapshot())
+        changed = world.changed_tables()
         if not ack["ok"]:
             assert changed == [], f"a refused {event} wrote to {changed}"
         elif changed:
@@ -98,7 +99,7 @@ def test_hostile_bell_event(world, sockets, event, args):
         ack = bell.emit(event, *args, namespace="/notifications", callback=True)
         assert ack is None or ack == []
         assert bell.is_connected("/notifications")
-        assert changed_tables(world.fingerprint, world.snapshot()) == []
+        assert world.changed_tables() == []
     finally:
         world.reset()
 

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from community.extensions import db
+from community.meetings import queries
 from community.meetings.actions import polls, rsvps, scheduling, visits
 from community.meetings.models import RSVP, DatePoll, Meeting, MeetingOccurrence
 from community.notifications.models import Notification
@@ -482,3 +483,18 @@ def test_past_meetings_are_paginated_with_bounded_queries(client, auth, count_qu
     assert "Older 24" in page and "Old 0" not in page  # latest first
     assert "Old 0" in text(client.get(url + "?page=2"))
     assert "No more dates" not in text(client.get(f"/c/{circle.slug}/meetings/?page=9"))
+
+
+def test_the_coming_list_pages_through_its_dates_soonest_first(client, auth, world):
+    circle, owner, member = world
+    for i in range(queries.PER_PAGE + 2):
+        schedule(owner, circle, title=f"Session {i:02d}", start=at(day(5 + i), 18))
+    auth.login(member)
+    url = f"/c/{circle.slug}/meetings/"
+    first = text(client.get(url))
+    assert "Page 1 of 2" in first and "Later →" in first
+    assert "Session 00" in first and f"Session {queries.PER_PAGE - 1:02d}" in first
+    assert f"Session {queries.PER_PAGE:02d}" not in first
+    second = text(client.get(url + "?page=2"))
+    assert "← Sooner" in second and f"Session {queries.PER_PAGE + 1:02d}" in second
+    assert "Session 00" not in second

@@ -3,6 +3,8 @@ import pytest
 
 from community.extensions import db
 from community.moderation import actions as moderation
+from tests.chat.conftest import connect, no_rate_limit  # noqa: F401  (fixtures, for live tests)
+from tests.chat.live_servers import app_servers, pg_world, redis_url  # noqa: F401  (fixtures)
 from tests.conftest import AuthActions
 from tests.factories import add_member, make_circle, make_user
 

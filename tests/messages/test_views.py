@@ -169,7 +169,10 @@ def test_a_former_circle_mate_sees_the_history_and_why_they_cant_write(app, peop
     remove(people, people["third"])
     html = text(login(app, people["third"]).get(f"/messages/{pair.id}"))
     assert "before you left" in html
-    assert "no longer shares a circle with you" in html and 'name="body"' not in html
+    assert "no longer shares a circle with you" in html
+    # Neither the plain form nor the live composer takes a message.
+    assert f'action="/messages/{pair.id}"' not in html
+    assert re.search(r'id="chat-body"[^>]*readonly', html)
 
 
 def test_others_see_that_someone_left(app, people):

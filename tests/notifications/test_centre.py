@@ -16,7 +16,7 @@ def text(response) -> str:
 
 
 def bell(page: str) -> int:
-    match = re.search(r'data-unread="(\d+)"', page)
+    match = re.search(r'class="bell"[^>]*data-unread="(\d+)"', page)
     return int(match.group(1))
 
 

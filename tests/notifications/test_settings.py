@@ -157,3 +157,25 @@ def test_the_pages_statements_are_few_and_do_not_grow(app, client, auth, count_q
             counts.setdefault(path, []).append(q.count)
     for path, (small, large) in counts.items():
         assert small == large <= 8, (path, small, large)
+
+
+def test_quoting_direct_messages_in_email_is_off_until_ticked(app, client, auth):
+    helen = make_user()
+    auth.login(helen)
+    page = page_of(client)
+    assert KINDS["direct_message"][0] in page and 'name="direct_message"' in page
+    assert '<label for="dm_excerpts">Quote direct messages in the emails about them</label>' in page
+    assert 'id="dm_excerpts" aria-describedby="dm_excerpts-hint">' in page  # not checked
+    client.post("/settings/notifications",
+                data={"preset": "important_email", "dm_excerpts_shown": "1", "dm_excerpts": "1"})
+    db.session.refresh(helen)
+    assert helen.dm_email_excerpts
+    assert 'id="dm_excerpts" aria-describedby="dm_excerpts-hint" checked>' in page_of(client)
+    # A form without the box (an older page, a script) leaves it as it was ...
+    client.post("/settings/notifications", data={"preset": "in_app"})
+    db.session.refresh(helen)
+    assert helen.dm_email_excerpts and channels_for(helen)["direct_message"] == "in_app"
+    # ... the page's own form with the box unticked turns it off.
+    client.post("/settings/notifications", data={"preset": "in_app", "dm_excerpts_shown": "1"})
+    db.session.refresh(helen)
+    assert not helen.dm_email_excerpts

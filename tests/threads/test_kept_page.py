@@ -15,32 +15,8 @@ from community.fast.fragments import MEMO, OFF_LIMITS, kept_page
 from community.notifications.actions import mark_all_read, notify
 from community.threads import actions as threads
 from community.threads.models import Post
-from tests.factories import add_member, make_circle, make_thread, make_user
-
-
-@pytest.fixture
-def world(app):
-    owner = make_user("Olive Owner")
-    circle = make_circle(owner, name="Berkshire Leaders")
-    helen = add_member(circle, make_user("Helen Marsh"))
-    thread = make_thread(circle, owner, title="Winter pressures", body="Opening thoughts")
-    return circle, owner, helen, thread
-
-
-def served_and_fresh(client, url: str) -> tuple[str, str]:
-    """The page as served now (perhaps from the memo), and as rendered with an empty memo."""
-    served = client.get(url)
-    MEMO.clear()
-    fresh = client.get(url)
-    assert served.status_code == fresh.status_code == 200
-    return served.get_data(as_text=True), fresh.get_data(as_text=True)
-
-
-def _update(model, row_id: int, **values) -> None:
-    row = db.session.get(model, row_id)
-    for name, value in values.items():
-        setattr(row, name, value)
-    db.session.commit()
+from tests.factories import add_member, make_user
+from tests.kept import assert_shown_afresh, update
 
 
 def _membership(circle, user) -> int:
@@ -55,13 +31,13 @@ def _reply(circle, owner, thread, count: int = 1) -> None:
 
 # Each change alters something the page shows outside its posts' content.
 CHANGES = {
-    "circle renamed": lambda c, o, h, t: _update(Circle, c.id, name="Thames Valley Leaders"),
-    "cohort named": lambda c, o, h, t: _update(Circle, c.id, cohort="Spring 2026"),
-    "audit log opened to members": lambda c, o, h, t: _update(Circle, c.id, audit_visible_to_members=True),
-    "viewer made moderator": lambda c, o, h, t: _update(Membership, _membership(c, h), role="moderator"),
-    "viewer made site admin": lambda c, o, h, t: _update(User, h.id, is_site_admin=True),
-    "viewer moves to another zone": lambda c, o, h, t: _update(User, h.id, timezone="Asia/Tokyo"),
-    "viewer reads a 12-hour clock": lambda c, o, h, t: _update(User, h.id, clock="12"),
+    "circle renamed": lambda c, o, h, t: update(Circle, c.id, name="Thames Valley Leaders"),
+    "cohort named": lambda c, o, h, t: update(Circle, c.id, cohort="Spring 2026"),
+    "audit log opened to members": lambda c, o, h, t: update(Circle, c.id, audit_visible_to_members=True),
+    "viewer made moderator": lambda c, o, h, t: update(Membership, _membership(c, h), role="moderator"),
+    "viewer made site admin": lambda c, o, h, t: update(User, h.id, is_site_admin=True),
+    "viewer moves to another zone": lambda c, o, h, t: update(User, h.id, timezone="Asia/Tokyo"),
+    "viewer reads a 12-hour clock": lambda c, o, h, t: update(User, h.id, clock="12"),
     "thread pinned": lambda c, o, h, t: threads.set_pinned(o, c.slug, t.id, True),
     "thread locked": lambda c, o, h, t: threads.set_locked(o, c.slug, t.id, True),
     "thread retitled": lambda c, o, h, t: threads.edit_post(
@@ -82,11 +58,7 @@ def test_after_a_change_the_page_served_is_the_page_rendered_afresh(client, auth
     threads.post_reply(owner, circle.slug, thread.id, "An unread reply")
     auth.login(helen)
     url = f"/c/{circle.slug}/t/{thread.id}?page=1"
-    before, _ = served_and_fresh(client, url)
-    CHANGES[change](circle, owner, helen, thread)
-    after, fresh = served_and_fresh(client, url)
-    assert after == fresh
-    assert after != before  # the change shows
+    assert_shown_afresh(client, url, lambda: CHANGES[change](circle, owner, helen, thread))
 
 
 def test_two_viewers_with_the_same_rights_share_a_kept_page_but_not_its_token(make_app, world):

@@ -1,0 +1,117 @@
+"""The meetings lists' entries (coming and past dates): each drawn once per
+distinct look and kept (community/fast/fragments.py), its times slots written
+in the viewer's zone and on their clock (bench/findings.md, 29).
+
+An entry is keyed by `DateRow`, everything it shows; the times, shown the
+viewer's way and on the meeting's own clock when that differs, are slots
+("when" for the entry's date, "when_<n>" for its n-th folded date).
+"""
+from datetime import datetime
+from typing import NamedTuple
+
+from markupsafe import Markup
+
+from .. import timefmt
+from ..fast.fragments import clean, kept_row
+from ..templating import viewer_times
+from ..timeutil import DEFAULT_TIMEZONE, to_zone
+from .recurrence import describe
+
+
+class FoldedDate(NamedTuple):
+    """One of a series' next dates, folded under its entry."""
+
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    cancelled: bool
+    moved: bool
+    mine: str | None  # the viewer's answer
+
+
+class DateRow(NamedTuple):
+    """An entry of a meetings list: its key."""
+
+    slug: str
+    meeting_id: int
+    date_id: int
+    title: str
+    cancelled: bool  # this date, or its whole meeting
+    moved: bool
+    visit: bool  # hosted at a member's organisation
+    is_series: bool
+    series_entry: bool  # a series shown once, its next dates folded under it
+    place: str  # "Reading", "Reading and online", "Online" or ""
+    repeats: str | None  # how a series repeats
+    coming: int | None  # dates of the series still to come (a series entry not cancelled)
+    counts: tuple[int, int, int] | None  # going, waiting, maybe; None for a cancelled date
+    capacity: int | None
+    mine: str | None  # the viewer's answer
+    folded: tuple[FoldedDate, ...]
+    starts_at: datetime  # shown as slots, with the meeting's own zone:
+    ends_at: datetime
+    timezone: str
+
+
+def place_text(meeting) -> str:
+    if meeting.location:
+        return f"{meeting.location} and online" if meeting.online_link else meeting.location
+    return "Online" if meeting.online_link else ""
+
+
+def date_rows(dates, counts: dict, mine: dict, folded: dict | None = None,
+              coming: dict | None = None) -> Markup:
+    """The entries of a meetings list (templates/meetings/_date_row.html): the
+    dates (MeetingOccurrence, their meeting loaded), the answers' counts and
+    the viewer's own by date id; on the coming list, each series' folded dates
+    and how many dates it has to come, by meeting id."""
+    zone, clock = viewer_times()
+    html = []
+    for date in dates:
+        row = _row(date, counts, mine, folded, coming or {})
+        slots = {"when": when_html(row.starts_at, row.ends_at, row.timezone, zone, clock)}
+        for n, other in enumerate(row.folded):
+            slots[f"when_{n}"] = when_html(other.starts_at, other.ends_at, row.timezone, zone, clock)
+        html.append(kept_row("meetings/_date_row.html", _context, row, slots))
+    return Markup("").join(html)
+
+
+def _row(date, counts: dict, mine: dict, folded: dict | None, coming: dict) -> DateRow:
+    meeting = date.meeting
+    series_entry = folded is not None and meeting.is_series
+    answers = counts.get(date.id, {})
+    shown = tuple(FoldedDate(d.id, d.starts_at, d.ends_at, d.cancelled_at is not None,
+                             d.moved_at is not None, mine.get(d.id))
+                  for d in (folded or {}).get(meeting.id, ()) if series_entry)
+    return DateRow(
+        meeting.circle.slug, meeting.id, date.id, meeting.title, date.is_cancelled, date.moved_at is not None,
+        bool(meeting.host_user_id), meeting.is_series, series_entry, place_text(meeting),
+        describe(meeting.rrule, meeting.timezone) if meeting.is_series else None,
+        coming.get(meeting.id, 0) if series_entry and not meeting.is_cancelled else None,
+        None if date.is_cancelled else (answers.get("going", 0), answers.get("waitlisted", 0),
+                                        answers.get("maybe", 0)),
+        meeting.capacity, mine.get(date.id), shown, date.starts_at, date.ends_at, meeting.timezone)
+
+
+def _context(row: DateRow) -> dict:
+    return {"row": row._replace(title=clean(row.title), place=clean(row.place))}
+
+
+def times(start: datetime, end: datetime, own_zone: str, zone: str | None, clock: str) -> dict:
+    """A date's times on the viewer's clock and, if it differs, on the meeting's own."""
+    viewer = zone or DEFAULT_TIMEZONE
+    own = None
+    if own_zone != viewer:
+        own = (f"{timefmt.span(start, end, own_zone, clock)} {to_zone(start, own_zone):%Z} "
+               f"({own_zone.replace('_', ' ')})")
+    return {"local": timefmt.span(start, end, viewer, clock), "own": own}
+
+
+def when_html(start: datetime, end: datetime, own_zone: str, zone: str | None, clock: str) -> Markup:
+    """What meetings/_macros.html's `when` writes (inline), for a viewer's zone and clock."""
+    shown = times(start, end, own_zone, zone, clock)
+    html = Markup('<time datetime="{}" title="{}">{}</time>').format(
+        start.isoformat(timespec="seconds"), timefmt.full(start, zone, clock), shown["local"])
+    if shown["own"]:
+        html += Markup(' · <span class="meta">{}</span>').format(shown["own"])
+    return html

@@ -1,0 +1,1 @@
+"""Programmes and their cohorts: programme staff, cohort circles, bulk invitations."""

@@ -1,0 +1,147 @@
+"""Rows of threads, as the dashboard, a circle's home and its thread list show
+them: read as plain rows, each drawn once per distinct look and kept
+(community/fast/fragments.py), its time a slot filled in the viewer's zone.
+
+Loading each listed thread as an ORM object with its two people joined in
+full, then drawing every row through Jinja on every request, was most of
+those pages (bench/findings.md, 29). A row shows only the columns below.
+"""
+from datetime import datetime
+from functools import cache
+from typing import NamedTuple
+
+from markupsafe import Markup
+from sqlalchemy import bindparam, or_, select, union
+from sqlalchemy.orm import aliased
+
+from ..accounts.models import User
+from ..challenges.models import Challenge
+from ..challenges.phases import effective_phase
+from ..extensions import db
+from ..fast.fragments import clean, kept_row
+from ..templating import time_tag, viewer_times
+from ..timeutil import utcnow
+from .models import Thread, ThreadState
+
+HOME_CHALLENGES = 10  # on a circle's home, beside its latest threads
+
+
+class ThreadRow(NamedTuple):
+    """A listed thread as one viewer sees it: its key, but for the time's words."""
+
+    id: int
+    circle_id: int
+    title: str
+    pinned: bool
+    locked: bool
+    unread: int  # posts new to the viewer
+    phase: str | None  # a challenge's phase now (challenges.phases), None for a discussion
+    awaiting_update: bool  # a challenge whose presenter has been asked how it went
+    author: str | None  # the starter's name; None once they have deleted their account
+    reply_count: int
+    last_post_at: datetime
+    last_poster: str | None
+
+
+def listing(circle_ids: list[int], user_id: int, limit: int, offset: int = 0) -> list[ThreadRow]:
+    """A page of threads (pinned first, then by last activity) with the viewer's read state."""
+    return _rows(db.session.execute(_listing_statement(), {
+        "circle_ids": circle_ids, "user_id": user_id, "limit": limit, "offset": offset}))
+
+
+def home_rows(circle_id: int, user_id: int, latest: int) -> list[ThreadRow]:
+    """The circle's `latest` threads first, then its open challenges and those
+    waiting for an update that are not among them."""
+    return _rows(db.session.execute(_home_statement(), {
+        "circle_id": circle_id, "user_id": user_id, "limit": latest}))
+
+
+_ORDER = (Thread.pinned.desc(), Thread.last_post_at.desc(), Thread.id.desc())
+
+
+@cache
+def _listing_statement():
+    """The page's ids are chosen first and only those threads are joined to their
+    authors and read state: joined before the LIMIT, PostgreSQL hash-joined every
+    person on the site to every thread of the circles (bench/findings.md, 8).
+    Built once: dashboards, circle homes and lists all run it.
+    """
+    page = (select(Thread.id).where(Thread.circle_id.in_(bindparam("circle_ids", expanding=True)))
+            .order_by(*_ORDER).limit(bindparam("limit")).offset(bindparam("offset")).subquery())
+    return _columns().join(page, page.c.id == Thread.id).order_by(*_ORDER)
+
+
+@cache
+def _home_statement():
+    """The circle home's latest threads and, in the same statement, its open
+    challenges and those waiting for an update (the home page's statements
+    are counted: bench/findings.md)."""
+    latest = (select(Thread.id.label("id")).where(Thread.circle_id == bindparam("circle_id"))
+              .order_by(*_ORDER).limit(bindparam("limit")).subquery())
+    challenges = (select(Challenge.thread_id.label("id"))
+                  .where(Challenge.circle_id == bindparam("circle_id"),
+                         or_(Challenge.phase != "follow_up",
+                             Challenge.awaiting_update_since.is_not(None)))
+                  .order_by(Challenge.id.desc()).limit(HOME_CHALLENGES).subquery())
+    ids = union(select(latest.c.id), select(challenges.c.id)).subquery()
+    return _columns().join(ids, ids.c.id == Thread.id).order_by(*_ORDER)
+
+
+def _columns():
+    """What a row shows, the viewer's read position, and what a challenge's
+    phase is worked out from."""
+    author, last_poster = aliased(User), aliased(User)
+    return (select(Thread.id, Thread.circle_id, Thread.title, Thread.pinned, Thread.locked,
+                   Thread.post_count, Thread.removed_count, Thread.last_post_at,
+                   author.display_name, last_poster.display_name, ThreadState.last_read_number,
+                   Challenge.thread_id, Challenge.phase, Challenge.phase_started_at,
+                   Challenge.questions_minutes, Challenge.ideas_minutes,
+                   Challenge.awaiting_update_since)
+            .select_from(Thread)
+            .outerjoin(author, author.id == Thread.author_id)
+            .outerjoin(last_poster, last_poster.id == Thread.last_poster_id)
+            .outerjoin(ThreadState, (ThreadState.thread_id == Thread.id)
+                       & (ThreadState.user_id == bindparam("user_id")))
+            .outerjoin(Challenge, Challenge.thread_id == Thread.id))
+
+
+class _Timing(NamedTuple):
+    """What challenges.phases.effective_phase reads of a challenge."""
+
+    phase: str
+    phase_started_at: datetime
+    questions_minutes: int | None
+    ideas_minutes: int | None
+
+
+def _rows(result) -> list[ThreadRow]:
+    now = utcnow()
+    rows = []
+    for (id_, circle_id, title, pinned, locked, post_count, removed_count, last_post_at,
+         author, last_poster, read, challenge_id, *timing, awaiting_since) in result:
+        phase = effective_phase(_Timing(*timing), now).name if challenge_id else None
+        rows.append(ThreadRow(id_, circle_id, title, pinned, locked, max(0, post_count - (read or 0)),
+                              phase, awaiting_since is not None, author,
+                              max(0, post_count - removed_count - 1), last_post_at, last_poster))
+    return rows
+
+
+def thread_rows(rows: list[ThreadRow], circles_by_id: dict, show_circle: bool) -> Markup:
+    """The rows' <li>s (templates/threads/_thread_row.html): each drawn once per
+    look and circle, its last post's time written for this viewer."""
+    html = []
+    zone, clock = viewer_times()
+    for row in rows:
+        circle = circles_by_id[row.circle_id]
+        html.append(kept_row("threads/_thread_row.html", _row_context,
+                             (row, circle.slug, circle.name if show_circle else None),
+                             {"last_post": time_tag(row.last_post_at, zone, clock)}))
+    return Markup("").join(html)
+
+
+def _row_context(key: tuple) -> dict:
+    row, slug, circle_name = key
+    return {"row": row._replace(title=clean(row.title), author=row.author and clean(row.author),
+                                last_poster=row.last_poster and clean(row.last_poster)),
+            "slug": slug, "circle_name": circle_name and clean(circle_name),
+            "phase": row.phase, "awaiting_update": row.awaiting_update}

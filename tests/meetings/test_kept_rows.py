@@ -1,0 +1,69 @@
+"""The meetings lists' entries come from the memo (meetings.rows.date_rows):
+after any change to what an entry shows, the list served must be exactly the
+list rendered afresh for this viewer; its times are theirs."""
+import re
+
+import pytest
+
+from community.accounts.models import User
+from community.fast.fragments import MEMO
+from community.meetings.actions import rsvps, scheduling
+from tests.factories import add_member, make_circle, make_user
+from tests.kept import assert_shown_afresh, update
+from tests.meetings.conftest import at, dates_of, day, schedule
+
+
+@pytest.fixture
+def world(app):
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner, name="Berkshire Leaders")
+    member = add_member(circle, make_user("Mia Member"))
+    series = schedule(owner, circle, title="Monthly meetup", repeat="weekly", count="8")
+    one_off = schedule(owner, circle, title="Coffee", start=at(day(12)), timezone="America/New_York")
+    return circle, owner, member, series, one_off
+
+
+CHANGES = {
+    "someone says they're going": lambda c, o, m, s, x: rsvps.rsvp(o, c.slug, dates_of(x)[0].id, "going"),
+    "the viewer answers maybe": lambda c, o, m, s, x: rsvps.rsvp(m, c.slug, dates_of(s)[1].id, "maybe"),
+    "a date is cancelled": lambda c, o, m, s, x: scheduling.cancel_occurrence(o, c.slug, dates_of(s)[1].id,
+                                                                              "Clash"),
+    "a date is moved": lambda c, o, m, s, x: scheduling.move_occurrence(
+        o, c.slug, dates_of(s)[2].id, start=at(day(40), 12), duration=60),
+    "the meeting is cancelled": lambda c, o, m, s, x: scheduling.cancel_meeting(o, c.slug, x.id, "Off"),
+    "the viewer moves to Tokyo": lambda c, o, m, s, x: update(User, m.id, timezone="Asia/Tokyo"),
+    "the viewer reads a 12-hour clock": lambda c, o, m, s, x: update(User, m.id, clock="12"),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_after_a_change_the_entries_served_are_the_entries_rendered_afresh(client, auth, world, change):
+    circle, owner, member, series, one_off = world
+    auth.login(member)
+    url = f"/c/{circle.slug}/meetings/"
+    assert_shown_afresh(client, url, lambda: CHANGES[change](circle, owner, member, series, one_off))
+
+
+def test_an_entry_shows_each_viewer_the_time_their_way_and_the_meeting_s_own(make_app, world):
+    """The New York coffee, to a London member on a 24-hour clock and a Tokyo
+    member on a 12-hour one: one kept entry, two ways of reading its time."""
+    from tests.conftest import AuthActions
+
+    app = make_app()
+    circle, owner, member, series, one_off = world
+    kenji = add_member(circle, make_user("Kenji Mori", timezone="Asia/Tokyo", clock="12"))
+    MEMO.clear()
+    entries = {}
+    for person in (member, kenji):
+        client = app.test_client()
+        AuthActions(client).login(person)
+        page = client.get(f"/c/{circle.slug}/meetings/").get_data(as_text=True)
+        entries[person.display_name] = next(entry for entry in page.split('<li class="meeting-item">')
+                                            if ">Coffee<" in entry)
+    mia, ken = entries["Mia Member"], entries["Kenji Mori"]
+    assert "(America/New York)" in mia and "(America/New York)" in ken
+    assert re.search(r"\d{2}:\d{2}–\d{2}:\d{2}", mia) and re.search(r"\d{1,2}:\d{2} [ap]m", ken)
+    times = re.compile(r'<time.*?</time>( · <span class="meta">[^<]*</span>)?', re.S)
+    assert times.sub("", mia) == times.sub("", ken)
+    kept = [key for key in MEMO.items if key[0] == "meetings/_date_row.html"]
+    assert sum(1 for key in kept if key[2].title == "Coffee") == 1
