@@ -25,13 +25,20 @@ def noisy_jpeg(size=(200, 200)) -> bytes:
     return out.getvalue()
 
 
+# Members are stamped with a fixed time, so the same members make the same
+# bytes: by name alone zipfile stamps the current time, to 2 s, and two
+# uploads built across a tick differed (the shared-bytes tests failed in CI).
+STAMP = (2026, 1, 1, 0, 0, 0)
+
+
 def zip_bytes(members: dict[str, bytes], stored_first: str | None = None) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         if stored_first:
-            zf.writestr(stored_first, members.pop(stored_first), compress_type=zipfile.ZIP_STORED)
+            zf.writestr(zipfile.ZipInfo(stored_first, STAMP), members.pop(stored_first),
+                        compress_type=zipfile.ZIP_STORED)
         for name, data in members.items():
-            zf.writestr(name, data)
+            zf.writestr(zipfile.ZipInfo(name, STAMP), data, compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 
