@@ -17,6 +17,7 @@
   then closes those still idle, and closes its Socket.IO sessions so their
   clients reconnect to another process (deploy/gunicorn.conf.py's Worker).
 """
+import errno
 import gc
 import logging
 import select
@@ -69,6 +70,20 @@ def fair_handler(access_log: bool = True, base=None):
             result = super().handle_one_request()
             self.served += 1
             return result
+
+        def run_application(self):
+            try:
+                super().run_application()
+            except OSError as error:
+                if error.args:
+                    raise
+                # engine.io's websocket driver raises a bare OSError() when the
+                # client has gone (a tab closed during the upgrade's probe).
+                # gevent reads an errno from args[0] to tell a goodbye from a
+                # fault, and without one died of IndexError, logging a
+                # traceback for an ordinary goodbye. Said as the reset it is,
+                # gevent closes the connection quietly.
+                raise ConnectionResetError(errno.ECONNRESET, "the client went away") from error
 
         def start_response(self, status, headers, exc_info=None):
             if _draining and not status.startswith("101") and not self.next_request_arrived():

@@ -1,4 +1,5 @@
 """`python app.py` serves pages and Socket.IO with the production server."""
+import io
 import os
 import resource
 import socket
@@ -161,6 +162,43 @@ def test_a_busy_keep_alive_connection_does_not_starve_the_others():
         server.stop()
     assert len(order) == 51
     assert order.index("/other") < 10
+
+
+def test_a_client_gone_mid_send_is_a_quiet_goodbye(monkeypatch):
+    """engine.io's websocket driver raises a bare OSError() when the client left
+    mid-send (CI: a browser closed during the upgrade's probe). gevent read an
+    errno from it, died of IndexError and logged a traceback; now the
+    connection just closes, and the server serves on."""
+    import gevent
+    from gevent import pywsgi
+    from gevent import socket as green
+
+    from community.server import fair_handler
+
+    failures = []
+    hub = gevent.get_hub()
+    monkeypatch.setattr(hub, "handle_error", lambda *args: failures.append(args))
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/gone":
+            raise OSError()
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    errors = io.StringIO()
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=fair_handler(False),
+                               log=None, error_log=errors)
+    server.start()
+    try:
+        for path, answer in [("/gone", b""), ("/", b"HTTP/1.1 200")]:
+            client = green.create_connection(("127.0.0.1", server.server_port))
+            client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            assert gevent.spawn(client.recv, 1024).get(timeout=10).startswith(answer)
+            client.close()
+        gevent.sleep(0.05)
+    finally:
+        server.stop()
+    assert failures == [] and errors.getvalue() == ""
 
 
 @pytest.mark.parametrize("access_log", [True, False])
