@@ -75,6 +75,7 @@
           var freshState = JSON.parse(fresh.querySelector("[data-run-sheet-state]").textContent);
           card.replaceWith(fresh);
           card = fresh;
+          markJoined();
           if (freshState.version >= state.version) { state = freshState; }
           offset = Date.parse(freshState.server_time) - Date.now();
           render();
@@ -132,9 +133,12 @@
 
     function apply(next) {
       if (!next || next.date !== state.date || next.version < state.version) { return; }
+      // The same version is the state the card was drawn from (the join's
+      // answer on load): redrawing it would only swap the card under a click.
+      var changed = next.version > state.version;
       offset = Date.parse(next.server_time) - Date.now();
       state = next;
-      render(true);
+      render(changed);
     }
 
     var options = {withCredentials: true, reconnectionDelay: 1000, reconnectionDelayMax: 10000,
@@ -143,6 +147,10 @@
     if (only) { options.transports = only.content.split(","); }
     var socket = window.io("/chat", options);
     var where = {circle: state.circle, meeting: state.meeting, date: state.date};
+
+    // data-run-sheet-joined: the card follows the room (a readiness mark, as
+    // mentions.js's, that the browser tests wait for).
+    function markJoined() { card.toggleAttribute("data-run-sheet-joined", joined); }
 
     function join() {
       socket.emit("join_run_sheet", where, function (answer) {
@@ -155,6 +163,7 @@
           return;
         }
         joined = true;
+        markJoined();
         say("");
         apply(answer.run_sheet);
       });
@@ -164,6 +173,7 @@
     socket.on("resync", join);
     socket.on("disconnect", function () {
       joined = false;
+      markJoined();
       say("Live updates are paused; reconnecting…");
     });
     socket.on("run_sheet_changed", apply);

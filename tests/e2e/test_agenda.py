@@ -24,10 +24,18 @@ def test_a_challenge_run_live_from_a_meetings_run_sheet(people):
     meeting = amara.page.url.split("#")[0]
 
     # Helen brings a new challenge from the meeting page: it goes on the agenda.
+    fetched = []
+    helen.page.on("request", lambda sent: fetched.append(sent.url) if sent.resource_type == "fetch" else None)
     helen.page.goto(meeting)
     card = helen.page.locator("#agenda")
     expect(card).to_contain_text("No challenges on this meeting's agenda yet.")
+    # Joining the date's room answers with the state the card was drawn from:
+    # the card is not fetched again (in CI, a card swapped under her click lost it).
+    expect(helen.page.locator("[data-run-sheet-joined]")).to_have_count(1)
+    helen.page.wait_for_load_state("networkidle")
+    assert fetched == []
     card.get_by_role("link", name="Bring a new challenge").click()
+    helen.page.wait_for_url(re.compile(r"/agenda/bring"))
     helen.page.fill("#title", "Two teams, one budget")
     helen.page.fill("#situation", "We are merging two teams with one budget.")
     helen.page.fill("#ask", "Where do I start?")
