@@ -177,12 +177,14 @@ def _anonymise_author(circle_id: int, user_id: int) -> None:
     """Detach a person's name from everything they wrote or set up in one circle
     (in the caller's transaction): threads, posts, challenges they presented
     (no one is then asked how it went; ideas they held back go), chat messages, meetings and
-    date polls they organised or host, the files they shared (which stay),
+    date polls they organised or host, meeting dates they were handed to facilitate and
+    the challenges they put on agendas, the files they shared (which stay),
     their offers to host, their reactions,
     past RSVPs and poll answers, their reports, and the notifications others got
     about them. The audit log is append-only: it hides the name when it is read
     (moderation.audit.audit_lines). Search entries hold no author.
     """
+    from ..agenda.models import AgendaItem, RunSheet
     from ..challenges.models import Challenge, IdeaDraft
     from ..chat.models import ChatMessage
     from ..files.models import Attachment
@@ -196,7 +198,10 @@ def _anonymise_author(circle_id: int, user_id: int) -> None:
                           (Meeting, Meeting.organiser_id), (Meeting, Meeting.host_user_id),
                           (DatePoll, DatePoll.organiser_id), (DatePoll, DatePoll.host_user_id),
                           (Attachment, Attachment.uploader_id),
-                          (Challenge, Challenge.presenter_id)):
+                          (Challenge, Challenge.presenter_id),
+                          # A date they were handed falls back to its organiser.
+                          (RunSheet, RunSheet.facilitator_id),
+                          (AgendaItem, AgendaItem.added_by_id)):
         db.session.execute(update(model).where(model.circle_id == circle_id, column == user_id)
                            .values({column: None}).execution_options(**mine))
     # These rows can't be ownerless, so they go (an idea held back was theirs alone).

@@ -91,3 +91,10 @@ def backdate_step(session: Session, **delta) -> None:
     db.session.execute(update(RunSheet).where(RunSheet.id == sheet.id).values(
         step_started_at=sheet.step_started_at - timedelta(**delta)))
     db.session.commit()
+
+
+def require_pledge(session: Session) -> None:
+    """The circle asks for a pledge now: its members (all but the owner who set
+    it) have yet to take it."""
+    circles.update_circle(session.owner, session.slug, name=session.circle.name, description="",
+                          pledge_required=True, pledge_text="What is said here stays here.")

@@ -4,7 +4,7 @@ import pytest
 
 from community.agenda import actions as agenda
 from community.moderation import actions as moderation
-from tests.agenda.helpers import make_session, sheet_of
+from tests.agenda.helpers import make_session, require_pledge, sheet_of
 from tests.chat.conftest import call, connect, received  # noqa: F401  (connect: a fixture)
 
 NOT_FOUND = {"ok": False, "error": "not_found",
@@ -38,17 +38,22 @@ def test_join_answers_the_run_sheet_as_it_is_now(connect, session):  # noqa: F81
     assert sheet["server_time"]
 
 
-@pytest.mark.parametrize("who", ["outsider", "former", "banned"])
+@pytest.mark.parametrize("who", ["outsider", "former", "banned", "unpledged"])
 def test_join_by_anyone_not_in_the_circle_is_refused_as_for_a_missing_date(connect, session, who):  # noqa: F811
+    """A member who has not yet taken the circle's pledge hears nothing either:
+    the run sheet names the challenges on it."""
     if who == "banned":
         moderation.ban_member(session.owner, session.slug, session.member.id)
+        user = session.member
+    elif who == "unpledged":
+        require_pledge(session)
         user = session.member
     else:
         user = session.user(who)
     sc = connect(user)
     assert call(sc, "join_run_sheet", where(session)) == NOT_FOUND
     assert call(sc, "join_run_sheet", where(session, date=10**6)) == NOT_FOUND
-    agenda.step_run_sheet(session.organiser, *session.where, "start", 1)
+    agenda.step_run_sheet(session.owner, *session.where, "start", 1)
     assert received(sc, "run_sheet_changed") == []
 
 

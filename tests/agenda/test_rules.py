@@ -6,15 +6,18 @@ import pytest
 from sqlalchemy import func, select
 
 from community.agenda import actions as agenda
+from community.agenda import present
 from community.agenda.models import AgendaItem
 from community.challenges import actions as challenges
 from community.challenges.models import Challenge
+from community.circles import actions as circles
 from community.errors import ActionError, Conflict, Forbidden, NotFound
 from community.extensions import db
 from community.meetings.actions import scheduling
 from community.moderation.models import AuditEvent
 from community.policy import access_run_sheet, can_facilitate, membership_of
-from tests.agenda.helpers import backdate_step, make_session, phase_of, sheet_of, step
+from community.timeutil import utcnow
+from tests.agenda.helpers import backdate_step, make_session, phase_of, require_pledge, sheet_of, step
 
 
 def items(session) -> list[int]:
@@ -94,6 +97,35 @@ def test_the_organiser_hands_facilitation_to_a_member_who_may_hand_it_on(app):
         with pytest.raises(ActionError):
             agenda.hand_over(s.organiser, *s.where, nobody.id)
     assert sheet_of(s).facilitator_id == s.presenter.id
+
+
+def test_a_member_yet_to_take_the_pledge_can_do_nothing_with_an_agenda(app):
+    """The pledge gate is in the agenda's policy, not only its pages' decorator:
+    a socket event or a form reaches the same refusal (a missing date)."""
+    s = make_session()
+    require_pledge(s)
+    tries = [lambda: access_run_sheet(s.presenter, *s.where),
+             lambda: agenda.put_on_agenda(s.presenter, *s.where, s.challenge.id),
+             lambda: agenda.bring_challenge(s.member, *s.where, "T", "S", "A", 28),
+             lambda: step(s, s.organiser, "start"),
+             lambda: agenda.hand_over(s.organiser, *s.where, s.member.id)]
+    for attempt in tries:
+        with pytest.raises(NotFound):
+            attempt()
+        db.session.rollback()
+    assert sheet_of(s) is None and db.session.scalar(select(func.count(Challenge.id))) == 1
+
+
+def test_a_facilitator_who_leaves_anonymised_hands_the_date_back_to_its_organiser(app):
+    s = make_session()
+    agenda.hand_over(s.organiser, *s.where, s.member.id)
+    agenda.put_on_agenda(s.member, *s.where, s.challenge.id)
+    circles.leave_circle(s.member, s.slug, anonymise=True)
+    assert sheet_of(s).facilitator_id is None
+    assert db.session.scalar(select(AgendaItem.added_by_id)) is None
+    circle, membership, occurrence, sheet = access_run_sheet(s.organiser, *s.where)
+    card = present.agenda_card(circle, membership, s.meeting, occurrence, sheet, utcnow())
+    assert card["facilitates"] and card["facilitator"] == "Orla Organiser"
 
 
 def test_the_facilitator_rule_itself(app):

@@ -5,14 +5,15 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from community.challenges import actions as challenges
-from community.challenges.models import Challenge
+from community.challenges.models import Challenge, FollowUp
 from community.extensions import db
 from community.notifications.actions import set_preferences, visible
 from community.notifications.dispatch import dispatch_notifications
+from community.notifications.kinds import KINDS
 from community.notifications.models import Notification, OutboxMail
 from community.threads import actions as threads
 from community.timeutil import utcnow
-from tests.challenges.helpers import backdate, make_room
+from tests.challenges.helpers import backdate, make_room, to_phase
 from tests.factories import add_member, make_user
 from tests.racing import engine_app, race  # noqa: F401 - the fixture
 
@@ -124,3 +125,36 @@ def test_racing_sweeps_and_a_writer_announce_an_ended_phase_once(engine_app):  #
     db.session.expire_all()
     assert db.session.scalars(select(Notification.user_id).where(
         Notification.kind == "challenge_phase")).all() == [room.presenter.id]
+
+
+def test_no_email_a_challenge_sends_holds_its_words(app):
+    """Every kind of notice a challenge makes, each person taking all at once by
+    email: the title, the situation, the ask, questions, ideas, the reflection,
+    commitments and the update stay in the circle (a circle's own choice to
+    quote posts in email, off by default, is as for threads)."""
+    room = make_room()
+    everyone = (room.owner, room.moderator, room.presenter, room.member)
+    for person in everyone:
+        set_preferences(person, {kind: "email" for kind in KINDS})
+    words = ["Two teams", "merging", "Where do I start", "Quiet title", "secret situation",
+             "Who decides", "It is the board", "Share the budget", "I take away a lot",
+             "Talk to both leads", "it went well"]
+    challenges.open_challenge(room.member, room.slug, "Quiet title", "A secret situation.", "Ask?")
+    at = (room.slug, room.challenge.id)
+    challenges.post_to_challenge(room.member, *at, "question", "Who decides?")
+    challenges.post_to_challenge(room.presenter, *at, "answer", "It is the board.")
+    to_phase(room, "ideas")
+    challenges.post_to_challenge(room.member, *at, "idea", "Share the budget.")
+    to_phase(room, "follow_up")
+    due = db.session.scalar(select(FollowUp.due_at).where(FollowUp.challenge_id == room.challenge.id))
+    challenges.send_due_follow_ups(due)
+    challenges.post_to_challenge(room.presenter, *at, "update", "I met both leads; it went well.")
+    dispatch_notifications(utcnow() + timedelta(days=400))
+    mails = db.session.scalars(select(OutboxMail)).all()
+    kinds = set(db.session.scalars(select(Notification.kind).where(Notification.channel == "email")))
+    assert {"new_challenge", "reply", "challenge_phase", "challenge_follow_up",
+            "challenge_update"} <= kinds
+    assert len(mails) >= 5
+    for mail in mails:
+        for word in words:
+            assert word not in mail.subject + mail.text_body + mail.html_body, (word, mail.subject)
