@@ -254,7 +254,7 @@ def profile(user_id, introduction_error: str | None = None, status: int = 200):
     every alumnus once the person is listed in the directory; each field only
     to its audience (policy.access_profile)."""
     from ..directory.actions import introduction_facts
-    from ..directory.queries import card, profile_tags
+    from ..directory.queries import card, cohorts_of, profile_tags
 
     person, shown = access_profile(current_user, user_id)
     mine = {c.id for c, _ in readable(actions.my_circles(current_user), current_user)}
@@ -265,7 +265,10 @@ def profile(user_id, introduction_error: str | None = None, status: int = 200):
     introduce = None
     if not shared and person.id != current_user.id and shown["contact"] and person.open_to_contact:
         introduce = introduction_facts(current_user, person, shown) or "ok"
-    return render_template("circles/profile.html", person=card(person, shown, tags), shared=shared,
+    shown_card = card(person, shown, tags)
+    # The programmes and cohorts the viewer was on too, as on the directory's cards.
+    shown_card.programmes = cohorts_of(current_user.id, [person.id]).get(person.id, [])
+    return render_template("circles/profile.html", person=shown_card, shared=shared,
                            blocked=blocked, introduce=introduce,
                            introduction_error=introduction_error), status
 

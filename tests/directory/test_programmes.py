@@ -51,6 +51,18 @@ def test_others_neither_see_nor_find_by_a_programme_they_werent_on(app, client, 
     assert "Sam Subject" not in listing(client, programme="Berkshire Leadership Programme")
 
 
+def test_a_profile_shows_the_programmes_the_viewer_was_on_too(app, client, people, cohorts):
+    """As on the directory's cards: a fellow alumnus of the programme sees Sam's
+    cohort on his profile; someone who wasn't on it sees no programme at all."""
+    profile = f"/people/{people.subject.id}"
+    AuthActions(client).login(cohorts["ruth"])
+    assert "Berkshire Leadership Programme 2025" in client.get(profile).get_data(as_text=True)
+    AuthActions(client).logout()
+    AuthActions(client).login(people.other)
+    page = client.get(profile).get_data(as_text=True)
+    assert "Sam Subject" in page and "Berkshire Leadership Programme" not in page
+
+
 def test_leaving_the_programmes_circles_ends_it(app, client, people, cohorts):
     from community.circles import actions as circles
 
