@@ -16,7 +16,9 @@ FILE_PAGE_NAMES = {"thread": "Thread page", "meeting": "Meeting", "files": "File
                    "chat_history": "Chat history (socket)"}
 # The direct-message pages, with little and with much on them (run.messages_constant).
 MESSAGE_PAGE_NAMES = {"messages": ("Messages page", "5 conversations", "50 conversations"),
-                      "conversation": ("Conversation page", "5 messages", "600 messages")}
+                      "conversation": ("Conversation page", "5 messages", "600 messages"),
+                      "conversation_history": ("Conversation history (socket join)", "5 messages",
+                                               "600 messages")}
 TAIL_NAMES = {"thread": "first page", "thread_last": "last page"}  # the pages whose p99 is compared
 MAX_QUERIES = 8
 MIN_THREAD_SHARE = 0.12  # of hello-world's req/s

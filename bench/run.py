@@ -326,6 +326,13 @@ class InProcess:
         count, answer = sockets.count_history_queries(self.app, self.client, slug, before_id, self.statements)
         return {"queries": count, "files": sum(len(m["attachments"]) for m in answer["messages"])}
 
+    def conversation(self, conversation_id: int) -> dict:
+        """Opening a conversation over the socket (after a warm-up): its
+        statements and how many messages the join answered."""
+        count, answer = sockets.count_conversation_join(self.app, self.client, conversation_id,
+                                                        self.statements)
+        return {"queries": count, "messages": len(answer["messages"])}
+
     def close(self) -> None:
         from sqlalchemy import event
 
@@ -363,10 +370,14 @@ def files_constant(counter: InProcess, world: dataset.World) -> dict:
 
 
 def messages_constant(counter: InProcess, world: dataset.World) -> dict:
-    """Each direct-message page with little and with much on it (message_places):
+    """Each direct-message page with little and with much on it (message_places),
+    and opening each conversation over the socket (its history):
     report.py's budget wants the same statements on both."""
-    return {name: {"few": counter.page(few), "many": counter.page(many)}
-            for name, (few, many) in message_places(world).items()}
+    out = {name: {"few": counter.page(few), "many": counter.page(many)}
+           for name, (few, many) in message_places(world).items()}
+    out["conversation_history"] = {"few": counter.conversation(world.short_conversation_id),
+                                   "many": counter.conversation(world.long_conversation_id)}
+    return out
 
 
 def measure(label: str, db_url: str, world: dataset.World, seconds: float, logdir: Path,

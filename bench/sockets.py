@@ -84,5 +84,21 @@ def count_history_queries(app, http_client, slug: str, before_id: int, statement
     io.disconnect(namespace="/chat")
     return count, answer
 
+def count_conversation_join(app, http_client, conversation_id: int, statements: list) -> tuple[int, dict]:
+    """SQL statements of opening a conversation over the socket (a join answers
+    its newest messages), after a warm-up, in-process; and its answer."""
+    from community.extensions import socketio
+
+    io = socketio.test_client(app, namespace="/chat", flask_test_client=http_client)
+    request = {"conversation": conversation_id}
+    assert io.emit("join", request, namespace="/chat", callback=True)["ok"]
+    statements.clear()
+    answer = io.emit("join", request, namespace="/chat", callback=True)
+    assert answer["ok"] and answer["messages"], answer
+    count = len(statements)
+    io.disconnect(namespace="/chat")
+    return count, answer
+
+
 if __name__ == "__main__":
     client(sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), float(sys.argv[5]))

@@ -248,7 +248,8 @@ def test_the_messages_pages_send_the_same_few_statements_short_and_long(bench, q
     counts, _, messages = run.count_queries(url, world, run.pages(world))
     for name in ("messages", "conversation"):
         assert counts[name]["queries"] <= report.MAX_QUERIES, (name, counts[name])
-    assert set(messages) == {"messages", "conversation"}
+    assert set(messages) == {"messages", "conversation", "conversation_history"}
+    assert [messages["conversation_history"][side]["messages"] for side in ("few", "many")] == [5, 50]
     for name, pair in messages.items():
         assert pair["few"]["queries"] == pair["many"]["queries"] <= report.MAX_QUERIES, (name, pair)
     # The places really are short and long: 5 and 50 listed, 5 and 50 messages shown.
