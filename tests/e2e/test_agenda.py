@@ -111,3 +111,13 @@ def test_a_challenge_run_live_from_a_meetings_run_sheet(people):
         # The card is redrawn closed: nothing more to add to a finished session.
         expect(person.page.get_by_role("link", name="Bring a new challenge")).to_have_count(0)
     helen.screenshot("agenda-finished")
+
+    # Follow-up: Helen tells the circle how it went, and Gareth reads it.
+    reflecting.reload()
+    expect(reflecting.locator("#body-update")).to_be_visible()
+    reflecting.fill("#body-update", "Both leads agreed one goal; the budget follows from it.")
+    reflecting.click("button:has-text('Post update')")
+    expect(reflecting.locator(".post", has_text="Both leads agreed one goal")).to_be_visible()
+    challenge.reload()
+    expect(challenge.locator(".post", has_text="Both leads agreed one goal")).to_be_visible()
+    expect(challenge.locator("#body-update")).to_have_count(0)  # the presenter's to write
