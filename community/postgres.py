@@ -18,6 +18,11 @@ rolled-back transaction are gone), so none lived long enough to be used.
   see what they saw before. A page load writes nothing; if one ever does,
   its first statement that is not a SELECT turns a transaction on first
   (`on_statement`), so what it writes is whole or not at all.
+- No JIT (`without_jit`): PostgreSQL compiles a statement to machine code
+  when its estimated cost passes jit_above_cost. For a web page's statements
+  that is all loss: the directory search, a 20 ms statement whose LIKE filters
+  make its estimate large, spent 360 ms compiling 517 functions first
+  (bench/findings.md, 30).
 """
 import select
 
@@ -39,9 +44,18 @@ READING = "alumni_reading_in_autocommit"  # on the connection record's info: we 
 
 def install(engine) -> None:
     """Listen on a PostgreSQL engine (community.configure_extensions)."""
+    event.listen(engine, "connect", without_jit)
     event.listen(engine, "checkout", alive)
     event.listen(engine, "begin", on_begin)
     event.listen(engine, "before_cursor_execute", on_statement)
+
+
+def without_jit(dbapi_connection, connection_record) -> None:
+    """Each new connection turns JIT compilation off for its session (one round
+    trip a connection, not a request)."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET jit = off")
+    dbapi_connection.commit()
 
 
 def alive(dbapi_connection, connection_record, connection_proxy) -> None:
