@@ -13,8 +13,17 @@ from flask_login import current_user
 from ..errors import ActionError
 from ..extensions import db, limiter
 from ..urls import safe_next
-from . import passkeys, second_step, sessions
+from . import second_step, sessions
 from .recovery_page import recovery_codes_page
+
+
+def _passkeys():
+    """accounts/passkeys.py, imported on a passkey route's first use: the
+    WebAuthn library and the pydantic it brings are 20 MB of a worker's memory
+    (bench: its budget is 150 MB), and most workers never see a passkey."""
+    from . import passkeys
+
+    return passkeys
 
 bp = Blueprint("passkeys", __name__)
 
@@ -40,6 +49,7 @@ def _options(make):
 
 def _page(status: int = 200, error: ActionError | None = None, rename_error=None):
     user = current_user._get_current_object()
+    passkeys = _passkeys()
     keys = passkeys.list_passkeys(user)
     rp_id, _ = passkeys.relying_party()
     last = {key.id for key in keys if passkeys.is_last_factor(user, key)} if len(keys) == 1 else set()
@@ -69,7 +79,7 @@ def index():
 def registration_options():
     """Check the name and password, and answer with navigator.credentials.create()'s options."""
     user = current_user._get_current_object()
-    return _options(lambda: passkeys.registration_options(user, request.form.get("name"),
+    return _options(lambda: _passkeys().registration_options(user, request.form.get("name"),
                                                           request.form.get("password")))
 
 
@@ -77,7 +87,7 @@ def registration_options():
 def add():
     """Keep the passkey the browser made for the options above."""
     try:
-        passkey, codes = passkeys.add_passkey(current_user._get_current_object(),
+        passkey, codes = _passkeys().add_passkey(current_user._get_current_object(),
                                               request.form.get("credential"))
     except ActionError as err:
         return _page(err.status, error=err)
@@ -90,7 +100,7 @@ def add():
 @bp.post("/settings/security/passkeys/<int:passkey_id>/rename")
 def rename(passkey_id):
     try:
-        passkeys.rename_passkey(current_user._get_current_object(), passkey_id,
+        _passkeys().rename_passkey(current_user._get_current_object(), passkey_id,
                                 request.form.get("name"))
     except ActionError as err:
         db.session.rollback()
@@ -103,7 +113,7 @@ def rename(passkey_id):
 def remove(passkey_id):
     """Remove a passkey (the page asked first; the last factor's question says what it costs)."""
     user = current_user._get_current_object()
-    passkey = passkeys.remove_passkey(user, passkey_id)
+    passkey = _passkeys().remove_passkey(user, passkey_id)
     if user.has_second_factor:
         flash(f"The passkey “{passkey.name}” is removed.", "success")
     else:
@@ -118,7 +128,7 @@ def remove(passkey_id):
 @limiter.limit(_login_limit)
 def sign_in_options():
     """navigator.credentials.get()'s options for a password-less sign-in."""
-    return _options(passkeys.sign_in_options)
+    return _options(_passkeys().sign_in_options)
 
 
 @bp.post("/auth/passkey/sign-in")
@@ -130,7 +140,7 @@ def sign_in():
     if current_user.is_authenticated:
         return redirect(next_url)
     try:
-        user = passkeys.sign_in_with_passkey(request.form.get("credential"))
+        user = _passkeys().sign_in_with_passkey(request.form.get("credential"))
     except ActionError as err:
         return _login_page(err, next_url)
     sessions.start(user)
@@ -158,7 +168,7 @@ def second_step_options():
     user = second_step.pending_user()
     if user is None:
         return _refused(ActionError("Sign in with your email and password first.", code="signed_out"))
-    return _options(lambda: passkeys.second_step_options(user))
+    return _options(lambda: _passkeys().second_step_options(user))
 
 
 @bp.post("/auth/passkey/second-step", endpoint="second_step")
@@ -170,7 +180,7 @@ def finish_second_step():
         return _no_second_step()
     try:
         second_step.refuse_if_locked(user)
-        passkeys.verify_second_factor(user, request.form.get("credential"))
+        _passkeys().verify_second_factor(user, request.form.get("credential"))
     except ActionError as err:
         if err.code != "locked":
             second_step.record_failure(user)  # counted with wrong codes, towards the same lockout
