@@ -69,35 +69,34 @@ def load_history(url: str, cookie: str, world, seconds: float, agent: str) -> di
             "bytes": size, "failures": failures}
 
 
-def count_history_queries(app, http_client, slug: str, before_id: int, statements: list) -> tuple[int, dict]:
-    """SQL statements of one "load older" call (after a warm-up), in-process, and its answer."""
+def _counted(app, http_client, statements: list, place: dict, event: str, request: dict
+             ) -> tuple[int, dict]:
+    """SQL statements of one `event` call in-process, on a socket that joined
+    `place` and made the call once already (a warm-up); and its answer."""
     from community.extensions import socketio
 
     io = socketio.test_client(app, namespace="/chat", flask_test_client=http_client)
-    request = {"circle": slug, "before_id": before_id}
-    assert io.emit("join", {"circle": slug}, namespace="/chat", callback=True)["ok"]
-    io.emit("load_older", request, namespace="/chat", callback=True)
+    assert io.emit("join", place, namespace="/chat", callback=True)["ok"]
+    io.emit(event, request, namespace="/chat", callback=True)
     statements.clear()
-    answer = io.emit("load_older", request, namespace="/chat", callback=True)
+    answer = io.emit(event, request, namespace="/chat", callback=True)
     assert answer["ok"] and answer["messages"], answer
     count = len(statements)
     io.disconnect(namespace="/chat")
     return count, answer
+
+
+def count_history_queries(app, http_client, slug: str, before_id: int, statements: list) -> tuple[int, dict]:
+    """SQL statements of one "load older" call (after a warm-up), in-process, and its answer."""
+    return _counted(app, http_client, statements, {"circle": slug}, "load_older",
+                    {"circle": slug, "before_id": before_id})
+
 
 def count_conversation_join(app, http_client, conversation_id: int, statements: list) -> tuple[int, dict]:
     """SQL statements of opening a conversation over the socket (a join answers
     its newest messages), after a warm-up, in-process; and its answer."""
-    from community.extensions import socketio
-
-    io = socketio.test_client(app, namespace="/chat", flask_test_client=http_client)
-    request = {"conversation": conversation_id}
-    assert io.emit("join", request, namespace="/chat", callback=True)["ok"]
-    statements.clear()
-    answer = io.emit("join", request, namespace="/chat", callback=True)
-    assert answer["ok"] and answer["messages"], answer
-    count = len(statements)
-    io.disconnect(namespace="/chat")
-    return count, answer
+    place = {"conversation": conversation_id}
+    return _counted(app, http_client, statements, place, "join", place)
 
 
 if __name__ == "__main__":

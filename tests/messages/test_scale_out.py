@@ -21,6 +21,15 @@ def post_form(http, base: str, page: str, action: str, data: dict):
                      allow_redirects=False, timeout=5)
 
 
+def close_all(listeners) -> None:
+    """Close the sockets at once, not one after another's timeout."""
+    closing = [threading.Thread(target=listener.close) for listener in listeners]
+    for thread in closing:
+        thread.start()
+    for thread in closing:
+        thread.join()
+
+
 def test_two_processes_carry_a_conversation_and_a_block_cuts_off_everywhere(app_servers, pg_world):
     world = pg_world
     one, two = app_servers
@@ -66,11 +75,7 @@ def test_two_processes_carry_a_conversation_and_a_block_cuts_off_everywhere(app_
         assert bob.call("send_message", {"conversation": conversation, "body": "Why?",
                                          "client_id": "dm-scale-3"})["error"] == "cant_send"
     finally:
-        closing = [threading.Thread(target=listener.close) for listener in listeners]
-        for thread in closing:
-            thread.start()
-        for thread in closing:
-            thread.join()
+        close_all(listeners)
 
 
 def test_a_removal_from_the_last_shared_circle_cuts_a_conversation_off_everywhere(
@@ -103,8 +108,4 @@ def test_a_removal_from_the_last_shared_circle_cuts_a_conversation_off_everywher
             again = listener.call("join", {"conversation": conversation})
             assert again["live"] is False and "no longer shares a circle" in again["refusal"]
     finally:
-        closing = [threading.Thread(target=listener.close) for listener in listeners]
-        for thread in closing:
-            thread.start()
-        for thread in closing:
-            thread.join()
+        close_all(listeners)
