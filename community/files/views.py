@@ -93,16 +93,13 @@ def download(slug, public_id, name):
         # The name is cosmetic; the stored one is what the link should say.
         return redirect(url_for("files.download", slug=circle.slug, public_id=public_id,
                                 name=attachment.name))
-    return _serve(attachment.storage_key, KINDS[attachment.kind], attachment.name)
+    return _serve_file(attachment)
 
 
 @bp.get("/c/<slug>/files/<public_id>/thumbnail")
 @login_required
 def thumbnail(slug, public_id):
-    _, attachment = access_attachment(current_user, slug, public_id)
-    if not attachment.thumbnail_key:
-        raise NotFound()
-    return _serve(attachment.thumbnail_key, KINDS["webp"], "thumbnail.webp")
+    return _serve_thumbnail(access_attachment(current_user, slug, public_id)[1])
 
 
 @bp.get("/messages/<int:conversation_id>/files/<public_id>/<name>")
@@ -112,13 +109,21 @@ def conversation_download(conversation_id, public_id, name):
     if name != attachment.name:
         return redirect(url_for("files.conversation_download", conversation_id=conversation_id,
                                 public_id=public_id, name=attachment.name))
-    return _serve(attachment.storage_key, KINDS[attachment.kind], attachment.name)
+    return _serve_file(attachment)
 
 
 @bp.get("/messages/<int:conversation_id>/files/<public_id>/thumbnail")
 @login_required
 def conversation_thumbnail(conversation_id, public_id):
-    _, attachment = access_conversation_attachment(current_user, conversation_id, public_id)
+    return _serve_thumbnail(access_conversation_attachment(current_user, conversation_id, public_id)[1])
+
+
+def _serve_file(attachment):
+    return _serve(attachment.storage_key, KINDS[attachment.kind], attachment.name)
+
+
+def _serve_thumbnail(attachment):
+    """An image's thumbnail; a file without one (not an image) has none to find."""
     if not attachment.thumbnail_key:
         raise NotFound()
     return _serve(attachment.thumbnail_key, KINDS["webp"], "thumbnail.webp")
