@@ -113,12 +113,12 @@ def member_counts(circle_ids) -> dict[int, int]:
     """{circle id: number of active members} for these circles (one statement)."""
     if not circle_ids:
         return {}
-    return dict(db.session.execute(_member_counts(), {"circle_ids": list(circle_ids)}).all())
+    return dict(_member_counts.values({"circle_ids": list(circle_ids)}))
 
 
-@cache
+@prepared
 def _member_counts():
-    # On every dashboard: built once (building it cost more than running it).
+    # On every dashboard: prepared (building it cost more than running it).
     return (select(Membership.circle_id, func.count(Membership.id))
             .where(Membership.circle_id.in_(bindparam("circle_ids", expanding=True)), is_active_row())
             .group_by(Membership.circle_id))

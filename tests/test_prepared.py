@@ -104,10 +104,22 @@ def test_parameters_go_through_their_types(app):
     assert since.rows({"since": newest + timedelta(microseconds=1)}) == []
 
 
-def test_an_in_list_parameter_is_refused_when_first_compiled(app):
-    ids = Prepared(lambda: select(Post.id).where(Post.id.in_(bindparam("ids", expanding=True))))
-    with pytest.raises(ValueError, match="expanding"):
-        ids.rows({"ids": [1, 2]})
+def test_an_in_list_is_expanded_per_call_as_sqlalchemy_does(app, count_queries):
+    """Lists of each length, empty too, and of values their type converts
+    (SQLite's stored text for aware datetimes)."""
+    _a_thread_with_a_life()
+    times = db.session.scalars(select(Post.created_at).order_by(Post.id)).all()
+    by_time = Prepared(lambda: select(Post.number).order_by(Post.number)
+                       .where(Post.created_at.in_(bindparam("times", expanding=True)),
+                              Post.number >= bindparam("least")))
+    for chosen in ([], times[:1], times[1:], times):
+        params = {"times": chosen, "least": 1}
+        expected = db.session.execute(by_time.statement, params).all()
+        assert [tuple(row) for row in by_time.rows(params)] == [tuple(row) for row in expected]
+    assert [row.number for row in by_time.rows({"times": times, "least": 2})] == [2, 3]
+    with count_queries() as sent:
+        by_time.rows({"times": times[:2], "least": 1})
+    assert sent.statements[-1].count("?") == 3  # two list items and the least number
 
 
 def test_a_driver_error_comes_as_sqlalchemys_and_the_session_recovers(app):

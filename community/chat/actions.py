@@ -12,7 +12,6 @@ holds without a gap (catch_up). Broadcasts are only the fast path.
 """
 import os
 from datetime import datetime
-from functools import cache
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +23,7 @@ from ..content import plain_excerpt
 from ..database import begin_write
 from ..errors import ActionError
 from ..extensions import db
+from ..fast.prepared import prepared
 from ..files import actions as files
 from ..files import present
 from ..files.models import Attachment
@@ -396,14 +396,13 @@ def unread_counts(user: User, circle_ids: list[int]) -> dict[int, int]:
     up to UNREAD_SHOWN. Circles without any are left out."""
     if not circle_ids:
         return {}
-    rows = db.session.execute(_unread_counts(), {"user_id": user.id, "circle_ids": circle_ids,
-                                                 "shown": UNREAD_SHOWN})
+    rows = _unread_counts.values({"user_id": user.id, "circle_ids": circle_ids, "shown": UNREAD_SHOWN})
     return {circle_id: count for circle_id, count in rows if count}
 
 
-@cache
+@prepared
 def _unread_counts():
-    # On every dashboard: built once (building it cost more than running it).
+    # On every dashboard: prepared (building it cost more than running it).
     # Per circle, the first UNREAD_SHOWN unread ids are counted, from the
     # (circle_id, id) index after the read position; counting them all cost
     # the dashboard more than any other of its statements (bench/findings.md, 29).

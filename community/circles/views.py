@@ -1,5 +1,4 @@
 """Circle pages: list, create, home, members, pledge, second factor, join, leave, invites, profiles."""
-from functools import cache
 from typing import NamedTuple
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -9,6 +8,7 @@ from sqlalchemy import and_, bindparam, case, func, or_, select
 from ..accounts.models import SECTORS, User
 from ..errors import ActionError
 from ..extensions import db
+from ..fast.prepared import prepared
 from ..forms import apply_error
 from ..messages.actions import has_blocked
 from ..pagination import paginate
@@ -107,8 +107,8 @@ def withdraw_request(slug):
 @login_required
 @circle_page
 def home(circle, membership):
-    members = [HomeMember(*row) for row in db.session.execute(_home_members(), {"circle_id": circle.id})]
-    member_count, pending = db.session.execute(_home_counts(), {"circle_id": circle.id}).one()
+    members = _home_members.rows({"circle_id": circle.id}, into=HomeMember)
+    member_count, pending = _home_counts.first({"circle_id": circle.id})
     if not is_staff(membership):
         pending = 0
     return render_template("circles/home.html", circle=circle, membership=membership,
@@ -130,16 +130,16 @@ class HomeMember(NamedTuple):
         return ROLE_LABELS[self.role]
 
 
-@cache
+@prepared
 def _home_members():
-    # Built once, as every circle home runs it (building it cost more than running it).
+    # Prepared, as every circle home runs it (building it cost more than running it).
     return (active_members(bindparam("circle_id"))
             .with_only_columns(User.id, User.display_name, User.organisation, User.organisation_visibility,
                                Membership.role, maintain_column_froms=True)
             .order_by(ROLE_ORDER, Membership.joined_at).limit(12))
 
 
-@cache
+@prepared
 def _home_counts():
     """Both counts in one statement: the home page runs on a fixed, small budget."""
     circle_id = bindparam("circle_id")

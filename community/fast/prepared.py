@@ -17,8 +17,9 @@ What stays as it was:
 - a driver error is raised by running the statement again through
   SQLAlchemy, which wraps it and handles a lost connection as it always does.
 
-Only for plain selects with scalar parameters: expanding IN lists are compiled
-per call, so they are refused when the read is first compiled.
+An IN list (`bindparam(..., expanding=True)`) is expanded per call by the
+compiled statement's own `construct_expanded_state`, as SQLAlchemy's execution
+does: the SQL text then differs with the list's length.
 
 This leans on SQLAlchemy's internals (the compiler's parameters and their
 order, the cursor events' arguments, the pool's driver connection), which a
@@ -60,7 +61,8 @@ def check_sqlalchemy() -> None:
     problems = []
     if tuple(int(part) for part in sqlalchemy.__version__.split(".")[:2]) != SQLALCHEMY_MINOR:
         problems.append("written for SQLAlchemy {}.{}".format(*SQLALCHEMY_MINOR))
-    for owner, name in [(SQLCompiler, "construct_params"), (DefaultDialect, "loaded_dbapi"),
+    for owner, name in [(SQLCompiler, "construct_params"),
+                        (SQLCompiler, "construct_expanded_state"), (DefaultDialect, "loaded_dbapi"),
                         (DefaultDialect, "positional"), (PoolProxiedConnection, "driver_connection"),
                         (Connection, "dispatch"), (ClassManager, "new_instance"),
                         (InstanceState, "expired_attributes")]:
@@ -97,6 +99,7 @@ class _Compiled(NamedTuple):
     order: tuple[str, ...] | None  # parameter names in order for a positional driver
     binds: tuple[tuple[str, Callable], ...]  # parameters whose type converts them
     converts: tuple[tuple[int, Callable], ...]  # the columns whose type converts them, by position
+    expanding: bool  # an IN list among the parameters: the SQL is made per call
 
 
 class Prepared:
@@ -112,7 +115,8 @@ class Prepared:
     def statement(self) -> Select:
         if self._statement is None:
             statement = self._build()
-            self.Row = namedtuple("Row", statement.selected_columns.keys())
+            # rename: unlabelled or repeated names become _0, _1... (read by position)
+            self.Row = namedtuple("Row", statement.selected_columns.keys(), rename=True)
             self._statement = statement
         return self._statement
 
@@ -121,6 +125,10 @@ class Prepared:
         found = self._run(params)
         make = (into or self.Row)._make
         return [make(values) for values in found]
+
+    def values(self, params: dict) -> list:
+        """Every row as it comes, a sequence of values: for a caller that unpacks them."""
+        return self._run(params)
 
     def first(self, params: dict):
         """The first row (named), or None."""
@@ -135,20 +143,18 @@ class Prepared:
     def _run(self, params: dict, one: bool = False) -> list[tuple]:
         conn = db.session.connection()
         compiled = self._compiled_for(conn.dialect)
-        values = compiled.compiled.construct_params(params)
-        for name, convert in compiled.binds:
-            values[name] = convert(values[name])
-        parameters = values if compiled.order is None else tuple(values[name] for name in compiled.order)
+        sql, parameters = _expanded(compiled, params) if compiled.expanding else (
+            compiled.sql, _parameters(compiled, params))
         cursor = conn.connection.driver_connection.cursor()
         try:
-            self._notify(conn, "before_cursor_execute", cursor, compiled.sql, parameters)
+            self._notify(conn, "before_cursor_execute", cursor, sql, parameters)
             try:
-                cursor.execute(compiled.sql, parameters)
+                cursor.execute(sql, parameters)
             except conn.dialect.loaded_dbapi.Error:
                 # SQLAlchemy's own path wraps the error and deals with a dropped connection.
                 conn.execute(self.statement, params)
                 raise
-            self._notify(conn, "after_cursor_execute", cursor, compiled.sql, parameters)
+            self._notify(conn, "after_cursor_execute", cursor, sql, parameters)
             found = cursor.fetchmany(1) if one else cursor.fetchall()
         finally:
             cursor.close()
@@ -168,17 +174,36 @@ class Prepared:
         return found
 
 
+def _parameters(compiled: _Compiled, params: dict):
+    values = compiled.compiled.construct_params(params)
+    for name, convert in compiled.binds:
+        values[name] = convert(values[name])
+    return values if compiled.order is None else tuple(values[name] for name in compiled.order)
+
+
+def _expanded(compiled: _Compiled, params: dict) -> tuple[str, Any]:
+    """The SQL and parameters for these values of an IN list, as SQLAlchemy's
+    execution makes them (each list item its own parameter, converted by its type)."""
+    state = compiled.compiled.construct_expanded_state(params)
+    values = dict(state.parameters)
+    for name, convert in state.processors.items():
+        if name in values:
+            values[name] = convert(values[name])
+    if state.positiontup is None:
+        return state.statement, values
+    return state.statement, tuple(values[name] for name in state.positiontup)
+
+
 def _compile(statement: Select, dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
-    if any(bind.expanding for bind in compiled.binds.values()):
-        raise ValueError("a prepared read cannot take an expanding (IN list) parameter")
+    expanding = any(bind.expanding for bind in compiled.binds.values())
     binds = tuple((name, convert) for name, bind in compiled.binds.items()
                   if (convert := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None)
     results = (column.type.dialect_impl(dialect).result_processor(dialect, None)
                for column in statement.selected_columns)
     converts = tuple((index, convert) for index, convert in enumerate(results) if convert is not None)
     order = tuple(compiled.positiontup) if dialect.positional else None
-    return _Compiled(compiled.string, compiled, order, binds, converts)
+    return _Compiled(compiled.string, compiled, order, binds, converts, expanding)
 
 
 def _converted(row: tuple, converts: tuple[tuple[int, Callable], ...]) -> list:

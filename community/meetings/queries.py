@@ -11,6 +11,7 @@ from sqlalchemy.orm import raiseload
 from ..accounts.models import User
 from ..circles.models import Circle, Membership
 from ..extensions import db
+from ..fast.prepared import prepared
 from ..pagination import paginate_bound
 from ..policy import active_members, active_membership, may_read
 from .models import (
@@ -119,14 +120,14 @@ def next_dates(circle_ids: list[int], now: datetime, limit: int = 3) -> list[Nex
     more than the page's other lists: bench/findings.md, 29)."""
     if not circle_ids:
         return []
-    rows = db.session.execute(_next_dates(), {"circle_ids": circle_ids, "now": now, "limit": limit})
+    rows = _next_dates.values({"circle_ids": circle_ids, "now": now, "limit": limit})
     return [NextDate(id_, meeting_id, starts, ends, title, zone, rrule is not None, slug, name)
             for id_, meeting_id, starts, ends, title, zone, rrule, slug, name in rows]
 
 
-@cache
+@prepared
 def _next_dates():
-    # On every dashboard and circle home: built once (building it cost more than running it).
+    # On every dashboard and circle home: prepared (building it cost more than running it).
     return (select(MeetingOccurrence.id, MeetingOccurrence.meeting_id, MeetingOccurrence.starts_at,
                    MeetingOccurrence.ends_at, Meeting.title, Meeting.timezone, Meeting.rrule,
                    Circle.slug, Circle.name)
@@ -147,7 +148,7 @@ def answers(viewer: User, occurrence_ids: list[int]) -> tuple[dict[int, dict[str
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     mine: dict[int, str] = {}
     if occurrence_ids:
-        rows = db.session.execute(_answers(), {"viewer_id": viewer.id, "ids": occurrence_ids})
+        rows = _answers.values({"viewer_id": viewer.id, "ids": occurrence_ids})
         for occurrence_id, answer, n, is_mine in rows:
             counts[occurrence_id][answer] = n
             if is_mine:
@@ -155,9 +156,9 @@ def answers(viewer: User, occurrence_ids: list[int]) -> tuple[dict[int, dict[str
     return counts, mine
 
 
-@cache
+@prepared
 def _answers():
-    # On every meetings list and meeting page: built once.
+    # On every meetings list and meeting page: prepared.
     return (select(RSVP.occurrence_id, RSVP.answer, func.count(RSVP.id),
                    func.max(case((RSVP.user_id == bindparam("viewer_id"), 1), else_=0)))
             .join(MeetingOccurrence, MeetingOccurrence.id == RSVP.occurrence_id)

@@ -7,7 +7,6 @@ full, then drawing every row through Jinja on every request, was most of
 those pages (bench/findings.md, 29). A row shows only the columns below.
 """
 from datetime import datetime
-from functools import cache
 from typing import NamedTuple
 
 from markupsafe import Markup
@@ -17,8 +16,8 @@ from sqlalchemy.orm import aliased
 from ..accounts.models import User
 from ..challenges.models import Challenge
 from ..challenges.phases import effective_phase
-from ..extensions import db
 from ..fast.fragments import clean, kept_row
+from ..fast.prepared import prepared
 from ..templating import time_tag, viewer_times
 from ..timeutil import utcnow
 from .models import Thread, ThreadState
@@ -45,33 +44,32 @@ class ThreadRow(NamedTuple):
 
 def listing(circle_ids: list[int], user_id: int, limit: int, offset: int = 0) -> list[ThreadRow]:
     """A page of threads (pinned first, then by last activity) with the viewer's read state."""
-    return _rows(db.session.execute(_listing_statement(), {
+    return _rows(_listing_statement.values({
         "circle_ids": circle_ids, "user_id": user_id, "limit": limit, "offset": offset}))
 
 
 def home_rows(circle_id: int, user_id: int, latest: int) -> list[ThreadRow]:
     """The circle's `latest` threads first, then its open challenges and those
     waiting for an update that are not among them."""
-    return _rows(db.session.execute(_home_statement(), {
-        "circle_id": circle_id, "user_id": user_id, "limit": latest}))
+    return _rows(_home_statement.values({"circle_id": circle_id, "user_id": user_id, "limit": latest}))
 
 
 _ORDER = (Thread.pinned.desc(), Thread.last_post_at.desc(), Thread.id.desc())
 
 
-@cache
+@prepared
 def _listing_statement():
     """The page's ids are chosen first and only those threads are joined to their
     authors and read state: joined before the LIMIT, PostgreSQL hash-joined every
     person on the site to every thread of the circles (bench/findings.md, 8).
-    Built once: dashboards, circle homes and lists all run it.
+    Prepared: dashboards, circle homes and lists all run it.
     """
     page = (select(Thread.id).where(Thread.circle_id.in_(bindparam("circle_ids", expanding=True)))
             .order_by(*_ORDER).limit(bindparam("limit")).offset(bindparam("offset")).subquery())
     return _columns().join(page, page.c.id == Thread.id).order_by(*_ORDER)
 
 
-@cache
+@prepared
 def _home_statement():
     """The circle home's latest threads and, in the same statement, its open
     challenges and those waiting for an update (the home page's statements
