@@ -49,18 +49,25 @@ def search(user: User, query: str, circle_id: int | None = None, page: int = 1,
     base = select(SearchEntry.post_id).where(may_read(user.id, SearchEntry.circle_id))
     if circle_id is not None:
         base = base.where(SearchEntry.circle_id == circle_id)
-    matched, rank = _match(base, terms, user.id, circle_id)
+    matched, score = _match(base, terms, user.id, circle_id)
     if matched is None:
         return [], 0, terms
-    total = db.session.scalar(select(func.count()).select_from(matched.subquery()))
+    # The total comes with the page (a window over every match): ranking reads
+    # every match anyway, and a count of its own ran the index's search again.
+    # The score is taken inside: FTS5's bm25() can't be used beside a window.
+    found = matched.add_columns(SearchEntry.thread_id, SearchEntry.circle_id, SearchEntry.body,
+                                score.label("score")).subquery()
     rows = db.session.execute(
-        matched.add_columns(SearchEntry.thread_id, Thread.title, SearchEntry.body,
-                            Post.number, Circle.slug, Circle.name)
-        .join(Post, Post.id == SearchEntry.post_id)
-        .join(Thread, Thread.id == SearchEntry.thread_id)
-        .join(Circle, Circle.id == SearchEntry.circle_id)
-        .order_by(rank, SearchEntry.post_id.desc())
+        select(found.c.post_id, found.c.thread_id, found.c.body, Thread.title, Post.number,
+               Circle.slug, Circle.name, func.count().over().label("total"))
+        .join(Post, Post.id == found.c.post_id)
+        .join(Thread, Thread.id == found.c.thread_id)
+        .join(Circle, Circle.id == found.c.circle_id)
+        .order_by(found.c.score, found.c.post_id.desc())
         .limit(per_page).offset((page - 1) * per_page)).all()
+    total = rows[0].total if rows else (
+        # Past the last page: only then is the count asked on its own.
+        db.session.scalar(select(func.count()).select_from(matched.subquery())) if page > 1 else 0)
     stems = [_stem(t) for t in terms]
     hits = [Hit(r.post_id, r.thread_id, r.number, r.title, r.slug, r.name,
                 highlight(r.title, stems, whole_words=True), _snippet(r.body, stems))
@@ -78,8 +85,8 @@ def _stem(term: str) -> str:
 
 
 def _match(base, terms: list[str], user_id: int, circle_id: int | None):
-    """The base query narrowed to the posts matching every term, and its ranking
-    (None, None when the viewer has no circle to search).
+    """The base query narrowed to the posts matching every term, and its score,
+    lowest first (None, None when the viewer has no circle to search).
 
     The read rule in base keeps results to the circles the viewer may read. Naming those circles
     in the index's query as well lets it find only their posts, rather than
@@ -101,7 +108,7 @@ def _match(base, terms: list[str], user_id: int, circle_id: int | None):
     words = func.plainto_tsquery(literal_column("'english'"), " ".join(terms))
     circles = cast(" | ".join(f"_c{int(i)}" for i in circle_ids), TSQUERY)
     # Ranked by the words alone: every row has one circle lexeme.
-    return base.where(document.op("@@")(words.op("&&")(circles))), func.ts_rank(document, words).desc()
+    return base.where(document.op("@@")(words.op("&&")(circles))), -func.ts_rank(document, words)
 
 
 def _snippet(body: str, terms: list[str], width: int = 200) -> Markup:

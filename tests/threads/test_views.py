@@ -348,3 +348,23 @@ def test_query_count_is_the_same_for_20_and_2000_posts(client, auth, circle_pair
         assert response.status_code == 200
         counts.append(q.count)
     assert counts[0] == counts[1] and counts[1] <= 8, counts
+
+
+def test_search_pages_keep_their_total_and_rank_and_ask_the_index_once(app, circle_pair, count_queries):
+    """The total comes with the page, from the same statement: the index's
+    search runs once per page (it ran twice, for the count and the page)."""
+    from community.threads.search import search
+
+    circle, owner, helen = circle_pair
+    make_thread(circle, owner, title="Rotas", body="rota rota rota rota: the rota")  # the best match
+    for n in range(24):
+        make_thread(circle, owner, title=f"Week {n}", body=f"the rota for week {n}")
+    with count_queries() as sent:
+        first, total, _ = search(helen, "rota")
+    assert total == 25 and len(first) == 20 and first[0].title == "Rotas"
+    assert sum("MATCH" in statement for statement in sent.statements) == 1
+    second, total, _ = search(helen, "rota", page=2)
+    assert total == 25 and len(second) == 5
+    assert not {hit.post_id for hit in first} & {hit.post_id for hit in second}
+    assert search(helen, "rota", page=3)[:2] == ([], 25)  # past the last page
+    assert search(helen, "nothing", page=1)[:2] == ([], 0)
