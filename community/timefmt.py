@@ -57,6 +57,7 @@ def day(moment: datetime, zone: str | None) -> str:
     return _day(_local(moment, zone))
 
 
+@lru_cache(maxsize=8192)
 def date_time(moment: datetime, zone: str | None, clock: str) -> str:
     """ "3 Dec 2026, 14:05" """
     local = _local(moment, zone)
@@ -89,6 +90,8 @@ def relative(moment: datetime, zone: str | None, clock: str, now: datetime | Non
     if seconds < 3600:
         n = int(seconds // 60)
         return f"{n} minute{'s' if n != 1 else ''} ago"
+    if seconds >= 8 * 86400:  # surely a week or more in any zone: no need to find today there
+        return date_time(moment, zone, clock)
     local = _local(moment, zone)
     days = (timeutil.to_zone(now, zone).date() - local.date()).days
     at = clock_time(local, clock)

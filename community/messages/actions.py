@@ -376,18 +376,21 @@ def _others():
             .order_by(ConversationMember.id))
 
 
-def unread_total_query(user_id):
+def unread_total_query(user_id, up_to: int | None = None):
     """A scalar subquery: the messages by others the user hasn't read in the
     conversations they are in and haven't muted (the header badge's number;
-    the Messages page still counts a muted conversation's)."""
+    the Messages page still counts a muted conversation's), counted no further
+    than up_to when given (the header shows "99+" beyond)."""
     mine = aliased(ConversationMember)
-    return (select(func.count(DirectMessage.id))
-            .join(mine, and_(mine.conversation_id == DirectMessage.conversation_id,
-                             mine.user_id == user_id))
-            .where(mine.left_at.is_(None), mine.muted.is_(False),
-                   DirectMessage.seq > mine.last_read_seq, DirectMessage.deleted_at.is_(None),
-                   (DirectMessage.author_id != user_id) | DirectMessage.author_id.is_(None))
-            .scalar_subquery())
+    unread = (select(DirectMessage.id)
+              .join(mine, and_(mine.conversation_id == DirectMessage.conversation_id,
+                               mine.user_id == user_id))
+              .where(mine.left_at.is_(None), mine.muted.is_(False),
+                     DirectMessage.seq > mine.last_read_seq, DirectMessage.deleted_at.is_(None),
+                     (DirectMessage.author_id != user_id) | DirectMessage.author_id.is_(None)))
+    if up_to is not None:
+        unread = unread.limit(up_to)
+    return select(func.count()).select_from(unread.subquery()).scalar_subquery()
 
 
 def unread_total(user: User) -> int:

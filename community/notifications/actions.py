@@ -59,9 +59,12 @@ def unread_count(user_id: int) -> int:
     return _unread_count_statement.scalar({"user_id": user_id})
 
 
-def unread_count_query(user_id):
-    """A select of the bell's number for a user (an id or a parameter)."""
+def unread_count_query(user_id, up_to: int | None = None):
+    """A select of the bell's number for a user (an id or a parameter), counted
+    no further than up_to when given (the header shows "99+" beyond)."""
     query = visible(user_id).where(Notification.read_at.is_(None), Notification.seen_at.is_(None))
+    if up_to is not None:
+        query = query.with_only_columns(Notification.id).limit(up_to)
     return select(func.count()).select_from(query.subquery())
 
 

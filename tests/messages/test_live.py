@@ -257,6 +257,31 @@ def test_the_header_badge_counts_unread_messages_and_updates(app, people, pair, 
     bell.disconnect("/notifications")
 
 
+def test_the_header_counts_stop_where_they_read_99_plus(app, people, pair, no_rate_limit):
+    """The header counts unread messages and notifications up to 100 and reads
+    "99+" from there (counting them all was a fifth of a served page); the
+    count bell.js asks for stays exact."""
+    from community.notifications.models import Notification
+    from community.templating import HEADER_COUNTED, header_counts
+
+    for n in range(150):
+        dm.send_message(people["member"], pair.id, f"message {n}", f"m{n}")
+    db.session.add_all(Notification(user_id=people["other"].id, kind="mention", text=f"note {n}")
+                       for n in range(150))
+    db.session.commit()
+    reader = login(app, people["other"])
+    page = text(reader.get("/messages"))
+    for link in ("messages-link", "bell"):
+        found = re.search(rf'class="{link}".*?data-unread="(\d+)".*?data-bell-count>([^<]+)<', page, re.S)
+        assert found.groups() == (str(HEADER_COUNTED), "99+"), link
+    assert reader.get("/messages/unread").get_json() == {"unread": 150}
+    with app.test_request_context("/"):
+        from flask_login import login_user
+
+        login_user(people["other"])
+        assert header_counts() == (HEADER_COUNTED, HEADER_COUNTED)
+
+
 def test_a_muted_conversation_is_not_in_the_badge(app, people, pair):
     dm.send_message(people["member"], pair.id, "one", "b1")
     db.session.execute(update(ConversationMember).where(
