@@ -302,13 +302,19 @@ def _row_in_circle(model, circle: Circle, row_id: int, for_update: bool = False)
 
     :raise NotFound: no such row, or it belongs to another circle.
     """
-    query = select(model).where(model.id == row_id, model.circle_id == circle.id)
-    if for_update:
-        query = query.with_for_update(of=model).execution_options(populate_existing=True)
-    row = db.session.scalar(query)
+    row = db.session.scalar(_in_circle(model, for_update), {"row_id": row_id, "circle_id": circle.id})
     if row is None:
         raise NotFound()
     return row
+
+
+@cache
+def _in_circle(model, for_update: bool):
+    # Built once per model: every meeting, file and poll route loads its row so.
+    query = select(model).where(model.id == bindparam("row_id"), model.circle_id == bindparam("circle_id"))
+    if for_update:
+        query = query.with_for_update(of=model).execution_options(populate_existing=True)
+    return query
 
 
 def access_listed_circle(slug: str) -> Circle:

@@ -7,8 +7,9 @@ costs one statement more (sheet_of), two once the date has a run sheet
 (open_challenges) are read by the page that picks them, not this one.
 """
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..accounts.models import User
 from ..challenges.models import Challenge
@@ -35,7 +36,13 @@ FORMER = "A former member"
 
 def sheet_of(occurrence_id: int) -> RunSheet | None:
     """The date's run sheet, if it has one (for a page whose loader checked access)."""
-    return db.session.scalar(select(RunSheet).where(RunSheet.occurrence_id == occurrence_id))
+    return db.session.scalar(_sheet(), {"occurrence_id": occurrence_id})
+
+
+@cache
+def _sheet():
+    # Every meeting page: built once.
+    return select(RunSheet).where(RunSheet.occurrence_id == bindparam("occurrence_id"))
 
 
 def items_of(sheet: RunSheet | None, now: datetime) -> list[Item]:

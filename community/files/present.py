@@ -2,9 +2,10 @@
 places (so a page's statement count doesn't grow with its files), and the
 JSON a composer or a chat message carries."""
 from collections import defaultdict
+from functools import cache
 
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..extensions import db
 from .models import Attachment
@@ -18,10 +19,16 @@ def files_of(column, ids) -> dict[int, list[Attachment]]:
     ids = [place for place in ids if place is not None]
     if not ids:
         return found
-    for attachment in db.session.scalars(select(Attachment).where(column.in_(ids))
-                                         .order_by(Attachment.id)):
+    for attachment in db.session.scalars(_files_at(column.key), {"ids": ids}):
         found[getattr(attachment, column.key)].append(attachment)
     return found
+
+
+@cache
+def _files_at(place: str):
+    # Built once per kind of place: meeting pages, chat history and messages run it.
+    return (select(Attachment).where(getattr(Attachment, place).in_(bindparam("ids", expanding=True)))
+            .order_by(Attachment.id))
 
 
 def direct_message_files(messages) -> dict[int, list[dict]]:

@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, func, literal, select
 
 from ..accounts.models import User
 from ..chat.models import ChatMessage
-from ..extensions import db
+from ..fast.prepared import prepared
 from ..meetings.models import Meeting
 from ..threads.models import Post, Thread
 from .kinds import KINDS
@@ -71,5 +71,11 @@ def _library(by_kind: bool, by_name: bool):
 
 def space_used(circle_id: int) -> int:
     """Bytes the circle's files take against its quota (drafts count too: they are stored)."""
-    return db.session.scalar(select(func.coalesce(func.sum(Attachment.size), literal(0)))
-                             .where(Attachment.circle_id == circle_id))
+    return _space_used.scalar({"circle_id": circle_id})
+
+
+@prepared
+def _space_used():
+    # Every Files page: prepared.
+    return (select(func.coalesce(func.sum(Attachment.size), literal(0)))
+            .where(Attachment.circle_id == bindparam("circle_id")))

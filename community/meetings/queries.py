@@ -169,16 +169,26 @@ def _answers():
 
 def default_date(meeting: Meeting, now: datetime) -> MeetingOccurrence:
     """The date a meeting's page opens on: the next one not over, else the last."""
-    coming = db.session.scalar(
-        select(MeetingOccurrence).where(MeetingOccurrence.meeting_id == meeting.id,
-                                        MeetingOccurrence.ends_at > now)
-        .order_by(MeetingOccurrence.cancelled_at.is_not(None), MeetingOccurrence.starts_at)
-        .limit(1))
+    coming = db.session.scalar(_next_date(), {"meeting_id": meeting.id, "now": now})
     if coming is not None:
         return coming
-    return db.session.scalar(
-        select(MeetingOccurrence).where(MeetingOccurrence.meeting_id == meeting.id)
-        .order_by(MeetingOccurrence.starts_at.desc()).limit(1))
+    return db.session.scalar(_last_date(), {"meeting_id": meeting.id})
+
+
+@cache
+def _next_date():
+    # Every meeting page: built once.
+    return (select(MeetingOccurrence)
+            .where(MeetingOccurrence.meeting_id == bindparam("meeting_id"),
+                   MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type))
+            .order_by(MeetingOccurrence.cancelled_at.is_not(None), MeetingOccurrence.starts_at)
+            .limit(1))
+
+
+@cache
+def _last_date():
+    return (select(MeetingOccurrence).where(MeetingOccurrence.meeting_id == bindparam("meeting_id"))
+            .order_by(MeetingOccurrence.starts_at.desc()).limit(1))
 
 
 def series_dates(meeting: Meeting, now: datetime) -> tuple[list[MeetingOccurrence], int, int]:
@@ -196,16 +206,22 @@ def series_dates(meeting: Meeting, now: datetime) -> tuple[list[MeetingOccurrenc
 
 def attendance(occurrence: MeetingOccurrence) -> dict[str, list[RSVP]]:
     """Active members' answers for a date, by answer; the waitlist in its order."""
-    rows = db.session.scalars(
-        select(RSVP).join(Membership, active_membership(RSVP.user_id, occurrence.circle_id))
-        .where(RSVP.occurrence_id == occurrence.id)
-        .order_by(RSVP.waitlisted_at, RSVP.responded_at, RSVP.id))
+    rows = db.session.scalars(_attendance(), {"circle_id": occurrence.circle_id,
+                                              "occurrence_id": occurrence.id})
     out: dict[str, list[RSVP]] = {"going": [], "maybe": [], "waitlisted": [], "declined": []}
     for row in rows:
         out[row.answer].append(row)
     for answer in ("going", "maybe", "declined"):
         out[answer].sort(key=lambda r: r.user.display_name.lower())
     return out
+
+
+@cache
+def _attendance():
+    # Every meeting page: built once.
+    return (select(RSVP).join(Membership, active_membership(RSVP.user_id, bindparam("circle_id")))
+            .where(RSVP.occurrence_id == bindparam("occurrence_id"))
+            .order_by(RSVP.waitlisted_at, RSVP.responded_at, RSVP.id))
 
 
 def open_polls(circle: Circle, limit: int = 10) -> tuple[list[DatePoll], dict[int, int]]:

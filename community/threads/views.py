@@ -3,7 +3,7 @@ from typing import NamedTuple
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 
 from .. import mentions as mentions_module
 from .. import timefmt
@@ -13,6 +13,7 @@ from ..circles.pages import CircleHead, circle_head, circle_page
 from ..errors import ActionError
 from ..extensions import db
 from ..fast.fragments import SLOT_MARKS, clean, kept_page, numbered, parts_of
+from ..fast.prepared import prepared
 from ..files.models import Attachment
 from ..files.places import faces_of, kept_uploads
 from ..files.present import files_of
@@ -48,12 +49,17 @@ THREADS_PER_PAGE = 25
 @login_required
 @circle_page
 def index(circle, membership):
-    total = db.session.scalar(select(db.func.count(Thread.id)).where(Thread.circle_id == circle.id))
+    total = _thread_count.scalar({"circle_id": circle.id})
     page = page_number()
     rows = listing([circle.id], current_user.id, THREADS_PER_PAGE, (page - 1) * THREADS_PER_PAGE)
     pages = max(1, -(-total // THREADS_PER_PAGE))
     return render_template("threads/index.html", circle=circle, membership=membership,
                            threads=rows, page=page, pages=pages, total=total)
+
+
+@prepared
+def _thread_count():
+    return select(func.count(Thread.id)).where(Thread.circle_id == bindparam("circle_id"))
 
 
 @circle_home_panel("threads/_home_panel.html", order=10)

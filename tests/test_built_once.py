@@ -1,0 +1,56 @@
+"""Statements built once (community/fast/README.md): a main page, loaded again,
+builds no new select. Building one, above all with aliases and subqueries,
+cost more than running it (bench/findings.md, 12 and 29); a statement built
+per request on a page is the thing this catches."""
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy.sql.selectable import Select
+
+from community.messages import actions as dm
+from community.threads import actions as threads
+from tests.factories import add_member, make_circle, make_thread, make_user
+from tests.meetings.conftest import schedule
+
+
+@contextmanager
+def selects_built():
+    built = []
+    init = Select.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(self)
+        init(self, *args, **kwargs)
+
+    Select.__init__ = counting
+    try:
+        yield built
+    finally:
+        Select.__init__ = init
+
+
+@pytest.fixture
+def world(app):
+    owner = make_user("Rachel Stone")
+    circle = make_circle(owner)
+    helen = add_member(circle, make_user("Helen Marsh"))
+    thread = make_thread(circle, owner, title="Rotas", body="The rota for winter")
+    threads.post_reply(helen, circle.slug, thread.id, "Our rota works like this")
+    meeting = schedule(owner, circle)
+    conversation = dm.start_conversation(owner, [str(helen.id)])
+    dm.send_message(owner, conversation.id, "Can we talk rotas?", "c1")
+    return circle, thread, meeting, helen
+
+
+def test_the_main_pages_build_no_statement_per_request(client, auth, world):
+    circle, thread, meeting, helen = world
+    c = circle.slug
+    auth.login(helen)
+    pages = ["/", f"/c/{c}/", f"/c/{c}/threads", f"/c/{c}/t/{thread.id}?page=1",
+             f"/c/{c}/meetings/", f"/c/{c}/m/{meeting.id}", "/search?q=rota", f"/c/{c}/search?q=rota",
+             "/messages", f"/c/{c}/files", f"/c/{c}/files?kind=images", f"/c/{c}/files?q=budget"]
+    for page in pages:
+        assert client.get(page).status_code == 200, page  # the first load builds them
+        with selects_built() as built:
+            assert client.get(page).status_code == 200, page
+        assert built == [], page
