@@ -272,7 +272,8 @@ CircleRow = namedtuple("CircleRow", Circle.__table__.columns.keys())
 
 class MembershipRow(namedtuple("MembershipRow", Membership.__table__.columns.keys())):
     __slots__ = ()
-    is_active = Membership.is_active  # the model's own rule
+    is_active = Membership.is_active  # the model's own rules
+    role_label = Membership.role_label
 
 
 @prepared

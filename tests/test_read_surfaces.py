@@ -96,7 +96,7 @@ def what_helen_sees(world, client) -> dict[str, str]:
         "calendar feed": client.get(f"/calendar/{world['feed']}.ics").get_data(as_text=True),
         "mentions": client.get(f"/c/{circle.slug}/mentions?q=oli").get_data(as_text=True),
         "profile": client.get(f"/people/{world['owner'].id}").get_data(as_text=True),
-        "chat unread": str(chat.unread_counts(helen, [circle.id])),
+        "chat unread": str(chat.unread_counts(helen.id, [circle.id])),
     }
     later = utcnow() + timedelta(minutes=1)
     dispatch_notifications(later)

@@ -390,13 +390,13 @@ def mark_read(actor: User, slug, message_id: int) -> int:
 UNREAD_SHOWN = 100
 
 
-def unread_counts(user: User, circle_ids: list[int]) -> dict[int, int]:
+def unread_counts(user_id: int, circle_ids: list[int]) -> dict[int, int]:
     """Messages by others after the user's read position (or, before they first
     read the chat, since they joined), per circle, in one query, each counted
     up to UNREAD_SHOWN. Circles without any are left out."""
     if not circle_ids:
         return {}
-    rows = _unread_counts.values({"user_id": user.id, "circle_ids": circle_ids, "shown": UNREAD_SHOWN})
+    rows = _unread_counts.values({"user_id": user_id, "circle_ids": circle_ids, "shown": UNREAD_SHOWN})
     return {circle_id: count for circle_id, count in rows if count}
 
 

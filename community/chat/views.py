@@ -36,13 +36,13 @@ def page(circle, membership):
 @circle_home_panel("chat/_home_panel.html", order=30)
 def home_panel(circle, membership) -> dict:
     """Unread chat messages in this circle (one query)."""
-    unread = actions.unread_counts(membership.user, [circle.id]).get(circle.id, 0)
+    unread = actions.unread_counts(membership.user_id, [circle.id]).get(circle.id, 0)
     return {"unread": unread}
 
 
 @dashboard_panel("chat/_dashboard_panel.html", order=30)
 def dashboard(user, circles) -> dict:
     """Unread chat messages in each of the user's circles (one query for all)."""
-    counts = actions.unread_counts(user, [circle.id for circle, _ in circles])
+    counts = actions.unread_counts(user.id, [circle.id for circle, _ in circles])
     rows = [(circle, counts[circle.id]) for circle, _ in circles if counts.get(circle.id)]
     return {"rows": rows, "total": sum(n for _, n in rows)}

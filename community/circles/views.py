@@ -105,7 +105,7 @@ def withdraw_request(slug):
 
 @bp.route("/c/<slug>/")
 @login_required
-@circle_page
+@circle_page(rows=True)
 def home(circle, membership):
     members = _home_members.rows({"circle_id": circle.id}, into=HomeMember)
     member_count, pending = _home_counts.first({"circle_id": circle.id})

@@ -45,7 +45,7 @@ class FileRow(NamedTuple):
 
 
 @login_required
-@circle_page
+@circle_page(rows=True)
 def library(circle, membership):
     """Every file shared in the circle, newest first: filter by kind, search by name."""
     group = request.args.get("kind", "")

@@ -128,7 +128,7 @@ def repeat_text(meeting: Meeting) -> str:
 
 @bp.route("/c/<slug>/meetings/")
 @login_required
-@circle_page
+@circle_page(rows=True)
 def index(circle, membership):
     """Coming meetings (paginated; a series once, its next dates folded under it),
     open date polls and offers to host a visit."""

@@ -47,7 +47,7 @@ THREADS_PER_PAGE = 25
 
 @bp.route("/c/<slug>/threads")
 @login_required
-@circle_page
+@circle_page(rows=True)
 def index(circle, membership):
     total = _thread_count.scalar({"circle_id": circle.id})
     page = page_number()

@@ -699,13 +699,13 @@ def test_mark_read_moves_forward_only(connect, people):
     ids = [post(people["other"], circle, f"m{i}")["id"] for i in range(3)]
     sc = connect(people["member"])
     assert call(sc, "mark_read", {"circle": circle.slug, "id": ids[2]})["last_read_id"] == ids[2]
-    assert chat.unread_counts(people["member"], [circle.id]) == {}
+    assert chat.unread_counts(people["member"].id, [circle.id]) == {}
     assert call(sc, "mark_read", {"circle": circle.slug, "id": ids[0]})["last_read_id"] == ids[0]
-    assert chat.unread_counts(people["member"], [circle.id]) == {}
+    assert chat.unread_counts(people["member"].id, [circle.id]) == {}
     # An id past the newest message stops at the newest.
     post(people["other"], circle, "new")
     call(sc, "mark_read", {"circle": circle.slug, "id": 10**12})
-    assert chat.unread_counts(people["member"], [circle.id]) == {}
+    assert chat.unread_counts(people["member"].id, [circle.id]) == {}
     assert call(connect(people["outsider"]), "mark_read", {"circle": circle.slug, "id": 1}) == NOT_FOUND
 
 

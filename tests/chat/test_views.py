@@ -130,12 +130,12 @@ def test_unread_counting_stops_where_the_badge_says_99_plus(app, people):
     db.session.add_all(later)
     db.session.commit()
     ids = [first["id"], *(message.id for message in later)]
-    assert chat.unread_counts(member, [circle.id]) == {circle.id: chat.UNREAD_SHOWN}
+    assert chat.unread_counts(member.id, [circle.id]) == {circle.id: chat.UNREAD_SHOWN}
     client = login(app, member)
     for page in ("/", f"/c/{circle.slug}/"):
         assert '<span class="badge">99+</span>' in text(client.get(page)), page
     chat.mark_read(member, circle.slug, ids[10])  # 94 left: counted exactly again
-    assert chat.unread_counts(member, [circle.id]) == {circle.id: chat.UNREAD_SHOWN - 6}
+    assert chat.unread_counts(member.id, [circle.id]) == {circle.id: chat.UNREAD_SHOWN - 6}
 
 
 def test_messages_from_before_someone_joined_are_not_unread(app, people):
@@ -143,18 +143,18 @@ def test_messages_from_before_someone_joined_are_not_unread(app, people):
     post(people["other"], circle, "before you came")
     newcomer = add_member(circle, make_user("Helen Marsh"))
     membership = db.session.scalar(select(Membership).where(Membership.user_id == newcomer.id))
-    assert chat.unread_counts(newcomer, [circle.id]) == {}
+    assert chat.unread_counts(newcomer.id, [circle.id]) == {}
     later = post(people["other"], circle, "welcome Helen")
     # (the same second as joining must still count)
     assert membership.joined_at < db.session.get(ChatMessage, later["id"]).created_at
-    assert chat.unread_counts(newcomer, [circle.id]) == {circle.id: 1}
+    assert chat.unread_counts(newcomer.id, [circle.id]) == {circle.id: 1}
 
 
 def test_deleted_messages_are_not_unread(app, people):
     circle = people["circle"]
     message = post(people["other"], circle, "oops")
     chat.delete_message(people["other"], message["id"])
-    assert chat.unread_counts(people["member"], [circle.id]) == {}
+    assert chat.unread_counts(people["member"].id, [circle.id]) == {}
 
 
 def test_the_dashboard_lists_circles_with_unread_chat(app, people):
@@ -261,4 +261,4 @@ def test_the_demo_gives_a_circle_a_few_days_of_chat(app):
     assert rows[-1].created_at - rows[0].created_at >= timedelta(days=2)
     assert len({m.author_id for m in rows}) >= 5
     # Some of it is unread for the owner, so the demo shows the counts.
-    assert chat.unread_counts(people["Rachel Stone"], [circle.id]).get(circle.id, 0) > 0
+    assert chat.unread_counts(people["Rachel Stone"].id, [circle.id]).get(circle.id, 0) > 0

@@ -125,10 +125,10 @@ def test_the_predicates_and_the_clauses_agree(world):
     assert read_gate(circle, membership, helen) == "second_factor"
     assert not may_read_circle(circle, membership, helen)
     assert may_read_circle(circle, membership_of(circle.id, owner.id), owner)
-    assert chat.unread_counts(helen, [circle.id]) == {}
+    assert chat.unread_counts(helen.id, [circle.id]) == {}
     give_factor(helen)
     assert read_gate(circle, membership, helen) is None
-    assert chat.unread_counts(helen, [circle.id]) == {circle.id: 1}
+    assert chat.unread_counts(helen.id, [circle.id]) == {circle.id: 1}
 
 
 # --- The owner's switch ------------------------------------------------------------------
