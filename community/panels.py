@@ -29,7 +29,7 @@ def circle_home_panel(template: str, order: int = 50):
 
 def dashboard_panel(template: str, order: int = 50):
     """Register load(user, circles) -> dict for the dashboard; circles are
-    the user's [(Circle, Membership)]."""
+    the user's [(circle, membership)] as plain rows (policy.circle_rows_of)."""
     def register(load):
         DASHBOARD.append(Panel(order, template, load))
         DASHBOARD.sort(key=lambda p: p.order)

@@ -267,6 +267,15 @@ def access_circle_rows(user: User, slug: str) -> tuple["CircleRow", "MembershipR
     return _active_or_404((CircleRow(*row[:split]), membership if membership.id is not None else None))
 
 
+def circle_rows_of(user_id: int) -> list[tuple["CircleRow", "MembershipRow"]]:
+    """The user's active circles by name, with their memberships, as plain rows
+    (as access_circle_rows gives them), in one prepared read: for the dashboard,
+    which only shows them (making them ORM objects was a fifth of it)."""
+    split = len(CircleRow._fields)
+    return [(CircleRow(*row[:split]), MembershipRow(*row[split:]))
+            for row in _circle_rows_of.values({"user_id": user_id})]
+
+
 CircleRow = namedtuple("CircleRow", Circle.__table__.columns.keys())
 
 
@@ -283,6 +292,14 @@ def _circle_rows_by_slug():
             .outerjoin(membership, and_(membership.c.circle_id == Circle.id,
                                         membership.c.user_id == bindparam("user_id")))
             .where(Circle.slug == bindparam("slug")))
+
+
+@prepared
+def _circle_rows_of():
+    return (select(Circle.__table__, *(column.label(f"membership_{column.key}")
+                                       for column in Membership.__table__.c))
+            .join(Membership, active_membership(bindparam("user_id"), Circle.id))
+            .order_by(Circle.name))
 
 
 def _could_be_slug(slug) -> bool:

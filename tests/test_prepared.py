@@ -14,6 +14,7 @@ from community.templating import _header_counts
 from community.threads import actions as threads
 from community.threads.models import Post
 from community.threads.reading import _page_of_posts, _reactions, _thread_in_circle
+from community.threads.rows import _listing_statement
 from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_thread, make_user
 
@@ -39,7 +40,9 @@ def _reads_of(circle, thread, reader, owner) -> list[tuple[Prepared, dict]]:
     return [(_page_of_posts, page), (_reactions, page),
             (_circle_rows_by_slug, {"user_id": reader.id, "slug": circle.slug}),
             (_thread_in_circle, {"thread_id": thread.id, "circle_id": circle.id, "user_id": reader.id}),
-            (_header_counts, {"user_id": owner.id})]  # the bell's and the messages' counts
+            (_header_counts, {"user_id": owner.id}),  # the bell's and the messages' counts
+            (_listing_statement, {"circle_ids": [circle.id, circle.id + 1], "user_id": reader.id,
+                                  "limit": 20, "offset": 0})]  # an IN list
 
 
 def _assert_same_as_sqlalchemy(*world):
@@ -235,3 +238,25 @@ def test_prepared_reads_refuse_a_sqlalchemy_whose_internals_changed(monkeypatch,
                             lambda self, *a, **k: {name: -1 for name in real(self, *a, **k)})
     with pytest.raises(RuntimeError, match=rf"SQLAlchemy {sqlalchemy.__version__}"):
         check_sqlalchemy()
+
+
+def test_a_users_circles_as_rows_are_what_the_orm_loads(app):
+    """The dashboard's circles (policy.circle_rows_of) against my_circles' ORM
+    objects: every column, the same order, only active memberships."""
+    from community.circles.actions import my_circles
+    from community.moderation import actions as moderation
+    from community.policy import circle_rows_of
+
+    owner = make_user("Olive Owner")
+    helen = make_user("Helen Marsh")
+    for name in ("Zeta circle", "Alpha circle", "Left circle"):
+        add_member(make_circle(owner, name=name), helen, role="moderator" if name[0] == "Z" else "member")
+    left = make_circle(owner, name="Removed from")
+    add_member(left, helen)
+    moderation.remove_member(owner, left.slug, helen.id)
+    rows, objects = circle_rows_of(helen.id), my_circles(helen)
+    assert [circle.name for circle, _ in rows] == ["Alpha circle", "Left circle", "Zeta circle"]
+    for (circle, membership), (orm_circle, orm_membership) in zip(rows, objects, strict=True):
+        assert circle == tuple(getattr(orm_circle, key) for key in circle._fields)
+        assert membership == tuple(getattr(orm_membership, key) for key in membership._fields)
+        assert membership.role_label == orm_membership.role_label and membership.is_active

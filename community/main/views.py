@@ -7,11 +7,11 @@ from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..circles.actions import my_circles, pending_requests_of
+from ..circles.actions import pending_requests_of
 from ..extensions import db
 from ..fast.fragments import clean, kept_row
 from ..panels import DASHBOARD, render_panels
-from ..policy import member_counts, read_gate, readable
+from ..policy import circle_rows_of, member_counts, read_gate, readable
 from ..redis_client import answers, is_redis_url, quick_client
 
 bp = Blueprint("main", __name__)
@@ -20,7 +20,7 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 @login_required
 def dashboard():
-    circles = my_circles(current_user)
+    circles = circle_rows_of(current_user.id)
     # Panels show content, so they get only the circles the viewer may read:
     # a circle whose pledge is waiting, or that requires a second factor the
     # viewer has yet to set up, is listed by name, with what to do first.
