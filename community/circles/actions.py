@@ -1,7 +1,9 @@
 """What members do with circles: create, configure, join, leave."""
 import hashlib
 import hmac
+from datetime import datetime
 from functools import cache
+from typing import NamedTuple
 
 from sqlalchemy import String, bindparam, case, delete, false, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +12,7 @@ from ..accounts.models import User
 from ..database import begin_write
 from ..errors import ActionError, Conflict, NotFound
 from ..extensions import db
+from ..fast.prepared import prepared
 from ..moderation.audit import ANONYMISED, record
 from ..notifications.actions import notify
 from ..policy import (
@@ -307,16 +310,31 @@ def withdraw_request(actor: User, slug: str) -> JoinRequest:
     return request
 
 
-def pending_requests_of(user: User) -> list[JoinRequest]:
+class RequestedCircle(NamedTuple):
+    slug: str
+    name: str
+    cohort: str | None
+
+
+class PendingRequest(NamedTuple):
+    """A request to join as its requester's dashboard shows it (plain: it only shows)."""
+
+    created_at: datetime
+    circle: RequestedCircle
+
+
+def pending_requests_of(user: User) -> list[PendingRequest]:
     """The person's own requests still waiting for a moderator, newest first."""
-    return list(db.session.scalars(_pending_requests_of(), {"user_id": user.id}))
+    return [PendingRequest(created_at, RequestedCircle(slug, name, cohort))
+            for created_at, slug, name, cohort in _pending_requests_of.values({"user_id": user.id})]
 
 
-@cache
+@prepared
 def _pending_requests_of():
-    # On every dashboard: built once.
-    return (select(JoinRequest).where(JoinRequest.user_id == bindparam("user_id"),
-                                      JoinRequest.status == "pending")
+    # On every dashboard: prepared.
+    return (select(JoinRequest.created_at, Circle.slug, Circle.name, Circle.cohort)
+            .join(Circle, Circle.id == JoinRequest.circle_id)
+            .where(JoinRequest.user_id == bindparam("user_id"), JoinRequest.status == "pending")
             .order_by(JoinRequest.created_at.desc()))
 
 

@@ -256,7 +256,8 @@ def test_withdrawing_a_request(app):
     circle = make_circle(owner, join_policy="request")
     asker, other = make_user(), make_user()
     request = circles.request_to_join(asker, circle.slug, "hello")
-    assert circles.pending_requests_of(asker) == [request]
+    assert circles.pending_requests_of(asker) == [circles.PendingRequest(
+        request.created_at, circles.RequestedCircle(circle.slug, circle.name, circle.cohort))]
     with pytest.raises(NotFound):
         circles.withdraw_request(other, circle.slug)  # nothing of theirs to withdraw
     assert circles.withdraw_request(asker, circle.slug).status == "withdrawn"
