@@ -115,7 +115,8 @@ def test_an_in_list_is_expanded_per_call_as_sqlalchemy_does(app, count_queries):
     by_time = Prepared(lambda: select(Post.number).order_by(Post.number)
                        .where(Post.created_at.in_(bindparam("times", expanding=True)),
                               Post.number >= bindparam("least")))
-    for chosen in ([], times[:1], times[1:], times):
+    # Each length twice, other items the second time: the plan kept per length takes them.
+    for chosen in ([], times[:1], times[1:], times, times[2:], times[:2], times[::-1]):
         params = {"times": chosen, "least": 1}
         expected = db.session.execute(by_time.statement, params).all()
         assert [tuple(row) for row in by_time.rows(params)] == [tuple(row) for row in expected]
@@ -209,6 +210,7 @@ def test_sqlalchemy_as_pinned_passes_the_check():
 
 
 @pytest.mark.parametrize("change", ["another minor version", "construct_params gone",
+                                    "construct_params takes other arguments",
                                     "driver_connection gone", "cursor events take other arguments",
                                     "parameters in another order"])
 def test_prepared_reads_refuse_a_sqlalchemy_whose_internals_changed(monkeypatch, change):
@@ -224,6 +226,9 @@ def test_prepared_reads_refuse_a_sqlalchemy_whose_internals_changed(monkeypatch,
         monkeypatch.setattr(sqlalchemy, "__version__", "2.2.0")
     elif change == "construct_params gone":
         monkeypatch.delattr(SQLCompiler, "construct_params")
+    elif change == "construct_params takes other arguments":
+        real = SQLCompiler.construct_params
+        monkeypatch.setattr(SQLCompiler, "construct_params", lambda self, params=None: real(self, params))
     elif change == "driver_connection gone":
         monkeypatch.delattr(ManagesConnection, "driver_connection", raising=False)
         declared = ManagesConnection.__annotations__

@@ -17,9 +17,10 @@ What stays as it was:
 - a driver error is raised by running the statement again through
   SQLAlchemy, which wraps it and handles a lost connection as it always does.
 
-An IN list (`bindparam(..., expanding=True)`) is expanded per call by the
-compiled statement's own `construct_expanded_state`, as SQLAlchemy's execution
-does: the SQL text then differs with the list's length.
+An IN list (`bindparam(..., expanding=True)`) is expanded by the compiled
+statement's own `construct_expanded_state`, as SQLAlchemy's execution does,
+once per set of list lengths: the SQL differs with them, and the plan says
+where each parameter comes from.
 
 This leans on SQLAlchemy's internals (the compiler's parameters and their
 order, the cursor events' arguments, the pool's driver connection), which a
@@ -69,6 +70,9 @@ def check_sqlalchemy() -> None:
         # Declared on the class or one it derives from (some are set per instance).
         if not any(name in vars(cls) or name in getattr(cls, "__annotations__", {}) for cls in owner.__mro__):
             problems.append(f"{owner.__name__}.{name} is gone")
+    construct = getattr(SQLCompiler, "construct_params", None)
+    if construct is not None and "_no_postcompile" not in pyinspect.signature(construct).parameters:
+        problems.append("SQLCompiler.construct_params takes other arguments")  # an IN list's plan
     for event in ("before_cursor_execute", "after_cursor_execute"):
         listener = getattr(ConnectionEvents, event, None)
         if listener is None or list(pyinspect.signature(listener).parameters) != _CURSOR_EVENT_ARGS:
@@ -99,7 +103,8 @@ class _Compiled(NamedTuple):
     order: tuple[str, ...] | None  # parameter names in order for a positional driver
     binds: tuple[tuple[str, Callable], ...]  # parameters whose type converts them
     converts: tuple[tuple[int, Callable], ...]  # the columns whose type converts them, by position
-    expanding: bool  # an IN list among the parameters: the SQL is made per call
+    lists: tuple[str, ...]  # the IN lists among the parameters: the SQL depends on their lengths
+    plans: dict  # {the lists' lengths: _Plan}
 
 
 class Prepared:
@@ -143,7 +148,7 @@ class Prepared:
     def _run(self, params: dict, one: bool = False) -> list[tuple]:
         conn = db.session.connection()
         compiled = self._compiled_for(conn.dialect)
-        sql, parameters = _expanded(compiled, params) if compiled.expanding else (
+        sql, parameters = _expanded(compiled, params) if compiled.lists else (
             compiled.sql, _parameters(compiled, params))
         cursor = conn.connection.driver_connection.cursor()
         try:
@@ -181,29 +186,51 @@ def _parameters(compiled: _Compiled, params: dict):
     return values if compiled.order is None else tuple(values[name] for name in compiled.order)
 
 
+class _Plan(NamedTuple):
+    """The SQL for one set of IN list lengths, and where each of its parameters
+    comes from: (its name, the list's or the value's name, the item's index or
+    None, the type's conversion or None)."""
+
+    sql: str
+    positional: bool
+    sources: tuple[tuple[str, str, int | None, Callable | None], ...]
+
+
 def _expanded(compiled: _Compiled, params: dict) -> tuple[str, Any]:
-    """The SQL and parameters for these values of an IN list, as SQLAlchemy's
-    execution makes them (each list item its own parameter, converted by its type)."""
+    """The SQL and parameters for these IN lists, as SQLAlchemy's execution makes
+    them (each item its own parameter, converted by its type). Expanding is
+    planned once per set of list lengths: doing it on every call cost a
+    third of a dashboard's prepared reads."""
+    lengths = tuple(len(params[name]) for name in compiled.lists)
+    plan = compiled.plans.get(lengths)
+    if plan is None:
+        plan = compiled.plans[lengths] = _plan(compiled, params)
+    values = compiled.compiled.construct_params(params, _no_postcompile=True)
+    found = ((name, values[source] if index is None else params[source][index], convert)
+             for name, source, index, convert in plan.sources)
+    found = ((name, value if convert is None else convert(value)) for name, value, convert in found)
+    return plan.sql, (tuple(value for _, value in found) if plan.positional else dict(found))
+
+
+def _plan(compiled: _Compiled, params: dict) -> _Plan:
     state = compiled.compiled.construct_expanded_state(params)
-    values = dict(state.parameters)
-    for name, convert in state.processors.items():
-        if name in values:
-            values[name] = convert(values[name])
-    if state.positiontup is None:
-        return state.statement, values
-    return state.statement, tuple(values[name] for name in state.positiontup)
+    items = {item: (name, index) for name, expanded in state.parameter_expansion.items()
+             for index, item in enumerate(expanded)}
+    names = state.positiontup if state.positiontup is not None else tuple(state.parameters)
+    return _Plan(state.statement, state.positiontup is not None,
+                 tuple((name, *items.get(name, (name, None)), state.processors.get(name)) for name in names))
 
 
 def _compile(statement: Select, dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
-    expanding = any(bind.expanding for bind in compiled.binds.values())
+    lists = tuple(name for name, bind in compiled.binds.items() if bind.expanding)
     binds = tuple((name, convert) for name, bind in compiled.binds.items()
                   if (convert := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None)
     results = (column.type.dialect_impl(dialect).result_processor(dialect, None)
                for column in statement.selected_columns)
     converts = tuple((index, convert) for index, convert in enumerate(results) if convert is not None)
     order = tuple(compiled.positiontup) if dialect.positional else None
-    return _Compiled(compiled.string, compiled, order, binds, converts, expanding)
+    return _Compiled(compiled.string, compiled, order, binds, converts, lists, {})
 
 
 def _converted(row: tuple, converts: tuple[tuple[int, Callable], ...]) -> list:
