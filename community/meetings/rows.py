@@ -7,6 +7,7 @@ viewer's way and on the meeting's own clock when that differs, are slots
 ("when" for the entry's date, "when_<n>" for its n-th folded date).
 """
 from datetime import datetime
+from functools import lru_cache
 from typing import NamedTuple
 
 from markupsafe import Markup
@@ -107,8 +108,26 @@ def times(start: datetime, end: datetime, own_zone: str, zone: str | None, clock
     return {"local": timefmt.span(start, end, viewer, clock), "own": own}
 
 
+def next_date_rows(dates: list, show_circle: bool = False) -> Markup:
+    """The circle home's and the dashboard's next dates (queries.NextDate):
+    each drawn once per look and kept, its time a slot in the viewer's zone."""
+    zone, clock = viewer_times()
+    return Markup("").join(
+        kept_row("meetings/_next_date.html", _next_context, (date, show_circle),
+                 {"when": when_html(date.starts_at, date.ends_at, date.timezone, zone, clock)})
+        for date in dates)
+
+
+def _next_context(key: tuple) -> dict:
+    date, show_circle = key
+    return {"date": date._replace(title=clean(date.title), circle_name=clean(date.circle_name)),
+            "show_circle": show_circle}
+
+
+@lru_cache(maxsize=4096)
 def when_html(start: datetime, end: datetime, own_zone: str, zone: str | None, clock: str) -> Markup:
-    """What meetings/_macros.html's `when` writes (inline), for a viewer's zone and clock."""
+    """What meetings/_macros.html's `when` writes (inline), for a viewer's zone and
+    clock: the same for everyone with that zone and clock, so kept."""
     shown = times(start, end, own_zone, zone, clock)
     html = Markup('<time datetime="{}" title="{}">{}</time>').format(
         start.isoformat(timespec="seconds"), timefmt.full(start, zone, clock), shown["local"])

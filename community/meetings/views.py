@@ -117,6 +117,7 @@ def meeting_times(start, end, zone_name: str) -> dict:
 
 
 bp.add_app_template_global(rows.date_rows)
+bp.add_app_template_global(rows.next_date_rows)
 
 
 @bp.app_template_global()

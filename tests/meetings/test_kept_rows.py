@@ -67,3 +67,24 @@ def test_an_entry_shows_each_viewer_the_time_their_way_and_the_meeting_s_own(mak
     assert times.sub("", mia) == times.sub("", ken)
     kept = [key for key in MEMO.items if key[0] == "meetings/_date_row.html"]
     assert sum(1 for key in kept if key[2].title == "Coffee") == 1
+
+
+NEXT_DATE_CHANGES = {
+    **{name: CHANGES[name] for name in ("a date is cancelled", "the meeting is cancelled",
+                                        "the viewer moves to Tokyo", "the viewer reads a 12-hour clock")},
+    "the next date is moved": lambda c, o, m, s, x: scheduling.move_occurrence(
+        o, c.slug, dates_of(s)[0].id, start=at(day(11), 8), duration=60),
+}
+
+
+@pytest.mark.parametrize("page", ["circle home", "dashboard"])
+@pytest.mark.parametrize("change", NEXT_DATE_CHANGES)
+def test_the_next_dates_served_are_the_dates_rendered_afresh(client, auth, world, change, page):
+    """The circle home's and the dashboard's next dates are kept rows too
+    (meetings.rows.next_date_rows): each change shows, the viewer's way."""
+    circle, owner, member, series, one_off = world
+    auth.login(member)
+    url = f"/c/{circle.slug}/" if page == "circle home" else "/"
+    assert_shown_afresh(client, url,
+                        lambda: NEXT_DATE_CHANGES[change](circle, owner, member, series, one_off))
+    assert "meetings/_next_date.html" in {key[0] for key in MEMO.items}
