@@ -8,7 +8,6 @@ de-duplication of a resend, the same numbering without gaps.
 """
 import re
 from datetime import datetime
-from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import String, and_, bindparam, case, cast, delete, func, literal, or_, select, update
@@ -37,6 +36,7 @@ from ..content import render
 from ..database import begin_write, fresh_read
 from ..errors import ActionError, Conflict
 from ..extensions import db
+from ..fast.prepared import prepared
 from ..files.actions import attach_to_direct_message, clean_attachment_ids, discard_files_of
 from ..files.present import describe as describe_file
 from ..files.present import direct_message_files
@@ -334,28 +334,42 @@ def conversation_list(user: User, before: tuple[datetime, int] | None = None,
     values = {"user_id": user.id, "limit": limit}
     if before is not None:
         values.update(before_time=before[0], before_id=before[1])
-    rows = db.session.execute(_conversations(before is not None), values).all()
+    rows = (_older_conversations if before is not None else _conversations).rows(values)
     if not rows:
         return []
     people: dict[int, list[tuple[str, bool]]] = {}
-    for conversation_id, name, left_at in db.session.execute(
-            _others(), {"ids": [row.id for row in rows], "user_id": user.id}):
+    for conversation_id, name, left_at in _others.values({"ids": [row.id for row in rows],
+                                                           "user_id": user.id}):
         people.setdefault(conversation_id, []).append((name, left_at is not None))
     return [ConversationRow(row.id, row.newest, tuple(people.get(row.id, ())), row.unread, row.muted,
                             row.left_at is not None) for row in rows]
 
 
-@cache
-def _conversations(paged: bool):
-    # On every Messages page: built once (with `before` or without).
+# A conversation's unread count stops here ("99+" beyond), as the header's does.
+UNREAD_SHOWN = 100
+
+
+@prepared
+def _conversations():
+    # On every Messages page: prepared.
+    return _conversations_statement(paged=False)
+
+
+@prepared
+def _older_conversations():
+    return _conversations_statement(paged=True)
+
+
+def _conversations_statement(paged: bool):
     mine = ConversationMember
-    unread = (select(func.count(DirectMessage.id))
+    unread = (select(DirectMessage.id)
               .where(DirectMessage.conversation_id == mine.conversation_id,
                      DirectMessage.seq > mine.last_read_seq, DirectMessage.deleted_at.is_(None),
                      # nothing said before they joined, nor after they left
                      readable_message(mine.joined_at, mine.left_at),
                      (DirectMessage.author_id != mine.user_id) | DirectMessage.author_id.is_(None))
-              .correlate(mine).scalar_subquery())
+              .correlate(mine).limit(UNREAD_SHOWN).subquery())
+    unread = select(func.count()).select_from(unread).scalar_subquery()
     newest = func.coalesce(Conversation.last_message_at, Conversation.created_at)
     query = (select(Conversation.id, newest.label("newest"), mine.muted, mine.left_at, unread.label("unread"))
              .join(mine, and_(mine.conversation_id == Conversation.id, mine.user_id == bindparam("user_id")))
@@ -367,7 +381,7 @@ def _conversations(paged: bool):
     return query
 
 
-@cache
+@prepared
 def _others():
     return (select(ConversationMember.conversation_id, User.display_name, ConversationMember.left_at)
             .join(User, User.id == ConversationMember.user_id)

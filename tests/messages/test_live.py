@@ -275,6 +275,8 @@ def test_the_header_counts_stop_where_they_read_99_plus(app, people, pair, no_ra
         found = re.search(rf'class="{link}".*?data-unread="(\d+)".*?data-bell-count>([^<]+)<', page, re.S)
         assert found.groups() == (str(HEADER_COUNTED), "99+"), link
     assert reader.get("/messages/unread").get_json() == {"unread": 150}
+    # The conversation's own count, on the Messages page, stops there too.
+    assert re.search(r'title="Unread messages">99\+</span>', page)
     with app.test_request_context("/"):
         from flask_login import login_user
 
