@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import lazyload
 
 from .extensions import db
+from .fast.prepared import Prepared
 
 
 def page_number() -> int:
@@ -28,13 +29,16 @@ class BoundPagination(SelectPagination):
     running them (bench/findings.md, 29)."""
 
     def _query_items(self) -> list:
-        page, _ = _paging_statements(self._query_args["select"])
         values = {**self._query_args["params"], "page_limit": self.per_page,
                   "page_offset": self._query_offset}
-        result = self._query_args["session"].execute(page, values)
-        return list(result) if self._query_args["rows"] else list(result.unique().scalars())
+        if self._query_args["rows"]:  # plain rows: a prepared read (fast/prepared.py)
+            return _prepared_paging(self._query_args["select"])[0].rows(values)
+        page, _ = _paging_statements(self._query_args["select"])
+        return list(self._query_args["session"].execute(page, values).unique().scalars())
 
     def _query_count(self) -> int:
+        if self._query_args["rows"]:
+            return _prepared_paging(self._query_args["select"])[1].scalar(self._query_args["params"])
         _, count = _paging_statements(self._query_args["select"])
         return self._query_args["session"].execute(count, self._query_args["params"]).scalar()
 
@@ -52,3 +56,9 @@ def paginate_bound(statement, params: dict, per_page: int, rows: bool = False) -
     it, or of columns), not each row's first column."""
     return BoundPagination(select=statement, params=params, rows=rows, session=db.session(),
                            page=page_number(), per_page=per_page, error_out=False, max_per_page=per_page)
+
+
+@lru_cache(maxsize=64)
+def _prepared_paging(statement) -> tuple[Prepared, Prepared]:
+    page, count = _paging_statements(statement)
+    return Prepared(lambda: page), Prepared(lambda: count)

@@ -265,3 +265,16 @@ def test_a_users_circles_as_rows_are_what_the_orm_loads(app):
         assert circle == tuple(getattr(orm_circle, key) for key in circle._fields)
         assert membership == tuple(getattr(orm_membership, key) for key in membership._fields)
         assert membership.role_label == orm_membership.role_label and membership.is_active
+
+
+def test_an_anonymous_literal_is_converted_by_its_type(app):
+    """literal(True) is bound as "param_1" and SQLite's Boolean sends it as 1:
+    the Files page's rows say each file is attached so."""
+    from sqlalchemy import literal
+
+    _a_thread_with_a_life()
+    flagged = Prepared(lambda: select(Post.number, literal(True).label("shown"))
+                       .where(literal(True)).order_by(Post.number))
+    expected = db.session.execute(flagged.statement).all()
+    assert [tuple(row) for row in flagged.rows({})] == [tuple(row) for row in expected] == [
+        (1, True), (2, True), (3, True)]

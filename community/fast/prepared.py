@@ -63,7 +63,8 @@ def check_sqlalchemy() -> None:
     if tuple(int(part) for part in sqlalchemy.__version__.split(".")[:2]) != SQLALCHEMY_MINOR:
         problems.append("written for SQLAlchemy {}.{}".format(*SQLALCHEMY_MINOR))
     for owner, name in [(SQLCompiler, "construct_params"),
-                        (SQLCompiler, "construct_expanded_state"), (DefaultDialect, "loaded_dbapi"),
+                        (SQLCompiler, "construct_expanded_state"), (SQLCompiler, "bind_names"),
+                        (DefaultDialect, "loaded_dbapi"),
                         (DefaultDialect, "positional"), (PoolProxiedConnection, "driver_connection"),
                         (Connection, "dispatch"), (ClassManager, "new_instance"),
                         (InstanceState, "expired_attributes")]:
@@ -224,7 +225,9 @@ def _plan(compiled: _Compiled, params: dict) -> _Plan:
 def _compile(statement: Select, dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
     lists = tuple(name for name, bind in compiled.binds.items() if bind.expanding)
-    binds = tuple((name, convert) for name, bind in compiled.binds.items()
+    # By the name construct_params gives each value (an anonymous literal's is
+    # "param_1", not its key in compiled.binds).
+    binds = tuple((compiled.bind_names[bind], convert) for bind in compiled.binds.values()
                   if (convert := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None)
     results = (column.type.dialect_impl(dialect).result_processor(dialect, None)
                for column in statement.selected_columns)
