@@ -262,18 +262,15 @@ def access_circle_rows(user: User, slug: str) -> tuple["CircleRow", "MembershipR
     row = _circle_rows_by_slug.first({"user_id": user.id, "slug": slug})
     if row is None:
         raise NotFound()
-    split = len(CircleRow._fields)
-    membership = MembershipRow(*row[split:])
-    return _active_or_404((CircleRow(*row[:split]), membership if membership.id is not None else None))
+    circle, membership = _split(row)
+    return _active_or_404((circle, membership if membership.id is not None else None))
 
 
 def circle_rows_of(user_id: int) -> list[tuple["CircleRow", "MembershipRow"]]:
     """The user's active circles by name, with their memberships, as plain rows
     (as access_circle_rows gives them), in one prepared read: for the dashboard,
     which only shows them (making them ORM objects was a fifth of it)."""
-    split = len(CircleRow._fields)
-    return [(CircleRow(*row[:split]), MembershipRow(*row[split:]))
-            for row in _circle_rows_of.values({"user_id": user_id})]
+    return [_split(row) for row in _circle_rows_of.values({"user_id": user_id})]
 
 
 CircleRow = namedtuple("CircleRow", Circle.__table__.columns.keys())
@@ -285,10 +282,21 @@ class MembershipRow(namedtuple("MembershipRow", Membership.__table__.columns.key
     role_label = Membership.role_label
 
 
+def _circle_and_membership():
+    """A select of every column of a circle, then of a membership (_split parts them)."""
+    return select(Circle.__table__, *(column.label(f"membership_{column.key}")
+                                      for column in Membership.__table__.c))
+
+
+def _split(row) -> tuple[CircleRow, MembershipRow]:
+    split = len(CircleRow._fields)
+    return CircleRow(*row[:split]), MembershipRow(*row[split:])
+
+
 @prepared
 def _circle_rows_by_slug():
     membership = Membership.__table__
-    return (select(Circle.__table__, *(column.label(f"membership_{column.key}") for column in membership.c))
+    return (_circle_and_membership()
             .outerjoin(membership, and_(membership.c.circle_id == Circle.id,
                                         membership.c.user_id == bindparam("user_id")))
             .where(Circle.slug == bindparam("slug")))
@@ -296,9 +304,7 @@ def _circle_rows_by_slug():
 
 @prepared
 def _circle_rows_of():
-    return (select(Circle.__table__, *(column.label(f"membership_{column.key}")
-                                       for column in Membership.__table__.c))
-            .join(Membership, active_membership(bindparam("user_id"), Circle.id))
+    return (_circle_and_membership().join(Membership, active_membership(bindparam("user_id"), Circle.id))
             .order_by(Circle.name))
 
 

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from sqlalchemy import bindparam, select
 
 from . import timefmt
+from .badges import COUNTED, badge
 from .fast.fragments import SLOT_MARKS, guard_globals, kept_layout, rendering_kept, template_csrf_token
 from .fast.prepared import prepared
 from .fast.urls import kept_url_for
@@ -101,9 +102,9 @@ def _time_open(moment: datetime, zone: str | None, clock: str) -> str:
             f'title="{timefmt.full(moment, zone, clock)}">')
 
 
-# The header's counts stop here ("99+" beyond, as base.html and bell.js show
-# them): counting 356 unread messages was a fifth of a served thread page.
-HEADER_COUNTED = 100
+# The header's counts stop where their badges do (badges.py): counting 356
+# unread messages was a fifth of a served thread page.
+HEADER_COUNTED = COUNTED
 
 
 def header_counts() -> tuple[int, int]:
@@ -188,6 +189,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["head_of_circle"] = circle_head
     for time_filter in (relative, localtime, fulltime, localday, isotime):
         app.add_template_filter(time_filter)
+    app.add_template_filter(badge)
     app.jinja_env.globals["timetag"] = timetag
 
     @app.context_processor

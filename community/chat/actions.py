@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..after_commit import after_commit
+from ..badges import COUNTED
 from ..circles.models import Circle, Membership
 from ..content import plain_excerpt
 from ..database import begin_write
@@ -385,9 +386,9 @@ def mark_read(actor: User, slug, message_id: int) -> int:
     return newest
 
 
-# Unread counts are shown up to this ("99+" beyond): counting stops there, so a
-# circle whose chat someone never opens costs no more than one they read daily.
-UNREAD_SHOWN = 100
+# Unread counts are shown up to this ("99+" beyond, badges.py): counting stops
+# there, so a circle whose chat someone never opens costs no more than one they read daily.
+UNREAD_SHOWN = COUNTED
 
 
 def unread_counts(user_id: int, circle_ids: list[int]) -> dict[int, int]:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, lazyload
 
 from ..accounts.models import User
+from ..badges import COUNTED
 from ..chat.live import broadcast_conversation, recheck_conversations_everywhere
 from ..chat.store import (
     CATCH_UP,
@@ -345,10 +346,6 @@ def conversation_list(user: User, before: tuple[datetime, int] | None = None,
                             row.left_at is not None) for row in rows]
 
 
-# A conversation's unread count stops here ("99+" beyond), as the header's does.
-UNREAD_SHOWN = 100
-
-
 @prepared
 def _conversations():
     # On every Messages page: prepared.
@@ -368,7 +365,7 @@ def _conversations_statement(paged: bool):
                      # nothing said before they joined, nor after they left
                      readable_message(mine.joined_at, mine.left_at),
                      (DirectMessage.author_id != mine.user_id) | DirectMessage.author_id.is_(None))
-              .correlate(mine).limit(UNREAD_SHOWN).subquery())
+              .correlate(mine).limit(COUNTED).subquery())  # its badge's: badges.py
     unread = select(func.count()).select_from(unread).scalar_subquery()
     newest = func.coalesce(Conversation.last_message_at, Conversation.created_at)
     query = (select(Conversation.id, newest.label("newest"), mine.muted, mine.left_at, unread.label("unread"))

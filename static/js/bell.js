@@ -16,7 +16,7 @@
       bell.appendChild(badge);
     }
     if (badge) {
-      badge.textContent = count > 99 ? "99+" : String(count);  // as base.html shows it
+      badge.textContent = count > 99 ? "99+" : String(count);  // as community/badges.py writes it
       badge.hidden = count === 0;
     }
   }
