@@ -3,11 +3,11 @@ from functools import lru_cache
 
 from flask import request
 from flask_sqlalchemy.pagination import SelectPagination
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
 from .extensions import db
-from .fast.prepared import Prepared
+from .fast.prepared import Prepared, inline
 
 
 def page_number() -> int:
@@ -45,7 +45,7 @@ class BoundPagination(SelectPagination):
 
 @lru_cache(maxsize=64)
 def _paging_statements(statement):
-    page = statement.limit(bindparam("page_limit")).offset(bindparam("page_offset"))
+    page = statement.limit(inline("page_limit")).offset(inline("page_offset"))
     rows = statement.options(lazyload("*")).order_by(None).subquery()
     return page, select(func.count()).select_from(rows)
 

@@ -18,11 +18,18 @@ rolled-back transaction are gone), so none lived long enough to be used.
   see what they saw before. A page load writes nothing; if one ever does,
   its first statement that is not a SELECT turns a transaction on first
   (`on_statement`), so what it writes is whole or not at all.
-- No JIT (`without_jit`): PostgreSQL compiles a statement to machine code
+- No JIT (`planner_settings`): PostgreSQL compiles a statement to machine code
   when its estimated cost passes jit_above_cost. For a web page's statements
   that is all loss: the directory search, a 20 ms statement whose LIKE filters
   make its estimate large, spent 360 ms compiling 517 functions first
   (bench/findings.md, 30).
+- Random reads costed as what they are here (`planner_settings`):
+  random_page_cost 1.1, not the default 4 that models a spinning disk. What a
+  page reads is a few rows by index, from memory or an SSD; at 4 the planner
+  read every notification in turn rather than the reader's by index, on
+  every page, for the header's count (0.7 ms, against 0.25 ms by index),
+  and walked all coming meeting dates for the dashboard's next three
+  (bench/findings.md, 32). 1.1 is PostgreSQL's own suggestion for SSDs.
 """
 import select
 
@@ -44,17 +51,20 @@ READING = "alumni_reading_in_autocommit"  # on the connection record's info: we 
 
 def install(engine) -> None:
     """Listen on a PostgreSQL engine (community.configure_extensions)."""
-    event.listen(engine, "connect", without_jit)
+    event.listen(engine, "connect", planner_settings)
     event.listen(engine, "checkout", alive)
     event.listen(engine, "begin", on_begin)
     event.listen(engine, "before_cursor_execute", on_statement)
 
 
-def without_jit(dbapi_connection, connection_record) -> None:
-    """Each new connection turns JIT compilation off for its session (one round
-    trip a connection, not a request)."""
+PLANNER_SETTINGS = "SET jit = off; SET random_page_cost = 1.1"
+
+
+def planner_settings(dbapi_connection, connection_record) -> None:
+    """Each new connection sets the planner's settings for its session (one
+    round trip a connection, not a request)."""
     with dbapi_connection.cursor() as cursor:
-        cursor.execute("SET jit = off")
+        cursor.execute(PLANNER_SETTINGS)
     dbapi_connection.commit()
 
 

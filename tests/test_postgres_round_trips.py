@@ -152,13 +152,15 @@ def test_a_page_load_then_a_form_post_on_the_same_connection(site):
 
 def test_no_statement_is_compiled_to_machine_code(site):
     """JIT is off on every connection, kept across rollbacks: compiling the
-    directory search (a 20 ms statement with a large estimate) had taken 360 ms."""
+    directory search (a 20 ms statement with a large estimate) had taken 360 ms.
+    And random reads are costed as an SSD's (bench/findings.md, 32)."""
     app = site["app"]
     for method in ("GET", "POST"):
         with app.test_request_context(site["page"], method=method):
             assert db.session.scalar(text("SHOW jit")) == "off"
             db.session.rollback()
             assert db.session.scalar(text("SHOW jit")) == "off"
+            assert db.session.scalar(text("SHOW random_page_cost")) == "1.1"
             db.session.remove()
     with app.app_context():  # a statement that would be compiled at any cost, were JIT on
         db.session.execute(text("SET LOCAL jit_above_cost = 0"))

@@ -1,9 +1,10 @@
 """Prepared reads (community/fast/prepared.py): the driver's cursor, SQLAlchemy's values and events."""
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, inspect, select, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import bindparam, event, inspect, select, text
+from sqlalchemy.exc import CompileError, OperationalError, ProgrammingError
 
 from community import create_app
 from community.extensions import db
@@ -278,3 +279,50 @@ def test_an_anonymous_literal_is_converted_by_its_type(app):
     expected = db.session.execute(flagged.statement).all()
     assert [tuple(row) for row in flagged.rows({})] == [tuple(row) for row in expected] == [
         (1, True), (2, True), (3, True)]
+
+
+def test_constants_and_limits_are_written_into_the_sql_and_values_sent_apart(app):
+    """What the planner should plan for is in the SQL: a constant of the code
+    (a status, a badge's limit) and an `inline` LIMIT or OFFSET, one SQL per
+    value; what differs per viewer stays a parameter (bench/findings.md, 32)."""
+    from community.fast.prepared import PLANS_KEPT, inline
+
+    _a_thread_with_a_life()
+    sent = []
+    numbers = Prepared(lambda: select(Post.number).where(Post.source != "never said", Post.thread_id > bindparam("after"))
+                       .order_by(Post.number).limit(inline("limit")).offset(inline("offset")))
+    listen = lambda conn, cursor, statement, *args: sent.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        assert [row.number for row in numbers.rows({"after": 0, "limit": 1, "offset": 0})] == [1]
+        assert [row.number for row in numbers.rows({"after": 0, "limit": 5, "offset": 1})] == [2, 3]
+        assert numbers.rows({"after": 10**6, "limit": 5, "offset": 0}) == []
+        with pytest.raises(CompileError):  # only ever a number: nothing else reaches the SQL
+            numbers.rows({"after": 0, "limit": "1; DROP TABLE posts", "offset": 0})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert "posts.source != 'never said'" in sent[0] and "LIMIT 1 OFFSET 0" in sent[0]
+    assert "LIMIT 5 OFFSET 1" in sent[1] and "after" not in sent[1] and "?" in sent[1]
+    for offset in range(PLANS_KEPT + 10):  # an OFFSET a visitor chose: the SQL kept per value stays bounded
+        numbers.rows({"after": 0, "limit": 1, "offset": offset})
+    assert len(numbers._by_dialect["sqlite"].plans) == PLANS_KEPT
+
+
+def test_no_main_page_sends_a_limit_as_a_parameter(app, client, auth):
+    """The planner plans for a LIMIT's value only if it sees it: sent as a
+    parameter, PostgreSQL planned the dashboard's threads anew on every load."""
+    circle, thread, helen, owner = _a_thread_with_a_life()
+    db.session.commit()
+    sent = []
+    listen = lambda conn, cursor, statement, *args: sent.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    auth.login(owner.email)
+    try:
+        for page in ["/", f"/c/{circle.slug}/", f"/c/{circle.slug}/threads", f"/c/{circle.slug}/files",
+                     f"/c/{circle.slug}/meetings/", "/messages", "/search?q=thoughts", "/people"]:
+            assert client.get(page).status_code == 200, page
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert sent
+    sent_so = [sql for sql in sent if re.search(r"\bLIMIT (\?|%\(|\$)", sql)]
+    assert not sent_so, "\n\n".join(sent_so)

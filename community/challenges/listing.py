@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from ..accounts.models import User
 from ..extensions import db
+from ..fast.prepared import inline
 from ..threads.models import Thread, ThreadState
 from .models import PHASE_LABELS, Challenge
 from .phases import effective_phase
@@ -78,7 +79,7 @@ def _closed_statement():
             .where(Challenge.phase == "follow_up", Challenge.awaiting_update_since.is_(None))
             .order_by(func.coalesce(Challenge.last_update_at, Challenge.reflected_at).desc(),
                       Challenge.id.desc())
-            .limit(bindparam("limit")).offset(bindparam("offset")))
+            .limit(inline("limit")).offset(inline("offset")))
 
 
 def _row(row, now: datetime) -> ChallengeRow:

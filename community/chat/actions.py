@@ -397,7 +397,7 @@ def unread_counts(user_id: int, circle_ids: list[int]) -> dict[int, int]:
     up to UNREAD_SHOWN. Circles without any are left out."""
     if not circle_ids:
         return {}
-    rows = _unread_counts.values({"user_id": user_id, "circle_ids": circle_ids, "shown": UNREAD_SHOWN})
+    rows = _unread_counts.values({"user_id": user_id, "circle_ids": circle_ids})
     return {circle_id: count for circle_id, count in rows if count}
 
 
@@ -416,7 +416,7 @@ def _unread_counts():
                      ChatMessage.deleted_at.is_(None),
                      or_(ChatMessage.author_id != user_id, ChatMessage.author_id.is_(None)))
               .correlate(Circle, Membership, ChatReadPosition)  # the row's, below
-              .order_by(ChatMessage.id).limit(bindparam("shown")).subquery())
+              .order_by(ChatMessage.id).limit(UNREAD_SHOWN).subquery())
     return (select(Circle.id, select(func.count()).select_from(unread).scalar_subquery())
             .join(Membership, active_membership(user_id, Circle.id))
             .outerjoin(ChatReadPosition, and_(ChatReadPosition.circle_id == Circle.id,

@@ -15,6 +15,7 @@ from sqlalchemy import and_, bindparam, exists, func, or_, select
 from ..accounts.models import PROFILE_FIELDS, SECTORS, User
 from ..errors import ActionError
 from ..extensions import db
+from ..fast.prepared import inline
 from ..policy import field_visible, in_directory, on_programme, shared_cohorts, visible_columns
 from ..text import clean_text
 from .models import MAX_TAG_LENGTH, ProfileTag
@@ -171,8 +172,8 @@ def _statement(words: int, sector: bool, place: bool, tag: bool, programme: bool
                                      bindparam("cohort") if cohort else None))
     # The page's ids first (walking the name index, stopping at the page's end),
     # then what the viewer may see of those few only.
-    page = (ids.order_by(User.display_name, User.id).limit(bindparam("limit"))
-            .offset(bindparam("offset")).subquery())
+    page = (ids.order_by(User.display_name, User.id).limit(inline("limit"))
+            .offset(inline("offset")).subquery())
     return (select(User, *visible_columns(vid)).join(page, page.c.id == User.id)
             .order_by(User.display_name, User.id))
 

@@ -20,7 +20,17 @@ What stays as it was:
 An IN list (`bindparam(..., expanding=True)`) is expanded by the compiled
 statement's own `construct_expanded_state`, as SQLAlchemy's execution does,
 once per set of list lengths: the SQL differs with them, and the plan says
-where each parameter comes from.
+where each parameter comes from. An `inline` value (a LIMIT, an OFFSET) is
+written into the SQL the same way, once per value.
+
+Constants (`status == "active"`, `.limit(100)`: a value written in the code,
+the same on every run, as the select is built once) are written into the SQL
+too, not sent as parameters. PostgreSQL plans a statement prepared on the
+server for any value of its parameters (its generic plan), and only
+for the value it sees when planning anew (a custom plan) does it know a LIMIT
+of 8 from one of 800. So a LIMIT sent as a parameter made it plan the
+dashboard's threads again on every run (1 ms), and the Files page's 5 ms
+(bench/findings.md, 32).
 
 This leans on SQLAlchemy's internals (the compiler's parameters and their
 order, the cursor events' arguments, the pool's driver connection), which a
@@ -45,6 +55,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 
 from ..extensions import db
 
@@ -104,8 +115,8 @@ class _Compiled(NamedTuple):
     order: tuple[str, ...] | None  # parameter names in order for a positional driver
     binds: tuple[tuple[str, Callable], ...]  # parameters whose type converts them
     converts: tuple[tuple[int, Callable], ...]  # the columns whose type converts them, by position
-    lists: tuple[str, ...]  # the IN lists among the parameters: the SQL depends on their lengths
-    plans: dict  # {the lists' lengths: _Plan}
+    lists: tuple[tuple[str, bool], ...]  # IN lists (True) and inline values: the SQL depends on them
+    plans: dict  # {the lists' lengths and the inline values: _Plan}
 
 
 class Prepared:
@@ -197,15 +208,20 @@ class _Plan(NamedTuple):
     sources: tuple[tuple[str, str, int | None, Callable | None], ...]
 
 
+PLANS_KEPT = 256  # per statement: an OFFSET comes from ?page=, which a visitor chooses
+
+
 def _expanded(compiled: _Compiled, params: dict) -> tuple[str, Any]:
-    """The SQL and parameters for these IN lists, as SQLAlchemy's execution makes
-    them (each item its own parameter, converted by its type). Expanding is
-    planned once per set of list lengths: doing it on every call cost a
-    third of a dashboard's prepared reads."""
-    lengths = tuple(len(params[name]) for name in compiled.lists)
-    plan = compiled.plans.get(lengths)
+    """The SQL and parameters for these IN lists and inline values, as
+    SQLAlchemy's execution makes them (each item its own parameter, converted
+    by its type). Expanding is planned once per set of list lengths: doing it
+    on every call cost a third of a dashboard's prepared reads."""
+    key = tuple(len(params[name]) if is_list else params[name] for name, is_list in compiled.lists)
+    plan = compiled.plans.get(key)
     if plan is None:
-        plan = compiled.plans[lengths] = _plan(compiled, params)
+        plan = _plan(compiled, params)
+        if len(compiled.plans) < PLANS_KEPT:
+            compiled.plans[key] = plan
     values = compiled.compiled.construct_params(params, _no_postcompile=True)
     found = ((name, values[source] if index is None else params[source][index], convert)
              for name, source, index, convert in plan.sources)
@@ -218,13 +234,46 @@ def _plan(compiled: _Compiled, params: dict) -> _Plan:
     items = {item: (name, index) for name, expanded in state.parameter_expansion.items()
              for index, item in enumerate(expanded)}
     names = state.positiontup if state.positiontup is not None else tuple(state.parameters)
+    converts = {**dict(compiled.binds), **state.processors}  # a list's items' own, as expanded
     return _Plan(state.statement, state.positiontup is not None,
-                 tuple((name, *items.get(name, (name, None)), state.processors.get(name)) for name in names))
+                 tuple((name, *items.get(name, (name, None)), converts.get(name)) for name in names))
+
+
+def inline(name: str) -> BindParameter:
+    """An integer parameter written into the SQL (a LIMIT, an OFFSET): the
+    database plans for its value (see the module's docstring)."""
+    return bindparam(name, type_=Integer, literal_execute=True)
+
+
+def _constant(bind: BindParameter) -> bool:
+    """A value written in the code (an anonymous bind with its value), not one given per run."""
+    return bind.unique and bind.value is not None and bind.callable is None and not bind.expanding
+
+
+class _ConstantsInline:
+    """A dialect's compiler that writes the statement's constants into its SQL."""
+
+    def visit_bindparam(self, bindparam, **kw):
+        if _constant(bindparam) and not kw.get("literal_execute") and not bindparam.literal_execute:
+            kw["literal_binds"] = True
+        return super().visit_bindparam(bindparam, **kw)
+
+
+_compilers: dict[type, type] = {}
+
+
+def _compiler_for(dialect) -> type:
+    base = dialect.statement_compiler
+    found = _compilers.get(base)
+    if found is None:
+        found = _compilers[base] = type(f"ConstantsInline{base.__name__}", (_ConstantsInline, base), {})
+    return found
 
 
 def _compile(statement: Select, dialect) -> _Compiled:
-    compiled = statement.compile(dialect=dialect)
-    lists = tuple(name for name, bind in compiled.binds.items() if bind.expanding)
+    compiled = _compiler_for(dialect)(dialect, statement)
+    lists = tuple((name, bind.expanding) for name, bind in compiled.binds.items()
+                  if bind.expanding or bind.literal_execute)
     # By the name construct_params gives each value (an anonymous literal's is
     # "param_1", not its key in compiled.binds).
     binds = tuple((compiled.bind_names[bind], convert) for bind in compiled.binds.values()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import raiseload
 from ..accounts.models import User
 from ..circles.models import Circle, Membership
 from ..extensions import db
-from ..fast.prepared import prepared
+from ..fast.prepared import inline, prepared
 from ..pagination import paginate_bound
 from ..policy import active_members, active_membership, may_read
 from .models import (
@@ -136,7 +136,7 @@ def _next_dates():
             .where(MeetingOccurrence.circle_id.in_(bindparam("circle_ids", expanding=True)),
                    MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type),
                    MeetingOccurrence.cancelled_at.is_(None), Meeting.cancelled_at.is_(None))
-            .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id).limit(bindparam("limit")))
+            .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id).limit(inline("limit")))
 
 
 def answers(viewer: User, occurrence_ids: list[int]) -> tuple[dict[int, dict[str, int]], dict[int, str]]:
@@ -242,7 +242,7 @@ def open_offers(circle: Circle, limit: int = 20) -> list[HostOffer]:
 @cache
 def _open_polls():
     return (select(DatePoll).where(DatePoll.circle_id == bindparam("circle_id"), DatePoll.status == "open")
-            .order_by(DatePoll.created_at.desc()).limit(bindparam("limit")))
+            .order_by(DatePoll.created_at.desc()).limit(inline("limit")))
 
 
 @cache
@@ -256,7 +256,7 @@ def _open_offers():
     return (select(HostOffer).join(Membership, active_membership(HostOffer.user_id, HostOffer.circle_id))
             .where(HostOffer.circle_id == bindparam("circle_id"), HostOffer.withdrawn_at.is_(None),
                    HostOffer.meeting_id.is_(None))
-            .order_by(HostOffer.created_at).limit(bindparam("limit")))
+            .order_by(HostOffer.created_at).limit(inline("limit")))
 
 
 def poll_grid(poll: DatePoll) -> dict:

@@ -37,7 +37,7 @@ from ..content import render
 from ..database import begin_write, fresh_read
 from ..errors import ActionError, Conflict
 from ..extensions import db
-from ..fast.prepared import prepared
+from ..fast.prepared import inline, prepared
 from ..files.actions import attach_to_direct_message, clean_attachment_ids, discard_files_of
 from ..files.present import describe as describe_file
 from ..files.present import direct_message_files
@@ -370,7 +370,7 @@ def _conversations_statement(paged: bool):
     newest = func.coalesce(Conversation.last_message_at, Conversation.created_at)
     query = (select(Conversation.id, newest.label("newest"), mine.muted, mine.left_at, unread.label("unread"))
              .join(mine, and_(mine.conversation_id == Conversation.id, mine.user_id == bindparam("user_id")))
-             .order_by(newest.desc(), Conversation.id.desc()).limit(bindparam("limit")))
+             .order_by(newest.desc(), Conversation.id.desc()).limit(inline("limit")))
     if paged:
         when = bindparam("before_time", type_=Conversation.created_at.type)
         query = query.where(or_(newest < when,

@@ -17,7 +17,7 @@ from ..accounts.models import User
 from ..challenges.models import Challenge
 from ..challenges.phases import effective_phase
 from ..fast.fragments import clean, kept_row
-from ..fast.prepared import prepared
+from ..fast.prepared import inline, prepared
 from ..templating import time_tag, viewer_times
 from ..timeutil import utcnow
 from .models import Thread, ThreadState
@@ -65,7 +65,7 @@ def _listing_statement():
     Prepared: dashboards, circle homes and lists all run it.
     """
     page = (select(Thread.id).where(Thread.circle_id.in_(bindparam("circle_ids", expanding=True)))
-            .order_by(*_ORDER).limit(bindparam("limit")).offset(bindparam("offset")).subquery())
+            .order_by(*_ORDER).limit(inline("limit")).offset(inline("offset")).subquery())
     return _columns().join(page, page.c.id == Thread.id).order_by(*_ORDER)
 
 
@@ -75,7 +75,7 @@ def _home_statement():
     challenges and those waiting for an update (the home page's statements
     are counted: bench/findings.md)."""
     latest = (select(Thread.id.label("id")).where(Thread.circle_id == bindparam("circle_id"))
-              .order_by(*_ORDER).limit(bindparam("limit")).subquery())
+              .order_by(*_ORDER).limit(inline("limit")).subquery())
     challenges = (select(Challenge.thread_id.label("id"))
                   .where(Challenge.circle_id == bindparam("circle_id"),
                          or_(Challenge.phase != "follow_up",

@@ -17,7 +17,7 @@ from ..accounts.models import User
 from ..circles.models import Circle
 from ..content import highlight
 from ..extensions import db
-from ..fast.prepared import prepared
+from ..fast.prepared import inline, prepared
 from ..policy import may_read, readable_circle_ids
 from .models import SEARCH_DOCUMENT, Post, SearchEntry, Thread
 
@@ -130,7 +130,7 @@ def _page(dialect: str, scoped: bool):
             .join(Thread, Thread.id == found.c.thread_id)
             .join(Circle, Circle.id == found.c.circle_id)
             .order_by(found.c.score, found.c.post_id.desc())
-            .limit(bindparam("limit")).offset(bindparam("offset")))
+            .limit(inline("limit")).offset(inline("offset")))
 
 
 @cache
