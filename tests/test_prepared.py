@@ -289,7 +289,8 @@ def test_constants_and_limits_are_written_into_the_sql_and_values_sent_apart(app
 
     _a_thread_with_a_life()
     sent = []
-    numbers = Prepared(lambda: select(Post.number).where(Post.source != "never said", Post.thread_id > bindparam("after"))
+    numbers = Prepared(lambda: select(Post.number)
+                       .where(Post.source != "never said", Post.thread_id > bindparam("after"))
                        .order_by(Post.number).limit(inline("limit")).offset(inline("offset")))
     listen = lambda conn, cursor, statement, *args: sent.append(statement)  # noqa: E731
     event.listen(db.engine, "before_cursor_execute", listen)
