@@ -4,17 +4,16 @@ from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from flask import Flask, current_app, g, get_flashed_messages, request
+from flask import Flask, current_app, get_flashed_messages, request
 from flask_login import current_user
 from jinja2 import StrictUndefined
 from markupsafe import Markup
-from sqlalchemy import bindparam, select
 
 from . import timefmt
-from .badges import COUNTED, badge
+from .badges import badge
 from .fast.fragments import SLOT_MARKS, guard_globals, kept_layout, rendering_kept, template_csrf_token
-from .fast.prepared import prepared
 from .fast.urls import kept_url_for
+from .header import header_counts
 from .timeutil import to_zone
 
 
@@ -100,31 +99,6 @@ def _time_open(moment: datetime, zone: str | None, clock: str) -> str:
     # words shown ("5 minutes ago") move with the clock.
     return (f'<time datetime="{moment.isoformat(timespec="seconds")}" '
             f'title="{timefmt.full(moment, zone, clock)}">')
-
-
-# The header's counts stop where their badges do (badges.py): counting 356
-# unread messages was a fifth of a served thread page.
-HEADER_COUNTED = COUNTED
-
-
-def header_counts() -> tuple[int, int]:
-    """The bell's count and the unread direct messages', asked once per request
-    in one statement (the layout and its key both show them), each up to HEADER_COUNTED."""
-    if "header_counts" not in g:
-        g.header_counts = (_header_counts.first({"user_id": current_user.id})
-                           if current_user.is_authenticated else (0, 0))
-    return g.header_counts
-
-
-@prepared
-def _header_counts():
-    # Built once with a parameter, as every page runs it.
-    from .messages.actions import unread_total_query
-    from .notifications.actions import unread_count_query
-
-    user_id = bindparam("user_id")
-    return select(unread_count_query(user_id, HEADER_COUNTED).scalar_subquery().label("bell"),
-                  unread_total_query(user_id, HEADER_COUNTED).label("messages"))
 
 
 class LayoutState(NamedTuple):

@@ -14,6 +14,7 @@ from ..database import begin_write
 from ..errors import ActionError, Conflict, NotFound, TooManyAttempts
 from ..extensions import db
 from ..fast.prepared import as_loaded, every_column_of, prepared
+from ..header import header_count_columns, keep_header_counts, page_asked
 from ..policy import access_account
 from ..signals import browser_signed_out, sessions_ended
 from ..text import clean_text
@@ -263,9 +264,13 @@ def load_session_user(session_id: str) -> User | None:
     user_id, _, token = (session_id or "").partition(":")
     if not user_id.isdigit() or not token:
         return None
-    row = _user_by_id.first({"user_id": int(user_id)})
+    with_counts = page_asked()
+    row = (_user_and_header_counts if with_counts else _user_by_id).first({"user_id": int(user_id)})
     if row is None or not User.is_active.fget(row) or row.session_token != token:
         return None
+    if with_counts:  # the page's header shows them: read here, one statement fewer
+        keep_header_counts(row.bell, row.messages)
+        row = _user_by_id.Row._make(row[:-2])
     return as_loaded(User, row)
 
 
@@ -273,6 +278,14 @@ def load_session_user(session_id: str) -> User | None:
 def _user_by_id():
     # Every signed-in request runs it.
     return every_column_of(User).where(User.id == bindparam("user_id"))
+
+
+@prepared
+def _user_and_header_counts():
+    # Every signed-in page load: the user and the header's two counts.
+    user_id = bindparam("user_id")
+    _user_by_id.statement  # noqa: B018  (its Row names the user's columns)
+    return every_column_of(User).add_columns(*header_count_columns(user_id)).where(User.id == user_id)
 
 
 def set_suspended(admin: User, user_id: int, suspended: bool) -> User:

@@ -261,8 +261,8 @@ def test_the_header_counts_stop_where_they_read_99_plus(app, people, pair, no_ra
     """The header counts unread messages and notifications up to 100 and reads
     "99+" from there (counting them all was a fifth of a served page); the
     count bell.js asks for stays exact."""
+    from community.header import HEADER_COUNTED, header_counts
     from community.notifications.models import Notification
-    from community.templating import HEADER_COUNTED, header_counts
 
     for n in range(150):
         dm.send_message(people["member"], pair.id, f"message {n}", f"m{n}")
@@ -305,6 +305,52 @@ def test_the_badge_costs_no_statement_of_its_own(app, people, pair, count_querie
     with count_queries() as again:
         page = text(reader.get("/settings/profile"))
     assert again.count == queries.count and 'data-unread="1"' in page
+
+
+
+def test_a_page_load_reads_the_header_counts_with_the_user(app, people, pair, count_queries):
+    """On a page load the header's counts come in the user's own statement (on
+    PostgreSQL each statement is a round trip): one statement fewer than a
+    request that isn't a page (a fetch for JSON), and the counts shown are right."""
+    from community.header import _header_counts
+    from community.notifications.models import Notification
+
+    dm.send_message(people["member"], pair.id, "one", "b1")
+    db.session.add_all(Notification(user_id=people["other"].id, kind="mention", text=f"note {n}")
+                       for n in range(3))
+    db.session.commit()
+    reader = login(app, people["other"])
+    reader.get("/settings/profile")
+    counts_sql = _header_counts._compiled_for(db.engine.dialect).sql
+    with count_queries() as page_load:
+        page = text(reader.get("/settings/profile", headers={"Accept": "text/html,*/*;q=0.8"}))
+    assert 'data-unread="1"' in page  # the Messages link's
+    # three mentions, and the message's own notification
+    assert re.search(r'class="bell"[^>]*data-unread="(\d+)"', page).group(1) == "4"
+    assert counts_sql not in page_load.statements
+    with count_queries() as fetch:  # bell.js's: no layout, so no counts read with the user
+        assert reader.get("/messages/unread", headers={"Accept": "application/json"}).get_json() == {
+            "unread": 1}
+    assert counts_sql not in fetch.statements and "bell" not in fetch.statements[0]
+
+
+def test_counts_read_with_the_user_are_read_again_after_a_change_is_committed(app, people, pair):
+    """A page load that commits a change (to the counts, perhaps) shows the counts
+    as they are after it, not as they were read with the user."""
+    from flask_login import current_user, login_user
+
+    from community.header import header_counts
+    from community.notifications import actions as notes
+    from community.notifications.models import Notification
+
+    db.session.add_all(Notification(user_id=people["other"].id, kind="mention", text=f"note {n}")
+                       for n in range(2))
+    db.session.commit()
+    with app.test_request_context("/settings/profile"):
+        login_user(people["other"])
+        assert header_counts() == (2, 0)
+        notes.mark_all_read(current_user)  # commits
+        assert header_counts() == (0, 0)
 
 
 def test_joining_costs_the_same_statements_however_long_the_conversation(
