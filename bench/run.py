@@ -50,6 +50,7 @@ DATA = BENCH / ".data"
 USER_AGENT = "alumni-circles-bench"
 CONNECTIONS = 8            # concurrent connections of the load generator
 DATASET_VERSION = 6        # bump when dataset.py changes what it builds
+VERSUS_ROUNDS = 5          # PostgreSQL against SQLite: rounds of windows in turns (versus)
 
 
 def pages(world: dataset.World) -> dict[str, str]:
@@ -508,12 +509,49 @@ def sqlite_dataset(scale: dataset.Scale) -> tuple[str, dataset.World]:
 
 
 def measure_postgres(label: str, base_url: str, scale: str, seconds: float, logdir: Path,
-                     workers: "Workers") -> dict:
+                     workers: "Workers", sqlite: tuple[str, dataset.World], rounds: int,
+                     window: float) -> tuple[dict, dict]:
+    """Every page on PostgreSQL at this scale (as `measure`), then each main page
+    against SQLite's at the same scale in turns (`versus`)."""
     store = PostgresDataset(base_url, dataset.SCALES[scale])
     try:
-        return measure(label, store.url, store.world, seconds, logdir, workers)
+        measured = measure(label, store.url, store.world, seconds, logdir, workers)
+        print(f"\n== PostgreSQL against SQLite, each main page: {rounds} rounds of {window:g}-s "
+              "windows, in turns", flush=True)
+        return measured, versus(sqlite, (store.url, store.world), logdir, workers, rounds, window)
     finally:
         store.drop()
+
+
+def versus(sqlite: tuple[str, dataset.World], postgres: tuple[str, dataset.World], logdir: Path,
+           workers: "Workers", rounds: int, seconds: float) -> dict:
+    """Each main page served from SQLite and from PostgreSQL (the same data, both
+    servers up), one window each per round, in turns (ABBA): PostgreSQL's req/s
+    over SQLite's in each round, and the median. Runs minutes apart had
+    compared one window of each, so the machine's moods decided the budget."""
+    apps = {"sqlite": app_server(sqlite[0], logdir, "versus-sqlite", workers),
+            "postgresql": app_server(postgres[0], logdir, "versus-postgresql", workers)}
+    try:
+        cookies = {kind: sign_in(app.url) for kind, app in apps.items()}
+        paths = {"sqlite": pages(sqlite[1]), "postgresql": pages(postgres[1])}
+        found = {}
+        for name in report.MAIN_PAGES:
+            ratios = []
+            for turn in range(rounds):
+                rps = {}
+                for kind in (("sqlite", "postgresql") if turn % 2 == 0 else ("postgresql", "sqlite")):
+                    url = apps[kind].url + paths[kind][name]
+                    if turn == 0:
+                        wrk(url, 1, cookies[kind])  # warm-up
+                    rps[kind] = wrk(url, seconds, cookies[kind])["rps"]
+                ratios.append(round(rps["postgresql"] / rps["sqlite"], 3))
+            found[name] = {"median": statistics.median(ratios), "rounds": ratios}
+            print(f"  {name:13} {found[name]['median']:.2f}× (rounds "
+                  f"{min(ratios):.2f}–{max(ratios):.2f}×)", flush=True)
+    finally:
+        for app in apps.values():
+            app.stop()
+    return {"rounds": rounds, "seconds": seconds, "pages": found}
 
 
 class PostgresDataset(FreshPostgres):
@@ -601,14 +639,15 @@ def main() -> None:
     seconds = args.seconds or (4 if args.quick else 10)
     logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     started = time.monotonic()
-    runs, turns = {}, None
+    runs, turns, versus_runs = {}, None, {}
     workers = Workers(args.workers)
     try:
         small = sqlite_dataset(dataset.SCALES["quick"])
         runs["sqlite_10k"] = measure("sqlite_10k", *small, seconds, logdir, workers)
         pg = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
         if args.quick and pg:
-            runs["postgresql_10k"] = measure_postgres("postgresql_10k", pg, "quick", seconds, logdir, workers)
+            runs["postgresql_10k"], versus_runs["10k"] = measure_postgres(
+                "postgresql_10k", pg, "quick", seconds, logdir, workers, small, VERSUS_ROUNDS, 2)
         if not args.quick:
             big = sqlite_dataset(dataset.SCALES["full"])
             runs["sqlite_1m"] = measure("sqlite_1m", *big, seconds, logdir, workers)
@@ -616,8 +655,8 @@ def main() -> None:
                   "5-s windows, in turns", flush=True)
             turns = alternating(small, big, logdir, workers, args.rounds, 5)
             if pg:
-                runs["postgresql_1m"] = measure_postgres("postgresql_1m", pg, "full", seconds,
-                                                         logdir, workers)
+                runs["postgresql_1m"], versus_runs["1m"] = measure_postgres(
+                    "postgresql_1m", pg, "full", seconds, logdir, workers, big, VERSUS_ROUNDS, 3)
             else:
                 print("No BENCH_DATABASE_URL / TEST_DATABASE_URL: the PostgreSQL run is skipped.")
     finally:
@@ -638,6 +677,7 @@ def main() -> None:
         "rss_mb": max(r["rss_mb"]["peak"] for r in runs.values()),
         "runs": runs,
         **({"alternating": turns} if turns else {}),
+        **({"versus": versus_runs} if versus_runs else {}),
         "seconds": round(time.monotonic() - started),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
