@@ -567,8 +567,8 @@ class PostgresDataset(FreshPostgres):
         analyse = create_engine(self.url, isolation_level="AUTOCOMMIT")
         with analyse.connect() as conn:
             # Statistics, and the visibility map and hint bits autovacuum would have
-            # set long before a live site is measured: left to it, it ran during the
-            # measuring, on the same two cores.
+            # set long before a live site is measured: left to it, it may run while
+            # the pages are measured, on the same two cores.
             conn.execute(text("VACUUM ANALYZE"))
         analyse.dispose()
         print(f"  built in {time.monotonic() - started:.0f} s", flush=True)
