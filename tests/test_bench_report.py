@@ -113,17 +113,30 @@ def test_the_throughput_budget_reads_the_median_round(bench):
     assert not budget(report, result(10.0, 10.0, one_ratio=0.113), "Signed-in thread page")["ok"]
 
 
+class FakeServer:
+    """A server that was started, and is on `started` until stopped."""
+
+    def __init__(self, url: str, started: list):
+        self.url, self.started = url, started
+        started.append(url)
+
+    def stop(self):
+        self.started.remove(self.url)
+
+
+def fake_servers(run, monkeypatch, started: list, fake_wrk):
+    """bench/run.py's app servers, sign-in and wrk faked; a world of bench pages to load."""
+    monkeypatch.setattr(run, "app_server", lambda url, logdir, name, workers: FakeServer(url, started))
+    monkeypatch.setattr(run, "sign_in", lambda base: "session=x")
+    monkeypatch.setattr(run, "wrk", fake_wrk)
+    return run.dataset.World(scale="x", user_id=1, circle_slug="c", big_thread_id=1,
+                             big_thread_last_page=100, chat_circle_slug="c", oldest_chat_id=1,
+                             feed_token="f", search_query="q", posts=10)
+
+
 def test_the_servers_take_turns_and_the_budgets_read_medians(bench, monkeypatch, tmp_path):
     run, _ = bench
     started, measured = [], []
-
-    class FakeServer:
-        def __init__(self, url):
-            self.url = url
-            started.append(url)
-
-        def stop(self):
-            started.remove(self.url)
 
     # Per server, the windows in the order it gets them: (p99, req/s).
     figures = {"http://hello": iter([(1.0, 9000.0), (1.0, 5000.0), (1.0, 10000.0)]),
@@ -139,13 +152,8 @@ def test_the_servers_take_turns_and_the_budgets_read_medians(bench, monkeypatch,
         p99, rps = next(figures[base])
         return {"p99_ms": p99, "rps": rps}
 
-    monkeypatch.setattr(run, "Server", lambda name, cmd, env, logdir: FakeServer("http://hello"))
-    monkeypatch.setattr(run, "app_server", lambda url, logdir, name, workers: FakeServer(url))
-    monkeypatch.setattr(run, "sign_in", lambda base: "session=x")
-    monkeypatch.setattr(run, "wrk", fake_wrk)
-    world = run.dataset.World(scale="x", user_id=1, circle_slug="c", big_thread_id=1,
-                              big_thread_last_page=100, chat_circle_slug="c", oldest_chat_id=1,
-                              feed_token="f", search_query="q", posts=10)
+    monkeypatch.setattr(run, "Server", lambda name, cmd, env, logdir: FakeServer("http://hello", started))
+    world = fake_servers(run, monkeypatch, started, fake_wrk)
     workers = type("OneProcess", (), {"count": 1})()
     out = run.alternating(("http://small", world), ("http://big", world), tmp_path, workers, 3, 5)
     assert started == []  # every server stopped
@@ -343,14 +351,6 @@ def test_postgresql_and_sqlite_take_turns_page_by_page(bench, monkeypatch, tmp_p
     run, report = bench
     started, measured = [], []
 
-    class FakeServer:
-        def __init__(self, url):
-            self.url = url
-            started.append(url)
-
-        def stop(self):
-            started.remove(self.url)
-
     rps = {"http://lite": iter([100.0, 100.0, 100.0, 100.0] * len(report.MAIN_PAGES)),
            "http://pg": iter([70.0, 50.0, 65.0, 80.0] * len(report.MAIN_PAGES))}
 
@@ -361,12 +361,7 @@ def test_postgresql_and_sqlite_take_turns_page_by_page(bench, monkeypatch, tmp_p
         measured.append(base)
         return {"rps": next(rps[base])}
 
-    monkeypatch.setattr(run, "app_server", lambda url, logdir, name, workers: FakeServer(url))
-    monkeypatch.setattr(run, "sign_in", lambda base: "session=x")
-    monkeypatch.setattr(run, "wrk", fake_wrk)
-    world = run.dataset.World(scale="x", user_id=1, circle_slug="c", big_thread_id=1,
-                              big_thread_last_page=100, chat_circle_slug="c", oldest_chat_id=1,
-                              feed_token="f", search_query="q", posts=10)
+    world = fake_servers(run, monkeypatch, started, fake_wrk)
     out = run.versus(("http://lite", world), ("http://pg", world), tmp_path, None, 4, 3)
     assert started == []  # both stopped
     assert measured[:8] == ["http://lite", "http://pg", "http://pg", "http://lite"] * 2
