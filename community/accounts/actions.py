@@ -284,7 +284,6 @@ def _user_by_id():
 def _user_and_header_counts():
     # Every signed-in page load: the user and the header's two counts.
     user_id = bindparam("user_id")
-    _user_by_id.statement  # noqa: B018  (its Row names the user's columns)
     return every_column_of(User).add_columns(*header_count_columns(user_id)).where(User.id == user_id)
 
 

@@ -41,6 +41,7 @@ internals are not as this module uses them, rather than send wrong statements.
 import inspect as pyinspect
 from collections import namedtuple
 from collections.abc import Callable
+from functools import cache
 from typing import Any, NamedTuple
 
 import sqlalchemy
@@ -126,16 +127,21 @@ class Prepared:
         self._build = build
         self._statement: Select | None = None
         self._by_dialect: dict[str, _Compiled] = {}
-        self.Row: type | None = None
+        self._row: type | None = None
 
     @property
     def statement(self) -> Select:
         if self._statement is None:
-            statement = self._build()
-            # rename: unlabelled or repeated names become _0, _1... (read by position)
-            self.Row = namedtuple("Row", statement.selected_columns.keys(), rename=True)
-            self._statement = statement
+            self._statement = self._build()
         return self._statement
+
+    @property
+    def Row(self) -> type:  # noqa: N802 - a class, named as one
+        """The named tuple of the select's columns."""
+        if self._row is None:
+            # rename: unlabelled or repeated names become _0, _1... (read by position)
+            self._row = namedtuple("Row", self.statement.selected_columns.keys(), rename=True)
+        return self._row
 
     def rows(self, params: dict, into: type | None = None) -> list:
         """Every row, as named tuples of the select's column names (or of `into`)."""
@@ -259,19 +265,14 @@ class _ConstantsInline:
         return super().visit_bindparam(bindparam, **kw)
 
 
-_compilers: dict[type, type] = {}
-
-
-def _compiler_for(dialect) -> type:
-    base = dialect.statement_compiler
-    found = _compilers.get(base)
-    if found is None:
-        found = _compilers[base] = type(f"ConstantsInline{base.__name__}", (_ConstantsInline, base), {})
-    return found
+@cache
+def _compiler_with_constants(base: type) -> type:
+    """The dialect's compiler class (`base`), writing constants into the SQL."""
+    return type(f"ConstantsInline{base.__name__}", (_ConstantsInline, base), {})
 
 
 def _compile(statement: Select, dialect) -> _Compiled:
-    compiled = _compiler_for(dialect)(dialect, statement)
+    compiled = _compiler_with_constants(dialect.statement_compiler)(dialect, statement)
     lists = tuple((name, bind.expanding) for name, bind in compiled.binds.items()
                   if bind.expanding or bind.literal_execute)
     # By the name construct_params gives each value (an anonymous literal's is
