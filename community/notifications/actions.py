@@ -158,7 +158,7 @@ def save_settings(actor: User, preset: str, grid: dict[str, str], frequency: str
         raise ActionError("Choose one of the offered ways, or Customise.")
     if frequency not in DIGEST_FREQUENCIES:
         raise ActionError("Choose how often the digest comes.")
-    if not (hour.isascii() and hour.isdigit() and int(hour) < 24):
+    if not (hour.isascii() and hour.isdigit() and len(hour) <= 2 and int(hour) < 24):
         raise ActionError("Choose an hour of the day for the digest.")
     _check(choices)
     begin_write()
