@@ -330,3 +330,39 @@ def test_no_main_page_sends_a_limit_as_a_parameter(app, client, auth):
     assert sent
     sent_so = [sql for sql in sent if re.search(r"\bLIMIT (\?|%\(|\$)", sql)]
     assert not sent_so, "\n\n".join(sent_so)
+
+
+def test_the_list_pages_read_plain_rows_without_the_orm(app, client, auth):
+    """The pages that only show rows read them through prepared reads: an ORM
+    execution (building objects, joined loads) was half the meetings list
+    (bench/findings.md, 34). Each page here is shown with something on it."""
+    from sqlalchemy.orm import Session
+
+    from community.meetings.actions import polls, visits
+    from tests.meetings.conftest import at, day, schedule
+    from tests.meetings.test_actions import poll_fields
+
+    circle, thread, helen, owner = _a_thread_with_a_life()
+    schedule(owner, circle, title="Weekly", repeat="weekly", count="6")
+    schedule(owner, circle, title="One-off", start=at(day(3)))
+    polls.create_poll(owner, circle.slug, **poll_fields())
+    visits.offer_to_host(helen, circle.slug, organisation="Riverside Trust", places="8")
+    db.session.commit()
+    auth.login(owner.email)
+    pages = {"/": b"Weekly", f"/c/{circle.slug}/": b"Weekly",
+             f"/c/{circle.slug}/threads": b"Getting out of the silo",
+             f"/c/{circle.slug}/t/{thread.id}": b"Second thoughts",
+             f"/c/{circle.slug}/meetings/": b"Riverside Trust", f"/c/{circle.slug}/files": b"Files",
+             "/messages": b"Messages"}
+    executed = {page: [] for page in pages}
+    asking = []
+    listen = lambda state: executed[asking[-1]].append(str(state.statement))  # noqa: E731
+    event.listen(Session, "do_orm_execute", listen)
+    try:
+        for page, shown in pages.items():
+            asking.append(page)
+            response = client.get(page)
+            assert response.status_code == 200 and shown in response.data, page
+    finally:
+        event.remove(Session, "do_orm_execute", listen)
+    assert not any(executed.values()), {page: sql for page, sql in executed.items() if sql}

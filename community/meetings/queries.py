@@ -6,7 +6,7 @@ from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, func, or_, select, true
-from sqlalchemy.orm import raiseload
+from sqlalchemy.orm import lazyload
 
 from ..accounts.models import User
 from ..circles.models import Circle, Membership
@@ -31,18 +31,28 @@ FEED_HISTORY = timedelta(days=365)
 FEED_LIMIT = 500
 
 
-# The lists of dates (meetings/_macros.html's date_list) show no one's name:
-# their meetings' organiser and host are not joined in (each a whole users row),
-# and a template that reached for them would raise rather than ask per row.
-LISTED_ONLY = (raiseload(MeetingOccurrence.meeting, Meeting.organiser),
-               raiseload(MeetingOccurrence.meeting, Meeting.host))
+def _listed_columns():
+    """What a meetings list's entry shows of a date, its meeting and circle
+    (meetings/rows.py), as plain rows: loading each date as an object, its
+    meeting and circle joined in, was half the list's reads (bench/findings.md, 34).
+    No one's name: a list shows none."""
+    return (MeetingOccurrence.id, MeetingOccurrence.meeting_id, MeetingOccurrence.starts_at,
+            MeetingOccurrence.ends_at, MeetingOccurrence.cancelled_at, MeetingOccurrence.moved_at,
+            Meeting.title, Meeting.cancelled_at.label("meeting_cancelled_at"), Meeting.host_user_id,
+            Meeting.rrule, Meeting.location, Meeting.online_link, Meeting.capacity, Meeting.timezone,
+            Circle.slug.label("circle_slug"))
+
+
+def _listed():
+    return (select(*_listed_columns()).join(Meeting, Meeting.id == MeetingOccurrence.meeting_id)
+            .join(Circle, Circle.id == MeetingOccurrence.circle_id))
 
 
 def upcoming(circle: Circle, now: datetime):
     """Meetings not yet over, soonest first, a page at a time: a one-off by its date
     (cancelled too, marked), a series once, by its next date that is not cancelled
-    (or, if all are, its next)."""
-    return paginate_bound(_upcoming(), {"circle_id": circle.id, "now": now}, PER_PAGE)
+    (or, if all are, its next). Items are plain rows (_listed_columns)."""
+    return paginate_bound(_upcoming(), {"circle_id": circle.id, "now": now}, PER_PAGE, rows=True)
 
 
 @cache
@@ -54,46 +64,63 @@ def _upcoming():
         .where(MeetingOccurrence.circle_id == bindparam("circle_id"),
                MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type))
         .subquery())
-    return (select(MeetingOccurrence).join(first, first.c.id == MeetingOccurrence.id)
-            .where(first.c.rank == 1).options(*LISTED_ONLY)
+    return (_listed().join(first, first.c.id == MeetingOccurrence.id).where(first.c.rank == 1)
             .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id))
 
 
+class FoldedRow(NamedTuple):
+    """One of a series' next dates, as its list entry shows it."""
+
+    id: int
+    meeting_id: int
+    starts_at: datetime
+    ends_at: datetime
+    cancelled_at: datetime | None
+    moved_at: datetime | None
+
+
 def folded_dates(meeting_ids: list[int], now: datetime) -> tuple[
-        dict[int, list[MeetingOccurrence]], dict[int, int]]:
+        dict[int, list[FoldedRow]], dict[int, int]]:
     """For these series: ({meeting id: its next few dates, cancelled ones too},
     {meeting id: how many dates not cancelled are still to come}), in one query."""
     if not meeting_ids:
         return {}, {}
+    dates: dict[int, list[FoldedRow]] = defaultdict(list)
+    coming: dict[int, int] = {}
+    for *date, n in _folded_dates.values({"ids": meeting_ids, "now": now}):
+        row = FoldedRow(*date)
+        dates[row.meeting_id].append(row)
+        coming[row.meeting_id] = n
+    return dates, coming
+
+
+@prepared
+def _folded_dates():
     ranked = (select(MeetingOccurrence.id,
                      func.row_number().over(partition_by=MeetingOccurrence.meeting_id,
                                             order_by=(MeetingOccurrence.starts_at,
                                                       MeetingOccurrence.id)).label("rank"),
                      func.sum(case((MeetingOccurrence.cancelled_at.is_(None), 1), else_=0))
                      .over(partition_by=MeetingOccurrence.meeting_id).label("coming"))
-              .where(MeetingOccurrence.meeting_id.in_(meeting_ids),
-                     MeetingOccurrence.ends_at > now)
+              .where(MeetingOccurrence.meeting_id.in_(bindparam("ids", expanding=True)),
+                     MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type))
               .subquery())
-    rows = db.session.execute(
-        select(MeetingOccurrence, ranked.c.coming).join(ranked, ranked.c.id == MeetingOccurrence.id)
-        .where(ranked.c.rank <= SERIES_DATES_FOLDED).options(*LISTED_ONLY)
-        .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id))
-    dates: dict[int, list[MeetingOccurrence]] = defaultdict(list)
-    coming: dict[int, int] = {}
-    for occurrence, n in rows:
-        dates[occurrence.meeting_id].append(occurrence)
-        coming[occurrence.meeting_id] = n
-    return dates, coming
+    return (select(MeetingOccurrence.id, MeetingOccurrence.meeting_id, MeetingOccurrence.starts_at,
+                   MeetingOccurrence.ends_at, MeetingOccurrence.cancelled_at, MeetingOccurrence.moved_at,
+                   ranked.c.coming)
+            .join(ranked, ranked.c.id == MeetingOccurrence.id)
+            .where(ranked.c.rank <= SERIES_DATES_FOLDED)
+            .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id))
 
 
 def past(circle: Circle, now: datetime):
-    """Dates that are over, latest first, a page at a time."""
-    return paginate_bound(_past(), {"circle_id": circle.id, "now": now}, PER_PAGE)
+    """Dates that are over, latest first, a page at a time (plain rows, as upcoming)."""
+    return paginate_bound(_past(), {"circle_id": circle.id, "now": now}, PER_PAGE, rows=True)
 
 
 @cache
 def _past():
-    return (select(MeetingOccurrence).options(*LISTED_ONLY)
+    return (_listed()
             .where(MeetingOccurrence.circle_id == bindparam("circle_id"),
                    MeetingOccurrence.ends_at <= bindparam("now", type_=MeetingOccurrence.ends_at.type))
             .order_by(MeetingOccurrence.starts_at.desc(), MeetingOccurrence.id.desc()))
@@ -175,10 +202,15 @@ def default_date(meeting: Meeting, now: datetime) -> MeetingOccurrence:
     return db.session.scalar(_last_date(), {"meeting_id": meeting.id})
 
 
+# A meeting's page has its meeting loaded already: the date finds it in the
+# session (a many-to-one by its key), not joined in again with its circle and people.
+_MEETING_LOADED = lazyload(MeetingOccurrence.meeting)
+
+
 @cache
 def _next_date():
     # Every meeting page: built once.
-    return (select(MeetingOccurrence)
+    return (select(MeetingOccurrence).options(_MEETING_LOADED)
             .where(MeetingOccurrence.meeting_id == bindparam("meeting_id"),
                    MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type))
             .order_by(MeetingOccurrence.cancelled_at.is_not(None), MeetingOccurrence.starts_at)
@@ -187,21 +219,34 @@ def _next_date():
 
 @cache
 def _last_date():
-    return (select(MeetingOccurrence).where(MeetingOccurrence.meeting_id == bindparam("meeting_id"))
+    return (select(MeetingOccurrence).options(_MEETING_LOADED)
+            .where(MeetingOccurrence.meeting_id == bindparam("meeting_id"))
             .order_by(MeetingOccurrence.starts_at.desc()).limit(1))
 
 
 def series_dates(meeting: Meeting, now: datetime) -> tuple[list[MeetingOccurrence], int, int]:
     """(the next few dates, how many are still to come, how many in all)."""
-    dates = list(db.session.scalars(
-        select(MeetingOccurrence).where(MeetingOccurrence.meeting_id == meeting.id,
-                                        MeetingOccurrence.ends_at > now)
-        .order_by(MeetingOccurrence.starts_at).limit(SERIES_DATES_SHOWN)))
-    coming, total = db.session.execute(
-        select(func.count(MeetingOccurrence.id).filter(MeetingOccurrence.ends_at > now),
-               func.count(MeetingOccurrence.id))
-        .where(MeetingOccurrence.meeting_id == meeting.id)).one()
+    params = {"meeting_id": meeting.id, "now": now}
+    dates = list(db.session.scalars(_series_dates(), params))
+    coming, total = db.session.execute(_series_counts(), params).one()
     return dates, coming, total
+
+
+@cache
+def _series_dates():
+    # A series' page: built once.
+    return (select(MeetingOccurrence).options(_MEETING_LOADED)
+            .where(MeetingOccurrence.meeting_id == bindparam("meeting_id"),
+                   MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type))
+            .order_by(MeetingOccurrence.starts_at).limit(SERIES_DATES_SHOWN))
+
+
+@cache
+def _series_counts():
+    now = bindparam("now", type_=MeetingOccurrence.ends_at.type)
+    return (select(func.count(MeetingOccurrence.id).filter(MeetingOccurrence.ends_at > now),
+                   func.count(MeetingOccurrence.id))
+            .where(MeetingOccurrence.meeting_id == bindparam("meeting_id")))
 
 
 def attendance(occurrence: MeetingOccurrence) -> dict[str, list[RSVP]]:
@@ -224,36 +269,38 @@ def _attendance():
             .order_by(RSVP.waitlisted_at, RSVP.responded_at, RSVP.id))
 
 
-def open_polls(circle: Circle, limit: int = 10) -> tuple[list[DatePoll], dict[int, int]]:
-    """Open polls, newest first, and how many people have answered each."""
-    polls = list(db.session.scalars(_open_polls(), {"circle_id": circle.id, "limit": limit}))
-    voters = {}
-    if polls:
-        voters = dict(db.session.execute(_voters(), {"ids": [p.id for p in polls]}).all())
-    return polls, voters
+def open_polls(circle: Circle, limit: int = 10) -> list:
+    """Open polls, newest first, as the meetings list shows them: plain rows of
+    id, title, organiser's name (None: a former member) and how many people
+    have answered, in one statement."""
+    return _open_polls.rows({"circle_id": circle.id, "limit": limit})
 
 
-def open_offers(circle: Circle, limit: int = 20) -> list[HostOffer]:
-    return list(db.session.scalars(_open_offers(), {"circle_id": circle.id, "limit": limit}))
+def open_offers(circle: Circle, limit: int = 20) -> list:
+    """Open offers to host a visit by active members, oldest first: plain rows
+    with the host's name and what policy.can_withdraw_host_offer reads."""
+    return _open_offers.rows({"circle_id": circle.id, "limit": limit})
 
 
-# The meetings list's statements, built once (building one cost more than running it).
+# The meetings list's statements, prepared: every meetings list runs them.
 
-@cache
+@prepared
 def _open_polls():
-    return (select(DatePoll).where(DatePoll.circle_id == bindparam("circle_id"), DatePoll.status == "open")
+    voters = (select(func.count(func.distinct(PollVote.user_id))).where(PollVote.poll_id == DatePoll.id)
+              .scalar_subquery())
+    organiser = select(User.display_name).where(User.id == DatePoll.organiser_id).scalar_subquery()
+    return (select(DatePoll.id, DatePoll.title, organiser.label("organiser_name"), voters.label("voters"))
+            .where(DatePoll.circle_id == bindparam("circle_id"), DatePoll.status == "open")
             .order_by(DatePoll.created_at.desc()).limit(inline("limit")))
 
 
-@cache
-def _voters():
-    return (select(PollVote.poll_id, func.count(func.distinct(PollVote.user_id)))
-            .where(PollVote.poll_id.in_(bindparam("ids", expanding=True))).group_by(PollVote.poll_id))
-
-
-@cache
+@prepared
 def _open_offers():
-    return (select(HostOffer).join(Membership, active_membership(HostOffer.user_id, HostOffer.circle_id))
+    return (select(HostOffer.id, HostOffer.user_id, HostOffer.organisation, HostOffer.places,
+                   HostOffer.note, HostOffer.withdrawn_at, HostOffer.meeting_id,
+                   User.display_name.label("user_name"))
+            .join(User, User.id == HostOffer.user_id)
+            .join(Membership, active_membership(HostOffer.user_id, HostOffer.circle_id))
             .where(HostOffer.circle_id == bindparam("circle_id"), HostOffer.withdrawn_at.is_(None),
                    HostOffer.meeting_id.is_(None))
             .order_by(HostOffer.created_at).limit(inline("limit")))

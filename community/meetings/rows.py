@@ -55,6 +55,7 @@ class DateRow(NamedTuple):
 
 
 def place_text(meeting) -> str:
+    """Where a meeting is (a Meeting, or a row with its location and online link)."""
     if meeting.location:
         return f"{meeting.location} and online" if meeting.online_link else meeting.location
     return "Online" if meeting.online_link else ""
@@ -63,7 +64,7 @@ def place_text(meeting) -> str:
 def date_rows(dates, counts: dict, mine: dict, folded: dict | None = None,
               coming: dict | None = None) -> Markup:
     """The entries of a meetings list (templates/meetings/_date_row.html): the
-    dates (MeetingOccurrence, their meeting loaded), the answers' counts and
+    dates (queries.upcoming's and queries.past's rows), the answers' counts and
     the viewer's own by date id; on the coming list, each series' folded dates
     and how many dates it has to come, by meeting id."""
     zone, clock = viewer_times()
@@ -78,20 +79,21 @@ def date_rows(dates, counts: dict, mine: dict, folded: dict | None = None,
 
 
 def _row(date, counts: dict, mine: dict, folded: dict | None, coming: dict) -> DateRow:
-    meeting = date.meeting
-    series_entry = folded is not None and meeting.is_series
+    is_series = date.rrule is not None
+    series_entry = folded is not None and is_series
+    cancelled = date.cancelled_at is not None or date.meeting_cancelled_at is not None
     answers = counts.get(date.id, {})
     shown = tuple(FoldedDate(d.id, d.starts_at, d.ends_at, d.cancelled_at is not None,
                              d.moved_at is not None, mine.get(d.id))
-                  for d in (folded or {}).get(meeting.id, ()) if series_entry)
+                  for d in (folded or {}).get(date.meeting_id, ()) if series_entry)
     return DateRow(
-        meeting.circle.slug, meeting.id, date.id, meeting.title, date.is_cancelled, date.moved_at is not None,
-        bool(meeting.host_user_id), meeting.is_series, series_entry, place_text(meeting),
-        describe(meeting.rrule, meeting.timezone) if meeting.is_series else None,
-        coming.get(meeting.id, 0) if series_entry and not meeting.is_cancelled else None,
-        None if date.is_cancelled else (answers.get("going", 0), answers.get("waitlisted", 0),
-                                        answers.get("maybe", 0)),
-        meeting.capacity, mine.get(date.id), shown, date.starts_at, date.ends_at, meeting.timezone)
+        date.circle_slug, date.meeting_id, date.id, date.title, cancelled, date.moved_at is not None,
+        bool(date.host_user_id), is_series, series_entry, place_text(date),
+        describe(date.rrule, date.timezone) if is_series else None,
+        coming.get(date.meeting_id, 0) if series_entry and date.meeting_cancelled_at is None else None,
+        None if cancelled else (answers.get("going", 0), answers.get("waitlisted", 0),
+                                answers.get("maybe", 0)),
+        date.capacity, mine.get(date.id), shown, date.starts_at, date.ends_at, date.timezone)
 
 
 def _context(row: DateRow) -> dict:

@@ -67,12 +67,12 @@ def loaded_page(load):
     return decorate
 
 
-def _date_of_meeting(user, slug: str, meeting_id: int, occurrence_id: int):
+def _date_of_meeting(user, slug: str, meeting_id: int, occurrence_id: int, rows: bool = False):
     """access_occurrence, for a path that names the date's meeting too.
 
     :raise NotFound: as access_occurrence, or the date is another meeting's.
     """
-    circle, membership, occurrence = access_occurrence(user, slug, occurrence_id)
+    circle, membership, occurrence = access_occurrence(user, slug, occurrence_id, rows=rows)
     if occurrence.meeting_id != meeting_id:
         raise NotFound()
     return circle, membership, occurrence
@@ -81,16 +81,17 @@ def _date_of_meeting(user, slug: str, meeting_id: int, occurrence_id: int):
 def _meeting_on_date(user, slug: str, meeting_id: int):
     """(circle, membership, meeting, date): the date ?date=<id> names, or else
     (date None) the meeting alone. A date brings its meeting with it (joined),
-    so either way it is the loader's two statements.
+    so either way it is the loader's two statements. The page only shows the
+    circle and membership: plain rows (policy.access_circle_rows).
 
     :raise NotFound: as access_meeting, or ?date names no date of this meeting.
     """
     if "date" not in request.args:
-        return (*access_meeting(user, slug, meeting_id), None)
+        return (*access_meeting(user, slug, meeting_id, rows=True), None)
     date_id = request.args.get("date", type=int)
     if date_id is None or not 0 < date_id <= MAX_ID:
         raise NotFound()
-    circle, membership, occurrence = _date_of_meeting(user, slug, meeting_id, date_id)
+    circle, membership, occurrence = _date_of_meeting(user, slug, meeting_id, date_id, rows=True)
     return circle, membership, occurrence.meeting, occurrence
 
 
@@ -136,13 +137,12 @@ def index(circle, membership):
     now = utcnow()
     page = queries.upcoming(circle, now)
     folded, coming = queries.folded_dates([o.meeting_id for o in page.items
-                                           if o.meeting.is_series], now)
+                                           if o.rrule is not None], now)
     shown = {o.id for o in page.items} | {o.id for dates in folded.values() for o in dates}
     counts, mine = queries.answers(current_user, sorted(shown))
-    polls, voters = queries.open_polls(circle)
     return render_template("meetings/index.html", circle=circle, membership=membership,
                            page=page, folded=folded, coming=coming, counts=counts, mine=mine,
-                           polls=polls, voters=voters, offers=queries.open_offers(circle),
+                           polls=queries.open_polls(circle), offers=queries.open_offers(circle),
                            now=now)
 
 

@@ -498,3 +498,19 @@ def test_the_coming_list_pages_through_its_dates_soonest_first(client, auth, wor
     second = text(client.get(url + "?page=2"))
     assert "← Sooner" in second and f"Session {queries.PER_PAGE + 1:02d}" in second
     assert "Session 00" not in second
+
+
+def test_a_meeting_page_reads_its_meeting_once(client, auth, count_queries, world):
+    """The date a meeting's page opens on finds its meeting in the session: joined
+    in again, with its circle, organiser and host, it cost a fifth of the page."""
+    circle, owner, member = world
+    meeting = schedule(owner, circle, title="Reading group", repeat="weekly", count="3")
+    auth.login(owner)
+    client.get(f"/c/{circle.slug}/m/{meeting.id}")  # warm
+    for path in [f"/c/{circle.slug}/m/{meeting.id}",
+                 f"/c/{circle.slug}/m/{meeting.id}?date={dates_of(meeting)[1].id}"]:
+        with count_queries() as counted:
+            response = client.get(path)
+        assert response.status_code == 200 and b"Reading group" in response.data
+        reading = [sql for sql in counted.statements if re.search(r"\bmeetings(_\d+)?\.title\b", sql)]
+        assert len(reading) == 1, reading
