@@ -4,14 +4,21 @@ from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from flask import Flask, current_app, get_flashed_messages, request
+from flask import Flask, current_app, g, get_flashed_messages, request
 from flask_login import current_user
 from jinja2 import StrictUndefined
 from markupsafe import Markup
 
 from . import timefmt
 from .badges import badge
-from .fast.fragments import SLOT_MARKS, guard_globals, kept_layout, rendering_kept, template_csrf_token
+from .fast.fragments import (
+    SLOT_MARKS,
+    guard_globals,
+    kept_layout,
+    kept_row,
+    rendering_kept,
+    template_csrf_token,
+)
 from .fast.urls import kept_url_for
 from .header import header_counts
 from .timeutil import to_zone
@@ -115,19 +122,37 @@ class LayoutState(NamedTuple):
 
 
 def layout_state() -> LayoutState:
+    """Asked once per request by each layout a page has (base.html and a
+    circle's), so kept for the request: with the counts it was made from, as a
+    commit makes them be asked again (header.py)."""
     from .policy import can_create_programme, is_site_admin
 
+    counts = header_counts()
+    kept = g.get("layout_state")
+    if kept is not None and kept[0] is counts:
+        return kept[1]
     signed_in = current_user.is_authenticated
     transports = current_app.config.get("SOCKETIO_TRANSPORTS")
-    unread, messages_unread = header_counts()
-    return LayoutState(request.endpoint, signed_in, signed_in and is_site_admin(current_user),
-                       unread, messages_unread, tuple(transports) if transports else None,
-                       signed_in and can_create_programme(current_user))
+    state = LayoutState(request.endpoint, signed_in, signed_in and is_site_admin(current_user),
+                        *counts, tuple(transports) if transports else None,
+                        signed_in and can_create_programme(current_user))
+    g.layout_state = (counts, state)
+    return state
 
 
 def page_layout() -> LayoutState:
     """The layout's state in templates: in a kept page, the one in its key."""
     return kept_layout() if rendering_kept() else layout_state()
+
+
+def site_nav() -> Markup:
+    """The site's header and nav (_partials/site_nav.html): drawn once per
+    layout state and kept, as every page shows it; its CSRF token is a slot."""
+    return kept_row("_partials/site_nav.html", _nav_context, page_layout(), {"csrf": template_csrf_token()})
+
+
+def _nav_context(layout: LayoutState) -> dict:
+    return {"layout": layout}
 
 
 def layout_slots() -> dict[str, str]:
@@ -150,7 +175,7 @@ def flashes_html() -> Markup:
 
 
 def init_app(app: Flask) -> None:
-    from .circles.pages import circle_head
+    from .circles.pages import circle_head, circle_nav
 
     # A name a template doesn't have is an error, not an empty string: in a kept
     # page it could be a value the key was meant to hold.
@@ -161,6 +186,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["page_layout"] = page_layout
     app.jinja_env.globals["flashes"] = flashes
     app.jinja_env.globals["head_of_circle"] = circle_head
+    app.jinja_env.globals["circle_nav"] = circle_nav
+    app.jinja_env.globals["site_nav"] = site_nav
     for time_filter in (relative, localtime, fulltime, localday, isotime):
         app.add_template_filter(time_filter)
     app.add_template_filter(badge)

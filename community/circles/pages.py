@@ -5,8 +5,10 @@ from typing import NamedTuple
 
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.exceptions import NotFound
 
+from ..fast.fragments import clean, kept_row
 from ..policy import (
     access_circle,
     access_circle_rows,
@@ -35,6 +37,19 @@ class CircleHead(NamedTuple):
 def circle_head(circle, membership) -> CircleHead:
     return CircleHead(circle.slug, circle.name, circle.cohort, is_staff(membership),
                       can_read_audit(circle, membership))
+
+
+def circle_nav(head: CircleHead, current: str | None) -> Markup:
+    """The circle's header and tabs (circles/_header.html), the page's own
+    (`current`, its endpoint) marked: drawn once per look and kept, as every
+    page in a circle shows it (bench/findings.md, 34)."""
+    return kept_row("circles/_header.html", _nav_context, (head, current), {})
+
+
+def _nav_context(key: tuple) -> dict:
+    head, current = key
+    return {"head": head._replace(name=clean(head.name), cohort=head.cohort and clean(head.cohort)),
+            "current": current}
 
 
 def circle_page(view=None, *, pledge: bool = True, second_factor: bool = True, rows: bool = False,

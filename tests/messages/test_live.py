@@ -346,11 +346,16 @@ def test_counts_read_with_the_user_are_read_again_after_a_change_is_committed(ap
     db.session.add_all(Notification(user_id=people["other"].id, kind="mention", text=f"note {n}")
                        for n in range(2))
     db.session.commit()
+    from community.templating import layout_state
+
     with app.test_request_context("/settings/profile"):
         login_user(people["other"])
         assert header_counts() == (2, 0)
+        layout = layout_state()
+        assert layout.unread == 2 and layout_state() is layout  # kept for the page's layouts
         notes.mark_all_read(current_user)  # commits
         assert header_counts() == (0, 0)
+        assert layout_state().unread == 0  # the layout's bell too, not the one kept
 
 
 def test_joining_costs_the_same_statements_however_long_the_conversation(
