@@ -10,18 +10,19 @@ from dataclasses import dataclass
 from functools import cache
 
 from markupsafe import Markup, escape
-from sqlalchemy import String, bindparam, cast, column, func, literal_column, select, table, text
+from sqlalchemy import Integer, String, bindparam, cast, column, func, literal_column, select, table, text
 from sqlalchemy.dialects.postgresql import TSQUERY
 
 from ..accounts.models import User
 from ..circles.models import Circle
 from ..content import highlight
 from ..extensions import db
-from ..fast.prepared import inline, prepared
+from ..fast.prepared import Prepared, inline, prepared
 from ..policy import may_read, readable_circle_ids
 from .models import SEARCH_DOCUMENT, Post, SearchEntry, Thread
 
 MAX_TERMS = 8
+PER_PAGE = 20
 SEARCH_FTS = table("search_fts", column("rowid"))  # SQLite's FTS5 index (threads/models.py)
 
 
@@ -43,8 +44,9 @@ def terms_of(query: str) -> list[str]:
 
 
 def search(user: User, query: str, circle_id: int | None = None, page: int = 1,
-           per_page: int = 20) -> tuple[list[Hit], int, list[str]]:
-    """(hits, total, terms) for the user's query, in one circle or all of theirs.
+           per_page: int = PER_PAGE) -> tuple[list[Hit], int, list[str]]:
+    """(hits, total, terms) for the user's query, in one circle or all of theirs:
+    the newest RANKED matches, best first (a total of RANKED + 1: there are more).
 
     The read rule (policy.may_read) is in the statement itself; naming the
     viewer's circles in the index's query as well lets it find only their
@@ -60,12 +62,14 @@ def search(user: User, query: str, circle_id: int | None = None, page: int = 1,
     if not circle_ids:
         return [], 0, terms
     dialect, scoped = db.engine.dialect.name, circle_id is not None
-    values = {"user_id": user.id, "circle_id": circle_id, "limit": per_page,
-              "offset": (page - 1) * per_page, **_match_values(dialect, terms, circle_ids)}
-    rows = db.session.execute(_page(dialect, scoped), values).all()
+    offset = (page - 1) * per_page
+    values = {"user_id": user.id, "circle_id": circle_id, "limit": min(per_page, RANKED - offset),
+              "offset": offset, **_match_values(dialect, terms, circle_ids)}
+    # Past the ranked matches there is no page (the one more only says there are more).
+    rows = _page(dialect, scoped).rows(values) if offset < RANKED else []
     total = rows[0].total if rows else (
         # Past the last page: only then is the count asked on its own.
-        db.session.scalar(_count(dialect, scoped), values) if page > 1 else 0)
+        _count(dialect, scoped).scalar(values) if page > 1 else 0)
     stems = [_stem(t) for t in terms]
     hits = [Hit(r.post_id, r.thread_id, r.number, r.title, r.slug, r.name,
                 highlight(r.title, stems, whole_words=True), _snippet(r.body, stems))
@@ -97,45 +101,83 @@ def _match_values(dialect: str, terms: list[str], circle_ids: list[int]) -> dict
     return {"words": " ".join(terms), "circles": " | ".join(f"_c{int(i)}" for i in circle_ids)}
 
 
+# A search ranks the newest matches up to this many (one more tells there are
+# more). Ranking every match cost with the whole site: FTS5's bm25() counts,
+# for each word, every post on the site that holds it (4.5 ms for two common
+# words at 1,000,000 posts, for 43 matches; bench/findings.md, 34).
+RANKED = 1000
+# The score is BM25's term-frequency part (k1 1.2, b 0.75) without its rarity
+# part (the site-wide counts above; PostgreSQL's ts_rank has none either).
+# A word in the title outweighs any number in the body (a body's part stays
+# under 1, a title's first word gives 3 × 1/2.2); BODY_LENGTH is the length,
+# in characters, at which a body's count of words found is neither raised nor lowered.
+TITLE_WEIGHT, BODY_LENGTH = 3.0, 400.0
+
+
 @cache
 def _matched(dialect: str, scoped: bool):
     """The viewer's readable posts matching the words (in one circle when
-    scoped), and their score, lowest first."""
-    base = select(SearchEntry.post_id).where(may_read(bindparam("user_id"), SearchEntry.circle_id))
+    scoped), the newest RANKED + 1, and their score, lowest first."""
+    if dialect == "sqlite":
+        newest = _newest_sqlite()
+        score = -(TITLE_WEIGHT * _saturated(newest.c.title_hits, 1.0)
+                  + _saturated(newest.c.body_hits, 0.25 + 0.75 * newest.c.body_length / BODY_LENGTH))
+    else:
+        document = literal_column(f"({SEARCH_DOCUMENT})")
+        words = func.plainto_tsquery(literal_column("'english'"), bindparam("words", type_=String))
+        circles = cast(bindparam("circles", type_=String), TSQUERY)
+        newest = (select(SearchEntry.post_id).where(document.op("@@")(words.op("&&")(circles)))
+                  .order_by(SearchEntry.post_id.desc()).limit(RANKED + 1).subquery())
+        score = -func.ts_rank(document, words)  # by the words alone: every row has one circle lexeme
+    base = (select(SearchEntry.post_id).join(newest, newest.c.post_id == SearchEntry.post_id)
+            .where(may_read(bindparam("user_id"), SearchEntry.circle_id)))
     if scoped:
         base = base.where(SearchEntry.circle_id == bindparam("circle_id"))
-    if dialect == "sqlite":
-        matched = (base.join(SEARCH_FTS, SEARCH_FTS.c.rowid == SearchEntry.post_id)
-                   .where(text("search_fts MATCH :fts")))
-        return matched, literal_column("bm25(search_fts, 1.0, 1.0, 0.0)")  # the circle weighs nothing
-    document = literal_column(f"({SEARCH_DOCUMENT})")
-    words = func.plainto_tsquery(literal_column("'english'"), bindparam("words", type_=String))
-    circles = cast(bindparam("circles", type_=String), TSQUERY)
-    # Ranked by the words alone: every row has one circle lexeme.
-    return base.where(document.op("@@")(words.op("&&")(circles))), -func.ts_rank(document, words)
+    return base, score
+
+
+def _newest_sqlite():
+    """FTS5's newest matches (it reads its index newest first, and stops), each
+    with how many times the words were found in its title and in its body:
+    highlight() marks each one found, with one character."""
+    def found(column: int, name: str):
+        marked = f"length(highlight(search_fts, {column}, char(1), ''))"
+        return literal_column(f"{marked} - length(search_fts.{name})", Integer)
+
+    return (select(SEARCH_FTS.c.rowid.label("post_id"), found(0, "title").label("title_hits"),
+                   found(1, "body").label("body_hits"),
+                   literal_column("length(search_fts.body)", Integer).label("body_length"))
+            .where(text("search_fts MATCH :fts")).order_by(SEARCH_FTS.c.rowid.desc())
+            .limit(RANKED + 1).subquery())
+
+
+def _saturated(hits, length):
+    """BM25's term frequency: each further word found adds less, and a long text needs more."""
+    return hits / (hits + 1.2 * length)
 
 
 @cache
-def _page(dialect: str, scoped: bool):
+def _page(dialect: str, scoped: bool) -> Prepared:
     """A page of matches, best first, each with the total: a window over every
-    match (ranking reads every match anyway, and a count of its own ran the
-    index's search again). The score is taken inside: FTS5's bm25() can't be
-    used beside a window."""
+    match ranked (ranking reads each anyway, and a count of its own ran the
+    index's search again). Prepared: the constants (RANKED, the weights) are
+    in its SQL (fast/prepared.py)."""
     matched, score = _matched(dialect, scoped)
     found = matched.add_columns(SearchEntry.thread_id, SearchEntry.circle_id, SearchEntry.body,
                                 score.label("score")).subquery()
-    return (select(found.c.post_id, found.c.thread_id, found.c.body, Thread.title, Post.number,
+    page = (select(found.c.post_id, found.c.thread_id, found.c.body, Thread.title, Post.number,
                    Circle.slug, Circle.name, func.count().over().label("total"))
             .join(Post, Post.id == found.c.post_id)
             .join(Thread, Thread.id == found.c.thread_id)
             .join(Circle, Circle.id == found.c.circle_id)
             .order_by(found.c.score, found.c.post_id.desc())
             .limit(inline("limit")).offset(inline("offset")))
+    return Prepared(lambda: page)
 
 
 @cache
-def _count(dialect: str, scoped: bool):
-    return select(func.count()).select_from(_matched(dialect, scoped)[0].subquery())
+def _count(dialect: str, scoped: bool) -> Prepared:
+    return Prepared(lambda: select(func.count()).select_from(_matched(dialect, scoped)[0].subquery()))
 
 
 def _snippet(body: str, terms: list[str], width: int = 200) -> Markup:

@@ -344,10 +344,9 @@ def read_all(circle, membership):
 def search(circle, membership):
     q = (request.args.get("q") or "").strip()[:200]
     page = page_number()
-    hits, total, terms = search_module.search(current_user, q, circle_id=circle.id, page=page)
+    found = search_module.search(current_user, q, circle_id=circle.id, page=page)
     return render_template("threads/search.html", circle=circle, membership=membership, q=q,
-                           hits=hits, total=total, page=page, terms=terms,
-                           pages=max(1, -(-total // 20)))
+                           **_results(*found, page))
 
 
 @bp.route("/search")
@@ -356,9 +355,16 @@ def search_all():
     """Search across every circle the viewer is an active member of."""
     q = (request.args.get("q") or "").strip()[:200]
     page = page_number()
-    hits, total, terms = search_module.search(current_user, q, page=page)
-    return render_template("threads/search.html", circle=None, q=q, hits=hits, total=total,
-                           page=page, terms=terms, pages=max(1, -(-total // 20)))
+    found = search_module.search(current_user, q, page=page)
+    return render_template("threads/search.html", circle=None, q=q, **_results(*found, page))
+
+
+def _results(hits, total: int, terms, page: int) -> dict:
+    """What the search page shows of a page of results: past search.RANKED
+    matches it says there are more, and pages through the ranked ones."""
+    ranked = min(total, search_module.RANKED)
+    return {"hits": hits, "total": ranked, "more": total > ranked, "page": page, "terms": terms,
+            "pages": max(1, -(-ranked // search_module.PER_PAGE))}
 
 
 @bp.route("/c/<slug>/mentions")

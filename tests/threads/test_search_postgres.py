@@ -77,3 +77,15 @@ def test_a_search_looks_only_in_the_viewers_circles_through_the_index(pg_app):
         "EXPLAIN " + counting, parameters))
     db.session.rollback()
     assert "ix_search_entries_fts" in plan, plan
+
+
+def test_postgresql_ranks_the_newest_matches_too(pg_app, ranked_up_to_five):
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner)
+    helen = add_member(circle, make_user("Helen Marsh"))
+    started = [threads.start_thread(owner, circle.slug, f"Week {n}", f"the rota for week {n}")
+               for n in range(7)]
+    hits, total, _ = search(helen, "rota")
+    assert total == 6  # one more than ranked: there are more
+    assert {hit.thread_id for hit in hits} == {thread.id for thread in started[2:]}
+    assert search(helen, "rota", page=2)[0] == []

@@ -368,3 +368,33 @@ def test_search_pages_keep_their_total_and_rank_and_ask_the_index_once(app, circ
     assert not {hit.post_id for hit in first} & {hit.post_id for hit in second}
     assert search(helen, "rota", page=3)[:2] == ([], 25)  # past the last page
     assert search(helen, "nothing", page=1)[:2] == ([], 0)
+
+
+def test_search_ranks_the_newest_matches_and_says_when_there_are_more(client, auth, circle_pair,
+                                                                       ranked_up_to_five):
+    """Ranking reads each match it ranks, so a search ranks only the newest
+    RANKED: the page says there are more, and pages through those alone."""
+    circle, owner, helen = circle_pair
+    # The best match, but the oldest.
+    oldest = make_thread(circle, owner, title="Rota rota rota", body="rota rota rota rota")
+    for n in range(6):
+        make_thread(circle, owner, title=f"Week {n}", body=f"the rota for week {n}")
+    auth.login(helen)
+    page = client.get("/search?q=rota").get_data(as_text=True)
+    assert "More than 5 results for “rota”" in page and "The best of the newest 5 are shown" in page
+    assert page.count('class="snippet"') == 5 and "Page 1 of" not in page
+    assert f"t/{oldest.id}" not in page and "Week 5" in page and "Week 1" in page and "Week 0" not in page
+    assert 'class="snippet"' not in client.get("/search?q=rota&page=2").get_data(as_text=True)
+    few = client.get("/search?q=week+3").get_data(as_text=True)
+    assert "1 result for “week 3”" in few and "More than" not in few
+
+
+def test_search_ranks_words_in_the_title_and_found_more_often_first(app, circle_pair):
+    from community.threads.search import search
+
+    circle, owner, helen = circle_pair
+    once = make_thread(circle, owner, title="Notes", body="a word on the rota, and on much else besides")
+    often = make_thread(circle, owner, title="Notes again", body="rota: the rota, the rotas, rota")
+    titled = make_thread(circle, owner, title="The rota", body="as it stands")
+    hits, total, _ = search(helen, "rota")
+    assert [hit.thread_id for hit in hits] == [titled.id, often.id, once.id] and total == 3
