@@ -9,6 +9,7 @@ The request runs through the whole WSGI app, as the server runs it (minus the
 network), so the profile shows where a page's time goes.
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -48,7 +49,8 @@ def main() -> None:
     profiler.stop()
     if args.html:
         Path(args.html).write_text(profiler.output_html())
-    print(profiler.output_text(unicode=True, color=False, show_all=bool(__import__("os").environ.get("SHOW_ALL"))))
+    show_all = bool(os.environ.get("SHOW_ALL"))
+    print(profiler.output_text(unicode=True, color=False, show_all=show_all))
 
 
 def _dummy_world() -> dataset.World:

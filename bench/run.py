@@ -51,6 +51,7 @@ USER_AGENT = "alumni-circles-bench"
 CONNECTIONS = 8            # concurrent connections of the load generator
 DATASET_VERSION = 6        # bump when dataset.py changes what it builds
 VERSUS_ROUNDS = 5          # PostgreSQL against SQLite: rounds of windows in turns (versus)
+SHARE_ROUNDS = 5           # each main page against hello-world: rounds of windows in turns (shares)
 
 
 def pages(world: dataset.World) -> dict[str, str]:
@@ -526,32 +527,64 @@ def measure_postgres(label: str, base_url: str, scale: str, seconds: float, logd
 def versus(sqlite: tuple[str, dataset.World], postgres: tuple[str, dataset.World], logdir: Path,
            workers: "Workers", rounds: int, seconds: float) -> dict:
     """Each main page served from SQLite and from PostgreSQL (the same data, both
-    servers up), one window each per round, in turns (ABBA): PostgreSQL's req/s
-    over SQLite's in each round, and the median. Runs minutes apart had
-    compared one window of each, so the machine's moods decided the budget."""
+    servers up), in turns (`in_turns`): PostgreSQL's req/s over SQLite's. Runs
+    minutes apart had compared one window of each, so the machine's moods
+    decided the budget."""
     apps = {"sqlite": app_server(sqlite[0], logdir, "versus-sqlite", workers),
             "postgresql": app_server(postgres[0], logdir, "versus-postgresql", workers)}
     try:
-        cookies = {kind: sign_in(app.url) for kind, app in apps.items()}
-        paths = {"sqlite": pages(sqlite[1]), "postgresql": pages(postgres[1])}
-        found = {}
-        for name in report.MAIN_PAGES:
-            ratios = []
-            for turn in range(rounds):
-                rps = {}
-                for kind in (("sqlite", "postgresql") if turn % 2 == 0 else ("postgresql", "sqlite")):
-                    url = apps[kind].url + paths[kind][name]
-                    if turn == 0:
-                        wrk(url, 1, cookies[kind])  # warm-up
-                    rps[kind] = wrk(url, seconds, cookies[kind])["rps"]
-                ratios.append(round(rps["postgresql"] / rps["sqlite"], 3))
-            found[name] = {"median": statistics.median(ratios), "rounds": ratios}
-            print(f"  {name:13} {found[name]['median']:.2f}× (rounds "
-                  f"{min(ratios):.2f}–{max(ratios):.2f}×)", flush=True)
+        sides = [(app, sign_in(app.url), pages(world))
+                 for app, (_, world) in ((apps["sqlite"], sqlite), (apps["postgresql"], postgres))]
+        found = in_turns(*sides, rounds, seconds)
     finally:
         for app in apps.values():
             app.stop()
     return {"rounds": rounds, "seconds": seconds, "pages": found}
+
+
+def shares(sqlite: tuple[str, dataset.World], logdir: Path, workers: "Workers", rounds: int,
+           seconds: float) -> dict:
+    """Each main page's share of hello-world's req/s, both servers up, in turns
+    (`in_turns`), as the thread page's and PostgreSQL's budgets are read: one
+    window of each page, minutes after hello-world's, had decided the budget."""
+    hello = hello_server("hello-shares", logdir, workers)
+    app = app_server(sqlite[0], logdir, "shares", workers)
+    try:
+        found = in_turns((hello, None, {name: "/" for name in report.MAIN_PAGES}),
+                         (app, sign_in(app.url), pages(sqlite[1])), rounds, seconds)
+    finally:
+        app.stop()
+        hello.stop()
+    return {"rounds": rounds, "seconds": seconds, "pages": found}
+
+
+def measure_shares(sqlite: tuple[str, dataset.World], logdir: Path, workers: "Workers",
+                   seconds: float) -> dict:
+    print(f"\n== Each main page against hello-world ({sqlite[1].posts:,} posts): {SHARE_ROUNDS} "
+          f"rounds of {seconds:g}-s windows, in turns", flush=True)
+    return shares(sqlite, logdir, workers, SHARE_ROUNDS, seconds)
+
+
+def in_turns(first: tuple, second: tuple, rounds: int, seconds: float) -> dict:
+    """Each main page from two servers, each (server, cookie, {page: path}): one
+    window of each per round, in turns (ABBA: neither always goes first), the
+    second's req/s over the first's in each round, and the median."""
+    found = {}
+    for name in report.MAIN_PAGES:
+        ratios = []
+        for turn in range(rounds):
+            rps = []
+            for server, cookie, paths in (first, second) if turn % 2 == 0 else (second, first):
+                url = server.url + paths[name]
+                if turn == 0:
+                    wrk(url, 1, cookie)  # warm-up
+                rps.append(wrk(url, seconds, cookie)["rps"])
+            a, b = rps if turn % 2 == 0 else rps[::-1]
+            ratios.append(round(b / a, 3))
+        found[name] = {"median": round(statistics.median(ratios), 4), "rounds": ratios}
+        print(f"  {name:13} {found[name]['median']:.3g}× (rounds "
+              f"{min(ratios):.3g}–{max(ratios):.3g}×)", flush=True)
+    return found
 
 
 class PostgresDataset(FreshPostgres):
@@ -642,11 +675,13 @@ def main() -> None:
     seconds = args.seconds or (4 if args.quick else 10)
     logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     started = time.monotonic()
-    runs, turns, versus_runs = {}, None, {}
+    runs, turns, versus_runs, share_runs = {}, None, {}, {}
     workers = Workers(args.workers)
     try:
         small = sqlite_dataset(dataset.SCALES["quick"])
         runs["sqlite_10k"] = measure("sqlite_10k", *small, seconds, logdir, workers)
+        if args.quick:
+            share_runs["10k"] = measure_shares(small, logdir, workers, 2)
         pg = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
         if args.quick and pg:
             runs["postgresql_10k"], versus_runs["10k"] = measure_postgres(
@@ -654,6 +689,7 @@ def main() -> None:
         if not args.quick:
             big = sqlite_dataset(dataset.SCALES["full"])
             runs["sqlite_1m"] = measure("sqlite_1m", *big, seconds, logdir, workers)
+            share_runs["1m"] = measure_shares(big, logdir, workers, 3)
             print(f"\n== Hello-world and the thread pages at both scales: {args.rounds} rounds of "
                   "5-s windows, in turns", flush=True)
             turns = alternating(small, big, logdir, workers, args.rounds, 5)
@@ -681,6 +717,7 @@ def main() -> None:
         "runs": runs,
         **({"alternating": turns} if turns else {}),
         **({"versus": versus_runs} if versus_runs else {}),
+        **({"shares": share_runs} if share_runs else {}),
         "seconds": round(time.monotonic() - started),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
