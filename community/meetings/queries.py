@@ -6,12 +6,14 @@ from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, func, or_, select, true
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..accounts.models import User
 from ..circles.models import Circle, Membership
 from ..extensions import db
 from ..fast.prepared import inline, prepared
+from ..files.models import Attachment
+from ..files.places import FileFace, face_columns, file_face
 from ..pagination import paginate_bound
 from ..policy import active_members, active_membership, may_read
 from .models import (
@@ -249,6 +251,18 @@ def _series_counts():
             .where(MeetingOccurrence.meeting_id == bindparam("meeting_id")))
 
 
+def meeting_files(meeting_id: int) -> tuple[FileFace, ...]:
+    """The meeting's files as its pages show them, oldest first: one prepared read."""
+    return tuple(file_face(*row) for row in _meeting_files.values({"meeting_id": meeting_id}))
+
+
+@prepared
+def _meeting_files():
+    # Every meeting page: prepared, as the thread page's files (threads/reading.py).
+    return (select(*face_columns()).where(Attachment.meeting_id == bindparam("meeting_id"))
+            .order_by(Attachment.id))
+
+
 def attendance(occurrence: MeetingOccurrence) -> dict[str, list[RSVP]]:
     """Active members' answers for a date, by answer; the waitlist in its order."""
     rows = db.session.scalars(_attendance(), {"circle_id": occurrence.circle_id,
@@ -263,8 +277,12 @@ def attendance(occurrence: MeetingOccurrence) -> dict[str, list[RSVP]]:
 
 @cache
 def _attendance():
-    # Every meeting page: built once.
-    return (select(RSVP).join(Membership, active_membership(RSVP.user_id, bindparam("circle_id")))
+    # Every meeting page: built once. Of each person, what the page shows (a
+    # whole users row each was a third of the read).
+    shown = joinedload(RSVP.user, innerjoin=True).load_only(
+        User.id, User.display_name, User.organisation, User.organisation_visibility)
+    return (select(RSVP).options(shown)
+            .join(Membership, active_membership(RSVP.user_id, bindparam("circle_id")))
             .where(RSVP.occurrence_id == bindparam("occurrence_id"))
             .order_by(RSVP.waitlisted_at, RSVP.responded_at, RSVP.id))
 

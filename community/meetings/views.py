@@ -15,9 +15,7 @@ from ..agenda.present import agenda_card, sheet_of
 from ..circles.pages import circle_page, gate_url
 from ..errors import ActionError, NotFound
 from ..extensions import db
-from ..files.models import Attachment
-from ..files.places import faces_of, kept_uploads
-from ..files.present import files_of
+from ..files.places import kept_uploads
 from ..forms import apply_error
 from ..panels import circle_home_panel, dashboard_panel
 from ..policy import (
@@ -237,7 +235,7 @@ def edit(circle, membership, meeting):
 
 def _files_of(meeting: Meeting) -> tuple:
     """The meeting's files as its pages show them (files.places.FileFace), in one statement."""
-    return faces_of(files_of(Attachment.meeting_id, [meeting.id]).get(meeting.id, ()))
+    return queries.meeting_files(meeting.id)
 
 
 @bp.post(f"/c/<slug>/m/<{ID}:meeting_id>/files")

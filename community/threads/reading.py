@@ -15,7 +15,7 @@ from werkzeug.exceptions import NotFound
 from ..accounts.models import User
 from ..fast.prepared import prepared
 from ..files.models import Attachment
-from ..files.places import FileFace, file_face
+from ..files.places import FileFace, face_columns, file_face
 from .actions import PER_PAGE
 from .models import REACTIONS, Post, Reaction, Thread, ThreadState
 from .post_html import Reacted
@@ -137,6 +137,5 @@ def files_for(thread_id: int, first: int) -> dict[int, tuple[FileFace, ...]]:
 @prepared
 def _files():
     page = _page_ids()
-    return (select(Attachment.post_id, Attachment.public_id, Attachment.name, Attachment.kind,
-                   Attachment.size, Attachment.thumbnail_key)
+    return (select(Attachment.post_id, *face_columns())
             .join(page, page.c.id == Attachment.post_id).order_by(Attachment.id))
