@@ -105,6 +105,14 @@ def budgets(result: dict) -> list[dict]:
     return out
 
 
+def _in_turns_section(title: str, intro: str, turns: dict, shown, unit: str = "") -> list[str]:
+    """A Markdown section of a run.in_turns comparison: each page's median and rounds."""
+    return ["", f"## {title}", "", intro + " The budget takes the medians.", "",
+            "| page | median | rounds |", "|---|---:|---|"] + [
+        f"| {PAGE_NAMES[name]} | {shown(figures['median'])}{unit} | "
+        f"{' '.join(shown(r) for r in figures['rounds'])} |" for name, figures in turns["pages"].items()]
+
+
 def postgres_of_sqlite(sqlite: dict, postgres: dict) -> tuple[str, float]:
     """The main page whose share of hello-world on PostgreSQL is the smallest
     fraction of its share on SQLite (each against its own run's hello-world,
@@ -322,23 +330,17 @@ def write_markdown(result: dict, path: Path) -> None:
                   "|---|---|---|---:|"]
         parts += [f"| {' | '.join(row)} |" for row in alternating_rows(result)]
     for scale, turns in (result.get("shares") or {}).items():
-        parts += ["", f"## Each main page against hello-world, in turns ({scale})", "",
-                  f"Hello-world and the app on SQLite up side by side, {turns['rounds']} rounds of "
-                  f"{turns['seconds']:g}-s windows of each page and of hello-world taken in turns: the "
-                  "page's req/s over hello-world's. The budget takes the medians.", "",
-                  "| page | median | rounds |", "|---|---:|---|"]
-        parts += [f"| {PAGE_NAMES[name]} | {figures['median']:.1%} | "
-                  f"{' '.join(f'{r:.1%}' for r in figures['rounds'])} |"
-                  for name, figures in turns["pages"].items()]
+        parts += _in_turns_section(
+            f"Each main page against hello-world, in turns ({scale})",
+            f"Hello-world and the app on SQLite up side by side, {turns['rounds']} rounds of "
+            f"{turns['seconds']:g}-s windows of each page and of hello-world taken in turns: the "
+            "page's req/s over hello-world's.", turns, lambda r: f"{r:.1%}")
     for scale, turns in (result.get("versus") or {}).items():
-        parts += ["", f"## PostgreSQL against SQLite, in turns ({scale})", "",
-                  f"Each main page served from both databases (the same data, both servers up), "
-                  f"{turns['rounds']} rounds of {turns['seconds']:g}-s windows taken in turns: "
-                  "PostgreSQL's req/s over SQLite's. The budget takes the medians.", "",
-                  "| page | median | rounds |", "|---|---:|---|"]
-        parts += [f"| {PAGE_NAMES[name]} | {figures['median']:.2f}× | "
-                  f"{' '.join(f'{r:.2f}' for r in figures['rounds'])} |"
-                  for name, figures in turns["pages"].items()]
+        parts += _in_turns_section(
+            f"PostgreSQL against SQLite, in turns ({scale})",
+            f"Each main page served from both databases (the same data, both servers up), "
+            f"{turns['rounds']} rounds of {turns['seconds']:g}-s windows taken in turns: "
+            "PostgreSQL's req/s over SQLite's.", turns, lambda r: f"{r:.2f}", "×")
     chat = {k: v for k, v in (result.get("chat") or {}).items()
             if isinstance(v, dict) and k != "alternating"}
     if chat:
