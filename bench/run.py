@@ -551,7 +551,8 @@ def shares(sqlite: tuple[str, dataset.World], logdir: Path, workers: "Workers", 
     app = app_server(sqlite[0], logdir, "shares", workers)
     try:
         found = in_turns((hello, None, {name: "/" for name in report.MAIN_PAGES}),
-                         (app, sign_in(app.url), pages(sqlite[1])), rounds, seconds)
+                         (app, sign_in(app.url), pages(sqlite[1])), rounds, seconds,
+                         lambda share: f"{share:.1%}")
     finally:
         app.stop()
         hello.stop()
@@ -565,7 +566,8 @@ def measure_shares(sqlite: tuple[str, dataset.World], logdir: Path, workers: "Wo
     return shares(sqlite, logdir, workers, SHARE_ROUNDS, seconds)
 
 
-def in_turns(first: tuple, second: tuple, rounds: int, seconds: float) -> dict:
+def in_turns(first: tuple, second: tuple, rounds: int, seconds: float,
+             shown=lambda ratio: f"{ratio:.2f}×") -> dict:
     """Each main page from two servers, each (server, cookie, {page: path}): one
     window of each per round, in turns (ABBA: neither always goes first), the
     second's req/s over the first's in each round, and the median."""
@@ -582,8 +584,8 @@ def in_turns(first: tuple, second: tuple, rounds: int, seconds: float) -> dict:
             a, b = rps if turn % 2 == 0 else rps[::-1]
             ratios.append(round(b / a, 3))
         found[name] = {"median": round(statistics.median(ratios), 4), "rounds": ratios}
-        print(f"  {name:13} {found[name]['median']:.3g}× (rounds "
-              f"{min(ratios):.3g}–{max(ratios):.3g}×)", flush=True)
+        print(f"  {name:13} {shown(found[name]['median'])} (rounds "
+              f"{shown(min(ratios))}–{shown(max(ratios))})", flush=True)
     return found
 
 
