@@ -21,7 +21,7 @@ MESSAGE_PAGE_NAMES = {"messages": ("Messages page", "5 conversations", "50 conve
                                                "600 messages")}
 TAIL_NAMES = {"thread": "first page", "thread_last": "last page"}  # the pages whose p99 is compared
 MAX_QUERIES = 8
-MIN_THREAD_SHARE = 0.12  # of hello-world's req/s
+MIN_THREAD_SHARE = 0.20  # of hello-world's req/s: issue 26 (the budget was 12%, aiming at 20%)
 MAX_TAIL_GROWTH = 1.5  # p99 at 1,000,000 posts over p99 at 10,000
 # Issue 26: every main page's share of hello-world on SQLite, and PostgreSQL's
 # share of hello-world as a fraction of SQLite's, page by page, same scale.
@@ -40,7 +40,7 @@ def budgets(result: dict) -> list[dict]:
     def add(name, target, measured, ok):
         out.append({"budget": name, "target": target, "measured": measured, "ok": bool(ok)})
 
-    add("Signed-in thread page vs hello-world", f"≥ {MIN_THREAD_SHARE:.0%} (aim 20%)",
+    add("Signed-in thread page vs hello-world", f"≥ {MIN_THREAD_SHARE:.0%}",
         *_throughput_budget(result))
     worst = max(pages, key=lambda n: pages[n]["queries"])
     add("SQL statements per page", f"≤ {MAX_QUERIES} on every page",
