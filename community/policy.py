@@ -970,31 +970,36 @@ def access_meeting(user: User, slug: str, meeting_id: int, for_update: bool = Fa
     """(circle, membership, meeting) for a meeting in a circle the user is in.
 
     With for_update the meeting's row stays locked until the transaction ends.
-    With rows, for a page that only shows them, the circle and membership are
-    plain rows (access_circle_rows).
+    With rows, for a page that only shows them, all three are plain rows
+    (access_circle_rows, meetings.queries.MeetingFace).
 
     :raise NotFound: no such circle or meeting, the meeting is in another
         circle, or the user is not an active member — one error for all.
     """
     from .meetings.models import Meeting
+    from .meetings.queries import meeting_face
 
-    circle, membership = (access_circle_rows if rows else access_circle)(user, slug)
-    return circle, membership, _row_in_circle(Meeting, circle, meeting_id, for_update)
+    if not rows:
+        circle, membership = access_circle(user, slug)
+        return circle, membership, _row_in_circle(Meeting, circle, meeting_id, for_update)
+    circle, membership = access_circle_rows(user, slug)
+    meeting = meeting_face(circle.id, meeting_id)
+    if meeting is None:
+        raise NotFound()
+    return circle, membership, meeting
 
 
-def access_occurrence(user: User, slug: str, occurrence_id: int, for_update: bool = False,
-                      rows: bool = False):
+def access_occurrence(user: User, slug: str, occurrence_id: int, for_update: bool = False):
     """(circle, membership, occurrence) for one date of a meeting in the user's circle.
 
     With for_update the date's row stays locked until the transaction ends: the
     lock every RSVP for that date queues on, so seats are given one at a time.
-    With rows, as access_meeting.
 
     :raise NotFound: as access_meeting.
     """
     from .meetings.models import MeetingOccurrence
 
-    circle, membership = (access_circle_rows if rows else access_circle)(user, slug)
+    circle, membership = access_circle(user, slug)
     return circle, membership, _row_in_circle(MeetingOccurrence, circle, occurrence_id, for_update)
 
 

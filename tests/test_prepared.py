@@ -335,25 +335,27 @@ def test_no_main_page_sends_a_limit_as_a_parameter(app, client, auth):
 def test_the_list_pages_read_plain_rows_without_the_orm(app, client, auth):
     """The pages that only show rows read them through prepared reads: an ORM
     execution (building objects, joined loads) was half the meetings list
-    (bench/findings.md, 34). Each page here is shown with something on it."""
+    (bench/findings.md, 34), and a third of a meeting's page (35). Each page
+    here is shown with something on it."""
     from sqlalchemy.orm import Session
 
-    from community.meetings.actions import polls, visits
-    from tests.meetings.conftest import at, day, schedule
+    from community.meetings.actions import polls, rsvps, visits
+    from tests.meetings.conftest import at, dates_of, day, schedule
     from tests.meetings.test_actions import poll_fields
 
     circle, thread, helen, owner = _a_thread_with_a_life()
-    schedule(owner, circle, title="Weekly", repeat="weekly", count="6")
+    weekly = schedule(owner, circle, title="Weekly", repeat="weekly", count="6")
     schedule(owner, circle, title="One-off", start=at(day(3)))
     polls.create_poll(owner, circle.slug, **poll_fields())
     visits.offer_to_host(helen, circle.slug, organisation="Riverside Trust", places="8")
+    rsvps.rsvp(helen, circle.slug, dates_of(weekly)[0].id, "going")
     db.session.commit()
     auth.login(owner.email)
     pages = {"/": b"Weekly", f"/c/{circle.slug}/": b"Weekly",
              f"/c/{circle.slug}/threads": b"Getting out of the silo",
              f"/c/{circle.slug}/t/{thread.id}": b"Second thoughts",
              f"/c/{circle.slug}/meetings/": b"Riverside Trust", f"/c/{circle.slug}/files": b"Files",
-             "/messages": b"Messages"}
+             "/messages": b"Messages", f"/c/{circle.slug}/m/{weekly.id}": helen.display_name.encode()}
     executed = {page: [] for page in pages}
     asking = []
     listen = lambda state: executed[asking[-1]].append(str(state.statement))  # noqa: E731

@@ -7,7 +7,6 @@ costs one statement more (sheet_of), two once the date has a run sheet
 (open_challenges) are read by the page that picks them, not this one.
 """
 from datetime import datetime
-from functools import cache
 
 from sqlalchemy import bindparam, select
 
@@ -15,6 +14,7 @@ from ..accounts.models import User
 from ..challenges.models import Challenge
 from ..challenges.phases import effective_phase
 from ..extensions import db
+from ..fast.prepared import as_loaded, every_column_of, prepared
 from ..policy import can_facilitate, facilitator_id, is_presenter
 from ..threads.models import Thread
 from ..urls import path_for
@@ -36,13 +36,14 @@ FORMER = "A former member"
 
 def sheet_of(occurrence_id: int) -> RunSheet | None:
     """The date's run sheet, if it has one (for a page whose loader checked access)."""
-    return db.session.scalar(_sheet(), {"occurrence_id": occurrence_id})
+    row = _sheet.first({"occurrence_id": occurrence_id})
+    return as_loaded(RunSheet, row) if row is not None else None
 
 
-@cache
+@prepared
 def _sheet():
-    # Every meeting page: built once.
-    return select(RunSheet).where(RunSheet.occurrence_id == bindparam("occurrence_id"))
+    # Every meeting page, and most dates have none: a prepared read.
+    return every_column_of(RunSheet).where(RunSheet.occurrence_id == bindparam("occurrence_id"))
 
 
 def items_of(sheet: RunSheet | None, now: datetime) -> list[Item]:

@@ -148,6 +148,17 @@ def clean(text: str) -> str:
     return text.replace(SLOT, "\ufffd")
 
 
+def cleaned(value):
+    """A key with every string in it clean()ed, through nested (named) tuples:
+    the context of a page whose key is a tree of plain rows."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, tuple):
+        items = [cleaned(item) for item in value]
+        return value._make(items) if hasattr(value, "_make") else tuple(items)
+    return value
+
+
 class Memo:
     """The most recently used fragments, up to `limit` characters."""
 

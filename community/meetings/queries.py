@@ -6,7 +6,7 @@ from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, func, or_, select, true
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import aliased
 
 from ..accounts.models import User
 from ..circles.models import Circle, Membership
@@ -15,7 +15,7 @@ from ..fast.prepared import inline, prepared
 from ..files.models import Attachment
 from ..files.places import FileFace, face_columns, file_face
 from ..pagination import paginate_bound
-from ..policy import active_members, active_membership, may_read
+from ..policy import active_members, active_membership, may_read, shown_to_circle
 from .models import (
     RSVP,
     DatePoll,
@@ -196,54 +196,154 @@ def _answers():
             .group_by(RSVP.occurrence_id, RSVP.answer))
 
 
-def default_date(meeting: Meeting, now: datetime) -> MeetingOccurrence:
-    """The date a meeting's page opens on: the next one not over, else the last."""
-    coming = db.session.scalar(_next_date(), {"meeting_id": meeting.id, "now": now})
-    if coming is not None:
-        return coming
-    return db.session.scalar(_last_date(), {"meeting_id": meeting.id})
+class Person(NamedTuple):
+    """Someone a meeting's page links to: its organiser, its host."""
+
+    id: int
+    display_name: str
 
 
-# A meeting's page has its meeting loaded already: the date finds it in the
-# session (a many-to-one by its key), not joined in again with its circle and people.
-_MEETING_LOADED = lazyload(MeetingOccurrence.meeting)
+class MeetingFace(NamedTuple):
+    """A meeting as its page shows it, with its organiser's and host's names: a
+    plain row (policy.access_meeting with rows), part of the page's key."""
+
+    id: int
+    circle_id: int
+    organiser_id: int | None
+    title: str
+    description_html: str
+    timezone: str
+    rrule: str | None
+    location: str
+    online_link: str
+    capacity: int | None
+    host_user_id: int | None
+    host_organisation: str
+    cancelled_at: datetime | None
+    cancel_reason: str
+    organiser_name: str | None
+    host_name: str | None
+
+    @property
+    def is_series(self) -> bool:
+        return self.rrule is not None
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    @property
+    def organiser(self) -> Person | None:
+        return Person(self.organiser_id, self.organiser_name) if self.organiser_name is not None else None
+
+    @property
+    def host(self) -> Person | None:
+        return Person(self.host_user_id, self.host_name) if self.host_name is not None else None
 
 
-@cache
-def _next_date():
-    # Every meeting page: built once.
-    return (select(MeetingOccurrence).options(_MEETING_LOADED)
-            .where(MeetingOccurrence.meeting_id == bindparam("meeting_id"),
-                   MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type))
-            .order_by(MeetingOccurrence.cancelled_at.is_not(None), MeetingOccurrence.starts_at)
+def meeting_face(circle_id: int, meeting_id: int) -> MeetingFace | None:
+    """The meeting with this id in this circle, as its page shows it: one prepared read."""
+    found = _meeting_face.values({"circle_id": circle_id, "meeting_id": meeting_id})
+    return MeetingFace._make(found[0]) if found else None
+
+
+@prepared
+def _meeting_face():
+    organiser, host = aliased(User), aliased(User)
+    shown = (Meeting.id, Meeting.circle_id, Meeting.organiser_id, Meeting.title, Meeting.description_html,
+             Meeting.timezone, Meeting.rrule, Meeting.location, Meeting.online_link, Meeting.capacity,
+             Meeting.host_user_id, Meeting.host_organisation, Meeting.cancelled_at, Meeting.cancel_reason,
+             organiser.display_name.label("organiser_name"), host.display_name.label("host_name"))
+    return (select(*shown).outerjoin(organiser, organiser.id == Meeting.organiser_id)
+            .outerjoin(host, host.id == Meeting.host_user_id)
+            .where(Meeting.id == bindparam("meeting_id"), Meeting.circle_id == bindparam("circle_id")))
+
+
+class DateFace(NamedTuple):
+    """One date of a meeting as its page shows it (a plain row, with whether
+    its meeting is cancelled: then so is every date)."""
+
+    id: int
+    meeting_id: int
+    circle_id: int
+    original_start: datetime
+    starts_at: datetime
+    ends_at: datetime
+    moved_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str
+    meeting_cancelled: bool
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None or self.meeting_cancelled
+
+
+def _date_columns():
+    return (MeetingOccurrence.id, MeetingOccurrence.meeting_id, MeetingOccurrence.circle_id,
+            MeetingOccurrence.original_start, MeetingOccurrence.starts_at, MeetingOccurrence.ends_at,
+            MeetingOccurrence.moved_at, MeetingOccurrence.cancelled_at, MeetingOccurrence.cancel_reason)
+
+
+def date_face(meeting: MeetingFace, date_id: int) -> DateFace | None:
+    """The meeting's date with this id (None: no such date of this meeting)."""
+    return _as_face(_date_by_id.values({"meeting_id": meeting.id, "date_id": date_id}), meeting)
+
+
+def default_date(meeting: MeetingFace, now: datetime) -> DateFace:
+    """The date a meeting's page opens on: the next one not over, else the last.
+    One prepared read: the first of the dates ordered so."""
+    return _as_face(_default_date.values({"meeting_id": meeting.id, "now": now}), meeting)
+
+
+def _as_face(found: list, meeting: MeetingFace) -> DateFace | None:
+    return DateFace(*found[0], meeting.cancelled_at is not None) if found else None
+
+
+@prepared
+def _date_by_id():
+    return select(*_date_columns()).where(MeetingOccurrence.id == bindparam("date_id"),
+                                          MeetingOccurrence.meeting_id == bindparam("meeting_id"))
+
+
+@prepared
+def _default_date():
+    over = MeetingOccurrence.ends_at <= bindparam("now", type_=MeetingOccurrence.ends_at.type)
+    # Dates to come first (those not cancelled soonest), then the past ones, latest first.
+    return (select(*_date_columns()).where(MeetingOccurrence.meeting_id == bindparam("meeting_id"))
+            .order_by(over, case((over, None), else_=MeetingOccurrence.cancelled_at.is_not(None)),
+                      case((over, None), else_=MeetingOccurrence.starts_at),
+                      MeetingOccurrence.starts_at.desc())
             .limit(1))
 
 
-@cache
-def _last_date():
-    return (select(MeetingOccurrence).options(_MEETING_LOADED)
-            .where(MeetingOccurrence.meeting_id == bindparam("meeting_id"))
-            .order_by(MeetingOccurrence.starts_at.desc()).limit(1))
+class SeriesDate(NamedTuple):
+    """One of a series' next dates, in its page's Dates card."""
+
+    id: int
+    starts_at: datetime
+    cancelled_at: datetime | None
+    moved_at: datetime | None
 
 
-def series_dates(meeting: Meeting, now: datetime) -> tuple[list[MeetingOccurrence], int, int]:
-    """(the next few dates, how many are still to come, how many in all)."""
+def series_dates(meeting: MeetingFace, now: datetime) -> tuple[tuple[SeriesDate, ...], int, int]:
+    """(the next few dates, how many are still to come, how many in all): two prepared reads."""
     params = {"meeting_id": meeting.id, "now": now}
-    dates = list(db.session.scalars(_series_dates(), params))
-    coming, total = db.session.execute(_series_counts(), params).one()
+    dates = tuple(SeriesDate(*row) for row in _series_dates.values(params))
+    coming, total = _series_counts.values(params)[0]
     return dates, coming, total
 
 
-@cache
+@prepared
 def _series_dates():
-    # A series' page: built once.
-    return (select(MeetingOccurrence).options(_MEETING_LOADED)
+    return (select(MeetingOccurrence.id, MeetingOccurrence.starts_at, MeetingOccurrence.cancelled_at,
+                   MeetingOccurrence.moved_at)
             .where(MeetingOccurrence.meeting_id == bindparam("meeting_id"),
                    MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type))
             .order_by(MeetingOccurrence.starts_at).limit(SERIES_DATES_SHOWN))
 
 
-@cache
+@prepared
 def _series_counts():
     now = bindparam("now", type_=MeetingOccurrence.ends_at.type)
     return (select(func.count(MeetingOccurrence.id).filter(MeetingOccurrence.ends_at > now),
@@ -263,25 +363,40 @@ def _meeting_files():
             .order_by(Attachment.id))
 
 
-def attendance(occurrence: MeetingOccurrence) -> dict[str, list[RSVP]]:
-    """Active members' answers for a date, by answer; the waitlist in its order."""
-    rows = db.session.scalars(_attendance(), {"circle_id": occurrence.circle_id,
-                                              "occurrence_id": occurrence.id})
-    out: dict[str, list[RSVP]] = {"going": [], "maybe": [], "waitlisted": [], "declined": []}
-    for row in rows:
-        out[row.answer].append(row)
+class Attendee(NamedTuple):
+    """Someone's answer for a date, as its page lists it."""
+
+    user_id: int
+    display_name: str
+    organisation: str  # "" when they show it to nobody (policy.shown_to_circle)
+
+
+class Attendance(NamedTuple):
+    """Active members' answers for a date: each by name, the waitlist in its order."""
+
+    going: tuple[Attendee, ...]
+    maybe: tuple[Attendee, ...]
+    waitlisted: tuple[Attendee, ...]
+    declined: tuple[Attendee, ...]
+
+
+def attendance(date: DateFace, viewer_id: int) -> Attendance:
+    """Who answered what for the date, as the viewer is shown them: one prepared read."""
+    out: dict[str, list[Attendee]] = {answer: [] for answer in Attendance._fields}
+    for row in _attendance.rows({"circle_id": date.circle_id, "occurrence_id": date.id}):
+        shown = row.organisation if shown_to_circle(row, "organisation", viewer_id) else ""
+        out[row.answer].append(Attendee(row.id, row.display_name, shown))
     for answer in ("going", "maybe", "declined"):
-        out[answer].sort(key=lambda r: r.user.display_name.lower())
-    return out
+        out[answer].sort(key=lambda person: person.display_name.lower())
+    return Attendance(**{answer: tuple(people) for answer, people in out.items()})
 
 
-@cache
+@prepared
 def _attendance():
-    # Every meeting page: built once. Of each person, what the page shows (a
-    # whole users row each was a third of the read).
-    shown = joinedload(RSVP.user, innerjoin=True).load_only(
-        User.id, User.display_name, User.organisation, User.organisation_visibility)
-    return (select(RSVP).options(shown)
+    # Every meeting page: of each person, what the page shows.
+    return (select(User.id, User.display_name, User.organisation, User.organisation_visibility,
+                   RSVP.answer)
+            .join(User, User.id == RSVP.user_id)
             .join(Membership, active_membership(RSVP.user_id, bindparam("circle_id")))
             .where(RSVP.occurrence_id == bindparam("occurrence_id"))
             .order_by(RSVP.waitlisted_at, RSVP.responded_at, RSVP.id))

@@ -127,12 +127,15 @@ def _next_context(key: tuple) -> dict:
 
 
 @lru_cache(maxsize=4096)
-def when_html(start: datetime, end: datetime, own_zone: str, zone: str | None, clock: str) -> Markup:
-    """What meetings/_macros.html's `when` writes (inline), for a viewer's zone and
-    clock: the same for everyone with that zone and clock, so kept."""
+def when_html(start: datetime, end: datetime, own_zone: str, zone: str | None, clock: str,
+              block: bool = False) -> Markup:
+    """What meetings/_macros.html's `when` writes (inline, or as a block: the
+    meeting's own time on a line of its own), for a viewer's zone and clock:
+    the same for everyone with that zone and clock, so kept."""
     shown = times(start, end, own_zone, zone, clock)
     html = Markup('<time datetime="{}" title="{}">{}</time>').format(
         start.isoformat(timespec="seconds"), timefmt.full(start, zone, clock), shown["local"])
     if shown["own"]:
-        html += Markup(' · <span class="meta">{}</span>').format(shown["own"])
+        html += Markup('{}<span class="meta">{}</span>').format(
+            Markup("<br>") if block else " · ", shown["own"])
     return html

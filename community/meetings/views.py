@@ -11,7 +11,6 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..agenda.present import agenda_card, sheet_of
 from ..circles.pages import circle_page, gate_url
 from ..errors import ActionError, NotFound
 from ..extensions import db
@@ -24,7 +23,6 @@ from ..policy import (
     access_poll,
     can_manage_meeting,
     can_manage_poll,
-    can_rsvp,
     can_vote,
     read_gate,
     readable,
@@ -36,7 +34,8 @@ from . import feed_cache, queries, rows
 from .actions import feeds, polls, rsvps, scheduling, visits
 from .forms import CancelForm, ConfirmForm, HostOfferForm, MeetingForm, MoveForm, PollForm
 from .ical import build_calendar
-from .models import ANSWERS, VOTES, HostOffer, Meeting, MeetingOccurrence
+from .models import VOTES, HostOffer, Meeting, MeetingOccurrence
+from .page import meeting_page
 from .recurrence import describe, parse_rrule
 
 bp = Blueprint("meetings", __name__)
@@ -65,32 +64,40 @@ def loaded_page(load):
     return decorate
 
 
-def _date_of_meeting(user, slug: str, meeting_id: int, occurrence_id: int, rows: bool = False):
+def _date_of_meeting(user, slug: str, meeting_id: int, occurrence_id: int):
     """access_occurrence, for a path that names the date's meeting too.
 
     :raise NotFound: as access_occurrence, or the date is another meeting's.
     """
-    circle, membership, occurrence = access_occurrence(user, slug, occurrence_id, rows=rows)
+    circle, membership, occurrence = access_occurrence(user, slug, occurrence_id)
     if occurrence.meeting_id != meeting_id:
         raise NotFound()
     return circle, membership, occurrence
 
 
 def _meeting_on_date(user, slug: str, meeting_id: int):
-    """(circle, membership, meeting, date): the date ?date=<id> names, or else
-    (date None) the meeting alone. A date brings its meeting with it (joined),
-    so either way it is the loader's two statements. The page only shows the
-    circle and membership: plain rows (policy.access_circle_rows).
+    """(circle, membership, meeting, date) for a meeting's page, all four plain
+    rows (policy.access_meeting with rows): the date ?date=<id> names, else the
+    one the page opens on (queries.default_date).
 
     :raise NotFound: as access_meeting, or ?date names no date of this meeting.
     """
+    circle, membership, meeting = access_meeting(user, slug, meeting_id, rows=True)
     if "date" not in request.args:
-        return (*access_meeting(user, slug, meeting_id, rows=True), None)
+        return circle, membership, meeting, queries.default_date(meeting, utcnow())
     date_id = request.args.get("date", type=int)
-    if date_id is None or not 0 < date_id <= MAX_ID:
+    date = queries.date_face(meeting, date_id) if date_id is not None and 0 < date_id <= MAX_ID else None
+    if date is None:
         raise NotFound()
-    circle, membership, occurrence = _date_of_meeting(user, slug, meeting_id, date_id, rows=True)
-    return circle, membership, occurrence.meeting, occurrence
+    return circle, membership, meeting, date
+
+
+def _page_again(circle, membership, meeting_id: int, date_id: int | None, error: str, status: int,
+                kept=()):
+    """The meeting's page with why a form on it was refused (its changes rolled back)."""
+    meeting = queries.meeting_face(circle.id, meeting_id)
+    date = queries.date_face(meeting, date_id) if date_id else queries.default_date(meeting, utcnow())
+    return meeting_page(circle, membership, meeting, date, error=error, status=status, kept=kept)
 
 
 # --- Panels on the circle home and the dashboard ----------------------------------------
@@ -254,9 +261,8 @@ def files(circle, membership, meeting):
                                         attachments=attachments, remove_files=remove)
     except ActionError as err:
         db.session.rollback()
-        date = queries.default_date(meeting, utcnow())
-        return meeting_page(circle, membership, meeting, date, error=err.message, status=400,
-                             kept=kept_uploads(current_user, circle.id, attachments, circle.slug))
+        return _page_again(circle, membership, meeting.id, None, err.message, 400,
+                           kept=kept_uploads(current_user, circle.id, attachments, circle.slug))
     flash("Files removed." if remove and not attachments else "The meeting's files are saved.",
           "success")
     return redirect(url_for("meetings.meeting", slug=circle.slug, meeting_id=meeting.id) + "#files")
@@ -339,36 +345,11 @@ def delete(circle, membership, meeting):
 @loaded_page(_meeting_on_date)
 def meeting(circle, membership, meeting, date):
     """A meeting, opened on its next date, or on one date of a series (?date=<id>):
-    its own time, RSVPs and attendees.
+    its own time, RSVPs and attendees (meetings/page.py).
 
     :raise 404: no such meeting here, or ?date names no date of it.
     """
-    if date is None:
-        date = queries.default_date(meeting, utcnow())
     return meeting_page(circle, membership, meeting, date)
-
-
-def meeting_page(circle, membership, meeting, occurrence, error: str | None = None,
-                  status: int = 200, kept=()):
-    now = utcnow()
-    people = queries.attendance(occurrence)
-    mine = next((r for rows in people.values() for r in rows if r.user_id == current_user.id),
-                None)
-    position = None
-    if mine is not None and mine.answer == "waitlisted":
-        position = people["waitlisted"].index(mine) + 1
-    dates, coming, total = ([], 0, 1)
-    if meeting.is_series:
-        dates, coming, total = queries.series_dates(meeting, now)
-    # The date's agenda and run sheet (agenda/present.py): one statement, two once it has one.
-    agenda = agenda_card(circle, membership, meeting, occurrence, sheet_of(occurrence.id), now)
-    return render_template(
-        "meetings/meeting.html", circle=circle, membership=membership, meeting=meeting, agenda=agenda,
-        occurrence=occurrence, people=people, mine=mine, position=position, dates=dates,
-        coming=coming, total=total, answers=ANSWERS, now=now, error=error,
-        files=_files_of(meeting), kept=kept,
-        can_answer=can_rsvp(membership, occurrence, now),
-        can_manage=can_manage_meeting(membership, meeting)), status
 
 
 @bp.post(f"/c/<slug>/m/<{ID}:meeting_id>/dates/<{ID}:occurrence_id>/rsvp")
@@ -382,8 +363,7 @@ def rsvp(circle, membership, date):
         row = rsvps.rsvp(current_user, circle.slug, date.id, request.form.get("answer", ""))
     except ActionError as err:
         db.session.rollback()
-        return meeting_page(circle, membership, date.meeting, date, error=err.message,
-                             status=err.status)
+        return _page_again(circle, membership, date.meeting_id, date.id, err.message, err.status)
     messages = {"going": "You're going. See you there.",
                 "waitlisted": "It's full, so you're on the waitlist. If a place opens up, "
                               "it's yours and we'll tell you.",

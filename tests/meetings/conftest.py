@@ -79,6 +79,7 @@ def notes_for(user, kind: str | None = None) -> list[Notification]:
 def clock(monkeypatch):
     """clock(moment) makes the meetings code believe it is that (aware) moment."""
     import community.meetings.inputs as inputs_module
+    import community.meetings.page as page_module
     import community.meetings.reminders as reminders_module
     import community.meetings.views as views_module
     import community.timeutil as timeutil_module
@@ -86,7 +87,7 @@ def clock(monkeypatch):
 
     def set_now(moment: datetime):
         for module in (scheduling, rsvps, polls, visits, inputs_module, reminders_module,
-                       views_module, timeutil_module):
+                       views_module, page_module, timeutil_module):
             monkeypatch.setattr(module, "utcnow", lambda: moment)
         return moment
 
