@@ -965,28 +965,20 @@ def can_bulk_invite(membership: Membership) -> bool:
 
 # --- Meetings ----------------------------------------------------------------------
 
-def access_meeting(user: User, slug: str, meeting_id: int, for_update: bool = False,
-                   rows: bool = False):
+def access_meeting(user: User, slug: str, meeting_id: int, for_update: bool = False):
     """(circle, membership, meeting) for a meeting in a circle the user is in.
 
     With for_update the meeting's row stays locked until the transaction ends.
-    With rows, for a page that only shows them, all three are plain rows
-    (access_circle_rows, meetings.queries.MeetingFace).
+    (A meeting's page, which only shows, reads it as a plain row in the circle
+    access_circle_rows gives: meetings.views._meeting_on_date.)
 
     :raise NotFound: no such circle or meeting, the meeting is in another
         circle, or the user is not an active member — one error for all.
     """
     from .meetings.models import Meeting
-    from .meetings.queries import meeting_face
 
-    if not rows:
-        circle, membership = access_circle(user, slug)
-        return circle, membership, _row_in_circle(Meeting, circle, meeting_id, for_update)
-    circle, membership = access_circle_rows(user, slug)
-    meeting = meeting_face(circle.id, meeting_id)
-    if meeting is None:
-        raise NotFound()
-    return circle, membership, meeting
+    circle, membership = access_circle(user, slug)
+    return circle, membership, _row_in_circle(Meeting, circle, meeting_id, for_update)
 
 
 def access_occurrence(user: User, slug: str, occurrence_id: int, for_update: bool = False):

@@ -202,7 +202,7 @@ Parts = tuple[str, ...]
 
 # Slots that mean the same thing wherever they are: a fragment numbered into a
 # page (numbered) keeps these names; its others get the fragment's number.
-SHARED_SLOTS = frozenset({"csrf"})
+SHARED_SLOTS = frozenset({"csrf", "next"})  # "next": the page a row's form comes back to
 
 
 def parts_of(template: str, context_of: Callable[[tuple], dict], key: tuple) -> Parts:

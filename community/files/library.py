@@ -5,16 +5,15 @@ The same URL takes uploads by POST (views.upload); both are on the files bluepri
 from datetime import datetime
 from typing import NamedTuple
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
-from markupsafe import Markup
 
-from ..circles.pages import circle_page
-from ..fast.fragments import clean, kept_row
+from ..circles.pages import CircleHead, circle_head, circle_page
+from ..fast.fragments import SLOT_MARKS, clean, cleaned, kept_page, numbered, parts_of
 from ..pagination import paginate_bound
 from ..policy import can_remove_file
 from ..security import csrf_token
-from ..templating import time_tag, viewer_times
+from ..templating import layout_slots, layout_state, time_tag, viewer_times
 from ..threads.actions import PER_PAGE as POSTS_PER_PAGE
 from ..urls import safe_next
 from . import actions, queries
@@ -44,22 +43,42 @@ class FileRow(NamedTuple):
     own: bool  # the viewer shared it
 
 
+class FilesFrame(NamedTuple):
+    """Everything the Files page shows, bar its slots: its key in the memo."""
+
+    head: CircleHead
+    group: str  # the kind filtered on ("": all)
+    q: str  # the name searched for
+    args: tuple[tuple[str, str], ...]  # the filter, as the pager's links keep it
+    total: int
+    page: int
+    pages: int
+    used: str  # of the circle's quota, in words
+    quota: str
+    percent: int
+    rows: tuple[FileRow, ...]
+
+
 @login_required
 @circle_page(rows=True)
 def library(circle, membership):
-    """Every file shared in the circle, newest first: filter by kind, search by name."""
+    """Every file shared in the circle, newest first: filter by kind, search by name.
+    Kept whole per what it shows (fast.fragments.kept_page), as the thread page is."""
     group = request.args.get("kind", "")
     if group not in queries.GROUPS:
         group = ""
     name = (request.args.get("q") or "").strip()[:100]
     page = paginate_bound(*queries.library(circle.id, group, name), FILES_PER_PAGE, rows=True)
     used, quota = queries.space_used(circle.id), current_app.config["FILE_CIRCLE_QUOTA"]
-    rows = [_row(circle, membership, row) for row in page.items]
-    return render_template(
-        "files/library.html", circle=circle, membership=membership, page=page,
-        files=rows, file_rows=_rows_html(rows), group=group, q=name, filters=FILTERS,
-        used=describe_size(used), quota=describe_size(quota),
-        percent=min(100, round(100 * used / quota)) if quota else 100)
+    rows = tuple(_row(circle, membership, row) for row in page.items)
+    args = (("slug", circle.slug), *((key, value) for key, value in (("kind", group), ("q", name)) if value))
+    frame = FilesFrame(circle_head(circle, membership), group, name, args, page.total, page.page,
+                       page.pages, describe_size(used), describe_size(quota),
+                       min(100, round(100 * used / quota)) if quota else 100, rows)
+    return kept_page("files/library.html", frame, lambda: _page_context(frame), _slots(rows),
+                     inner={"rows": lambda: numbered([parts_of("files/_file_row.html", _row_context, row)
+                                                      for row in rows])},
+                     layout=layout_state())
 
 
 def _row(circle, membership, row) -> FileRow:
@@ -74,12 +93,19 @@ def _row(circle, membership, row) -> FileRow:
                    can_remove_file(membership, row), row.uploader_id == membership.user_id)
 
 
-def _rows_html(rows: list[FileRow]) -> Markup:
-    slots = {"next": request.full_path.rstrip("?"), "csrf": csrf_token()}
+def _slots(rows: tuple[FileRow, ...]) -> dict:
+    """The page's slots: the token, the page to come back to, and each row's time."""
+    slots = {"next": request.full_path.rstrip("?"), "csrf": csrf_token(), **layout_slots()}
     zone, clock = viewer_times()
-    return Markup("").join(kept_row("files/_file_row.html", _row_context, row,
-                                    {**slots, "shared": time_tag(row.created_at, zone, clock)})
-                           for row in rows)
+    for number, row in enumerate(rows):
+        slots[f"shared#{number}"] = time_tag(row.created_at, zone, clock)
+    return slots
+
+
+def _page_context(frame: FilesFrame) -> dict:
+    shown = cleaned(frame)
+    return {"frame": shown._replace(args=dict(shown.args)), "circle_head": frame.head,
+            "filters": FILTERS, "rows": SLOT_MARKS.rows}
 
 
 def _row_context(row: FileRow) -> dict:

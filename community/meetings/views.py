@@ -18,6 +18,7 @@ from ..files.places import kept_uploads
 from ..forms import apply_error
 from ..panels import circle_home_panel, dashboard_panel
 from ..policy import (
+    access_circle_rows,
     access_meeting,
     access_occurrence,
     access_poll,
@@ -77,12 +78,16 @@ def _date_of_meeting(user, slug: str, meeting_id: int, occurrence_id: int):
 
 def _meeting_on_date(user, slug: str, meeting_id: int):
     """(circle, membership, meeting, date) for a meeting's page, all four plain
-    rows (policy.access_meeting with rows): the date ?date=<id> names, else the
-    one the page opens on (queries.default_date).
+    rows: the circle and membership as policy.access_circle_rows gives them, the
+    meeting in that circle (queries.meeting_face), and the date ?date=<id>
+    names, else the one the page opens on (queries.default_date).
 
     :raise NotFound: as access_meeting, or ?date names no date of this meeting.
     """
-    circle, membership, meeting = access_meeting(user, slug, meeting_id, rows=True)
+    circle, membership = access_circle_rows(user, slug)
+    meeting = queries.meeting_face(circle.id, meeting_id)
+    if meeting is None:
+        raise NotFound()
     if "date" not in request.args:
         return circle, membership, meeting, queries.default_date(meeting, utcnow())
     date_id = request.args.get("date", type=int)

@@ -1,11 +1,13 @@
-"""The Files page's lines come from the memo (fast.fragments.kept_row): after
-any change to what a line shows, and whoever was served it before, the page
-served must be exactly the page rendered afresh for this viewer."""
+"""The Files page comes from the memo whole, its lines numbered in
+(fast.fragments.kept_page, files.library.FilesFrame): after any change to what
+the page or a line shows, and whoever was served it before, the page served
+must be exactly the page rendered afresh for this viewer."""
 import re
 
 import pytest
 
 from community.accounts.models import User
+from community.circles.models import Circle
 from community.extensions import db
 from community.fast.fragments import MEMO
 from community.moderation.actions import change_role
@@ -40,14 +42,17 @@ CHANGES = {
     "the viewer moves to Tokyo": lambda c, o, h, g, s: update(User, g.id, timezone="Asia/Tokyo"),
     "the viewer reads a 12-hour clock": lambda c, o, h, g, s: update(User, g.id, clock="12"),
     "the viewer becomes a moderator": lambda c, o, h, g, s: change_role(o, c.slug, g.id, "moderator"),
+    "another file is shared": lambda c, o, h, g, s: share(h, c, "post", data=b"x" * 5000, name="late.txt"),
+    "the circle is renamed": lambda c, o, h, g, s: update(Circle, c.id, name="Thames Valley Leaders"),
 }
 
 
+@pytest.mark.parametrize("query", ["", "?q=txt&kind=documents"])
 @pytest.mark.parametrize("change", CHANGES)
-def test_after_a_change_the_lines_served_are_the_lines_rendered_afresh(client, auth, world, change):
+def test_after_a_change_the_page_served_is_the_page_rendered_afresh(client, auth, world, change, query):
     circle, owner, helen, gareth, shared = world
     auth.login(gareth)
-    url = f"/c/{circle.slug}/files"
+    url = f"/c/{circle.slug}/files{query}"
     assert_shown_afresh(client, url, lambda: CHANGES[change](circle, owner, helen, gareth, shared))
 
 

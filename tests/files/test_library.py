@@ -138,6 +138,14 @@ def test_paginated(app, client, auth, world):
     assert len(names_in(first)) == FILES_PER_PAGE and "Page 1 of 2" in first
     assert names_in(first)[0] == f"f{FILES_PER_PAGE:02}.txt"
     assert names_in(listing(client, circle, page=2)) == ["f00.txt"]
+    # The pager's links keep the search, and only what the page understands.
+    searched = listing(client, circle, q="f", utm_source="newsletter")
+    older = re.search(r'href="([^"]+)" rel="next"', searched).group(1).replace("&amp;", "&")
+    assert older == f"/c/{circle.slug}/files?page=2&q=f"
+    second = client.get(older).get_data(as_text=True)
+    assert names_in(second) == ["f00.txt"] and "Page 2 of 2" in second
+    newer = re.search(r'href="([^"]+)" rel="prev"', second).group(1).replace("&amp;", "&")
+    assert newer == f"/c/{circle.slug}/files?page=1&q=f"
 
 
 def test_statements_stay_within_budget_and_do_not_grow_with_files(app, client, auth, world,
@@ -359,10 +367,11 @@ def test_deleting_an_account_takes_the_files_of_circles_it_was_alone_in(app, wor
     assert sorted(stored_files(app)) == [kept.storage_key]
 
 
-def test_the_count_of_files_reads_their_places_from_the_index_alone(app, client, auth, world):
-    """Each file counted is checked against its post, meeting or chat message:
-    with those in the circle's index, the count reads no attachment's row
-    (half its time at 1,137 files; bench/findings.md, 34)."""
+def test_the_count_of_files_and_the_space_they_use_read_the_index_alone(app, client, auth, world):
+    """Each file counted is checked against its post, meeting or chat message,
+    and the quota line sums their sizes: with those in the circle's index, neither
+    reads an attachment's row (half the count's time at 1,137 files, and most of
+    the sum's; bench/findings.md, 34 and 35)."""
     from sqlalchemy import event
 
     circle, owner, member = world
@@ -376,8 +385,10 @@ def test_the_count_of_files_reads_their_places_from_the_index_alone(app, client,
         assert len(names_in(listing(client, circle))) == 3
     finally:
         event.remove(db.engine, "before_cursor_execute", listen)
-    [(sql, parameters)] = [(s, p) for s, p in sent if s.lstrip().startswith("SELECT count(*)")
-                           and "attachments" in s]
+    counted = [(s, p) for s, p in sent if "attachments" in s
+               and re.match(r"\s*SELECT (count\(\*\)|coalesce\(sum)", s)]
+    assert len(counted) == 2, [s for s, _ in sent]
     driver = db.session.connection().connection.driver_connection
-    plan = " ".join(row[-1] for row in driver.execute("EXPLAIN QUERY PLAN " + sql, parameters))
-    assert "COVERING INDEX ix_attachments_circle_listed" in plan, plan
+    for sql, parameters in counted:
+        plan = " ".join(row[-1] for row in driver.execute("EXPLAIN QUERY PLAN " + sql, parameters))
+        assert "COVERING INDEX ix_attachments_circle_files" in plan, (sql, plan)
