@@ -131,11 +131,12 @@ def layout_state() -> LayoutState:
     kept = g.get("layout_state")
     if kept is not None and kept[0] is counts:
         return kept[1]
-    signed_in = current_user.is_authenticated
+    user = current_user._get_current_object()  # the rules read it a few times: not through the proxy
+    signed_in = user.is_authenticated
     transports = current_app.config.get("SOCKETIO_TRANSPORTS")
-    state = LayoutState(request.endpoint, signed_in, signed_in and is_site_admin(current_user),
+    state = LayoutState(request.endpoint, signed_in, signed_in and is_site_admin(user),
                         *counts, tuple(transports) if transports else None,
-                        signed_in and can_create_programme(current_user))
+                        signed_in and can_create_programme(user))
     g.layout_state = (counts, state)
     return state
 

@@ -3,11 +3,13 @@ from typing import NamedTuple
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import and_, bindparam, case, func, or_, select
 
 from ..accounts.models import SECTORS, User
 from ..errors import ActionError
 from ..extensions import db
+from ..fast.fragments import cleaned, kept_row
 from ..fast.prepared import prepared
 from ..forms import apply_error
 from ..messages.actions import has_blocked
@@ -18,6 +20,7 @@ from ..policy import (
     access_profile,
     active_count,
     active_members,
+    can_invite,
     can_leave,
     field_visible,
     is_active_member,
@@ -26,6 +29,7 @@ from ..policy import (
     owner_count,
     read_gate,
     readable,
+    shown_to_circle,
 )
 from ..timeutil import utcnow
 from ..urls import safe_next
@@ -107,12 +111,11 @@ def withdraw_request(slug):
 @login_required
 @circle_page(rows=True)
 def home(circle, membership):
-    members = _home_members.rows({"circle_id": circle.id}, into=HomeMember)
     member_count, pending = _home_counts.first({"circle_id": circle.id})
     if not is_staff(membership):
         pending = 0
-    return render_template("circles/home.html", circle=circle, membership=membership,
-                           members=members, member_count=member_count, pending=pending,
+    return render_template("circles/home.html", circle=circle, membership=membership, pending=pending,
+                           members=_members_card(circle, membership, member_count),
                            panels=render_panels(CIRCLE_HOME, circle, membership))
 
 
@@ -121,13 +124,35 @@ class HomeMember(NamedTuple):
 
     id: int
     display_name: str
-    organisation: str | None  # shown as policy.shown_to_circle says (directory.views.circle_field)
+    organisation: str | None  # shown as policy.shown_to_circle says
     organisation_visibility: str
     role: str
 
     @property
     def role_label(self) -> str:
         return ROLE_LABELS[self.role]
+
+
+class MembersCard(NamedTuple):
+    """The circle home's Members card: everything it shows (its kept row's key)."""
+
+    slug: str
+    members: tuple[HomeMember, ...]  # each one's organisation as the viewer is shown it
+    count: int
+    invite: bool  # "just you so far": the viewer may make an invite link
+
+
+def _members_card(circle, membership, count: int) -> Markup:
+    """The first dozen members, drawn once per look and kept (fast.fragments.kept_row)."""
+    members = tuple(
+        m if shown_to_circle(m, "organisation", membership.user_id) else m._replace(organisation="")
+        for m in _home_members.rows({"circle_id": circle.id}, into=HomeMember))
+    card = MembersCard(circle.slug, members, count, count == 1 and can_invite(membership))
+    return kept_row("circles/_members_card.html", _members_context, card, {})
+
+
+def _members_context(card: MembersCard) -> dict:
+    return {"card": cleaned(card)}
 
 
 @prepared
