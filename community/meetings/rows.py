@@ -111,10 +111,12 @@ def times(start: datetime, end: datetime, own_zone: str, zone: str | None, clock
 
 
 def next_date_rows(dates: list, show_circle: bool = False) -> Markup:
-    """The circle home's and the dashboard's next dates (queries.NextDate):
-    each drawn once per look and kept, its time a slot in the viewer's zone."""
+    """The circle home's and the dashboard's next dates (queries.NextDate), in
+    their <ul>: each drawn once per look and kept, its time a slot in the
+    viewer's zone. Called straight from the panels' templates: a macro for it
+    made meetings/_macros.html's module on every page that has a panel."""
     zone, clock = viewer_times()
-    return Markup("").join(
+    return Markup('<ul class="list list--compact">%s</ul>') % Markup("").join(
         kept_row("meetings/_next_date.html", _next_context, (date, show_circle),
                  {"when": when_html(date.starts_at, date.ends_at, date.timezone, zone, clock)})
         for date in dates)

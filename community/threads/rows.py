@@ -125,6 +125,13 @@ def _rows(result) -> list[ThreadRow]:
 
 
 def thread_rows(rows: list[ThreadRow], circles_by_id: dict, show_circle: bool) -> Markup:
+    """A list of threads (the rows in their <ul>), as the circle home, the
+    dashboard and the thread list show it: called straight from their
+    templates, with no template of its own to include."""
+    return Markup('<ul class="list thread-list">%s</ul>') % _items(rows, circles_by_id, show_circle)
+
+
+def _items(rows: list[ThreadRow], circles_by_id: dict, show_circle: bool) -> Markup:
     """The rows' <li>s (templates/threads/_thread_row.html): each drawn once per
     look and circle, its last post's time written for this viewer."""
     html = []
