@@ -389,6 +389,30 @@ def test_search_ranks_the_newest_matches_and_says_when_there_are_more(client, au
     assert "1 result for “week 3”" in few and "More than" not in few
 
 
+def test_search_reads_the_index_newest_first_only_when_there_are_more_than_it_ranks(
+        app, circle_pair, ranked_up_to_five, count_queries):
+    """FTS5 reads its index backwards at several times the cost (bench/findings.md,
+    35): a search with no more matches than it ranks reads it forwards, once;
+    with more, it asks again, newest first, and ranks those."""
+    from community.threads.search import search
+
+    circle, owner, helen = circle_pair
+    for n in range(7):
+        make_thread(circle, owner, title=f"Week {n}", body=f"the rota for week {n}")
+    make_thread(circle, owner, title="Budget", body="the budget, rota aside")
+
+    def searched(query):
+        with count_queries() as counted:
+            hits, total, _ = search(helen, query)
+        reads = [sql for sql in counted.statements if "search_fts MATCH" in sql]
+        return [hit.title for hit in hits], total, ["search_fts.rowid DESC" in sql for sql in reads]
+
+    assert searched("budget") == (["Budget"], 1, [False])
+    titles, total, reads = searched("rota")
+    assert total == 6 and reads == [False, True]  # more than 5: the newest ones, ranked
+    assert len(titles) == 5 and set(titles) < {"Budget", "Week 6", "Week 5", "Week 4", "Week 3", "Week 2"}
+
+
 def test_search_ranks_words_in_the_title_and_found_more_often_first(app, circle_pair):
     from community.threads.search import search
 
