@@ -6,8 +6,8 @@ the query itself, so no result can come from a circle the viewer has left or
 whose pledge they have yet to accept.
 """
 import re
-from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
+from typing import NamedTuple
 
 from markupsafe import Markup, escape
 from sqlalchemy import Integer, String, bindparam, cast, column, func, literal_column, select, table, text
@@ -26,8 +26,9 @@ PER_PAGE = 20
 SEARCH_FTS = table("search_fts", column("rowid"))  # SQLite's FTS5 index (threads/models.py)
 
 
-@dataclass
-class Hit:
+class Hit(NamedTuple):
+    """A match as the results show it (part of the search page's key)."""
+
     post_id: int
     thread_id: int
     number: int
@@ -70,11 +71,17 @@ def search(user: User, query: str, circle_id: int | None = None, page: int = 1,
     total = rows[0].total if rows else (
         # Past the last page: only then is the count asked on its own.
         _count(dialect, scoped).scalar(values) if page > 1 else 0)
-    stems = [_stem(t) for t in terms]
-    hits = [Hit(r.post_id, r.thread_id, r.number, r.title, r.slug, r.name,
-                highlight(r.title, stems, whole_words=True), _snippet(r.body, stems))
+    stems = tuple(_stem(t) for t in terms)
+    hits = [Hit(r.post_id, r.thread_id, r.number, r.title, r.slug, r.name, *_marked(r.title, r.body, stems))
             for r in rows]
     return hits, total, terms
+
+
+@lru_cache(maxsize=2048)
+def _marked(title: str, body: str, stems: tuple[str, ...]) -> tuple[Markup, Markup]:
+    """A match's title and snippet with the words marked: the same for everyone
+    searching them, and the same matches come back page after page, so kept."""
+    return highlight(title, stems, whole_words=True), _snippet(body, stems)
 
 
 def _ranked_page(dialect: str, scoped: bool, values: dict) -> list:

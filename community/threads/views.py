@@ -12,7 +12,7 @@ from ..circles.models import Membership
 from ..circles.pages import CircleHead, circle_head, circle_page
 from ..errors import ActionError
 from ..extensions import db
-from ..fast.fragments import SLOT_MARKS, clean, kept_page, numbered, parts_of
+from ..fast.fragments import SLOT_MARKS, clean, cleaned, kept_page, numbered, parts_of
 from ..fast.prepared import prepared
 from ..files.models import Attachment
 from ..files.places import faces_of, kept_uploads
@@ -342,29 +342,42 @@ def read_all(circle, membership):
 @login_required
 @circle_page
 def search(circle, membership):
-    q = (request.args.get("q") or "").strip()[:200]
-    page = page_number()
-    found = search_module.search(current_user, q, circle_id=circle.id, page=page)
-    return render_template("threads/search.html", circle=circle, membership=membership, q=q,
-                           **_results(*found, page))
+    return _search_page(circle_head(circle, membership), circle.id)
 
 
 @bp.route("/search")
 @login_required
 def search_all():
     """Search across every circle the viewer is an active member of."""
+    return _search_page(None, None)
+
+
+class SearchFrame(NamedTuple):
+    """Everything a page of search results shows: its key in the memo (the
+    results are the viewer's own, found in their circles)."""
+
+    head: CircleHead | None  # the circle searched, or None: all the viewer's
+    q: str
+    hits: tuple[search_module.Hit, ...]
+    total: int  # ranked
+    more: bool  # there are more matches than were ranked
+    page: int
+    pages: int
+
+
+def _search_page(head: CircleHead | None, circle_id: int | None) -> bytes:
+    """A page of results, kept whole per what it shows (fast.fragments.kept_page):
+    drawing twenty results was a third of the page (bench/findings.md, 35).
+    Past search.RANKED matches it says there are more, and pages through the ranked ones."""
     q = (request.args.get("q") or "").strip()[:200]
     page = page_number()
-    found = search_module.search(current_user, q, page=page)
-    return render_template("threads/search.html", circle=None, q=q, **_results(*found, page))
-
-
-def _results(hits, total: int, terms, page: int) -> dict:
-    """What the search page shows of a page of results: past search.RANKED
-    matches it says there are more, and pages through the ranked ones."""
+    hits, total, _ = search_module.search(current_user, q, circle_id=circle_id, page=page)
     ranked = min(total, search_module.RANKED)
-    return {"hits": hits, "total": ranked, "more": total > ranked, "page": page, "terms": terms,
-            "pages": max(1, -(-ranked // search_module.PER_PAGE))}
+    frame = SearchFrame(head, q, tuple(hits), ranked, total > ranked, page,
+                        max(1, -(-ranked // search_module.PER_PAGE)))
+    context = {"circle_head": head} if head is not None else {}
+    return kept_page("threads/search.html", frame, lambda: {**context, "frame": cleaned(frame)},
+                     {"csrf": csrf_token(), **layout_slots()}, layout=layout_state())
 
 
 @bp.route("/c/<slug>/mentions")
