@@ -18,7 +18,7 @@ from ..circles.models import Circle
 from ..content import highlight
 from ..extensions import db
 from ..fast.prepared import Prepared, inline, prepared
-from ..policy import may_read, readable_circle_ids
+from ..policy import readable_circle_ids
 from .models import SEARCH_DOCUMENT, Post, SearchEntry, Thread
 
 MAX_TERMS = 8
@@ -49,28 +49,30 @@ def search(user: User, query: str, circle_id: int | None = None, page: int = 1,
     """(hits, total, terms) for the user's query, in one circle or all of theirs:
     the newest RANKED matches, best first (a total of RANKED + 1: there are more).
 
-    The read rule (policy.may_read) is in the statement itself; naming the
-    viewer's circles in the index's query as well lets it find only their
-    posts, rather than every match on the site that the join then drops
-    (bench/findings.md, 25). Its statements are built once per database and
-    scope; the words and circles are values.
+    The circles searched are those the read rule (policy.readable_circle_ids)
+    gives the viewer, asked first in the same transaction and named in the
+    statement: in the index's query, so it finds only their posts rather than
+    every match on the site (bench/findings.md, 25), and as the rows' circles.
+    Re-asking the rule inside the statement cost PostgreSQL 1.6 ms of planning
+    on every search (35). Its statements are built once per database; the
+    words and circles are values.
     """
     terms = terms_of(query)
     if not terms:
         return [], 0, []
-    circle_ids = ([circle_id] if circle_id is not None
-                  else [row[0] for row in _readable.values({"user_id": user.id})])
+    circle_ids = [row[0] for row in _readable.values({"user_id": user.id})
+                  if circle_id is None or row[0] == circle_id]
     if not circle_ids:
         return [], 0, terms
-    dialect, scoped = db.engine.dialect.name, circle_id is not None
+    dialect = db.engine.dialect.name
     offset = (page - 1) * per_page
-    values = {"user_id": user.id, "circle_id": circle_id, "limit": min(per_page, RANKED - offset),
-              "offset": offset, **_match_values(dialect, terms, circle_ids)}
+    values = {"circle_ids": circle_ids, "limit": min(per_page, RANKED - offset), "offset": offset,
+              **_match_values(dialect, terms, circle_ids)}
     # Past the ranked matches there is no page (the one more only says there are more).
-    rows = _ranked_page(dialect, scoped, values) if offset < RANKED else []
+    rows = _ranked_page(dialect, values) if offset < RANKED else []
     total = rows[0].total if rows else (
         # Past the last page: only then is the count asked on its own.
-        _count(dialect, scoped).scalar(values) if page > 1 else 0)
+        _count(dialect).scalar(values) if page > 1 else 0)
     stems = tuple(_stem(t) for t in terms)
     hits = [Hit(r.post_id, r.thread_id, r.number, r.title, r.slug, r.name, *_marked(r.title, r.body, stems))
             for r in rows]
@@ -84,17 +86,17 @@ def _marked(title: str, body: str, stems: tuple[str, ...]) -> tuple[Markup, Mark
     return highlight(title, stems, whole_words=True), _snippet(body, stems)
 
 
-def _ranked_page(dialect: str, scoped: bool, values: dict) -> list:
+def _ranked_page(dialect: str, values: dict) -> list:
     """A page of the ranked matches. FTS5 reads its index backwards, newest
     first, at several times the cost of reading it forwards (680 against
     259 µs for the bench's 43 matches; bench/findings.md, 35). So SQLite reads
     forwards first: up to RANKED matches, that is every match, the same set the
     newest first would give. Only when there are more is it asked again, newest first."""
     if dialect != "sqlite":
-        return _page(dialect, scoped).rows(values)
-    rows = _page(dialect, scoped, newest_first=False).rows(values)
+        return _page(dialect).rows(values)
+    rows = _page(dialect, newest_first=False).rows(values)
     if rows and rows[0].total > RANKED:
-        rows = _page(dialect, scoped).rows(values)
+        rows = _page(dialect).rows(values)
     return rows
 
 
@@ -136,10 +138,10 @@ TITLE_WEIGHT, BODY_LENGTH = 3.0, 400.0
 
 
 @cache
-def _matched(dialect: str, scoped: bool, newest_first: bool = True):
-    """The viewer's readable posts matching the words (in one circle when
-    scoped), the newest RANKED + 1 (on SQLite, without newest_first, the
-    oldest: every match when there are no more), and their score, lowest first."""
+def _matched(dialect: str, newest_first: bool = True):
+    """The posts in the circles searched matching the words, the newest
+    RANKED + 1 (on SQLite, without newest_first, the oldest: every match when
+    there are no more), and their score, lowest first."""
     if dialect == "sqlite":
         newest = _newest_sqlite(newest_first)
         score = -(TITLE_WEIGHT * _saturated(newest.c.title_hits, 1.0)
@@ -152,9 +154,7 @@ def _matched(dialect: str, scoped: bool, newest_first: bool = True):
                   .order_by(SearchEntry.post_id.desc()).limit(RANKED + 1).subquery())
         score = -func.ts_rank(document, words)  # by the words alone: every row has one circle lexeme
     base = (select(SearchEntry.post_id).join(newest, newest.c.post_id == SearchEntry.post_id)
-            .where(may_read(bindparam("user_id"), SearchEntry.circle_id)))
-    if scoped:
-        base = base.where(SearchEntry.circle_id == bindparam("circle_id"))
+            .where(SearchEntry.circle_id.in_(bindparam("circle_ids", expanding=True))))
     return base, score
 
 
@@ -180,12 +180,12 @@ def _saturated(hits, length):
 
 
 @cache
-def _page(dialect: str, scoped: bool, newest_first: bool = True) -> Prepared:
+def _page(dialect: str, newest_first: bool = True) -> Prepared:
     """A page of matches, best first, each with the total: a window over every
     match ranked (ranking reads each anyway, and a count of its own ran the
     index's search again). Prepared: the constants (RANKED, the weights) are
     in its SQL (fast/prepared.py)."""
-    matched, score = _matched(dialect, scoped, newest_first)
+    matched, score = _matched(dialect, newest_first)
     found = matched.add_columns(SearchEntry.thread_id, SearchEntry.circle_id, SearchEntry.body,
                                 score.label("score")).subquery()
     page = (select(found.c.post_id, found.c.thread_id, found.c.body, Thread.title, Post.number,
@@ -199,10 +199,10 @@ def _page(dialect: str, scoped: bool, newest_first: bool = True) -> Prepared:
 
 
 @cache
-def _count(dialect: str, scoped: bool) -> Prepared:
+def _count(dialect: str) -> Prepared:
     # Up to RANKED + 1, which the oldest count as well as the newest, and faster on SQLite.
     return Prepared(lambda: select(func.count()).select_from(
-        _matched(dialect, scoped, newest_first=False)[0].subquery()))
+        _matched(dialect, newest_first=False)[0].subquery()))
 
 
 def _snippet(body: str, terms: list[str], width: int = 200) -> Markup:

@@ -408,6 +408,11 @@ def test_search_reads_the_index_newest_first_only_when_there_are_more_than_it_ra
         return [hit.title for hit in hits], total, ["search_fts.rowid DESC" in sql for sql in reads]
 
     assert searched("budget") == (["Budget"], 1, [False])
+    # The read rule is asked once, before: inside the statement it cost
+    # PostgreSQL 1.6 ms of planning on every search (bench/findings.md, 35).
+    with count_queries() as counted:
+        search(helen, "budget")
+    assert sum("FROM memberships" in sql for sql in counted.statements) == 1
     titles, total, reads = searched("rota")
     assert total == 6 and reads == [False, True]  # more than 5: the newest ones, ranked
     assert len(titles) == 5 and set(titles) < {"Budget", "Week 6", "Week 5", "Week 4", "Week 3", "Week 2"}
