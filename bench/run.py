@@ -75,6 +75,8 @@ def pages(world: dataset.World) -> dict[str, str]:
         "directory": "/people",
         "directory_search": "/people?" + urlencode({"q": world.directory_query,
                                                     "place": world.directory_place}),
+        # The bell's poll: the least a signed-in request does (report.FLOOR).
+        "bell_poll": "/notifications/unread",
     }
 
 
@@ -546,13 +548,15 @@ def shares(sqlite: tuple[str, dataset.World], logdir: Path, workers: "Workers", 
            seconds: float) -> dict:
     """Each main page's share of hello-world's req/s, both servers up, in turns
     (`in_turns`), as the thread page's and PostgreSQL's budgets are read: one
-    window of each page, minutes after hello-world's, had decided the budget."""
+    window of each page, minutes after hello-world's, had decided the budget.
+    The bell's poll is read alike: no page can reach more than it does."""
     hello = hello_server("hello-shares", logdir, workers)
     app = app_server(sqlite[0], logdir, "shares", workers)
     try:
-        found = in_turns((hello, None, {name: "/" for name in report.MAIN_PAGES}),
+        names = report.MAIN_PAGES + (report.FLOOR,)
+        found = in_turns((hello, None, {name: "/" for name in names}),
                          (app, sign_in(app.url), pages(sqlite[1])), rounds, seconds,
-                         lambda share: f"{share:.1%}")
+                         lambda share: f"{share:.1%}", names)
     finally:
         app.stop()
         hello.stop()
@@ -567,12 +571,12 @@ def measure_shares(sqlite: tuple[str, dataset.World], logdir: Path, workers: "Wo
 
 
 def in_turns(first: tuple, second: tuple, rounds: int, seconds: float,
-             shown=lambda ratio: f"{ratio:.2f}×") -> dict:
-    """Each main page from two servers, each (server, cookie, {page: path}): one
-    window of each per round, in turns (ABBA: neither always goes first), the
-    second's req/s over the first's in each round, and the median."""
+             shown=lambda ratio: f"{ratio:.2f}×", names: tuple[str, ...] = report.MAIN_PAGES) -> dict:
+    """Each page named (the main pages) from two servers, each (server, cookie,
+    {page: path}): one window of each per round, in turns (ABBA: neither always
+    goes first), the second's req/s over the first's in each round, and the median."""
     found = {}
-    for name in report.MAIN_PAGES:
+    for name in names:
         ratios = []
         for turn in range(rounds):
             rps = []

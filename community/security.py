@@ -41,6 +41,13 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
+# Every answer's; a view's own value of these is replaced.
+ALWAYS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+          ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+# Every answer's unless its view set its own.
+UNLESS_SET = (("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("Referrer-Policy", "same-origin"))
+
+
 def public_endpoint(endpoint: str | None) -> bool:
     return endpoint in PUBLIC_ENDPOINTS
 
@@ -77,16 +84,22 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        # A file's answer says no-referrer (files/safety.py): kept.
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        if (request.endpoint != "static" and "Cache-Control" not in response.headers
+        headers = response.headers
+        # One look at the names present: asking Headers for a missing one
+        # raises (and builds) a werkzeug exception, ten of them per page.
+        present = set(headers.keys(lower=True))
+        for name, value in ALWAYS:
+            if name.lower() in present:
+                headers.set(name, value)
+            else:
+                headers.add(name, value)
+        for name, value in UNLESS_SET:  # a file's answer says no-referrer (files/safety.py): kept
+            if name.lower() not in present:
+                headers.add(name, value)
+        if (request.endpoint != "static" and "cache-control" not in present
                 and current_user.is_authenticated):
             # Private pages must not sit in a shared or back-button cache.
-            response.headers["Cache-Control"] = "private, no-store"
+            headers.add("Cache-Control", "private, no-store")
         if app.config.get("SESSION_COOKIE_SECURE"):
-            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+            headers.set("Strict-Transport-Security", "max-age=31536000")
         return response

@@ -5,7 +5,7 @@ import pytest
 from flask import abort
 from sqlalchemy import text
 
-from community import create_app
+from community import create_app, security
 from community.accounts.models import User
 from community.config import load_secret_key
 from community.extensions import db
@@ -105,6 +105,27 @@ def test_security_headers_on_every_response(client, path):
     assert "frame-ancestors 'none'" in csp
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "same-origin"
+    assert headers.getlist("X-Frame-Options") == ["DENY"]
+    assert headers["Permissions-Policy"] == "camera=(), microphone=(), geolocation=()"
+    assert "Strict-Transport-Security" not in headers  # only when the cookie is for HTTPS
+
+
+def test_a_views_own_security_header_is_replaced_or_kept_as_each_says(make_app):
+    """X-Frame-Options is always DENY, once; a view's own Referrer-Policy stays."""
+    app = make_app(SESSION_COOKIE_SECURE=True)
+
+    @app.route("/own-headers")
+    def own_headers():
+        return "x", 200, {"X-Frame-Options": "SAMEORIGIN", "Referrer-Policy": "no-referrer"}
+
+    security.PUBLIC_ENDPOINTS.add("own_headers")
+    try:
+        headers = app.test_client().get("/own-headers").headers
+    finally:
+        security.PUBLIC_ENDPOINTS.discard("own_headers")
+    assert headers.getlist("X-Frame-Options") == ["DENY"]
+    assert headers.getlist("Referrer-Policy") == ["no-referrer"]
+    assert headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
 def test_private_pages_are_not_cached(client, auth):

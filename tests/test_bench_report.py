@@ -111,6 +111,12 @@ def test_the_throughput_budget_reads_the_median_round(bench):
     windows = alternating({"thread": [10.0]}, {"thread": [10.0]}, (0.205, 0.09, 0.199))
     assert not budget(report, result(10.0, 10.0, windows, one_ratio=0.21), "Signed-in thread page")["ok"]
     assert not budget(report, result(10.0, 10.0, one_ratio=0.183), "Signed-in thread page")["ok"]
+    # With the pages read in turns, the bell's poll says how far any page could go.
+    data = result(10.0, 10.0, windows, one_ratio=0.21)
+    data["shares"] = {"1m": {"rounds": 5, "seconds": 3, "pages": {
+        "thread": {"median": 0.2, "rounds": [0.2]}, "bell_poll": {"median": 0.224, "rounds": [0.224]}}}}
+    assert budget(report, data, "Signed-in thread page")["measured"].endswith(
+        "21.0% in the page's one window; the bell's poll 22.4%)")
 
 
 class FakeServer:
@@ -408,6 +414,11 @@ def test_every_main_page_is_read_against_hello_world_by_the_median_of_rounds(ben
                 machine={"cpus": 2, "cpu": "x", "memory_gb": 24, "os": "Linux", "python": "3.11",
                          "wrk": "-t1 -c8"})
     assert "(rounds 10.4% 11.0% 10.0% 9.0% 12.0%)" in report.table(data)
+    # The bell's poll is shown beside the pages, and never decides the budget.
+    data["shares"]["1m"]["pages"]["bell_poll"] = {"median": 0.02, "rounds": [0.02] * 5}
+    every = budget(report, data, "Every main page vs hello-world (SQLite)")
+    assert every["measured"].startswith("lowest 9.5% (Thread, first page")
+    assert every["measured"].endswith("; the bell's poll, the least a signed-in request does, 2.0%")
     report.write_markdown(data, tmp_path / "performance.md")
     markdown = (tmp_path / "performance.md").read_text()
     assert "## Each main page against hello-world, in turns (1m)" in markdown
@@ -418,8 +429,10 @@ def test_each_main_page_and_hello_world_take_turns(bench, monkeypatch, tmp_path)
     """Hello-world and the app up side by side; per page and round, one window of each, ABBA."""
     run, report = bench
     started, measured = [], []
-    rps = {"http://hello": iter([1000.0] * 4 * len(report.MAIN_PAGES)),
-           "http://app": iter([100.0, 120.0, 90.0, 110.0] * len(report.MAIN_PAGES))}
+    names = report.MAIN_PAGES + (report.FLOOR,)
+    rps = {"http://hello": iter([1000.0] * 4 * len(names)),
+           "http://app": iter([100.0, 120.0, 90.0, 110.0] * len(report.MAIN_PAGES)
+                              + [200.0, 210.0, 190.0, 200.0])}
 
     def fake_wrk(url, seconds, cookie=None):
         base = "http://" + url.split("/")[2]
@@ -436,5 +449,8 @@ def test_each_main_page_and_hello_world_take_turns(bench, monkeypatch, tmp_path)
     assert [base for base, _ in measured[:8]] == ["http://hello", "http://app", "http://app",
                                                   "http://hello"] * 2
     assert measured[0] == ("http://hello", "") and measured[1] == ("http://app", "")  # the dashboard
-    assert set(out["pages"]) == set(report.MAIN_PAGES)
+    assert set(out["pages"]) == {*report.MAIN_PAGES, "bell_poll"}
     assert out["pages"]["thread"] == {"median": 0.105, "rounds": [0.1, 0.12, 0.09, 0.11]}
+    # The bell's poll, read last and alike: the least a signed-in request does.
+    assert measured[-1] == ("http://hello", "") and measured[-2] == ("http://app", "notifications/unread")
+    assert out["pages"]["bell_poll"] == {"median": 0.2, "rounds": [0.2, 0.21, 0.19, 0.2]}
