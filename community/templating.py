@@ -1,7 +1,8 @@
 """What every template can use: times in the viewer's zone, the policy predicates,
 the layout's state."""
+from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 from flask import Flask, current_app, g, get_flashed_messages, request
@@ -12,6 +13,7 @@ from markupsafe import Markup
 from . import timefmt
 from .badges import badge
 from .fast.fragments import (
+    MOMENT,
     SLOT_MARKS,
     guard_globals,
     kept_layout,
@@ -86,12 +88,71 @@ _SHOWN = {"relative": timefmt.relative, "date_time": timefmt.date_time,
 def timetag(moment: datetime | None, shown: str = "relative") -> Markup:
     """A <time> with its machine-readable datetime and the full date as its title;
     it shows the moment `relative`, as a `date_time`, as a `day` or as a `clock` time.
+    In a kept page, the slot named by the moment (moment_slot), written per viewer.
 
     Lists show one per row, so it asks the viewer once and writes the tag
     itself: timefmt's words and ISO dates hold nothing HTML would read."""
     if moment is None:
         return Markup("")
+    if rendering_kept():
+        return moment_slot(shown, moment)
     return time_tag(moment, *viewer_times(), shown)
+
+
+def time_writer() -> Callable[..., Markup]:
+    """How a list writes its rows' times, write(moment, shown="relative"): in
+    the viewer's zone and on their clock (asked once), or, in a kept page, as
+    slots named by their moments."""
+    if rendering_kept():
+        return lambda moment, shown="relative": moment_slot(shown, moment)
+    zone, clock = viewer_times()
+    return lambda moment, shown="relative": time_tag(moment, zone, clock, shown)
+
+
+# The kinds of slot named by what they show (fast.fragments.MOMENT), each
+# written from its values for a viewer's zone and clock: writer(zone, clock, *values).
+def _time_written(shown: str, zone: str | None, clock: str, moment: datetime) -> Markup:
+    return time_tag(moment, zone, clock, shown)
+
+
+MOMENT_WRITERS: dict[str, Callable[..., Markup]] = {shown: partial(_time_written, shown) for shown in _SHOWN}
+
+
+def moment_writer(kind: str):
+    """Register writer(zone, clock, *datetimes_or_strings) for moment_slot(kind, ...)."""
+    def register(writer):
+        MOMENT_WRITERS[kind] = writer
+        return writer
+    return register
+
+
+def moment_slot(kind: str, *values: datetime | str) -> Markup:
+    """In a kept page, the slot for what `kind` writes of these values (times,
+    a zone's name): named by them, so every viewer's page holds the same name
+    and the page fills it in their zone (moments)."""
+    return getattr(SLOT_MARKS, MOMENT + MOMENT.join(
+        (kind, *(value.isoformat() if isinstance(value, datetime) else value for value in values))))
+
+
+def moments() -> Callable[[str], Markup]:
+    """For kept_page: each moment slot, written in this viewer's zone and on their clock."""
+    zone, clock = viewer_times()
+
+    def write(name: str) -> Markup:
+        kind, values = _moment_named(name)
+        return MOMENT_WRITERS[kind](zone, clock, *values)  # not kept: "5 minutes ago" moves on
+    return write
+
+
+@lru_cache(maxsize=8192)
+def _moment_named(name: str) -> tuple[str, tuple]:
+    kind, *values = name[1:].split(MOMENT)
+    return kind, tuple(_moment_value(value) for value in values)
+
+
+def _moment_value(value: str) -> datetime | str:
+    # A moment's ISO form starts with its year; a zone's name never with a digit.
+    return datetime.fromisoformat(value) if value[:1].isdigit() else value
 
 
 def time_tag(moment: datetime, zone: str | None, clock: str, shown: str = "relative") -> Markup:

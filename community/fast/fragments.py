@@ -22,11 +22,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
+from datetime import date
 
 from flask import render_template
 from markupsafe import Markup, escape
 
 from ..security import csrf_token
+
+# What a key may hold as it is (frozen): values that are what they show.
+PLAIN = (str, int, float, date)  # bool is an int; a datetime a date
 
 # Marks a slot in a rendered fragment. Never in content: the request class
 # drops NUL from every form field, and `clean` replaces any that got in otherwise.
@@ -155,7 +159,34 @@ def cleaned(value):
         return clean(value)
     if isinstance(value, tuple):
         items = [cleaned(item) for item in value]
+        return value._make(items) if hasattr(value, "_make") else type(value)(items)
+    return value
+
+
+class Frozen(tuple):
+    """A dict in a key: its (key, value) items, in order (frozen, thawed)."""
+
+
+def frozen(value):
+    """A panel's data as part of a key: dicts, lists and tuples all the way
+    down, made tuples. Anything but plain values (an ORM object, whose
+    attributes a template could read beyond what the key holds) is refused."""
+    if isinstance(value, dict):
+        return Frozen((key, frozen(item)) for key, item in value.items())
+    if isinstance(value, tuple | list):
+        items = [frozen(item) for item in value]
         return value._make(items) if hasattr(value, "_make") else tuple(items)
+    if value is None or isinstance(value, PLAIN):
+        return value
+    raise TypeError(f"a kept page's key holds plain values, not {type(value).__name__}")
+
+
+def thawed(value):
+    """A frozen value with its dicts back, for the template."""
+    if isinstance(value, Frozen):
+        return {key: thawed(item) for key, item in value}
+    if isinstance(value, tuple) and not hasattr(value, "_make"):
+        return tuple(thawed(item) for item in value)
     return value
 
 
@@ -204,6 +235,13 @@ Parts = tuple[str, ...]
 # page (numbered) keeps these names; its others get the fragment's number.
 SHARED_SLOTS = frozenset({"csrf", "next"})  # "next": the page a row's form comes back to
 
+# A slot named by what it shows: "@", a kind and its values, "@"-separated
+# (templating.moment_slot: "@relative@2026-12-04T10:00:00+00:00"), a time
+# written for each viewer. It means the same wherever it is (numbered keeps its
+# name), and a kept page fills it from its name alone (kept_page's `moments`):
+# a template shows a time without its view naming the slot.
+MOMENT = "@"
+
 
 def parts_of(template: str, context_of: Callable[[tuple], dict], key: tuple) -> Parts:
     """The template rendered with context_of(key), from the memo.
@@ -219,7 +257,8 @@ def parts_of(template: str, context_of: Callable[[tuple], dict], key: tuple) -> 
 
 
 def kept_page(template: str, key: tuple, context: Callable[[], dict], slots: dict[str, str],
-              inner: dict[str, Callable[[], Parts]] | None = None, layout: tuple | None = None) -> bytes:
+              inner: dict[str, Callable[[], Parts]] | None = None, layout: tuple | None = None,
+              moments: Callable[[str], str] | None = None) -> bytes:
     """A whole page, rendered with context() once per key and layout, its slots
     filled from `slots` on every request: the response body, in UTF-8. It is
     kept encoded: encoding an 80 KB page on every request cost about as much as
@@ -231,12 +270,16 @@ def kept_page(template: str, key: tuple, context: Callable[[], dict], slots: dic
     to it through kept_layout(). `inner` maps some of the page's slots to the
     parts to put in their place when the page is kept (say, its posts, as
     `numbered` kept fragments): their slots are filled along with the page's.
+    `moments` writes, from its name alone, each slot named by what it shows
+    (MOMENT): a time in this viewer's zone.
     """
     memo_key = (template, kept_page, layout, key)
     parts = MEMO.get(memo_key)
     if parts is None:
         parts = _encoded(_spliced(_render(template, context(), layout), inner or {}))
         MEMO.put(memo_key, parts)
+    if moments is not None:
+        slots.update((name, moments(name)) for name in parts[1::2] if name[0] == MOMENT)
     return _filled_utf8(parts, slots)
 
 
@@ -248,7 +291,8 @@ def numbered(fragments: list[Parts]) -> Parts:
         out[-1] += parts[0]
         for i in range(1, len(parts), 2):
             name = parts[i]
-            out += (name if name in SHARED_SLOTS else f"{name}#{number}", parts[i + 1])
+            shared = name in SHARED_SLOTS or name[0] == MOMENT
+            out += (name if shared else f"{name}#{number}", parts[i + 1])
     return tuple(out)
 
 

@@ -13,8 +13,8 @@ from typing import NamedTuple
 from markupsafe import Markup
 
 from .. import timefmt
-from ..fast.fragments import clean, kept_row
-from ..templating import viewer_times
+from ..fast.fragments import clean, kept_row, rendering_kept
+from ..templating import moment_slot, moment_writer, viewer_times
 from ..timeutil import DEFAULT_TIMEZONE, to_zone
 from .recurrence import describe
 
@@ -115,11 +115,27 @@ def next_date_rows(dates: list, show_circle: bool = False) -> Markup:
     their <ul>: each drawn once per look and kept, its time a slot in the
     viewer's zone. Called straight from the panels' templates: a macro for it
     made meetings/_macros.html's module on every page that has a panel."""
-    zone, clock = viewer_times()
+    if rendering_kept():  # the dashboard, kept whole
+        when = _when_slot
+    else:
+        zone, clock = viewer_times()
+
+        def when(start: datetime, end: datetime, own_zone: str) -> Markup:
+            return when_html(start, end, own_zone, zone, clock)
     return Markup('<ul class="list list--compact">%s</ul>') % Markup("").join(
         kept_row("meetings/_next_date.html", _next_context, (date, show_circle),
-                 {"when": when_html(date.starts_at, date.ends_at, date.timezone, zone, clock)})
+                 {"when": when(date.starts_at, date.ends_at, date.timezone)})
         for date in dates)
+
+
+def _when_slot(start: datetime, end: datetime, own_zone: str) -> Markup:
+    """In a kept page (the dashboard), a date's times are its slot, named by them."""
+    return moment_slot("when", start, end, own_zone)
+
+
+@moment_writer("when")
+def _when_written(zone: str | None, clock: str, start: datetime, end: datetime, own_zone: str) -> Markup:
+    return when_html(start, end, own_zone, zone, clock)
 
 
 def _next_context(key: tuple) -> dict:

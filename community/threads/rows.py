@@ -18,7 +18,7 @@ from ..challenges.models import Challenge
 from ..challenges.phases import effective_phase
 from ..fast.fragments import clean, kept_row
 from ..fast.prepared import inline, prepared
-from ..templating import time_tag, viewer_times
+from ..templating import time_writer
 from ..timeutil import utcnow
 from .models import Thread, ThreadState
 
@@ -133,14 +133,15 @@ def thread_rows(rows: list[ThreadRow], circles_by_id: dict, show_circle: bool) -
 
 def _items(rows: list[ThreadRow], circles_by_id: dict, show_circle: bool) -> Markup:
     """The rows' <li>s (templates/threads/_thread_row.html): each drawn once per
-    look and circle, its last post's time written for this viewer."""
+    look and circle, its last post's time written for this viewer (in a kept
+    page, the page's slot for that moment)."""
     html = []
-    zone, clock = viewer_times()
+    write_time = time_writer()
     for row in rows:
         circle = circles_by_id[row.circle_id]
         html.append(kept_row("threads/_thread_row.html", _row_context,
                              (row, circle.slug, circle.name if show_circle else None),
-                             {"last_post": time_tag(row.last_post_at, zone, clock)}))
+                             {"last_post": write_time(row.last_post_at)}))
     return Markup("").join(html)
 
 
