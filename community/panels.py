@@ -2,6 +2,11 @@
 
 Each area registers a loader and a template; the page calls every loader (each
 runs a fixed number of queries) and includes every template, in order.
+
+Both pages are kept whole (fast/README.md): a loader returns plain values
+(rows as named tuples, lists, dicts), which become part of the page's key, and
+its template shows only those, the layout's and `circle_head`; its times are
+written with timetag() or the row helpers, which make them slots.
 """
 from collections.abc import Callable
 from dataclasses import dataclass

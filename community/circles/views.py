@@ -3,13 +3,12 @@ from typing import NamedTuple
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from markupsafe import Markup
 from sqlalchemy import and_, bindparam, case, func, or_, select
 
 from ..accounts.models import SECTORS, User
 from ..errors import ActionError
 from ..extensions import db
-from ..fast.fragments import cleaned, kept_row
+from ..fast.fragments import Frozen, cleaned, frozen, kept_page, kept_row, thawed
 from ..fast.prepared import prepared
 from ..forms import apply_error
 from ..messages.actions import has_blocked
@@ -20,6 +19,7 @@ from ..policy import (
     access_profile,
     active_count,
     active_members,
+    can_edit_circle,
     can_invite,
     can_leave,
     field_visible,
@@ -31,12 +31,14 @@ from ..policy import (
     readable,
     shown_to_circle,
 )
+from ..security import csrf_token
+from ..templating import layout_slots, layout_state, moments
 from ..timeutil import utcnow
 from ..urls import safe_next
 from . import actions
 from .forms import LEAVE_CHOICES, CircleForm, JoinRequestForm, LeaveForm
 from .models import ROLE_LABELS, Circle, JoinRequest, Membership
-from .pages import circle_page
+from .pages import CircleHead, circle_head, circle_page
 
 bp = Blueprint("circles", __name__)
 
@@ -111,12 +113,22 @@ def withdraw_request(slug):
 @login_required
 @circle_page(rows=True)
 def home(circle, membership):
+    """Kept whole per what it shows (fast.fragments.kept_page), as the dashboard is."""
     member_count, pending = _home_counts.first({"circle_id": circle.id})
-    if not is_staff(membership):
-        pending = 0
-    return render_template("circles/home.html", circle=circle, membership=membership, pending=pending,
-                           members=_members_card(circle, membership, member_count),
-                           panels=render_panels(CIRCLE_HOME, circle, membership))
+    frame = HomeFrame(circle_head(circle, membership), circle.description, can_edit_circle(membership),
+                      membership.role, membership.role_label, pending if is_staff(membership) else 0,
+                      _members_card(circle, membership, member_count),
+                      tuple((template, frozen(shown))
+                            for template, shown in render_panels(CIRCLE_HOME, circle, membership)))
+    return kept_page("circles/home.html", frame, lambda: _home_context(frame),
+                     {"csrf": csrf_token(), **layout_slots()}, layout=layout_state(), moments=moments())
+
+
+def _home_context(frame: "HomeFrame") -> dict:
+    shown = cleaned(frame)
+    return {"frame": shown, "circle_head": shown.head,
+            "members": kept_row("circles/_members_card.html", _members_context, frame.members, {}),
+            "panels": [(template, thawed(data)) for template, data in shown.panels]}
 
 
 class HomeMember(NamedTuple):
@@ -142,13 +154,25 @@ class MembersCard(NamedTuple):
     invite: bool  # "just you so far": the viewer may make an invite link
 
 
-def _members_card(circle, membership, count: int) -> Markup:
-    """The first dozen members, drawn once per look and kept (fast.fragments.kept_row)."""
+class HomeFrame(NamedTuple):
+    """Everything a circle's home shows, bar its slots: its key in the memo."""
+
+    head: CircleHead
+    description: str | None
+    can_edit: bool  # the circle's settings (an empty description says "Add one")
+    role: str  # the viewer's
+    role_label: str
+    pending: int  # join requests waiting, shown to staff
+    members: MembersCard
+    panels: tuple[tuple[str, Frozen], ...]  # each panel's template, and what it shows (frozen)
+
+
+def _members_card(circle, membership, count: int) -> MembersCard:
+    """The first dozen members (drawn once per look and kept: fast.fragments.kept_row)."""
     members = tuple(
         m if shown_to_circle(m, "organisation", membership.user_id) else m._replace(organisation="")
         for m in _home_members.rows({"circle_id": circle.id}, into=HomeMember))
-    card = MembersCard(circle.slug, members, count, count == 1 and can_invite(membership))
-    return kept_row("circles/_members_card.html", _members_context, card, {})
+    return MembersCard(circle.slug, members, count, count == 1 and can_invite(membership))
 
 
 def _members_context(card: MembersCard) -> dict:

@@ -251,7 +251,7 @@ def parts_of(template: str, context_of: Callable[[tuple], dict], key: tuple) -> 
     memo_key = (template, context_of, key)
     parts = MEMO.get(memo_key)
     if parts is None:
-        parts = _render(template, context_of(key))
+        parts = _render(template, lambda: context_of(key))
         MEMO.put(memo_key, parts)
     return parts
 
@@ -276,7 +276,7 @@ def kept_page(template: str, key: tuple, context: Callable[[], dict], slots: dic
     memo_key = (template, kept_page, layout, key)
     parts = MEMO.get(memo_key)
     if parts is None:
-        parts = _encoded(_spliced(_render(template, context(), layout), inner or {}))
+        parts = _encoded(_spliced(_render(template, context, layout), inner or {}))
         MEMO.put(memo_key, parts)
     if moments is not None:
         slots.update((name, moments(name)) for name in parts[1::2] if name[0] == MOMENT)
@@ -341,13 +341,16 @@ def _encoded(parts: Parts) -> tuple:
     return tuple(part.encode() if i % 2 == 0 else part for i, part in enumerate(parts))
 
 
-def _render(template: str, context: dict, layout: tuple | None = None) -> Parts:
-    taken = OFF_LIMITS_NAMES.intersection(context)
-    if taken:
-        raise ValueError(f"a kept fragment's context can't hold {sorted(taken)}: "
-                         "give it what it shows, from its key")
+def _render(template: str, context: Callable[[], dict], layout: tuple | None = None) -> Parts:
+    # The context is made while the fragment renders, under the same guards: a
+    # list drawn for it writes its times as slots, not in this viewer's zone.
     token, laid_out = _rendering.set(True), _layout.set(layout)
     try:
+        context = context()
+        taken = OFF_LIMITS_NAMES.intersection(context)
+        if taken:
+            raise ValueError(f"a kept fragment's context can't hold {sorted(taken)}: "
+                             "give it what it shows, from its key")
         # csrf_token given explicitly: Flask-WTF's context processor would
         # otherwise put the real token into HTML kept for others. The stand-ins
         # outrank what the context processors give (current_user, request, ...).

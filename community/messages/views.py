@@ -7,6 +7,7 @@ state changes in actions.py.
 """
 import uuid
 from datetime import datetime
+from typing import NamedTuple
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -16,11 +17,12 @@ from sqlalchemy import or_
 from ..accounts.models import User
 from ..errors import ActionError
 from ..extensions import db
-from ..fast.fragments import clean, kept_row
+from ..fast.fragments import clean, kept_page, kept_row
 from ..files.base import describe_size
 from ..files.conversations import kept_uploads
 from ..policy import circle_mates
-from ..templating import time_tag, viewer_times
+from ..security import csrf_token
+from ..templating import layout_slots, layout_state, moments, time_writer
 from ..urls import safe_next
 from . import actions, events, reports  # noqa: F401  (events: the Socket.IO handlers, on /chat)
 
@@ -28,22 +30,32 @@ bp = Blueprint("messages", __name__)
 PICKABLE = 200  # people shown to pick from; most people share circles with far fewer
 
 
+class MessagesFrame(NamedTuple):
+    """Everything the Messages page shows, bar its slots: its key in the memo."""
+
+    rows: tuple[actions.ConversationRow, ...]
+    older: str | None  # the link to the next page's "before"
+    paged: bool  # an older page: it links back to the newest
+
+
 @bp.route("/messages")
 @login_required
 def index():
-    """The conversations, newest first, with unread counts; older ones a page at a time."""
+    """The conversations, newest first, with unread counts; older ones a page at a
+    time. Kept whole per what it shows (fast.fragments.kept_page), its times slots."""
     page = actions.conversation_list_page(current_user, _before(request.args.get("before")))
     older = page["older"]
-    return render_template("messages/index.html", rows=page["rows"], lines=_lines(page["rows"]),
-                           older=f"{older[0].isoformat()}_{older[1]}" if older else None,
-                           paged="before" in request.args)
+    frame = MessagesFrame(tuple(page["rows"]), f"{older[0].isoformat()}_{older[1]}" if older else None,
+                          "before" in request.args)
+    return kept_page("messages/index.html", frame, lambda: {"frame": frame, "lines": _lines(frame.rows)},
+                     {"csrf": csrf_token(), **layout_slots()}, layout=layout_state(), moments=moments())
 
 
-def _lines(rows: list[actions.ConversationRow]) -> Markup:
+def _lines(rows: tuple[actions.ConversationRow, ...]) -> Markup:
     """The page's conversations, each line kept per look (fast.fragments.kept_row)."""
-    zone, clock = viewer_times()
+    write_time = time_writer()
     return Markup("").join(kept_row("messages/_conversation_row.html", _line_context, row,
-                                    {"newest": time_tag(row.newest, zone, clock)})
+                                    {"newest": write_time(row.newest)})
                            for row in rows)
 
 

@@ -68,7 +68,7 @@ def home_panel(circle, membership):
     rows = home_rows(circle.id, membership.user_id, 5)
     # The latest five rank above every other thread, so they are the first five rows.
     challenges = [row for row in rows if row.phase and (row.phase != "follow_up" or row.awaiting_update)]
-    return {"threads": rows[:5],
+    return {"threads": rows[:5], "circles": {circle.id: circle},
             "open_challenges": [row for row in challenges if row.phase != "follow_up"],
             "awaiting_update": [row for row in challenges if row.phase == "follow_up"]}
 

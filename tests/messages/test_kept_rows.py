@@ -1,6 +1,6 @@
-"""The Messages page's lines come from the memo (fast.fragments.kept_row): after
-any change to what a line shows, the page served must be exactly the page
-rendered afresh for this viewer; the time is theirs."""
+"""The Messages page is kept whole, its lines too (fast.fragments.kept_page,
+kept_row): after any change to what a line shows, the page served must be
+exactly the page rendered afresh for this viewer; the time is theirs."""
 import pytest
 
 from community.accounts.models import User
@@ -26,6 +26,7 @@ def test_after_a_change_the_lines_served_are_the_lines_rendered_afresh(app, peop
     dm.send_message(people["other"], talk.id, "hello", "h1")
     client = login(app, people["member"])
     before = client.get("/messages").get_data(as_text=True)
+    assert any(key[0] == "messages/index.html" for key in MEMO.items)  # kept whole
     CHANGES[change](people, talk)
     served = client.get("/messages").get_data(as_text=True)
     MEMO.clear()
