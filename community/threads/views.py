@@ -30,14 +30,14 @@ from ..policy import (
     require,
 )
 from ..security import csrf_token
-from ..templating import layout_slots, layout_state, viewer_clock, viewer_zone
+from ..templating import layout_slots, layout_state, moments, viewer_clock, viewer_zone
 from ..timeutil import utcnow
 from . import actions, reading
 from . import search as search_module
 from .forms import EditForm, ReplyForm, ReportForm, ThreadForm
 from .models import Post, Thread
 from .post_html import PostFace, face, post_parts, time_slots
-from .rows import home_rows, listing, thread_rows
+from .rows import ThreadRow, home_rows, listing, thread_rows
 
 bp = Blueprint("threads", __name__)
 bp.add_app_template_global(thread_rows)
@@ -49,12 +49,30 @@ THREADS_PER_PAGE = 25
 @login_required
 @circle_page(rows=True)
 def index(circle, membership):
+    """A page of the circle's threads, kept whole per what it shows
+    (fast.fragments.kept_page), the rows' times slots named by their moments."""
     total = _thread_count.scalar({"circle_id": circle.id})
     page = page_number()
     rows = listing([circle.id], current_user.id, THREADS_PER_PAGE, (page - 1) * THREADS_PER_PAGE)
-    pages = max(1, -(-total // THREADS_PER_PAGE))
-    return render_template("threads/index.html", circle=circle, membership=membership,
-                           threads=rows, page=page, pages=pages, total=total)
+    frame = ThreadListFrame(circle_head(circle, membership), circle.id, tuple(rows), page,
+                            max(1, -(-total // THREADS_PER_PAGE)))
+    return kept_page("threads/index.html", frame, lambda: _list_context(frame),
+                     {"csrf": csrf_token(), **layout_slots()}, layout=layout_state(), moments=moments())
+
+
+class ThreadListFrame(NamedTuple):
+    """Everything a circle's thread list shows, bar its slots: its key in the memo."""
+
+    head: CircleHead
+    circle_id: int
+    rows: tuple[ThreadRow, ...]
+    page: int
+    pages: int
+
+
+def _list_context(frame: ThreadListFrame) -> dict:
+    shown = cleaned(frame)
+    return {"frame": shown, "circle_head": shown.head, "circles": {frame.circle_id: shown.head}}
 
 
 @prepared

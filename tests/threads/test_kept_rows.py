@@ -52,6 +52,7 @@ def test_after_a_change_the_rows_served_are_the_rows_rendered_afresh(client, aut
     threads.post_reply(owner, circle.slug, thread.id, "An unread reply")
     auth.login(helen)
     before = [served_and_fresh(client, url)[0] for url in _pages(circle.slug)]
+    assert any(key[0] == "threads/index.html" for key in MEMO.items)  # the list, kept whole
     CHANGES[change](circle, owner, helen, thread)
     for url, earlier in zip(_pages(circle.slug), before, strict=True):
         after, fresh = served_and_fresh(client, url)
@@ -113,3 +114,19 @@ def test_after_a_change_the_circle_cards_served_are_the_cards_rendered_afresh(cl
     circle, owner, helen, thread = world
     auth.login(helen)
     assert_shown_afresh(client, "/", lambda: DASHBOARD_CHANGES[change](circle, owner, helen))
+
+
+def test_each_page_of_the_thread_list_is_kept_as_it_shows(client, auth, world, monkeypatch):
+    """The list's pages are kept apart: each shows its own rows and pager."""
+    from community.threads import views
+
+    circle, owner, helen, thread = world
+    monkeypatch.setattr(views, "THREADS_PER_PAGE", 2)
+    for n in range(3):
+        threads.start_thread(owner, circle.slug, f"Topic {n}", "Body")
+    auth.login(helen)
+    first, fresh_first = served_and_fresh(client, f"/c/{circle.slug}/threads")
+    second, fresh_second = served_and_fresh(client, f"/c/{circle.slug}/threads?page=2")
+    assert first == fresh_first and second == fresh_second
+    assert "Topic 2" in first and "Topic 2" not in second and "Topic 0" in second
+    assert "Page 1 of 2" in first and "Page 2 of 2" in second
