@@ -11,6 +11,8 @@ written with timetag() or the row helpers, which make them slots.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .fast.fragments import Frozen, frozen, thawed
+
 
 @dataclass(frozen=True)
 class Panel:
@@ -44,3 +46,13 @@ def dashboard_panel(template: str, order: int = 50):
 
 def render_panels(panels: list[Panel], *args) -> list[tuple[str, dict]]:
     return [(panel.template, panel.load(*args)) for panel in panels]
+
+
+def kept_panels(panels: list[Panel], *args) -> tuple[tuple[str, Frozen], ...]:
+    """Each panel's template and data, frozen: part of a kept page's key."""
+    return tuple((template, frozen(shown)) for template, shown in render_panels(panels, *args))
+
+
+def shown_panels(kept: tuple[tuple[str, Frozen], ...]) -> list[tuple[str, dict]]:
+    """Kept panels as their templates take them."""
+    return [(template, thawed(shown)) for template, shown in kept]

@@ -17,12 +17,14 @@ from .fast.fragments import (
     SLOT_MARKS,
     guard_globals,
     kept_layout,
+    kept_page,
     kept_row,
     rendering_kept,
     template_csrf_token,
 )
 from .fast.urls import kept_url_for
 from .header import header_counts
+from .security import csrf_token
 from .timeutil import to_zone
 
 
@@ -220,6 +222,14 @@ def _nav_context(layout: LayoutState) -> dict:
 def layout_slots() -> dict[str, str]:
     """What a kept page's layout fills in per request: its flashed messages."""
     return {"flashes": flashes_html()}
+
+
+def kept_in_layout(template: str, frame: tuple, context: Callable[[], dict]) -> bytes:
+    """A page kept whole (fast.fragments.kept_page) in the site's layout: keyed
+    by its frame and the layout's state, its CSRF token, flashes and times
+    filled for this request."""
+    return kept_page(template, frame, context, {"csrf": csrf_token(), **layout_slots()},
+                     layout=layout_state(), moments=moments())
 
 
 def flashes() -> Markup:

@@ -8,12 +8,12 @@ from sqlalchemy import and_, bindparam, case, func, or_, select
 from ..accounts.models import SECTORS, User
 from ..errors import ActionError
 from ..extensions import db
-from ..fast.fragments import Frozen, cleaned, frozen, kept_page, kept_row, thawed
+from ..fast.fragments import Frozen, cleaned, kept_row
 from ..fast.prepared import prepared
 from ..forms import apply_error
 from ..messages.actions import has_blocked
 from ..pagination import paginate
-from ..panels import CIRCLE_HOME, render_panels
+from ..panels import CIRCLE_HOME, kept_panels, shown_panels
 from ..policy import (
     access_listed_circle,
     access_profile,
@@ -31,8 +31,7 @@ from ..policy import (
     readable,
     shown_to_circle,
 )
-from ..security import csrf_token
-from ..templating import layout_slots, layout_state, moments
+from ..templating import kept_in_layout
 from ..timeutil import utcnow
 from ..urls import safe_next
 from . import actions
@@ -118,17 +117,15 @@ def home(circle, membership):
     frame = HomeFrame(circle_head(circle, membership), circle.description, can_edit_circle(membership),
                       membership.role, membership.role_label, pending if is_staff(membership) else 0,
                       _members_card(circle, membership, member_count),
-                      tuple((template, frozen(shown))
-                            for template, shown in render_panels(CIRCLE_HOME, circle, membership)))
-    return kept_page("circles/home.html", frame, lambda: _home_context(frame),
-                     {"csrf": csrf_token(), **layout_slots()}, layout=layout_state(), moments=moments())
+                      kept_panels(CIRCLE_HOME, circle, membership))
+    return kept_in_layout("circles/home.html", frame, lambda: _home_context(frame))
 
 
 def _home_context(frame: "HomeFrame") -> dict:
     shown = cleaned(frame)
     return {"frame": shown, "circle_head": shown.head,
             "members": kept_row("circles/_members_card.html", _members_context, frame.members, {}),
-            "panels": [(template, thawed(data)) for template, data in shown.panels]}
+            "panels": shown_panels(shown.panels)}
 
 
 class HomeMember(NamedTuple):

@@ -9,12 +9,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..circles.actions import PendingRequest, pending_requests_of
 from ..extensions import db
-from ..fast.fragments import Frozen, clean, cleaned, frozen, kept_page, kept_row, thawed
-from ..panels import DASHBOARD, render_panels
+from ..fast.fragments import Frozen, clean, cleaned, kept_row
+from ..panels import DASHBOARD, kept_panels, shown_panels
 from ..policy import circle_rows_of, member_counts, read_gate, readable
 from ..redis_client import answers, is_redis_url, quick_client
-from ..security import csrf_token
-from ..templating import layout_slots, layout_state, moments
+from ..templating import kept_in_layout
 
 bp = Blueprint("main", __name__)
 
@@ -50,12 +49,10 @@ def dashboard():
     # Panels show content, so they get only the circles the viewer may read:
     # a circle whose pledge is waiting, or that requires a second factor the
     # viewer has yet to set up, is listed by name, with what to do first.
-    panels = render_panels(DASHBOARD, user, readable(circles, user))
     frame = DashboardFrame(user.display_name, tuple(_card(c, m, counts, user) for c, m in circles),
                            tuple(pending_requests_of(user)),
-                           tuple((template, frozen(shown)) for template, shown in panels))
-    return kept_page("main/dashboard.html", frame, lambda: _page_context(frame),
-                     {"csrf": csrf_token(), **layout_slots()}, layout=layout_state(), moments=moments())
+                           kept_panels(DASHBOARD, user, readable(circles, user)))
+    return kept_in_layout("main/dashboard.html", frame, lambda: _page_context(frame))
 
 
 def _card(circle, membership, counts: dict[int, int], user) -> CircleCard:
@@ -66,7 +63,7 @@ def _card(circle, membership, counts: dict[int, int], user) -> CircleCard:
 
 def _page_context(frame: DashboardFrame) -> dict:
     shown = cleaned(frame)
-    return {"frame": shown, "panels": [(template, thawed(data)) for template, data in shown.panels],
+    return {"frame": shown, "panels": shown_panels(shown.panels),
             "cards": Markup("").join(kept_row("main/_circle_card.html", _card_context, card, {})
                                      for card in frame.cards)}
 

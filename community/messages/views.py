@@ -17,12 +17,11 @@ from sqlalchemy import or_
 from ..accounts.models import User
 from ..errors import ActionError
 from ..extensions import db
-from ..fast.fragments import clean, kept_page, kept_row
+from ..fast.fragments import clean, kept_row
 from ..files.base import describe_size
 from ..files.conversations import kept_uploads
 from ..policy import circle_mates
-from ..security import csrf_token
-from ..templating import layout_slots, layout_state, moments, time_writer
+from ..templating import kept_in_layout, time_writer
 from ..urls import safe_next
 from . import actions, events, reports  # noqa: F401  (events: the Socket.IO handlers, on /chat)
 
@@ -47,8 +46,7 @@ def index():
     older = page["older"]
     frame = MessagesFrame(tuple(page["rows"]), f"{older[0].isoformat()}_{older[1]}" if older else None,
                           "before" in request.args)
-    return kept_page("messages/index.html", frame, lambda: {"frame": frame, "lines": _lines(frame.rows)},
-                     {"csrf": csrf_token(), **layout_slots()}, layout=layout_state(), moments=moments())
+    return kept_in_layout("messages/index.html", frame, lambda: {"frame": frame, "lines": _lines(frame.rows)})
 
 
 def _lines(rows: tuple[actions.ConversationRow, ...]) -> Markup:

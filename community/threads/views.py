@@ -30,7 +30,7 @@ from ..policy import (
     require,
 )
 from ..security import csrf_token
-from ..templating import layout_slots, layout_state, moments, viewer_clock, viewer_zone
+from ..templating import kept_in_layout, layout_slots, layout_state, viewer_clock, viewer_zone
 from ..timeutil import utcnow
 from . import actions, reading
 from . import search as search_module
@@ -56,8 +56,7 @@ def index(circle, membership):
     rows = listing([circle.id], current_user.id, THREADS_PER_PAGE, (page - 1) * THREADS_PER_PAGE)
     frame = ThreadListFrame(circle_head(circle, membership), circle.id, tuple(rows), page,
                             max(1, -(-total // THREADS_PER_PAGE)))
-    return kept_page("threads/index.html", frame, lambda: _list_context(frame),
-                     {"csrf": csrf_token(), **layout_slots()}, layout=layout_state(), moments=moments())
+    return kept_in_layout("threads/index.html", frame, lambda: _list_context(frame))
 
 
 class ThreadListFrame(NamedTuple):
@@ -394,8 +393,7 @@ def _search_page(head: CircleHead | None, circle_id: int | None) -> bytes:
     frame = SearchFrame(head, q, tuple(hits), ranked, total > ranked, page,
                         max(1, -(-ranked // search_module.PER_PAGE)))
     context = {"circle_head": head} if head is not None else {}
-    return kept_page("threads/search.html", frame, lambda: {**context, "frame": cleaned(frame)},
-                     {"csrf": csrf_token(), **layout_slots()}, layout=layout_state())
+    return kept_in_layout("threads/search.html", frame, lambda: {**context, "frame": cleaned(frame)})
 
 
 @bp.route("/c/<slug>/mentions")
