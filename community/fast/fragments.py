@@ -18,6 +18,7 @@ viewer or request from another is refused (OFF_LIMITS: a template that touches
 one raises, naming it), so a kept page can show nothing of a viewer that isn't
 in its key or a slot.
 """
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -321,19 +322,29 @@ def filled(parts: Parts, slots: dict[str, str]) -> Markup:
     """A kept fragment with each slot's value, escaped (a Markup value is
     already safe): for a fragment placed in a page rendered as usual."""
     out = list(parts)
-    out[1::2] = (slots[name] if type(slots[name]) is Markup else escape(slots[name])
-                 for name in parts[1::2])
+    out[1::2] = (_as_html(slots[name]) for name in parts[1::2])
     return Markup("".join(out))  # nosec B704  # our templates' output, and the slots escaped above
 
 
 def _filled_utf8(parts: tuple, slots: dict[str, str]) -> bytes:
     """The page: its _encoded parts with each slot's value, escaped (a Markup
     value is already safe), in UTF-8."""
-    values = {name: (value if type(value) is Markup else escape(value)).encode()
-              for name, value in slots.items()}
+    values = {name: _as_html(value).encode() for name, value in slots.items()}
     out = list(parts)
     out[1::2] = map(values.__getitem__, parts[1::2])
     return b"".join(out)
+
+
+_TO_ESCAPE = re.compile("[&<>\"']").search
+
+
+def _as_html(value) -> str:
+    """A slot's value as HTML: a Markup value as it is, and so a string with
+    nothing to escape. escape() made a Markup of each, about 0.9 µs against
+    0.15 to look (a thread page fills 40 times and dates)."""
+    if type(value) is Markup or (type(value) is str and not _TO_ESCAPE(value)):
+        return value
+    return escape(value)
 
 
 def _encoded(parts: Parts) -> tuple:

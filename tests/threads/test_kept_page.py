@@ -5,13 +5,14 @@ import re
 
 import pytest
 from jinja2 import ChoiceLoader, DictLoader, UndefinedError
+from markupsafe import Markup
 from sqlalchemy import select
 
 from community.accounts.models import User
 from community.circles import actions as circles
 from community.circles.models import Circle, Membership
 from community.extensions import db
-from community.fast.fragments import MEMO, OFF_LIMITS, kept_page
+from community.fast.fragments import MEMO, OFF_LIMITS, filled, kept_page
 from community.notifications.actions import mark_all_read, notify
 from community.threads import actions as threads
 from community.threads.models import Post
@@ -161,6 +162,22 @@ def test_in_a_kept_fragment_the_token_is_a_slot_and_the_viewers_time_an_error(ap
             b'<input value="two&#34;&lt;">')
         with pytest.raises(RuntimeError, match="slot"):
             kept_page("probe/time.html", ("probe",), lambda: {"moment": thread.created_at}, {})
+
+
+@pytest.mark.parametrize("value, html", [
+    ("plain 3 hours ago", "plain 3 hours ago"),
+    ("a & b", "a &amp; b"), ("<b>", "&lt;b&gt;"), ('say "hi"', "say &#34;hi&#34;"), ("it's", "it&#39;s"),
+    (Markup("<time>x</time>"), "<time>x</time>"), (42, "42"), (Markup("&amp;"), "&amp;"),
+])
+def test_a_slots_value_is_escaped_unless_it_is_markup(app, value, html):
+    """Slot values are filled into kept HTML: anything that isn't Markup is
+    escaped, character by character; what has nothing to escape goes in as it is."""
+    shown = f'<p title="{html}">{html}</p>'
+    assert filled(("<p title=\"", "v", "\">", "v", "</p>"), {"v": value}) == shown
+    app.jinja_env.loader = ChoiceLoader([DictLoader({
+        "probe/slot.html": '<p title="{{ slot.v }}">{{ slot.v }}</p>'}), app.jinja_env.loader])
+    with app.test_request_context():
+        assert kept_page("probe/slot.html", ("probe", "slot"), dict, {"v": value}) == shown.encode()
 
 
 @pytest.mark.parametrize("time_limit", [None, 3600])
