@@ -12,11 +12,29 @@ from flask import Flask, g, has_app_context, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateColumn
 
 from .extensions import db
 
 IMMEDIATE = "sqlite_immediate"
+# In a column's or index's info: it exists on PostgreSQL only (SQLite's tables
+# are made without it), and no model maps such a column (search_entries' document).
+POSTGRESQL_ONLY = "postgresql_only"
 log = logging.getLogger(__name__)
+
+
+def elsewhere_than(dialect: str, obj) -> bool:
+    """Whether a model's column or index is left out on this database: for
+    comparing the models with what the migrations made (autogenerate)."""
+    return dialect != "postgresql" and bool(obj.info.get(POSTGRESQL_ONLY))
+
+
+@compiles(CreateColumn, "sqlite")
+def _column_on_sqlite(create, compiler, **kw):
+    if create.element.info.get(POSTGRESQL_ONLY):
+        return None  # left out of CREATE TABLE
+    return compiler.visit_create_column(create, **kw)
 
 
 def end_sessions_quietly(app: Flask) -> None:

@@ -1,10 +1,24 @@
 """Discussion threads, posts, read positions, reactions and the search index."""
 from datetime import datetime
 
-from sqlalchemy import DDL, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text
+from sqlalchemy import (
+    DDL,
+    Boolean,
+    Column,
+    Computed,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
+from ..database import POSTGRESQL_ONLY
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 
@@ -98,10 +112,10 @@ class Reaction(db.Model):
 # What PostgreSQL searches in a row of search_entries: its words, and its circle
 # as a lexeme no text can produce ("_c17": the parser splits words at
 # underscores), so a query can keep to the viewer's circles inside the index
-# (threads/search.py). The GIN index is over this expression; a query must use
-# the very same one for the planner to use the index.
-SEARCH_DOCUMENT = ("to_tsvector('english', search_entries.title || ' ' || search_entries.body)"
-                   " || ('_c' || search_entries.circle_id::text)::tsvector")
+# (threads/search.py). Stored in the row (SearchEntry's `document`) as it is
+# written: the index held it, but ranking read it again from the text, parsing
+# each match's words anew on every search (bench/findings.md, 37).
+SEARCH_DOCUMENT = "to_tsvector('english', title || ' ' || body) || ('_c' || circle_id::text)::tsvector"
 
 
 class SearchEntry(db.Model):
@@ -109,14 +123,18 @@ class SearchEntry(db.Model):
     carries the thread's title too).
 
     SQLite indexes it with an FTS5 table kept in step by triggers; PostgreSQL
-    with a GIN index over SEARCH_DOCUMENT. Removed posts have no row.
+    with a GIN index over `document`, a column of PostgreSQL's alone, made by it
+    from the text: the ORM never reads or writes it. Removed posts have no row.
     """
 
     __tablename__ = "search_entries"
     __table_args__ = (
-        Index("ix_search_entries_fts", text(f"({SEARCH_DOCUMENT})"),
-              postgresql_using="gin").ddl_if(dialect="postgresql"),
+        Column("document", TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True),
+               info={POSTGRESQL_ONLY: True}),
+        Index("ix_search_entries_fts", "document", postgresql_using="gin",
+              info={POSTGRESQL_ONLY: True}).ddl_if(dialect="postgresql"),
     )
+    __mapper_args__ = {"exclude_properties": ["document"]}
 
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"),
                                          primary_key=True, autoincrement=False)

@@ -19,7 +19,7 @@ from ..content import highlight
 from ..extensions import db
 from ..fast.prepared import Prepared, inline, prepared
 from ..policy import readable_circle_ids
-from .models import SEARCH_DOCUMENT, Post, SearchEntry, Thread
+from .models import Post, SearchEntry, Thread
 
 MAX_TERMS = 8
 PER_PAGE = 20
@@ -147,7 +147,7 @@ def _matched(dialect: str, newest_first: bool = True):
         score = -(TITLE_WEIGHT * _saturated(newest.c.title_hits, 1.0)
                   + _saturated(newest.c.body_hits, 0.25 + 0.75 * newest.c.body_length / BODY_LENGTH))
     else:
-        document = literal_column(f"({SEARCH_DOCUMENT})")
+        document = SearchEntry.__table__.c.document  # PostgreSQL's alone (models.SEARCH_DOCUMENT)
         words = func.plainto_tsquery(literal_column("'english'"), bindparam("words", type_=String))
         circles = cast(bindparam("circles", type_=String), TSQUERY)
         newest = (select(SearchEntry.post_id).where(document.op("@@")(words.op("&&")(circles)))

@@ -46,8 +46,32 @@ def test_full_text_search_is_stemmed_scoped_and_safe(pg_app):
     assert search(helen, "prison")[1] == 1
 
 
+def test_the_stored_words_follow_every_edit_and_removal(pg_app):
+    """PostgreSQL makes each entry's searched words as the row is written
+    (models.SEARCH_DOCUMENT): what an edit says is found at once, what it took
+    out is not, and a removed post is found no more."""
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner)
+    helen = add_member(circle, make_user("Helen Marsh"))
+    thread = threads.start_thread(owner, circle.slug, "Rota trouble", "Night shifts are short staffed.")
+    reply = threads.post_reply(helen, circle.slug, thread.id, "We tried agency nurses.")
+    assert search(helen, "agency")[1] == 1
+    threads.edit_post(helen, circle.slug, reply.id, "We tried a locum pool instead.")
+    assert search(helen, "agency")[1] == 0
+    hits, total, _ = search(helen, "locum")
+    assert total == 1 and hits[0].post_id == reply.id
+    opening = search(helen, "night")[0][0].post_id
+    threads.edit_post(owner, circle.slug, opening, "Night shifts are short staffed.",
+                      title="Staffing at night")
+    hits, total, _ = search(helen, "staffing")
+    assert total == 1 and "<mark>Staffing</mark>" in str(hits[0].title_html)
+    assert search(helen, "rota")[1] == 0
+    threads.delete_post(helen, circle.slug, reply.id)
+    assert search(helen, "locum")[1] == 0
+
+
 def test_a_search_looks_only_in_the_viewers_circles_through_the_index(pg_app):
-    """The query's expression is the index's own (models.SEARCH_DOCUMENT), so the
+    """The query reads the indexed column (search_entries.document), so the
     GIN index finds the viewer's matching posts; words never match a circle."""
     from sqlalchemy import event, text
 
