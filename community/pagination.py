@@ -32,33 +32,39 @@ class BoundPagination(SelectPagination):
         values = {**self._query_args["params"], "page_limit": self.per_page,
                   "page_offset": self._query_offset}
         if self._query_args["rows"]:  # plain rows: a prepared read (fast/prepared.py)
-            return _prepared_paging(self._query_args["select"])[0].rows(values)
-        page, _ = _paging_statements(self._query_args["select"])
+            return _prepared_paging(self._query_args["select"], self._query_args["shown"])[0].rows(values)
+        page, _ = _paging_statements(self._query_args["select"], self._query_args["shown"])
         return list(self._query_args["session"].execute(page, values).unique().scalars())
 
     def _query_count(self) -> int:
         if self._query_args["rows"]:
-            return _prepared_paging(self._query_args["select"])[1].scalar(self._query_args["params"])
-        _, count = _paging_statements(self._query_args["select"])
+            return _prepared_paging(self._query_args["select"], self._query_args["shown"])[1].scalar(
+                self._query_args["params"])
+        _, count = _paging_statements(self._query_args["select"], self._query_args["shown"])
         return self._query_args["session"].execute(count, self._query_args["params"]).scalar()
 
 
 @lru_cache(maxsize=64)
-def _paging_statements(statement):
+def _paging_statements(statement, shown=None):
     page = statement.limit(inline("page_limit")).offset(inline("page_offset"))
+    if shown is not None:
+        page = shown(page.subquery())
     rows = statement.options(lazyload("*")).order_by(None).subquery()
     return page, select(func.count()).select_from(rows)
 
 
-def paginate_bound(statement, params: dict, per_page: int, rows: bool = False) -> BoundPagination:
+def paginate_bound(statement, params: dict, per_page: int, rows: bool = False, shown=None) -> BoundPagination:
     """As paginate, for a statement built once: `params` are its values. With
     rows=True its items are whole rows (a select of a model and columns beside
-    it, or of columns), not each row's first column."""
-    return BoundPagination(select=statement, params=params, rows=rows, session=db.session(),
+    it, or of columns), not each row's first column. `shown`, given the page
+    of the statement's rows as a subquery, selects what the page shows of
+    them: names looked up for the page's rows alone, out of the statement
+    that finds and counts them."""
+    return BoundPagination(select=statement, params=params, rows=rows, shown=shown, session=db.session(),
                            page=page_number(), per_page=per_page, error_out=False, max_per_page=per_page)
 
 
 @lru_cache(maxsize=64)
-def _prepared_paging(statement) -> tuple[Prepared, Prepared]:
-    page, count = _paging_statements(statement)
+def _prepared_paging(statement, shown=None) -> tuple[Prepared, Prepared]:
+    page, count = _paging_statements(statement, shown)
     return Prepared(lambda: page), Prepared(lambda: count)

@@ -68,7 +68,8 @@ def library(circle, membership):
     if group not in queries.GROUPS:
         group = ""
     name = (request.args.get("q") or "").strip()[:100]
-    page = paginate_bound(*queries.library(circle.id, group, name), FILES_PER_PAGE, rows=True)
+    statement, values, shown = queries.library(circle.id, group, name)
+    page = paginate_bound(statement, values, FILES_PER_PAGE, rows=True, shown=shown)
     used, quota = queries.space_used(circle.id), current_app.config["FILE_CIRCLE_QUOTA"]
     rows = tuple(_row(circle, membership, row) for row in page.items)
     args = (("slug", circle.slug), *((key, value) for key, value in (("kind", group), ("q", name)) if value))
