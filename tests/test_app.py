@@ -1,5 +1,6 @@
 """The app shell: settings, headers, error pages, the sign-in gate, health, CLI."""
 import html
+import json
 
 import pytest
 from flask import abort
@@ -232,6 +233,23 @@ def test_a_multipart_field_without_a_name_is_ignored_not_a_500(make_app):
                                content_type=f"multipart/form-data; boundary={boundary}")
         assert response.status_code == 400  # no password: the form's own error
         assert "This field is required" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("where", ["value", "key", "nested"])
+def test_json_with_half_a_surrogate_pair_is_a_400_not_a_500(client, auth, where):
+    """Forms take JSON bodies too (Flask-WTF), and JSON's "\\ud800" escape decodes
+    to half a surrogate pair, which has no UTF-8 form: a form shown again with
+    it could not be sent, and was a 500 (the fuzz test's meetings.move_date)."""
+    auth.login(make_user("Olive Owner"))
+    lone = "\ud800"
+    body = {"value": {"display_name": lone}, "key": {lone: "x", "display_name": "Olive"},
+            "nested": {"display_name": "Olive", "extra": [{"deep": lone}]}}[where]
+    response = client.post("/settings/profile", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert "Something in that request wasn" in response.get_data(as_text=True)
+    fine = client.post("/settings/profile", data=json.dumps({"display_name": "Olive \U0001F600"}),
+                       content_type="application/json")
+    assert fine.status_code in (200, 302)
 
 
 def test_nul_characters_are_dropped_from_query_and_form_values(client, auth):
