@@ -67,13 +67,25 @@ def date_rows(dates, counts: dict, mine: dict, folded: dict | None = None,
     dates (queries.upcoming's and queries.past's rows), the answers' counts and
     the viewer's own by date id; on the coming list, each series' folded dates
     and how many dates it has to come, by meeting id."""
-    zone, clock = viewer_times()
+    return date_rows_html(date_rows_of(dates, counts, mine, folded, coming))
+
+
+def date_rows_of(dates, counts: dict, mine: dict, folded: dict | None = None,
+                 coming: dict | None = None) -> tuple[DateRow, ...]:
+    """What each entry of a meetings list shows (date_rows): its key."""
+    return tuple(_row(date, counts, mine, folded, coming or {}) for date in dates)
+
+
+def date_rows_html(rows: tuple[DateRow, ...]) -> Markup:
+    """The entries, each drawn once per key and kept, its times slots: in this
+    viewer's zone, or, in a page kept whole (the coming list), named by their
+    moments."""
+    when = _when_writer()
     html = []
-    for date in dates:
-        row = _row(date, counts, mine, folded, coming or {})
-        slots = {"when": when_html(row.starts_at, row.ends_at, row.timezone, zone, clock)}
+    for row in rows:
+        slots = {"when": when(row.starts_at, row.ends_at, row.timezone)}
         for n, other in enumerate(row.folded):
-            slots[f"when_{n}"] = when_html(other.starts_at, other.ends_at, row.timezone, zone, clock)
+            slots[f"when_{n}"] = when(other.starts_at, other.ends_at, row.timezone)
         html.append(kept_row("meetings/_date_row.html", _context, row, slots))
     return Markup("").join(html)
 
@@ -115,21 +127,26 @@ def next_date_rows(dates: list, show_circle: bool = False) -> Markup:
     their <ul>: each drawn once per look and kept, its time a slot in the
     viewer's zone. Called straight from the panels' templates: a macro for it
     made meetings/_macros.html's module on every page that has a panel."""
-    if rendering_kept():  # the dashboard, kept whole
-        when = _when_slot
-    else:
-        zone, clock = viewer_times()
-
-        def when(start: datetime, end: datetime, own_zone: str) -> Markup:
-            return when_html(start, end, own_zone, zone, clock)
+    when = _when_writer()
     return Markup('<ul class="list list--compact">%s</ul>') % Markup("").join(
         kept_row("meetings/_next_date.html", _next_context, (date, show_circle),
                  {"when": when(date.starts_at, date.ends_at, date.timezone)})
         for date in dates)
 
 
+def _when_writer():
+    """What writes a date's times: for this viewer, or, in a page kept whole
+    (the dashboard, the coming meetings), the slot named by them."""
+    if rendering_kept():
+        return _when_slot
+    zone, clock = viewer_times()
+
+    def when(start: datetime, end: datetime, own_zone: str) -> Markup:
+        return when_html(start, end, own_zone, zone, clock)
+    return when
+
+
 def _when_slot(start: datetime, end: datetime, own_zone: str) -> Markup:
-    """In a kept page (the dashboard), a date's times are its slot, named by them."""
     return moment_slot("when", start, end, own_zone)
 
 

@@ -6,14 +6,16 @@ Pages about one meeting, date or poll load it with policy's access_* loader
 action it calls, and the view only shows what the action refused.
 """
 from functools import wraps
+from typing import NamedTuple
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..circles.pages import circle_page, gate_url
+from ..circles.pages import CircleHead, circle_head, circle_page, gate_url
 from ..errors import ActionError, NotFound
 from ..extensions import db
+from ..fast.fragments import cleaned
 from ..files.places import kept_uploads
 from ..forms import apply_error
 from ..panels import circle_home_panel, dashboard_panel
@@ -25,11 +27,12 @@ from ..policy import (
     can_manage_meeting,
     can_manage_poll,
     can_vote,
+    can_withdraw_host_offer,
     read_gate,
     readable,
     require,
 )
-from ..templating import viewer_times
+from ..templating import kept_in_layout, viewer_times
 from ..timeutil import DEFAULT_TIMEZONE, to_zone, utcnow
 from . import feed_cache, queries, rows
 from .actions import feeds, polls, rsvps, scheduling, visits
@@ -128,6 +131,7 @@ def meeting_times(start, end, zone_name: str) -> dict:
 
 
 bp.add_app_template_global(rows.date_rows)
+bp.add_app_template_global(rows.date_rows_html)
 bp.add_app_template_global(rows.next_date_rows)
 
 
@@ -143,17 +147,48 @@ def repeat_text(meeting: Meeting) -> str:
 @circle_page(rows=True)
 def index(circle, membership):
     """Coming meetings (paginated; a series once, its next dates folded under it),
-    open date polls and offers to host a visit."""
+    open date polls and offers to host a visit: kept whole per what it shows
+    (fast.fragments.kept_page), its times slots named by their moments."""
     now = utcnow()
     page = queries.upcoming(circle, now)
     folded, coming = queries.folded_dates([o.meeting_id for o in page.items
                                            if o.rrule is not None], now)
     shown = {o.id for o in page.items} | {o.id for dates in folded.values() for o in dates}
     counts, mine = queries.answers(current_user, sorted(shown))
-    return render_template("meetings/index.html", circle=circle, membership=membership,
-                           page=page, folded=folded, coming=coming, counts=counts, mine=mine,
-                           polls=queries.open_polls(circle), offers=queries.open_offers(circle),
-                           now=now)
+    offers = tuple(OfferShown(o.id, o.user_name, o.organisation, o.places, o.note,
+                              can_withdraw_host_offer(membership, o))
+                   for o in queries.open_offers(circle))
+    frame = MeetingsFrame(circle_head(circle, membership),
+                          rows.date_rows_of(page.items, counts, mine, folded, coming),
+                          page.page, page.pages, tuple(queries.open_polls(circle)), offers)
+    return kept_in_layout("meetings/index.html", frame, lambda: _index_context(frame))
+
+
+class OfferShown(NamedTuple):
+    """An offer to host a visit as the meetings list shows it to this viewer."""
+
+    id: int
+    user_name: str
+    organisation: str
+    places: int | None
+    note: str | None
+    can_withdraw: bool
+
+
+class MeetingsFrame(NamedTuple):
+    """Everything the coming meetings list shows, bar its slots: its key in the memo."""
+
+    head: CircleHead
+    dates: tuple[rows.DateRow, ...]
+    page: int
+    pages: int
+    polls: tuple  # queries.open_polls' plain rows
+    offers: tuple[OfferShown, ...]
+
+
+def _index_context(frame: MeetingsFrame) -> dict:
+    shown = cleaned(frame)
+    return {"frame": shown, "circle_head": shown.head}
 
 
 @bp.route("/c/<slug>/meetings/past")

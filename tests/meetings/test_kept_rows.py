@@ -6,8 +6,10 @@ import re
 import pytest
 
 from community.accounts.models import User
+from community.circles.models import Circle
 from community.fast.fragments import MEMO
-from community.meetings.actions import rsvps, scheduling
+from community.meetings.actions import polls, rsvps, scheduling, visits
+from community.moderation.actions import change_role
 from tests.factories import add_member, make_circle, make_user
 from tests.kept import assert_shown_afresh, update
 from tests.meetings.conftest import at, dates_of, day, schedule
@@ -42,6 +44,74 @@ def test_after_a_change_the_entries_served_are_the_entries_rendered_afresh(clien
     auth.login(member)
     url = f"/c/{circle.slug}/meetings/"
     assert_shown_afresh(client, url, lambda: CHANGES[change](circle, owner, member, series, one_off))
+
+
+def _poll(c, o):
+    return polls.create_poll(o, c.slug, title="Summer social", timezone="Europe/London", duration="120",
+                             location="Christchurch Meadows",
+                             options=[at(day(20), 12), at(day(27), 12)])
+
+
+def _vote(c, o, m):
+    poll = _poll(c, o)
+    option = polls.poll_options(poll)[0]
+    polls.vote(m, c.slug, poll.id, {option.id: "yes"})
+
+
+# What the rest of the coming list shows: the polls, the offers, the circle's head.
+LIST_CHANGES = {
+    "a poll opens": lambda c, o, m, s, x: _poll(c, o),
+    "someone answers a poll": lambda c, o, m, s, x: _vote(c, o, m),
+    "an offer to host arrives": lambda c, o, m, s, x: visits.offer_to_host(o, c.slug, "Reading Gaol",
+                                                                           places="12"),
+    "the viewer offers, and may withdraw it": lambda c, o, m, s, x: visits.offer_to_host(m, c.slug, "HMP"),
+    "the circle is renamed": lambda c, o, m, s, x: update(Circle, c.id, name="Thames Valley Leaders"),
+    "a new series starts": lambda c, o, m, s, x: schedule(o, c, title="Walk and talk", repeat="weekly",
+                                                          count="3"),
+}
+
+
+@pytest.mark.parametrize("change", LIST_CHANGES)
+def test_the_coming_list_is_kept_whole_and_shows_every_change(client, auth, world, change):
+    circle, owner, member, series, one_off = world
+    auth.login(member)
+    url = f"/c/{circle.slug}/meetings/"
+    client.get(url)
+    assert any(key[0] == "meetings/index.html" for key in MEMO.items)  # the page, kept whole
+    assert_shown_afresh(client, url, lambda: LIST_CHANGES[change](circle, owner, member, series, one_off))
+
+
+def test_who_may_withdraw_an_offer_is_part_of_the_kept_page(make_app, world):
+    """The same offer shows a Withdraw button to its host and to staff only:
+    viewers who may and may not are served different pages, whoever came first."""
+    from tests.conftest import AuthActions
+
+    app = make_app()
+    circle, owner, member, series, one_off = world
+    other = add_member(circle, make_user("Omar Other"))
+    visits.offer_to_host(member, circle.slug, "Reading Gaol")
+    MEMO.clear()
+
+    def withdraw_shown(person) -> bool:
+        client = app.test_client()
+        AuthActions(client).login(person)
+        return ">Withdraw<" in client.get(f"/c/{circle.slug}/meetings/").get_data(as_text=True)
+
+    assert withdraw_shown(member) and not withdraw_shown(other) and withdraw_shown(owner)
+    change_role(owner, circle.slug, other.id, "moderator")
+    assert withdraw_shown(other)
+
+
+def test_the_coming_lists_pages_are_kept_apart(client, auth, world):
+    circle, owner, member, series, one_off = world
+    for n in range(25):
+        schedule(owner, circle, title=f"One-off {n:02d}", start=at(day(60 + n)))
+    auth.login(member)
+    first = client.get(f"/c/{circle.slug}/meetings/").get_data(as_text=True)
+    second = client.get(f"/c/{circle.slug}/meetings/?page=2").get_data(as_text=True)
+    assert "Later →" in first and "← Sooner" in second
+    assert re.findall(r"One-off \d+", first)[-1] < re.findall(r"One-off \d+", second)[0]
+    assert second == client.get(f"/c/{circle.slug}/meetings/?page=2").get_data(as_text=True)
 
 
 def test_an_entry_shows_each_viewer_the_time_their_way_and_the_meeting_s_own(make_app, world):
