@@ -7,6 +7,7 @@ from werkzeug.formparser import FormDataParser
 from werkzeug.utils import cached_property
 
 from .fast.session_cookie import KeptCookieSessionInterface
+from .text import holds_unstorable
 
 NUL = "\x00"
 
@@ -40,33 +41,23 @@ class _FormParser(FormDataParser):
         return stream, _without_nul(form), _without_nul(files)
 
 
-def _has_half_a_pair(value) -> bool:
-    """Whether decoded JSON holds a lone surrogate anywhere, in a key or a value."""
-    if isinstance(value, str):
-        return any("\ud800" <= char <= "\udfff" for char in value)
-    if isinstance(value, dict):
-        return any(_has_half_a_pair(key) or _has_half_a_pair(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_half_a_pair(item) for item in value)
-    return False
-
-
 class CommunityRequest(Request):
     form_data_parser_class = _FormParser
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
-        """The body's JSON, refused when it holds half a surrogate pair.
+        """The body's JSON, refused when it holds text no database stores
+        (text.UNSTORABLE), as Socket.IO events' data is (chat/events.py).
 
-        JSON's "\\ud800" escape decodes to one, and it has no UTF-8 form: a form
-        (Flask-WTF reads JSON bodies too) shown again with it could not be sent,
-        a 500. No field has a use for one; Socket.IO events refuse them too
-        (chat/events.py).
+        Flask-WTF reads JSON bodies as forms, past the form parser's NUL
+        filter. JSON's "\\ud800" escape decodes to half a surrogate pair, which
+        has no UTF-8 form: a form shown again with one could not be sent, a 500;
+        a NUL was a 500 on PostgreSQL.
         """
         value = super().get_json(force=force, silent=silent, cache=cache)
-        if _has_half_a_pair(value):
+        if holds_unstorable(value):
             if silent:
                 return None
-            raise BadRequest("The request's JSON holds half a surrogate pair, which is not text.")
+            raise BadRequest("The request's JSON holds a NUL or half a surrogate pair, which no text may.")
         return value
 
     @cached_property

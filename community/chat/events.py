@@ -43,7 +43,6 @@ ack. The contract (names, payloads) is in the design notes; on top of it:
   (see there what differs); a message payload has `conversation` in place of `circle`.
 """
 import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -58,6 +57,7 @@ from ..accounts import sessions
 from ..errors import ActionError
 from ..extensions import db
 from ..sockets import SERVICE_AWAY, UNAVAILABLE, origin_allowed, refuse_unavailable, sent_by_the_client
+from ..text import UNSTORABLE
 from . import actions
 from .admission import BUSY, few_at_a_time, refused_when_busy
 from .live import NAMESPACE, circle_room, state
@@ -65,9 +65,6 @@ from .live import NAMESPACE, circle_room, state
 log = logging.getLogger(__name__)
 
 MAX_ID = 2**63 - 1
-# Text no database stores: NUL (PostgreSQL refuses it, even in a query) and half a
-# surrogate pair (JSON's "\ud800" escapes decode to one; it has no UTF-8 form).
-UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 MAX_REASON = 4000
 # Per-process throttles, before any database work: (limit, seconds).
 SEND_BURST = 2          # x CHAT_RATE_LIMIT; the exact limit is counted in the database
