@@ -29,19 +29,24 @@ class BoundPagination(SelectPagination):
     running them (bench/findings.md, 29)."""
 
     def _query_items(self) -> list:
-        values = {**self._query_args["params"], "page_limit": self.per_page,
-                  "page_offset": self._query_offset}
-        if self._query_args["rows"]:  # plain rows: a prepared read (fast/prepared.py)
-            return _prepared_paging(self._query_args["select"], self._query_args["shown"])[0].rows(values)
-        page, _ = _paging_statements(self._query_args["select"], self._query_args["shown"])
-        return list(self._query_args["session"].execute(page, values).unique().scalars())
+        args = self._query_args
+        values = {**args["params"], "page_limit": self.per_page, "page_offset": self._query_offset}
+        page, _ = self._statements()
+        if args["rows"]:  # plain rows: a prepared read (fast/prepared.py)
+            return page.rows(values)
+        return list(args["session"].execute(page, values).unique().scalars())
 
     def _query_count(self) -> int:
-        if self._query_args["rows"]:
-            return _prepared_paging(self._query_args["select"], self._query_args["shown"])[1].scalar(
-                self._query_args["params"])
-        _, count = _paging_statements(self._query_args["select"], self._query_args["shown"])
-        return self._query_args["session"].execute(count, self._query_args["params"]).scalar()
+        args = self._query_args
+        _, count = self._statements()
+        if args["rows"]:
+            return count.scalar(args["params"])
+        return args["session"].execute(count, args["params"]).scalar()
+
+    def _statements(self) -> tuple:
+        """The page's and the count's statements: prepared reads for plain rows."""
+        args = self._query_args
+        return (_prepared_paging if args["rows"] else _paging_statements)(args["select"], args["shown"])
 
 
 @lru_cache(maxsize=64)
