@@ -17,12 +17,16 @@
   then closes those still idle, and closes its Socket.IO sessions so their
   clients reconnect to another process (deploy/gunicorn.conf.py's Worker).
 """
+import ctypes
 import errno
 import gc
 import logging
+import os
 import select
 import socket
+import struct
 import weakref
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,10 @@ _closing_idle = False  # a connection between requests is closed, not waited on
 # that sends within this second is answered, told to close, and reconnects
 # elsewhere; only a connection idle all that while is closed under it.
 IDLE_GRACE = 1.0
+# A stopping worker turns new connections away, then waits this long for the
+# handshakes already under way (one round trip, to nginx on this host) before
+# it closes its listening socket (deploy/gunicorn.conf.py, stop_listening).
+HANDSHAKE_GRACE = 0.1
 
 
 def listener(host: str, port: int) -> socket.socket:
@@ -136,6 +144,55 @@ def _has_data(sock) -> bool:
         return bool(select.select([sock], [], [], 0)[0])
     except (OSError, ValueError):  # closed meanwhile
         return False
+
+
+def held_by(pid: int, sock) -> bool:
+    """Whether process `pid` holds a descriptor of the socket `sock` (Linux's
+    /proc; elsewhere, and when that cannot be read, assumed so)."""
+    target = f"socket:[{os.fstat(sock.fileno()).st_ino}]"
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return True
+    for descriptor in descriptors:
+        try:
+            if os.readlink(descriptor) == target:
+                return True
+        except OSError:  # closed meanwhile
+            pass
+    return False
+
+
+class _BPFInstruction(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+
+
+# A classic BPF socket filter that drops a TCP segment with SYN set and ACK not
+# (a client's first packet) and lets every other through. It sees the TCP
+# header first: its flags are byte 13.
+_NO_NEW_HANDSHAKES = [
+    (0x30, 0, 0, 13),  # load the flags byte
+    (0x54, 0, 0, 0x12),  # keep SYN and ACK
+    (0x15, 0, 1, 0x02),  # SYN alone?
+    (0x06, 0, 0, 0),  # then drop it
+    (0x06, 0, 0, 0xFFFFFFFF),  # else let it through whole
+]
+_SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)  # Linux's value
+
+
+def turn_away_new_connections(sock) -> bool:
+    """Drop new connections' first packets on the listening socket `sock`: the
+    queue grows no more, while handshakes under way finish. A client tries
+    again a second later (TCP's first retransmission) and, the socket closed by
+    then, is refused. Linux only; returns whether the filter is on."""
+    program = (_BPFInstruction * len(_NO_NEW_HANDSHAKES))(*_NO_NEW_HANDSHAKES)
+    fprog = struct.pack("HP", len(_NO_NEW_HANDSHAKES), ctypes.addressof(program))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+    except OSError:
+        return False
+    return True
 
 
 def start_draining() -> None:

@@ -56,7 +56,8 @@ class Worker(GeventPyWSGIWorker):
     WebSockets (Socket.IO keeps one open as long as the page) and idle
     keep-alive connections (nginx keeps some to every process). So this one
     stops accepting at once (gunicorn's loop would take up to a second, and a
-    client told to reconnect could land back here), answers every request from
+    client told to reconnect could land back here) without resetting the
+    connections already queued (`stop_listening`), answers every request from
     then on with `Connection: close`, drops its Socket.IO sessions (their
     clients reconnect to another process, or to the new worker after a reload,
     and catch up), and a second later closes the keep-alive connections still
@@ -92,20 +93,47 @@ class Worker(GeventPyWSGIWorker):
         super().handle_exit(sig, frame)
 
     def drain(self):
-        # Closing this worker's copy of the listening socket: after a reload the
-        # master's and the new worker's copies keep it open (new connections go
-        # there); on a stop the master has closed its own, so they are refused
-        # (nginx tries the next process). gunicorn closes it again later: harmless.
-        for listening in self.servers:
-            listening.close()
         server = self.server_module
         server.start_draining()
+        self.stop_listening()
         closed = server.close_live_sockets()
         self.log.info("Worker draining (pid:%s): %d live socket(s) told to reconnect", self.pid, closed)
         import gevent
 
         gevent.sleep(server.IDLE_GRACE)
         server.close_idle_connections()
+
+    def stop_listening(self):
+        """Close this worker's copy of each listening socket, dropping no connection.
+
+        After a reload the master's and the new worker's copies keep the socket
+        open: new connections go there, and those waiting in its queue stay
+        there. On a stop the master has closed its own first, so this is the
+        last copy, and closing it would reset the connections in its queue,
+        whose clients have sent their requests. So new ones are turned away
+        first (refused a second later, when they try again: nginx then tries
+        the next process), handshakes under way get a moment to finish, and
+        what is queued is served. gunicorn closes the sockets again later:
+        harmless.
+        """
+        server, master = self.server_module, os.getppid()
+        last = [listening for listening in self.servers if not server.held_by(master, listening.socket)]
+        for listening in last:
+            server.turn_away_new_connections(listening.socket)
+        if last:
+            import gevent
+
+            gevent.sleep(server.HANDSHAKE_GRACE)  # still accepting meanwhile
+        queued = 0
+        for listening in self.servers:
+            listening.stop_accepting()
+            while accepted := listening.do_read():
+                listening.do_handle(*accepted)
+                queued += 1
+            listening.close()
+        self.log.info("Worker stops listening (pid:%s): %s; %d queued connection(s) taken", self.pid,
+                      "the last copy, new connections turned away" if last else "copies remain elsewhere",
+                      queued)
 
 
 wsgi_app = "app:served()"

@@ -229,22 +229,51 @@ def test_a_wedged_worker_is_replaced(tmp_path, world):
         server.stop()
 
 
+class Stream:
+    """Four clients each asking for /healthz over a new connection, again and again,
+    until the block ends; `outcomes` holds each answer's status, "refused" or "cut"."""
+
+    def __init__(self, port: int):
+        self.port, self.outcomes, self.stop = port, [], threading.Event()
+        self.threads = [threading.Thread(target=self.run) for _ in range(4)]
+
+    def run(self):
+        while not self.stop.is_set():
+            self.outcomes.append(fetch(self.port, "GET", "/healthz", {})[0])
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(10)
+
+
+def test_a_stop_under_a_stream_of_requests_cuts_none(server):
+    """On SIGTERM the master closes its copy of the listening socket, then the worker
+    closes the last one: a connection still waiting in the socket's queue then would
+    be reset after the client had sent its request. The worker serves those first."""
+    with Stream(server.port) as stream:
+        time.sleep(0.3)
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(GRACE) == 0
+        time.sleep(0.2)
+    outcomes = stream.outcomes
+    print(f"stop: {len(outcomes)} requests: {outcomes.count(200)} served, "
+          f"{outcomes.count('refused')} refused, {outcomes.count('cut')} cut")
+    assert set(outcomes) <= {200, "refused"} and "refused" in outcomes, outcomes
+    assert outcomes.count(200) > 20
+    assert "the last copy, new connections turned away" in server.output()
+
+
 def test_a_reload_refuses_nothing_under_a_stream_of_requests(server):
     """SIGHUP (systemctl reload): a new worker on the same listening socket, then the
     old one drains. Connections made meanwhile wait in the socket's queue."""
     first = server.worker()
-    stop = threading.Event()
-    outcomes = []
-
-    def stream():
-        while not stop.is_set():
-            status, _ = fetch(server.port, "GET", "/healthz", {})
-            outcomes.append(status)
-
-    threads = [threading.Thread(target=stream) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    try:
+    with Stream(server.port) as stream:
         time.sleep(0.5)
         server.proc.send_signal(signal.SIGHUP)
         second = server.worker(other_than=first)
@@ -252,15 +281,13 @@ def test_a_reload_refuses_nothing_under_a_stream_of_requests(server):
         server.proc.send_signal(signal.SIGHUP)
         third = server.worker(other_than=second)
         time.sleep(0.5)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(10)
+    outcomes = stream.outcomes
     failed = [status for status in outcomes if status != 200]
     print(f"two reloads: {len(outcomes)} requests, {len(failed)} failed; "
           f"workers {first} -> {second} -> {third}")
     assert len(outcomes) > 50 and failed == []
     assert server.proc.poll() is None
+    assert "copies remain elsewhere" in server.output()  # the new worker's queue left alone
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])

@@ -124,6 +124,29 @@ def test_served_connections_send_without_waiting_for_acks():
         server.close()
 
 
+def test_a_listener_turning_away_new_connections_keeps_those_queued():
+    """What a stopping worker does before closing its last copy of the listening
+    socket (deploy/gunicorn.conf.py): new clients' first packets are dropped, so
+    they are refused once it is closed, while those already queued are served."""
+    from community.server import held_by, listener, turn_away_new_connections
+
+    server = listener("127.0.0.1", 0)
+    address = server.getsockname()
+    try:
+        assert held_by(os.getpid(), server) and not held_by(os.getppid(), server)
+        queued = socket.create_connection(address)
+        queued.sendall(b"GET / HTTP/1.1")
+        assert turn_away_new_connections(server)
+        with pytest.raises(TimeoutError):  # its SYN unanswered: it would try again in a second
+            socket.create_connection(address, timeout=0.3)
+        accepted, _ = server.accept()
+        assert accepted.recv(100) == b"GET / HTTP/1.1"
+        accepted.close()
+        queued.close()
+    finally:
+        server.close()
+
+
 def test_a_busy_keep_alive_connection_does_not_starve_the_others():
     """Requests from many connections take turns: one client pipelining requests
     must not be served again and again while another waits (bench: p99 1.5 s)."""
