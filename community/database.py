@@ -100,7 +100,7 @@ def lock_at_begin_for_this_command() -> None:
     g.lock_at_begin = True
 
 
-def begin_write() -> None:
+def begin_write(keeping=None) -> None:
     """Start the current action's transaction as a writer.
 
     On SQLite this takes the database's write lock at once, so two actions that
@@ -108,13 +108,23 @@ def begin_write() -> None:
     the other rather than both acting on what they read. On PostgreSQL it only
     starts a transaction; callers lock rows with `with_for_update`.
     Any read-only transaction already open (e.g. loading the signed-in user) is
-    ended first; there must be no unsaved changes.
+    ended first; there must be no unsaved changes. What it loaded is read
+    afresh when next used, but `keeping`: the signed-in user, loaded at the
+    start of this request, for an action to which the account as it was then
+    is news enough (sending a message: that it is active) and that changes
+    nothing on its row; reading it again was a tenth of a chat message's cost.
     """
     session = db.session()  # the real Session behind the scoped proxy
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("begin_write() called with unsaved changes")
-        session.commit()
+        if keeping is None:
+            session.commit()
+        else:
+            _commit_unexpired(session)
+            for loaded in list(session.identity_map.values()):
+                if loaded is not keeping:
+                    session.expire(loaded)
     session.connection(execution_options={IMMEDIATE: True})
 
 
@@ -126,6 +136,10 @@ def fresh_read() -> None:
     session = db.session()
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("fresh_read() called with unsaved changes")
+    _commit_unexpired(session)
+
+
+def _commit_unexpired(session) -> None:
     keep = session.expire_on_commit
     session.expire_on_commit = False
     try:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import case, select
 
 from .accounts.models import User
-from .content import mentioned_handles, render
+from .content import mentioned_handles, plain_excerpt, render
 from .errors import ActionError
 from .extensions import db
 from .notifications.actions import notify
@@ -36,14 +36,19 @@ def render_with_mentions(circle_id: int, source: str) -> tuple[str, dict[str, Us
     return render(source, links), mentioned
 
 
+EXCERPT = 200  # characters of the text quoted in the notification
+
+
 def notify_mentions(actor_id: int, circle_id: int, mentioned: dict[str, User],
-                    text: str | Callable[[int], str], url: str, excerpt: str | None = None,
+                    text: str | Callable[[int], str], url: str, html: str | None = None,
                     replaces: tuple[str, ...] = ()) -> set[int]:
     """Tell each member named (but the actor) that they were mentioned at url, in
     the caller's transaction. Someone already told of a mention at this url (an
     edit that keeps, or drops and restores, the mention) isn't told again.
 
     :param text: the notification's text, or a function of the person's id giving it.
+    :param html: what mentions them, shown as a plain excerpt (made only when
+        someone is told: it was a twentieth of sending any chat message).
     :param replaces: as notify's (an earlier item for the same url that this one becomes).
     Returns the ids of the people told now.
     """
@@ -54,6 +59,7 @@ def notify_mentions(actor_id: int, circle_id: int, mentioned: dict[str, User],
         Notification.kind == "mention", Notification.url == url,
         Notification.user_id.in_(candidates))))
     told = candidates - told_before
+    excerpt = plain_excerpt(html, EXCERPT) if html is not None and told else None
     for user_id in sorted(told):
         notify(user_id, "mention", text(user_id) if callable(text) else text, url,
                circle_id=circle_id, actor_id=actor_id, excerpt=excerpt, replaces=replaces)

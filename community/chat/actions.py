@@ -20,7 +20,6 @@ from ..accounts.models import User
 from ..after_commit import after_commit
 from ..badges import COUNTED
 from ..circles.models import Circle, Membership
-from ..content import plain_excerpt
 from ..database import begin_write
 from ..errors import ActionError
 from ..extensions import db
@@ -57,12 +56,11 @@ from .store import (
     clean_body,
     clean_client_id,
     describe,
-    find_resend,
     iso,
     last_seq,
     latest_page,
-    next_seq,
     older_than,
+    storing,
 )
 from .store import after_seq as store_after_seq
 from .store import changed_since as store_changed_since
@@ -141,24 +139,23 @@ def send_message(actor: User, slug: str, body, client_id, attachments=None) -> t
     ids = _clean_attachment_ids(attachments)
     body = clean_body(body, may_be_empty=bool(ids))
     client_id = clean_client_id(client_id)
-    author = {"id": actor.id, "name": actor.display_name}  # before begin_write expires actor
+    author = {"id": actor.id, "name": actor.display_name}
     # Sending holds the circle's lock (as membership changes do): ids are then
     # committed in order within a circle, so catching up "after id N" can't
     # miss a message committed late with a smaller id; and a removal either
     # happened before (we refuse) or after (the message was sent as a member).
-    begin_write()
+    begin_write(keeping=actor)
     try:
         circle, _ = _access_chat(actor, slug, for_update=True)
         circle_id = circle.id
-        existing = find_resend(ChatMessage, ChatMessage.circle_id, circle_id, author["id"],
-                               client_id)
-        if existing is not None:
-            payload = message_payload(existing, circle.slug, author, _files_of(existing))
+        known = storing(ChatMessage.circle_id, circle_id, author["id"], client_id)
+        if known.resend is not None:
+            payload = message_payload(known.resend, circle.slug, author, _files_of(known.resend))
             db.session.commit()
             return payload, False
-        check_rate(ChatMessage, author["id"])
+        check_rate(known.recent)
         html, mentioned = render_with_mentions(circle_id, body)
-        message = ChatMessage(circle_id=circle_id, seq=next_seq(ChatMessage.circle_id, circle_id),
+        message = ChatMessage(circle_id=circle_id, seq=known.seq,
                               author_id=author["id"], client_id=client_id,
                               source=body, html=html, created_at=utcnow())
         db.session.add(message)
@@ -253,7 +250,7 @@ def _notify_mentions(author: dict, circle: Circle, message: ChatMessage, mention
     notify_mentions(author["id"], circle.id, mentioned,
                     f"{author['name']} mentioned you in chat in {circle.name}",
                     path_for("chat.page", slug=circle.slug) + f"#message-{message.id}",
-                    excerpt=plain_excerpt(message.html, 200))
+                    html=message.html)
 
 
 def _wipe(message: ChatMessage, actor: User) -> None:

@@ -10,12 +10,15 @@ it stays with each area's actions and community/policy.py.
 """
 import re
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any, NamedTuple
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ..errors import ActionError, TooManyAttempts
 from ..extensions import db
+from ..fast.prepared import Prepared
 from ..text import clean_text
 from ..timeutil import utcnow
 
@@ -73,41 +76,60 @@ def clean_client_id(client_id) -> str:
     return client_id
 
 
-def check_rate(model, user_id: int) -> None:
-    """At most CHAT_RATE_LIMIT messages of this kind per CHAT_RATE_WINDOW
-    seconds, counted in the database, so the limit holds across processes and
-    restarts.
+class Storing(NamedTuple):
+    """What storing a message needs to know first (`storing`)."""
+
+    resend: Any  # the author's message already stored under this client_id, or None
+    recent: int  # messages of this kind the author sent within the rate window
+    seq: int  # the number a new message takes
+
+
+def storing(scope, scope_id: int, author_id: int, client_id: str) -> Storing:
+    """The resend, the author's recent count and the next number, read in one
+    statement (three round trips were a fifth of sending a message on
+    PostgreSQL). The caller holds the place's lock until commit, so no other
+    sender reads the same next number (and the unique (place, seq) constraint
+    would refuse it anyway).
+
+    :raise ActionError: the client_id was used for a message elsewhere.
+    """
+    window = current_app.config["CHAT_RATE_WINDOW"]
+    resend_id, recent, seq = _storing(scope).first({
+        "place": scope_id, "author_id": author_id, "client_id": client_id,
+        "since": utcnow() - timedelta(seconds=window)})
+    resend = db.session.get(scope.class_, resend_id) if resend_id is not None else None
+    if resend is not None and getattr(resend, scope.key) != scope_id:
+        raise ActionError(CLIENT_ID_USED, code="invalid", field="client_id")
+    return Storing(resend, recent, seq)
+
+
+@cache
+def _storing(scope) -> Prepared:
+    model = scope.class_
+    author_id = bindparam("author_id")
+    return Prepared(lambda: select(
+        select(model.id).where(model.author_id == author_id, model.client_id == bindparam("client_id"))
+        .scalar_subquery(),
+        select(func.count(model.id)).where(model.author_id == author_id,
+                                           model.created_at > bindparam("since"))
+        .scalar_subquery(),
+        select(func.coalesce(func.max(model.seq), 0) + 1).where(scope == bindparam("place"))
+        .scalar_subquery()))
+
+
+def check_rate(recent: int) -> None:
+    """At most CHAT_RATE_LIMIT messages of a kind per CHAT_RATE_WINDOW seconds,
+    counted in the database (`storing`'s `recent`), so the limit holds across
+    processes and restarts.
 
     :raise TooManyAttempts: over the limit (code rate_limited).
     """
     limit = current_app.config["CHAT_RATE_LIMIT"]
     window = current_app.config["CHAT_RATE_WINDOW"]
-    recent = db.session.scalar(select(func.count(model.id)).where(
-        model.author_id == user_id, model.created_at > utcnow() - timedelta(seconds=window)))
     if recent >= limit:
         raise TooManyAttempts(
             f"You're sending messages too quickly (at most {limit} every {window} seconds). "
             "Wait a few seconds and send it again.", code="rate_limited")
-
-
-def find_resend(model, scope, scope_id: int, author_id: int, client_id: str):
-    """The author's message stored under this client_id (a resend), or None.
-
-    :raise ActionError: the client_id was used for a message elsewhere.
-    """
-    existing = db.session.scalar(select(model).where(model.author_id == author_id,
-                                                     model.client_id == client_id))
-    if existing is not None and getattr(existing, scope.key) != scope_id:
-        raise ActionError(CLIENT_ID_USED, code="invalid", field="client_id")
-    return existing
-
-
-def next_seq(scope, scope_id: int) -> int:
-    """The next message number in a circle or conversation. The caller holds
-    that place's lock until commit, so no other sender reads the same largest
-    number (and the unique (place, seq) constraint would refuse it anyway)."""
-    return db.session.scalar(select(func.coalesce(func.max(scope.class_.seq), 0) + 1)
-                             .where(scope == scope_id))
 
 
 def last_seq(scope, scope_id: int) -> int:

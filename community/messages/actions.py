@@ -23,12 +23,11 @@ from ..chat.store import (
     clean_body,
     clean_client_id,
     describe,
-    find_resend,
     iso,
     last_seq,
     latest_page,
-    next_seq,
     older_than,
+    storing,
 )
 from ..chat.store import after_seq as store_after_seq
 from ..chat.store import changed_since as edits_since
@@ -176,28 +175,26 @@ def send_message(actor: User, conversation_id, body, client_id,
     ids = clean_attachment_ids(attachments)
     body = clean_body(body, may_be_empty=bool(ids))
     client_id = clean_client_id(client_id)
-    author = {"id": actor.id, "name": actor.display_name}  # before begin_write expires actor
+    author = {"id": actor.id, "name": actor.display_name}
     # The conversation's lock is held until commit: numbers are taken one at a
     # time, and a block or departure lands wholly before or after the message.
-    begin_write()
+    begin_write(keeping=actor)
     try:
         conversation, me = access_conversation(actor, conversation_id, for_update=True)
         place = {"conversation": conversation.id}
-        existing = find_resend(DirectMessage, DirectMessage.conversation_id, conversation.id,
-                               author["id"], client_id)
-        if existing is not None:
-            payload = describe(existing, place, author,
-                               direct_message_files([existing]).get(existing.id, ()))
+        known = storing(DirectMessage.conversation_id, conversation.id, author["id"], client_id)
+        if known.resend is not None:
+            payload = describe(known.resend, place, author,
+                               direct_message_files([known.resend]).get(known.resend.id, ()))
             db.session.commit()
             return payload, False
         others, facts = others_with_facts(author["id"], conversation.id)
         refusal = send_refusal(me, others, facts)
         if refusal:
             raise CantSend(refusal, code="cant_send")
-        check_rate(DirectMessage, author["id"])
+        check_rate(known.recent)
         now = utcnow()
-        message = DirectMessage(conversation_id=conversation.id,
-                                seq=next_seq(DirectMessage.conversation_id, conversation.id),
+        message = DirectMessage(conversation_id=conversation.id, seq=known.seq,
                                 author_id=author["id"], client_id=client_id, source=body,
                                 html=render(body), created_at=now)
         db.session.add(message)

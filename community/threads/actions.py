@@ -108,7 +108,7 @@ def _notify_mentions(actor, circle, thread, post, mentioned: dict[str, User],
     return notify_mentions(actor.id, circle.id, mentioned,
                            lambda user_id: both if user_id in told_of_post else alone,
                            post_url(circle, thread, post.number),
-                           excerpt=plain_excerpt(post.html, 200), replaces=("reply", "new_thread"))
+                           html=post.html, replaces=("reply", "new_thread"))
 
 
 def _followers(circle: Circle, thread: Thread) -> set[int]:

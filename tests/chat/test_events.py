@@ -140,6 +140,24 @@ def test_a_message_is_stored_then_broadcast_and_acked(connect, people):
     assert received(alice, "message_created") == [("message_created", message)]
 
 
+def test_a_message_is_stored_in_five_statements_reading_the_sender_once(
+        connect, people, count_queries, monkeypatch):
+    """The sender (loaded for the event, and kept by the write), the circle's lock,
+    the circle with the membership, the resend with the sender's recent count and
+    the next number, the insert. No excerpt is made when no one is mentioned."""
+    import community.mentions
+
+    slug = people["circle"].slug
+    alice = connect(people["member"])
+    call(alice, "send_message", {"circle": slug, "body": "First", "client_id": "c-0"})
+    monkeypatch.setattr(community.mentions, "plain_excerpt", None)  # would fail if called
+    with count_queries() as sending:
+        answer = call(alice, "send_message", {"circle": slug, "body": "Second", "client_id": "c-1"})
+    assert answer["ok"] and answer["message"]["seq"] == 2
+    assert len([s for s in sending.statements if "FROM users" in s]) == 1, sending.statements
+    assert sending.count == 5, "\n".join(s[:100].replace("\n", " ") for s in sending.statements)
+
+
 def test_mentions_of_members_become_links(connect, people):
     circle = people["circle"]
     sc = connect(people["member"])

@@ -90,6 +90,15 @@ def test_a_message_is_stored_then_heard_once_by_the_others(people, pair, connect
     assert received(them, "message_created") == []
 
 
+def test_a_message_reads_the_sender_once(people, pair, connect, count_queries):
+    """Loaded for the event, the sender is kept by the write rather than read again."""
+    me = connect(people["member"])
+    joined(me, pair)
+    with count_queries() as sending:
+        assert send(me, pair, "Hello", "m1")["ok"]
+    assert len([s for s in sending.statements if "FROM users" in s]) == 1, sending.statements
+
+
 def test_messages_of_another_conversation_are_not_heard(people, pair, group, connect):
     me, them = connect(people["member"]), connect(people["other"])
     joined(me, pair)
