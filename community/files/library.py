@@ -69,8 +69,9 @@ def library(circle, membership):
         group = ""
     name = (request.args.get("q") or "").strip()[:100]
     statement, values, shown = queries.library(circle.id, group, name)
-    page = paginate_bound(statement, values, FILES_PER_PAGE, rows=True, shown=shown)
-    used, quota = queries.space_used(circle.id), current_app.config["FILE_CIRCLE_QUOTA"]
+    total, used = queries.tally(values)
+    page = paginate_bound(statement, values, FILES_PER_PAGE, rows=True, shown=shown, total=total)
+    quota = current_app.config["FILE_CIRCLE_QUOTA"]
     rows = tuple(_row(circle, membership, row) for row in page.items)
     args = (("slug", circle.slug), *((key, value) for key, value in (("kind", group), ("q", name)) if value))
     frame = FilesFrame(circle_head(circle, membership), group, name, args, page.total, page.page,

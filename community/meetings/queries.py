@@ -54,7 +54,8 @@ def upcoming(circle: Circle, now: datetime):
     """Meetings not yet over, soonest first, a page at a time: a one-off by its date
     (cancelled too, marked), a series once, by its next date that is not cancelled
     (or, if all are, its next). Items are plain rows (_listed_columns)."""
-    return paginate_bound(_upcoming(), {"circle_id": circle.id, "now": now}, PER_PAGE, rows=True)
+    return paginate_bound(_upcoming(), {"circle_id": circle.id, "now": now}, PER_PAGE, rows=True,
+                          counted_beside=True)
 
 
 @cache
@@ -117,7 +118,8 @@ def _folded_dates():
 
 def past(circle: Circle, now: datetime):
     """Dates that are over, latest first, a page at a time (plain rows, as upcoming)."""
-    return paginate_bound(_past(), {"circle_id": circle.id, "now": now}, PER_PAGE, rows=True)
+    return paginate_bound(_past(), {"circle_id": circle.id, "now": now}, PER_PAGE, rows=True,
+                          counted_beside=True)
 
 
 @cache

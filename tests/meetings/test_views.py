@@ -11,6 +11,7 @@ from community.meetings import queries
 from community.meetings.actions import polls, rsvps, scheduling, visits
 from community.meetings.models import RSVP, DatePoll, Meeting, MeetingOccurrence
 from community.notifications.models import Notification
+from community.timeutil import utcnow
 from tests.factories import add_member, make_circle, make_user
 
 from .conftest import at, dates_of, day, schedule
@@ -498,6 +499,32 @@ def test_the_coming_list_pages_through_its_dates_soonest_first(client, auth, wor
     second = text(client.get(url + "?page=2"))
     assert "← Sooner" in second and f"Session {queries.PER_PAGE + 1:02d}" in second
     assert "Session 00" not in second
+
+
+def test_the_lists_of_dates_count_them_with_the_rows_they_show(client, auth, count_queries, world,
+                                                                clock):
+    """Each list's count of dates comes with its page's rows (a window over
+    every date the list finds anyway), not from a statement of its own: on
+    PostgreSQL each statement is a round trip (bench/findings.md, 39). Past
+    the last page, where no row brings it, the count is asked alone."""
+    circle, owner, member = world
+    for i in range(queries.PER_PAGE + 2):
+        schedule(owner, circle, title=f"Session {i:02d}", start=at(day(5 + i), 18))
+    auth.login(member)
+    coming, past = f"/c/{circle.slug}/meetings/", f"/c/{circle.slug}/meetings/past"
+    counts = lambda statements: [s for s in statements if re.match(r"\s*SELECT count\(\*\)", s)]  # noqa: E731
+    client.get(coming + "?page=2")
+    for url, shows in ((coming, "Page 1 of 2"), (coming + "?page=2", "Page 2 of 2")):
+        with count_queries() as sent:
+            page = text(client.get(url))
+        assert shows in page and not counts(sent.statements), sent.statements
+    with count_queries() as beyond:
+        assert client.get(coming + "?page=9").status_code == 200
+    assert len(counts(beyond.statements)) == 1
+    clock(utcnow() + timedelta(days=60))  # every date is over: the past list, latest first
+    with count_queries() as sent:
+        page = text(client.get(past + "?page=2"))
+    assert "Page 2 of 2" in page and "Session 00" in page and not counts(sent.statements)
 
 
 def test_a_meeting_page_reads_its_meeting_once(client, auth, count_queries, world):
