@@ -238,7 +238,7 @@ def access_circle(user: User, slug: str, for_update: bool = False) -> tuple[Circ
     :raise NotFound: no such circle, or the user is not an active member
         (signed out, never joined, left, removed or banned) — the same error.
     """
-    if user is None or not user.is_authenticated or not _could_be_slug(slug):
+    if user is None or not user.is_authenticated or not could_be_slug(slug):
         raise NotFound()
     if for_update:
         circle_id = db.session.scalar(
@@ -250,27 +250,43 @@ def access_circle(user: User, slug: str, for_update: bool = False) -> tuple[Circ
     return _active_or_404(row)
 
 
-def access_circle_rows(user: User, slug: str) -> tuple["CircleRow", "MembershipRow"]:
+def access_circle_rows(user: User, slug: str, read=None) -> tuple["CircleRow", "MembershipRow"]:
     """As access_circle, for pages that only show: the circle and membership as
     plain rows with the same attributes (a membership's is_active too), read
     in one statement. Making them ORM objects was a seventh of a thread page.
+    `read`: those columns as `with_circle_rows` read them beside the user's
+    own, in this transaction, if they were.
 
     :raise NotFound: as access_circle.
     """
-    if user is None or not user.is_authenticated or not _could_be_slug(slug):
+    if user is None or not user.is_authenticated or not could_be_slug(slug):
         raise NotFound()
-    row = _circle_rows_by_slug.first({"user_id": user.id, "slug": slug})
-    if row is None:
+    row = read if read is not None else _circle_rows_by_slug.first({"user_id": user.id, "slug": slug})
+    if row is None or row[0] is None:  # no such circle (read beside the user: every column NULL)
         raise NotFound()
     circle, membership = _split(row)
     return _active_or_404((circle, membership if membership.id is not None else None))
 
 
-def circle_rows_of(user_id: int) -> list[tuple["CircleRow", "MembershipRow"]]:
+def with_circle_rows(user_row):
+    """`user_row`, a select of one user's row, with the circle a `slug`
+    parameter names and the user's membership of it after its columns, as
+    access_circle_rows reads them (all NULL: no such circle): a page in a
+    circle reads them with its viewer, one round trip fewer (bench/findings.md, 39)."""
+    users, circles, membership = User.__table__, Circle.__table__, Membership.__table__
+    joined = (users.outerjoin(circles, circles.c.slug == bindparam("slug"))
+              .outerjoin(membership, and_(membership.c.circle_id == circles.c.id,
+                                          membership.c.user_id == users.c.id)))
+    return user_row.add_columns(*_circle_and_membership().selected_columns).select_from(joined)
+
+
+def circle_rows_of(user_id: int) -> list[tuple["CircleRow", "MembershipRow", int]]:
     """The user's active circles by name, with their memberships, as plain rows
-    (as access_circle_rows gives them), in one prepared read: for the dashboard,
-    which only shows them (making them ORM objects was a fifth of it)."""
-    return [_split(row) for row in _circle_rows_of.values({"user_id": user_id})]
+    (as access_circle_rows gives them), and how many active members each has,
+    in one prepared read: for the dashboard, which only shows them (making
+    them ORM objects was a fifth of it; the counts apart, on PostgreSQL a round
+    trip: bench/findings.md, 39)."""
+    return [(*_split(row[:-1]), row[-1]) for row in _circle_rows_of.values({"user_id": user_id})]
 
 
 CircleRow = namedtuple("CircleRow", Circle.__table__.columns.keys())
@@ -304,11 +320,15 @@ def _circle_rows_by_slug():
 
 @prepared
 def _circle_rows_of():
-    return (_circle_and_membership().join(Membership, active_membership(bindparam("user_id"), Circle.id))
+    members = aliased(Membership)
+    counted = (select(func.count(members.id)).where(members.circle_id == Circle.id, is_active_row(members))
+               .scalar_subquery())
+    return (_circle_and_membership().add_columns(counted)
+            .join(Membership, active_membership(bindparam("user_id"), Circle.id))
             .order_by(Circle.name))
 
 
-def _could_be_slug(slug) -> bool:
+def could_be_slug(slug) -> bool:
     # A NUL can't be in a slug, and PostgreSQL can't even be asked about one.
     return bool(slug) and len(slug) <= 80 and "\x00" not in slug
 
@@ -346,7 +366,7 @@ def access_listed_circle(slug: str) -> Circle:
 
     :raise NotFound: no such circle, or it is invite-only.
     """
-    if not _could_be_slug(slug):
+    if not could_be_slug(slug):
         raise NotFound()
     circle = db.session.scalar(select(Circle).where(Circle.slug == slug))
     if circle is None or circle.join_policy != "request":
@@ -370,7 +390,7 @@ def former_membership(user: User, slug: str) -> tuple[Circle, Membership] | None
     longer are (left, removed or banned), else None: for telling someone whose
     membership ended mid-sentence why their words didn't go. Never for anyone
     who was not a member, to whom the circle stays a 404."""
-    if user is None or not user.is_authenticated or not _could_be_slug(slug):
+    if user is None or not user.is_authenticated or not could_be_slug(slug):
         return None
     row = db.session.execute(_circle_by_slug(), {"user_id": user.id, "slug": slug}).first()
     if row is None or row[1] is None or row[1].status == "active":

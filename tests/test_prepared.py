@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, event, inspect, select, text
 from sqlalchemy.exc import CompileError, OperationalError, ProgrammingError
 
 from community import create_app
-from community.accounts.actions import _user_and_header_counts
+from community.accounts.actions import _user_row
 from community.extensions import db
 from community.fast.prepared import Prepared, prepared
 from community.header import _header_counts
@@ -43,7 +43,8 @@ def _reads_of(circle, thread, reader, owner) -> list[tuple[Prepared, dict]]:
             (_circle_rows_by_slug, {"user_id": reader.id, "slug": circle.slug}),
             (_thread_in_circle, {"thread_id": thread.id, "circle_id": circle.id, "user_id": reader.id}),
             (_header_counts, {"user_id": owner.id}),  # the bell's and the messages' counts
-            (_user_and_header_counts, {"user_id": owner.id}),  # a page load's user, with them
+            (_user_row(True, False), {"user_id": owner.id}),  # a page load's user, with them
+            (_user_row(True, True), {"user_id": reader.id, "slug": circle.slug}),  # and its circle
             (_listing_statement, {"circle_ids": [circle.id, circle.id + 1], "user_id": reader.id,
                                   "limit": 20, "offset": 0})]  # an IN list
 
@@ -93,10 +94,11 @@ def test_statement_counters_see_prepared_reads(app, client, auth, count_queries)
         assert client.get(f"/c/{circle.slug}/t/{thread.id}?page=1").status_code == 200
     posts_sql = _page_of_posts._compiled_for(db.engine.dialect).sql
     assert sent.statements.count(posts_sql) == 1
-    # Five prepared reads among the page's statements, counted as any other (the
-    # header's counts come in the user's read: _header_counts is not sent).
+    # Four prepared reads among the page's statements, counted as any other (the
+    # header's counts and the circle come in the user's read: _header_counts and
+    # _circle_rows_by_slug are not sent).
     assert sum(read._compiled_for(db.engine.dialect).sql in sent.statements
-               for read, _ in _reads_of(*world)) == 5
+               for read, _ in _reads_of(*world)) == 4
 
 
 def test_parameters_go_through_their_types(app):
@@ -251,7 +253,8 @@ def test_prepared_reads_refuse_a_sqlalchemy_whose_internals_changed(monkeypatch,
 
 def test_a_users_circles_as_rows_are_what_the_orm_loads(app):
     """The dashboard's circles (policy.circle_rows_of) against my_circles' ORM
-    objects: every column, the same order, only active memberships."""
+    objects: every column, the same order, only active memberships; and each
+    circle's count of active members."""
     from community.circles.actions import my_circles
     from community.moderation import actions as moderation
     from community.policy import circle_rows_of
@@ -263,9 +266,15 @@ def test_a_users_circles_as_rows_are_what_the_orm_loads(app):
     left = make_circle(owner, name="Removed from")
     add_member(left, helen)
     moderation.remove_member(owner, left.slug, helen.id)
+    add_member(make_circle(make_user(), name="Not hers"), make_user())
+    from community.circles.models import Circle
+
+    alpha = db.session.scalar(select(Circle).where(Circle.name == "Alpha circle"))
+    moderation.remove_member(owner, alpha.slug, add_member(alpha, make_user()).id)  # counted no more
     rows, objects = circle_rows_of(helen.id), my_circles(helen)
-    assert [circle.name for circle, _ in rows] == ["Alpha circle", "Left circle", "Zeta circle"]
-    for (circle, membership), (orm_circle, orm_membership) in zip(rows, objects, strict=True):
+    assert [(circle.name, members) for circle, _, members in rows] == [
+        ("Alpha circle", 2), ("Left circle", 2), ("Zeta circle", 2)]
+    for (circle, membership, _), (orm_circle, orm_membership) in zip(rows, objects, strict=True):
         assert circle == tuple(getattr(orm_circle, key) for key in circle._fields)
         assert membership == tuple(getattr(orm_membership, key) for key in membership._fields)
         assert membership.role_label == orm_membership.role_label and membership.is_active

@@ -11,7 +11,7 @@ from ..circles.actions import PendingRequest, pending_requests_of
 from ..extensions import db
 from ..fast.fragments import Frozen, clean, cleaned, kept_row
 from ..panels import DASHBOARD, kept_panels, shown_panels
-from ..policy import circle_rows_of, member_counts, read_gate, readable
+from ..policy import circle_rows_of, read_gate, readable
 from ..redis_client import answers, is_redis_url, quick_client
 from ..templating import kept_in_layout
 
@@ -44,8 +44,8 @@ def dashboard():
     """Kept whole per what it shows (fast.fragments.kept_page): drawing its
     panels and layout was half of it (bench/findings.md, 36)."""
     user = current_user._get_current_object()
-    circles = circle_rows_of(user.id)
-    counts = member_counts([c.id for c, _ in circles])
+    rows = circle_rows_of(user.id)
+    circles, counts = [(c, m) for c, m, _ in rows], {c.id: members for c, _, members in rows}
     # Panels show content, so they get only the circles the viewer may read:
     # a circle whose pledge is waiting, or that requires a second factor the
     # viewer has yet to set up, is listed by name, with what to do first.

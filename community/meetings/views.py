@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..circles.pages import CircleHead, circle_head, circle_page, gate_url
+from ..circles.pages import CircleHead, circle_head, circle_page, circle_rows, gate_url, reads_circle_rows
 from ..errors import ActionError, NotFound
 from ..extensions import db
 from ..fast.fragments import cleaned
@@ -20,7 +20,6 @@ from ..files.places import kept_uploads
 from ..forms import apply_error
 from ..panels import circle_home_panel, dashboard_panel
 from ..policy import (
-    access_circle_rows,
     access_meeting,
     access_occurrence,
     access_poll,
@@ -87,7 +86,7 @@ def _meeting_on_date(user, slug: str, meeting_id: int):
 
     :raise NotFound: as access_meeting, or ?date names no date of this meeting.
     """
-    circle, membership = access_circle_rows(user, slug)
+    circle, membership = circle_rows(user, slug)
     meeting = queries.meeting_face(circle.id, meeting_id)
     if meeting is None:
         raise NotFound()
@@ -382,6 +381,7 @@ def delete(circle, membership, meeting):
 
 @bp.route(f"/c/<slug>/m/<{ID}:meeting_id>")
 @login_required
+@reads_circle_rows
 @loaded_page(_meeting_on_date)
 def meeting(circle, membership, meeting, date):
     """A meeting, opened on its next date, or on one date of a series (?date=<id>):
