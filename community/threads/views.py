@@ -37,7 +37,7 @@ from . import search as search_module
 from .forms import EditForm, ReplyForm, ReportForm, ThreadForm
 from .models import Post, Thread
 from .post_html import PostFace, face, post_parts, time_slots
-from .rows import ThreadRow, home_rows, listing, thread_rows
+from .rows import ThreadRow, counted_listing, home_rows, listing, thread_rows
 
 bp = Blueprint("threads", __name__)
 bp.add_app_template_global(thread_rows)
@@ -51,9 +51,10 @@ THREADS_PER_PAGE = 25
 def index(circle, membership):
     """A page of the circle's threads, kept whole per what it shows
     (fast.fragments.kept_page), the rows' times slots named by their moments."""
-    total = _thread_count.scalar({"circle_id": circle.id})
     page = page_number()
-    rows = listing([circle.id], current_user.id, THREADS_PER_PAGE, (page - 1) * THREADS_PER_PAGE)
+    rows, total = counted_listing(circle.id, current_user.id, THREADS_PER_PAGE, (page - 1) * THREADS_PER_PAGE)
+    if total is None:  # past the last page
+        total = _thread_count.scalar({"circle_id": circle.id})
     frame = ThreadListFrame(circle_head(circle, membership), circle.id, tuple(rows), page,
                             max(1, -(-total // THREADS_PER_PAGE)))
     return kept_in_layout("threads/index.html", frame, lambda: _list_context(frame))

@@ -1,4 +1,6 @@
 """Threads through HTTP: list, thread page, unread jumps, quotes, locks, search, safety."""
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -49,6 +51,26 @@ def test_list_shows_unread_counts_and_pages_of_25(client, auth, circle_pair):
     assert second.count('<li class="thread-row') == 1 and "Topic 00" in second
     client.post(f"/c/{circle.slug}/threads/read")
     assert 'title="1 unread"' not in text(client.get(f"/c/{circle.slug}/threads"))
+
+
+def test_the_list_counts_its_threads_in_the_statement_that_lists_them(client, auth, circle_pair,
+                                                                       count_queries):
+    """One statement fewer, on PostgreSQL a round trip (bench/findings.md, 39):
+    the count is asked alone only past the last page, where no row brings it."""
+    circle, owner, helen = circle_pair
+    for n in range(26):
+        make_thread(circle, owner, title=f"Topic {n:02d}")
+    auth.login(helen)
+    url = f"/c/{circle.slug}/threads"
+    counts = lambda sent: [s for s in sent.statements if re.match(r"\s*SELECT count", s)]  # noqa: E731
+    client.get(url)
+    for page, shows in ((1, "Page 1 of 2"), (2, "Page 2 of 2")):
+        with count_queries() as sent:
+            assert shows in text(client.get(f"{url}?page={page}"))
+        assert len(sent.statements) == 2 and not counts(sent), sent.statements
+    with count_queries() as beyond:
+        past = text(client.get(f"{url}?page=7"))
+    assert "Topic" not in past and len(counts(beyond)) == 1
 
 
 def test_empty_list_says_what_to_do(client, auth, circle_pair):
