@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..circles.pages import circle_read_with_user, keep_circle_rows
+from ..circles.with_viewer import circle_read_with_user, keep_circle_rows
 from ..database import begin_write
 from ..errors import ActionError, Conflict, NotFound, TooManyAttempts
 from ..extensions import db

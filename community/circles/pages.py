@@ -3,34 +3,22 @@ their shared layout (circles/_layout.html) shows."""
 from functools import wraps
 from typing import NamedTuple
 
-from flask import (
-    current_app,
-    g,
-    has_app_context,
-    has_request_context,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
 from ..fast.fragments import clean, kept_row
 from ..policy import (
     access_circle,
-    access_circle_rows,
     can_read_audit,
-    could_be_slug,
     ended_by_staff,
     former_membership,
     is_banned,
     is_staff,
     read_gate,
 )
+from .with_viewer import circle_rows, reads_circle_rows
 
 KEPT_MAX = 20_000  # characters of unsent text shown back
 
@@ -62,45 +50,6 @@ def _nav_context(key: tuple) -> dict:
     head, current = key
     return {"head": head._replace(name=clean(head.name), cohort=head.cohort and clean(head.cohort)),
             "current": current}
-
-
-def reads_circle_rows(view):
-    """Mark a view that reads its circle (the path's `slug`) by circle_rows: the
-    viewer's loader reads them in its own statement (accounts.actions.load_session_user)."""
-    view.reads_circle_rows = True
-    return view
-
-
-def circle_read_with_user() -> str | None:
-    """The slug of the circle this request's view reads by circle_rows (a view
-    reads_circle_rows marks), if it could be one: the viewer's loader reads
-    the circle and their membership of it with them. On PostgreSQL each
-    statement is a round trip (bench/findings.md, 39)."""
-    if not has_request_context() or not request.view_args:
-        return None
-    view = current_app.view_functions.get(request.endpoint)
-    slug = request.view_args.get("slug")
-    return slug if getattr(view, "reads_circle_rows", False) and could_be_slug(slug) else None
-
-
-def keep_circle_rows(user_id: int, slug: str, read: tuple) -> None:
-    """The circle's and membership's columns, read with the viewer (policy.with_circle_rows)."""
-    g.circle_rows = (user_id, slug, read)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _circle_rows_read_before(session, transaction) -> None:
-    # Read in a transaction now over (a write committed, the request ended): read again.
-    if has_app_context():
-        g.pop("circle_rows", None)
-
-
-def circle_rows(user, slug: str):
-    """policy.access_circle_rows, from the columns read with the viewer for this
-    circle if they were (taken once: asked again, it reads them again)."""
-    kept = g.pop("circle_rows", None)
-    read = kept[2] if kept is not None and kept[:2] == (getattr(user, "id", None), slug) else None
-    return access_circle_rows(user, slug, read)
 
 
 def circle_page(view=None, *, pledge: bool = True, second_factor: bool = True, rows: bool = False,

@@ -12,7 +12,8 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..circles.pages import CircleHead, circle_head, circle_page, circle_rows, gate_url, reads_circle_rows
+from ..circles.pages import CircleHead, circle_head, circle_page, gate_url
+from ..circles.with_viewer import circle_rows, reads_circle_rows
 from ..errors import ActionError, NotFound
 from ..extensions import db
 from ..fast.fragments import cleaned
