@@ -113,11 +113,10 @@ def withdraw_request(slug):
 @circle_page(rows=True)
 def home(circle, membership):
     """Kept whole per what it shows (fast.fragments.kept_page), as the dashboard is."""
-    member_count, pending = _home_counts.first({"circle_id": circle.id})
+    members, pending = _members_card(circle, membership)
     frame = HomeFrame(circle_head(circle, membership), circle.description, can_edit_circle(membership),
                       membership.role, membership.role_label, pending if is_staff(membership) else 0,
-                      _members_card(circle, membership, member_count),
-                      kept_panels(CIRCLE_HOME, circle, membership))
+                      members, kept_panels(CIRCLE_HOME, circle, membership))
     return kept_in_layout("circles/home.html", frame, lambda: _home_context(frame))
 
 
@@ -164,12 +163,15 @@ class HomeFrame(NamedTuple):
     panels: tuple[tuple[str, Frozen], ...]  # each panel's template, and what it shows (frozen)
 
 
-def _members_card(circle, membership, count: int) -> MembersCard:
-    """The first dozen members (drawn once per look and kept: fast.fragments.kept_row)."""
+def _members_card(circle, membership) -> tuple[MembersCard, int]:
+    """The first dozen members (drawn once per look and kept: fast.fragments.kept_row),
+    and the join requests waiting."""
+    rows = _home_members.values({"circle_id": circle.id})  # the viewer is one: not empty
+    count, pending = rows[0][-2:] if rows else (0, 0)
     members = tuple(
         m if shown_to_circle(m, "organisation", membership.user_id) else m._replace(organisation="")
-        for m in _home_members.rows({"circle_id": circle.id}, into=HomeMember))
-    return MembersCard(circle.slug, members, count, count == 1 and can_invite(membership))
+        for m in (HomeMember._make(row[:-2]) for row in rows))
+    return MembersCard(circle.slug, members, count, count == 1 and can_invite(membership)), pending
 
 
 def _members_context(card: MembersCard) -> dict:
@@ -178,20 +180,18 @@ def _members_context(card: MembersCard) -> dict:
 
 @prepared
 def _home_members():
-    # Prepared, as every circle home runs it (building it cost more than running it).
-    return (active_members(bindparam("circle_id"))
+    """The Members card's people, each row with the circle's two counts (its
+    members, the join requests waiting), subqueries asked once: the home page
+    runs on a fixed, small budget, and on PostgreSQL each statement is a round
+    trip (bench/findings.md, 39). Prepared, as every circle home runs it."""
+    circle_id = bindparam("circle_id")
+    pending = (select(func.count(JoinRequest.id))
+               .where(JoinRequest.circle_id == circle_id, JoinRequest.status == "pending"))
+    return (active_members(circle_id)
             .with_only_columns(User.id, User.display_name, User.organisation, User.organisation_visibility,
                                Membership.role, maintain_column_froms=True)
+            .add_columns(active_count(circle_id).correlate(None), pending.correlate(None).scalar_subquery())
             .order_by(ROLE_ORDER, Membership.joined_at).limit(12))
-
-
-@prepared
-def _home_counts():
-    """Both counts in one statement: the home page runs on a fixed, small budget."""
-    circle_id = bindparam("circle_id")
-    return select(active_count(circle_id),
-                  select(func.count(JoinRequest.id)).where(JoinRequest.circle_id == circle_id,
-                                                           JoinRequest.status == "pending").scalar_subquery())
 
 
 @bp.route("/c/<slug>/members")

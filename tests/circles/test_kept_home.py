@@ -72,6 +72,22 @@ def test_join_requests_waiting_show_to_staff_only(client, auth, world):
     assert served == fresh and "1 join request</a> waiting for a decision" in served
 
 
+def test_the_members_card_brings_the_circles_counts_with_its_people(client, auth, world,
+                                                                     count_queries):
+    """The members and the join requests waiting are counted in the statement
+    that reads the Members card's people, not one of their own: on PostgreSQL
+    each statement is a round trip (bench/findings.md, 39)."""
+    circle, owner, _, _ = world
+    circles.request_to_join(make_user("Kenji Mori"), circle.slug, "I run a college")
+    auth.login(owner)
+    client.get(_home(circle))
+    with count_queries() as sent:
+        page = client.get(_home(circle)).get_data(as_text=True)
+    assert "1 join request</a> waiting" in page and 'Members <span class="pill">2</span>' in page
+    counting = [s for s in sent.statements if "join_requests" in s or "count(memberships" in s]
+    assert len(counting) == 1 and "users.display_name" in counting[0], counting
+
+
 def test_the_home_shows_each_viewer_their_own_times(app, world):
     circle, owner, helen, thread = world
     twin = add_member(circle, make_user("Helen Marsh", timezone="Asia/Tokyo"))
