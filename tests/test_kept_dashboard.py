@@ -133,6 +133,11 @@ def test_a_panels_data_must_be_plain_values():
         "threads": (("a", 1),), "circles": {3: ("x", None)}}
     with pytest.raises(TypeError, match="plain values, not User"):
         frozen({"viewer": User()})
+    with pytest.raises(TypeError, match="plain values, not User"):
+        frozen({"rows": [("a", 1, User())]})  # in a row of plain values too
+    row = ("a", 1, None)
+    assert frozen({"rows": [row]}) == Frozen([("rows", (row,))])
+    assert frozen({"rows": [row]})[0][1][0] is row  # a row of plain values is kept as it is
 
 
 def test_the_dashboard_sends_the_same_statements_kept_or_not(client, auth, world, count_queries):

@@ -175,6 +175,8 @@ def frozen(value):
     if isinstance(value, dict):
         return Frozen((key, frozen(item)) for key, item in value.items())
     if isinstance(value, tuple | list):
+        if isinstance(value, tuple) and all(item is None or isinstance(item, PLAIN) for item in value):
+            return value  # a row of plain values (most are): kept as it is, not made again
         items = [frozen(item) for item in value]
         return value._make(items) if hasattr(value, "_make") else tuple(items)
     if value is None or isinstance(value, PLAIN):
