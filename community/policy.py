@@ -118,7 +118,8 @@ def member_counts(circle_ids) -> dict[int, int]:
 
 @prepared
 def _member_counts():
-    # On every dashboard: prepared (building it cost more than running it).
+    # On every page of the site admins' list of circles: prepared (building it
+    # cost more than running it). The dashboard counts with its circles.
     return (select(Membership.circle_id, func.count(Membership.id))
             .where(Membership.circle_id.in_(bindparam("circle_ids", expanding=True)), is_active_row())
             .group_by(Membership.circle_id))
