@@ -321,10 +321,7 @@ def _circle_rows_by_slug():
 
 @prepared
 def _circle_rows_of():
-    members = aliased(Membership)
-    counted = (select(func.count(members.id)).where(members.circle_id == Circle.id, is_active_row(members))
-               .scalar_subquery())
-    return (_circle_and_membership().add_columns(counted)
+    return (_circle_and_membership().add_columns(active_count(Circle.id))
             .join(Membership, active_membership(bindparam("user_id"), Circle.id))
             .order_by(Circle.name))
 

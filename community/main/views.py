@@ -45,18 +45,18 @@ def dashboard():
     panels and layout was half of it (bench/findings.md, 36)."""
     user = current_user._get_current_object()
     rows = circle_rows_of(user.id)
-    circles, counts = [(c, m) for c, m, _ in rows], {c.id: members for c, _, members in rows}
+    circles = [(c, m) for c, m, _ in rows]
     # Panels show content, so they get only the circles the viewer may read:
     # a circle whose pledge is waiting, or that requires a second factor the
     # viewer has yet to set up, is listed by name, with what to do first.
-    frame = DashboardFrame(user.display_name, tuple(_card(c, m, counts, user) for c, m in circles),
+    frame = DashboardFrame(user.display_name, tuple(_card(c, m, members, user) for c, m, members in rows),
                            tuple(pending_requests_of(user)),
                            kept_panels(DASHBOARD, user, readable(circles, user)))
     return kept_in_layout("main/dashboard.html", frame, lambda: _page_context(frame))
 
 
-def _card(circle, membership, counts: dict[int, int], user) -> CircleCard:
-    return CircleCard(circle.slug, circle.name, circle.cohort, counts.get(circle.id, 0),
+def _card(circle, membership, members: int, user) -> CircleCard:
+    return CircleCard(circle.slug, circle.name, circle.cohort, members,
                       membership.role_label if membership.role != "member" else None,
                       read_gate(circle, membership, user))
 

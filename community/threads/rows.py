@@ -48,14 +48,16 @@ def listing(circle_ids: list[int], user_id: int, limit: int, offset: int = 0) ->
         "circle_ids": circle_ids, "user_id": user_id, "limit": limit, "offset": offset}))
 
 
-def counted_listing(circle_id: int, user_id: int, limit: int, offset: int = 0) -> tuple[list[ThreadRow],
-                                                                                      int | None]:
+def counted_listing(circle_id: int, user_id: int, limit: int, offset: int = 0) -> tuple[list[ThreadRow], int]:
     """listing, for one circle, with how many threads it has in the same
     statement (a subquery asked once: on PostgreSQL a round trip fewer;
-    bench/findings.md, 39); None past the last page, where no row brings it."""
+    bench/findings.md, 39); asked alone only past the last page, where no row brings it."""
     found = _counted_listing_statement.values({
         "circle_ids": [circle_id], "user_id": user_id, "limit": limit, "offset": offset})
-    total = found[0][-1] if found else (0 if offset == 0 else None)
+    if found:
+        total = found[0][-1]
+    else:
+        total = 0 if offset == 0 else _thread_count.scalar({"circle_id": circle_id})
     return _rows(row[:-1] for row in found), total
 
 
@@ -85,6 +87,11 @@ def _counted_listing_statement():
     in_circles = Thread.circle_id.in_(bindparam("circle_ids", expanding=True))
     counted = select(func.count(Thread.id)).where(in_circles).correlate(None).scalar_subquery()
     return _listing_statement.statement.add_columns(counted)
+
+
+@prepared
+def _thread_count():
+    return select(func.count(Thread.id)).where(Thread.circle_id == bindparam("circle_id"))
 
 
 @prepared

@@ -3,7 +3,7 @@ from typing import NamedTuple
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import select
 
 from .. import mentions as mentions_module
 from .. import timefmt
@@ -13,7 +13,6 @@ from ..circles.pages import CircleHead, circle_head, circle_page
 from ..errors import ActionError
 from ..extensions import db
 from ..fast.fragments import SLOT_MARKS, clean, cleaned, kept_page, numbered, parts_of
-from ..fast.prepared import prepared
 from ..files.models import Attachment
 from ..files.places import faces_of, kept_uploads
 from ..files.present import files_of
@@ -53,8 +52,6 @@ def index(circle, membership):
     (fast.fragments.kept_page), the rows' times slots named by their moments."""
     page = page_number()
     rows, total = counted_listing(circle.id, current_user.id, THREADS_PER_PAGE, (page - 1) * THREADS_PER_PAGE)
-    if total is None:  # past the last page
-        total = _thread_count.scalar({"circle_id": circle.id})
     frame = ThreadListFrame(circle_head(circle, membership), circle.id, tuple(rows), page,
                             max(1, -(-total // THREADS_PER_PAGE)))
     return kept_in_layout("threads/index.html", frame, lambda: _list_context(frame))
@@ -73,11 +70,6 @@ class ThreadListFrame(NamedTuple):
 def _list_context(frame: ThreadListFrame) -> dict:
     shown = cleaned(frame)
     return {"frame": shown, "circle_head": shown.head, "circles": {frame.circle_id: shown.head}}
-
-
-@prepared
-def _thread_count():
-    return select(func.count(Thread.id)).where(Thread.circle_id == bindparam("circle_id"))
 
 
 @circle_home_panel("threads/_home_panel.html", order=10)
