@@ -64,8 +64,10 @@ def date_time(moment: datetime, zone: str | None, clock: str) -> str:
     return f"{_day(local)}, {clock_time(local, clock)}"
 
 
+@lru_cache(maxsize=8192)
 def full(moment: datetime, zone: str | None, clock: str) -> str:
-    """ "Thursday 3 December 2026, 14:05" """
+    """ "Thursday 3 December 2026, 14:05": every <time>'s title, so kept as
+    date_time is (a thread page writes twenty: 3% of its time)."""
     local = _local(moment, zone)
     return (f"{DAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year}, "
             f"{clock_time(local, clock)}")
