@@ -146,16 +146,18 @@ def _matched(dialect: str, newest_first: bool = True):
         newest = _newest_sqlite(newest_first)
         score = -(TITLE_WEIGHT * _saturated(newest.c.title_hits, 1.0)
                   + _saturated(newest.c.body_hits, 0.25 + 0.75 * newest.c.body_length / BODY_LENGTH))
-    else:
-        document = SearchEntry.__table__.c.document  # PostgreSQL's alone (models.SEARCH_DOCUMENT)
-        words = func.plainto_tsquery(literal_column("'english'"), bindparam("words", type_=String))
-        circles = cast(bindparam("circles", type_=String), TSQUERY)
-        newest = (select(SearchEntry.post_id).where(document.op("@@")(words.op("&&")(circles)))
-                  .order_by(SearchEntry.post_id.desc()).limit(RANKED + 1).subquery())
-        score = -func.ts_rank(document, words)  # by the words alone: every row has one circle lexeme
-    base = (select(SearchEntry.post_id).join(newest, newest.c.post_id == SearchEntry.post_id)
-            .where(SearchEntry.circle_id.in_(bindparam("circle_ids", expanding=True))))
-    return base, score
+        # The index holds search_entries' rows (its content table), and its query
+        # names the circles: ranked from the index alone, and search_entries
+        # read for the page's rows only (_page; bench/findings.md, 40).
+        return select(newest.c.post_id), score
+    document = SearchEntry.__table__.c.document  # PostgreSQL's alone (models.SEARCH_DOCUMENT)
+    words = func.plainto_tsquery(literal_column("'english'"), bindparam("words", type_=String))
+    circles = cast(bindparam("circles", type_=String), TSQUERY)
+    newest = (select(SearchEntry.post_id).where(document.op("@@")(words.op("&&")(circles)))
+              .order_by(SearchEntry.post_id.desc()).limit(RANKED + 1).subquery())
+    score = -func.ts_rank(document, words)  # by the words alone: every row has one circle lexeme
+    return (select(SearchEntry.post_id).join(newest, newest.c.post_id == SearchEntry.post_id)
+            .where(SearchEntry.circle_id.in_(bindparam("circle_ids", expanding=True)))), score
 
 
 def _newest_sqlite(newest_first: bool):
@@ -183,18 +185,23 @@ def _saturated(hits, length):
 def _page(dialect: str, newest_first: bool = True) -> Prepared:
     """A page of matches, best first, each with the total: a window over every
     match ranked (ranking reads each anyway, and a count of its own ran the
-    index's search again). Prepared: the constants (RANKED, the weights) are
-    in its SQL (fast/prepared.py)."""
+    index's search again). Only the page's rows are joined to what they show:
+    joining every match first cost SQLite a tenth of the search (findings, 40).
+    Prepared: the constants (RANKED, the weights) are in its SQL (fast/prepared.py)."""
     matched, score = _matched(dialect, newest_first)
-    found = matched.add_columns(SearchEntry.thread_id, SearchEntry.circle_id, SearchEntry.body,
-                                score.label("score")).subquery()
-    page = (select(found.c.post_id, found.c.thread_id, found.c.body, Thread.title, Post.number,
-                   Circle.slug, Circle.name, func.count().over().label("total"))
-            .join(Post, Post.id == found.c.post_id)
-            .join(Thread, Thread.id == found.c.thread_id)
-            .join(Circle, Circle.id == found.c.circle_id)
-            .order_by(found.c.score, found.c.post_id.desc())
-            .limit(inline("limit")).offset(inline("offset")))
+    post_id = matched.selected_columns.post_id
+    ranked = (matched.add_columns(score.label("score"), func.count().over().label("total"))
+              .order_by(score, post_id.desc())
+              .limit(inline("limit")).offset(inline("offset")).subquery())
+    page = (select(ranked.c.post_id, SearchEntry.thread_id, SearchEntry.body, Thread.title, Post.number,
+                   Circle.slug, Circle.name, ranked.c.total)
+            .select_from(ranked)
+            .join(SearchEntry, SearchEntry.post_id == ranked.c.post_id)
+            .join(Post, Post.id == ranked.c.post_id)
+            .join(Thread, Thread.id == SearchEntry.thread_id)
+            .join(Circle, Circle.id == SearchEntry.circle_id)
+            .where(SearchEntry.circle_id.in_(bindparam("circle_ids", expanding=True)))
+            .order_by(ranked.c.score, ranked.c.post_id.desc()))
     return Prepared(lambda: page)
 
 
