@@ -335,7 +335,8 @@ class _Builder:
             for name in triggers:
                 self.conn.execute(text(f'DROP TRIGGER "{name}"'))
             self.insert("search_entries", rows)
-            self.conn.execute(text("INSERT INTO search_fts(search_fts) VALUES ('rebuild')"))
+            from community.threads.models import SQLITE_FTS_FILL
+            self.conn.execute(text(SQLITE_FTS_FILL))
             for statement in sql.values():
                 self.conn.execute(text(statement))
         else:

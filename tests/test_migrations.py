@@ -111,7 +111,7 @@ def test_the_search_index_gains_each_posts_circle_and_keeps_what_it_held(tmp_pat
         for circle in (7, 8):  # indexed by the old triggers
             sql("INSERT INTO search_entries (post_id, circle_id, thread_id, title, body) "
                 "VALUES (?, ?, ?, 'T', 'burnout coaching')", (circle, circle, circle))
-        upgrade(directory=MIGRATIONS)
+        upgrade(directory=MIGRATIONS, revision="5b2e9c71d0a4")
         db.engine.dispose()
         assert found('{title body} : ("burnout") AND circle_id : ("8")') == [8]
         assert found('"coaching"') == [7, 8]
@@ -120,6 +120,48 @@ def test_the_search_index_gains_each_posts_circle_and_keeps_what_it_held(tmp_pat
         downgrade(directory=MIGRATIONS, revision="8cf1fee30ae7")
         db.engine.dispose()
         assert found('"coaching"') == [8] and found('"rota"') == [7]
+
+
+def test_the_search_index_keys_each_posts_words_by_its_circle_and_keeps_what_it_held(tmp_path):
+    """9e4c1d7b2a60 rebuilds SQLite's FTS5 index with the words keyed by circle:
+    posts indexed before it are found after it, in their circle only; the app's
+    triggers keep it in step; and back down again to the circle_id column."""
+    import sqlite3
+
+    from community.threads.circle_words import circle_words
+
+    path = tmp_path / "fresh.sqlite3"
+    app = create_app(app_config(f"sqlite:///{path}"))
+
+    def sql(statement: str, params=()) -> list:
+        with sqlite3.connect(path) as conn:  # the driver's own: no foreign keys to satisfy
+            conn.create_function("circle_words", 3, circle_words, deterministic=True)
+            return conn.execute(statement, params).fetchall()
+
+    def found(query: str) -> list[int]:
+        return [row[0] for row in sql("SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid",
+                                      (query,))]
+
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="d8f3b6a2c417")
+        db.engine.dispose()
+        for circle in (7, 8):  # indexed by the old triggers
+            sql("INSERT INTO search_entries (post_id, circle_id, thread_id, title, body) "
+                "VALUES (?, ?, ?, 'Rota', 'burnout coaching')", (circle, circle, circle))
+        upgrade(directory=MIGRATIONS, revision="9e4c1d7b2a60")
+        db.engine.dispose()
+        assert found('{title body} : ("burnout") AND circle_words : ("c8xburnout")') == [8]
+        assert found('circle_words : ("c7xcoaches")') == [7]  # stemmed as the plain words are
+        assert found('circle_words : ("c7xrota")') == [7]  # the title's words too
+        assert found('"coaching"') == [7, 8] and found('"c7xcoaching"') == [7]
+        with db.engine.begin() as conn:  # the app's connection: its triggers call circle_words
+            conn.execute(text("UPDATE search_entries SET body = 'mentoring' WHERE post_id = 7"))
+        assert found('circle_words : ("c7xmentoring")') == [7]
+        assert found('circle_words : ("c7xcoaching")') == [] and found('"coaching"') == [8]
+        downgrade(directory=MIGRATIONS, revision="d8f3b6a2c417")
+        db.engine.dispose()
+        assert found('{title body} : ("mentoring") AND circle_id : ("7")') == [7]
+        assert found('"coaching"') == [8] and found('"c8xcoaching"') == []
 
 
 def insert_chat_world() -> tuple[int, int, int]:

@@ -21,6 +21,7 @@ from ..accounts.models import User
 from ..database import POSTGRESQL_ONLY
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
+from . import circle_words  # noqa: F401  (registers the SQL function the index's triggers call)
 
 REACTIONS = {"thumbs_up": "👍", "heart": "❤️", "pray": "🙏", "laugh": "😂", "bulb": "💡"}
 REACTION_LABELS = {"thumbs_up": "Thumbs up", "heart": "Heart", "pray": "Thank you",
@@ -145,24 +146,36 @@ class SearchEntry(db.Model):
 
 
 # The FTS5 table and its triggers (SQLite only). The migrations run the same DDL
-# (5b2e9c71d0a4). circle_id is indexed too, so a search matches only in the
-# viewer's circles (threads/search.py); it has no weight in the ranking.
+# (9e4c1d7b2a60). Each post's words are indexed twice: as they are, in title
+# and body, which a search matches and ranks; and joined to the post's circle
+# (circle_words), so the match keeps to the viewer's circles without walking
+# each word's site-wide list (threads/circle_words.py). The index reads title
+# and body from search_entries through a view; the keyed words are never read
+# back, only matched, so the view gives them as ''. So the index is never
+# "rebuilt" from it: it is filled by SQLITE_FTS_FILL.
 SQLITE_FTS_DDL = [
-    "CREATE VIRTUAL TABLE search_fts USING fts5(title, body, circle_id, content='search_entries', "
-    "content_rowid='post_id', tokenize='porter unicode61')",
+    "CREATE VIEW search_fts_content AS "
+    "SELECT post_id, title, body, '' AS circle_words FROM search_entries",
+    "CREATE VIRTUAL TABLE search_fts USING fts5(title, body, circle_words, "
+    "content='search_fts_content', content_rowid='post_id', tokenize='porter unicode61')",
     "CREATE TRIGGER search_entries_ai AFTER INSERT ON search_entries BEGIN "
-    "INSERT INTO search_fts(rowid, title, body, circle_id) "
-    "VALUES (new.post_id, new.title, new.body, new.circle_id); END",
+    "INSERT INTO search_fts(rowid, title, body, circle_words) "
+    "VALUES (new.post_id, new.title, new.body, circle_words(new.circle_id, new.title, new.body)); END",
     "CREATE TRIGGER search_entries_ad AFTER DELETE ON search_entries BEGIN "
-    "INSERT INTO search_fts(search_fts, rowid, title, body, circle_id) "
-    "VALUES ('delete', old.post_id, old.title, old.body, old.circle_id); END",
+    "INSERT INTO search_fts(search_fts, rowid, title, body, circle_words) "
+    "VALUES ('delete', old.post_id, old.title, old.body, "
+    "circle_words(old.circle_id, old.title, old.body)); END",
     "CREATE TRIGGER search_entries_au AFTER UPDATE ON search_entries BEGIN "
-    "INSERT INTO search_fts(search_fts, rowid, title, body, circle_id) "
-    "VALUES ('delete', old.post_id, old.title, old.body, old.circle_id); "
-    "INSERT INTO search_fts(rowid, title, body, circle_id) "
-    "VALUES (new.post_id, new.title, new.body, new.circle_id); END",
+    "INSERT INTO search_fts(search_fts, rowid, title, body, circle_words) "
+    "VALUES ('delete', old.post_id, old.title, old.body, "
+    "circle_words(old.circle_id, old.title, old.body)); "
+    "INSERT INTO search_fts(rowid, title, body, circle_words) "
+    "VALUES (new.post_id, new.title, new.body, circle_words(new.circle_id, new.title, new.body)); END",
 ]
+# The whole index from search_entries, into an empty search_fts (bench/dataset.py).
+SQLITE_FTS_FILL = ("INSERT INTO search_fts(rowid, title, body, circle_words) "
+                   "SELECT post_id, title, body, circle_words(circle_id, title, body) FROM search_entries")
 for _statement in SQLITE_FTS_DDL:
     event.listen(SearchEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
-event.listen(SearchEntry.__table__, "before_drop",
-             DDL("DROP TABLE IF EXISTS search_fts").execute_if(dialect="sqlite"))
+for _statement in ("DROP TABLE IF EXISTS search_fts", "DROP VIEW IF EXISTS search_fts_content"):
+    event.listen(SearchEntry.__table__, "before_drop", DDL(_statement).execute_if(dialect="sqlite"))

@@ -19,6 +19,7 @@ from ..content import highlight
 from ..extensions import db
 from ..fast.prepared import Prepared, inline, prepared
 from ..policy import readable_circle_ids
+from .circle_words import WORD, circle_words
 from .models import Post, SearchEntry, Thread
 
 MAX_TERMS = 8
@@ -60,6 +61,8 @@ def search(user: User, query: str, circle_id: int | None = None, page: int = 1,
     terms = terms_of(query)
     if not terms:
         return [], 0, []
+    if not any(WORD.search(t) for t in terms):
+        return [], 0, terms  # underscores only: no word to find
     circle_ids = [row[0] for row in _readable.values({"user_id": user.id})
                   if circle_id is None or row[0] == circle_id]
     if not circle_ids:
@@ -118,9 +121,13 @@ def _match_values(dialect: str, terms: list[str], circle_ids: list[int]) -> dict
     """The index's query for these words in these circles, as _matched's values."""
     if dialect == "sqlite":
         words = " ".join(f'"{t}"' for t in terms)  # each term quoted: an implicit AND
-        circles = " OR ".join(f'"{int(i)}"' for i in circle_ids)
-        # The words are looked for in the text only, never in the circle column.
-        return {"fts": f"{{title body}} : ({words}) AND circle_id : ({circles})"}
+        # The same words keyed by each circle (threads/circle_words.py): the
+        # lists walked hold the viewer's circles' posts only. A term of no
+        # letters or digits keys to nothing, as it tokenizes to nothing.
+        keyed = " OR ".join("(" + " ".join(f'"{k}"' for t in terms if (k := circle_words(i, t))) + ")"
+                            for i in circle_ids)
+        # The plain words are looked for in the text only, never in the keyed ones.
+        return {"fts": f"{{title body}} : ({words}) AND circle_words : ({keyed})"}
     return {"words": " ".join(terms), "circles": " | ".join(f"_c{int(i)}" for i in circle_ids)}
 
 
