@@ -1,7 +1,7 @@
 """search: SQLite's index holds each post's words keyed by its circle
 
 FTS5 found the viewer's circles' matches by walking each word's site-wide
-list of posts against each circle's: at 1,000,000 posts, 330 µs of the 510 a
+list of posts against each circle's: at 1,000,000 posts, 323 µs of the 508 a
 search's match and ranking took (bench/findings.md, 41). The index now holds
 each word once more, joined to the post's circle ("c12xburnout", by the SQL
 function circle_words, community/threads/circle_words.py), whose list holds
