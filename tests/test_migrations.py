@@ -89,21 +89,31 @@ def _search_document_expressions(conn) -> tuple[str, str]:
         conn.execute(text("DROP TABLE model_entries"))
 
 
-def test_the_search_index_gains_each_posts_circle_and_keeps_what_it_held(tmp_path):
-    """5b2e9c71d0a4 rebuilds SQLite's FTS5 index with circle_id: posts indexed
-    before it are found after it, in their circle only; and back down again."""
+def raw_sqlite(path: Path, **functions):
+    """(sql, found) on a SQLite file through the driver's own connection (no
+    foreign keys to satisfy), with these SQL functions of three arguments:
+    sql runs a statement, found gives the rowids search_fts matches for a query."""
     import sqlite3
 
-    path = tmp_path / "fresh.sqlite3"
-    app = create_app(app_config(f"sqlite:///{path}"))
-
     def sql(statement: str, params=()) -> list:
-        with sqlite3.connect(path) as conn:  # the driver's own: no foreign keys to satisfy
+        with sqlite3.connect(path) as conn:
+            for name, function in functions.items():
+                conn.create_function(name, 3, function, deterministic=True)
             return conn.execute(statement, params).fetchall()
 
     def found(query: str) -> list[int]:
         return [row[0] for row in sql("SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid",
                                       (query,))]
+
+    return sql, found
+
+
+def test_the_search_index_gains_each_posts_circle_and_keeps_what_it_held(tmp_path):
+    """5b2e9c71d0a4 rebuilds SQLite's FTS5 index with circle_id: posts indexed
+    before it are found after it, in their circle only; and back down again."""
+    path = tmp_path / "fresh.sqlite3"
+    app = create_app(app_config(f"sqlite:///{path}"))
+    sql, found = raw_sqlite(path)
 
     with app.app_context():
         upgrade(directory=MIGRATIONS, revision="8cf1fee30ae7")
@@ -126,21 +136,11 @@ def test_the_search_index_keys_each_posts_words_by_its_circle_and_keeps_what_it_
     """9e4c1d7b2a60 rebuilds SQLite's FTS5 index with the words keyed by circle:
     posts indexed before it are found after it, in their circle only; the app's
     triggers keep it in step; and back down again to the circle_id column."""
-    import sqlite3
-
     from community.threads.circle_words import circle_words
 
     path = tmp_path / "fresh.sqlite3"
     app = create_app(app_config(f"sqlite:///{path}"))
-
-    def sql(statement: str, params=()) -> list:
-        with sqlite3.connect(path) as conn:  # the driver's own: no foreign keys to satisfy
-            conn.create_function("circle_words", 3, circle_words, deterministic=True)
-            return conn.execute(statement, params).fetchall()
-
-    def found(query: str) -> list[int]:
-        return [row[0] for row in sql("SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid",
-                                      (query,))]
+    sql, found = raw_sqlite(path, circle_words=circle_words)
 
     with app.app_context():
         upgrade(directory=MIGRATIONS, revision="d8f3b6a2c417")
