@@ -120,15 +120,22 @@ def _readable():
 def _match_values(dialect: str, terms: list[str], circle_ids: list[int]) -> dict:
     """The index's query for these words in these circles, as _matched's values."""
     if dialect == "sqlite":
-        words = " ".join(f'"{t}"' for t in terms)  # each term quoted: an implicit AND
-        # The same words keyed by each circle (threads/circle_words.py): the
-        # lists walked hold the viewer's circles' posts only. A term of no
-        # letters or digits keys to nothing, as it tokenizes to nothing.
-        keyed = " OR ".join("(" + " ".join(f'"{k}"' for t in terms if (k := circle_words(i, t))) + ")"
-                            for i in circle_ids)
+        keyed = " OR ".join(f"({_quoted(_keyed(circle_id, terms))})" for circle_id in circle_ids)
         # The plain words are looked for in the text only, never in the keyed ones.
-        return {"fts": f"{{title body}} : ({words}) AND circle_words : ({keyed})"}
+        return {"fts": f"{{title body}} : ({_quoted(terms)}) AND circle_words : ({keyed})"}
     return {"words": " ".join(terms), "circles": " | ".join(f"_c{int(i)}" for i in circle_ids)}
+
+
+def _keyed(circle_id: int, terms: list[str]) -> list[str]:
+    """The words keyed by one circle (threads/circle_words.py): their lists hold
+    that circle's posts only. A term of no letters or digits keys to nothing, as
+    it tokenizes to nothing."""
+    return [key for term in terms if (key := circle_words(circle_id, term))]
+
+
+def _quoted(words: list[str]) -> str:
+    """Each word quoted, so FTS5 reads none as an operator: together, an implicit AND."""
+    return " ".join(f'"{word}"' for word in words)
 
 
 # A search ranks the newest matches up to this many (one more tells there are
