@@ -2,19 +2,19 @@
 
 `run_sheet_state` is one plain dict (JSON as it stands): the socket payload,
 and what the page's card is drawn from, so the two can't disagree. The page
-costs one statement more (sheet_of), two once the date has a run sheet
-(items_of), whatever the agenda holds; the open challenges to pick from
-(open_challenges) are read by the page that picks them, not this one.
+reads the date's run sheet with the meeting (meetings.queries.opened_meeting)
+and costs one statement more once the date has one (items_of), whatever the
+agenda holds; the open challenges to pick from (open_challenges) are read by
+the page that picks them, not this one.
 """
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from ..accounts.models import User
 from ..challenges.models import Challenge
 from ..challenges.phases import effective_phase
 from ..extensions import db
-from ..fast.prepared import as_loaded, every_column_of, prepared
 from ..policy import can_facilitate, facilitator_id, is_presenter
 from ..threads.models import Thread
 from ..urls import path_for
@@ -32,18 +32,6 @@ from .steps import (
 )
 
 FORMER = "A former member"
-
-
-def sheet_of(occurrence_id: int) -> RunSheet | None:
-    """The date's run sheet, if it has one (for a page whose loader checked access)."""
-    row = _sheet.first({"occurrence_id": occurrence_id})
-    return as_loaded(RunSheet, row) if row is not None else None
-
-
-@prepared
-def _sheet():
-    # Every meeting page, and most dates have none: a prepared read.
-    return every_column_of(RunSheet).where(RunSheet.occurrence_id == bindparam("occurrence_id"))
 
 
 def items_of(sheet: RunSheet | None, now: datetime) -> list[Item]:

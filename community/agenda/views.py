@@ -17,7 +17,7 @@ from ..errors import ActionError
 from ..extensions import db, socketio
 from ..forms import apply_error
 from ..meetings.queries import circle_members
-from ..meetings.views import meeting_page
+from ..meetings.views import page_again
 from ..policy import access_run_sheet, can_facilitate, facilitator_id, require
 from ..timeutil import utcnow
 from . import actions, events  # noqa: F401  (events: the Socket.IO handlers, on /chat)
@@ -63,8 +63,7 @@ def _done(circle, occurrence, message: str):
 def _refused(circle, membership, occurrence, err: ActionError):
     """The meeting page again, with why (and the status the action gave)."""
     db.session.rollback()
-    return meeting_page(circle, membership, occurrence.meeting, occurrence, error=err.message,
-                        status=err.status)
+    return page_again(circle, membership, occurrence.meeting_id, occurrence.id, err.message, err.status)
 
 
 def _whole(name: str) -> int | None:

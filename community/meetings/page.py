@@ -16,7 +16,7 @@ from typing import NamedTuple
 from flask import render_template
 from markupsafe import Markup
 
-from ..agenda.present import agenda_card, sheet_of
+from ..agenda.present import agenda_card
 from ..circles.pages import CircleHead, circle_head
 from ..fast.fragments import cleaned, kept_page
 from ..files.places import FileFace
@@ -55,15 +55,16 @@ class MeetingFrame(NamedTuple):
     kept: tuple[KeptUpload, ...]
 
 
-def meeting_page(circle, membership, meeting: queries.MeetingFace, date: queries.DateFace,
-                 error: str | None = None, status: int = 200, kept=()) -> tuple[bytes, int]:
+def meeting_page(circle, membership, opened: queries.OpenedMeeting, error: str | None = None,
+                 status: int = 200, kept=()) -> tuple[bytes, int]:
     """The page for the date of the meeting, as the member sees it now."""
     now = utcnow()
+    meeting, date, sheet = opened
     frame = _frame(circle, membership, meeting, date, now, error, kept)
     zone, clock = viewer_times()
     slots = {"csrf": csrf_token(), **layout_slots(),
              "when": when_html(date.starts_at, date.ends_at, meeting.timezone, zone, clock, block=True),
-             "agenda": _agenda_html(circle, membership, frame, now)}
+             "agenda": _agenda_html(circle, membership, frame, sheet, now)}
     if date.moved_at:
         slots["moved_from"] = time_tag(date.original_start, zone, clock, "date_time")
     for number, shown in enumerate(frame.dates):
@@ -93,9 +94,9 @@ def _frame(circle, membership, meeting, date, now: datetime, error, kept) -> Mee
         tuple(KeptUpload(**item) for item in kept))
 
 
-def _agenda_html(circle, membership, frame: MeetingFrame, now: datetime) -> Markup:
+def _agenda_html(circle, membership, frame: MeetingFrame, sheet, now: datetime) -> Markup:
     """The Agenda card, drawn for this request: it shows the run sheet's clock now."""
     meeting, date = frame.meeting, frame.date
-    agenda = agenda_card(circle, membership, meeting, date, sheet_of(date.id), now)
+    agenda = agenda_card(circle, membership, meeting, date, sheet, now)
     return Markup(render_template("agenda/_card.html", agenda=agenda, circle=frame.head,  # nosec B704
                                   meeting=meeting, occurrence=date))

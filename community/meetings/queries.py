@@ -1,17 +1,18 @@
 """What the meetings pages, panels and feeds read. Each function runs a fixed
 number of queries, whatever the number of meetings, dates or people."""
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from datetime import datetime, timedelta
 from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, case, func, or_, select, true
+from sqlalchemy import and_, bindparam, case, func, inspect, or_, select, true
 from sqlalchemy.orm import aliased
 
 from ..accounts.models import User
+from ..agenda.models import RunSheet
 from ..circles.models import Circle, Membership
 from ..extensions import db
-from ..fast.prepared import inline, prepared
+from ..fast.prepared import as_loaded, inline, prepared
 from ..files.models import Attachment
 from ..files.places import FileFace, face_columns, file_face
 from ..pagination import paginate_bound
@@ -243,24 +244,6 @@ class MeetingFace(NamedTuple):
         return Person(self.host_user_id, self.host_name) if self.host_name is not None else None
 
 
-def meeting_face(circle_id: int, meeting_id: int) -> MeetingFace | None:
-    """The meeting with this id in this circle, as its page shows it: one prepared read."""
-    found = _meeting_face.values({"circle_id": circle_id, "meeting_id": meeting_id})
-    return MeetingFace._make(found[0]) if found else None
-
-
-@prepared
-def _meeting_face():
-    organiser, host = aliased(User), aliased(User)
-    shown = (Meeting.id, Meeting.circle_id, Meeting.organiser_id, Meeting.title, Meeting.description_html,
-             Meeting.timezone, Meeting.rrule, Meeting.location, Meeting.online_link, Meeting.capacity,
-             Meeting.host_user_id, Meeting.host_organisation, Meeting.cancelled_at, Meeting.cancel_reason,
-             organiser.display_name.label("organiser_name"), host.display_name.label("host_name"))
-    return (select(*shown).outerjoin(organiser, organiser.id == Meeting.organiser_id)
-            .outerjoin(host, host.id == Meeting.host_user_id)
-            .where(Meeting.id == bindparam("meeting_id"), Meeting.circle_id == bindparam("circle_id")))
-
-
 class DateFace(NamedTuple):
     """One date of a meeting as its page shows it (a plain row, with whether
     its meeting is cancelled: then so is every date)."""
@@ -287,36 +270,71 @@ def _date_columns():
             MeetingOccurrence.moved_at, MeetingOccurrence.cancelled_at, MeetingOccurrence.cancel_reason)
 
 
-def date_face(meeting: MeetingFace, date_id: int) -> DateFace | None:
-    """The meeting's date with this id (None: no such date of this meeting)."""
-    return _as_face(_date_by_id.values({"meeting_id": meeting.id, "date_id": date_id}), meeting)
+class OpenedMeeting(NamedTuple):
+    """A meeting's page as read in one statement (opened_meeting)."""
+
+    meeting: MeetingFace
+    date: DateFace | None  # None: the meeting has no such date
+    sheet: RunSheet | None  # the date's run sheet, if it has one
 
 
-def default_date(meeting: MeetingFace, now: datetime) -> DateFace:
-    """The date a meeting's page opens on: the next one not over, else the last.
-    One prepared read: the first of the dates ordered so."""
-    return _as_face(_default_date.values({"meeting_id": meeting.id, "now": now}), meeting)
+def opened_meeting(circle_id: int, meeting_id: int, date_id: int | None,
+                   now: datetime) -> OpenedMeeting | None:
+    """The meeting with this id in this circle, as its page shows it (None: no
+    such meeting here), on the date of it date_id names, else on the date the
+    page opens on (the next one not over, else the last), and that date's run
+    sheet. One prepared read: on PostgreSQL each statement is a round trip, and
+    these were three (bench/findings.md, 42)."""
+    where = {"circle_id": circle_id, "meeting_id": meeting_id}
+    found = (_opened_where_it_opens.values({**where, "now": now}) if date_id is None
+             else _opened_on_date.values({**where, "date_id": date_id}))
+    if not found:
+        return None
+    row, faced, dated = found[0], len(MeetingFace._fields), len(_date_columns())
+    meeting = MeetingFace._make(row[:faced])
+    date_row, sheet_row = row[faced:faced + dated], row[faced + dated:]
+    date = DateFace(*date_row, meeting.cancelled_at is not None) if date_row[0] is not None else None
+    sheet = as_loaded(RunSheet, _sheet_row()._make(sheet_row)) if sheet_row[0] is not None else None
+    return OpenedMeeting(meeting, date, sheet)
 
 
-def _as_face(found: list, meeting: MeetingFace) -> DateFace | None:
-    return DateFace(*found[0], meeting.cancelled_at is not None) if found else None
+@cache
+def _sheet_row() -> type:
+    """A run sheet's row as as_loaded takes it: its columns named by attribute."""
+    return namedtuple("SheetRow", [attr.key for attr in inspect(RunSheet).column_attrs])
+
+
+def _opened(date_is):
+    """The meeting's face, the date date_is picks and its run sheet, outer-joined."""
+    organiser, host = aliased(User), aliased(User)
+    sheet = [getattr(RunSheet, attr.key) for attr in inspect(RunSheet).column_attrs]
+    face = (Meeting.id, Meeting.circle_id, Meeting.organiser_id, Meeting.title, Meeting.description_html,
+            Meeting.timezone, Meeting.rrule, Meeting.location, Meeting.online_link, Meeting.capacity,
+            Meeting.host_user_id, Meeting.host_organisation, Meeting.cancelled_at, Meeting.cancel_reason,
+            organiser.display_name.label("organiser_name"), host.display_name.label("host_name"))
+    return (select(*face, *_date_columns(), *sheet).select_from(Meeting)
+            .outerjoin(organiser, organiser.id == Meeting.organiser_id)
+            .outerjoin(host, host.id == Meeting.host_user_id)
+            .outerjoin(MeetingOccurrence, and_(MeetingOccurrence.meeting_id == Meeting.id, date_is))
+            .outerjoin(RunSheet, RunSheet.occurrence_id == MeetingOccurrence.id)
+            .where(Meeting.id == bindparam("meeting_id"), Meeting.circle_id == bindparam("circle_id")))
 
 
 @prepared
-def _date_by_id():
-    return select(*_date_columns()).where(MeetingOccurrence.id == bindparam("date_id"),
-                                          MeetingOccurrence.meeting_id == bindparam("meeting_id"))
+def _opened_on_date():
+    return _opened(MeetingOccurrence.id == bindparam("date_id"))
 
 
 @prepared
-def _default_date():
-    over = MeetingOccurrence.ends_at <= bindparam("now", type_=MeetingOccurrence.ends_at.type)
+def _opened_where_it_opens():
+    dates = aliased(MeetingOccurrence)
+    over = dates.ends_at <= bindparam("now", type_=MeetingOccurrence.ends_at.type)
     # Dates to come first (those not cancelled soonest), then the past ones, latest first.
-    return (select(*_date_columns()).where(MeetingOccurrence.meeting_id == bindparam("meeting_id"))
-            .order_by(over, case((over, None), else_=MeetingOccurrence.cancelled_at.is_not(None)),
-                      case((over, None), else_=MeetingOccurrence.starts_at),
-                      MeetingOccurrence.starts_at.desc())
-            .limit(1))
+    first = (select(dates.id).where(dates.meeting_id == Meeting.id)
+             .order_by(over, case((over, None), else_=dates.cancelled_at.is_not(None)),
+                       case((over, None), else_=dates.starts_at), dates.starts_at.desc())
+             .limit(1).correlate(Meeting).scalar_subquery())
+    return _opened(MeetingOccurrence.id == first)
 
 
 class SeriesDate(NamedTuple):

@@ -80,32 +80,36 @@ def _date_of_meeting(user, slug: str, meeting_id: int, occurrence_id: int):
 
 
 def _meeting_on_date(user, slug: str, meeting_id: int):
-    """(circle, membership, meeting, date) for a meeting's page, all four plain
-    rows: the circle and membership as policy.access_circle_rows gives them, the
-    meeting in that circle (queries.meeting_face), and the date ?date=<id>
-    names, else the one the page opens on (queries.default_date).
+    """(circle, membership, opened) for a meeting's page, all plain rows: the
+    circle and membership as policy.access_circle_rows gives them, and the
+    meeting in that circle on the date ?date=<id> names, else the one the page
+    opens on, with its run sheet (queries.opened_meeting).
 
     :raise NotFound: as access_meeting, or ?date names no date of this meeting.
     """
     circle, membership = circle_rows(user, slug)
-    meeting = queries.meeting_face(circle.id, meeting_id)
-    if meeting is None:
-        raise NotFound()
-    if "date" not in request.args:
-        return circle, membership, meeting, queries.default_date(meeting, utcnow())
-    date_id = request.args.get("date", type=int)
-    date = queries.date_face(meeting, date_id) if date_id is not None and 0 < date_id <= MAX_ID else None
-    if date is None:
-        raise NotFound()
-    return circle, membership, meeting, date
+    date_id = None
+    if "date" in request.args:
+        date_id = request.args.get("date", type=int)
+        if date_id is None or not 0 < date_id <= MAX_ID:
+            raise NotFound()
+    return circle, membership, _opened(circle, meeting_id, date_id)
 
 
-def _page_again(circle, membership, meeting_id: int, date_id: int | None, error: str, status: int,
-                kept=()):
-    """The meeting's page with why a form on it was refused (its changes rolled back)."""
-    meeting = queries.meeting_face(circle.id, meeting_id)
-    date = queries.date_face(meeting, date_id) if date_id else queries.default_date(meeting, utcnow())
-    return meeting_page(circle, membership, meeting, date, error=error, status=status, kept=kept)
+def _opened(circle, meeting_id: int, date_id: int | None) -> queries.OpenedMeeting:
+    """queries.opened_meeting, or NotFound: no such meeting here, or no such date of it."""
+    opened = queries.opened_meeting(circle.id, meeting_id, date_id, utcnow())
+    if opened is None or opened.date is None:
+        raise NotFound()
+    return opened
+
+
+def page_again(circle, membership, meeting_id: int, date_id: int | None, error: str, status: int,
+               kept=()):
+    """The meeting's page on the date (None: the one it opens on) with why a
+    form on it was refused (its changes rolled back)."""
+    opened = _opened(circle, meeting_id, date_id)
+    return meeting_page(circle, membership, opened, error=error, status=status, kept=kept)
 
 
 # --- Panels on the circle home and the dashboard ----------------------------------------
@@ -301,7 +305,7 @@ def files(circle, membership, meeting):
                                         attachments=attachments, remove_files=remove)
     except ActionError as err:
         db.session.rollback()
-        return _page_again(circle, membership, meeting.id, None, err.message, 400,
+        return page_again(circle, membership, meeting.id, None, err.message, 400,
                            kept=kept_uploads(current_user, circle.id, attachments, circle.slug))
     flash("Files removed." if remove and not attachments else "The meeting's files are saved.",
           "success")
@@ -384,13 +388,13 @@ def delete(circle, membership, meeting):
 @login_required
 @reads_circle_rows
 @loaded_page(_meeting_on_date)
-def meeting(circle, membership, meeting, date):
+def meeting(circle, membership, opened):
     """A meeting, opened on its next date, or on one date of a series (?date=<id>):
     its own time, RSVPs and attendees (meetings/page.py).
 
     :raise 404: no such meeting here, or ?date names no date of it.
     """
-    return meeting_page(circle, membership, meeting, date)
+    return meeting_page(circle, membership, opened)
 
 
 @bp.post(f"/c/<slug>/m/<{ID}:meeting_id>/dates/<{ID}:occurrence_id>/rsvp")
@@ -404,7 +408,7 @@ def rsvp(circle, membership, date):
         row = rsvps.rsvp(current_user, circle.slug, date.id, request.form.get("answer", ""))
     except ActionError as err:
         db.session.rollback()
-        return _page_again(circle, membership, date.meeting_id, date.id, err.message, err.status)
+        return page_again(circle, membership, date.meeting_id, date.id, err.message, err.status)
     messages = {"going": "You're going. See you there.",
                 "waitlisted": "It's full, so you're on the waitlist. If a place opens up, "
                               "it's yours and we'll tell you.",

@@ -163,6 +163,8 @@ def test_the_page_costs_the_same_statements_whatever_the_agenda_holds(app, sessi
     with count_queries() as large:
         http.get(page(session))
     assert small.count == large.count, (small.statements, large.statements)
+    # The run sheet comes with the meeting and its date (meetings.queries.opened_meeting).
+    assert not [sql for sql in large.statements if "FROM run_sheets" in sql], large.statements
 
 
 def test_planned_times_are_in_the_viewers_zone(app, session):

@@ -425,6 +425,27 @@ def test_query_count_does_not_grow_with_meetings_or_people(client, auth, count_q
     assert large.count <= 12
 
 
+def test_a_meetings_page_reads_the_meeting_its_date_and_run_sheet_in_one_statement(
+        client, auth, world, count_queries):
+    """The meeting, the date its page opens on (or ?date names) and that date's run
+    sheet come in one statement, not three: on PostgreSQL each statement is a round
+    trip (bench/findings.md, 42). A one-off's page sends four: the viewer with the
+    circle, that one, who answered, and the files; a series' page two more (its
+    next dates, how many)."""
+    circle, owner, member = world
+    once = schedule(owner, circle, title="Once")
+    series = schedule(owner, circle, title="Weekly", repeat="weekly", count="3")
+    auth.login(member)
+    for url, sent_at_most in ((f"/c/{circle.slug}/m/{once.id}", 4),
+                              (f"/c/{circle.slug}/m/{series.id}?date={dates_of(series)[2].id}", 6)):
+        client.get(url)
+        with count_queries() as sent:
+            assert client.get(url).status_code == 200
+        assert sent.count == sent_at_most, sent.statements
+        [read] = [sql for sql in sent.statements if "run_sheets" in sql]
+        assert re.search(r"FROM meetings\b.*JOIN meeting_occurrences\b", read, re.S), read
+
+
 def test_feed_query_count_is_bounded(app, count_queries, world):
     circle, owner, member = world
     client = app.test_client()
