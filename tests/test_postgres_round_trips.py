@@ -10,6 +10,7 @@ from sqlalchemy import event, make_url, text
 
 from community import create_app
 from community.extensions import db
+from community.meetings.actions import scheduling
 from community.threads.actions import post_reply
 from community.threads.models import Post
 from tests.conftest import AuthActions, QueryCounter, app_config
@@ -69,21 +70,31 @@ def site(postgres_url):
         db.session.commit()
         for n in range(5):
             post_reply(owner, circle.slug, thread.id, f"Reply {n}")
+        meeting = scheduling.schedule_meeting(owner, circle.slug, title="Monthly", start="2031-01-09T19:00",
+                                              duration=120, timezone="Europe/London", location="Reading")
         page, email, engine = f"/c/{circle.slug}/t/{thread.id}", owner.email, db.engine
+        meeting_page = f"/c/{circle.slug}/m/{meeting.id}"
         db.session.remove()
     # Requests outside any app context of the test's: each ends its session.
     client = app.test_client()
     AuthActions(client).login(email)
-    yield {"app": app, "client": client, "page": page, "engine": engine, "url": postgres_url}
+    yield {"app": app, "client": client, "page": page, "engine": engine, "url": postgres_url,
+           "meeting_page": meeting_page}
     engine.dispose()
 
 
-def test_a_page_load_makes_one_round_trip_per_statement(site, tmp_path):
-    client, page = site["client"], site["page"]
+def traced_load(site, page: str, path) -> tuple[Trace, QueryCounter]:
+    """The page loaded once it is warm, with libpq's trace of what it sent."""
+    client = site["client"]
     for _ in range(6):  # past psycopg's prepare threshold (5)
         assert client.get(page).status_code == 200
-    with Trace(site["engine"], tmp_path / "trace") as trace, QueryCounter(site["engine"]) as counted:
+    with Trace(site["engine"], path) as trace, QueryCounter(site["engine"]) as counted:
         assert client.get(page).status_code == 200
+    return trace, counted
+
+
+def test_a_page_load_makes_one_round_trip_per_statement(site, tmp_path):
+    trace, counted = traced_load(site, site["page"], tmp_path / "trace")
     print(f"thread page: {counted.count} statements, {trace.round_trips} round trips")
     assert counted.count > 0
     assert trace.round_trips == counted.count, trace.lines
@@ -92,6 +103,14 @@ def test_a_page_load_makes_one_round_trip_per_statement(site, tmp_path):
     # Prepared by now: each statement is bound to a named statement, not parsed again.
     assert trace.sent("Parse") == [], trace.sent("Parse")
     assert len(trace.sent("Bind")) == counted.count
+
+
+def test_a_meetings_page_makes_four_round_trips(site, tmp_path):
+    """The viewer with the circle; the meeting with the date it opens on and that
+    date's run sheet (meetings.queries.opened_meeting: three round trips before,
+    bench/findings.md, 42); who answered; the files."""
+    trace, counted = traced_load(site, site["meeting_page"], tmp_path / "trace")
+    assert trace.round_trips == counted.count == 4, trace.lines
 
 
 def test_a_connection_the_server_closed_is_replaced_without_a_failed_request(site):
