@@ -167,6 +167,32 @@ def test_the_page_costs_the_same_statements_whatever_the_agenda_holds(app, sessi
     assert not [sql for sql in large.statements if "FROM run_sheets" in sql], large.statements
 
 
+def test_a_series_date_with_an_agenda_stays_within_eight_statements(app, count_queries):
+    """A series' page reads its next dates and how many, and a date with a run
+    sheet its items: with the meeting, its date and the run sheet read apart,
+    that was 9 statements, past the 8 every page keeps to. Now 7: the viewer
+    with the circle, the meeting with its date and run sheet, who answered,
+    the files, the series' next dates and their count, the agenda's items."""
+    from community.meetings.actions import scheduling
+    from community.meetings.models import MeetingOccurrence
+
+    session = make_session()
+    weekly = scheduling.schedule_meeting(session.organiser, session.slug, title="Weekly set",
+                                         start="2031-01-09T19:00", duration=120,
+                                         timezone="Europe/London", location="Reading",
+                                         repeat="weekly", count="4")
+    second = db.session.scalars(select(MeetingOccurrence.id).where(MeetingOccurrence.meeting_id == weekly.id)
+                                .order_by(MeetingOccurrence.starts_at)).all()[1]
+    agenda.put_on_agenda(session.organiser, session.slug, weekly.id, second, session.challenge.id)
+    http = signed_in(app, session.organiser)
+    url = f"/c/{session.slug}/m/{weekly.id}?date={second}"
+    http.get(url)
+    with count_queries() as sent:
+        page = http.get(url)
+    assert page.status_code == 200 and "Two teams, one budget" in page.get_data(as_text=True)
+    assert sent.count == 7, sent.statements
+
+
 def test_planned_times_are_in_the_viewers_zone(app, session):
     from community.accounts.models import User
     from community.meetings.models import MeetingOccurrence
