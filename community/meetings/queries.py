@@ -307,7 +307,7 @@ def _sheet_row() -> type:
 def _opened(date_is):
     """The meeting's face, the date date_is picks and its run sheet, outer-joined."""
     organiser, host = aliased(User), aliased(User)
-    sheet = [getattr(RunSheet, attr.key) for attr in inspect(RunSheet).column_attrs]
+    sheet = [getattr(RunSheet, key) for key in _sheet_row()._fields]
     face = (Meeting.id, Meeting.circle_id, Meeting.organiser_id, Meeting.title, Meeting.description_html,
             Meeting.timezone, Meeting.rrule, Meeting.location, Meeting.online_link, Meeting.capacity,
             Meeting.host_user_id, Meeting.host_organisation, Meeting.cancelled_at, Meeting.cancel_reason,
