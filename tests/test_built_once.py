@@ -7,8 +7,10 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy.sql.selectable import Select
 
+from community.accounts.models import PROFILE_FIELDS
 from community.messages import actions as dm
 from community.threads import actions as threads
+from tests.directory.conftest import set_profile
 from tests.factories import add_member, make_circle, make_thread, make_user
 from tests.meetings.conftest import schedule
 
@@ -37,6 +39,8 @@ def world(app):
     thread = make_thread(circle, owner, title="Rotas", body="The rota for winter")
     threads.post_reply(helen, circle.slug, thread.id, "Our rota works like this")
     meeting = schedule(owner, circle)
+    set_profile(owner, listed_in_directory=True, tags="Rotas, budgets",
+                visibility={field: "alumni" for field in PROFILE_FIELDS})
     conversation = dm.start_conversation(owner, [str(helen.id)])
     dm.send_message(owner, conversation.id, "Can we talk rotas?", "c1")
     return circle, thread, meeting, helen
@@ -48,7 +52,8 @@ def test_the_main_pages_build_no_statement_per_request(client, auth, world):
     auth.login(helen)
     pages = ["/", f"/c/{c}/", f"/c/{c}/threads", f"/c/{c}/t/{thread.id}?page=1",
              f"/c/{c}/meetings/", f"/c/{c}/m/{meeting.id}", "/search?q=rota", f"/c/{c}/search?q=rota",
-             "/messages", f"/c/{c}/files", f"/c/{c}/files?kind=images", f"/c/{c}/files?q=budget"]
+             "/messages", f"/c/{c}/files", f"/c/{c}/files?kind=images", f"/c/{c}/files?q=budget",
+             "/people", "/people?q=rachel+stone&place=reading"]
     for page in pages:
         assert client.get(page).status_code == 200, page  # the first load builds them
         with selects_built() as built:

@@ -321,6 +321,25 @@ def test_constants_and_limits_are_written_into_the_sql_and_values_sent_apart(app
     assert len(numbers._by_dialect["sqlite"].plans) == PLANS_KEPT
 
 
+def test_a_constant_in_list_is_written_into_the_sql_beside_a_list_given_per_run(app):
+    """`in_((1, 3))` in the code is a constant like any other (the directory's
+    field_visible: `audience.in_(("circles", "alumni"))`); before, it was taken
+    for a list given per run and the read failed asking for it by its anonymous name."""
+    ids = [_a_thread_with_a_life()[1].id, 10**6]
+    sent = []
+    numbers = Prepared(lambda: select(Post.number).order_by(Post.number).where(
+        Post.number.in_((1, 3)), Post.thread_id.in_(bindparam("threads", expanding=True))))
+    listen = lambda conn, cursor, statement, *args: sent.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        got = [row.number for row in numbers.rows({"threads": ids})]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    expected = db.session.scalars(numbers.statement, {"threads": ids}).all()
+    assert got == expected == [1, 3]
+    assert "IN (1, 3)" in sent[0] and "IN (?, ?)" in sent[0]
+
+
 def test_no_main_page_sends_a_limit_as_a_parameter(app, client, auth):
     """The planner plans for a LIMIT's value only if it sees it: sent as a
     parameter, PostgreSQL planned the dashboard's threads anew on every load."""

@@ -9,14 +9,23 @@ programmes the viewer was on too.
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 
 from ..accounts.models import PROFILE_FIELDS, SECTORS, User
 from ..errors import ActionError
 from ..extensions import db
-from ..fast.prepared import inline
-from ..policy import field_visible, in_directory, on_programme, shared_cohorts, visible_columns
+from ..fast.prepared import Prepared, inline, prepared
+from ..policy import (
+    field_visible,
+    in_directory,
+    is_alumnus,
+    on_programme,
+    shared_cohorts,
+    viewer_programmes,
+    visible_columns,
+)
 from ..text import clean_text
 from .models import MAX_TAG_LENGTH, ProfileTag
 
@@ -49,7 +58,22 @@ class Card:
         return SECTORS.get(self.sector, self.sector) if self.sector else None
 
 
-def card(person: User, shown: dict[str, bool], tags: list[str] | None = None) -> Card:
+class Listed(NamedTuple):
+    """A person as a page of the directory reads them: what card() takes of a User."""
+
+    id: int
+    display_name: str
+    handle: str
+    organisation: str | None
+    job_title: str | None
+    sector: str | None
+    location: str | None
+    bio: str | None
+    photo_thumbnail_key: str | None
+    open_to_contact: bool
+
+
+def card(person: User | Listed, shown: dict[str, bool], tags: list[str] | None = None) -> Card:
     """The Card of `person` for a viewer allowed `shown` ({field: bool})."""
     return Card(
         id=person.id, name=person.display_name, handle=person.handle,
@@ -67,13 +91,17 @@ def profile_tags(user_ids) -> dict[int, list[str]]:
     """{user id: [tags in their order]} for these people (one statement)."""
     found: dict[int, list[str]] = {}
     ids = list(user_ids)
-    if not ids:
-        return found
-    for user_id, name in db.session.execute(
-            select(ProfileTag.user_id, ProfileTag.name).where(ProfileTag.user_id.in_(ids))
-            .order_by(ProfileTag.user_id, ProfileTag.position, ProfileTag.id)):
-        found.setdefault(user_id, []).append(name)
+    if ids:
+        for user_id, name in _tags.values({"user_ids": ids}):
+            found.setdefault(user_id, []).append(name)
     return found
+
+
+@prepared
+def _tags():
+    return (select(ProfileTag.user_id, ProfileTag.name)
+            .where(ProfileTag.user_id.in_(bindparam("user_ids", expanding=True)))
+            .order_by(ProfileTag.user_id, ProfileTag.position, ProfileTag.id))
 
 
 @dataclass
@@ -174,8 +202,9 @@ def _statement(words: int, sector: bool, place: bool, tag: bool, programme: bool
     # then what the viewer may see of those few only.
     page = (ids.order_by(User.display_name, User.id).limit(inline("limit"))
             .offset(inline("offset")).subquery())
-    return (select(User, *visible_columns(vid)).join(page, page.c.id == User.id)
-            .order_by(User.display_name, User.id))
+    statement = (select(*(getattr(User, name) for name in Listed._fields), *visible_columns(vid))
+                 .join(page, page.c.id == User.id).order_by(User.display_name, User.id))
+    return Prepared(lambda: statement)
 
 
 def find(viewer: User, search: Search) -> tuple[list[Card], bool]:
@@ -191,9 +220,11 @@ def find(viewer: User, search: Search) -> tuple[list[Card], bool]:
         params[f"tag_pattern_{n}"] = like_pattern(word.casefold())
     statement = _statement(len(words), bool(search.sector), bool(search.place), bool(search.tag),
                            bool(search.programme), search.cohort is not None and bool(search.programme))
-    rows = db.session.execute(statement, params).all()  # a parameter the shape lacks is ignored
+    rows = statement.values(params)  # a parameter the shape lacks is ignored
     more, rows = len(rows) > PER_PAGE, rows[:PER_PAGE]
-    shown = [(row[0], dict(zip(PROFILE_FIELDS, map(bool, row[1:]), strict=True))) for row in rows]
+    cut = len(Listed._fields)
+    shown = [(Listed._make(row[:cut]), dict(zip(PROFILE_FIELDS, map(bool, row[cut:]), strict=True)))
+             for row in rows]
     tags = profile_tags(person.id for person, fields in shown if fields["tags"])
     cohorts = cohorts_of(viewer.id, [person.id for person, _ in shown])
     cards = [card(person, fields, tags.get(person.id)) for person, fields in shown]
@@ -207,9 +238,33 @@ def cohorts_of(viewer_id: int, person_ids: list[int]) -> dict[int, list[str]]:
     too (policy.shared_cohorts): one statement, none for an empty page."""
     found: dict[int, list[str]] = {}
     if person_ids:
-        for person_id, name, year in db.session.execute(shared_cohorts(viewer_id, person_ids)):
+        for person_id, name, year in _cohorts.values({"viewer_id": viewer_id, "person_ids": person_ids}):
             found.setdefault(person_id, []).append(f"{name} {year}")
     return found
+
+
+@prepared
+def _cohorts():
+    return shared_cohorts(bindparam("viewer_id"), bindparam("person_ids", expanding=True))
+
+
+def viewer_reach(viewer_id: int) -> tuple[bool, list]:
+    """(whether the viewer is an alumnus, who may use the directory; the
+    programmes (id, name) they were on, to search by): two statements built
+    once, the second only for an alumnus."""
+    if not _alumnus.scalar({"viewer_id": viewer_id}):
+        return False, []
+    return True, _programmes.rows({"viewer_id": viewer_id})
+
+
+@prepared
+def _alumnus():
+    return select(is_alumnus(bindparam("viewer_id")))
+
+
+@prepared
+def _programmes():
+    return viewer_programmes(bindparam("viewer_id"))
 
 
 def introductions_of(user: User) -> tuple[list, list]:

@@ -10,8 +10,7 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from ..accounts.models import SECTORS
 from ..errors import ActionError
-from ..extensions import db
-from ..policy import access_profile, is_alumnus, shown_to_circle, viewer_programmes
+from ..policy import access_profile, shown_to_circle
 from . import actions, queries
 
 bp = Blueprint("directory", __name__)
@@ -43,9 +42,8 @@ def index():
     except ActionError as err:
         return render_template("directory/index.html", search=queries.Search(), people=[], more=False,
                                error=err.message, sectors=SECTORS, alumnus=True, programmes=[]), 400
-    alumnus = db.session.scalar(db.select(is_alumnus(current_user.id)))
+    alumnus, programmes = queries.viewer_reach(current_user.id)
     people, more = queries.find(current_user, search) if alumnus else ([], False)
-    programmes = db.session.execute(viewer_programmes(current_user.id)).all() if alumnus else []
     return render_template("directory/index.html", search=search, people=people, more=more,
                            error=None, sectors=SECTORS, alumnus=alumnus, programmes=programmes)
 

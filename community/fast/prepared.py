@@ -252,8 +252,9 @@ def inline(name: str) -> BindParameter:
 
 
 def _constant(bind: BindParameter) -> bool:
-    """A value written in the code (an anonymous bind with its value), not one given per run."""
-    return bind.unique and bind.value is not None and bind.callable is None and not bind.expanding
+    """A value written in the code (an anonymous bind with its value, or a list
+    of them: `in_(("circles", "alumni"))`), not one given per run."""
+    return bind.unique and bind.value is not None and bind.callable is None
 
 
 class _ConstantsInline:
