@@ -16,9 +16,10 @@ from typing import Any, NamedTuple
 from flask import current_app
 from sqlalchemy import bindparam, func, select
 
+from ..accounts.models import User
 from ..errors import ActionError, TooManyAttempts
 from ..extensions import db
-from ..fast.prepared import Prepared
+from ..fast.prepared import Prepared, inline
 from ..text import clean_text
 from ..timeutil import utcnow
 
@@ -137,16 +138,57 @@ def last_seq(scope, scope_id: int) -> int:
                              .where(scope == scope_id))
 
 
+class Author(NamedTuple):
+    """A message's author as describe() reads one: what it takes of a User."""
+
+    id: int
+    display_name: str
+
+
+class Said(NamedTuple):
+    """A message as a page of the latest ones reads it: its columns and its
+    author's name, plain values (the ORM's message and author, loaded whole for
+    fifty messages, were a conversation page's dearest read)."""
+
+    id: int
+    seq: int
+    client_id: str
+    source: str
+    html: str
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+    author_id: int | None
+    author_name: str | None
+
+    @property
+    def removed(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def author(self) -> Author | None:
+        """None for an author whose account is gone, as the model's relationship."""
+        return None if self.author_id is None else Author(self.author_id, self.author_name)
+
+
 def latest_page(scope, scope_id: int, through: int, page: int = PAGE,
-                after: int = 0) -> tuple[list, bool]:
+                after: int = 0) -> tuple[list[Said], bool]:
     """The last `page` undeleted messages numbered up to `through` (and after
     `after`: someone added to a conversation reads from then on), oldest
     first, and whether there are older ones."""
-    model = scope.class_
-    rows = db.session.scalars(select(model).where(scope == scope_id, model.deleted_at.is_(None),
-                                                  model.seq <= through, model.seq > after)
-                              .order_by(model.id.desc()).limit(page + 1)).all()
+    rows = _latest(scope).rows({"scope_id": scope_id, "through": through, "after": after,
+                                "limit": page + 1}, into=Said)
     return rows[:page][::-1], len(rows) > page
+
+
+@cache
+def _latest(scope) -> Prepared:
+    model = scope.class_
+    said = [getattr(model, name) for name in Said._fields[:-1]]
+    return Prepared(lambda: select(*said, User.display_name).outerjoin(User, User.id == model.author_id)
+                    .where(scope == bindparam("scope_id"), model.deleted_at.is_(None),
+                           model.seq <= bindparam("through"), model.seq > bindparam("after"))
+                    .order_by(model.id.desc()).limit(inline("limit")))
 
 
 def after_seq(scope, scope_id: int, after: int, before: int | None = None,

@@ -227,3 +227,26 @@ def test_statements_are_few_and_constant(app, people, count_queries, path):
     print(path, small.count, large.count)
     assert small.count == large.count, large.statements
     assert large.count <= 8, large.statements
+
+
+def test_a_conversations_page_reads_its_messages_as_plain_rows(app, people):
+    """The latest messages come from one prepared read with their authors'
+    names (chat.store.latest_page): the ORM loading fifty messages, each with its
+    author joined whole, was the page's dearest read. What is shown is the same."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    me, other = people["member"], people["other"]
+    talk = dm.start_conversation(me, [str(other.id)])
+    for n in range(3):
+        dm.send_message(other if n % 2 else me, talk.id, f"line {n}", f"c-{n}")
+    loaded = []
+    listen = lambda state: loaded.append(str(state.statement))  # noqa: E731
+    event.listen(Session, "do_orm_execute", listen)
+    try:
+        page = text(login(app, me).get(f"/messages/{talk.id}"))
+    finally:
+        event.remove(Session, "do_orm_execute", listen)
+    assert not [sql for sql in loaded if "direct_messages.html" in sql], loaded
+    assert [line for line in ("line 0", "line 1", "line 2") if line in page] == ["line 0", "line 1", "line 2"]
+    assert page.count("Priya Raman") >= 1 and page.count("chat-msg--mine") == 2
