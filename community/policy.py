@@ -11,6 +11,7 @@ from functools import cache
 
 from sqlalchemy import and_, bindparam, case, exists, false, func, not_, or_, select
 from sqlalchemy.orm import aliased, lazyload
+from sqlalchemy.sql.elements import BindParameter
 from werkzeug.exceptions import Forbidden, NotFound
 
 from .accounts.models import PROFILE_FIELDS, VISIBILITIES, User
@@ -1322,12 +1323,13 @@ def readable_message(joined_at, left_at, message=DirectMessage):
 
     :param joined_at: the member's joined_at: a column or the value itself.
     :param left_at: the member's left_at: a column (ConversationMember.left_at,
-        or an alias's) or the value itself (None: still in it).
+        or an alias's) or the value itself (None: still in it), or a parameter
+        for it (never None).
     """
     since = message.created_at >= joined_at
     if left_at is None:
         return since
-    if isinstance(left_at, datetime):
+    if isinstance(left_at, datetime | BindParameter):
         return and_(since, message.created_at <= left_at)
     return and_(since, or_(left_at.is_(None), message.created_at <= left_at))
 
@@ -1439,16 +1441,24 @@ def access_conversation(user: User, conversation_id, for_update: bool = False):
     if (user is None or not user.is_authenticated or not isinstance(conversation_id, int)
             or isinstance(conversation_id, bool) or not 0 < conversation_id < 2**31):
         raise NotFound()
-    query = (select(Conversation, ConversationMember)
-             .outerjoin(ConversationMember, and_(ConversationMember.conversation_id == Conversation.id,
-                                                 ConversationMember.user_id == user.id))
-             .where(Conversation.id == conversation_id).options(lazyload(ConversationMember.user)))
-    if for_update:
-        query = query.with_for_update(of=Conversation).execution_options(populate_existing=True)
-    row = db.session.execute(query).first()
+    row = db.session.execute(_conversation_statement(for_update),
+                             {"conversation_id": conversation_id, "user_id": user.id}).first()
     if row is None or row.ConversationMember is None:
         raise NotFound()
     return row.Conversation, row.ConversationMember
+
+
+@cache
+def _conversation_statement(for_update: bool):
+    # Built once: every conversation page, message sent and join asks it.
+    query = (select(Conversation, ConversationMember)
+             .outerjoin(ConversationMember, and_(ConversationMember.conversation_id == Conversation.id,
+                                                 ConversationMember.user_id == bindparam("user_id")))
+             .where(Conversation.id == bindparam("conversation_id"))
+             .options(lazyload(ConversationMember.user)))
+    if for_update:
+        query = query.with_for_update(of=Conversation).execution_options(populate_existing=True)
+    return query
 
 
 def can_leave_conversation(member, people: int) -> bool:

@@ -43,17 +43,17 @@ def world(app):
                 visibility={field: "alumni" for field in PROFILE_FIELDS})
     conversation = dm.start_conversation(owner, [str(helen.id)])
     dm.send_message(owner, conversation.id, "Can we talk rotas?", "c1")
-    return circle, thread, meeting, helen
+    return circle, thread, meeting, helen, conversation
 
 
 def test_the_main_pages_build_no_statement_per_request(client, auth, world):
-    circle, thread, meeting, helen = world
+    circle, thread, meeting, helen, conversation = world
     c = circle.slug
     auth.login(helen)
     pages = ["/", f"/c/{c}/", f"/c/{c}/threads", f"/c/{c}/t/{thread.id}?page=1",
              f"/c/{c}/meetings/", f"/c/{c}/m/{meeting.id}", "/search?q=rota", f"/c/{c}/search?q=rota",
              "/messages", f"/c/{c}/files", f"/c/{c}/files?kind=images", f"/c/{c}/files?q=budget",
-             "/people", "/people?q=rachel+stone&place=reading"]
+             "/people", "/people?q=rachel+stone&place=reading", f"/messages/{conversation.id}"]
     for page in pages:
         assert client.get(page).status_code == 200, page  # the first load builds them
         with selects_built() as built:

@@ -134,8 +134,14 @@ def check_rate(recent: int) -> None:
 
 
 def last_seq(scope, scope_id: int) -> int:
-    return db.session.scalar(select(func.coalesce(func.max(scope.class_.seq), 0))
-                             .where(scope == scope_id))
+    """The number of the scope's last message (0: none yet)."""
+    return _last_seq(scope).scalar({"scope_id": scope_id})
+
+
+@cache
+def _last_seq(scope) -> Prepared:
+    return Prepared(lambda: select(func.coalesce(func.max(scope.class_.seq), 0)).where(
+        scope == bindparam("scope_id")))
 
 
 class Author(NamedTuple):

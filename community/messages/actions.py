@@ -8,6 +8,7 @@ de-duplication of a resend, the same numbering without gaps.
 """
 import re
 from datetime import datetime
+from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import String, and_, bindparam, case, cast, delete, func, literal, or_, select, update
@@ -232,12 +233,7 @@ def conversation_page(actor: User, conversation_id) -> dict:
     :raise NotFound: as access_conversation.
     """
     conversation, me = access_conversation(actor, conversation_id)
-    rows = db.session.execute(
-        select(ConversationMember, User.display_name)
-        .join(User, User.id == ConversationMember.user_id)
-        .where(ConversationMember.conversation_id == conversation.id)
-        .order_by(ConversationMember.joined_at, ConversationMember.id)
-        .options(lazyload(ConversationMember.user))).all()
+    rows = db.session.execute(_members_statement(), {"conversation_id": conversation.id}).all()
     members = [row[0] for row in rows]
     names = {row[0].user_id: row[1] for row in rows}
     others = [m for m in members if m.user_id != actor.id and m.is_current]
@@ -258,6 +254,16 @@ def conversation_page(actor: User, conversation_id) -> dict:
             "can_add": me.is_current and len(members) < MAX_PEOPLE}
 
 
+@cache
+def _members_statement():
+    """Everyone who is or was in a conversation, with their names: built once."""
+    return (select(ConversationMember, User.display_name)
+            .join(User, User.id == ConversationMember.user_id)
+            .where(ConversationMember.conversation_id == bindparam("conversation_id"))
+            .order_by(ConversationMember.joined_at, ConversationMember.id)
+            .options(lazyload(ConversationMember.user)))
+
+
 def _added_lines(members, names: dict, me_id: int) -> list[tuple[str, datetime]]:
     """("Amara added Tom", when) for each member added to the conversation under way."""
     def name(user_id):
@@ -275,12 +281,20 @@ def _visible_range(conversation: Conversation, me: ConversationMember) -> tuple[
     from the start and still in it; from when they were added; until they left."""
     if me.is_current and me.joined_at <= conversation.created_at:
         return 0, last_seq(DirectMessage.conversation_id, conversation.id)
-    earlier = func.max(case((DirectMessage.created_at < me.joined_at, DirectMessage.seq)))
-    readable = func.max(case((readable_message(me.joined_at, me.left_at), DirectMessage.seq)))
-    after, through = db.session.execute(
-        select(func.coalesce(earlier, 0), func.coalesce(readable, 0))
-        .where(DirectMessage.conversation_id == conversation.id)).one()
+    after, through = db.session.execute(_range_statement(me.left_at is not None), {
+        "conversation_id": conversation.id, "joined_at": me.joined_at, "left_at": me.left_at}).one()
     return after, max(after, through)
+
+
+@cache
+def _range_statement(left: bool):
+    """(after, through) of _visible_range for a member who joined late or left: built once."""
+    joined = bindparam("joined_at", type_=DirectMessage.created_at.type)
+    left = bindparam("left_at", type_=DirectMessage.created_at.type) if left else None
+    earlier = func.max(case((DirectMessage.created_at < joined, DirectMessage.seq)))
+    readable = func.max(case((readable_message(joined, left), DirectMessage.seq)))
+    return (select(func.coalesce(earlier, 0), func.coalesce(readable, 0))
+            .where(DirectMessage.conversation_id == bindparam("conversation_id")))
 
 
 def mark_read(actor: User, conversation_id, seq) -> int:

@@ -65,3 +65,14 @@ def test_paging_and_a_deleted_account_on_postgresql(app, people):
     old = start(me, leaving)
     accounts.delete_account(leaving, PASSWORD)
     assert db.session.get(Conversation, old.id).people == f"gone:{old.id}"
+
+
+def test_someone_who_left_reads_up_to_leaving_on_postgresql(app, people):
+    """The range read with the time they left as a parameter (messages.actions._range_statement)."""
+    gareth, priya, tom = people["member"], people["other"], people["third"]
+    group = start(gareth, priya, tom)
+    dm.send_message(tom, group.id, "Before Priya left", "t1")
+    dm.leave_conversation(priya, group.id)
+    dm.send_message(tom, group.id, "After Priya left", "t2")
+    html = text(login(app, priya).get(f"/messages/{group.id}"))
+    assert re.findall(r'<div class="chat-msg__body"><p>(.*?)</p>', html) == ["Before Priya left"]
