@@ -194,7 +194,10 @@ def _latest(scope) -> Prepared:
     return Prepared(lambda: select(*said, User.display_name).outerjoin(User, User.id == model.author_id)
                     .where(scope == bindparam("scope_id"), model.deleted_at.is_(None),
                            model.seq <= bindparam("through"), model.seq > bindparam("after"))
-                    .order_by(model.id.desc()).limit(inline("limit")))
+                    # By number, as by id (both grow in commit order within a scope, sending
+                    # holds its lock), but along the (scope, seq) index both kinds have:
+                    # by id, SQLite sorted a conversation's every message for fifty.
+                    .order_by(model.seq.desc()).limit(inline("limit")))
 
 
 def after_seq(scope, scope_id: int, after: int, before: int | None = None,

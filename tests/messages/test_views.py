@@ -250,3 +250,40 @@ def test_a_conversations_page_reads_its_messages_as_plain_rows(app, people):
     assert not [sql for sql in loaded if "direct_messages.html" in sql], loaded
     assert [line for line in ("line 0", "line 1", "line 2") if line in page] == ["line 0", "line 1", "line 2"]
     assert page.count("Priya Raman") >= 1 and page.count("chat-msg--mine") == 2
+
+
+@pytest.mark.parametrize("kind", ["conversation", "circle chat"])
+def test_the_latest_messages_are_read_along_the_number_index_without_a_sort(app, people, kind):
+    """The page of the latest messages walks the (scope, seq) index backwards
+    and stops at the page's end: ordered by id, SQLite read and sorted every
+    message of a 600-message conversation to show fifty (7 times the time)."""
+    from sqlalchemy import event
+
+    from community.chat import actions as chat
+    from community.chat.models import ChatMessage
+    from community.chat.store import latest_page
+
+    me, other = people["member"], people["other"]
+    if kind == "conversation":
+        talk = dm.start_conversation(me, [str(other.id)])
+        for n in range(4):
+            dm.send_message(other if n % 2 else me, talk.id, f"line {n}", f"c-{n}")
+        scope, scope_id = DirectMessage.conversation_id, talk.id
+    else:
+        circle = people["circle"]
+        for n in range(4):
+            chat.send_message(other if n % 2 else me, circle.slug, f"line {n}", f"c-{n}")
+        scope, scope_id = ChatMessage.circle_id, circle.id
+    sent = []
+    listen = lambda conn, cursor, statement, parameters, *args: sent.append((statement, parameters))  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        page, older = latest_page(scope, scope_id, through=4, page=3)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert [m.seq for m in page] == [2, 3, 4] and older
+    assert [m.id for m in page] == sorted(m.id for m in page)
+    driver = db.session.connection().connection.driver_connection
+    (sql, parameters), = sent
+    plan = " ".join(row[-1] for row in driver.execute("EXPLAIN QUERY PLAN " + sql, parameters))
+    assert "TEMP B-TREE" not in plan and "seq" in plan, plan
