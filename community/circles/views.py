@@ -311,9 +311,8 @@ def profile(user_id, introduction_error: str | None = None, status: int = 200):
     introduce = None
     if not shared and person.id != current_user.id and shown["contact"] and person.open_to_contact:
         introduce = introduction_facts(current_user, person, shown) or "ok"
-    shown_card = card(person, shown, tags)
     # The programmes and cohorts the viewer was on too, as on the directory's cards.
-    shown_card.programmes = cohorts_of(current_user.id, [person.id]).get(person.id, [])
+    shown_card = card(person, shown, tags, cohorts_of(current_user.id, [person.id]).get(person.id, ()))
     return render_template("circles/profile.html", person=shown_card, shared=shared,
                            blocked=blocked, introduce=introduce,
                            introduction_error=introduction_error), status

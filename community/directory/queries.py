@@ -7,7 +7,6 @@ those whose tags the viewer may see, and the cohorts they were on of the
 programmes the viewer was on too.
 """
 import re
-from dataclasses import dataclass, field
 from functools import cache
 from typing import NamedTuple
 
@@ -36,10 +35,11 @@ MAX_WORDS = 6     # words of a search, each of which must match
 MAX_PAGE = 500
 
 
-@dataclass
-class Card:
+class Card(NamedTuple):
     """A person as the viewer may see them: a field the viewer may not see is
-    None (the template has nothing to leak), tags [] and photo False."""
+    None (the template has nothing to leak), tags () and photo False. Plain
+    values: a page of cards is part of the directory page's key."""
+
     id: int
     name: str
     handle: str
@@ -48,11 +48,11 @@ class Card:
     sector: str | None = None
     location: str | None = None
     bio: str | None = None
-    tags: list[str] = field(default_factory=list)
+    tags: tuple[str, ...] = ()
     photo: bool = False
     open_to_contact: bool | None = None
     # "Programme 2025" for each cohort they are in of a programme the viewer was on
-    programmes: list[str] = field(default_factory=list)
+    programmes: tuple[str, ...] = ()
 
     @property
     def sector_label(self) -> str | None:
@@ -74,8 +74,10 @@ class Listed(NamedTuple):
     open_to_contact: bool
 
 
-def card(person: User | Listed, shown: dict[str, bool], tags: list[str] | None = None) -> Card:
-    """The Card of `person` for a viewer allowed `shown` ({field: bool})."""
+def card(person: User | Listed, shown: dict[str, bool], tags: list[str] | None = None,
+         programmes=()) -> Card:
+    """The Card of `person` for a viewer allowed `shown` ({field: bool}), with
+    the cohorts they share with the viewer (cohorts_of)."""
     return Card(
         id=person.id, name=person.display_name, handle=person.handle,
         organisation=person.organisation if shown["organisation"] else None,
@@ -83,9 +85,10 @@ def card(person: User | Listed, shown: dict[str, bool], tags: list[str] | None =
         sector=person.sector if shown["sector"] else None,
         location=person.location if shown["location"] else None,
         bio=person.bio if shown["bio"] else None,
-        tags=list(tags or []) if shown["tags"] else [],
+        tags=tuple(tags or ()) if shown["tags"] else (),
         photo=bool(shown["photo"] and person.photo_thumbnail_key),
-        open_to_contact=person.open_to_contact if shown["contact"] else None)
+        open_to_contact=person.open_to_contact if shown["contact"] else None,
+        programmes=tuple(programmes))
 
 
 def profile_tags(user_ids) -> dict[int, list[str]]:
@@ -105,10 +108,10 @@ def _tags():
             .order_by(ProfileTag.user_id, ProfileTag.position, ProfileTag.id))
 
 
-@dataclass
-class Search:
+class Search(NamedTuple):
     """What the directory was asked: free text over name, organisation, job
     title, place and tags; a sector; a tag; a place; a programme and cohort."""
+
     q: str = ""
     sector: str = ""
     tag: str = ""
@@ -132,20 +135,18 @@ def parse_search(args) -> Search:
         value = args.get(name, "")
         return clean_text(value, field=name, label=label, max_len=max_len)
 
-    search = Search(q=text("q", "A search"), tag=text("tag", "A tag", MAX_TAG_LENGTH),
-                    place=text("place", "A place"), programme=text("programme", "A programme"),
-                    sector=args.get("sector", "") or "")
-    if search.sector and search.sector not in SECTORS:
+    sector = args.get("sector", "") or ""
+    if sector and sector not in SECTORS:
         raise ActionError("Choose a sector from the list.", field="sector")
     cohort = text("cohort", "A cohort", 20)
-    if cohort:
-        if not (cohort.isascii() and cohort.isdigit() and len(cohort) == 4):
-            raise ActionError("A cohort is a year, such as 2025.", field="cohort")
-        search.cohort = int(cohort)
+    if cohort and not (cohort.isascii() and cohort.isdigit() and len(cohort) == 4):
+        raise ActionError("A cohort is a year, such as 2025.", field="cohort")
     page = args.get("page", "1")
     fine = page.isascii() and page.isdigit() and len(page) < 6
-    search.page = min(max(int(page), 1), MAX_PAGE) if fine else 1
-    return search
+    return Search(q=text("q", "A search"), tag=text("tag", "A tag", MAX_TAG_LENGTH),
+                  place=text("place", "A place"), programme=text("programme", "A programme"),
+                  sector=sector, cohort=int(cohort) if cohort else None,
+                  page=min(max(int(page), 1), MAX_PAGE) if fine else 1)
 
 
 def like_pattern(text: str) -> str:
@@ -230,10 +231,8 @@ def find(viewer: User, search: Search) -> tuple[list[Card], bool]:
              for row in rows]
     tags = profile_tags(person.id for person, fields in shown if fields["tags"])
     cohorts = cohorts_of(viewer.id, [person.id for person, _ in shown])
-    cards = [card(person, fields, tags.get(person.id)) for person, fields in shown]
-    for one in cards:
-        one.programmes = cohorts.get(one.id, [])
-    return cards, more
+    return [card(person, fields, tags.get(person.id), cohorts.get(person.id, ()))
+            for person, fields in shown], more
 
 
 def cohorts_of(viewer_id: int, person_ids: list[int]) -> dict[int, list[str]]:

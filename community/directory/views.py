@@ -4,13 +4,17 @@ circles.profile (/people/<id>), which shows the same Card.
 
 Signed-out visitors are sent to sign in, like every private path.
 """
+from typing import NamedTuple
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from ..accounts.models import SECTORS
 from ..errors import ActionError
+from ..fast.fragments import cleaned
 from ..policy import access_profile, shown_to_circle
+from ..templating import kept_in_layout
 from . import actions, queries
 
 bp = Blueprint("directory", __name__)
@@ -33,19 +37,40 @@ def circle_field(person, field: str) -> str:
     return person.sector_label if field == "sector" else getattr(person, field)
 
 
+class DirectoryFrame(NamedTuple):
+    """Everything /people shows, bar its layout's slots: its key in the memo
+    (fast.fragments.kept_page). Each card holds only what its person lets this
+    viewer see, so a viewer's page is another's only if it shows the same."""
+
+    search: queries.Search
+    people: tuple[queries.Card, ...]
+    more: bool  # another page follows
+    error: str | None  # why the search was refused (a 400)
+    alumnus: bool  # the viewer may use the directory
+    programmes: tuple[tuple[int, str], ...]  # the viewer's, to search by
+    listed: bool  # the viewer is listed (else the page says how to be)
+
+
 @bp.route("/people")
 @login_required
 def index():
-    """Alumni who listed themselves, searchable by what each lets the viewer see."""
+    """Alumni who listed themselves, searchable by what each lets the viewer see.
+    Kept whole per what it shows (DirectoryFrame)."""
+    listed = bool(current_user.listed_in_directory)
     try:
         search = queries.parse_search(request.args)
     except ActionError as err:
-        return render_template("directory/index.html", search=queries.Search(), people=[], more=False,
-                               error=err.message, sectors=SECTORS, alumnus=True, programmes=[]), 400
+        frame = DirectoryFrame(queries.Search(), (), False, err.message, True, (), listed)
+        return _page(frame), 400
     alumnus, programmes = queries.viewer_reach(current_user.id)
     people, more = queries.find(current_user, search) if alumnus else ([], False)
-    return render_template("directory/index.html", search=search, people=people, more=more,
-                           error=None, sectors=SECTORS, alumnus=alumnus, programmes=programmes)
+    return _page(DirectoryFrame(search, tuple(people), more, None, alumnus,
+                                tuple((p.id, p.name) for p in programmes), listed))
+
+
+def _page(frame: DirectoryFrame) -> bytes:
+    context = lambda: {**cleaned(frame)._asdict(), "sectors": SECTORS}  # noqa: E731
+    return kept_in_layout("directory/index.html", frame, context)
 
 
 @bp.get("/people/<int:user_id>/photo")
