@@ -5,28 +5,36 @@ library) costs far more than reading the meetings it holds. The version is a
 digest of everything that goes into the feed — every column of each meeting and
 date listed, the circle's slug and host's name in the links and text, and the
 site's address — so any change to any of them gives a new version, and a
-version always stands for the same bytes. Each process keeps the newest
-MAX_ENTRIES bodies.
+version always stands for the same bytes. It is worked out from plain rows
+(queries.feed_version_rows); the meetings are loaded as objects only to build
+a body not kept yet. Each process keeps the newest MAX_ENTRIES bodies.
 """
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from .models import Meeting, MeetingOccurrence
-
 MAX_ENTRIES = 512
-Entries = list[tuple[Meeting, list[MeetingOccurrence]]]
+# Each meeting listed: (its columns, its circle's slug, its host's name or "",
+# [its dates' columns]), as queries.feed_version_rows reads them.
+Rows = list[tuple[tuple, str, str, list[tuple]]]
 
 
-def version(entries: Entries, site: str) -> str:
+def version(rows: Rows, site: str) -> str:
     digest = hashlib.sha256(site.encode())
-    for meeting, dates in entries:
-        host = meeting.host.display_name if meeting.host_user_id and meeting.host else ""
-        digest.update(repr((_columns(meeting), meeting.circle.slug, host)).encode())
+    for columns, slug, host, dates in rows:
+        digest.update(repr((columns, slug, host)).encode())
         for date in dates:
-            digest.update(repr(_columns(date)).encode())
+            digest.update(repr(date).encode())
     return digest.hexdigest()[:32]
+
+
+def rows_of(entries) -> Rows:
+    """The Rows of meetings loaded as objects (queries.feed_meetings): a body
+    built from them is kept under the version of what it was built from."""
+    return [(_columns(meeting), meeting.circle.slug,
+             meeting.host.display_name if meeting.host_user_id and meeting.host else "",
+             [_columns(date) for date in dates]) for meeting, dates in entries]
 
 
 def _columns(row) -> tuple:
@@ -38,6 +46,13 @@ class FeedCache:
         self._bodies: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._size = size
+
+    def kept(self, key: str) -> bytes | None:
+        with self._lock:
+            if key in self._bodies:
+                self._bodies.move_to_end(key)
+                return self._bodies[key]
+        return None
 
     def body(self, key: str, build: Callable[[], bytes]) -> bytes:
         with self._lock:

@@ -503,6 +503,63 @@ def feed_meetings(user: User, now: datetime) -> list[tuple[Meeting, list[Meeting
     return with_exceptions(meetings)
 
 
+def feed_version_rows(user: User, now: datetime) -> list[tuple[tuple, str, str, list[tuple]]]:
+    """What feed_meetings gives, as plain rows for feed_cache.version: each
+    meeting's columns, its circle's slug, its host's name ("" if none) and its
+    dates' columns (as with_exceptions picks them). Two prepared reads and no
+    ORM object: a calendar app's poll, answered from the kept feed or with a
+    304, needs only the version (bench/findings.md, 43)."""
+    meetings = _feed_meetings_read.values({"user_id": user.id, "since": now - FEED_HISTORY,
+                                           "limit": FEED_LIMIT})
+    if not meetings:
+        return []
+    faced = len(_columns_of(Meeting))
+    ids = [row[0] for row in meetings]
+    series = [row[0] for row in meetings if row[_rrule_at()] is not None]
+    dates: dict[int, list[tuple]] = defaultdict(list)
+    for row in _feed_dates_read.values({"ids": ids, "series": series or [0]}):
+        dates[row[_meeting_id_at()]].append(tuple(row))
+    return [(tuple(row[:faced]), row[faced], row[faced + 1] or "", dates[row[0]]) for row in meetings]
+
+
+@cache
+def _columns_of(model) -> tuple:
+    """Every column the model maps, in the mapper's order (feed_cache.version's)."""
+    return tuple(getattr(model, attr.key) for attr in inspect(model).column_attrs)
+
+
+@cache
+def _rrule_at() -> int:
+    return [column.key for column in _columns_of(Meeting)].index("rrule")
+
+
+@cache
+def _meeting_id_at() -> int:
+    return [column.key for column in _columns_of(MeetingOccurrence)].index("meeting_id")
+
+
+@prepared
+def _feed_meetings_read():
+    host = aliased(User)
+    since = bindparam("since", type_=MeetingOccurrence.ends_at.type)
+    return (select(*_columns_of(Meeting), Circle.slug, host.display_name)
+            .join(Circle, Circle.id == Meeting.circle_id)
+            .outerjoin(host, host.id == Meeting.host_user_id)
+            .where(may_read(bindparam("user_id"), Meeting.circle_id), Meeting.id.in_(
+                select(MeetingOccurrence.meeting_id).where(MeetingOccurrence.ends_at > since)))
+            .order_by(Meeting.starts_at.desc()).limit(inline("limit")))
+
+
+@prepared
+def _feed_dates_read():
+    # As with_exceptions: every date of a one-off, the moved or cancelled ones of a series.
+    return (select(*_columns_of(MeetingOccurrence)).where(
+        MeetingOccurrence.meeting_id.in_(bindparam("ids", expanding=True)),
+        or_(MeetingOccurrence.meeting_id.not_in(bindparam("series", expanding=True)),
+            MeetingOccurrence.moved_at.is_not(None), MeetingOccurrence.cancelled_at.is_not(None)))
+        .order_by(MeetingOccurrence.original_start))
+
+
 def with_exceptions(meetings: list[Meeting]) -> list[tuple[Meeting, list[MeetingOccurrence]]]:
     """Each meeting with its dates: all of them for a one-off, only the moved or
     cancelled ones for a series (the RRULE gives the rest)."""

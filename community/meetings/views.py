@@ -512,20 +512,31 @@ def calendar_feed(token):
     feed = feeds.find_calendar_feed(token)
     if feed is None:
         abort(404)
-    entries = queries.feed_meetings(feed.user, utcnow())
+    now = utcnow()
     # Its version comes from the feed's own rows, so it is also the feed's ETag.
-    key = feed_cache.version(entries, request.host_url)
+    key = feed_cache.version(queries.feed_version_rows(feed.user, now), request.host_url)
     if key in request.if_none_match:
         response = Response(status=304)
     else:
-        response = _calendar_response(
-            feed_cache.feeds.body(key, lambda: build_calendar(
-                entries, name="Alumni Circles", link=_link, descriptions=False)),
-            "alumni-circles.ics", attachment=False)
+        key, body = _feed_body(feed.user, now, key)
+        response = _calendar_response(body, "alumni-circles.ics", attachment=False)
     response.set_etag(key)
     # The owner's calendar app may keep it, but asks again each time (a 304 if unchanged).
     response.headers["Cache-Control"] = "private, no-cache"
     return response
+
+
+def _feed_body(user, now, key: str) -> tuple[str, bytes]:
+    """(its version, the feed): the body kept for this version, else one built
+    from the meetings loaded now and kept under their own version, so that a
+    change committed after the version's rows were read is in both or neither."""
+    body = feed_cache.feeds.kept(key)
+    if body is not None:
+        return key, body
+    entries = queries.feed_meetings(user, now)
+    key = feed_cache.version(feed_cache.rows_of(entries), request.host_url)
+    return key, feed_cache.feeds.body(key, lambda: build_calendar(
+        entries, name="Alumni Circles", link=_link, descriptions=False))
 
 
 @bp.route("/settings/calendar", methods=["GET", "POST"])

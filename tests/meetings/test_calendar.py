@@ -9,6 +9,7 @@ from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 from icalendar import Calendar
 
 from community.extensions import db
@@ -381,3 +382,58 @@ def test_the_feed_answers_304_until_something_in_it_changes(app, world):
     scheduling.move_occurrence(owner, circle.slug, third.id,
                                start=moved_to.strftime("%Y-%m-%dT%H:%M"), duration="90")
     assert b"RECURRENCE-ID" in changed()
+
+
+def _a_feed_with_everything(app, world) -> str:
+    """A one-off with a host, and a series with a moved and a cancelled date."""
+    circle, owner, member = world
+    schedule(owner, circle, title="Visit", start=at(day(3)), host_user_id=str(member.id),
+             host_organisation="Riverside Trust")
+    series = schedule(owner, circle, title="Weekly", start=at(day(7)), repeat="weekly", count="4")
+    second, third = dates_of(series)[1:3]
+    moved_to = third.starts_at.astimezone(LONDON).replace(hour=12)
+    scheduling.move_occurrence(owner, circle.slug, third.id,
+                               start=moved_to.strftime("%Y-%m-%dT%H:%M"), duration="90")
+    scheduling.cancel_occurrence(owner, circle.slug, second.id, reason="Snow")
+    return "/" + make_feed(signed_in(app, member))
+
+
+def test_the_feeds_version_read_as_rows_is_the_version_of_what_it_shows(app, world):
+    """A poll works the version out from plain rows (queries.feed_version_rows);
+    a body is kept under the version of the meetings it was built from. The two
+    must agree, or every poll would build the feed afresh."""
+    from community.meetings import feed_cache, queries
+    from community.meetings.models import CalendarFeed
+    from community.timeutil import utcnow
+
+    _a_feed_with_everything(app, world)
+    user = db.session.scalars(select(CalendarFeed)).one().user
+    now = utcnow()
+    rows = queries.feed_version_rows(user, now)
+    entries = queries.feed_meetings(user, now)
+    assert feed_cache.rows_of(entries) == rows
+    assert [len(dates) for *_, dates in rows] == [2, 1]  # the series' moved and cancelled; the one-off's
+    assert {host for _, _, host, _ in rows} == {"", "Mia Member"}
+    assert feed_cache.version(rows, "http://x/") == feed_cache.version(feed_cache.rows_of(entries), "http://x/")
+
+
+def test_a_poll_of_a_kept_feed_loads_no_meeting(app, world):
+    """Once built, the feed is answered (a 304, or the kept body) from two
+    prepared reads: no meeting, date, circle or host is loaded as an object."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    path = _a_feed_with_everything(app, world)
+    calendar_app = app.test_client()
+    first = calendar_app.get(path)
+    loaded = []
+    listen = lambda state: loaded.append(str(state.statement))  # noqa: E731
+    event.listen(Session, "do_orm_execute", listen)
+    try:
+        again = calendar_app.get(path)
+        unchanged = calendar_app.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    finally:
+        event.remove(Session, "do_orm_execute", listen)
+    assert again.get_data() == first.get_data() and again.headers["ETag"] == first.headers["ETag"]
+    assert unchanged.status_code == 304
+    assert not [sql for sql in loaded if "FROM meetings" in sql or "meeting_occurrences" in sql], loaded
