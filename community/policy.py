@@ -509,32 +509,33 @@ def circle_mate_ids(viewer_id):
 
 
 def circle_mates_once(viewer_id):
-    """The viewer's circle-mates' ids (circle_mate_ids) read from a CTE: for a
-    statement that asks field_visible of many fields, as `mates`. Each field
-    read them afresh before: the directory's page did it a dozen times."""
-    return select(circle_mate_ids(viewer_id).cte("circle_mates").c.user_id)
+    """The viewer's circle-mates' ids (circle_mate_ids), each once, as a CTE:
+    a statement that asks field_visible of many fields outer-joins it to the
+    people it lists and gives `mate=mates.c.user_id.is_not(None)`. Asked per
+    field, the directory's page read them a dozen times."""
+    return circle_mate_ids(viewer_id).distinct().cte("circle_mates")
 
 
-def field_visible(field: str, viewer_id, person=User, mates=None):
+def field_visible(field: str, viewer_id, person=User, mate=None):
     """Clause: the viewer may see this profile field of `person` (the User
     entity or an alias): always their own; "circles" to circle-mates; "alumni"
     to every alumnus (circle-mates are alumni); "nobody" to no one else.
 
-    :param mates: the viewer's circle-mates' ids, if the statement has them
-        already (circle_mates_once); else they are read here.
+    :param mate: a clause, the person is the viewer's circle-mate, where the
+        statement has them joined (circle_mates_once); else it asks here.
     """
     if field not in PROFILE_FIELDS:
         raise ValueError(f"not a profile field: {field}")
     audience = getattr(person, f"{field}_visibility")
-    mates = circle_mate_ids(viewer_id) if mates is None else mates
+    mate = person.id.in_(circle_mate_ids(viewer_id)) if mate is None else mate
     return or_(person.id == viewer_id,
                and_(audience == "alumni", is_alumnus(viewer_id)),
-               and_(audience.in_(("circles", "alumni")), person.id.in_(mates)))
+               and_(audience.in_(("circles", "alumni")), mate))
 
 
-def visible_columns(viewer_id, person=User, mates=None) -> list:
+def visible_columns(viewer_id, person=User, mate=None) -> list:
     """A boolean column per profile field (PROFILE_FIELDS' order): may the viewer see it."""
-    return [field_visible(field, viewer_id, person, mates).label(f"show_{field}") for field in PROFILE_FIELDS]
+    return [field_visible(field, viewer_id, person, mate).label(f"show_{field}") for field in PROFILE_FIELDS]
 
 
 def listed(person=User):

@@ -159,27 +159,28 @@ def _like(column, pattern):
     return func.lower(column).like(pattern, escape="\\")
 
 
-def _has_tag(viewer_id, pattern=None, key=None, mates=None):
+def _has_tag(viewer_id, pattern=None, key=None, mate=None):
     """Clause: the person has a tag matching (a LIKE pattern on its key, or the
     key itself), and the viewer may see their tags."""
     match = ProfileTag.key.like(pattern, escape="\\") if pattern is not None else ProfileTag.key == key
-    return and_(field_visible("tags", viewer_id, mates=mates),
-                exists().where(ProfileTag.user_id == User.id, match))
+    return and_(exists().where(ProfileTag.user_id == User.id, match),
+                field_visible("tags", viewer_id, mate=mate))
 
 
-def word_matches(viewer_id, pattern, tag_pattern, mates=None):
+def word_matches(viewer_id, pattern, tag_pattern, mate=None):
     """Clause: one word of a search is in the person's name, or in a field the
     viewer may see (organisation, job title, place, tags). A field hidden from
     the viewer can't make them match: that would tell what it holds.
 
     :param pattern: like_pattern(word.lower()); tag_pattern: like_pattern(word.casefold()).
-    :param mates: as policy.field_visible's.
+    :param mate: as policy.field_visible's.
     """
+    # The text first: the database asks who may see a field only of a row it matches.
     return or_(_like(User.display_name, pattern),
-               and_(field_visible("organisation", viewer_id, mates=mates), _like(User.organisation, pattern)),
-               and_(field_visible("job_title", viewer_id, mates=mates), _like(User.job_title, pattern)),
-               and_(field_visible("location", viewer_id, mates=mates), _like(User.location, pattern)),
-               _has_tag(viewer_id, pattern=tag_pattern, mates=mates))
+               and_(_like(User.organisation, pattern), field_visible("organisation", viewer_id, mate=mate)),
+               and_(_like(User.job_title, pattern), field_visible("job_title", viewer_id, mate=mate)),
+               and_(_like(User.location, pattern), field_visible("location", viewer_id, mate=mate)),
+               _has_tag(viewer_id, pattern=tag_pattern, mate=mate))
 
 
 @cache
@@ -190,15 +191,16 @@ def _statement(words: int, sector: bool, place: bool, tag: bool, programme: bool
     place, tag, programme, cohort, limit, offset)."""
     vid = bindparam("viewer_id")
     mates = circle_mates_once(vid)
-    ids = select(User.id).where(in_directory(vid))
+    mate = mates.c.user_id.is_not(None)
+    ids = select(User.id).outerjoin(mates, mates.c.user_id == User.id).where(in_directory(vid))
     for n in range(words):
-        ids = ids.where(word_matches(vid, bindparam(f"pattern_{n}"), bindparam(f"tag_pattern_{n}"), mates))
+        ids = ids.where(word_matches(vid, bindparam(f"pattern_{n}"), bindparam(f"tag_pattern_{n}"), mate))
     if sector:
-        ids = ids.where(field_visible("sector", vid, mates=mates), User.sector == bindparam("sector"))
+        ids = ids.where(field_visible("sector", vid, mate=mate), User.sector == bindparam("sector"))
     if place:
-        ids = ids.where(field_visible("location", vid, mates=mates), _like(User.location, bindparam("place")))
+        ids = ids.where(_like(User.location, bindparam("place")), field_visible("location", vid, mate=mate))
     if tag:
-        ids = ids.where(_has_tag(vid, key=bindparam("tag"), mates=mates))
+        ids = ids.where(_has_tag(vid, key=bindparam("tag"), mate=mate))
     if programme:
         ids = ids.where(on_programme(vid, bindparam("programme"),
                                      bindparam("cohort") if cohort else None))
@@ -206,8 +208,9 @@ def _statement(words: int, sector: bool, place: bool, tag: bool, programme: bool
     # then what the viewer may see of those few only.
     page = (ids.order_by(User.display_name, User.id).limit(inline("limit"))
             .offset(inline("offset")).subquery())
-    statement = (select(*(getattr(User, name) for name in Listed._fields), *visible_columns(vid, mates=mates))
-                 .join(page, page.c.id == User.id).order_by(User.display_name, User.id))
+    statement = (select(*(getattr(User, name) for name in Listed._fields), *visible_columns(vid, mate=mate))
+                 .join(page, page.c.id == User.id).outerjoin(mates, mates.c.user_id == User.id)
+                 .order_by(User.display_name, User.id))
     return Prepared(lambda: statement)
 
 

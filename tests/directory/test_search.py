@@ -88,3 +88,20 @@ def test_statements_are_few_and_the_same_for_20_and_200_alumni(app, client, view
     assert 'rel="next"' in answer.get_data(as_text=True)
     assert small.count == large.count
     assert large.count <= 8, large.statements
+
+
+@pytest.mark.parametrize("query", ["", "?q=search+budgets&place=reading&tag=coaching"])
+def test_the_viewers_circle_mates_are_read_once_per_search(app, client, viewer, count_queries, query):
+    """Who shares a circle with the viewer decides what they see of each field,
+    and a search asks it of a dozen fields: it is read once, joined to the
+    people (policy.circle_mates_once), not listed again for each field."""
+    circle = make_circle(make_user(), name="Theirs")
+    add_member(circle, viewer)
+    _alumni(circle, 5)
+    with count_queries() as queries:
+        answer = client.get("/people" + query)
+    assert answer.status_code == 200
+    assert people_part(answer.get_data(as_text=True)).count('class="person"') == 5
+    [found] = [s for s in queries.statements if "show_organisation" in s]
+    assert found.count("JOIN circles") == 1, found
+    assert "IN (SELECT circle_mates" not in found and "LEFT OUTER JOIN circle_mates" in found
