@@ -53,7 +53,8 @@ def test_the_main_pages_build_no_statement_per_request(client, auth, world):
     pages = ["/", f"/c/{c}/", f"/c/{c}/threads", f"/c/{c}/t/{thread.id}?page=1",
              f"/c/{c}/meetings/", f"/c/{c}/m/{meeting.id}", "/search?q=rota", f"/c/{c}/search?q=rota",
              "/messages", f"/c/{c}/files", f"/c/{c}/files?kind=images", f"/c/{c}/files?q=budget",
-             "/people", "/people?q=rachel+stone&place=reading", f"/messages/{conversation.id}"]
+             "/people", "/people?q=rachel+stone&place=reading", f"/messages/{conversation.id}",
+             f"/people/{thread.author_id}"]
     for page in pages:
         assert client.get(page).status_code == 200, page  # the first load builds them
         with selects_built() as built:

@@ -665,8 +665,13 @@ def has_blocked(actor: User, user_id) -> bool:
     """Whether the actor blocked this person (for the actor's own pages only)."""
     if type(user_id) is not int or not 0 < user_id < 2**31:
         return False
-    return db.session.scalar(select(Block.id).where(Block.blocker_id == actor.id,
-                                                    Block.blocked_id == user_id)) is not None
+    return _blocked.scalar({"blocker_id": actor.id, "blocked_id": user_id}) is not None
+
+
+@prepared
+def _blocked():
+    return select(Block.id).where(Block.blocker_id == bindparam("blocker_id"),
+                                  Block.blocked_id == bindparam("blocked_id"))
 
 
 # --- Live: what the Socket.IO handlers (events.py) call ---------------------------------
