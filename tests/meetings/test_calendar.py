@@ -9,8 +9,8 @@ from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 from icalendar import Calendar
+from sqlalchemy import select
 
 from community.extensions import db
 from community.meetings.actions import scheduling
