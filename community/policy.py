@@ -8,6 +8,7 @@ and templates (through the `policy` template global) apply the same rules.
 from collections import namedtuple
 from datetime import datetime
 from functools import cache
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, case, exists, false, func, not_, or_, select
 from sqlalchemy.orm import aliased, lazyload
@@ -443,10 +444,8 @@ def _profile_statement():
     # circle-mates joined once for every field (circle_mates_once).
     viewer_id = bindparam("viewer_id")
     mates = circle_mates_once(viewer_id)
-    mate = mates.c.user_id.is_not(None)
-    return (select(User, *visible_columns(viewer_id, mate=mate))
-            .outerjoin(mates, mates.c.user_id == User.id)
-            .where(User.id == bindparam("user_id"), may_see_person(viewer_id, mate=mate)))
+    return (mates.joined(select(User, *visible_columns(viewer_id, mate=mates.mate)))
+            .where(User.id == bindparam("user_id"), may_see_person(viewer_id, mate=mates.mate)))
 
 
 # --- Directory -------------------------------------------------------------------
@@ -518,12 +517,25 @@ def circle_mate_ids(viewer_id):
                                          is_active_row(theirs)).correlate(None))
 
 
-def circle_mates_once(viewer_id):
-    """The viewer's circle-mates' ids (circle_mate_ids), each once, as a CTE:
-    a statement that asks field_visible of many fields outer-joins it to the
-    people it lists and gives `mate=mates.c.user_id.is_not(None)`. Asked per
-    field, the directory's page read them a dozen times."""
-    return circle_mate_ids(viewer_id).distinct().cte("circle_mates")
+class CircleMates(NamedTuple):
+    """The viewer's circle-mates' ids (circle_mate_ids), each once, as a CTE
+    that a statement asking field_visible of many fields reads once: it
+    `joined`s them to the people it lists and gives `mate=` to each field.
+    Asked per field, the directory's page read them a dozen times."""
+
+    cte: Any
+
+    def joined(self, query, person=User):
+        return query.outerjoin(self.cte, self.cte.c.user_id == person.id)
+
+    @property
+    def mate(self):
+        """Clause: the person joined is one of them."""
+        return self.cte.c.user_id.is_not(None)
+
+
+def circle_mates_once(viewer_id) -> CircleMates:
+    return CircleMates(circle_mate_ids(viewer_id).distinct().cte("circle_mates"))
 
 
 def field_visible(field: str, viewer_id, person=User, mate=None):
@@ -532,7 +544,7 @@ def field_visible(field: str, viewer_id, person=User, mate=None):
     to every alumnus (circle-mates are alumni); "nobody" to no one else.
 
     :param mate: a clause, the person is the viewer's circle-mate, where the
-        statement has them joined (circle_mates_once); else it asks here.
+        statement has them joined (CircleMates.mate); else it asks here.
     """
     if field not in PROFILE_FIELDS:
         raise ValueError(f"not a profile field: {field}")

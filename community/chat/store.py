@@ -190,7 +190,7 @@ def latest_page(scope, scope_id: int, through: int, page: int = PAGE,
 @cache
 def _latest(scope) -> Prepared:
     model = scope.class_
-    said = [getattr(model, name) for name in Said._fields[:-1]]
+    said = [getattr(model, name) for name in Said._fields if name != "author_name"]
     return Prepared(lambda: select(*said, User.display_name).outerjoin(User, User.id == model.author_id)
                     .where(scope == bindparam("scope_id"), model.deleted_at.is_(None),
                            model.seq <= bindparam("through"), model.seq > bindparam("after"))

@@ -191,8 +191,8 @@ def _statement(words: int, sector: bool, place: bool, tag: bool, programme: bool
     place, tag, programme, cohort, limit, offset)."""
     vid = bindparam("viewer_id")
     mates = circle_mates_once(vid)
-    mate = mates.c.user_id.is_not(None)
-    ids = select(User.id).outerjoin(mates, mates.c.user_id == User.id).where(in_directory(vid))
+    mate = mates.mate
+    ids = mates.joined(select(User.id)).where(in_directory(vid))
     for n in range(words):
         ids = ids.where(word_matches(vid, bindparam(f"pattern_{n}"), bindparam(f"tag_pattern_{n}"), mate))
     if sector:
@@ -208,8 +208,8 @@ def _statement(words: int, sector: bool, place: bool, tag: bool, programme: bool
     # then what the viewer may see of those few only.
     page = (ids.order_by(User.display_name, User.id).limit(inline("limit"))
             .offset(inline("offset")).subquery())
-    statement = (select(*(getattr(User, name) for name in Listed._fields), *visible_columns(vid, mate=mate))
-                 .join(page, page.c.id == User.id).outerjoin(mates, mates.c.user_id == User.id)
+    statement = (mates.joined(select(*(getattr(User, name) for name in Listed._fields),
+                                     *visible_columns(vid, mate=mate)).join(page, page.c.id == User.id))
                  .order_by(User.display_name, User.id))
     return Prepared(lambda: statement)
 

@@ -55,10 +55,9 @@ class FeedCache:
         return None
 
     def body(self, key: str, build: Callable[[], bytes]) -> bytes:
-        with self._lock:
-            if key in self._bodies:
-                self._bodies.move_to_end(key)
-                return self._bodies[key]
+        kept = self.kept(key)
+        if kept is not None:
+            return kept
         body = build()
         with self._lock:
             self._bodies[key] = body

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, case, func, inspect, or_, select, true
+from sqlalchemy import and_, bindparam, case, func, inspect, or_, select
 from sqlalchemy.orm import aliased
 
 from ..accounts.models import User
@@ -495,12 +495,25 @@ def feed_meetings(user: User, now: datetime) -> list[tuple[Meeting, list[Meeting
     """Every meeting (not long past) of every circle the user may read now (an
     active member, any pledge accepted), with the dates a calendar must be told
     about one by one."""
-    meetings = list(db.session.scalars(
-        select(Meeting).where(may_read(user.id, Meeting.circle_id), Meeting.id.in_(
-            select(MeetingOccurrence.meeting_id).where(
-                MeetingOccurrence.ends_at > now - FEED_HISTORY)))
-        .order_by(Meeting.starts_at.desc()).limit(FEED_LIMIT)))
+    meetings = list(db.session.scalars(_in_feed(select(Meeting), user.id, now - FEED_HISTORY, FEED_LIMIT)))
     return with_exceptions(meetings)
+
+
+def _in_feed(query, user_id, since, limit):
+    """The query narrowed to the meetings of a feed: in the circles the user may
+    read, with a date ending after `since`, the latest first."""
+    return (query.where(may_read(user_id, Meeting.circle_id), Meeting.id.in_(
+        select(MeetingOccurrence.meeting_id).where(MeetingOccurrence.ends_at > since)))
+        .order_by(Meeting.starts_at.desc()).limit(limit))
+
+
+def _told_one_by_one(ids, series):
+    """Clause: the dates of these meetings a calendar is told about one by one:
+    every date of a one-off, the moved or cancelled ones of a series (`series`,
+    never empty: the RRULE gives the rest)."""
+    return and_(MeetingOccurrence.meeting_id.in_(ids),
+                or_(MeetingOccurrence.meeting_id.not_in(series),
+                    MeetingOccurrence.moved_at.is_not(None), MeetingOccurrence.cancelled_at.is_not(None)))
 
 
 def feed_version_rows(user: User, now: datetime) -> list[tuple[tuple, str, str, list[tuple]]]:
@@ -515,10 +528,10 @@ def feed_version_rows(user: User, now: datetime) -> list[tuple[tuple, str, str, 
         return []
     faced = len(_columns_of(Meeting))
     ids = [row[0] for row in meetings]
-    series = [row[0] for row in meetings if row[_rrule_at()] is not None]
+    series = [row[0] for row in meetings if row[_column_at(Meeting, "rrule")] is not None]
     dates: dict[int, list[tuple]] = defaultdict(list)
     for row in _feed_dates_read.values({"ids": ids, "series": series or [0]}):
-        dates[row[_meeting_id_at()]].append(tuple(row))
+        dates[row[_column_at(MeetingOccurrence, "meeting_id")]].append(tuple(row))
     return [(tuple(row[:faced]), row[faced], row[faced + 1] or "", dates[row[0]]) for row in meetings]
 
 
@@ -529,35 +542,26 @@ def _columns_of(model) -> tuple:
 
 
 @cache
-def _rrule_at() -> int:
-    return [column.key for column in _columns_of(Meeting)].index("rrule")
-
-
-@cache
-def _meeting_id_at() -> int:
-    return [column.key for column in _columns_of(MeetingOccurrence)].index("meeting_id")
+def _column_at(model, key: str) -> int:
+    """Where the model's column `key` is among _columns_of(model)."""
+    return [column.key for column in _columns_of(model)].index(key)
 
 
 @prepared
 def _feed_meetings_read():
     host = aliased(User)
-    since = bindparam("since", type_=MeetingOccurrence.ends_at.type)
-    return (select(*_columns_of(Meeting), Circle.slug, host.display_name)
-            .join(Circle, Circle.id == Meeting.circle_id)
-            .outerjoin(host, host.id == Meeting.host_user_id)
-            .where(may_read(bindparam("user_id"), Meeting.circle_id), Meeting.id.in_(
-                select(MeetingOccurrence.meeting_id).where(MeetingOccurrence.ends_at > since)))
-            .order_by(Meeting.starts_at.desc()).limit(inline("limit")))
+    return _in_feed(select(*_columns_of(Meeting), Circle.slug, host.display_name)
+                    .join(Circle, Circle.id == Meeting.circle_id)
+                    .outerjoin(host, host.id == Meeting.host_user_id),
+                    bindparam("user_id"), bindparam("since", type_=MeetingOccurrence.ends_at.type),
+                    inline("limit"))
 
 
 @prepared
 def _feed_dates_read():
-    # As with_exceptions: every date of a one-off, the moved or cancelled ones of a series.
-    return (select(*_columns_of(MeetingOccurrence)).where(
-        MeetingOccurrence.meeting_id.in_(bindparam("ids", expanding=True)),
-        or_(MeetingOccurrence.meeting_id.not_in(bindparam("series", expanding=True)),
-            MeetingOccurrence.moved_at.is_not(None), MeetingOccurrence.cancelled_at.is_not(None)))
-        .order_by(MeetingOccurrence.original_start))
+    return (select(*_columns_of(MeetingOccurrence))
+            .where(_told_one_by_one(bindparam("ids", expanding=True), bindparam("series", expanding=True)))
+            .order_by(MeetingOccurrence.original_start))
 
 
 def with_exceptions(meetings: list[Meeting]) -> list[tuple[Meeting, list[MeetingOccurrence]]]:
@@ -566,13 +570,9 @@ def with_exceptions(meetings: list[Meeting]) -> list[tuple[Meeting, list[Meeting
     if not meetings:
         return []
     ids = [m.id for m in meetings]
-    series = [m.id for m in meetings if m.is_series]
-    rows = db.session.scalars(select(MeetingOccurrence).where(
-        MeetingOccurrence.meeting_id.in_(ids),
-        or_(MeetingOccurrence.meeting_id.not_in(series) if series else true(),
-            MeetingOccurrence.moved_at.is_not(None),
-            MeetingOccurrence.cancelled_at.is_not(None)))
-        .order_by(MeetingOccurrence.original_start))
+    series = [m.id for m in meetings if m.is_series] or [0]  # ids start at 1
+    rows = db.session.scalars(select(MeetingOccurrence).where(_told_one_by_one(ids, series))
+                              .order_by(MeetingOccurrence.original_start))
     by_meeting: dict[int, list[MeetingOccurrence]] = defaultdict(list)
     for row in rows:
         by_meeting[row.meeting_id].append(row)
