@@ -41,12 +41,14 @@ def configure_logging(app: Flask) -> None:
 
 def configure_extensions(app: Flask) -> None:
     from . import database, models, postgres  # noqa: F401  (engine events; every table on the metadata)
+    from .fast import page_load
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         with app.app_context():
             postgres.install(db.engine)
     database.end_sessions_quietly(app)
+    page_load.install(app)
     migrate.init_app(app, db, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -85,7 +85,7 @@ def paginate_bound(statement, params: dict, per_page: int, rows: bool = False, s
     if counted_beside and (shown or not rows):
         raise ValueError("counted_beside counts beside a page of plain rows, as found")
     return BoundPagination(select=statement, params=params, rows=rows, shown=shown,
-                           counted_beside=counted_beside, total=total, session=db.session(),
+                           counted_beside=counted_beside, total=total, session=db.session,
                            page=page_number(), per_page=per_page, error_out=False, max_per_page=per_page)
 
 

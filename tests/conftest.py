@@ -82,7 +82,8 @@ def _forget_request_globals(exc):
     next, unlike in production where each request starts afresh.
     """
     g.__dict__.clear()
-    db.session.expire_all()
+    if db.session.registry.has():  # a page load may have read without one
+        db.session.expire_all()
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ def selects_built():
         Select.__init__ = init
 
 
-@pytest.fixture
-def world(app):
+def main_pages_world():
+    """(circle, thread, meeting, helen, conversation): something on every main page."""
     owner = make_user("Rachel Stone")
     circle = make_circle(owner)
     helen = add_member(circle, make_user("Helen Marsh"))
@@ -46,14 +46,24 @@ def world(app):
     return circle, thread, meeting, helen, conversation
 
 
+def main_pages(circle, thread, meeting) -> list[str]:
+    """Every main page, a search of each kind, the directory and the Messages page."""
+    c = circle.slug
+    return ["/", f"/c/{c}/", f"/c/{c}/threads", f"/c/{c}/t/{thread.id}?page=1",
+            f"/c/{c}/meetings/", f"/c/{c}/m/{meeting.id}", "/search?q=rota", f"/c/{c}/search?q=rota",
+            "/messages", f"/c/{c}/files", f"/c/{c}/files?kind=images", f"/c/{c}/files?q=budget",
+            "/people", "/people?q=rachel+stone&place=reading"]
+
+
+@pytest.fixture
+def world(app):
+    return main_pages_world()
+
+
 def test_the_main_pages_build_no_statement_per_request(client, auth, world):
     circle, thread, meeting, helen, conversation = world
-    c = circle.slug
     auth.login(helen)
-    pages = ["/", f"/c/{c}/", f"/c/{c}/threads", f"/c/{c}/t/{thread.id}?page=1",
-             f"/c/{c}/meetings/", f"/c/{c}/m/{meeting.id}", "/search?q=rota", f"/c/{c}/search?q=rota",
-             "/messages", f"/c/{c}/files", f"/c/{c}/files?kind=images", f"/c/{c}/files?q=budget",
-             "/people", "/people?q=rachel+stone&place=reading", f"/messages/{conversation.id}",
+    pages = [*main_pages(circle, thread, meeting), f"/messages/{conversation.id}",
              f"/people/{thread.author_id}"]
     for page in pages:
         assert client.get(page).status_code == 200, page  # the first load builds them

@@ -59,6 +59,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 
 from ..extensions import db
+from . import page_load
 
 # The minor version whose internals this module was written against and tested on.
 SQLALCHEMY_MINOR = (2, 1)
@@ -164,7 +165,7 @@ class Prepared:
         return found[0][0] if found else None
 
     def _run(self, params: dict, one: bool = False) -> list[tuple]:
-        conn = db.session.connection()
+        conn = page_load.connection()
         compiled = self._compiled_for(conn.dialect)
         sql, parameters = _expanded(compiled, params) if compiled.lists else (
             compiled.sql, _parameters(compiled, params))
@@ -308,15 +309,25 @@ def as_loaded(model, row):
     and saved on commit. Half the ORM's own load, on every signed-in request
     (bench/findings.md, 24). An object the session holds already is
     the one returned, its expired values refreshed from the row (as a load would).
+    On a page load with no session yet, the object waits for one, and joins it
+    when it begins (page_load.py).
     """
+    key = identity_key(model, row.id)
+    if page_load.outside_session():
+        return page_load.waiting(key, lambda: _detached(model, row))
     session = db.session()
-    found = session.identity_map.get(identity_key(model, row.id))
+    found = session.identity_map.get(key)
     if found is not None:
-        for key in inspect(found).expired_attributes & set(row._fields):
-            set_committed_value(found, key, getattr(row, key))
+        for name in inspect(found).expired_attributes & set(row._fields):
+            set_committed_value(found, name, getattr(row, name))
         return found
+    instance = _detached(model, row)
+    session.add(instance)
+    return instance
+
+
+def _detached(model, row):
     instance = manager_of_class(model).new_instance()
     instance.__dict__.update(row._asdict())  # the loaded values, as the ORM keeps them
     make_transient_to_detached(instance)  # committed state, with its identity
-    session.add(instance)
     return instance

@@ -350,7 +350,7 @@ def read_all(circle, membership):
 
 @bp.route("/c/<slug>/search")
 @login_required
-@circle_page
+@circle_page(rows=True)
 def search(circle, membership):
     return _search_page(circle_head(circle, membership), circle.id)
 

@@ -1,0 +1,123 @@
+"""A page load's reads before the ORM Session begins (bench/findings.md, 44).
+
+Every signed-in request opened an ORM Session to read its viewer: the Session,
+its transaction and connection, the viewer put into its identity map, all
+closed again at the end. That was a quarter of what the bell's poll costs
+beyond a hello-world app, paid by every page, though most pages read only
+through prepared statements. A page load (GET or HEAD, not a Socket.IO event)
+now reads through one pooled connection of its own, until a Session begins:
+
+- `connection()` is where a prepared read runs: the Session's connection once
+  it has begun a transaction (so reads see what the request wrote), else the
+  page load's own, in one transaction of its own (on SQLite one snapshot; on
+  PostgreSQL in autocommit, as postgres.on_begin reads page loads).
+- `waiting()`: an object read from a row (`prepared.as_loaded`) before any
+  Session exists waits outside one, detached, with its loaded values. It joins
+  the request's Session as that is made (`PageSession`), before it loads
+  anything, so the ORM hands out the same object and saves changes made to it.
+- When the Session begins a transaction, the page load's connection ends
+  (rolled back, back in the pool: a request holds one connection at a time).
+  From there on the request reads as it did before: what the Session reads is
+  as fresh as its own transaction, as when `database.fresh_read` ends one.
+- `end()`, at the end of the request, gives the connection back to the pool,
+  quietly when the database has gone away (`database.end_sessions_quietly`).
+"""
+import logging
+
+from flask import Flask, current_app, has_request_context, request
+from flask_sqlalchemy.session import Session
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+log = logging.getLogger(__name__)
+
+# On the request object, not `g`: the request's own, whatever shares its app context.
+_CONNECTION = "page_load_connection"
+_WAITING = "page_load_waiting"  # identity key -> object, until a Session begins
+
+
+class PageSession(Session):
+    """flask_sqlalchemy's Session (extensions.db's), taking in the objects a page
+    load read before it was made."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if has_request_context():
+            for instance in _taken(_WAITING, {}).values():
+                self.add(instance)
+
+
+@event.listens_for(PageSession, "after_transaction_create")
+def _hand_over(session, transaction) -> None:
+    if transaction.parent is None and has_request_context():
+        connection = _taken(_CONNECTION, None)
+        if connection is not None:
+            _close(connection)
+
+
+def install(app: Flask) -> None:
+    app.teardown_request(end)
+
+
+def _page_load() -> bool:
+    return (has_request_context() and request.method in ("GET", "HEAD")
+            and getattr(request, "sid", None) is None)  # a socket event runs in a GET's context
+
+
+def _session_begun(db) -> bool:
+    return db.session.registry.has() and db.session().in_transaction()
+
+
+def connection() -> Connection:
+    """The connection for a prepared read now (see the module's docstring)."""
+    if has_request_context():
+        found = getattr(request, _CONNECTION, None)
+        if found is not None:  # dropped when a Session began
+            return found
+    db = current_app.extensions["sqlalchemy"]
+    if not _page_load() or _session_begun(db):
+        return db.session.connection()
+    found = db.engine.connect()
+    found.begin()  # SQLite's BEGIN, PostgreSQL's autocommit (database._on_begin, postgres.on_begin)
+    setattr(request, _CONNECTION, found)
+    return found
+
+
+def outside_session() -> bool:
+    """Whether this is a page load no Session has joined yet."""
+    return _page_load() and not current_app.extensions["sqlalchemy"].session.registry.has()
+
+
+def waiting(key: tuple, make):
+    """The object waiting under `key` (an identity key), made by `make()` if none is."""
+    found = getattr(request, _WAITING, None)
+    if found is None:
+        found = {}
+        setattr(request, _WAITING, found)
+    instance = found.get(key)
+    if instance is None:
+        instance = found[key] = make()
+    return instance
+
+
+def end(exc=None) -> None:
+    """End the page load's connection, if it has one (a teardown_request)."""
+    _taken(_WAITING, None)
+    connection = _taken(_CONNECTION, None)
+    if connection is not None:
+        _close(connection)
+
+
+def _taken(name: str, default):
+    """The request's `name`, no longer the request's."""
+    return vars(request._get_current_object()).pop(name, default)
+
+
+def _close(connection: Connection) -> None:
+    try:
+        connection.close()
+    except SQLAlchemyError as error:
+        log.warning("database connection lost at the end of a page load: %s", type(error).__name__)
+        if not connection.closed:
+            connection.invalidate()  # dropped unused: no rollback on a dead line

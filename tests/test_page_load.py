@@ -1,0 +1,110 @@
+"""A page load reads before the ORM Session (community/fast/page_load.py): no
+Session is made for a page that reads through prepared statements, the viewer
+read before one joins it when it is made, and a request holds one connection
+at a time, given back at its end."""
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import bindparam, select, update
+
+from community.accounts.actions import load_session_user
+from community.accounts.models import User
+from community.extensions import db
+from community.fast import page_load
+from community.fast.prepared import Prepared
+from community.threads.models import Thread
+from tests.factories import make_circle, make_thread, make_user
+from tests.test_built_once import main_pages, main_pages_world
+
+_title = Prepared(lambda: select(Thread.title).where(Thread.id == bindparam("thread_id")))
+
+
+@contextmanager
+def sessions_made():
+    made = []
+    init = page_load.PageSession.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(self)
+        init(self, *args, **kwargs)
+
+    page_load.PageSession.__init__ = counting
+    try:
+        yield made
+    finally:
+        page_load.PageSession.__init__ = init
+
+
+@pytest.fixture
+def world(app):
+    owner = make_user("Rachel Stone")
+    circle = make_circle(owner)
+    thread = make_thread(circle, owner, title="Winter rotas", body="The rota for winter")
+    db.session.commit()
+    return owner.email, owner.get_id(), owner.id, circle.slug, thread.id
+
+
+def test_the_main_pages_make_no_orm_session(app, client, auth):
+    """(A conversation and a profile still read through the ORM.)"""
+    circle, thread, meeting, helen, _ = main_pages_world()
+    auth.login(helen)
+    pages = [*main_pages(circle, thread, meeting), "/notifications/unread"]
+    made_by = {}
+    for page in pages:
+        db.session.remove()  # what the test loaded; production starts each request without
+        with sessions_made() as made:
+            assert client.get(page).status_code == 200, page
+        made_by[page] = len(made)
+    assert made_by == {page: 0 for page in pages}
+
+
+def test_a_page_load_reads_without_an_orm_session(client, auth, world):
+    email, _, _, slug, thread_id = world
+    auth.login(email)
+    db.session.remove()  # what the test itself loaded; production starts each request without
+    with sessions_made() as made:
+        page = client.get(f"/c/{slug}/t/{thread_id}")
+        bell = client.get("/notifications/unread")
+    assert page.status_code == 200 and "Winter rotas" in page.get_data(as_text=True)
+    assert bell.get_json() == {"unread": 0}
+    assert made == []
+    assert db.engine.pool.checkedout() == 0  # the page load's connection is back in the pool
+
+
+def test_the_viewer_read_before_the_session_joins_it(app, world):
+    _, session_id, user_id, _, _ = world
+    db.session.remove()
+    with app.test_request_context("/"):
+        viewer = load_session_user(session_id)
+        assert not db.session.registry.has()
+        assert db.session.get(User, user_id) is viewer  # the ORM hands out the same object
+        viewer.display_name = "Rachel Stone-Hart"
+        db.session.commit()
+    db.session.remove()
+    assert db.session.get(User, user_id).display_name == "Rachel Stone-Hart"
+
+
+def test_once_the_session_begins_reads_go_through_it_on_one_connection(app, world):
+    *_, thread_id = world
+    db.session.remove()
+    with app.test_request_context("/"):
+        assert _title.scalar({"thread_id": thread_id}) == "Winter rotas"
+        assert db.engine.pool.checkedout() == 1  # the page load's own
+        db.session.execute(update(Thread).where(Thread.id == thread_id).values(title="Spring rotas"))
+        assert db.engine.pool.checkedout() == 1  # handed over: the Session's alone
+        assert _title.scalar({"thread_id": thread_id}) == "Spring rotas"  # sees what it wrote
+        db.session.rollback()
+    db.session.remove()
+    assert db.engine.pool.checkedout() == 0
+
+
+def test_a_form_post_reads_in_the_session_as_before(app, world):
+    """Not a page load: what a post reads is in the transaction that writes."""
+    _, session_id, user_id, _, thread_id = world
+    db.session.remove()
+    with app.test_request_context("/", method="POST"):
+        viewer = load_session_user(session_id)
+        assert db.session.registry.has() and viewer in db.session
+        _title.scalar({"thread_id": thread_id})
+        assert db.engine.pool.checkedout() == 1
+        db.session.remove()
