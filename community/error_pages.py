@@ -14,6 +14,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
 
 from .errors import ActionError
 from .extensions import db
+from .fast import page_load
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = 30  # seconds: what a client is told to wait while the database is away
@@ -132,6 +133,7 @@ def _read_again():
     log.info("database connection lost at %s; reading again on a new one", request.path)
     # The invalidated connection goes; what was loaded is expired, so the
     # signed-in user and the rest are read again on the new connection.
+    page_load.drop_connection()
     db.session.rollback()
     app = current_app._get_current_object()
     try:

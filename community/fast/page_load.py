@@ -102,8 +102,14 @@ def waiting(key: tuple, make):
 
 
 def end(exc=None) -> None:
-    """End the page load's connection, if it has one (a teardown_request)."""
+    """At the end of a request (a teardown_request): its connection back to the pool."""
     _taken(_WAITING, None)
+    drop_connection()
+
+
+def drop_connection() -> None:
+    """End the page load's connection, if it has one: the next read takes
+    another from the pool (error_pages reads a page again on a new one)."""
     connection = _taken(_CONNECTION, None)
     if connection is not None:
         _close(connection)
