@@ -5,6 +5,7 @@ at a time, given back at its end."""
 from contextlib import contextmanager
 
 import pytest
+from flask import g
 from sqlalchemy import bindparam, select, update
 
 from community.accounts.actions import load_session_user
@@ -108,3 +109,14 @@ def test_a_form_post_reads_in_the_session_as_before(app, world):
         _title.scalar({"thread_id": thread_id})
         assert db.engine.pool.checkedout() == 1
         db.session.remove()
+
+
+def test_the_circle_read_with_the_viewer_is_read_again_in_the_session(app, world):
+    """Read on the page load's connection, which ends as the Session begins."""
+    _, session_id, _, slug, thread_id = world
+    db.session.remove()
+    with app.test_request_context(f"/c/{slug}/t/{thread_id}"):
+        load_session_user(session_id)
+        assert "circle_rows" in g
+        db.session.execute(select(1))
+        assert "circle_rows" not in g

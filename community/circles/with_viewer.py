@@ -40,6 +40,14 @@ def _circle_rows_read_before(session, transaction) -> None:
         g.pop("circle_rows", None)
 
 
+@event.listens_for(Session, "after_transaction_create")
+def _circle_rows_read_outside(session, transaction) -> None:
+    # Read on a page load's own connection (fast/page_load.py), which ends as
+    # the Session begins: read again in the Session's transaction.
+    if transaction.parent is None and has_app_context():
+        g.pop("circle_rows", None)
+
+
 def circle_rows(user, slug: str):
     """policy.access_circle_rows, from the columns read with the viewer for this
     circle if they were (taken once: asked again, it reads them again)."""
