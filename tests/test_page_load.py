@@ -46,10 +46,10 @@ def world(app):
 
 
 def test_the_main_pages_make_no_orm_session(app, client, auth):
-    """(A conversation and a profile still read through the ORM.)"""
-    circle, thread, meeting, helen, _ = main_pages_world()
+    """(A profile still reads through the ORM.)"""
+    circle, thread, meeting, helen, conversation = main_pages_world()
     auth.login(helen)
-    pages = [*main_pages(circle, thread, meeting), "/notifications/unread"]
+    pages = [*main_pages(circle, thread, meeting), f"/messages/{conversation.id}", "/notifications/unread"]
     made_by = {}
     for page in pages:
         db.session.remove()  # what the test loaded; production starts each request without

@@ -1,34 +1,42 @@
 """Files as pages and payloads show them: one query for all the files of many
 places (so a page's statement count doesn't grow with its files), and the
 JSON a composer or a chat message carries."""
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from functools import cache
 
 from flask import url_for
 from sqlalchemy import bindparam, select
 
-from ..extensions import db
+from ..fast.prepared import Prepared
 from .models import Attachment
 
 
-def files_of(column, ids) -> dict[int, list[Attachment]]:
+class AttachmentRow(namedtuple("AttachmentRow", Attachment.__table__.columns.keys())):
+    """An attachment as pages and payloads show it: its columns, plain values."""
+
+    __slots__ = ()
+    attached = Attachment.attached  # the model's own rule
+
+
+def files_of(column, ids) -> dict[int, list[AttachmentRow]]:
     """{place id: [attachments, oldest first]} for the places in `ids`, where
     `column` is Attachment.post_id, .chat_message_id, .meeting_id or
-    .direct_message_id. One statement."""
-    found: dict[int, list[Attachment]] = defaultdict(list)
+    .direct_message_id. One prepared statement, plain rows: a conversation's
+    fifty messages made fifty ORM objects only to be shown (bench/findings.md, 45)."""
+    found: dict[int, list[AttachmentRow]] = defaultdict(list)
     ids = [place for place in ids if place is not None]
     if not ids:
         return found
-    for attachment in db.session.scalars(_files_at(column.key), {"ids": ids}):
+    for attachment in _files_at(column.key).rows({"ids": ids}, into=AttachmentRow):
         found[getattr(attachment, column.key)].append(attachment)
     return found
 
 
 @cache
-def _files_at(place: str):
-    # Built once per kind of place: meeting pages, chat history and messages run it.
-    return (select(Attachment).where(getattr(Attachment, place).in_(bindparam("ids", expanding=True)))
-            .order_by(Attachment.id))
+def _files_at(place: str) -> Prepared:
+    # One per kind of place: meeting pages, chat history and messages run it.
+    return Prepared(lambda: select(Attachment.__table__).where(
+        getattr(Attachment, place).in_(bindparam("ids", expanding=True))).order_by(Attachment.id))
 
 
 def direct_message_files(messages) -> dict[int, list[dict]]:

@@ -37,14 +37,16 @@ from ..content import render
 from ..database import begin_write, fresh_read
 from ..errors import ActionError, Conflict
 from ..extensions import db
-from ..fast.prepared import inline, prepared
+from ..fast.prepared import Prepared, inline, prepared
 from ..files.actions import attach_to_direct_message, clean_attachment_ids, discard_files_of
 from ..files.present import describe as describe_file
 from ..files.present import direct_message_files
 from ..notifications.live import nudge
 from ..policy import (
+    ConversationMemberRow,
     access_blockable,
     access_conversation,
+    access_conversation_rows,
     access_direct_message,
     add_refusal,
     blocks_with,
@@ -148,7 +150,7 @@ def send_refusal_for(actor: User, conversation_id: int) -> str | None:
 
     :raise NotFound: as access_conversation.
     """
-    _, me = access_conversation(actor, conversation_id)
+    _, me = access_conversation_rows(actor, conversation_id)
     return _refusal(me)
 
 
@@ -232,10 +234,10 @@ def conversation_page(actor: User, conversation_id) -> dict:
 
     :raise NotFound: as access_conversation.
     """
-    conversation, me = access_conversation(actor, conversation_id)
-    rows = db.session.execute(_members_statement(), {"conversation_id": conversation.id}).all()
-    members = [row[0] for row in rows]
-    names = {row[0].user_id: row[1] for row in rows}
+    conversation, me = access_conversation_rows(actor, conversation_id)
+    rows = _members_statement.values({"conversation_id": conversation.id})
+    members = [ConversationMemberRow(*row[:-1]) for row in rows]
+    names = {member.user_id: row[-1] for member, row in zip(members, rows, strict=True)}
     others = [m for m in members if m.user_id != actor.id and m.is_current]
     facts = message_facts(actor.id, [m.user_id for m in members])
     after, through = _visible_range(conversation, me)
@@ -254,14 +256,14 @@ def conversation_page(actor: User, conversation_id) -> dict:
             "can_add": me.is_current and len(members) < MAX_PEOPLE}
 
 
-@cache
+@prepared
 def _members_statement():
-    """Everyone who is or was in a conversation, with their names: built once."""
-    return (select(ConversationMember, User.display_name)
+    """Everyone who is or was in a conversation (ConversationMemberRow's
+    columns), each with their name after them."""
+    return (select(ConversationMember.__table__, User.display_name)
             .join(User, User.id == ConversationMember.user_id)
             .where(ConversationMember.conversation_id == bindparam("conversation_id"))
-            .order_by(ConversationMember.joined_at, ConversationMember.id)
-            .options(lazyload(ConversationMember.user)))
+            .order_by(ConversationMember.joined_at, ConversationMember.id))
 
 
 def _added_lines(members, names: dict, me_id: int) -> list[tuple[str, datetime]]:
@@ -281,20 +283,22 @@ def _visible_range(conversation: Conversation, me: ConversationMember) -> tuple[
     from the start and still in it; from when they were added; until they left."""
     if me.is_current and me.joined_at <= conversation.created_at:
         return 0, last_seq(DirectMessage.conversation_id, conversation.id)
-    after, through = db.session.execute(_range_statement(me.left_at is not None), {
-        "conversation_id": conversation.id, "joined_at": me.joined_at, "left_at": me.left_at}).one()
+    after, through = _range_statement(me.left_at is not None).values({
+        "conversation_id": conversation.id, "joined_at": me.joined_at, "left_at": me.left_at})[0]
     return after, max(after, through)
 
 
 @cache
-def _range_statement(left: bool):
-    """(after, through) of _visible_range for a member who joined late or left: built once."""
-    joined = bindparam("joined_at", type_=DirectMessage.created_at.type)
-    left = bindparam("left_at", type_=DirectMessage.created_at.type) if left else None
-    earlier = func.max(case((DirectMessage.created_at < joined, DirectMessage.seq)))
-    readable = func.max(case((readable_message(joined, left), DirectMessage.seq)))
-    return (select(func.coalesce(earlier, 0), func.coalesce(readable, 0))
-            .where(DirectMessage.conversation_id == bindparam("conversation_id")))
+def _range_statement(left: bool) -> Prepared:
+    """(after, through) of _visible_range for a member who joined late or left."""
+    def build():
+        joined = bindparam("joined_at", type_=DirectMessage.created_at.type)
+        until = bindparam("left_at", type_=DirectMessage.created_at.type) if left else None
+        earlier = func.max(case((DirectMessage.created_at < joined, DirectMessage.seq)))
+        readable = func.max(case((readable_message(joined, until), DirectMessage.seq)))
+        return (select(func.coalesce(earlier, 0), func.coalesce(readable, 0))
+                .where(DirectMessage.conversation_id == bindparam("conversation_id")))
+    return Prepared(build)
 
 
 def mark_read(actor: User, conversation_id, seq) -> int:
@@ -493,7 +497,7 @@ def add_page(actor: User, conversation_id) -> dict:
 
     :raise NotFound: as access_conversation.
     """
-    conversation, me = access_conversation(actor, conversation_id)
+    conversation, me = access_conversation_rows(actor, conversation_id)
     rows = db.session.execute(
         select(ConversationMember.user_id, ConversationMember.left_at, User.display_name)
         .join(User, User.id == ConversationMember.user_id)
@@ -697,7 +701,7 @@ def history(actor: User, conversation_id, after_seq: int | None = None,
     # must now see every message, and any block or departure, committed since.
     fresh_read()
     server_time = utcnow()
-    conversation, me = access_conversation(actor, conversation_id)
+    conversation, me = access_conversation_rows(actor, conversation_id)
     place = {"conversation": conversation.id}
     after, through = _visible_range(conversation, me)
     result = {"has_older": False, "has_newer": False, "changed": []}
@@ -740,7 +744,7 @@ def catch_up(actor: User, conversation_id, after_seq: int, before_seq: int | Non
     :raise NotFound: as access_conversation.
     """
     fresh_read()  # everything committed until now
-    conversation, me = access_conversation(actor, conversation_id)
+    conversation, me = access_conversation_rows(actor, conversation_id)
     after, through = _visible_range(conversation, me)
     result = _after_seq(conversation.id, max(after_seq, after), through, before_seq)
     result["messages"] = payloads(result["messages"], {"conversation": conversation.id})
@@ -752,7 +756,7 @@ def older_messages(actor: User, conversation_id, before_id: int) -> dict:
 
     :raise NotFound: as access_conversation.
     """
-    conversation, me = access_conversation(actor, conversation_id)
+    conversation, me = access_conversation_rows(actor, conversation_id)
     rows, has_older = older_than(DirectMessage.conversation_id, conversation.id, before_id, PAGE,
                                  where=readable_message(me.joined_at, me.left_at))
     return {"messages": payloads(rows, {"conversation": conversation.id}), "has_older": has_older}
@@ -809,7 +813,7 @@ def typing(actor: User, conversation_id, skip_sid: str | None = None,
 
     :raise NotFound: as access_conversation.
     """
-    conversation, _ = access_conversation(actor, conversation_id)
+    conversation, _ = access_conversation_rows(actor, conversation_id)
     live = hears(actor, conversation.id)
     payload = {"conversation": conversation.id, "user": {"id": actor.id, "name": actor.display_name}}
     db.session.rollback()  # read-only: end the transaction before the network

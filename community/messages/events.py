@@ -37,7 +37,7 @@ from ..chat.events import (
 from ..chat.live import NAMESPACE, conversation_room, state
 from ..errors import ActionError
 from ..extensions import socketio
-from ..policy import access_conversation
+from ..policy import access_conversation_rows
 from . import actions, reports
 
 
@@ -56,7 +56,7 @@ def on_join(user, data):
     after_seq = id_of(data, "after_seq", required=False)
     changed_since = moment_of(data, "changed_since")
     _read_throttle(user)
-    access_conversation(user, conversation_id)  # NotFound before any room
+    access_conversation_rows(user, conversation_id)  # NotFound before any room
     # Into the room first, then read: a message committed in between arrives
     # twice (clients keep one per id) rather than not at all; and a block
     # committed in between is seen by the read, or its re-check finds us in the room.
