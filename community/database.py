@@ -14,6 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression
 
 from .extensions import db
 
@@ -35,6 +37,20 @@ def _column_on_sqlite(create, compiler, **kw):
     if create.element.info.get(POSTGRESQL_ONLY):
         return None  # left out of CREATE TABLE
     return compiler.visit_create_column(create, **kw)
+
+
+@compiles(BinaryExpression, "sqlite")
+def _any_case_like_on_sqlite(binary, compiler, **kw):
+    """ILIKE as SQLite's own LIKE. SQLAlchemy writes lower(x) LIKE lower(y), but
+    SQLite's LIKE already ignores the case of exactly the letters its lower()
+    folds (ASCII; with the ICU extension, which replaces both, any): the same
+    rows, and the lower() of every row cost the Files page's name search two
+    fifths of its statement (bench/findings.md, 45)."""
+    if binary.operator is operators.ilike_op:
+        return compiler.visit_like_op_binary(binary, operators.like_op, **kw)
+    if binary.operator is operators.not_ilike_op:
+        return compiler.visit_not_like_op_binary(binary, operators.not_like_op, **kw)
+    return compiler.visit_binary(binary, **kw)
 
 
 def end_sessions_quietly(app: Flask) -> None:

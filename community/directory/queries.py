@@ -10,7 +10,7 @@ import re
 from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 
 from ..accounts.models import PROFILE_FIELDS, SECTORS, User
 from ..errors import ActionError
@@ -155,8 +155,8 @@ def like_pattern(text: str) -> str:
 
 
 def _like(column, pattern):
-    """Clause: the column, lower-cased, is LIKE the pattern (like_pattern of lower-cased text)."""
-    return func.lower(column).like(pattern, escape="\\")
+    """Clause: the column is LIKE the pattern (like_pattern of lower-cased text), in any case."""
+    return column.ilike(pattern, escape="\\")
 
 
 def _has_tag(viewer_id, pattern=None, key=None, mate=None):

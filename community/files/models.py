@@ -43,10 +43,10 @@ class Attachment(db.Model):
     __tablename__ = "attachments"
     __table_args__ = (
         CheckConstraint("(circle_id IS NULL) <> (conversation_id IS NULL)", name="one_owner"),
-        # The Files page: newest first; its count reads the places, and the space
-        # used the sizes, from the index alone.
-        Index("ix_attachments_circle_files", "circle_id", "created_at", "post_id", "meeting_id",
-              "chat_message_id", "size"),
+        # The Files page: newest first; its count reads the places, the space used
+        # the sizes, and a kind or name searched for, from the index alone.
+        Index("ix_attachments_circle_searched", "circle_id", "created_at", "post_id", "meeting_id",
+              "chat_message_id", "size", "kind", "name"),
         Index("ix_attachments_conversation_created", "conversation_id", "created_at"),
         # A page's files of many posts, messages or a meeting; the per-person quota of direct messages.
         Index("ix_attachments_post_id", "post_id"),
