@@ -51,9 +51,7 @@ class PageSession(Session):
 @event.listens_for(PageSession, "after_transaction_create")
 def _hand_over(session, transaction) -> None:
     if transaction.parent is None and has_request_context():
-        connection = _taken(_CONNECTION, None)
-        if connection is not None:
-            _close(connection)
+        drop_connection()
 
 
 def install(app: Flask) -> None:
@@ -91,10 +89,7 @@ def outside_session() -> bool:
 
 def waiting(key: tuple, make):
     """The object waiting under `key` (an identity key), made by `make()` if none is."""
-    found = getattr(request, _WAITING, None)
-    if found is None:
-        found = {}
-        setattr(request, _WAITING, found)
+    found = vars(request._get_current_object()).setdefault(_WAITING, {})
     instance = found.get(key)
     if instance is None:
         instance = found[key] = make()
