@@ -93,7 +93,7 @@ def payloads(messages, slug: str) -> list[dict]:
     return [message_payload(m, slug, attachments=found.get(m.id, ())) for m in messages]
 
 
-def _files_of(message: ChatMessage) -> list[Attachment]:
+def _files_of(message: ChatMessage) -> list[present.AttachmentRow]:
     return present.files_of(Attachment.chat_message_id, [message.id]).get(message.id, [])
 
 

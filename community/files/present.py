@@ -47,7 +47,7 @@ def direct_message_files(messages) -> dict[int, list[dict]]:
             for message_id, attachments in found.items()}
 
 
-def describe(slug: str | None, attachment: Attachment) -> dict:
+def describe(slug: str | None, attachment: Attachment | AttachmentRow) -> dict:
     """What the upload answers, and what a composer or a chat message needs to
     show the file. A direct conversation's file (slug None) links to the
     conversation's routes, a circle's to the circle's."""
@@ -58,7 +58,7 @@ def describe(slug: str | None, attachment: Attachment) -> dict:
     }
 
 
-def file_urls(slug: str | None, attachment: Attachment) -> tuple[str, str | None]:
+def file_urls(slug: str | None, attachment: Attachment | AttachmentRow) -> tuple[str, str | None]:
     """(download URL, thumbnail URL or None): both checked on every request."""
     public_id = attachment.public_id
     if attachment.conversation_id is not None:
