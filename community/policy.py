@@ -19,7 +19,7 @@ from .accounts.models import PROFILE_FIELDS, VISIBILITIES, User
 from .circles.models import Circle, JoinRequest, Membership
 from .directory.models import Introduction
 from .extensions import db
-from .fast.prepared import prepared
+from .fast.prepared import as_loaded, every_column_of, prepared
 from .messages.models import MAX_PEOPLE, MIN_PEOPLE, Block, Conversation, ConversationMember, DirectMessage
 from .programmes.models import Programme, ProgrammeCohort, ProgrammeStaff
 
@@ -432,20 +432,30 @@ def access_profile(viewer: User, user_id: int) -> tuple[User, dict[str, bool]]:
     """
     if viewer is None or not viewer.is_authenticated or not 0 < user_id < 2**31:
         raise NotFound()
-    row = db.session.execute(_profile_statement(), {"viewer_id": viewer.id, "user_id": user_id}).first()
+    row = _profile_statement.first({"viewer_id": viewer.id, "user_id": user_id})
     if row is None:
         raise NotFound()
-    return row[0], {field: bool(shown) for field, shown in zip(PROFILE_FIELDS, row[1:], strict=True)}
+    person = _person_columns()
+    shown = row[len(person._fields):]
+    return (as_loaded(User, person._make(row[:len(person._fields)])),
+            {field: bool(value) for field, value in zip(PROFILE_FIELDS, shown, strict=True)})
+
+
+@prepared
+def _profile_statement():
+    # A person's columns (as_loaded makes them the User), then a column per
+    # field; the viewer's circle-mates joined once for every field
+    # (circle_mates_once). A profile, and each photo a page shows, asks it.
+    viewer_id = bindparam("viewer_id")
+    mates = circle_mates_once(viewer_id)
+    return (mates.joined(every_column_of(User).add_columns(*visible_columns(viewer_id, mate=mates.mate)))
+            .where(User.id == bindparam("user_id"), may_see_person(viewer_id, mate=mates.mate)))
 
 
 @cache
-def _profile_statement():
-    # Built once (a profile, and each photo a page shows, asks it), the viewer's
-    # circle-mates joined once for every field (circle_mates_once).
-    viewer_id = bindparam("viewer_id")
-    mates = circle_mates_once(viewer_id)
-    return (mates.joined(select(User, *visible_columns(viewer_id, mate=mates.mate)))
-            .where(User.id == bindparam("user_id"), may_see_person(viewer_id, mate=mates.mate)))
+def _person_columns() -> type:
+    """The named tuple of a User's columns, as every_column_of reads them."""
+    return namedtuple("PersonRow", every_column_of(User).selected_columns.keys())
 
 
 # --- Directory -------------------------------------------------------------------

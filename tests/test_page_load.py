@@ -9,12 +9,13 @@ from flask import g
 from sqlalchemy import bindparam, select, update
 
 from community.accounts.actions import load_session_user
-from community.accounts.models import User
+from community.accounts.models import PROFILE_FIELDS, User
 from community.extensions import db
 from community.fast import page_load
 from community.fast.prepared import Prepared
 from community.threads.models import Thread
 from tests.factories import make_circle, make_thread, make_user
+from tests.directory.conftest import set_profile
 from tests.test_built_once import main_pages, main_pages_world
 
 _title = Prepared(lambda: select(Thread.title).where(Thread.id == bindparam("thread_id")))
@@ -46,10 +47,16 @@ def world(app):
 
 
 def test_the_main_pages_make_no_orm_session(app, client, auth):
-    """(A profile still reads through the ORM.)"""
     circle, thread, meeting, helen, conversation = main_pages_world()
+    # Listed, and in no circle of Helen's: her profile offers an introduction.
+    stranger = make_user("Sam Okafor")
+    make_circle(stranger)
+    set_profile(stranger, listed_in_directory=True, open_to_contact=True,
+                visibility={field: "alumni" for field in PROFILE_FIELDS})
     auth.login(helen)
-    pages = [*main_pages(circle, thread, meeting), f"/messages/{conversation.id}", "/notifications/unread"]
+    pages = [*main_pages(circle, thread, meeting), f"/messages/{conversation.id}", "/notifications/unread",
+             f"/people/{thread.author_id}", f"/people/{helen.id}", f"/people/{stranger.id}"]
+    assert "introduc" in client.get(f"/people/{stranger.id}").get_data(as_text=True).lower()
     made_by = {}
     for page in pages:
         db.session.remove()  # what the test loaded; production starts each request without

@@ -22,13 +22,14 @@ from ..policy import (
     can_edit_circle,
     can_invite,
     can_leave,
+    circle_rows_of,
     field_visible,
     is_active_member,
     is_staff,
+    may_read_circle,
     member_list,
     owner_count,
     read_gate,
-    readable,
     shown_to_circle,
 )
 from ..templating import kept_in_layout
@@ -303,8 +304,9 @@ def profile(user_id, introduction_error: str | None = None, status: int = 200):
     from ..directory.queries import card, cohorts_of, profile_tags
 
     person, shown = access_profile(current_user, user_id)
-    mine = {c.id for c, _ in readable(actions.my_circles(current_user), current_user)}
-    shared = [(c, m) for c, m in actions.my_circles(person) if c.id in mine]
+    # As rows, as the dashboard reads them: the page only shows them.
+    mine = {c.id for c, m, _ in circle_rows_of(current_user.id) if may_read_circle(c, m, current_user)}
+    shared = [(c, m) for c, m, _ in circle_rows_of(person.id) if c.id in mine]
     blocked = person.id != current_user.id and has_blocked(current_user, person.id)
     tags = profile_tags([person.id]).get(person.id) if shown["tags"] else None
     # Someone listed whom the viewer shares no circle with: the way to reach them.

@@ -8,11 +8,12 @@ import re
 import tempfile
 
 from flask import current_app
-from sqlalchemy import case, delete, select
+from sqlalchemy import bindparam, case, delete, func, select
 
 from ..accounts.models import PROFILE_FIELDS, VISIBILITIES, User
 from ..errors import ActionError
 from ..extensions import db
+from ..fast.prepared import prepared
 from ..text import clean_text
 from .models import MAX_TAG_LENGTH, MAX_TAGS, ProfileTag
 
@@ -141,24 +142,32 @@ def remove_photo(user: User) -> None:
 # --- Introductions ------------------------------------------------------------------
 
 def introduction_facts(actor: User, person: User, shown: dict[str, bool]) -> str | None:
-    """policy.introduction_refusal for the actor and this person (two statements)."""
+    """policy.introduction_refusal for the actor and this person (two prepared
+    statements: a profile page asks it, and makes no ORM Session)."""
     from datetime import timedelta
-
-    from sqlalchemy import func
 
     from ..policy import introduction_refusal, message_facts
     from ..timeutil import utcnow
-    from .models import Introduction
 
     if person.id == actor.id:
         return introduction_refusal(actor, person, shown, None, False, 0)
     facts = message_facts(actor.id, [person.id]).get(person.id)
-    since = utcnow() - timedelta(days=1)
-    asked, today = db.session.execute(select(
-        func.coalesce(func.sum(case((Introduction.recipient_id == person.id, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((Introduction.created_at >= since, 1), else_=0)), 0))
-        .where(Introduction.requester_id == actor.id)).one()
+    asked, today = _introductions_asked.values({"actor_id": actor.id, "person_id": person.id,
+                                                "since": utcnow() - timedelta(days=1)})[0]
     return introduction_refusal(actor, person, shown, facts, bool(asked), today)
+
+
+@prepared
+def _introductions_asked():
+    """(how many times the actor asked to be introduced to the person, how
+    many introductions they asked for since a moment)."""
+    from .models import Introduction
+
+    since = bindparam("since", type_=Introduction.created_at.type)
+    return (select(
+        func.coalesce(func.sum(case((Introduction.recipient_id == bindparam("person_id"), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((Introduction.created_at >= since, 1), else_=0)), 0))
+        .where(Introduction.requester_id == bindparam("actor_id")))
 
 
 def ask_introduction(actor: User, person_id: int, message: str):
