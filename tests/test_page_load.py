@@ -14,8 +14,8 @@ from community.extensions import db
 from community.fast import page_load
 from community.fast.prepared import Prepared
 from community.threads.models import Thread
-from tests.factories import make_circle, make_thread, make_user
 from tests.directory.conftest import set_profile
+from tests.factories import make_circle, make_thread, make_user
 from tests.test_built_once import main_pages, main_pages_world
 
 _title = Prepared(lambda: select(Thread.title).where(Thread.id == bindparam("thread_id")))
