@@ -19,7 +19,7 @@ from .accounts.models import PROFILE_FIELDS, VISIBILITIES, User
 from .circles.models import Circle, JoinRequest, Membership
 from .directory.models import Introduction
 from .extensions import db
-from .fast.prepared import as_loaded, every_column_of, prepared
+from .fast.prepared import as_loaded, every_column_of, loaded_row, prepared
 from .messages.models import MAX_PEOPLE, MIN_PEOPLE, Block, Conversation, ConversationMember, DirectMessage
 from .programmes.models import Programme, ProgrammeCohort, ProgrammeStaff
 
@@ -435,10 +435,9 @@ def access_profile(viewer: User, user_id: int) -> tuple[User, dict[str, bool]]:
     row = _profile_statement.first({"viewer_id": viewer.id, "user_id": user_id})
     if row is None:
         raise NotFound()
-    person = _person_columns()
-    shown = row[len(person._fields):]
-    return (as_loaded(User, person._make(row[:len(person._fields)])),
-            {field: bool(value) for field, value in zip(PROFILE_FIELDS, shown, strict=True)})
+    columns = len(loaded_row(User)._fields)
+    return (as_loaded(User, loaded_row(User)._make(row[:columns])),
+            {field: bool(shown) for field, shown in zip(PROFILE_FIELDS, row[columns:], strict=True)})
 
 
 @prepared
@@ -450,12 +449,6 @@ def _profile_statement():
     mates = circle_mates_once(viewer_id)
     return (mates.joined(every_column_of(User).add_columns(*visible_columns(viewer_id, mate=mates.mate)))
             .where(User.id == bindparam("user_id"), may_see_person(viewer_id, mate=mates.mate)))
-
-
-@cache
-def _person_columns() -> type:
-    """The named tuple of a User's columns, as every_column_of reads them."""
-    return namedtuple("PersonRow", every_column_of(User).selected_columns.keys())
 
 
 # --- Directory -------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ..circles.with_viewer import circle_read_with_user, keep_circle_rows
 from ..database import begin_write
 from ..errors import ActionError, Conflict, NotFound, TooManyAttempts
 from ..extensions import db
-from ..fast.prepared import Prepared, as_loaded, every_column_of
+from ..fast.prepared import Prepared, as_loaded, every_column_of, loaded_row
 from ..header import header_count_columns, keep_header_counts, page_asked
 from ..policy import access_account, with_circle_rows
 from ..signals import browser_signed_out, sessions_ended
@@ -276,12 +276,12 @@ def load_session_user(session_id: str) -> User | None:
     row = _user_row(with_counts, slug is not None).first(values)
     if row is None or not User.is_active.fget(row) or row.session_token != token:
         return None
-    columns = len(_user_row(False, False).Row._fields)
+    columns = len(loaded_row(User)._fields)
     if with_counts:
         keep_header_counts(*row[columns:columns + 2])
     if slug is not None:
         keep_circle_rows(row.id, slug, row[columns + 2 * with_counts:])
-    return as_loaded(User, _user_row(False, False).Row._make(row[:columns]))
+    return as_loaded(User, loaded_row(User)._make(row[:columns]))
 
 
 @cache

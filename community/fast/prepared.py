@@ -303,6 +303,13 @@ def every_column_of(model) -> Select:
     return select(*(getattr(model, attr.key).label(attr.key) for attr in inspect(model).column_attrs))
 
 
+@cache
+def loaded_row(model) -> type:
+    """The named tuple of every_column_of(model)'s columns: the row as_loaded
+    takes, made from the leading values of a wider read."""
+    return namedtuple(f"{model.__name__}Row", every_column_of(model).selected_columns.keys())
+
+
 def as_loaded(model, row):
     """The ORM object for `row` (from a prepared every_column_of(model) read), in the
     session as if the ORM had loaded it: in its identity map, its changes tracked

@@ -235,9 +235,7 @@ def conversation_page(actor: User, conversation_id) -> dict:
     :raise NotFound: as access_conversation.
     """
     conversation, me = access_conversation_rows(actor, conversation_id)
-    rows = _members_statement.values({"conversation_id": conversation.id})
-    members = [ConversationMemberRow(*row[:-1]) for row in rows]
-    names = {member.user_id: row[-1] for member, row in zip(members, rows, strict=True)}
+    members, names = _members_and_names(conversation.id)
     others = [m for m in members if m.user_id != actor.id and m.is_current]
     facts = message_facts(actor.id, [m.user_id for m in members])
     after, through = _visible_range(conversation, me)
@@ -254,6 +252,14 @@ def conversation_page(actor: User, conversation_id) -> dict:
             "added": _added_lines(members, names, actor.id),
             "can_leave": can_leave_conversation(me, len(members)),
             "can_add": me.is_current and len(members) < MAX_PEOPLE}
+
+
+def _members_and_names(conversation_id: int) -> tuple[list[ConversationMemberRow], dict[int, str]]:
+    """Everyone who is or was in the conversation, by when they joined, and
+    {user id: name} of them: one prepared read."""
+    rows = _members_statement.values({"conversation_id": conversation_id})
+    members = [ConversationMemberRow(*row[:-1]) for row in rows]
+    return members, {member.user_id: row[-1] for member, row in zip(members, rows, strict=True)}
 
 
 @prepared
@@ -498,22 +504,18 @@ def add_page(actor: User, conversation_id) -> dict:
     :raise NotFound: as access_conversation.
     """
     conversation, me = access_conversation_rows(actor, conversation_id)
-    rows = db.session.execute(
-        select(ConversationMember.user_id, ConversationMember.left_at, User.display_name)
-        .join(User, User.id == ConversationMember.user_id)
-        .where(ConversationMember.conversation_id == conversation.id)
-        .order_by(ConversationMember.joined_at, ConversationMember.id)).all()
-    current = [r for r in rows if r.left_at is None]
-    others = [r for r in current if r.user_id != actor.id]
+    members, names = _members_and_names(conversation.id)
+    current = [m for m in members if m.is_current]
+    others = [m for m in current if m.user_id != actor.id]
     if not me.is_current:
         refusal = "You left this conversation, so you can't add people to it."
-    elif len(rows) >= MAX_PEOPLE:
+    elif len(members) >= MAX_PEOPLE:
         refusal = f"This conversation already has {MAX_PEOPLE} people, the most there can be."
     else:  # one who can't write to it can't bring others into it
         refusal = _refusal(me)
-    return {"conversation": conversation, "names": [r.display_name for r in others],
-            "member_ids": [r.user_id for r in current], "pair": len(rows) <= MIN_PEOPLE,
-            "room": MAX_PEOPLE - len(rows), "refusal": refusal}
+    return {"conversation": conversation, "names": [names[m.user_id] for m in others],
+            "member_ids": [m.user_id for m in current], "pair": len(members) <= MIN_PEOPLE,
+            "room": MAX_PEOPLE - len(members), "refusal": refusal}
 
 
 def _pair_grows(actor_id: int, current: list[int], added: list[int], now) -> int:
