@@ -41,7 +41,7 @@ def configure_logging(app: Flask) -> None:
 
 def configure_extensions(app: Flask) -> None:
     from . import database, models, postgres  # noqa: F401  (engine events; every table on the metadata)
-    from .fast import page_load
+    from .fast import page_load, request_hooks
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
@@ -52,18 +52,7 @@ def configure_extensions(app: Flask) -> None:
     migrate.init_app(app, db, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
-    # Our limits are on a few sign-in forms, each checked by its decorator. The
-    # check Flask-Limiter also runs before every request looks for app-wide
-    # limits, which we don't set: a cost on every request for nothing
-    # (bench/findings.md, 15). Flask-Limiter 4.1 has no public way not to
-    # register that hook (no option for it; RATELIMIT_ENABLED turns the
-    # decorators off too), so it is removed by the bound method it registered:
-    # the one private name here. The limits are asked through the public API.
-    hooks = app.before_request_funcs.get(None, [])
-    check = limiter._check_request_limit
-    if check in hooks and not (limiter.limit_manager.default_limits
-                               or limiter.limit_manager.application_limits):
-        hooks.remove(check)
+    request_hooks.install(app, limiter)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please sign in to see that page."
