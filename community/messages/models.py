@@ -71,6 +71,9 @@ class ConversationMember(db.Model):
         return self.left_at is None
 
 
+UNREAD_COUNTED = ("conversation_id", "seq", "author_id", "deleted_at")
+
+
 class DirectMessage(MessageText, db.Model):
     """One message of a conversation: chat_messages' columns with the
     conversation in place of the circle (see the package's docstring)."""
@@ -81,6 +84,10 @@ class DirectMessage(MessageText, db.Model):
         UniqueConstraint("conversation_id", "seq"),
         Index("ix_direct_messages_conversation_changed", "conversation_id", "changed_at"),
         Index("ix_direct_messages_author_created", "author_id", "created_at"),
+        # The header's unread count on every signed-in page (messages.actions.unread_total_query),
+        # read from the index alone: the messages not removed, past each reader's place.
+        Index("ix_direct_messages_unread", *UNREAD_COUNTED,
+              sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

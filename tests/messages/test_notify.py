@@ -343,6 +343,32 @@ def test_unread_total_counts_others_unread_in_unmuted_current_conversations(app,
     assert dm.unread_total(gareth) == 1
 
 
+
+def test_the_header_count_reads_the_unread_index_alone_and_skips_removed_messages(app, people):
+    """Every signed-in page runs this count: it reads ix_direct_messages_unread,
+    not each message's row (bench/findings.md, 46)."""
+    from sqlalchemy import event
+
+    from community.messages.models import DirectMessage
+
+    amara, gareth = people["moderator"], people["member"]
+    pair = start(amara, gareth)
+    say(amara, pair, "a", "b", "c")
+    removed = db.session.scalar(select(DirectMessage.id).where(DirectMessage.conversation_id == pair.id)
+                                .order_by(DirectMessage.seq.desc()).limit(1))
+    dm.delete_message(amara, pair.id, removed)
+    sent = []
+    listen = lambda conn, cursor, statement, parameters, *args: sent.append((statement, parameters))  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        assert dm.unread_total(gareth) == 2
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    [(sql, parameters)] = [(s, p) for s, p in sent if "count(" in s]
+    driver = db.session.connection().connection.driver_connection
+    plan = [row[-1] for row in driver.execute("EXPLAIN QUERY PLAN " + sql, parameters)]
+    assert any("direct_messages USING COVERING INDEX ix_direct_messages_unread" in step for step in plan), plan
+
 # --- On PostgreSQL: locks instead of SQLite's one writer ------------------------------------------
 
 def test_on_postgresql_senders_at_once_make_one_notification_and_workers_one_email(
