@@ -367,7 +367,8 @@ def test_the_header_count_reads_the_unread_index_alone_and_skips_removed_message
     [(sql, parameters)] = [(s, p) for s, p in sent if "count(" in s]
     driver = db.session.connection().connection.driver_connection
     plan = [row[-1] for row in driver.execute("EXPLAIN QUERY PLAN " + sql, parameters)]
-    assert any("direct_messages USING COVERING INDEX ix_direct_messages_unread" in step for step in plan), plan
+    covered = "direct_messages USING COVERING INDEX ix_direct_messages_unread"
+    assert any(covered in step for step in plan), plan
 
 # --- On PostgreSQL: locks instead of SQLite's one writer ------------------------------------------
 
