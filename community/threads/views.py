@@ -123,7 +123,8 @@ def show(circle, membership, thread_id):
     posts = reading.page_of_posts(thread.id, first)
     quote = _quote_of(thread, request.args.get("quote", type=int))
     first_unread = read + 1 if read < thread.post_count else None
-    challenge = challenge_face(thread, membership, utcnow()) if thread.kind == "challenge" else None
+    now = utcnow()
+    challenge = challenge_face(thread, membership, now) if thread.kind == "challenge" else None
     frame = _frame(circle, membership, thread, page, pages, posts, first_unread, challenge)
     reactions = reading.reactions_for(thread.id, first, membership.user_id) if posts else {}
     files = reading.files_for(thread.id, first) if posts else {}
@@ -134,7 +135,7 @@ def show(circle, membership, thread_id):
     if challenge is not None and challenge.ends_at is not None:
         slots["phase_ends"] = timefmt.full(challenge.ends_at, zone, clock)
     for number, post in enumerate(posts):
-        time_slots(post, number, zone, clock, slots)
+        time_slots(post, number, zone, clock, slots, now)
     # The page may show nothing per viewer but its key (frame, faces, quote),
     # the layout's state and the slots: while it renders, current_user,
     # membership, circle, request, session and g raise (fast/README.md).
