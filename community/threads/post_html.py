@@ -89,10 +89,13 @@ def time_slots(post, number: int, zone: str | None, clock: str, slots: dict[str,
         slots[edited_ago] = timefmt.relative(post.edited_at, zone, clock, now)
 
 
+TIME_SLOTS = ("created_title", "created_ago", "edited_title", "edited_ago")
+
+
 @cache
 def _slot_names(number: int) -> tuple[str, str, str, str]:
     # The same twenty posts' names on every page: written once, not four f-strings a post.
-    return tuple(f"{name}#{number}" for name in ("created_title", "created_ago", "edited_title", "edited_ago"))
+    return tuple(f"{name}#{number}" for name in TIME_SLOTS)
 
 
 def _context(view: PostFace) -> dict:
