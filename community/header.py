@@ -34,10 +34,12 @@ def page_asked() -> bool:
     """Whether this request asks for a page a browser shows (the layout, with its
     header's counts): a GET or HEAD accepting HTML (or anything), not a socket's
     event, a fetch for JSON or an image."""
-    if not has_request_context() or request.method not in ("GET", "HEAD") \
-            or getattr(request, "sid", None) is not None:
+    if not has_request_context():
         return False
-    accept = request.headers.get("Accept")
+    asked = request._get_current_object()  # read a few times: not through the proxy
+    if asked.method not in ("GET", "HEAD") or getattr(asked, "sid", None) is not None:
+        return False
+    accept = asked.headers.get("Accept")
     return not accept or "text/html" in accept
 
 

@@ -21,10 +21,13 @@ def reads_circle_rows(view):
 def circle_read_with_user() -> str | None:
     """The slug of the circle this request's view reads by circle_rows (a view
     reads_circle_rows marks), if it could be one."""
-    if not has_request_context() or not request.view_args:
+    if not has_request_context():
         return None
-    view = current_app.view_functions.get(request.endpoint)
-    slug = request.view_args.get("slug")
+    asked = request._get_current_object()  # read a few times: not through the proxy
+    if not asked.view_args:
+        return None
+    view = current_app.view_functions.get(asked.endpoint)
+    slug = asked.view_args.get("slug")
     return slug if getattr(view, "reads_circle_rows", False) and could_be_slug(slug) else None
 
 

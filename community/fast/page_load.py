@@ -59,8 +59,11 @@ def install(app: Flask) -> None:
 
 
 def _page_load() -> bool:
-    return (has_request_context() and request.method in ("GET", "HEAD")
-            and getattr(request, "sid", None) is None)  # a socket event runs in a GET's context
+    if not has_request_context():
+        return False
+    asked = request._get_current_object()
+    # A socket event runs in a GET's context, with a sid.
+    return asked.method in ("GET", "HEAD") and getattr(asked, "sid", None) is None
 
 
 def _session_begun(db) -> bool:
@@ -70,7 +73,7 @@ def _session_begun(db) -> bool:
 def connection() -> Connection:
     """The connection for a prepared read now (see the module's docstring)."""
     if has_request_context():
-        found = getattr(request, _CONNECTION, None)
+        found = vars(request._get_current_object()).get(_CONNECTION)
         if found is not None:  # dropped when a Session began
             return found
     db = current_app.extensions["sqlalchemy"]
@@ -78,7 +81,7 @@ def connection() -> Connection:
         return db.session.connection()
     found = db.engine.connect()
     found.begin()  # SQLite's BEGIN, PostgreSQL's autocommit (database._on_begin, postgres.on_begin)
-    setattr(request, _CONNECTION, found)
+    vars(request._get_current_object())[_CONNECTION] = found
     return found
 
 
