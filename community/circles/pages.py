@@ -74,15 +74,16 @@ def circle_page(view=None, *, pledge: bool = True, second_factor: bool = True, r
     def decorate(view):
         @wraps(view)
         def wrapper(slug, **kwargs):
+            viewer = current_user._get_current_object()  # read by each rule below: not through the proxy
             try:
-                circle, membership = load(current_user, slug)
+                circle, membership = load(viewer, slug)
             except NotFound:
                 if keep and request.method == "POST":
-                    ended = former_membership(current_user, slug)
+                    ended = former_membership(viewer, slug)
                     if ended is not None:
                         return _ended_page(*ended, request.form.get(keep, ""))
                 raise
-            gate = read_gate(circle, membership, current_user)
+            gate = read_gate(circle, membership, viewer)
             if (gate == "second_factor" and second_factor) or (gate == "pledge" and pledge):
                 return redirect(gate_url(gate, circle.slug))
             return view(circle, membership, **kwargs)

@@ -29,7 +29,7 @@ from ..policy import (
     require,
 )
 from ..security import csrf_token
-from ..templating import kept_in_layout, layout_slots, layout_state, viewer_clock, viewer_zone
+from ..templating import kept_in_layout, layout_slots, layout_state, viewer_times
 from ..timeutil import utcnow
 from . import actions, reading
 from . import search as search_module
@@ -131,7 +131,7 @@ def show(circle, membership, thread_id):
     faces = _faces(posts, reactions, files, membership, thread, (circle.slug, thread.id, page),
                    first_unread, frame.can_reply)
     slots = {"csrf": csrf_token(), **layout_slots()}
-    zone, clock = viewer_zone(), viewer_clock()
+    zone, clock = viewer_times()
     if challenge is not None and challenge.ends_at is not None:
         slots["phase_ends"] = timefmt.full(challenge.ends_at, zone, clock)
     for number, post in enumerate(posts):
