@@ -7,12 +7,13 @@ in the same statement: on PostgreSQL each statement is a round trip
 (bench/findings.md, 33). Otherwise, or once the request has committed a change
 (which may be to them), they are asked when the layout needs them.
 """
-from flask import g, has_app_context, has_request_context, request
+from flask import g, has_app_context, request
 from flask_login import current_user
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from .badges import COUNTED
+from .fast.page_load import is_page_load
 from .fast.prepared import prepared
 
 # The header's counts stop where their badges do (badges.py): counting 356
@@ -34,12 +35,9 @@ def page_asked() -> bool:
     """Whether this request asks for a page a browser shows (the layout, with its
     header's counts): a GET or HEAD accepting HTML (or anything), not a socket's
     event, a fetch for JSON or an image."""
-    if not has_request_context():
+    if not is_page_load():
         return False
-    asked = request._get_current_object()  # read a few times: not through the proxy
-    if asked.method not in ("GET", "HEAD") or getattr(asked, "sid", None) is not None:
-        return False
-    accept = asked.headers.get("Accept")
+    accept = request.headers.get("Accept")
     return not accept or "text/html" in accept
 
 

@@ -33,11 +33,11 @@ rolled-back transaction are gone), so none lived long enough to be used.
 """
 import select
 
-from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 
 from .database import IMMEDIATE
+from .fast.page_load import is_page_load
 
 try:  # gevent's select waits in its loop; this must only look
     from gevent.monkey import get_original
@@ -79,9 +79,7 @@ def alive(dbapi_connection, connection_record, connection_proxy) -> None:
 
 def on_begin(conn) -> None:
     driver = conn.connection.driver_connection
-    reading = (has_request_context() and request.method in ("GET", "HEAD")
-               and getattr(request, "sid", None) is None  # a socket event runs in a GET's context
-               and not conn.get_execution_options().get(IMMEDIATE))  # begin_write()
+    reading = is_page_load() and not conn.get_execution_options().get(IMMEDIATE)  # begin_write()
     if reading:
         if not driver.autocommit:
             driver.autocommit = True

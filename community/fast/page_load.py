@@ -58,7 +58,8 @@ def install(app: Flask) -> None:
     app.teardown_request(end)
 
 
-def _page_load() -> bool:
+def is_page_load() -> bool:
+    """Whether this request is a page load: a GET or HEAD, not a Socket.IO event."""
     if not has_request_context():
         return False
     asked = request._get_current_object()
@@ -77,7 +78,7 @@ def connection() -> Connection:
         if found is not None:  # dropped when a Session began
             return found
     db = current_app.extensions["sqlalchemy"]
-    if not _page_load() or _session_begun(db):
+    if not is_page_load() or _session_begun(db):
         return db.session.connection()
     found = db.engine.connect()
     found.begin()  # SQLite's BEGIN, PostgreSQL's autocommit (database._on_begin, postgres.on_begin)
@@ -87,7 +88,7 @@ def connection() -> Connection:
 
 def outside_session() -> bool:
     """Whether this is a page load no Session has joined yet."""
-    return _page_load() and not current_app.extensions["sqlalchemy"].session.registry.has()
+    return is_page_load() and not current_app.extensions["sqlalchemy"].session.registry.has()
 
 
 def waiting(key: tuple, make):

@@ -71,9 +71,6 @@ class ConversationMember(db.Model):
         return self.left_at is None
 
 
-UNREAD_COUNTED = ("conversation_id", "seq", "author_id", "deleted_at")
-
-
 class DirectMessage(MessageText, db.Model):
     """One message of a conversation: chat_messages' columns with the
     conversation in place of the circle (see the package's docstring)."""
@@ -86,7 +83,7 @@ class DirectMessage(MessageText, db.Model):
         Index("ix_direct_messages_author_created", "author_id", "created_at"),
         # The header's unread count on every signed-in page (messages.actions.unread_total_query),
         # read from the index alone: the messages not removed, past each reader's place.
-        Index("ix_direct_messages_unread", *UNREAD_COUNTED,
+        Index("ix_direct_messages_unread", "conversation_id", "seq", "author_id", "deleted_at",
               sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
     )
 
