@@ -22,10 +22,9 @@ from ..panels import circle_home_panel, dashboard_panel
 from ..policy import (
     access_post,
     access_thread,
-    can_delete_post,
     can_edit_post,
     can_reply,
-    can_report,
+    post_rights,
     require,
 )
 from ..security import csrf_token
@@ -184,10 +183,9 @@ def _frame(circle, membership, thread, page: int, pages: int, posts: list[readin
 def _faces(posts: list[reading.PagePost], reactions: dict, files: dict, membership: Membership,
            thread, place, first_unread: int | None, replies: bool) -> tuple[PostFace, ...]:
     """What each of the page's posts shows this viewer (see post_html)."""
+    rights = post_rights(membership)
     return tuple(face(post, reactions.get(post.id, ()), files.get(post.id, ()),
-                      (replies, can_edit_post(membership, post), can_delete_post(membership, post),
-                       can_report(membership, post.author_id)),
-                      place, first_unread)
+                      (replies, *rights(post.author_id, post.removed)), place, first_unread)
                  for post in posts)
 
 
