@@ -127,3 +127,77 @@ def test_the_circle_read_with_the_viewer_is_read_again_in_the_session(app, world
         assert "circle_rows" in g
         db.session.execute(select(1))
         assert "circle_rows" not in g
+
+
+@contextmanager
+def connections_made():
+    """SQLAlchemy Connections made while inside (engine_connect fires for each)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    made = []
+    record = made.append
+    event.listen(Engine, "engine_connect", record)
+    try:
+        yield made
+    finally:
+        event.remove(Engine, "engine_connect", record)
+
+
+def test_a_page_load_reads_on_the_pools_connection_and_ends_its_transaction(client, auth, world):
+    """No SQLAlchemy Connection is made around it (a tenth of the bell's poll,
+    bench/findings.md 47); its transaction is rolled back and it goes back to
+    the pool."""
+    email, _, _, slug, thread_id = world
+    auth.login(email)
+    db.session.remove()
+    with connections_made() as made:
+        page = client.get(f"/c/{slug}/t/{thread_id}")
+        bell = client.get("/notifications/unread")
+    assert page.status_code == 200 and bell.status_code == 200
+    assert made == []
+    assert db.engine.pool.checkedout() == 0
+    with db.engine.connect() as conn:  # the pooled connection, back with no transaction open
+        assert conn.connection.driver_connection.in_transaction is False
+
+
+def test_a_page_loads_failed_read_is_raised_as_sqlalchemy_raises_it(app, world):
+    """The driver's error, wrapped as a Connection would wrap it, and the
+    connection given back all the same."""
+    from sqlalchemy import column, table
+    from sqlalchemy.exc import OperationalError
+
+    missing = Prepared(lambda: select(column("x")).select_from(table("no_such_table")))
+    db.session.remove()
+    with app.test_request_context("/"):
+        assert _title.scalar({"thread_id": world[4]}) == "Winter rotas"
+        connection = page_load.connection()
+        assert isinstance(connection, page_load.PageConnection)
+        with pytest.raises(OperationalError) as raised:
+            missing.rows({})
+        assert "no_such_table" in str(raised.value) and raised.value.connection_invalidated is False
+        assert _title.scalar({"thread_id": world[4]}) == "Winter rotas"  # the connection still reads
+        page_load.end()
+    assert db.engine.pool.checkedout() == 0
+
+
+def test_a_page_load_on_a_dead_connection_drops_it_from_the_pool(app, world):
+    """A read that finds its connection gone (here: closed under it) says so
+    (`connection_invalidated`: error_pages reads the page again on a new one),
+    and the pool makes a new connection rather than hand out the dead one."""
+    from sqlalchemy.exc import DBAPIError
+
+    db.session.remove()
+    with app.test_request_context("/"):
+        connection = page_load.connection()
+        dead = connection.connection.driver_connection
+        dead.close()
+        with pytest.raises(DBAPIError) as raised:
+            _title.scalar({"thread_id": world[4]})
+        assert raised.value.connection_invalidated is True
+        page_load.end()
+    assert db.engine.pool.checkedout() == 0
+    with app.test_request_context("/"):
+        assert page_load.connection().connection.driver_connection is not dead
+        assert _title.scalar({"thread_id": world[4]}) == "Winter rotas"
+        page_load.end()

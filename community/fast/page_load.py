@@ -21,14 +21,22 @@ now reads through one pooled connection of its own, until a Session begins:
   as fresh as its own transaction, as when `database.fresh_read` ends one.
 - `end()`, at the end of the request, gives the connection back to the pool,
   quietly when the database has gone away (`database.end_sessions_quietly`).
+
+The page load's connection is the pool's own (`PageConnection`), not an
+SQLAlchemy `Connection` around it: making, beginning and closing that one
+cost about a tenth of the bell's poll (bench/findings.md, 47). What it keeps of
+a `Connection` is written out below: the engine's begin listeners begin it,
+its errors are raised as SQLAlchemy raises them, and a connection found dead
+is dropped from the pool.
 """
 import logging
 
 from flask import Flask, current_app, has_request_context, request
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.util import immutabledict
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +79,54 @@ def _session_begun(db) -> bool:
     return db.session.registry.has() and db.session().in_transaction()
 
 
-def connection() -> Connection:
+class PageConnection:
+    """A page load's pooled DBAPI connection, in a transaction the engine's begin
+    listeners began (SQLite's BEGIN, PostgreSQL's autocommit: database._on_begin,
+    postgres.on_begin). It has what those listeners and the cursor events'
+    read of a Connection: `dialect`, `connection` (the pool's, with its
+    `driver_connection`), `info`, `get_execution_options()`."""
+
+    def __init__(self, engine: Engine):
+        self.engine, self.dialect, self.dispatch = engine, engine.dialect, engine.dispatch
+        try:
+            self.connection = engine.raw_connection()
+        except self.dialect.loaded_dbapi.Error:
+            engine.connect().close()  # raises the error as SQLAlchemy wraps it
+            raise
+        self.info = self.connection.info
+        try:
+            self.dispatch.begin(self)
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self.failed(error, "BEGIN", ()) from error
+
+    @staticmethod
+    def get_execution_options() -> immutabledict:
+        return immutabledict()  # a page load's: no begin_write(), no isolation asked
+
+    def failed(self, error: Exception, statement: str, parameters, cursor=None) -> DBAPIError:
+        """The driver's `error` as SQLAlchemy's Connection raises it; a connection
+        found dead is invalidated (`connection_invalidated`: error_pages reads
+        the page again on a new one)."""
+        gone = self.dialect.is_disconnect(error, self.connection.dbapi_connection, cursor)
+        if gone:
+            self.connection.invalidate(error)
+        return DBAPIError.instance(statement, parameters, error, self.dialect.loaded_dbapi.Error,
+                                   hide_parameters=self.engine.hide_parameters, dialect=self.dialect,
+                                   connection_invalidated=gone)
+
+    def close(self) -> None:
+        """Back to the pool, its transaction rolled back (a page load writes
+        nothing); quietly when the database has gone away."""
+        if self.connection.dbapi_connection is not None:  # None once invalidated
+            try:
+                self.connection.driver_connection.rollback()
+            except self.dialect.loaded_dbapi.Error as error:
+                log.warning("database connection lost at the end of a page load: %s", type(error).__name__)
+                self.connection.invalidate(error)  # dropped unused: no rollback on a dead line
+        self.connection.close()
+
+
+def connection() -> Connection | PageConnection:
     """The connection for a prepared read now (see the module's docstring)."""
     if has_request_context():
         found = vars(request._get_current_object()).get(_CONNECTION)
@@ -80,8 +135,7 @@ def connection() -> Connection:
     db = current_app.extensions["sqlalchemy"]
     if not is_page_load() or _session_begun(db):
         return db.session.connection()
-    found = db.engine.connect()
-    found.begin()  # SQLite's BEGIN, PostgreSQL's autocommit (database._on_begin, postgres.on_begin)
+    found = PageConnection(db.engine)
     vars(request._get_current_object())[_CONNECTION] = found
     return found
 
@@ -111,18 +165,9 @@ def drop_connection() -> None:
     another from the pool (error_pages reads a page again on a new one)."""
     connection = _taken(_CONNECTION, None)
     if connection is not None:
-        _close(connection)
+        connection.close()
 
 
 def _taken(name: str, default):
     """The request's `name`, no longer the request's."""
     return vars(request._get_current_object()).pop(name, default)
-
-
-def _close(connection: Connection) -> None:
-    try:
-        connection.close()
-    except SQLAlchemyError as error:
-        log.warning("database connection lost at the end of a page load: %s", type(error).__name__)
-        if not connection.closed:
-            connection.invalidate()  # dropped unused: no rollback on a dead line

@@ -15,7 +15,9 @@ What stays as it was:
 - values come out converted by the column types' own result processors
   (SQLite's datetimes, booleans), the same values SQLAlchemy would give;
 - a driver error is raised by running the statement again through
-  SQLAlchemy, which wraps it and handles a lost connection as it always does.
+  SQLAlchemy, which wraps it and handles a lost connection as it always does
+  (on a page load's own connection, page_load.PageConnection.failed does
+  what SQLAlchemy's Connection would).
 
 An IN list (`bindparam(..., expanding=True)`) is expanded by the compiled
 statement's own `construct_expanded_state`, as SQLAlchemy's execution does,
@@ -42,7 +44,7 @@ import inspect as pyinspect
 from collections import namedtuple
 from collections.abc import Callable
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import sqlalchemy
 from sqlalchemy import Integer, bindparam, inspect, select
@@ -169,20 +171,29 @@ class Prepared:
         compiled = self._compiled_for(conn.dialect)
         sql, parameters = _expanded(compiled, params) if compiled.lists else (
             compiled.sql, _parameters(compiled, params))
-        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor = conn.connection.driver_connection.cursor()
+        except conn.dialect.loaded_dbapi.Error as error:  # a connection closed under it
+            self._failed(conn, error, sql, parameters, params)
         try:
             self._notify(conn, "before_cursor_execute", cursor, sql, parameters)
             try:
                 cursor.execute(sql, parameters)
-            except conn.dialect.loaded_dbapi.Error:
-                # SQLAlchemy's own path wraps the error and deals with a dropped connection.
-                conn.execute(self.statement, params)
-                raise
+            except conn.dialect.loaded_dbapi.Error as error:
+                self._failed(conn, error, sql, parameters, params, cursor)
             self._notify(conn, "after_cursor_execute", cursor, sql, parameters)
             found = cursor.fetchmany(1) if one else cursor.fetchall()
         finally:
             cursor.close()
         return [_converted(row, compiled.converts) for row in found] if compiled.converts else found
+
+    def _failed(self, conn, error: Exception, sql: str, parameters, params: dict, cursor=None) -> NoReturn:
+        """Raise the driver's error as SQLAlchemy raises it, a dropped connection
+        dealt with as it deals with one."""
+        if isinstance(conn, page_load.PageConnection):
+            raise conn.failed(error, sql, parameters, cursor) from error
+        conn.execute(self.statement, params)  # SQLAlchemy's own path: raises it wrapped
+        raise error
 
     @staticmethod
     def _notify(conn, name: str, cursor, sql: str, parameters) -> None:
