@@ -60,3 +60,28 @@ def test_csrf_exemptions_are_looked_up_only_for_methods_it_checks(limited_app, m
 def test_a_changed_extension_stops_the_start_rather_than_being_skipped():
     with pytest.raises(RuntimeError, match="Flask-WTF or Flask-Limiter changed"):
         request_hooks._wrap([print], lambda hook: False, lambda hook: hook, "a missing")
+
+
+def test_flask_asks_once_whether_a_hook_or_view_is_async(app, client, monkeypatch):
+    """Each plain function's answer is remembered; a coroutine function is
+    still handed to Flask every time (it wraps it, or says what to install)."""
+    import flask.app
+
+    asked = []
+    real = flask.app.iscoroutinefunction
+    monkeypatch.setattr(flask.app, "iscoroutinefunction", lambda func: asked.append(func) or real(func))
+    client.get("/auth/login")
+    first = len(asked)
+    for _ in range(3):
+        assert client.get("/auth/login").status_code == 200
+    assert first > 0 and len(asked) == first
+
+    async def coroutine():
+        return "ran"
+
+    for _ in range(2):
+        try:
+            app.ensure_sync(coroutine)
+        except RuntimeError:  # Flask without its async extra
+            pass
+    assert asked[first:] == [coroutine, coroutine]

@@ -13,6 +13,10 @@ Each answers as before wherever it could change an answer:
   make an empty one to find nothing in it. They run when the record exists.
 - Flask-WTF's CSRF check looks up the view's exemptions before it looks at the
   method, then returns for a GET or HEAD. The method is looked at first here.
+- Flask asks of every hook and the view, on every request, whether it is a
+  coroutine function (`ensure_sync`, through `inspect`: eleven times a page).
+  A function's answer doesn't change: it is remembered (`_sync_known`), for as
+  long as the function lives.
 
 Flask-Limiter 4.1 and Flask-WTF 1.3 offer no option for any of this; the hooks
 they registered are found by what they are and wrapped; the app does not start
@@ -20,6 +24,7 @@ if one can't be found, so a new release is noticed, not quietly skipped.
 """
 from collections.abc import Callable
 from functools import partial, wraps
+from weakref import WeakKeyDictionary
 
 from flask import Flask, request
 from flask.globals import request_ctx
@@ -30,6 +35,7 @@ LIMITER_RECORD = "_limiter_request_context"
 
 
 def install(app: Flask, limiter: Limiter) -> None:
+    app.ensure_sync = _sync_known(app.ensure_sync)
     before = app.before_request_funcs.setdefault(None, [])
     check = limiter._check_request_limit
     if check in before and not (limiter.limit_manager.default_limits
@@ -83,3 +89,20 @@ def _with_limiter_record(otherwise: Callable) -> Callable:
         hook_if_checked.__qualname__ = f"if_limit_checked({getattr(hook, '__qualname__', hook)!r})"
         return hook_if_checked
     return wrapper
+
+
+def _sync_known(ensure_sync: Callable) -> Callable:
+    """Flask's ensure_sync, its answer remembered for each plain (not async) function."""
+    plain = WeakKeyDictionary()  # weakly: an after_this_request function lives one request
+
+    def ensure_sync_known(func: Callable) -> Callable:
+        try:
+            if func in plain:
+                return func
+        except TypeError:  # no weak reference to it (a builtin)
+            return ensure_sync(func)
+        made = ensure_sync(func)
+        if made is func:
+            plain[func] = True
+        return made
+    return ensure_sync_known
