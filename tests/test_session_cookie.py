@@ -80,3 +80,28 @@ def test_a_signed_in_session_survives_many_requests(app, client, auth):
         assert response.status_code == 200 and "Sign out" in response.get_data(as_text=True)
     with client.session_transaction() as kept:
         assert kept.get("_user_id")
+
+
+def test_a_page_with_nothing_to_send_reads_no_cookie_setting_and_still_varies(app, client, auth, monkeypatch):
+    """An unchanged session ends with `Vary: Cookie` and no Set-Cookie, without
+    reading the cookie's settings; a changed one is still sent."""
+    @app.route("/_test/changes_session")
+    def changes():
+        from flask import session
+
+        session["seen"] = True
+        return "ok"
+
+    user = make_user()
+    auth.login(user.email)
+    client.get("/")  # the session's CSRF token made
+    read = []
+    for name in ("get_cookie_domain", "get_cookie_path", "get_cookie_secure", "get_cookie_samesite"):
+        real = getattr(KeptCookieSessionInterface, name)
+        monkeypatch.setattr(KeptCookieSessionInterface, name,
+                            lambda self, app, real=real, name=name: read.append(name) or real(self, app))
+    page = client.get("/")
+    assert page.status_code == 200 and "Set-Cookie" not in page.headers
+    assert "Cookie" in page.vary and read == []
+    changed = client.get("/_test/changes_session")
+    assert "session=" in changed.headers["Set-Cookie"] and "Cookie" in changed.vary and read
