@@ -4,9 +4,11 @@ A browser sends the same cookie with every request until the session changes.
 Flask's interface builds a new signing serializer for each request and checks
 the signature, decompresses and parses the cookie every time: about a tenth of
 a thread page's time. At the end of a request it reads every cookie setting
-before it finds the session has nothing to send (bench/findings.md, 47). Here the serializer is built once per set of keys, and a
-cookie whose signature has been checked is remembered with its contents and
-when it was signed. The rule for its age is checked on every request, as
+before it finds the session has nothing to send (bench/findings.md, 47).
+
+Here the serializer is built once per set of keys, and a cookie whose
+signature has been checked is remembered with its contents and when it was
+signed. The rule for its age is checked on every request, as
 itsdangerous checks it; only signed cookies (made with the secret key) are
 remembered, so nobody else can fill the memory.
 """
