@@ -180,6 +180,25 @@ def test_a_slots_value_is_escaped_unless_it_is_markup(app, value, html):
         assert kept_page("probe/slot.html", ("probe", "slot"), dict, {"v": value}) == shown.encode()
 
 
+def test_a_slots_value_is_encoded_once_and_a_string_never_taken_for_markup(app):
+    """The encoded value of a slot is kept (the same times and token fill every
+    load), by type as well as text: "<b>" as a string is escaped even after the
+    same text as Markup went in as it is, and the other way round."""
+    from community.fast.fragments import _utf8_html
+
+    app.jinja_env.loader = ChoiceLoader([DictLoader({"probe/kept.html": "<p>{{ slot.v }}</p>"}),
+                                         app.jinja_env.loader])
+    with app.test_request_context():
+        page = lambda value: kept_page("probe/kept.html", ("probe", "kept"), dict, {"v": value})  # noqa: E731
+        before = _utf8_html.cache_info().hits
+        for _ in range(3):
+            assert page(Markup("<b>x</b>")) == b"<p><b>x</b></p>"
+            assert page("<b>x</b>") == b"<p>&lt;b&gt;x&lt;/b&gt;</p>"
+        assert _utf8_html.cache_info().hits - before >= 4
+        # A value that can't be kept is filled all the same.
+        assert page(["<b>"]) == b"<p>[&#39;&lt;b&gt;&#39;]</p>"
+
+
 @pytest.mark.parametrize("time_limit", [None, 3600])
 def test_a_sessions_token_is_signed_once_unless_tokens_expire(make_app, world, monkeypatch, time_limit):
     """Without a time limit a session's signed token is the same on every page
