@@ -129,6 +129,25 @@ def test_a_views_own_security_header_is_replaced_or_kept_as_each_says(make_app):
     assert headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
+def test_the_headers_every_answer_carries_are_written_as_it_is_sent(app):
+    """By the response class (security.SecureResponse), not copied through each
+    response's Headers: any answer the app makes has each of them once, a
+    view's own X-Frame-Options replaced and its own Referrer-Policy kept."""
+    from werkzeug.test import run_wsgi_app
+
+    from community.security import ALWAYS, UNLESS_SET, SecureResponse
+
+    assert app.response_class is SecureResponse
+    plain = SecureResponse("x")
+    assert "Content-Security-Policy" not in plain.headers  # not in its Headers...
+    _, _, sent = run_wsgi_app(plain, {"REQUEST_METHOD": "GET"})
+    for name, value in ALWAYS + UNLESS_SET:  # ...but in what is sent
+        assert sent.getlist(name) == [value]
+    own = SecureResponse("x", headers={"X-Frame-Options": "SAMEORIGIN", "Referrer-Policy": "no-referrer"})
+    _, _, sent = run_wsgi_app(own, {"REQUEST_METHOD": "GET"})
+    assert sent.getlist("X-Frame-Options") == ["DENY"] and sent.getlist("Referrer-Policy") == ["no-referrer"]
+
+
 def test_private_pages_are_not_cached(client, auth):
     auth.login(make_user())
     assert client.get("/").headers["Cache-Control"] == "private, no-store"
