@@ -70,6 +70,15 @@ def test_python_formats_each_case(case):
     assert python_answer(*inputs) == expected
 
 
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] == "relative"], ids=lambda c: f"{c[1]}-{c[2]}")
+def test_titled_is_full_and_relative_together(case):
+    """A post's title and words at once (timefmt.titled): the same as each alone,
+    for moments a week or more old (kept by moment) as for recent ones."""
+    _, moment, zone, clock, now, expected = case
+    moment, now = datetime.fromisoformat(moment), datetime.fromisoformat(now)
+    assert timefmt.titled(moment, zone, clock, now) == (timefmt.full(moment, zone, clock), expected)
+
+
 def test_the_browser_copy_formats_each_case_the_same():
     node = shutil.which("node")
     if node is None:

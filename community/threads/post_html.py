@@ -82,11 +82,9 @@ def time_slots(post, number: int, zone: str | None, clock: str, slots: dict[str,
     if post.removed:
         return
     created_title, created_ago, edited_title, edited_ago = _slot_names(number)
-    slots[created_title] = timefmt.full(post.created_at, zone, clock)
-    slots[created_ago] = timefmt.relative(post.created_at, zone, clock, now)
+    slots[created_title], slots[created_ago] = timefmt.titled(post.created_at, zone, clock, now)
     if post.edited_at is not None:
-        slots[edited_title] = timefmt.full(post.edited_at, zone, clock)
-        slots[edited_ago] = timefmt.relative(post.edited_at, zone, clock, now)
+        slots[edited_title], slots[edited_ago] = timefmt.titled(post.edited_at, zone, clock, now)
 
 
 TIME_SLOTS = ("created_title", "created_ago", "edited_title", "edited_ago")
