@@ -396,3 +396,20 @@ def test_the_list_pages_read_plain_rows_without_the_orm(app, client, auth):
     finally:
         event.remove(Session, "do_orm_execute", listen)
     assert not any(executed.values()), {page: sql for page, sql in executed.items() if sql}
+
+
+def test_a_type_that_reads_null_as_a_value_is_refused(app):
+    """NULLs pass the column types' conversions by (most of a page's times are
+    NULL); so a type whose NULL reads as something else can't be prepared."""
+    from sqlalchemy import String, TypeDecorator, cast
+
+    class NullAsBlank(TypeDecorator):
+        impl = String
+        cache_ok = True
+
+        def process_result_value(self, value, dialect):
+            return "" if value is None else value
+
+    blank = Prepared(lambda: select(cast(Post.kind, NullAsBlank)))
+    with pytest.raises(TypeError, match="reads NULL as ''"):
+        blank.rows({})

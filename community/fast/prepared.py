@@ -295,6 +295,9 @@ def _compile(statement: Select, dialect) -> _Compiled:
     results = (column.type.dialect_impl(dialect).result_processor(dialect, None)
                for column in statement.selected_columns)
     converts = tuple((index, convert) for index, convert in enumerate(results) if convert is not None)
+    for index, convert in converts:
+        if convert(None) is not None:  # _converted passes NULLs by
+            raise TypeError(f"a prepared read's column {index} reads NULL as {convert(None)!r}, not None")
     order = tuple(compiled.positiontup) if dialect.positional else None
     return _Compiled(compiled.string, compiled, order, binds, converts, lists, {})
 
@@ -302,7 +305,11 @@ def _compile(statement: Select, dialect) -> _Compiled:
 def _converted(row: tuple, converts: tuple[tuple[int, Callable], ...]) -> list:
     row = list(row)
     for index, convert in converts:
-        row[index] = convert(row[index])  # SQLAlchemy's processors take None as it comes
+        value = row[index]
+        # A NULL stays None (each type's reads it so: _compile checks). Most of a
+        # page of posts' times are NULL: never edited, never removed.
+        if value is not None:
+            row[index] = convert(value)
     return row
 
 
