@@ -60,13 +60,15 @@ def csrf_token() -> str:
     the signature's timestamp checks nothing and one signed form per session
     token serves every page. With a time limit configured, each page signs anew.
     """
-    config = current_app.config
-    if "csrf_token" in g or config.get("WTF_CSRF_TIME_LIMIT") is not None:
+    # Each object read through its proxy once (bench/findings.md, 46).
+    app, kept = current_app._get_current_object(), g._get_current_object()
+    if "csrf_token" in kept or app.config.get("WTF_CSRF_TIME_LIMIT") is not None:
         return generate_csrf()
-    if not isinstance(session.get("csrf_token"), str):
+    data = session._get_current_object()
+    if not isinstance(data.get("csrf_token"), str):
         generate_csrf()  # puts a new session token in the session
-    g.csrf_token = _signed(config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, session["csrf_token"])
-    return g.csrf_token
+    kept.csrf_token = _signed(app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key, data["csrf_token"])
+    return kept.csrf_token
 
 
 @lru_cache(maxsize=4096)
