@@ -185,6 +185,48 @@ def test_a_signed_in_user_is_loaded_with_every_value_and_its_changes_are_saved(a
     assert db.session.get(User, made.id).timezone == "Asia/Tokyo"
 
 
+def test_an_object_read_from_a_row_is_as_the_orm_would_keep_it_detached(app, monkeypatch):
+    """A row of every column, made an object (as_loaded) without the walk over
+    its attributes make_transient_to_detached takes: the same state, and one
+    with relationships still gets that walk (they load when asked)."""
+    from community.accounts.models import User
+    from community.circles.models import Membership
+    from community.fast import prepared as module
+    from community.fast.prepared import every_column_of, loaded_row
+
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner)
+    helen = add_member(circle, make_user("Helen Marsh"))
+    membership_id = db.session.scalar(select(Membership.id).where(Membership.user_id == helen.id))
+    db.session.expunge_all()
+    walked = []
+    real = module.make_transient_to_detached
+    monkeypatch.setattr(module, "make_transient_to_detached", lambda obj: walked.append(obj) or real(obj))
+
+    def state(obj):
+        found = inspect(obj)
+        return (found.key, found.detached, found.modified, dict(found.committed_state),
+                set(found.expired_attributes), set(found.unloaded))
+
+    for model, row_id in ((User, helen.id), (Membership, membership_id)):
+        row = loaded_row(model)._make(db.session.execute(
+            every_column_of(model).where(model.id == row_id)).one())
+        walked.clear()
+        fast = module._detached(model, row, (model, (row_id,), None))
+        slow = model.__mapper__.class_manager.new_instance()
+        slow.__dict__.update(row._asdict())
+        real(slow)
+        assert state(fast) == state(slow)
+        assert walked == ([] if model is User else [fast])
+    user = module._detached(User, loaded_row(User)._make(db.session.execute(
+        every_column_of(User).where(User.id == helen.id)).one()), (User, (helen.id,), None))
+    db.session.add(user)
+    user.display_name = "Helen Marsh-Gray"
+    db.session.commit()
+    db.session.expunge_all()
+    assert db.session.get(User, helen.id).display_name == "Helen Marsh-Gray"
+
+
 def test_a_session_for_a_suspended_or_signed_out_user_loads_no_one(app):
     from community.accounts.actions import load_session_user
 
