@@ -1,9 +1,12 @@
 """How every request is read: Flask's request, a little stricter about its input,
 and its session cookie (fast.session_cookie)."""
+from functools import lru_cache
+
 from flask import Flask, Request
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.formparser import FormDataParser
+from werkzeug.sansio.http import parse_cookie
 from werkzeug.utils import cached_property
 
 from .fast.session_cookie import KeptCookieSessionInterface
@@ -64,6 +67,18 @@ class CommunityRequest(Request):
     def args(self) -> MultiDict:
         """The query string's values, less NUL characters."""
         return _without_nul(Request.args.__get__(self, type(self)))
+
+    @cached_property
+    def cookies(self) -> ImmutableMultiDict:
+        """The cookies, as werkzeug reads them: a browser sends the same header
+        with every request, so each header is read once (bench/findings.md, 47).
+        The answer can't be changed, so one request can't change another's."""
+        return _cookies_of(";".join(self.headers.getlist("Cookie")), self.dict_storage_class)
+
+
+@lru_cache(maxsize=512)
+def _cookies_of(header: str, storage: type) -> ImmutableMultiDict:
+    return parse_cookie(header, cls=storage)
 
 
 def init_app(app: Flask) -> None:

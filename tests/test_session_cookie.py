@@ -1,6 +1,7 @@
 """The session cookie, verified once per distinct cookie (community/fast/session_cookie.py)."""
 import time
 
+import pytest
 from flask import flash, get_flashed_messages, request
 
 from community.fast.session_cookie import KeptCookieSessionInterface
@@ -105,3 +106,27 @@ def test_a_page_with_nothing_to_send_reads_no_cookie_setting_and_still_varies(ap
     assert "Cookie" in page.vary and read == []
     changed = client.get("/_test/changes_session")
     assert "session=" in changed.headers["Set-Cookie"] and "Cookie" in changed.vary and read
+
+
+def test_a_cookie_header_is_read_once_and_each_request_sees_its_own(app, monkeypatch):
+    """Cookies as werkzeug reads them, each distinct header parsed once
+    (community/http.py); what one request reads can't be changed for another."""
+    from werkzeug.sansio import http as sansio_http
+
+    from community import http
+
+    parsed = []
+    real = sansio_http.parse_cookie
+    monkeypatch.setattr(http, "parse_cookie", lambda *args, **kw: parsed.append(args) or real(*args, **kw))
+    http._cookies_of.cache_clear()
+    header = 'theme=dark; session=abc; quoted="a b"; caf\u00e9=1'
+    for _ in range(3):
+        with app.test_request_context("/", headers={"Cookie": header}):
+            assert request.cookies.to_dict() == real(header).to_dict()
+            with pytest.raises(TypeError):
+                request.cookies["theme"] = "light"  # immutable: shared by requests with this header
+    with app.test_request_context("/", headers={"Cookie": "theme=light"}):
+        assert request.cookies["theme"] == "light"
+    with app.test_request_context("/"):
+        assert request.cookies.to_dict() == {}
+    assert len(parsed) == 3  # the first header once, then the other two
