@@ -34,7 +34,7 @@ from . import actions, reading
 from . import search as search_module
 from .forms import EditForm, ReplyForm, ReportForm, ThreadForm
 from .models import Post, Thread
-from .post_html import PostFace, face, post_parts, time_slots
+from .post_html import face, post_parts, time_slots
 from .rows import ThreadRow, counted_listing, home_rows, listing, thread_rows
 
 bp = Blueprint("threads", __name__)
@@ -127,23 +127,22 @@ def show(circle, membership, thread_id):
     frame = _frame(circle, membership, thread, page, pages, posts, first_unread, challenge)
     reactions = reading.reactions_for(thread.id, first, membership.user_id) if posts else {}
     files = reading.files_for(thread.id, first) if posts else {}
-    faces = _faces(posts, reactions, files, membership, thread, (circle.slug, thread.id, page),
-                   first_unread, frame.can_reply)
+    shown = _shown(posts, reactions, files, membership)
     slots = {"csrf": csrf_token(), **layout_slots()}
     zone, clock = viewer_times()
     if challenge is not None and challenge.ends_at is not None:
         slots["phase_ends"] = timefmt.full(challenge.ends_at, zone, clock)
     for number, post in enumerate(posts):
         time_slots(post, number, zone, clock, slots, now)
-    # The page may show nothing per viewer but its key (frame, faces, quote),
-    # the layout's state and the slots: while it renders, current_user,
-    # membership, circle, request, session and g raise (fast/README.md).
+    # The page may show nothing per viewer but its key (frame, shown,
+    # first_unread, quote), the layout's state and the slots: while it renders,
+    # current_user, membership, circle, request, session and g raise (fast/README.md).
     return kept_page(
-        "threads/show.html", (frame, faces, quote),
+        "threads/show.html", (frame, shown, first_unread, quote),
         lambda: {"frame": frame, "circle_head": frame.head,
                  "posts": SLOT_MARKS.posts, "reply_form": SLOT_MARKS.reply},
         slots,
-        inner={"posts": lambda: numbered([post_parts(view) for view in faces]),
+        inner={"posts": lambda: numbered(_posts_parts(frame, shown, first_unread)),
                "reply": lambda: parts_of("threads/_reply_form.html", _reply_form_context,
                                          (circle.slug, thread.id, quote)) if challenge is None
                else parts_of("challenges/_composer.html", composer_context,
@@ -180,13 +179,21 @@ def _frame(circle, membership, thread, page: int, pages: int, posts: list[readin
         last_number if first_unread and last_number >= first_unread else None, challenge)
 
 
-def _faces(posts: list[reading.PagePost], reactions: dict, files: dict, membership: Membership,
-           thread, place, first_unread: int | None, replies: bool) -> tuple[PostFace, ...]:
-    """What each of the page's posts shows this viewer (see post_html)."""
+def _shown(posts: list[reading.PagePost], reactions: dict, files: dict,
+           membership: Membership) -> tuple[tuple, ...]:
+    """What the page's posts show this viewer, as the page's key holds it: each
+    post's row, its reactions and files, and the viewer's rights over it. The
+    faces (post_html.face) are made from these only when the page is drawn:
+    made on every load, they were a twentieth of it (bench/findings.md, 47)."""
     rights = post_rights(membership)
-    return tuple(face(post, reactions.get(post.id, ()), files.get(post.id, ()),
-                      (replies, *rights(post.author_id, post.removed)), place, first_unread)
-                 for post in posts)
+    return tuple((post, reactions.get(post.id, ()), files.get(post.id, ()),
+                  rights(post.author_id, post.removed)) for post in posts)
+
+
+def _posts_parts(frame: ThreadFrame, shown: tuple[tuple, ...], first_unread: int | None) -> list:
+    place = (frame.head.slug, frame.thread_id, frame.page)
+    return [post_parts(face(post, reacted, filed, (frame.can_reply, *rights), place, first_unread))
+            for post, reacted, filed, rights in shown]
 
 
 def _reply_form_context(key: tuple[str, int, str]) -> dict:

@@ -260,3 +260,26 @@ def test_a_kept_fragment_can_be_given_none_of_them_nor_use_what_it_wasnt_given(a
             kept_page("probe/missing.html", ("probe",), dict, {})
         with pytest.raises(RuntimeError, match="layout"):  # base.html's state must be in the key
             kept_page("probe/layout.html", ("probe",), dict, {})
+
+
+def test_a_kept_thread_page_makes_no_post_face_until_it_is_drawn(client, auth, world, monkeypatch):
+    """The page's key holds each post's row, reactions, files and the viewer's
+    rights; a post's face (post_html.face) is made only to draw the page, and a
+    change to what a post shows draws it afresh."""
+    from community.threads import views
+
+    circle, owner, helen, thread = world
+    threads.post_reply(owner, circle.slug, thread.id, "A reply to react to")
+    made = []
+    real = views.face
+    monkeypatch.setattr(views, "face", lambda *args: made.append(args[0].number) or real(*args))
+    auth.login(helen)
+    url = f"/c/{circle.slug}/t/{thread.id}?page=1"
+    first = client.get(url).get_data(as_text=True)
+    assert made == [1, 2] and "A reply to react to" in first
+    made.clear()
+    assert client.get(url).get_data(as_text=True) == first and made == []  # from the memo
+    reply = db.session.scalar(select(Post.id).where(Post.thread_id == thread.id, Post.number == 2))
+    threads.toggle_reaction(helen, circle.slug, reply, "heart")
+    again = client.get(url).get_data(as_text=True)
+    assert made == [1, 2] and again != first and 'aria-pressed="true"' in again
