@@ -4,7 +4,8 @@ A post looks the same to every viewer with the same rights over it, until it is
 edited, removed, reacted to or its author renames themselves: each of those is
 a new PostFace, so a new key. The CSRF token and its times are slots. A page's
 posts are numbered into the page (fragments.numbered), so their times are
-slots of the page.
+slots of the page. The page's own key holds each post's row instead
+(threads.views._shown): a face is made only when the page is drawn.
 """
 from datetime import datetime
 from functools import cache
