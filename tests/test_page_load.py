@@ -201,3 +201,29 @@ def test_a_page_load_on_a_dead_connection_drops_it_from_the_pool(app, world):
         assert page_load.connection().connection.driver_connection is not dead
         assert _title.scalar({"thread_id": world[4]}) == "Winter rotas"
         page_load.end()
+
+
+def test_a_page_load_whose_begin_fails_gives_its_connection_back(app, world):
+    """A BEGIN the database refuses is raised as SQLAlchemy raises it, and the
+    pooled connection goes back at once, not when the garbage collector finds it."""
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    def refuse(conn):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    db.session.remove()
+    event.listen(db.engine, "begin", refuse)
+    try:
+        with app.test_request_context("/"):
+            with pytest.raises(OperationalError, match="disk I/O error") as raised:
+                page_load.connection()
+            # While the error is still held (an error page is being made from it).
+            assert db.engine.pool.checkedout() == 0 and raised.value.connection_invalidated is False
+    finally:
+        event.remove(db.engine, "begin", refuse)
+    with app.test_request_context("/"):
+        assert _title.scalar({"thread_id": world[4]}) == "Winter rotas"
+        page_load.end()

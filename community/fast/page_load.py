@@ -97,7 +97,12 @@ class PageConnection:
         try:
             self.dispatch.begin(self)
         except self.dialect.loaded_dbapi.Error as error:
-            raise self.failed(error, "BEGIN", ()) from error
+            failed = self.failed(error, "BEGIN", ())
+            self.close()  # back to the pool (dropped, if it was found dead)
+            raise failed from error
+        except BaseException:
+            self.close()
+            raise
 
     @staticmethod
     def get_execution_options() -> immutabledict:
