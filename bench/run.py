@@ -649,14 +649,24 @@ def chat_fanout(quick: bool) -> dict:
 
 # --- The run -------------------------------------------------------------------------------
 
+def cpu_of(cpuinfo: str) -> tuple[str, str]:
+    """The first processor's model name, and its family, model and cache as
+    /proc/cpuinfo gives them. A virtual machine's name alone ("Intel(R) Xeon(R)
+    Processor") does not tell one kind of host from another, and the budgets'
+    ratios differ by kind of host (bench/findings.md, 48)."""
+    first = dict(re.findall(r"^([a-z ]+?)\s*:\s*(.*)$", cpuinfo.split("\n\n")[0], re.M))
+    named = [f"{key} {first[key]}" for key in ("cpu family", "model", "stepping", "cache size")
+             if first.get(key)]
+    return first.get("model name", ""), ", ".join(named)
+
+
 def machine() -> dict:
-    cpu = ""
     try:
-        cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text()).group(1)
-    except (OSError, AttributeError):
-        pass
+        cpu, cpu_id = cpu_of(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        cpu, cpu_id = "", ""
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem, 1),
+    return {"cpus": os.cpu_count(), "cpu": cpu, "cpu_id": cpu_id, "memory_gb": round(mem, 1),
             "os": platform.platform(), "python": platform.python_version(),
             "wrk": f"-t1 -c{CONNECTIONS}", "note": "servers, databases and load generators share the machine"}
 

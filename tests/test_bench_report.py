@@ -101,6 +101,34 @@ def test_the_table_and_the_markdown_show_every_window(bench, tmp_path):
     assert "| first page's req/s over hello-world's |  | 13.1% 9.0% 12.5% → median 12.5% |  |" in markdown
 
 
+CPUINFO = """processor\t: 0
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 167
+model name\t: Intel(R) Xeon(R) Processor
+stepping\t: 1
+cache size\t: 491520 KB
+
+processor\t: 1
+model name\t: Another CPU
+"""
+
+
+def test_the_host_is_named_by_family_model_and_cache(bench, tmp_path):
+    """A virtual machine's model name alone does not tell kinds of host apart (finding 48)."""
+    run, report = bench
+    assert run.cpu_of(CPUINFO) == ("Intel(R) Xeon(R) Processor",
+                                   "cpu family 6, model 167, stepping 1, cache size 491520 KB")
+    assert run.cpu_of("model name\t: AMD EPYC\n") == ("AMD EPYC", "")
+    assert run.cpu_of("") == ("", "")
+    data = result(11.0, 12.0)
+    data.update(budgets=report.budgets(data), chat={}, server="python app.py", when="today",
+                machine={"cpus": 2, "cpu": "Intel(R) Xeon(R) Processor", "cpu_id": "cpu family 6, model 167",
+                         "memory_gb": 24, "os": "Linux", "python": "3.11", "wrk": "-t1 -c8"})
+    report.write_markdown(data, tmp_path / "performance.md")
+    assert "on 2 cores (Intel(R) Xeon(R) Processor; cpu family 6, model 167), 24 GB" \
+        in (tmp_path / "performance.md").read_text()
+
 def test_the_throughput_budget_reads_the_median_round(bench):
     _, report = bench
     windows = alternating({"thread": [10.0]}, {"thread": [10.0]}, (0.205, 0.09, 0.211))
