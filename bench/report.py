@@ -1,4 +1,5 @@
 """The bench's table, its budgets, and docs/performance.md, all from one result dict."""
+import math
 from pathlib import Path
 
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
@@ -35,6 +36,15 @@ FLOOR = "bell_poll"
 MIN_PAGE_SHARE = 0.10
 MIN_POSTGRES_OF_SQLITE = 0.6
 MAX_CHAT_RATIO = 2  # issue 26: the median round's p99, app over bare
+
+
+def _against(ratio: float, target: float) -> str:
+    """A ratio to two places; a miss that two places would round up onto its
+    target to three, rounded down: a median of 0.5994 against 0.6 reads
+    "0.599", not a "0.60" beside [MISSED]."""
+    if ratio < target and f"{ratio:.2f}" == f"{target:.2f}":
+        return f"{math.floor(ratio * 1000) / 1000:.3f}"
+    return f"{ratio:.2f}"
 
 
 def budgets(result: dict) -> list[dict]:
@@ -82,13 +92,13 @@ def budgets(result: dict) -> list[dict]:
             worst = min(medians, key=medians.get)
             spread = turns["pages"][worst]["rounds"]
             add(f"PostgreSQL vs SQLite, each main page ({scale})", f"≥ {MIN_POSTGRES_OF_SQLITE:g}× "
-                "(median of rounds)", f"lowest {medians[worst]:.2f}× ({PAGE_NAMES[worst]}; rounds "
+                "(median of rounds)", f"lowest {_against(medians[worst], MIN_POSTGRES_OF_SQLITE)}× ({PAGE_NAMES[worst]}; rounds "
                 f"{min(spread):.2f}–{max(spread):.2f}×, {turns['rounds']} rounds in turns)",
                 medians[worst] >= MIN_POSTGRES_OF_SQLITE)
         elif f"sqlite_{scale}" in runs and f"postgresql_{scale}" in runs:
             worst, of = postgres_of_sqlite(runs[f"sqlite_{scale}"], runs[f"postgresql_{scale}"])
             add(f"PostgreSQL vs SQLite, each main page ({scale})", f"≥ {MIN_POSTGRES_OF_SQLITE:g}×",
-                f"lowest {of:.2f}× ({PAGE_NAMES[worst]})", of >= MIN_POSTGRES_OF_SQLITE)
+                f"lowest {_against(of, MIN_POSTGRES_OF_SQLITE)}× ({PAGE_NAMES[worst]})", of >= MIN_POSTGRES_OF_SQLITE)
     if "sqlite_10k" in runs and "sqlite_1m" in runs:
         small, big = runs["sqlite_10k"]["pages"], runs["sqlite_1m"]["pages"]
         differ = [n for n in small if small[n]["queries"] != big[n]["queries"]]

@@ -380,6 +380,25 @@ def test_postgresql_against_sqlite_reads_the_median_of_rounds_in_turns(bench, tm
     assert "| Dashboard | 0.62× | 0.62 0.64 0.60 0.63 0.61 |" in markdown
 
 
+def test_a_postgresql_miss_is_not_printed_as_its_target(bench):
+    """Session 33's run 3: a median of 0.599 missed 0.6 but read "0.60×" beside [MISSED]."""
+    _, report = bench
+    runs = {"posts": 10_000, "ceiling_rps": 9000.0, "rss_mb": {"peak": 100.0},
+            "pages": {"thread": {**page(10.0), "ratio": 0.2}}}
+
+    def measured(median: float) -> dict:
+        data = {"runs": {"sqlite_1m": runs, "postgresql_1m": runs}, "pages": runs["pages"],
+                "scale": "full", "rss_mb": 100.0, "versus": {"1m": {"rounds": 5, "seconds": 3, "pages": {
+                    "thread": {"median": median, "rounds": [0.69, 0.66, 0.59, 0.53, median]}}}}}
+        return budget(report, data, "PostgreSQL vs SQLite, each main page (1m)")
+
+    missed = measured(0.5996)
+    assert not missed["ok"] and missed["measured"].startswith("lowest 0.599× (Thread")
+    met = measured(0.6)
+    assert met["ok"] and met["measured"].startswith("lowest 0.60× (Thread")
+    assert measured(0.58)["measured"].startswith("lowest 0.58× (Thread")
+
+
 def test_postgresql_and_sqlite_take_turns_page_by_page(bench, monkeypatch, tmp_path):
     """Both servers up; each round one window of each, the first alternating (ABBA)."""
     run, report = bench
