@@ -15,7 +15,7 @@ from community.notifications.actions import _unread_count_statement
 from community.policy import _circle_rows_by_slug
 from community.threads import actions as threads
 from community.threads.models import Post
-from community.threads.reading import _page_of_posts, _reactions, _thread_in_circle
+from community.threads.reading import _page_of_posts, _thread_in_circle
 from community.threads.rows import _listing_statement
 from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_thread, make_user
@@ -39,7 +39,7 @@ def _a_thread_with_a_life():
 
 def _reads_of(circle, thread, reader, owner) -> list[tuple[Prepared, dict]]:
     page = {"thread_id": thread.id, "first": 1, "last": 20}
-    return [(_page_of_posts, page), (_reactions, page),
+    return [(_page_of_posts, page),  # with its reactions nested (fast/nested.py)
             (_circle_rows_by_slug, {"user_id": reader.id, "slug": circle.slug}),
             (_thread_in_circle, {"thread_id": thread.id, "circle_id": circle.id, "user_id": reader.id}),
             (_header_counts, {"user_id": owner.id}),  # the bell's and the messages' counts
@@ -94,11 +94,11 @@ def test_statement_counters_see_prepared_reads(app, client, auth, count_queries)
         assert client.get(f"/c/{circle.slug}/t/{thread.id}?page=1").status_code == 200
     posts_sql = _page_of_posts._compiled_for(db.engine.dialect).sql
     assert sent.statements.count(posts_sql) == 1
-    # Four prepared reads among the page's statements, counted as any other (the
+    # Three prepared reads among the page's statements, counted as any other (the
     # header's counts and the circle come in the user's read: _header_counts and
-    # _circle_rows_by_slug are not sent).
+    # _circle_rows_by_slug are not sent; the posts' reactions and files in theirs).
     assert sum(read._compiled_for(db.engine.dialect).sql in sent.statements
-               for read, _ in _reads_of(*world)) == 4
+               for read, _ in _reads_of(*world)) == 3
 
 
 def test_parameters_go_through_their_types(app):

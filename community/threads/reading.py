@@ -1,5 +1,5 @@
 """What a thread page reads: the thread with the reader's place in it, a page
-of posts and their reactions. None of these checks a permission: the page's
+of posts with their reactions and files. None of these checks a permission: the page's
 circle_page decorator has already let the reader into the circle (policy).
 
 Each statement is built once, with parameters: building a select and its
@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import aliased
 from werkzeug.exceptions import NotFound
 
 from ..accounts.models import User
+from ..fast.nested import in_order, json_rows
 from ..fast.prepared import prepared
 from ..files.models import Attachment
 from ..files.places import FileFace, face_columns, file_face
@@ -67,16 +69,27 @@ class PagePost(NamedTuple):
         return self.deleted_at is not None
 
 
-def page_of_posts(thread_id: int, first: int) -> list[PagePost]:
-    """Posts numbered first .. first + PER_PAGE - 1, in order."""
-    return _page_of_posts.rows({"thread_id": thread_id, "first": first, "last": first + PER_PAGE - 1},
-                               into=PagePost)
+def page_of_posts(thread_id: int, first: int, me: int) -> list[tuple[PagePost, tuple[Reacted, ...],
+                                                                   tuple[FileFace, ...]]]:
+    """Posts numbered first .. first + PER_PAGE - 1, in order, each with the
+    kinds of reaction it has had (in REACTIONS' order, with who chose each; `me`
+    is the viewer) and its files, oldest first: one statement however many
+    there are (fast/nested.py)."""
+    rows = _page_of_posts.values({"thread_id": thread_id, "first": first, "last": first + PER_PAGE - 1})
+    return [(PagePost._make(row[:-2]), _reactions_of(row[-2], me), _files_of(row[-1])) for row in rows]
 
 
 @prepared
 def _page_of_posts():
+    reactor = aliased(User)  # not the outer row's author
+    reacted = (select(json_rows(Reaction.id, Reaction.emoji, Reaction.user_id, reactor.display_name))
+               .join_from(Reaction, reactor, reactor.id == Reaction.user_id)
+               .where(Reaction.post_id == Post.id).scalar_subquery())
+    filed = (select(json_rows(Attachment.id, *face_columns()))
+             .where(Attachment.post_id == Post.id).scalar_subquery())
     return (select(Post.id, Post.number, Post.kind, Post.author_id, Post.html, Post.created_at,
-                   Post.edited_at, Post.deleted_at, User.display_name, User.job_title, User.organisation)
+                   Post.edited_at, Post.deleted_at, User.display_name, User.job_title, User.organisation,
+                   reacted, filed)
             .outerjoin(User, User.id == Post.author_id)
             .where(Post.thread_id == bindparam("thread_id"),
                    Post.number.between(bindparam("first"), bindparam("last")))
@@ -85,57 +98,18 @@ def _page_of_posts():
             .order_by(Post.number).limit(PER_PAGE))
 
 
-def reactions_for(thread_id: int, first: int, me: int) -> dict[int, tuple[Reacted, ...]]:
-    """post id -> the kinds of reaction it has had, in REACTIONS' order, with who
-    chose each, for the page of the thread's posts from number `first`, in one
-    query. Posts without reactions are left out."""
-    rows = _reactions.rows({"thread_id": thread_id, "first": first, "last": first + PER_PAGE - 1})
-    grouped: dict[int, dict[str, list]] = {}
-    for post_id, emoji, user_id, name in rows:
-        grouped.setdefault(post_id, {}).setdefault(emoji, []).append((user_id, name))
-    return {post_id: tuple(_reacted(key, by_emoji[key], me) for key in REACTIONS if key in by_emoji)
-            for post_id, by_emoji in grouped.items()}
+def _reactions_of(nested: list | None, me: int) -> tuple[Reacted, ...]:
+    if not nested:
+        return ()
+    by_emoji: dict[str, list] = {}
+    for _, emoji, user_id, name in in_order(nested):
+        by_emoji.setdefault(emoji, []).append((user_id, name))
+    return tuple(_reacted(key, by_emoji[key], me) for key in REACTIONS if key in by_emoji)
 
 
 def _reacted(key: str, people: list[tuple[int, str]], me: int) -> Reacted:
     return Reacted(key, tuple(name for _, name in people), any(user_id == me for user_id, _ in people))
 
 
-def _page_ids():
-    """The page's post ids, by their numbers, as a table of at most PER_PAGE rows.
-
-    Not a list of ids: an expanding IN list is compiled anew on every run (~40%
-    of a statement's cost). Not `post_id IN (subquery)` either: PostgreSQL made
-    that a merge join that walked every post on the site in id order to find
-    the page's 20 (0.4 s at 1,000,000 posts, bench/findings.md 30); a LIMIT
-    keeps the 20 rows a table of their own, joined through the post_id index."""
-    return (select(Post.id).where(Post.thread_id == bindparam("thread_id"),
-                                  Post.number.between(bindparam("first"), bindparam("last")))
-            .order_by(Post.number).limit(PER_PAGE).subquery("page"))
-
-
-@prepared
-def _reactions():
-    page = _page_ids()
-    return (select(Reaction.post_id, Reaction.emoji, Reaction.user_id, User.display_name)
-            .join(page, page.c.id == Reaction.post_id)
-            .join(User, User.id == Reaction.user_id).order_by(Reaction.id))
-
-
-def files_for(thread_id: int, first: int) -> dict[int, tuple[FileFace, ...]]:
-    """post id -> its files, oldest first, for the page of the thread's posts
-    from number `first`, in one query whatever their number (as
-    files.present.files_of, prepared like the page's other reads). Posts
-    without files are left out."""
-    found: dict[int, list[FileFace]] = {}
-    for post_id, *row in _files.rows({"thread_id": thread_id, "first": first,
-                                      "last": first + PER_PAGE - 1}):
-        found.setdefault(post_id, []).append(file_face(*row))
-    return {post_id: tuple(faces) for post_id, faces in found.items()}
-
-
-@prepared
-def _files():
-    page = _page_ids()
-    return (select(Attachment.post_id, *face_columns())
-            .join(page, page.c.id == Attachment.post_id).order_by(Attachment.id))
+def _files_of(nested: list | None) -> tuple[FileFace, ...]:
+    return tuple(file_face(*row[1:]) for row in in_order(nested))

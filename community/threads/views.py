@@ -119,15 +119,14 @@ def show(circle, membership, thread_id):
         return redirect(actions.post_url(circle, thread, read + 1))
     page = min(page_number(), pages)
     first = (page - 1) * actions.PER_PAGE + 1
-    posts = reading.page_of_posts(thread.id, first)
+    page_posts = reading.page_of_posts(thread.id, first, membership.user_id)
+    posts = [post for post, _, _ in page_posts]
     quote = _quote_of(thread, request.args.get("quote", type=int))
     first_unread = read + 1 if read < thread.post_count else None
     now = utcnow()
     challenge = challenge_face(thread, membership, now) if thread.kind == "challenge" else None
     frame = _frame(circle, membership, thread, page, pages, posts, first_unread, challenge)
-    reactions = reading.reactions_for(thread.id, first, membership.user_id) if posts else {}
-    files = reading.files_for(thread.id, first) if posts else {}
-    shown = _shown(posts, reactions, files, membership)
+    shown = _shown(page_posts, membership)
     slots = {"csrf": csrf_token(), **layout_slots()}
     zone, clock = viewer_times()
     if challenge is not None and challenge.ends_at is not None:
@@ -179,15 +178,14 @@ def _frame(circle, membership, thread, page: int, pages: int, posts: list[readin
         last_number if first_unread and last_number >= first_unread else None, challenge)
 
 
-def _shown(posts: list[reading.PagePost], reactions: dict, files: dict,
-           membership: Membership) -> tuple[tuple, ...]:
+def _shown(page_posts: list[tuple], membership: Membership) -> tuple[tuple, ...]:
     """What the page's posts show this viewer, as the page's key holds it: each
     post's row, its reactions and files, and the viewer's rights over it. The
     faces (post_html.face) are made from these only when the page is drawn:
     made on every load, they were a twentieth of it (bench/findings.md, 47)."""
     rights = post_rights(membership)
-    return tuple((post, reactions.get(post.id, ()), files.get(post.id, ()),
-                  rights(post.author_id, post.removed)) for post in posts)
+    return tuple((post, reacted, filed, rights(post.author_id, post.removed))
+                 for post, reacted, filed in page_posts)
 
 
 def _posts_parts(frame: ThreadFrame, shown: tuple[tuple, ...], first_unread: int | None) -> list:
