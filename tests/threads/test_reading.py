@@ -55,7 +55,8 @@ def _expected(thread, viewer) -> list[tuple]:
     for post in db.session.scalars(select(Post).where(Post.thread_id == thread.id).order_by(Post.number)):
         reactions = db.session.scalars(select(Reaction).where(Reaction.post_id == post.id)
                                        .order_by(Reaction.id)).all()
-        reacted = tuple(Reacted(key, tuple(db.session.get(User, r.user_id).display_name for r in reactions if r.emoji == key),
+        name = {r.id: db.session.get(User, r.user_id).display_name for r in reactions}
+        reacted = tuple(Reacted(key, tuple(name[r.id] for r in reactions if r.emoji == key),
                                 any(r.emoji == key and r.user_id == viewer.id for r in reactions))
                         for key in REACTIONS if any(r.emoji == key for r in reactions))
         files = tuple(face_of(a) for a in db.session.scalars(
