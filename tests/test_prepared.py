@@ -38,7 +38,7 @@ def _a_thread_with_a_life():
 
 
 def _reads_of(circle, thread, reader, owner) -> list[tuple[Prepared, dict]]:
-    page = {"thread_id": thread.id, "first": 1, "last": 20}
+    page = {"thread_id": thread.id, "first": 1, "last": 20, "me": reader.id}
     return [(_page_of_posts, page),  # with its reactions nested (fast/nested.py)
             (_circle_rows_by_slug, {"user_id": reader.id, "slug": circle.slug}),
             (_thread_in_circle, {"thread_id": thread.id, "circle_id": circle.id, "user_id": reader.id}),
@@ -64,7 +64,7 @@ def test_prepared_reads_give_what_sqlalchemy_gives_on_sqlite(app):
     world = _a_thread_with_a_life()
     _assert_same_as_sqlalchemy(*world)
     thread = world[1]
-    posts = _page_of_posts.rows({"thread_id": thread.id, "first": 1, "last": 20})
+    posts = _page_of_posts.rows({"thread_id": thread.id, "first": 1, "last": 20, "me": world[2].id})
     assert [post.number for post in posts] == [1, 2, 3]
     assert posts[1].edited_at.tzinfo is UTC and posts[2].deleted_at is not None
     assert posts[0].edited_at is None

@@ -1,24 +1,28 @@
 """Rows nested in a column: what hangs off each row of a page (a post's
 reactions, its files) read in the statement that reads the rows.
 
-A correlated subquery's rows come back as one JSON array of arrays, NULL when
-it has none, on SQLite and on PostgreSQL alike. A thread page read its posts,
+A correlated subquery's rows come back as the text of one JSON array of
+arrays, NULL when it has none, on SQLite and on PostgreSQL alike. A thread page read its posts,
 their reactions and their files in three statements; PostgreSQL spent about
 150 µs a statement more than SQLite under load (bench/findings.md, 49), and
 each statement costs Python the same fixed work on either.
 
+The text is decoded only where the rows are shown (`in_order`): a kept
+page's key holds it as read, and a page served from the memo decodes nothing.
 The items come in no particular order (SQLite before 3.44 has no ORDER BY
-inside an aggregate): give each an id first and sort them (`in_order`).
+inside an aggregate): give each an id first, and `in_order` sorts by it.
 """
-from sqlalchemy import JSON
+import json
+
+from sqlalchemy import Text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 
 class json_rows(FunctionElement):  # noqa: N801 - a SQL function, named as one
-    """Aggregate: each group's rows of these columns as a JSON array of arrays, or NULL."""
+    """Aggregate: each group's rows of these columns as the text of a JSON array of arrays, or NULL."""
 
-    type = JSON(none_as_null=True)
+    type = Text()
     inherit_cache = True
     name = "json_rows"
 
@@ -31,9 +35,10 @@ def _sqlite(element, compiler, **kw):
 
 @compiles(json_rows, "postgresql")
 def _postgresql(element, compiler, **kw):
-    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
+    # As text: psycopg would decode json on every read.
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))::text"
 
 
-def in_order(items: list | None) -> list:
-    """Nested rows sorted by their first value (their id); none gives []."""
-    return sorted(items) if items else []
+def in_order(text: str | None) -> list[list]:
+    """Nested rows, decoded and sorted by their first value (their id); none gives []."""
+    return sorted(json.loads(text)) if text else []

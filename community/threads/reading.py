@@ -50,7 +50,9 @@ def _thread_in_circle():
 
 class PagePost(NamedTuple):
     """A post as a thread page shows it, with what its header shows of the
-    author (not their bio, email or password hash)."""
+    author (not their bio, email or password hash), and its reactions and
+    files as read (fast/nested.py: `reactions_of` and `files_of` decode them
+    when the post is drawn)."""
 
     id: int
     number: int
@@ -63,26 +65,29 @@ class PagePost(NamedTuple):
     author_name: str | None
     job_title: str | None
     organisation: str | None
+    reactions: str | None = None  # [[id, kind, the viewer's?, name], ...]
+    files: str | None = None  # [[id, *face_columns()], ...]
 
     @property
     def removed(self) -> bool:
         return self.deleted_at is not None
 
 
-def page_of_posts(thread_id: int, first: int, me: int) -> list[tuple[PagePost, tuple[Reacted, ...],
-                                                                   tuple[FileFace, ...]]]:
-    """Posts numbered first .. first + PER_PAGE - 1, in order, each with the
-    kinds of reaction it has had (in REACTIONS' order, with who chose each; `me`
-    is the viewer) and its files, oldest first: one statement however many
-    there are (fast/nested.py)."""
-    rows = _page_of_posts.values({"thread_id": thread_id, "first": first, "last": first + PER_PAGE - 1})
-    return [(PagePost._make(row[:-2]), _reactions_of(row[-2], me), _files_of(row[-1])) for row in rows]
+def page_of_posts(thread_id: int, first: int, me: int) -> list[PagePost]:
+    """Posts numbered first .. first + PER_PAGE - 1, in order, with their
+    reactions (which of them are `me`'s, the viewer's) and files: one statement
+    however many there are."""
+    return _page_of_posts.rows({"thread_id": thread_id, "first": first, "last": first + PER_PAGE - 1,
+                                "me": me}, into=PagePost)
 
 
 @prepared
 def _page_of_posts():
-    reactor = aliased(User)  # not the outer row's author
-    reacted = (select(json_rows(Reaction.id, Reaction.emoji, Reaction.user_id, reactor.display_name))
+    # Whose a reaction is, not who chose it: the text is the same for every
+    # viewer but those who reacted, and so is the kept page's key.
+    reactor = aliased(User)  # not the post's author
+    reacted = (select(json_rows(Reaction.id, Reaction.emoji, Reaction.user_id == bindparam("me"),
+                                reactor.display_name))
                .join_from(Reaction, reactor, reactor.id == Reaction.user_id)
                .where(Reaction.post_id == Post.id).scalar_subquery())
     filed = (select(json_rows(Attachment.id, *face_columns()))
@@ -98,18 +103,18 @@ def _page_of_posts():
             .order_by(Post.number).limit(PER_PAGE))
 
 
-def _reactions_of(nested: list | None, me: int) -> tuple[Reacted, ...]:
-    if not nested:
-        return ()
+def reactions_of(post: PagePost) -> tuple[Reacted, ...]:
+    """The kinds of reaction the post has had, in REACTIONS' order, with who chose each."""
     by_emoji: dict[str, list] = {}
-    for _, emoji, user_id, name in in_order(nested):
-        by_emoji.setdefault(emoji, []).append((user_id, name))
-    return tuple(_reacted(key, by_emoji[key], me) for key in REACTIONS if key in by_emoji)
+    for _, emoji, mine, name in in_order(post.reactions):
+        by_emoji.setdefault(emoji, []).append((name, mine))
+    return tuple(_reacted(key, by_emoji[key]) for key in REACTIONS if key in by_emoji)
 
 
-def _reacted(key: str, people: list[tuple[int, str]], me: int) -> Reacted:
-    return Reacted(key, tuple(name for _, name in people), any(user_id == me for user_id, _ in people))
+def _reacted(key: str, people: list[tuple[str, bool]]) -> Reacted:
+    return Reacted(key, tuple(name for name, _ in people), any(mine for _, mine in people))
 
 
-def _files_of(nested: list | None) -> tuple[FileFace, ...]:
-    return tuple(file_face(*row[1:]) for row in in_order(nested))
+def files_of(post: PagePost) -> tuple[FileFace, ...]:
+    """The post's files, oldest first."""
+    return tuple(file_face(*row[1:]) for row in in_order(post.files))

@@ -119,14 +119,13 @@ def show(circle, membership, thread_id):
         return redirect(actions.post_url(circle, thread, read + 1))
     page = min(page_number(), pages)
     first = (page - 1) * actions.PER_PAGE + 1
-    page_posts = reading.page_of_posts(thread.id, first, membership.user_id)
-    posts = [post for post, _, _ in page_posts]
+    posts = reading.page_of_posts(thread.id, first, membership.user_id)
     quote = _quote_of(thread, request.args.get("quote", type=int))
     first_unread = read + 1 if read < thread.post_count else None
     now = utcnow()
     challenge = challenge_face(thread, membership, now) if thread.kind == "challenge" else None
     frame = _frame(circle, membership, thread, page, pages, posts, first_unread, challenge)
-    shown = _shown(page_posts, membership)
+    shown = _shown(posts, membership)
     slots = {"csrf": csrf_token(), **layout_slots()}
     zone, clock = viewer_times()
     if challenge is not None and challenge.ends_at is not None:
@@ -178,20 +177,20 @@ def _frame(circle, membership, thread, page: int, pages: int, posts: list[readin
         last_number if first_unread and last_number >= first_unread else None, challenge)
 
 
-def _shown(page_posts: list[tuple], membership: Membership) -> tuple[tuple, ...]:
+def _shown(posts: list[reading.PagePost], membership: Membership) -> tuple[tuple, ...]:
     """What the page's posts show this viewer, as the page's key holds it: each
-    post's row, its reactions and files, and the viewer's rights over it. The
-    faces (post_html.face) are made from these only when the page is drawn:
-    made on every load, they were a twentieth of it (bench/findings.md, 47)."""
+    post's row (with its reactions and files as read) and the viewer's rights
+    over it. The faces (post_html.face) are made from these only when the page
+    is drawn: made on every load, they were a twentieth of it (bench/findings.md, 47)."""
     rights = post_rights(membership)
-    return tuple((post, reacted, filed, rights(post.author_id, post.removed))
-                 for post, reacted, filed in page_posts)
+    return tuple((post, rights(post.author_id, post.removed)) for post in posts)
 
 
 def _posts_parts(frame: ThreadFrame, shown: tuple[tuple, ...], first_unread: int | None) -> list:
     place = (frame.head.slug, frame.thread_id, frame.page)
-    return [post_parts(face(post, reacted, filed, (frame.can_reply, *rights), place, first_unread))
-            for post, reacted, filed, rights in shown]
+    return [post_parts(face(post, reading.reactions_of(post), reading.files_of(post),
+                            (frame.can_reply, *rights), place, first_unread))
+            for post, rights in shown]
 
 
 def _reply_form_context(key: tuple[str, int, str]) -> dict:

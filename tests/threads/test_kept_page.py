@@ -25,6 +25,10 @@ def _membership(circle, user) -> int:
                                                          Membership.user_id == user.id))
 
 
+def _opening(thread) -> int:
+    return db.session.scalar(select(Post.id).where(Post.thread_id == thread.id, Post.number == 1))
+
+
 def _reply(circle, owner, thread, count: int = 1) -> None:
     for n in range(count):
         threads.post_reply(owner, circle.slug, thread.id, f"Another reply {n}")
@@ -48,6 +52,8 @@ CHANGES = {
     "a reply arrives": lambda c, o, h, t: _reply(c, o, t),
     "a second page begins": lambda c, o, h, t: _reply(c, o, t, threads.PER_PAGE),
     "viewer reads the thread": lambda c, o, h, t: threads.mark_read(h, c.slug, t.id, 1),
+    "another member reacts": lambda c, o, h, t: threads.toggle_reaction(o, c.slug, _opening(t), "bulb"),
+    "the viewer reacts": lambda c, o, h, t: threads.toggle_reaction(h, c.slug, _opening(t), "heart"),
     "a notification for the viewer": lambda c, o, h, t: (notify(h.id, "mention", "You were mentioned"),
                                                          db.session.commit()),
 }
@@ -68,6 +74,7 @@ def test_two_viewers_with_the_same_rights_share_a_kept_page_but_not_its_token(ma
     app = make_app(WTF_CSRF_ENABLED=True)
     circle, owner, helen, thread = world
     kenji = add_member(circle, make_user("Kenji Mori"))
+    threads.toggle_reaction(owner, circle.slug, _opening(thread), "heart")  # neither's reaction
     for person in (helen, kenji):
         mark_all_read(person)  # the same bell for both
     MEMO.clear()

@@ -11,7 +11,7 @@ from community.files.places import face_of
 from community.threads import actions as threads
 from community.threads.models import REACTIONS, Post, Reaction
 from community.threads.post_html import Reacted
-from community.threads.reading import page_of_posts
+from community.threads.reading import files_of, page_of_posts, reactions_of
 from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_thread, make_user
 
@@ -67,7 +67,8 @@ def _expected(thread, viewer) -> list[tuple]:
 
 def _assert_read_as_before():
     thread, viewer = _a_page_with_reactions_and_files()
-    read = [(post.number, reacted, filed) for post, reacted, filed in page_of_posts(thread.id, 1, viewer.id)]
+    read = [(post.number, reactions_of(post), files_of(post))
+            for post in page_of_posts(thread.id, 1, viewer.id)]
     assert read == _expected(thread, viewer)
     _, second, third = read
     assert [r.names for r in second[1]] == [("Zoë \"Z\" O'Brien",),  # thumbs up, then hearts in order
