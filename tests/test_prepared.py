@@ -15,7 +15,7 @@ from community.notifications.actions import _unread_count_statement
 from community.policy import _circle_rows_by_slug
 from community.threads import actions as threads
 from community.threads.models import Post
-from community.threads.reading import _page_of_posts, _thread_in_circle
+from community.threads.reading import _page_of_posts, _thread_and_page
 from community.threads.rows import _listing_statement
 from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_thread, make_user
@@ -41,7 +41,7 @@ def _reads_of(circle, thread, reader, owner) -> list[tuple[Prepared, dict]]:
     page = {"thread_id": thread.id, "first": 1, "last": 20, "me": reader.id}
     return [(_page_of_posts, page),  # with its reactions nested (fast/nested.py)
             (_circle_rows_by_slug, {"user_id": reader.id, "slug": circle.slug}),
-            (_thread_in_circle, {"thread_id": thread.id, "circle_id": circle.id, "user_id": reader.id}),
+            (_thread_and_page, {**page, "circle_id": circle.id}),  # the posts with their thread
             (_header_counts, {"user_id": owner.id}),  # the bell's and the messages' counts
             (_user_row(True, False), {"user_id": owner.id}),  # a page load's user, with them
             (_user_row(True, True), {"user_id": reader.id, "slug": circle.slug}),  # and its circle
@@ -83,7 +83,8 @@ def test_prepared_reads_give_what_sqlalchemy_gives_on_postgresql(postgres_url):
 
 
 def test_first_and_scalar_on_no_rows(app):
-    assert _thread_in_circle.first({"thread_id": 999, "circle_id": 999, "user_id": 1}) is None
+    nowhere = {"thread_id": 999, "circle_id": 999, "me": 1, "first": 1, "last": 20}
+    assert _thread_and_page.first(nowhere) is None
     assert _unread_count_statement.scalar({"user_id": 999}) == 0
 
 
@@ -92,13 +93,14 @@ def test_statement_counters_see_prepared_reads(app, client, auth, count_queries)
     auth.login(reader)
     with count_queries() as sent:
         assert client.get(f"/c/{circle.slug}/t/{thread.id}?page=1").status_code == 200
-    posts_sql = _page_of_posts._compiled_for(db.engine.dialect).sql
+    posts_sql = _thread_and_page._compiled_for(db.engine.dialect).sql
     assert sent.statements.count(posts_sql) == 1
-    # Three prepared reads among the page's statements, counted as any other (the
+    # Two prepared reads among the page's statements, counted as any other (the
     # header's counts and the circle come in the user's read: _header_counts and
-    # _circle_rows_by_slug are not sent; the posts' reactions and files in theirs).
+    # _circle_rows_by_slug are not sent; the posts, with their reactions and
+    # files, with the thread: _page_of_posts is not sent either).
     assert sum(read._compiled_for(db.engine.dialect).sql in sent.statements
-               for read, _ in _reads_of(*world)) == 3
+               for read, _ in _reads_of(*world)) == 2
 
 
 def test_parameters_go_through_their_types(app):
@@ -142,8 +144,8 @@ def test_a_driver_error_comes_as_sqlalchemys_and_the_session_recovers(app):
     with pytest.raises((OperationalError, ProgrammingError)):
         missing.rows({})
     db.session.rollback()
-    assert _thread_in_circle.first({"thread_id": thread.id, "circle_id": circle.id,
-                                    "user_id": reader.id}).title == thread.title
+    assert _thread_and_page.first({"thread_id": thread.id, "circle_id": circle.id, "me": reader.id,
+                                   "first": 1, "last": 20}).title == thread.title
 
 
 @pytest.mark.parametrize("stored, expected", [

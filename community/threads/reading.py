@@ -23,29 +23,56 @@ from .models import REACTIONS, Post, Reaction, Thread, ThreadState
 from .post_html import Reacted
 
 
-def thread_in(circle, thread_id: int, viewer_id: int):
+class ThreadRow(NamedTuple):
+    """A thread as its page shows it, with the viewer's place in it (None
+    before their first visit)."""
+
+    id: int
+    circle_id: int
+    title: str
+    kind: str
+    pinned: bool
+    locked: bool
+    post_count: int
+    last_read_number: int | None
+    subscription: str | None
+
+
+def thread_in(circle, thread_id: int, viewer_id: int, page: int) -> tuple[ThreadRow, list["PagePost"]]:
     """A thread of a circle the viewer has already been let into (by circle_page),
-    without loading the circle and membership a second time: a row of the
-    thread's id, circle_id, title, kind, pinned, locked and post_count, with the
-    viewer's last_read_number and subscription (None before their first visit).
+    without loading the circle and membership a second time, and the posts of
+    its page `page` (as page_of_posts: none beyond its last page), in one
+    statement: on PostgreSQL each is a round trip (bench/findings.md, 50).
 
     :raise NotFound: no such thread in this circle.
     """
-    thread = _thread_in_circle.first({"thread_id": thread_id, "circle_id": circle.id, "user_id": viewer_id})
-    if thread is None:
+    first = (page - 1) * PER_PAGE + 1
+    rows = _thread_and_page.values({"thread_id": thread_id, "circle_id": circle.id, "me": viewer_id,
+                                    "first": first, "last": first + PER_PAGE - 1})
+    if not rows:
         raise NotFound()
-    return thread
+    thread = ThreadRow._make(rows[0][:_THREAD_COLUMNS])
+    return thread, [PagePost._make(row[_THREAD_COLUMNS:]) for row in rows if row[_THREAD_COLUMNS] is not None]
+
+
+_THREAD_COLUMNS = len(ThreadRow._fields)
 
 
 @prepared
-def _thread_in_circle():
-    # A row, not an ORM object (a thread page only shows it), with the viewer's
-    # place joined in: one statement where the page had two.
+def _thread_and_page():
+    # The thread's columns on each of its page's rows, or on one row of NULL
+    # posts when the page has none. Rows, not ORM objects: a thread page only shows them.
     return (select(Thread.id, Thread.circle_id, Thread.title, Thread.kind, Thread.pinned, Thread.locked,
-                   Thread.post_count, ThreadState.last_read_number, ThreadState.subscription)
+                   Thread.post_count, ThreadState.last_read_number, ThreadState.subscription,
+                   *_post_columns())
+            .select_from(Thread)
             .outerjoin(ThreadState, (ThreadState.thread_id == Thread.id)
-                       & (ThreadState.user_id == bindparam("user_id")))
-            .where(Thread.id == bindparam("thread_id"), Thread.circle_id == bindparam("circle_id")))
+                       & (ThreadState.user_id == bindparam("me")))
+            .outerjoin(Post, (Post.thread_id == Thread.id)
+                       & Post.number.between(bindparam("first"), bindparam("last")))
+            .outerjoin(User, User.id == Post.author_id)
+            .where(Thread.id == bindparam("thread_id"), Thread.circle_id == bindparam("circle_id"))
+            .order_by(Post.number).limit(PER_PAGE))
 
 
 class PagePost(NamedTuple):
@@ -83,6 +110,17 @@ def page_of_posts(thread_id: int, first: int, me: int) -> list[PagePost]:
 
 @prepared
 def _page_of_posts():
+    return (select(*_post_columns())
+            .outerjoin(User, User.id == Post.author_id)
+            .where(Post.thread_id == bindparam("thread_id"),
+                   Post.number.between(bindparam("first"), bindparam("last")))
+            # The LIMIT (the range holds at most that many) tells PostgreSQL's planner so:
+            # without it, it expected ~2,000 rows and hash-joined every person on the site.
+            .order_by(Post.number).limit(PER_PAGE))
+
+
+def _post_columns() -> tuple:
+    """PagePost's columns: a post (its author outer-joined as User), its reactions and its files."""
     # Whose a reaction is, not who chose it: the text is the same for every
     # viewer but those who reacted, and so is the kept page's key.
     reactor = aliased(User)  # not the post's author
@@ -92,15 +130,8 @@ def _page_of_posts():
                .where(Reaction.post_id == Post.id).scalar_subquery())
     filed = (select(json_rows(Attachment.id, *face_columns()))
              .where(Attachment.post_id == Post.id).scalar_subquery())
-    return (select(Post.id, Post.number, Post.kind, Post.author_id, Post.html, Post.created_at,
-                   Post.edited_at, Post.deleted_at, User.display_name, User.job_title, User.organisation,
-                   reacted, filed)
-            .outerjoin(User, User.id == Post.author_id)
-            .where(Post.thread_id == bindparam("thread_id"),
-                   Post.number.between(bindparam("first"), bindparam("last")))
-            # The LIMIT (the range holds at most that many) tells PostgreSQL's planner so:
-            # without it, it expected ~2,000 rows and hash-joined every person on the site.
-            .order_by(Post.number).limit(PER_PAGE))
+    return (Post.id, Post.number, Post.kind, Post.author_id, Post.html, Post.created_at, Post.edited_at,
+            Post.deleted_at, User.display_name, User.job_title, User.organisation, reacted, filed)
 
 
 def reactions_of(post: PagePost) -> tuple[Reacted, ...]:

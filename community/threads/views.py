@@ -112,14 +112,15 @@ def new(circle, membership):
 @circle_page(rows=True)
 def show(circle, membership, thread_id):
     """A page of 20 posts. Opened without a page, it jumps to the first unread post."""
-    thread = reading.thread_in(circle, thread_id, current_user.id)
+    asked = page_number()
+    thread, posts = reading.thread_in(circle, thread_id, current_user.id, asked)
     read = thread.last_read_number or 0
     pages = max(1, -(-thread.post_count // actions.PER_PAGE))
     if "page" not in request.args and 0 < read < thread.post_count:
         return redirect(actions.post_url(circle, thread, read + 1))
-    page = min(page_number(), pages)
-    first = (page - 1) * actions.PER_PAGE + 1
-    posts = reading.page_of_posts(thread.id, first, membership.user_id)
+    page = min(asked, pages)
+    if page != asked:  # beyond the last page: the last
+        posts = reading.page_of_posts(thread.id, (page - 1) * actions.PER_PAGE + 1, current_user.id)
     quote = _quote_of(thread, request.args.get("quote", type=int))
     first_unread = read + 1 if read < thread.post_count else None
     now = utcnow()

@@ -302,9 +302,9 @@ def test_the_thread_page_runs_as_many_statements_with_20_files_as_with_none(
     with count_queries() as twenty:
         response = client.get(url)
     assert response.status_code == 200 and text(response).count('class="file') >= 20
-    # The viewer with the circle, the thread with their place in it, and the
-    # posts with their reactions and files (threads.reading.page_of_posts).
-    assert none.count == twenty.count == 3, (none.statements, twenty.statements)
+    # The viewer with the circle; the thread with their place in it and its
+    # page's posts with their reactions and files (threads.reading.thread_in).
+    assert none.count == twenty.count == 2, (none.statements, twenty.statements)
 
 
 # --- Emails and notifications (point 8) -----------------------------------------------------------

@@ -2,6 +2,7 @@
 (threads.reading.page_of_posts, fast/nested.py), on SQLite and PostgreSQL."""
 import pytest
 from sqlalchemy import select
+from werkzeug.exceptions import NotFound
 
 from community import create_app
 from community.accounts.models import User
@@ -11,7 +12,7 @@ from community.files.places import face_of
 from community.threads import actions as threads
 from community.threads.models import REACTIONS, Post, Reaction
 from community.threads.post_html import Reacted
-from community.threads.reading import files_of, page_of_posts, reactions_of
+from community.threads.reading import files_of, page_of_posts, reactions_of, thread_in
 from tests.conftest import app_config
 from tests.factories import add_member, make_circle, make_thread, make_user
 
@@ -93,3 +94,49 @@ def test_posts_come_with_their_reactions_and_files_on_postgresql(postgres_url):
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+# --- The thread and its page, in one statement (threads.reading.thread_in) ----------------------
+
+def _thread_of(posts: int):
+    """(circle, owner, member, thread) with `posts` posts, the opening one included."""
+    owner = make_user("Olive Owner")
+    circle = make_circle(owner)
+    member = add_member(circle, make_user("Helen Marsh"))
+    thread = make_thread(circle, owner)
+    db.session.add_all(Post(thread_id=thread.id, circle_id=circle.id, author_id=owner.id, number=n,
+                            source=f"post {n}", html=f"<p>post {n}</p>") for n in range(2, posts + 1))
+    thread.post_count = posts
+    db.session.commit()
+    return circle, owner, member, thread
+
+
+def test_the_thread_comes_with_its_page_and_with_no_posts_past_its_last(app):
+    circle, _, member, thread = _thread_of(25)
+    threads.mark_read(member, circle.slug, thread.id, 7)
+    row, posts = thread_in(circle, thread.id, member.id, 2)
+    assert (row.id, row.title, row.post_count, row.last_read_number) == (thread.id, thread.title, 25, 7)
+    assert [post.number for post in posts] == list(range(21, 26))
+    row, posts = thread_in(circle, thread.id, member.id, 3)
+    assert row.post_count == 25 and posts == []
+
+
+def test_a_thread_of_another_circle_or_none_is_not_found(app):
+    circle, owner, member, thread = _thread_of(3)
+    elsewhere = make_circle(owner, name="Elsewhere")
+    with pytest.raises(NotFound):
+        thread_in(elsewhere, thread.id, owner.id, 1)
+    with pytest.raises(NotFound):
+        thread_in(circle, thread.id + 1000, member.id, 1)
+
+
+def test_a_page_past_the_last_shows_the_last(client, auth, count_queries):
+    circle, _, member, thread = _thread_of(25)
+    auth.login(member)
+    url = f"/c/{circle.slug}/t/{thread.id}"
+    client.get(f"{url}?page=9")
+    with count_queries() as past:
+        page = client.get(f"{url}?page=9").get_data(as_text=True)
+    assert "<p>post 21</p>" in page and "<p>post 25</p>" in page and "<p>post 20</p>" not in page
+    assert past.count == 3  # the last page read again: past the last is a link gone stale
+    assert page == client.get(f"{url}?page=2").get_data(as_text=True)
