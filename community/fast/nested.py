@@ -7,6 +7,9 @@ their reactions and their files in three statements; PostgreSQL spent about
 150 µs a statement more than SQLite under load (bench/findings.md, 49), and
 each statement costs Python the same fixed work on either.
 
+A row's few aggregates (a date's answers counted by kind) come back the same
+way, as one JSON array (`json_row`): a scalar subquery gives one column.
+
 The text is decoded only where the rows are shown (`in_order`): a kept
 page's key holds it as read, and a page served from the memo decodes nothing.
 The items come in no particular order (SQLite before 3.44 has no ORDER BY
@@ -37,6 +40,24 @@ def _sqlite(element, compiler, **kw):
 def _postgresql(element, compiler, **kw):
     # As text: psycopg would decode json on every read.
     return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))::text"
+
+
+class json_row(FunctionElement):  # noqa: N801 - a SQL function, named as one
+    """These values as the text of one JSON array."""
+
+    type = Text()
+    inherit_cache = True
+    name = "json_row"
+
+
+@compiles(json_row, "sqlite")
+def _sqlite_row(element, compiler, **kw):
+    return f"json_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_row, "postgresql")
+def _postgresql_row(element, compiler, **kw):
+    return f"json_build_array({compiler.process(element.clauses, **kw)})::text"
 
 
 def in_order(text: str | None) -> list[list]:

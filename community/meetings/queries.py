@@ -1,5 +1,6 @@
 """What the meetings pages, panels and feeds read. Each function runs a fixed
 number of queries, whatever the number of meetings, dates or people."""
+import json
 from collections import defaultdict, namedtuple
 from datetime import datetime, timedelta
 from functools import cache
@@ -12,6 +13,7 @@ from ..accounts.models import User
 from ..agenda.models import RunSheet
 from ..circles.models import Circle, Membership
 from ..extensions import db
+from ..fast.nested import in_order, json_row, json_rows
 from ..fast.prepared import as_loaded, inline, prepared
 from ..files.models import Attachment
 from ..files.places import FileFace, face_columns, file_face
@@ -38,12 +40,32 @@ def _listed_columns():
     """What a meetings list's entry shows of a date, its meeting and circle
     (meetings/rows.py), as plain rows: loading each date as an object, its
     meeting and circle joined in, was half the list's reads (bench/findings.md, 34).
-    No one's name: a list shows none."""
+    No one's name: a list shows none. Its answers come beside it (`_answered`)."""
     return (MeetingOccurrence.id, MeetingOccurrence.meeting_id, MeetingOccurrence.starts_at,
             MeetingOccurrence.ends_at, MeetingOccurrence.cancelled_at, MeetingOccurrence.moved_at,
             Meeting.title, Meeting.cancelled_at.label("meeting_cancelled_at"), Meeting.host_user_id,
             Meeting.rrule, Meeting.location, Meeting.online_link, Meeting.capacity, Meeting.timezone,
-            Circle.slug.label("circle_slug"))
+            Circle.slug.label("circle_slug"), _answered().label("answers"))
+
+
+def _answered():
+    """A date's answers, read beside it (a statement of their own cost PostgreSQL
+    a round trip on every list; bench/findings.md, 52): the text of a JSON array
+    [going, waitlisted, maybe, the viewer's own answer or null]. Only active
+    members' answers count; the viewer is one (circle_page let them in)."""
+    def counted(answer: str):
+        return func.count(case((RSVP.answer == answer, 1)))
+    own = func.max(case((RSVP.user_id == bindparam("viewer_id"), RSVP.answer)))
+    return (select(json_row(counted("going"), counted("waitlisted"), counted("maybe"), own))
+            .select_from(RSVP)
+            .join(Membership, active_membership(RSVP.user_id, MeetingOccurrence.circle_id))
+            .where(RSVP.occurrence_id == MeetingOccurrence.id).scalar_subquery())
+
+
+def answers_of(date) -> tuple[tuple[int, int, int], str | None]:
+    """A listed date's ((going, waitlisted, maybe), the viewer's answer)."""
+    going, waiting, maybe, mine = json.loads(date.answers)
+    return (going, waiting, maybe), mine
 
 
 def _listed():
@@ -51,12 +73,13 @@ def _listed():
             .join(Circle, Circle.id == MeetingOccurrence.circle_id))
 
 
-def upcoming(circle: Circle, now: datetime):
+def upcoming(circle: Circle, now: datetime, viewer: User):
     """Meetings not yet over, soonest first, a page at a time: a one-off by its date
     (cancelled too, marked), a series once, by its next date that is not cancelled
-    (or, if all are, its next). Items are plain rows (_listed_columns)."""
-    return paginate_bound(_upcoming(), {"circle_id": circle.id, "now": now}, PER_PAGE, rows=True,
-                          counted_beside=True)
+    (or, if all are, its next). Items are plain rows (_listed_columns), with
+    the viewer's answers (answers_of)."""
+    return paginate_bound(_upcoming(), {"circle_id": circle.id, "now": now, "viewer_id": viewer.id},
+                          PER_PAGE, rows=True, counted_beside=True)
 
 
 @cache
@@ -81,17 +104,19 @@ class FoldedRow(NamedTuple):
     ends_at: datetime
     cancelled_at: datetime | None
     moved_at: datetime | None
+    mine: str | None  # the viewer's answer
 
 
-def folded_dates(meeting_ids: list[int], now: datetime) -> tuple[
+def folded_dates(meeting_ids: list[int], now: datetime, viewer: User) -> tuple[
         dict[int, list[FoldedRow]], dict[int, int]]:
-    """For these series: ({meeting id: its next few dates, cancelled ones too},
-    {meeting id: how many dates not cancelled are still to come}), in one query."""
+    """For these series: ({meeting id: its next few dates, cancelled ones too,
+    with the viewer's answers}, {meeting id: how many dates not cancelled are
+    still to come}), in one query."""
     if not meeting_ids:
         return {}, {}
     dates: dict[int, list[FoldedRow]] = defaultdict(list)
     coming: dict[int, int] = {}
-    for *date, n in _folded_dates.values({"ids": meeting_ids, "now": now}):
+    for *date, n in _folded_dates.values({"ids": meeting_ids, "now": now, "viewer_id": viewer.id}):
         row = FoldedRow(*date)
         dates[row.meeting_id].append(row)
         coming[row.meeting_id] = n
@@ -109,18 +134,20 @@ def _folded_dates():
               .where(MeetingOccurrence.meeting_id.in_(bindparam("ids", expanding=True)),
                      MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type))
               .subquery())
+    own = (select(RSVP.answer).where(RSVP.occurrence_id == MeetingOccurrence.id,
+                                     RSVP.user_id == bindparam("viewer_id")).scalar_subquery())
     return (select(MeetingOccurrence.id, MeetingOccurrence.meeting_id, MeetingOccurrence.starts_at,
                    MeetingOccurrence.ends_at, MeetingOccurrence.cancelled_at, MeetingOccurrence.moved_at,
-                   ranked.c.coming)
+                   own, ranked.c.coming)
             .join(ranked, ranked.c.id == MeetingOccurrence.id)
             .where(ranked.c.rank <= SERIES_DATES_FOLDED)
             .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id))
 
 
-def past(circle: Circle, now: datetime):
+def past(circle: Circle, now: datetime, viewer: User):
     """Dates that are over, latest first, a page at a time (plain rows, as upcoming)."""
-    return paginate_bound(_past(), {"circle_id": circle.id, "now": now}, PER_PAGE, rows=True,
-                          counted_beside=True)
+    return paginate_bound(_past(), {"circle_id": circle.id, "now": now, "viewer_id": viewer.id},
+                          PER_PAGE, rows=True, counted_beside=True)
 
 
 @cache
@@ -169,34 +196,6 @@ def _next_dates():
                    MeetingOccurrence.ends_at > bindparam("now", type_=MeetingOccurrence.ends_at.type),
                    MeetingOccurrence.cancelled_at.is_(None), Meeting.cancelled_at.is_(None))
             .order_by(MeetingOccurrence.starts_at, MeetingOccurrence.id).limit(inline("limit")))
-
-
-def answers(viewer: User, occurrence_ids: list[int]) -> tuple[dict[int, dict[str, int]], dict[int, str]]:
-    """({date id: {answer: number of active members}}, {date id: the viewer's answer}), in one query.
-
-    The viewer is an active member of the dates' circle (circle_page let them
-    in), so the count's membership join keeps their own answers too.
-    """
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    mine: dict[int, str] = {}
-    if occurrence_ids:
-        rows = _answers.values({"viewer_id": viewer.id, "ids": occurrence_ids})
-        for occurrence_id, answer, n, is_mine in rows:
-            counts[occurrence_id][answer] = n
-            if is_mine:
-                mine[occurrence_id] = answer
-    return counts, mine
-
-
-@prepared
-def _answers():
-    # On every meetings list and meeting page: prepared.
-    return (select(RSVP.occurrence_id, RSVP.answer, func.count(RSVP.id),
-                   func.max(case((RSVP.user_id == bindparam("viewer_id"), 1), else_=0)))
-            .join(MeetingOccurrence, MeetingOccurrence.id == RSVP.occurrence_id)
-            .join(Membership, active_membership(RSVP.user_id, MeetingOccurrence.circle_id))
-            .where(RSVP.occurrence_id.in_(bindparam("ids", expanding=True)))
-            .group_by(RSVP.occurrence_id, RSVP.answer))
 
 
 class Person(NamedTuple):
@@ -422,41 +421,69 @@ def _attendance():
             .order_by(RSVP.waitlisted_at, RSVP.responded_at, RSVP.id))
 
 
-def open_polls(circle: Circle, limit: int = 10) -> list:
-    """Open polls, newest first, as the meetings list shows them: plain rows of
-    id, title, organiser's name (None: a former member) and how many people
-    have answered, in one statement."""
-    return _open_polls.rows({"circle_id": circle.id, "limit": limit})
+POLLS_LISTED = 10
+OFFERS_LISTED = 20
 
 
-def open_offers(circle: Circle, limit: int = 20) -> list:
-    """Open offers to host a visit by active members, oldest first: plain rows
-    with the host's name and what policy.can_withdraw_host_offer reads."""
-    return _open_offers.rows({"circle_id": circle.id, "limit": limit})
+class OpenPoll(NamedTuple):
+    """An open date poll as the meetings list shows it."""
+
+    id: int
+    title: str
+    organiser_name: str | None  # None: a former member
+    voters: int  # how many people have answered
 
 
-# The meetings list's statements, prepared: every meetings list runs them.
+class OpenOffer(NamedTuple):
+    """An open offer to host a visit, with what policy.can_withdraw_host_offer reads."""
+
+    id: int
+    user_id: int
+    organisation: str
+    places: int | None
+    note: str | None
+    user_name: str
+    withdrawn_at: None = None  # open: neither withdrawn
+    meeting_id: None = None  # nor planned
+
+
+def open_polls_and_offers(circle: Circle) -> tuple[tuple[OpenPoll, ...], tuple[OpenOffer, ...]]:
+    """The meetings list's open polls (newest first) and open offers to host a
+    visit by active members (oldest first), in one statement: each of them
+    alone cost PostgreSQL a round trip on every list (bench/findings.md, 52)."""
+    polls, offers = _open_polls_and_offers.values({"circle_id": circle.id})[0]
+    # Each nested row leads with its place in its list (in_order sorts by it).
+    return (tuple(OpenPoll(*row[1:]) for row in in_order(polls)),
+            tuple(OpenOffer(*row[1:]) for row in in_order(offers)))
+
 
 @prepared
+def _open_polls_and_offers():
+    return select(select(json_rows(*_open_polls().c)).scalar_subquery(),
+                  select(json_rows(*_open_offers().c)).scalar_subquery())
+
+
 def _open_polls():
+    newest_first = (DatePoll.created_at.desc(), DatePoll.id.desc())
     voters = (select(func.count(func.distinct(PollVote.user_id))).where(PollVote.poll_id == DatePoll.id)
               .scalar_subquery())
     organiser = select(User.display_name).where(User.id == DatePoll.organiser_id).scalar_subquery()
-    return (select(DatePoll.id, DatePoll.title, organiser.label("organiser_name"), voters.label("voters"))
+    return (select(func.row_number().over(order_by=newest_first), DatePoll.id, DatePoll.title,
+                   organiser, voters)
             .where(DatePoll.circle_id == bindparam("circle_id"), DatePoll.status == "open")
-            .order_by(DatePoll.created_at.desc()).limit(inline("limit")))
+            .order_by(*newest_first).limit(POLLS_LISTED).subquery())
 
 
-@prepared
 def _open_offers():
-    return (select(HostOffer.id, HostOffer.user_id, HostOffer.organisation, HostOffer.places,
-                   HostOffer.note, HostOffer.withdrawn_at, HostOffer.meeting_id,
-                   User.display_name.label("user_name"))
+    oldest_first = (HostOffer.created_at, HostOffer.id)
+    return (select(func.row_number().over(order_by=oldest_first), HostOffer.id, HostOffer.user_id,
+                   HostOffer.organisation, HostOffer.places, HostOffer.note, User.display_name)
+            .select_from(HostOffer)
             .join(User, User.id == HostOffer.user_id)
             .join(Membership, active_membership(HostOffer.user_id, HostOffer.circle_id))
             .where(HostOffer.circle_id == bindparam("circle_id"), HostOffer.withdrawn_at.is_(None),
                    HostOffer.meeting_id.is_(None))
-            .order_by(HostOffer.created_at).limit(inline("limit")))
+            .order_by(*oldest_first).limit(OFFERS_LISTED).subquery())
 
 
 def poll_grid(poll: DatePoll) -> dict:

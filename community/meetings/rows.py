@@ -16,6 +16,7 @@ from .. import timefmt
 from ..fast.fragments import clean, kept_row, rendering_kept
 from ..templating import moment_slot, moment_writer, viewer_times
 from ..timeutil import DEFAULT_TIMEZONE, to_zone
+from .queries import answers_of
 from .recurrence import describe
 
 
@@ -61,19 +62,18 @@ def place_text(meeting) -> str:
     return "Online" if meeting.online_link else ""
 
 
-def date_rows(dates, counts: dict, mine: dict, folded: dict | None = None,
-              coming: dict | None = None) -> Markup:
-    """The entries of a meetings list (templates/meetings/_date_row.html): the
-    dates (queries.upcoming's and queries.past's rows), the answers' counts and
-    the viewer's own by date id; on the coming list, each series' folded dates
-    and how many dates it has to come, by meeting id."""
-    return date_rows_html(date_rows_of(dates, counts, mine, folded, coming))
+def date_rows(dates) -> Markup:
+    """The entries of the past meetings list (templates/meetings/_date_row.html):
+    queries.past's rows, with their answers."""
+    return date_rows_html(date_rows_of(dates))
 
 
-def date_rows_of(dates, counts: dict, mine: dict, folded: dict | None = None,
-                 coming: dict | None = None) -> tuple[DateRow, ...]:
-    """What each entry of a meetings list shows (date_rows): its key."""
-    return tuple(_row(date, counts, mine, folded, coming or {}) for date in dates)
+def date_rows_of(dates, folded: dict | None = None, coming: dict | None = None) -> tuple[DateRow, ...]:
+    """What each entry of a meetings list shows: its key. The dates are
+    queries.upcoming's or queries.past's rows; on the coming list, `folded`
+    and `coming` give each series' folded dates and how many dates it has to
+    come, by meeting id."""
+    return tuple(_row(date, folded, coming or {}) for date in dates)
 
 
 def date_rows_html(rows: tuple[DateRow, ...]) -> Markup:
@@ -90,22 +90,21 @@ def date_rows_html(rows: tuple[DateRow, ...]) -> Markup:
     return Markup("").join(html)
 
 
-def _row(date, counts: dict, mine: dict, folded: dict | None, coming: dict) -> DateRow:
+def _row(date, folded: dict | None, coming: dict) -> DateRow:
     is_series = date.rrule is not None
     series_entry = folded is not None and is_series
     cancelled = date.cancelled_at is not None or date.meeting_cancelled_at is not None
-    answers = counts.get(date.id, {})
+    counts, mine = answers_of(date)
     shown = tuple(FoldedDate(d.id, d.starts_at, d.ends_at, d.cancelled_at is not None,
-                             d.moved_at is not None, mine.get(d.id))
+                             d.moved_at is not None, d.mine)
                   for d in (folded or {}).get(date.meeting_id, ()) if series_entry)
     return DateRow(
         date.circle_slug, date.meeting_id, date.id, date.title, cancelled, date.moved_at is not None,
         bool(date.host_user_id), is_series, series_entry, place_text(date),
         describe(date.rrule, date.timezone) if is_series else None,
         coming.get(date.meeting_id, 0) if series_entry and date.meeting_cancelled_at is None else None,
-        None if cancelled else (answers.get("going", 0), answers.get("waitlisted", 0),
-                                answers.get("maybe", 0)),
-        date.capacity, mine.get(date.id), shown, date.starts_at, date.ends_at, date.timezone)
+        None if cancelled else counts, date.capacity, mine, shown, date.starts_at, date.ends_at,
+        date.timezone)
 
 
 def _context(row: DateRow) -> dict:

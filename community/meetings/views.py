@@ -154,17 +154,15 @@ def index(circle, membership):
     open date polls and offers to host a visit: kept whole per what it shows
     (fast.fragments.kept_page), its times slots named by their moments."""
     now = utcnow()
-    page = queries.upcoming(circle, now)
+    page = queries.upcoming(circle, now, current_user)
     folded, coming = queries.folded_dates([o.meeting_id for o in page.items
-                                           if o.rrule is not None], now)
-    shown = {o.id for o in page.items} | {o.id for dates in folded.values() for o in dates}
-    counts, mine = queries.answers(current_user, sorted(shown))
+                                           if o.rrule is not None], now, current_user)
+    polls, offers = queries.open_polls_and_offers(circle)
     offers = tuple(OfferShown(o.id, o.user_name, o.organisation, o.places, o.note,
                               can_withdraw_host_offer(membership, o))
-                   for o in queries.open_offers(circle))
-    frame = MeetingsFrame(circle_head(circle, membership),
-                          rows.date_rows_of(page.items, counts, mine, folded, coming),
-                          page.page, page.pages, tuple(queries.open_polls(circle)), offers)
+                   for o in offers)
+    frame = MeetingsFrame(circle_head(circle, membership), rows.date_rows_of(page.items, folded, coming),
+                          page.page, page.pages, polls, offers)
     return kept_in_layout("meetings/index.html", frame, lambda: _index_context(frame))
 
 
@@ -186,7 +184,7 @@ class MeetingsFrame(NamedTuple):
     dates: tuple[rows.DateRow, ...]
     page: int
     pages: int
-    polls: tuple  # queries.open_polls' plain rows
+    polls: tuple[queries.OpenPoll, ...]
     offers: tuple[OfferShown, ...]
 
 
@@ -199,10 +197,8 @@ def _index_context(frame: MeetingsFrame) -> dict:
 @login_required
 @circle_page
 def past(circle, membership):
-    page = queries.past(circle, utcnow())
-    counts, mine = queries.answers(current_user, [o.id for o in page.items])
-    return render_template("meetings/past.html", circle=circle, membership=membership,
-                           page=page, counts=counts, mine=mine)
+    page = queries.past(circle, utcnow(), current_user)
+    return render_template("meetings/past.html", circle=circle, membership=membership, page=page)
 
 
 # --- Proposing and changing a meeting ----------------------------------------------------

@@ -446,6 +446,41 @@ def test_a_meetings_page_reads_the_meeting_its_date_and_run_sheet_in_one_stateme
         assert re.search(r"FROM meetings\b.*JOIN meeting_occurrences\b", read, re.S), read
 
 
+def test_the_meetings_lists_read_their_answers_polls_and_offers_beside_their_dates(
+        client, auth, world, count_queries, clock):
+    """The coming list sends three statements: the viewer with the circle; the
+    page of dates, each with its answers; the open polls with the open offers.
+    A series on the page adds its folded dates (with the viewer's answers to
+    them). The past list reads its dates with their answers in one
+    statement, not two. Each statement is a round trip on PostgreSQL
+    (bench/findings.md, 52): the coming list sent five."""
+    circle, owner, member = world
+    once = schedule(owner, circle, title="Once", capacity="1")
+    rsvps.rsvp(owner, circle.slug, dates_of(once)[0].id, "going")
+    rsvps.rsvp(member, circle.slug, dates_of(once)[0].id, "going")
+    polls.create_poll(owner, circle.slug, title="When?", timezone="Europe/London", duration="60",
+                      location="Reading", options=[at(day(20 + i), 12) for i in range(2)])
+    visits.offer_to_host(member, circle.slug, organisation="Kennet GP Practice")
+    auth.login(member)
+    coming = f"/c/{circle.slug}/meetings/"
+    for expected in (3, 4):
+        client.get(coming)
+        with count_queries() as sent:
+            page = text(client.get(coming))
+        assert sent.count == expected, sent.statements
+        assert "1 going" in page and "1 waiting" in page and "When?" in page and "Kennet GP Practice" in page
+        series = schedule(owner, circle, title="Weekly", repeat="weekly", count="3")
+    rsvps.rsvp(member, circle.slug, dates_of(series)[1].id, "maybe")
+    assert "You: Maybe" in text(client.get(coming))
+    clock(utcnow() + timedelta(days=30))
+    client.get(f"/c/{circle.slug}/meetings/past")
+    with count_queries() as sent:
+        past = text(client.get(f"/c/{circle.slug}/meetings/past"))
+    [answered] = [sql for sql in sent.statements if "meeting_rsvps" in sql]
+    assert "FROM meeting_occurrences" in answered, sent.statements
+    assert "1 going of 1 places, 1 waiting" in past and "You: On the waitlist" in past
+
+
 def test_feed_query_count_is_bounded(app, count_queries, world):
     circle, owner, member = world
     client = app.test_client()
