@@ -22,42 +22,35 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 
-class json_rows(FunctionElement):  # noqa: N801 - a SQL function, named as one
+class _JsonText(FunctionElement):
+    """Its clauses as the text of JSON, written per dialect: `sql` maps each
+    dialect's name to a template of the clauses."""
+
+    type = Text()
+    inherit_cache = True
+    sql: dict[str, str] = {}
+
+
+@compiles(_JsonText)
+def _written(element, compiler, **kw):
+    return element.sql[compiler.dialect.name].format(compiler.process(element.clauses, **kw))
+
+
+class json_rows(_JsonText):  # noqa: N801 - a SQL function, named as one
     """Aggregate: each group's rows of these columns as the text of a JSON array of arrays, or NULL."""
 
-    type = Text()
-    inherit_cache = True
     name = "json_rows"
+    # SQLite's empty group gives '[]': NULL, as PostgreSQL gives, costs nothing to read.
+    # PostgreSQL's as text: psycopg would decode json on every read.
+    sql = {"sqlite": "nullif(json_group_array(json_array({})), '[]')",
+           "postgresql": "json_agg(json_build_array({}))::text"}
 
 
-@compiles(json_rows, "sqlite")
-def _sqlite(element, compiler, **kw):
-    # An empty group gives '[]': NULL, as PostgreSQL gives, costs nothing to read.
-    return f"nullif(json_group_array(json_array({compiler.process(element.clauses, **kw)})), '[]')"
-
-
-@compiles(json_rows, "postgresql")
-def _postgresql(element, compiler, **kw):
-    # As text: psycopg would decode json on every read.
-    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))::text"
-
-
-class json_row(FunctionElement):  # noqa: N801 - a SQL function, named as one
+class json_row(_JsonText):  # noqa: N801 - a SQL function, named as one
     """These values as the text of one JSON array."""
 
-    type = Text()
-    inherit_cache = True
     name = "json_row"
-
-
-@compiles(json_row, "sqlite")
-def _sqlite_row(element, compiler, **kw):
-    return f"json_array({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_row, "postgresql")
-def _postgresql_row(element, compiler, **kw):
-    return f"json_build_array({compiler.process(element.clauses, **kw)})::text"
+    sql = {"sqlite": "json_array({})", "postgresql": "json_build_array({})::text"}
 
 
 def in_order(text: str | None) -> list[list]:
