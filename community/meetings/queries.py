@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, case, func, inspect, or_, select
+from sqlalchemy import and_, bindparam, case, exists, func, inspect, or_, select
 from sqlalchemy.orm import aliased
 
 from ..accounts.models import User
@@ -56,10 +56,12 @@ def _answered():
     def counted(answer: str):
         return func.count(case((RSVP.answer == answer, 1)))
     own = func.max(case((RSVP.user_id == bindparam("viewer_id"), RSVP.answer)))
+    # Each answer's membership looked up by its key: joined, SQLite read every
+    # member of the circle and looked for their answer, whoever had answered.
+    member = (exists().where(active_membership(RSVP.user_id, MeetingOccurrence.circle_id))
+              .correlate(RSVP, MeetingOccurrence))
     return (select(json_row(counted("going"), counted("waitlisted"), counted("maybe"), own))
-            .select_from(RSVP)
-            .join(Membership, active_membership(RSVP.user_id, MeetingOccurrence.circle_id))
-            .where(RSVP.occurrence_id == MeetingOccurrence.id).scalar_subquery())
+            .where(RSVP.occurrence_id == MeetingOccurrence.id, member).scalar_subquery())
 
 
 def answers_of(date) -> tuple[tuple[int, int, int], str | None]:

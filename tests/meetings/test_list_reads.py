@@ -20,9 +20,10 @@ from .conftest import at, dates_of, day, schedule
 AWKWARD = 'Ana "Q" O\'Neill \\ Ёлка 東京 🎉'  # JSON escapes quotes and backslashes
 
 
-def _counted(date_id: int, viewer) -> tuple[tuple[int, int, int], str | None]:
+def _counted(date_id: int, viewer, circle) -> tuple[tuple[int, int, int], str | None]:
     """The answers counted row by row, as the list's entry shows them."""
-    active = select(Membership.user_id).where(Membership.status == "active")
+    active = select(Membership.user_id).where(Membership.circle_id == circle.id,
+                                              Membership.status == "active")
     answers = db.session.execute(select(RSVP.user_id, RSVP.answer).where(
         RSVP.occurrence_id == date_id, RSVP.user_id.in_(active))).all()
     kinds = [answer for _, answer in answers]
@@ -43,17 +44,20 @@ def test_answers_read_beside_each_date_match_counting_them(engine_app):
         rsvps.rsvp(person, circle.slug, date.id, answer)
     series_dates = dates_of(series)
     rsvps.rsvp(people[0], circle.slug, series_dates[1].id, "maybe")
-    # A member who has gone: their answer stays stored but no longer counts.
-    db.session.execute(update(Membership).where(Membership.user_id == people[4].id)
+    # A member who has gone: their answer stays stored but no longer counts,
+    # though they are still a member of another circle with meetings.
+    db.session.execute(update(Membership).where(Membership.user_id == people[4].id,
+                                                Membership.circle_id == circle.id)
                        .values(status="removed"))
     db.session.commit()
+    schedule(people[4], make_circle(people[4], name="Elsewhere"), title="Elsewhere")
     with engine_app.test_request_context("/"):
         for viewer in (owner, people[0], people[3]):
             listed = {row.id: row for row in queries.upcoming(circle, utcnow(), viewer).items}
             for row in listed.values():
-                assert queries.answers_of(row) == _counted(row.id, viewer)
+                assert queries.answers_of(row) == _counted(row.id, viewer, circle)
             folded, _ = queries.folded_dates([series.id], utcnow(), viewer)
-            assert [d.mine for d in folded[series.id]] == [_counted(d.id, viewer)[1]
+            assert [d.mine for d in folded[series.id]] == [_counted(d.id, viewer, circle)[1]
                                                            for d in folded[series.id]]
     with engine_app.test_request_context("/"):
         first = {row.id: queries.answers_of(row) for row in queries.upcoming(circle, utcnow(), owner).items}
