@@ -39,6 +39,7 @@ def _written(element, compiler, **kw):
 class json_rows(_JsonText):  # noqa: N801 - a SQL function, named as one
     """Aggregate: each group's rows of these columns as the text of a JSON array of arrays, or NULL."""
 
+    inherit_cache = True  # asked of each class itself
     name = "json_rows"
     # SQLite's empty group gives '[]': NULL, as PostgreSQL gives, costs nothing to read.
     # PostgreSQL's as text: psycopg would decode json on every read.
@@ -49,6 +50,7 @@ class json_rows(_JsonText):  # noqa: N801 - a SQL function, named as one
 class json_row(_JsonText):  # noqa: N801 - a SQL function, named as one
     """These values as the text of one JSON array."""
 
+    inherit_cache = True
     name = "json_row"
     sql = {"sqlite": "json_array({})", "postgresql": "json_build_array({})::text"}
 
